@@ -1,0 +1,60 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# esptcp: ESP-in-TCP (RFC 9329) for kernels built without CONFIG_INET_ESPINTCP.
+#
+#   make               build esptcp.ko against KDIR and the esptcp tool
+#   make install       install both (modules_install + depmod, /usr/local/sbin)
+#   make check         run the whole test suite in QEMU (KERNEL=stock|stock-6.12|debug)
+#   make demo          boot a VM and show esptcp at work between namespaces
+#   make bench         throughput benchmark in QEMU (KERNEL=stock|reference|...)
+#   make style         checkpatch --strict and sparse over the module
+#   make dkms-check    build the module with Debian's dkms against the stock headers
+
+KDIR	?= /lib/modules/$(shell uname -r)/build
+KERNEL	?= stock
+PREFIX	?= /usr/local
+export ESPTCP_CACHE ?= /var/cache/esptcp
+
+Q	:= selftests/qemu
+
+.PHONY: all module userspace install modules_install clean deps check demo bench \
+	style dkms-check
+
+all: module userspace
+
+module:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+userspace:
+	$(MAKE) -C userspace
+
+install: modules_install
+	$(MAKE) -C userspace install PREFIX=$(PREFIX)
+
+modules_install:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
+	depmod -a $(shell $(MAKE) -s -C $(KDIR) kernelrelease 2>/dev/null)
+
+deps:
+	@scripts/deps.sh
+
+check: deps
+	@$(Q)/run.sh check $(KERNEL)
+
+demo: deps
+	@$(Q)/run.sh demo $(KERNEL)
+
+bench: deps
+	@$(Q)/run.sh bench $(KERNEL)
+
+style: deps
+	@scripts/style.sh
+
+dkms-check: deps
+	@ESPTCP_WITH_DKMS=1 scripts/deps.sh
+	@scripts/dkms-check.sh
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null
+	$(MAKE) -C userspace clean
+	rm -rf build

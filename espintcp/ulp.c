@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * esptcp: the TCP ULP - attach, per-family proto tables, close and release.
+ *
+ * Attach runs from setsockopt(TCP_ULP) with the socket locked.  It swaps the
+ * socket's proto and proto_ops for copies whose entries route IKE messages
+ * and socket options through esptcp.  Close restores the saved proto before
+ * handing the socket back to TCP, so nothing in TCP's own teardown calls into
+ * this module; the state itself is freed from the ULP release hook, which TCP
+ * calls from its destructor, after an RCU grace period.
+ *
+ * The IPv6 tables are built from the first IPv6 socket that attaches, because
+ * inet6_stream_ops is not exported; a mutex serialises that one-time copy.
+ */
+#include <linux/module.h>
+#include <linux/capability.h>
+#include <linux/mutex.h>
+#include <linux/slab.h>
+#include <net/tcp.h>
+#include <net/inet_common.h>
+
+#include "esptcp.h"
+
+enum {
+	ESPTCP_V4,
+	ESPTCP_V6,
+	ESPTCP_NFAMILY,
+};
+
+static struct proto esptcp_prots[ESPTCP_NFAMILY];
+static struct proto_ops esptcp_ops[ESPTCP_NFAMILY];
+/* the IPv6 originals the tables were copied from; NULL until first use */
+static const struct proto *esptcp_v6_base_prot;
+static const struct proto_ops *esptcp_v6_base_ops;
+static DEFINE_MUTEX(esptcp_v6_lock);
+
+static void esptcp_close(struct sock *sk, long timeout)
+{
+	struct esptcp_sock *ctx = esptcp_sk(sk);
+	struct proto *prot = ctx->saved_prot;
+
+	/*
+	 * From here on the socket is plain TCP again; the ULP ops (and the
+	 * module reference that TCP holds for them) stay until the TCP
+	 * destructor runs esptcp_release().
+	 */
+	WRITE_ONCE(sk->sk_prot, prot);
+	prot->close(sk, timeout);
+}
+
+static void esptcp_build_tables(struct proto *prot, struct proto_ops *ops,
+				const struct proto *base_prot,
+				const struct proto_ops *base_ops)
+{
+	*prot = *base_prot;
+	prot->close = esptcp_close;
+
+	*ops = *base_ops;
+}
+
+/* Return the table index for @sk, building the IPv6 tables on first use. */
+static int esptcp_family_tables(struct sock *sk)
+{
+	const struct proto *prot = READ_ONCE(sk->sk_prot);
+	const struct proto_ops *ops = sk->sk_socket->ops;
+
+	if (prot == &tcp_prot && ops == &inet_stream_ops)
+		return ESPTCP_V4;
+	if (sk->sk_family != AF_INET6)
+		return -EOPNOTSUPP;
+
+	/* pairs with smp_store_release() below: tables are complete */
+	if (smp_load_acquire(&esptcp_v6_base_prot))
+		goto check;
+
+	mutex_lock(&esptcp_v6_lock);
+	if (!esptcp_v6_base_prot) {
+		esptcp_build_tables(&esptcp_prots[ESPTCP_V6],
+				    &esptcp_ops[ESPTCP_V6], prot, ops);
+		esptcp_v6_base_ops = ops;
+		smp_store_release(&esptcp_v6_base_prot, prot);
+	}
+	mutex_unlock(&esptcp_v6_lock);
+check:
+	/* e.g. an IPv6 socket turned IPv4 by IPV6_ADDRFORM */
+	if (prot != esptcp_v6_base_prot || ops != esptcp_v6_base_ops)
+		return -EOPNOTSUPP;
+	return ESPTCP_V6;
+}
+
+static bool esptcp_capable(const struct sock *sk)
+{
+	if (esptcp_allow_netns_admin)
+		return ns_capable(sock_net(sk)->user_ns, CAP_NET_ADMIN);
+	return capable(CAP_NET_ADMIN);
+}
+
+/*
+ * Context: process, from setsockopt(TCP_ULP), socket lock held.
+ */
+static int esptcp_init(struct sock *sk)
+{
+	struct inet_connection_sock *icsk = inet_csk(sk);
+	struct esptcp_sock *ctx;
+	int fam;
+
+	if (!esptcp_capable(sk))
+		return -EPERM;
+	/* listeners and half-open sockets have no stream to frame */
+	if (sk->sk_state != TCP_ESTABLISHED)
+		return -ENOTCONN;
+	if (!sk->sk_socket)
+		return -EINVAL;
+	/* sockmap and friends own sk_user_data; do not stack on them */
+	if (rcu_access_pointer(sk->sk_user_data))
+		return -EBUSY;
+
+	fam = esptcp_family_tables(sk);
+	if (fam < 0)
+		return fam;
+
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return -ENOMEM;
+	ctx->sk = sk;
+	ctx->saved_prot = sk->sk_prot;
+	ctx->saved_ops = sk->sk_socket->ops;
+
+	rcu_assign_pointer(icsk->icsk_ulp_data, ctx);
+	WRITE_ONCE(sk->sk_prot, &esptcp_prots[fam]);
+	WRITE_ONCE(sk->sk_socket->ops, &esptcp_ops[fam]);
+	return 0;
+}
+
+/*
+ * Context: TCP destructor (tcp_cleanup_ulp), any context; the socket is
+ * being destroyed and no new users can find it.
+ */
+static void esptcp_release(struct sock *sk)
+{
+	struct inet_connection_sock *icsk = inet_csk(sk);
+	struct esptcp_sock *ctx = esptcp_sk(sk);
+
+	if (!ctx)
+		return;
+	rcu_assign_pointer(icsk->icsk_ulp_data, NULL);
+	kfree_rcu(ctx, rcu);
+}
+
+static struct tcp_ulp_ops esptcp_ulp_ops __read_mostly = {
+	.name		= ESPTCP_ULP_NAME,
+	.owner		= THIS_MODULE,
+	.init		= esptcp_init,
+	.release	= esptcp_release,
+};
+
+/**
+ * esptcp_ulp_init() - build the IPv4 tables and register the ULP
+ *
+ * Context: process, module init.
+ * Return: 0, or -EEXIST when another ULP already has the name.
+ */
+int esptcp_ulp_init(void)
+{
+	int err;
+
+	esptcp_build_tables(&esptcp_prots[ESPTCP_V4], &esptcp_ops[ESPTCP_V4],
+			    &tcp_prot, &inet_stream_ops);
+	err = tcp_register_ulp(&esptcp_ulp_ops);
+	if (err)
+		pr_err("esptcp: cannot register TCP ULP \"%s\": %d (name taken?)\n",
+		       ESPTCP_ULP_NAME, err);
+	return err;
+}
+
+/**
+ * esptcp_ulp_exit() - unregister the ULP
+ *
+ * Every attached socket holds a module reference until its destructor has
+ * run esptcp_release(), so no socket can still point at the tables here.
+ *
+ * Context: process, module exit.
+ */
+void esptcp_ulp_exit(void)
+{
+	tcp_unregister_ulp(&esptcp_ulp_ops);
+}
+
+MODULE_ALIAS_TCP_ULP(ESPTCP_ULP_NAME);

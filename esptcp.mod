@@ -1,0 +1,2 @@
+/work/main/espintcp/main.o
+/work/main/espintcp/ulp.o

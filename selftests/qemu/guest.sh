@@ -1,0 +1,34 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Guest side of the QEMU harness, PID 1 in the overlay root.  Sets up the
+# mounts, runs the mode's script with results on the second serial port
+# (ttyS1), and powers the VM off.  Never exits: PID 1 exiting is a panic.
+out=$1
+. "$out/guest.env"
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root TERM=dumb OUT REPO KVER KO FLAVOUR MODE TESTS BENCH_ARGS
+
+mount -t tmpfs -o mode=1777 tmp /tmp
+mount -t tmpfs run /run
+mkdir -p /run/netns /run/lock
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+mount -t tmpfs mods /lib/modules
+mkdir -p "/lib/modules/$KVER"
+mount --bind "$MODDIR" "/lib/modules/$KVER"
+ip link set lo up
+hostname esptcp-guest 2>/dev/null
+
+stty -F /dev/ttyS1 raw -echo 2>/dev/null
+exec 3>/dev/ttyS1
+echo "# guest: $FLAVOUR kernel $(uname -r), mode $MODE" >&3
+
+case $MODE in
+check) "$REPO/selftests/run_tests.sh" >&3 2>/dev/console 3>&- ;;
+demo) "$REPO/selftests/demo.sh" >&3 2>&1 ;;
+bench) "$REPO/selftests/bench.sh" $BENCH_ARGS >&3 2>/dev/console ;;
+esac
+echo "# guest: done" >&3
+exec 3>&-
+sync
+echo o >/proc/sysrq-trigger
+sleep 30

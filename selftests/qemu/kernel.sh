@@ -1,0 +1,137 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Resolve a test kernel and print the shell assignments the harness needs:
+#   KVER=...  BZIMAGE=...  KDIR=...  MODDIR=...  FLAVOUR=...
+#
+#   kernel.sh stock        Debian 12's linux-image-amd64 (6.1)
+#   kernel.sh stock-6.12   the newest linux-image-6.12.*-amd64-unsigned in the archive
+#   kernel.sh debug        built from linux-source-6.1: base.config + debug.config
+#   kernel.sh reference    built from linux-source-6.1: base.config only
+#
+# Everything lands in $ESPTCP_CACHE (default /var/cache/esptcp), outside the
+# git tree, so a warm machine starts fast and a fresh clone stays clean.
+# Progress goes to stderr; only the assignments go to stdout.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+cache=${ESPTCP_CACHE:-/var/cache/esptcp}
+flavour=${1:-stock}
+log() { printf '[kernel] %s\n' "$*" >&2; }
+
+# Debian ships the headers Makefile with absolute includes of the -common
+# package; point them at our unpacked copy instead.
+fix_headers() {
+	local root=$1 f
+	for f in "$root"/usr/src/linux-headers-*/Makefile; do
+		sed -i "s|/usr/src/|$root/usr/src/|g" "$f"
+	done
+	# kbuild symlinks into /usr/lib/linux-kbuild-*: make them relative to root
+	find "$root/usr/src" -maxdepth 2 -type l | while read -r l; do
+		local t
+		t=$(readlink "$l")
+		case $t in
+		/*) ln -sfn "$root$t" "$l" ;;
+		esac
+	done
+}
+
+# Unpack image + headers (+ their -common and kbuild deps) of one ABI.
+stock_fetch() {
+	local img=$1 hdr=$2 dir=$3
+	[ -e "$dir/.done" ] && return 0
+	log "fetching $img $hdr"
+	rm -rf "$dir" && mkdir -p "$dir/debs"
+	local deps
+	deps=$(apt-cache depends "$hdr" | awk '/Depends: linux-(headers|kbuild)/ {print $2}')
+	(cd "$dir/debs" && apt-get download -q "$img" "$hdr" $deps >&2)
+	for d in "$dir"/debs/*.deb; do
+		dpkg -x "$d" "$dir/root"
+	done
+	fix_headers "$dir/root"
+	local kver
+	kver=$(ls "$dir/root/lib/modules")
+	depmod -b "$dir/root" "$kver"
+	rm -rf "$dir/debs"
+	touch "$dir/.done"
+}
+
+stock() {
+	local img hdr abi
+	if [ "$flavour" = stock ]; then
+		# the ABI the linux-image-amd64 metapackage points at today
+		img=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+		abi=${img#linux-image-}
+		hdr=linux-headers-$abi
+	else
+		img=$(apt-cache search --names-only '^linux-image-6\.12\.[0-9.]+\+deb[0-9]+-amd64-unsigned$' |
+			awk '{print $1}' | sort -V | tail -n 1)
+		abi=${img#linux-image-}
+		abi=${abi%-unsigned}
+		hdr=linux-headers-$abi
+	fi
+	[ -n "$img" ] || { log "cannot resolve the $flavour kernel package (apt-get update?)"; exit 1; }
+	local dir=$cache/stock/$abi
+	stock_fetch "$img" "$hdr" "$dir"
+	local kver
+	kver=$(ls "$dir/root/lib/modules")
+	echo "FLAVOUR=$flavour"
+	echo "KVER=$kver"
+	echo "BZIMAGE=$dir/root/boot/vmlinuz-$kver"
+	echo "KDIR=$dir/root/usr/src/linux-headers-$kver"
+	echo "MODDIR=$dir/root/lib/modules/$kver"
+}
+
+built() {
+	local srcver srctar=/usr/src/linux-source-6.1.tar.xz
+	[ -f "$srctar" ] || { log "$srctar missing: install linux-source-6.1"; exit 1; }
+	srcver=$(dpkg-query -W -f '${Version}' linux-source-6.1)
+	local src=$cache/src/linux-source-6.1-$srcver
+	if [ ! -e "$src/.done" ]; then
+		log "unpacking linux-source-6.1 $srcver"
+		rm -rf "$src" && mkdir -p "$src"
+		tar -C "$src" --strip-components=1 -xf "$srctar"
+		touch "$src/.done"
+	fi
+	local frags=("$here/base.config" "$here/$flavour.config")
+	local key
+	key=$( (echo "$srcver"; cat "${frags[@]}") | sha256sum | cut -c1-16)
+	local out=$cache/kbuild/$flavour-$key
+	if [ ! -e "$out/.done" ]; then
+		local t0=$SECONDS
+		log "building the $flavour kernel in $out (cold build: expect 15-30 min on 2 cores)"
+		rm -rf "$out" && mkdir -p "$out"
+		make -s -C "$src" O="$out" defconfig >&2
+		make -s -C "$src" O="$out" kvm_guest.config >&2
+		KCONFIG_CONFIG="$out/.config" "$src/scripts/kconfig/merge_config.sh" -m -O "$out" \
+			"$out/.config" "${frags[@]}" >/dev/null
+		make -s -C "$src" O="$out" olddefconfig >&2
+		# every option the fragments ask for must have survived olddefconfig
+		local miss
+		miss=$(cat "${frags[@]}" | grep -E '^CONFIG_[A-Z0-9_]+=[ym]$' | while read -r l; do
+			grep -qx "$l" "$out/.config" || echo "$l"; done)
+		[ -z "$miss" ] || log "warning: options not honoured: $(echo $miss)"
+		# progress: one line per 500 objects built, so CI logs show it moving
+		make -C "$src" O="$out" -j"$(nproc)" bzImage modules 2>&1 |
+			awk '/^  CC|^  LD|^  AR/ {n++; if (n % 500 == 0) printf "[kernel] %d objects\n", n > "/dev/stderr"}
+			     /error|Error/ {print > "/dev/stderr"}'
+		[ -f "$out/arch/x86/boot/bzImage" ] || { log "kernel build failed"; exit 1; }
+		make -s -C "$src" O="$out" INSTALL_MOD_PATH="$out/modroot" modules_install >&2
+		echo $((SECONDS - t0)) >"$out/build-seconds"
+		log "$flavour kernel built in $((SECONDS - t0)) s"
+		touch "$out/.done"
+	fi
+	local kver
+	kver=$(cat "$out/include/config/kernel.release")
+	echo "FLAVOUR=$flavour"
+	echo "KVER=$kver"
+	echo "BZIMAGE=$out/arch/x86/boot/bzImage"
+	echo "KDIR=$out"
+	echo "MODDIR=$out/modroot/lib/modules/$kver"
+}
+
+case $flavour in
+stock | stock-6.12) stock ;;
+debug | reference) built ;;
+*) log "unknown KERNEL=$flavour (stock, stock-6.12, debug, reference)"; exit 2 ;;
+esac

@@ -1,0 +1,107 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Host side of the QEMU harness:  run.sh check|demo|bench [KERNEL]
+#
+# Resolves the kernel, builds the module against it, builds the tool and the
+# tests, boots the kernel under TCG with the host's root shared read-only
+# over 9p (a tmpfs overlay on top in the guest), and reads the results the
+# guest writes to its second serial port.  The run fails if any test failed,
+# if the guest never said it was done, or if the console shows a kernel
+# splat (BUG, WARNING, KASAN, UBSAN, lockdep, kmemleak).
+set -euo pipefail
+
+mode=${1:?usage: run.sh check|demo|bench [KERNEL]}
+flavour=${2:-stock}
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+build=$repo/build
+t0=$SECONDS
+say() { printf '[%s] %s\n' "$flavour" "$*" >&2; }
+
+eval "$("$here/kernel.sh" "$flavour")"
+say "kernel $KVER"
+
+# --- module: built in a copy per kernel, so kernels never share objects ---
+kmod=$build/kmod/$KVER
+mkdir -p "$kmod"
+rsync -a --delete --exclude '*.o' --exclude '*.ko' --exclude '*.cmd' \
+	"$repo/espintcp" "$repo/include" "$kmod/"
+cp "$repo/Kbuild" "$kmod/Kbuild"
+say "building esptcp.ko"
+make -s -C "$KDIR" M="$kmod" modules >"$kmod/build.log" 2>&1 || {
+	cat "$kmod/build.log" >&2
+	exit 1
+}
+grep -E 'warning:' "$kmod/build.log" >&2 || true
+
+# --- userspace tool and tests: built on the host, run in the guest ---
+say "building the tool and the tests"
+make -s -C "$repo/userspace" >&2
+make -s -C "$repo/selftests" >&2
+
+# --- initramfs: busybox plus the modules needed to reach the 9p root ---
+initrd=$build/initramfs/$KVER.cpio.gz
+if [ ! -s "$initrd" ] || [ "$here/init" -nt "$initrd" ]; then
+	say "building the initramfs"
+	ird=$build/initramfs/$KVER.d
+	rm -rf "$ird" && mkdir -p "$ird"/{bin,mods,proc,sys,dev,lower,upper,newroot}
+	cp /bin/busybox "$ird/bin/busybox"
+	cp "$here/init" "$ird/init"
+	moddir_root=${MODDIR%/lib/modules/*}
+	: >"$ird/mods/order"
+	modprobe -a -d "$moddir_root" -S "$KVER" --show-depends \
+		virtio_pci 9pnet_virtio 9p overlay 2>/dev/null |
+		awk '$1 == "insmod" {print $2}' | while read -r ko; do
+			name=$(basename "$ko")
+			case $name in
+			*.xz) xz -dc "$ko" >"$ird/mods/${name%.xz}"; name=${name%.xz} ;;
+			*.zst) zstd -qdc "$ko" >"$ird/mods/${name%.zst}"; name=${name%.zst} ;;
+			*) cp "$ko" "$ird/mods/$name" ;;
+			esac
+			grep -qx "$name" "$ird/mods/order" || echo "$name" >>"$ird/mods/order"
+		done
+	(cd "$ird" && find . | cpio -o -H newc --quiet | gzip -1) >"$initrd"
+fi
+
+# --- the run ---
+out=$build/run/$flavour-$mode
+rm -rf "$out" && mkdir -p "$out"
+cat >"$out/guest.env" <<EOF
+MODE=$mode
+FLAVOUR=$flavour
+KVER=$KVER
+MODDIR=$MODDIR
+REPO=$repo
+OUT=$out
+KO=$kmod/esptcp.ko
+BENCH_ARGS="${BENCH_ARGS:-}"
+TESTS="${TESTS:-}"
+EOF
+
+mem=2G
+case $flavour in debug) mem=4G ;; esac
+limit=${ESPTCP_VM_TIMEOUT:-2400}
+say "booting QEMU (TCG, -smp 2, $mem); console log: $out/console.log"
+: >"$out/results.tap"
+tail -n +1 -F "$out/results.tap" 2>/dev/null | tr -d '\r' >&2 &
+tailpid=$!
+qemu_rc=0
+timeout --foreground "$limit" qemu-system-x86_64 \
+	-machine q35 -cpu max -smp 2 -m "$mem" \
+	-nodefaults -display none -no-reboot \
+	-kernel "$BZIMAGE" -initrd "$initrd" \
+	-append "console=ttyS0 panic_on_warn=1 panic=-1 oops=panic loglevel=4 esptcp_repo=$repo esptcp_out=$out" \
+	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+	-virtfs local,path="$out",mount_tag=out,security_model=none,multidevs=remap \
+	-serial file:"$out/console.log" -serial file:"$out/results.tap" \
+	</dev/null || qemu_rc=$?
+sleep 1
+kill $tailpid 2>/dev/null || true
+[ $qemu_rc -eq 124 ] && say "QEMU timed out after $limit s"
+
+# --- verdict ---
+"$here/verdict.sh" "$out" "$mode"
+rc=$?
+say "$mode on $flavour took $((SECONDS - t0)) s"
+exit $rc

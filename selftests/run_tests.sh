@@ -1,0 +1,109 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# In the guest: load esptcp, run every test, and print one TAP stream on
+# stdout.  Each test program prints its own TAP (kselftest_harness.h for the
+# C tests, lib.sh for the scripts); its ok/not ok lines are renumbered into
+# this stream, everything else goes to the console and to $OUT/logs/.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+bin=$REPO/build/selftests
+logs=$OUT/logs
+mkdir -p "$logs"
+n=0
+
+emit() { # emit "ok"|"not ok" NAME [DIRECTIVE]
+	n=$((n + 1))
+	echo "$1 $n $2${3:+ # $3}"
+}
+
+# run_test NAME CMD...: fold the program's TAP into ours
+run_test() {
+	local name=$1 log=$logs/$1.log rc=0 seen=0 line status desc
+	shift
+	echo "=== $name: $*" >&2
+	if declare -F "$1" >/dev/null; then
+		"$@" >"$log" 2>&1 || rc=$?
+	else
+		timeout "${ESPTCP_TEST_TIMEOUT:-600}" "$@" >"$log" 2>&1 || rc=$?
+	fi
+	cat "$log" >&2
+	local -a since=()
+	while IFS= read -r line; do
+		if [[ $line =~ ^(not\ ok|ok)\ [0-9]+\ (-\ )?(.*)$ ]]; then
+			status=${BASH_REMATCH[1]}
+			desc=${BASH_REMATCH[3]}
+			seen=$((seen + 1))
+			if [[ $desc == *"# SKIP"* ]]; then
+				emit ok "$name: ${desc%%# SKIP*}" "SKIP${desc#*# SKIP}"
+			else
+				emit "$status" "$name: ${desc%% # *}"
+			fi
+			# a failure brings its own output (the tail of it) along
+			[ "$status" = "not ok" ] && printf '%s\n' "${since[@]: -30}" | sed 's/^/#   /'
+			since=()
+		else
+			since+=("$line")
+		fi
+	done <"$log"
+	if [ $rc -ne 0 ] && ! grep -qE '^not ok ' "$log"; then
+		emit "not ok" "$name: exited with status $rc"
+		tail -n 25 "$log" | sed 's/^/#   /'
+	elif [ $seen -eq 0 ]; then
+		emit "not ok" "$name: reported no result"
+	fi
+}
+
+# the in-module self-tests run at load; a failure refuses the load
+selftest() {
+	echo "TAP version 13"
+	echo "1..2"
+	if insmod "$KO" selftest=1; then
+		echo "ok 1 insmod with selftest=1"
+	else
+		echo "not ok 1 insmod with selftest=1"
+	fi
+	if dmesg | grep -q 'esptcp: frame selftest: pass'; then
+		echo "ok 2 frame parser self-test"
+	else
+		echo "not ok 2 frame parser self-test"
+	fi
+}
+
+kmemleak() {
+	local f=/sys/kernel/debug/kmemleak
+	echo "1..1"
+	if [ ! -w $f ]; then
+		echo "ok 1 no leaks # SKIP kernel $(uname -r) has no kmemleak"
+		return 0
+	fi
+	# objects must be unreferenced for 5 s before kmemleak reports them
+	sleep 6
+	echo scan >$f
+	sleep 6
+	echo scan >$f
+	if [ -s $f ] && grep -q unreferenced $f; then
+		echo "not ok 1 no leaks"
+		sed 's/^/kmemleak: /' $f >/dev/console
+		return 1
+	fi
+	echo "ok 1 no leaks"
+}
+
+echo "TAP version 13"
+[ -w /sys/kernel/debug/kmemleak ] && echo clear >/sys/kernel/debug/kmemleak
+
+all=(selftest esptcp_ulp ulp)
+tests=(${TESTS:-${all[@]}})
+for t in "${tests[@]}"; do
+	if declare -F "$t" >/dev/null; then
+		run_test "$t" "$t"
+	elif [ -x "$bin/$t" ]; then
+		run_test "$t" "$bin/$t"
+	elif [ -f "$here/$t.sh" ]; then
+		run_test "$t" bash "$here/$t.sh"
+	else
+		emit "not ok" "$t: no such test"
+	fi
+done
+run_test kmemleak kmemleak
+echo "1..$n"
