@@ -9,7 +9,7 @@
  * non-zero SPI.  Lengths 0 and 1 cannot frame anything and are fatal.
  */
 #include <linux/kernel.h>
-#include <asm/unaligned.h>
+#include "compat.h"
 
 #include "esptcp.h"
 

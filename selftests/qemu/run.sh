@@ -91,7 +91,7 @@ timeout --foreground "$limit" qemu-system-x86_64 \
 	-machine q35 -cpu max -smp 2 -m "$mem" \
 	-nodefaults -display none -no-reboot \
 	-kernel "$BZIMAGE" -initrd "$initrd" \
-	-append "console=ttyS0 panic_on_warn=1 panic=-1 oops=panic loglevel=4 esptcp_repo=$repo esptcp_out=$out" \
+	-append "console=ttyS0 panic_on_warn=1 panic=-1 oops=panic loglevel=5 esptcp_repo=$repo esptcp_out=$out" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 	-virtfs local,path="$out",mount_tag=out,security_model=none,multidevs=remap \
 	-serial file:"$out/console.log" -serial file:"$out/results.tap" \

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * esptcp: differences between the kernels the module builds against.  Each
+ * ESPTCP_HAVE_* comes from a header probe in Kbuild.
+ */
+#ifndef _ESPTCP_COMPAT_H
+#define _ESPTCP_COMPAT_H
+
+#ifdef ESPTCP_HAVE_LINUX_UNALIGNED
+#include <linux/unaligned.h>
+#else
+#include <asm/unaligned.h>
+#endif
+
+#endif /* _ESPTCP_COMPAT_H */
