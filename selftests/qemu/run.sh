@@ -16,8 +16,15 @@ flavour=${2:-stock}
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 build=$repo/build
-t0=$SECONDS
 say() { printf '[%s] %s\n' "$flavour" "$*" >&2; }
+
+# one VM at a time on this machine: TCG on 2 cores has nothing to spare
+exec 9>"${ESPTCP_LOCK:-/tmp/esptcp-run.lock}"
+if ! flock -n 9; then
+	say "waiting for another harness run to finish"
+	flock 9
+fi
+t0=$SECONDS
 
 eval "$("$here/kernel.sh" "$flavour")"
 say "kernel $KVER"
