@@ -1,2 +1,0 @@
-/work/main/espintcp/main.o
-/work/main/espintcp/ulp.o
