@@ -2,22 +2,49 @@
 /*
  * esptcp: internal declarations shared by the module's files.
  *
- * One struct esptcp_sock hangs off every TCP socket that carries the ULP
- * (inet_csk(sk)->icsk_ulp_data).  It lives from a successful attach until
- * the ULP release hook, which runs from the TCP destructor after close.
+ * Objects and their lifetimes:
+ *  - struct esptcp_net: per network namespace; the SA binding table, the
+ *    list of attached sockets, the netns counters, the output hooks.
+ *  - struct esptcp_sock: per attached TCP socket (icsk_ulp_data), from a
+ *    successful attach until the ULP release hook; freed after an RCU grace
+ *    period because the output hook and the receive path find it under RCU.
+ *  - struct esptcp_binding: one SA bound to one socket; in the netns table
+ *    and on its socket's list; immutable but for the ESP order state.
+ *    Freed after an RCU grace period.
+ *
+ * Locks, outermost first: the socket lock (attach takes esptcp_net.lock
+ * under it), esptcp_net.lock (mutex; bind/unbind and the socket list),
+ * esptcp_binding.lock (ESP order, BH), esptcp_sock.tx_queue.lock (the send
+ * queue, BH).  Nothing takes the socket lock under esptcp_net.lock.
  */
 #ifndef _ESPTCP_H
 #define _ESPTCP_H
 
 #include <linux/types.h>
+#include <linux/uio.h>
 #include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/percpu.h>
 #include <linux/rcupdate.h>
+#include <linux/skbuff.h>
+#include <linux/timer.h>
+#include <linux/workqueue.h>
 #include <net/sock.h>
+#include <net/strparser.h>
 #include <net/inet_connection_sock.h>
+#include <net/xfrm.h>
+#include <linux/netfilter.h>
+#include <linux/esptcp.h>
 
-#define ESPTCP_ULP_NAME "esptcp"
 #define ESPTCP_LEN_SIZE		2	/* RFC 9329 length field */
 #define ESPTCP_MARKER_SIZE	4	/* non-ESP marker, or the ESP SPI */
+#define ESPTCP_HASH_BITS	8
+#define ESPTCP_REORDER		64	/* ESP packets one SA may hold back */
+#define ESPTCP_TX_VECS		96	/* iovec entries per TCP send */
+
+extern bool esptcp_allow_netns_admin;
+extern unsigned int esptcp_tx_queue_bytes;
+extern struct workqueue_struct *esptcp_wq;
 
 /* what one framed message carries (esptcp_frame_classify()) */
 enum esptcp_frame {
@@ -28,27 +55,122 @@ enum esptcp_frame {
 	ESPTCP_FRAME_ESP,	/* ESP packet, SPI first */
 };
 
-extern bool esptcp_allow_netns_admin;
+struct esptcp_stats {
+	u64 c[ESPTCP_STAT_MAX];
+};
+
+struct esptcp_net {
+	possible_net_t net;
+	struct mutex lock;
+	struct hlist_head sa_hash[1 << ESPTCP_HASH_BITS];
+	struct list_head socks;
+	atomic_t n_out;		/* outbound bindings: the hooks' fast exit */
+	struct esptcp_stats __percpu *stats;
+	struct nf_hook_ops hooks[2];
+};
+
+/* what names an SA in the table: as xfrm names a state, plus direction */
+struct esptcp_key {
+	xfrm_address_t daddr;
+	__be32 spi;
+	u16 family;
+	u8 dir;
+};
+
+struct esptcp_sock;
+
+struct esptcp_binding {
+	struct hlist_node hnode;
+	struct list_head snode;
+	struct esptcp_key key;
+	u32 mark;
+	struct esptcp_sock *ctx;
+	/* inbound: the outer header xfrm expects for this state */
+	xfrm_address_t saddr;
+	u16 encap_type;
+	__be16 encap_sport;
+	__be16 encap_dport;
+	/* outbound: hand ESP to the stream in xfrm's sequence order */
+	spinlock_t lock;
+	bool synced;
+	bool dead;
+	u32 next_seq;
+	unsigned int nheld;
+	struct sk_buff *held[ESPTCP_REORDER];
+	struct timer_list gap_timer;
+	struct rcu_head rcu;
+};
 
 /**
  * struct esptcp_sock - per-socket ULP state
  * @sk: the TCP socket
+ * @en: the socket's netns state
  * @saved_prot: the proto the socket had before attach, restored on close
  * @saved_ops: the proto_ops the socket had before attach
- * @rcu: frees the state after readers of icsk_ulp_data are done
+ * @saved_data_ready: TCP's data_ready, called when an IKE message is queued
+ * @saved_write_space: TCP's write_space, chained from ours
+ * @strp: the stream parser that cuts the stream into messages
+ * @ike_queue: IKE messages waiting for recv()
+ * @ike_bytes: bytes in @ike_queue, bounded by sk_rcvbuf
+ * @tx_queue: framed messages (ESP and IKE) waiting for TCP, in order
+ * @tx_bytes: bytes in @tx_queue (under its lock)
+ * @tx_dead: no more sending (under @tx_queue's lock)
+ * @tx_off: bytes of the head of @tx_queue already in TCP (socket lock)
+ * @tx_vec: the iovec of one TCP send (socket lock)
+ * @tx_work: moves @tx_queue into TCP under the socket lock
+ * @abort_work: resets the connection after a fatal framing error
+ * @bindings: SAs bound to this socket (RCU; writers hold esptcp_net.lock)
+ * @node: in esptcp_net.socks
+ * @cookie: the socket cookie, the socket's name in netlink
+ * @stats: per-socket counters
+ * @closed: close has started (under esptcp_net.lock)
+ * @rcu: frees the state after readers are done
  */
 struct esptcp_sock {
 	struct sock *sk;
+	struct esptcp_net *en;
 	struct proto *saved_prot;
 	const struct proto_ops *saved_ops;
+	void (*saved_data_ready)(struct sock *sk);
+	void (*saved_write_space)(struct sock *sk);
+	struct strparser strp;
+	struct sk_buff_head ike_queue;
+	atomic_t ike_bytes;
+	struct sk_buff_head tx_queue;
+	unsigned int tx_bytes;
+	bool tx_dead;
+	unsigned int tx_off;
+	struct kvec tx_vec[ESPTCP_TX_VECS];
+	struct work_struct tx_work;
+	struct work_struct abort_work;
+	struct list_head bindings;
+	struct list_head node;
+	u64 cookie;
+	struct esptcp_stats __percpu *stats;
+	bool closed;
 	struct rcu_head rcu;
 };
+
+/* per-skb state while a framed message waits in tx_queue */
+struct esptcp_tx_cb {
+	__be16 len;		/* the RFC 9329 length field, sent first */
+	u8 ike;
+};
+
+#define ESPTCP_TX_CB(skb) ((struct esptcp_tx_cb *)(skb)->cb)
 
 static inline struct esptcp_sock *esptcp_sk(const struct sock *sk)
 {
 	return (__force struct esptcp_sock *)inet_csk(sk)->icsk_ulp_data;
 }
 
+static inline void esptcp_count(struct esptcp_sock *ctx, enum esptcp_stat s, u64 n)
+{
+	this_cpu_add(ctx->stats->c[s], n);
+	this_cpu_add(ctx->en->stats->c[s], n);
+}
+
+/* frame.c */
 enum esptcp_frame esptcp_frame_classify(unsigned int len, const u8 *body,
 					unsigned int avail);
 unsigned int esptcp_frame_len(const u8 *hdr);
@@ -56,7 +178,56 @@ unsigned int esptcp_frame_len(const u8 *hdr);
 bool esptcp_frame_selftest(void);
 #endif
 
+/* stats.c */
+void esptcp_stats_sum(struct esptcp_stats __percpu *pcpu, u64 *out);
+
+/* net.c */
+struct esptcp_net *esptcp_net(const struct net *net);
+int esptcp_net_init(void);
+void esptcp_net_exit(void);
+
+/* bind.c */
+int esptcp_sa_bind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 cookie,
+		   const struct esptcp_sa *req);
+int esptcp_sa_unbind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 cookie,
+		     bool any, const struct esptcp_sa *req);
+void esptcp_unbind_all(struct esptcp_sock *ctx);
+struct esptcp_binding *esptcp_binding_out(struct esptcp_net *en, u16 family,
+					  const void *daddr, __be32 spi);
+struct esptcp_binding *esptcp_binding_in(struct esptcp_sock *ctx, __be32 spi);
+void esptcp_sa_from_key(const struct esptcp_binding *b, struct esptcp_sa *sa);
+
+/* tx.c */
+void esptcp_tx_init(struct esptcp_sock *ctx);
+bool esptcp_tx_enqueue(struct esptcp_sock *ctx, struct sk_buff *skb, bool ike);
+void esptcp_tx_kick(struct esptcp_sock *ctx);
+void esptcp_tx_flush(struct esptcp_sock *ctx);
+void esptcp_tx_stop(struct esptcp_sock *ctx);
+void esptcp_steer(struct esptcp_binding *b, struct sk_buff *skb, u32 seq);
+void esptcp_binding_release_held(struct esptcp_binding *b);
+void esptcp_gap_timer(struct timer_list *t);
+int esptcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size);
+
+/* steer.c */
+int esptcp_steer_net_init(struct net *net);
+void esptcp_steer_net_exit(struct net *net);
+
+/* rx.c */
+int esptcp_rx_start(struct esptcp_sock *ctx);
+void esptcp_rx_stop(struct esptcp_sock *ctx);
+void esptcp_rx_done(struct esptcp_sock *ctx);
+int esptcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
+		   int *addr_len);
+__poll_t esptcp_poll(struct file *file, struct socket *sock,
+		     struct poll_table_struct *wait);
+
+/* netlink.c */
+int esptcp_genl_init(void);
+void esptcp_genl_exit(void);
+
+/* ulp.c */
 int esptcp_ulp_init(void);
 void esptcp_ulp_exit(void);
+bool esptcp_capable(const struct net *net);
 
 #endif /* _ESPTCP_H */

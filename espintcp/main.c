@@ -9,10 +9,17 @@
 
 #include "esptcp.h"
 
+struct workqueue_struct *esptcp_wq;
+
 bool esptcp_allow_netns_admin;
 module_param_named(allow_netns_admin, esptcp_allow_netns_admin, bool, 0644);
 MODULE_PARM_DESC(allow_netns_admin,
 		 "let CAP_NET_ADMIN in a non-initial user namespace attach and bind (default: no)");
+
+unsigned int esptcp_tx_queue_bytes = 1 << 20;
+module_param_named(tx_queue_bytes, esptcp_tx_queue_bytes, uint, 0644);
+MODULE_PARM_DESC(tx_queue_bytes,
+		 "ESP bytes a socket may queue for TCP before new ESP is dropped (default 1 MiB)");
 
 #ifdef ESPTCP_SELFTEST_BUILD
 static bool esptcp_selftest;
@@ -39,17 +46,39 @@ static int __init esptcp_mod_init(void)
 	if (!esptcp_selftests())
 		return -ENOTRECOVERABLE;
 
+	esptcp_wq = alloc_workqueue("esptcp", WQ_MEM_RECLAIM, 0);
+	if (!esptcp_wq)
+		return -ENOMEM;
+	err = esptcp_net_init();
+	if (err)
+		goto err_wq;
+	err = esptcp_genl_init();
+	if (err)
+		goto err_net;
 	err = esptcp_ulp_init();
 	if (err)
-		return err;
+		goto err_genl;
 
 	pr_info("esptcp: RFC 9329 ESP-in-TCP ULP \"%s\" loaded\n", ESPTCP_ULP_NAME);
 	return 0;
+
+err_genl:
+	esptcp_genl_exit();
+err_net:
+	esptcp_net_exit();
+err_wq:
+	destroy_workqueue(esptcp_wq);
+	return err;
 }
 
 static void __exit esptcp_mod_exit(void)
 {
 	esptcp_ulp_exit();
+	esptcp_genl_exit();
+	esptcp_net_exit();
+	/* socket state is freed by call_rcu() callbacks in this module */
+	rcu_barrier();
+	destroy_workqueue(esptcp_wq);
 }
 
 module_init(esptcp_mod_init);

@@ -3,8 +3,9 @@
  * esptcp: the TCP ULP - attach, per-family proto tables, close and release.
  *
  * Attach runs from setsockopt(TCP_ULP) with the socket locked.  It swaps the
- * socket's proto and proto_ops for copies whose entries route IKE messages
- * and socket options through esptcp.  Close restores the saved proto before
+ * socket's proto and proto_ops for copies whose entries route IKE messages,
+ * poll and socket options through esptcp, and turns off the paths that
+ * would write into the stream behind the framing (sendpage, splice).  Close restores the saved proto before
  * handing the socket back to TCP, so nothing in TCP's own teardown calls into
  * this module; the state itself is freed from the ULP release hook, which TCP
  * calls from its destructor, after an RCU grace period.
@@ -18,6 +19,7 @@
 #include <linux/slab.h>
 #include <net/tcp.h>
 #include <net/inet_common.h>
+#include <linux/sock_diag.h>
 
 #include "esptcp.h"
 
@@ -34,11 +36,22 @@ static const struct proto *esptcp_v6_base_prot;
 static const struct proto_ops *esptcp_v6_base_ops;
 static DEFINE_MUTEX(esptcp_v6_lock);
 
+/*
+ * Context: process, from close(); the socket is not locked.  Stops every
+ * producer first (bindings, the parser, the send queue), then gives the
+ * socket back to TCP.
+ */
 static void esptcp_close(struct sock *sk, long timeout)
 {
 	struct esptcp_sock *ctx = esptcp_sk(sk);
 	struct proto *prot = ctx->saved_prot;
 
+	esptcp_unbind_all(ctx);
+	lock_sock(sk);
+	esptcp_rx_stop(ctx);
+	release_sock(sk);
+	esptcp_tx_stop(ctx);
+	esptcp_rx_done(ctx);
 	/*
 	 * From here on the socket is plain TCP again; the ULP ops (and the
 	 * module reference that TCP holds for them) stay until the TCP
@@ -48,14 +61,79 @@ static void esptcp_close(struct sock *sk, long timeout)
 	prot->close(sk, timeout);
 }
 
+/* connect(AF_UNSPEC) would reuse the socket under a live parser */
+static int esptcp_disconnect(struct sock *sk, int flags)
+{
+	return -EOPNOTSUPP;
+}
+
+static int esptcp_setsockopt(struct sock *sk, int level, int optname,
+			     sockptr_t optval, unsigned int optlen)
+{
+	struct esptcp_sock *ctx = esptcp_sk(sk);
+	struct esptcp_sa sa;
+
+	if (level != SOL_ESPTCP)
+		return ctx->saved_prot->setsockopt(sk, level, optname, optval, optlen);
+	if (!esptcp_capable(sock_net(sk)))
+		return -EPERM;
+	if (optlen < sizeof(sa))
+		return -EINVAL;
+	if (copy_from_sockptr(&sa, optval, sizeof(sa)))
+		return -EFAULT;
+	switch (optname) {
+	case ESPTCP_SO_BIND:
+		return esptcp_sa_bind(ctx->en, ctx, 0, &sa);
+	case ESPTCP_SO_UNBIND:
+		return esptcp_sa_unbind(ctx->en, ctx, 0, false, &sa);
+	}
+	return -ENOPROTOOPT;
+}
+
+static int esptcp_getsockopt(struct sock *sk, int level, int optname,
+			     char __user *optval, int __user *optlen)
+{
+	struct esptcp_sock *ctx = esptcp_sk(sk);
+	u64 c[ESPTCP_STAT_MAX];
+	int len;
+
+	if (level != SOL_ESPTCP)
+		return ctx->saved_prot->getsockopt(sk, level, optname, optval, optlen);
+	if (optname != ESPTCP_SO_STATS)
+		return -ENOPROTOOPT;
+	if (get_user(len, optlen))
+		return -EFAULT;
+	if (len < 0)
+		return -EINVAL;
+	len = min_t(int, len, sizeof(c));
+	esptcp_stats_sum(ctx->stats, c);
+	if (copy_to_user(optval, c, len) || put_user(len, optlen))
+		return -EFAULT;
+	return 0;
+}
+
 static void esptcp_build_tables(struct proto *prot, struct proto_ops *ops,
 				const struct proto *base_prot,
 				const struct proto_ops *base_ops)
 {
 	*prot = *base_prot;
 	prot->close = esptcp_close;
+	prot->disconnect = esptcp_disconnect;
+	prot->sendmsg = esptcp_sendmsg;
+	prot->recvmsg = esptcp_recvmsg;
+	prot->setsockopt = esptcp_setsockopt;
+	prot->getsockopt = esptcp_getsockopt;
 
 	*ops = *base_ops;
+	ops->poll = esptcp_poll;
+	/* everything written goes through esptcp_sendmsg(), read through recvmsg */
+	ops->splice_read = NULL;
+	ops->sendmsg_locked = NULL;
+#ifdef ESPTCP_HAVE_SENDPAGE
+	prot->sendpage = NULL;
+	ops->sendpage = sock_no_sendpage;
+	ops->sendpage_locked = NULL;
+#endif
 }
 
 /* Return the table index for @sk, building the IPv6 tables on first use. */
@@ -88,10 +166,18 @@ check:
 	return ESPTCP_V6;
 }
 
-static bool esptcp_capable(const struct sock *sk)
+/**
+ * esptcp_capable() - may the caller attach or bind in this namespace
+ * @net: the socket's namespace
+ *
+ * Context: process.
+ * Return: true with CAP_NET_ADMIN in the initial user namespace, or in
+ * @net's when allow_netns_admin is set.
+ */
+bool esptcp_capable(const struct net *net)
 {
 	if (esptcp_allow_netns_admin)
-		return ns_capable(sock_net(sk)->user_ns, CAP_NET_ADMIN);
+		return ns_capable(net->user_ns, CAP_NET_ADMIN);
 	return capable(CAP_NET_ADMIN);
 }
 
@@ -102,9 +188,9 @@ static int esptcp_init(struct sock *sk)
 {
 	struct inet_connection_sock *icsk = inet_csk(sk);
 	struct esptcp_sock *ctx;
-	int fam;
+	int fam, err;
 
-	if (!esptcp_capable(sk))
+	if (!esptcp_capable(sock_net(sk)))
 		return -EPERM;
 	/* listeners and half-open sockets have no stream to frame */
 	if (sk->sk_state != TCP_ESTABLISHED)
@@ -122,14 +208,43 @@ static int esptcp_init(struct sock *sk)
 	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
 	if (!ctx)
 		return -ENOMEM;
+	ctx->stats = alloc_percpu(struct esptcp_stats);
+	if (!ctx->stats) {
+		kfree(ctx);
+		return -ENOMEM;
+	}
 	ctx->sk = sk;
+	ctx->en = esptcp_net(sock_net(sk));
+	ctx->cookie = sock_gen_cookie(sk);
 	ctx->saved_prot = sk->sk_prot;
 	ctx->saved_ops = sk->sk_socket->ops;
+	INIT_LIST_HEAD(&ctx->bindings);
+	esptcp_tx_init(ctx);
 
 	rcu_assign_pointer(icsk->icsk_ulp_data, ctx);
 	WRITE_ONCE(sk->sk_prot, &esptcp_prots[fam]);
 	WRITE_ONCE(sk->sk_socket->ops, &esptcp_ops[fam]);
+	err = esptcp_rx_start(ctx);
+	if (err) {
+		WRITE_ONCE(sk->sk_socket->ops, ctx->saved_ops);
+		WRITE_ONCE(sk->sk_prot, ctx->saved_prot);
+		rcu_assign_pointer(icsk->icsk_ulp_data, NULL);
+		free_percpu(ctx->stats);
+		kfree(ctx);
+		return err;
+	}
+	mutex_lock(&ctx->en->lock);
+	list_add_tail(&ctx->node, &ctx->en->socks);
+	mutex_unlock(&ctx->en->lock);
 	return 0;
+}
+
+static void esptcp_free_rcu(struct rcu_head *head)
+{
+	struct esptcp_sock *ctx = container_of(head, struct esptcp_sock, rcu);
+
+	free_percpu(ctx->stats);
+	kfree(ctx);
 }
 
 /*
@@ -144,7 +259,8 @@ static void esptcp_release(struct sock *sk)
 	if (!ctx)
 		return;
 	rcu_assign_pointer(icsk->icsk_ulp_data, NULL);
-	kfree_rcu(ctx, rcu);
+	/* the output hook and the receive path may still hold it under RCU */
+	call_rcu(&ctx->rcu, esptcp_free_rcu);
 }
 
 static struct tcp_ulp_ops esptcp_ulp_ops __read_mostly = {

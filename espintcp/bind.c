@@ -1,0 +1,329 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * esptcp: binding SAs to sockets.
+ *
+ * A binding names an ESP state the way xfrm does (destination, SPI, mark)
+ * plus a direction, and points at one attached socket.  Binding never takes
+ * a reference on the xfrm state and never changes it: what the receive path
+ * needs to rebuild the outer header is copied at bind time.  So a state can
+ * be moved between sockets, or back to its own UDP/ESP path, with its
+ * sequence numbers and replay window untouched.
+ *
+ * Writers (bind, unbind, close) hold esptcp_net.lock.  The output hook
+ * looks bindings up in the hash table and the receive path walks the
+ * socket's list, both under RCU.
+ */
+#include <linux/jhash.h>
+#include <linux/slab.h>
+#include <net/xfrm.h>
+
+#include "esptcp.h"
+
+static u32 esptcp_key_hash(u16 family, const void *daddr, __be32 spi, u8 dir)
+{
+	u32 h = family == AF_INET ? (__force u32)*(const __be32 *)daddr
+				  : jhash(daddr, 16, 0);
+
+	return jhash_3words(h, (__force u32)spi, family << 8 | dir, 0);
+}
+
+static bool esptcp_key_eq(const struct esptcp_key *k, u16 family,
+			  const void *daddr, __be32 spi, u8 dir)
+{
+	return k->spi == spi && k->family == family && k->dir == dir &&
+	       !memcmp(&k->daddr, daddr, family == AF_INET ? 4 : 16);
+}
+
+static struct hlist_head *esptcp_bucket(struct esptcp_net *en, u16 family,
+					const void *daddr, __be32 spi, u8 dir)
+{
+	return &en->sa_hash[hash_32(esptcp_key_hash(family, daddr, spi, dir),
+				    ESPTCP_HASH_BITS)];
+}
+
+/**
+ * esptcp_binding_out() - find the socket an outbound SA is bound to
+ * @en: the netns state
+ * @family: AF_INET or AF_INET6
+ * @daddr: the outer destination address of the ESP packet
+ * @spi: its SPI
+ *
+ * Context: RCU read side (the output hook).
+ * Return: the binding, or NULL.
+ */
+struct esptcp_binding *esptcp_binding_out(struct esptcp_net *en, u16 family,
+					  const void *daddr, __be32 spi)
+{
+	struct esptcp_binding *b;
+
+	hlist_for_each_entry_rcu(b, esptcp_bucket(en, family, daddr, spi, ESPTCP_DIR_OUT),
+				 hnode)
+		if (esptcp_key_eq(&b->key, family, daddr, spi, ESPTCP_DIR_OUT))
+			return b;
+	return NULL;
+}
+
+/**
+ * esptcp_binding_in() - find an inbound SA bound to this socket
+ * @ctx: the socket
+ * @spi: the SPI of an ESP frame received on it
+ *
+ * Context: RCU read side (the receive path).
+ * Return: the binding, or NULL when the SPI is not bound to this socket.
+ */
+struct esptcp_binding *esptcp_binding_in(struct esptcp_sock *ctx, __be32 spi)
+{
+	struct esptcp_binding *b;
+
+	list_for_each_entry_rcu(b, &ctx->bindings, snode)
+		if (b->key.spi == spi && b->key.dir == ESPTCP_DIR_IN)
+			return b;
+	return NULL;
+}
+
+static struct esptcp_binding *esptcp_binding_find(struct esptcp_net *en,
+						  const struct esptcp_key *k)
+{
+	struct esptcp_binding *b;
+
+	lockdep_assert_held(&en->lock);
+	hlist_for_each_entry(b, esptcp_bucket(en, k->family, &k->daddr, k->spi, k->dir),
+			     hnode)
+		if (esptcp_key_eq(&b->key, k->family, &k->daddr, k->spi, k->dir))
+			return b;
+	return NULL;
+}
+
+/**
+ * esptcp_sa_from_key() - describe a binding in user API terms
+ * @b: the binding
+ * @sa: filled in
+ *
+ * Context: any.
+ */
+void esptcp_sa_from_key(const struct esptcp_binding *b, struct esptcp_sa *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->family = b->key.family;
+	sa->dir = b->key.dir;
+	sa->spi = b->key.spi;
+	sa->mark = b->mark;
+	memcpy(sa->daddr, &b->key.daddr, b->key.family == AF_INET ? 4 : 16);
+}
+
+static int esptcp_key_from_sa(const struct esptcp_sa *sa, struct esptcp_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (sa->family != AF_INET && sa->family != AF_INET6)
+		return -EAFNOSUPPORT;
+	if (sa->dir != ESPTCP_DIR_IN && sa->dir != ESPTCP_DIR_OUT)
+		return -EINVAL;
+	if (!sa->spi)
+		return -EINVAL;
+	k->family = sa->family;
+	k->dir = sa->dir;
+	k->spi = sa->spi;
+	memcpy(&k->daddr, sa->daddr, sa->family == AF_INET ? 4 : 16);
+	return 0;
+}
+
+/* Stop the ESP order machinery; held packets go out on the old socket. */
+static void esptcp_binding_retire(struct esptcp_binding *b)
+{
+	spin_lock_bh(&b->lock);
+	b->dead = true;
+	spin_unlock_bh(&b->lock);
+	del_timer_sync(&b->gap_timer);
+	esptcp_binding_release_held(b);
+}
+
+static void esptcp_binding_unlink(struct esptcp_net *en, struct esptcp_binding *b)
+{
+	lockdep_assert_held(&en->lock);
+	hlist_del_rcu(&b->hnode);
+	list_del_rcu(&b->snode);
+	if (b->key.dir == ESPTCP_DIR_OUT)
+		atomic_dec(&en->n_out);
+	esptcp_binding_retire(b);
+	kfree_rcu(b, rcu);
+}
+
+static struct esptcp_sock *esptcp_ctx_find(struct esptcp_net *en,
+					   struct esptcp_sock *ctx, u64 cookie)
+{
+	struct esptcp_sock *c;
+
+	lockdep_assert_held(&en->lock);
+	if (ctx)
+		return ctx->closed ? NULL : ctx;
+	list_for_each_entry(c, &en->socks, node)
+		if (c->cookie == cookie)
+			return c;
+	return NULL;
+}
+
+/**
+ * esptcp_sa_bind() - bind an SA to a socket, moving it if bound elsewhere
+ * @en: the netns state
+ * @ctx: the socket, kept alive by the caller; or NULL to find it by @cookie
+ * @cookie: the socket's cookie, when @ctx is NULL
+ * @req: the SA, as the user names it
+ *
+ * Context: process; takes esptcp_net.lock; must not hold the socket lock.
+ * Return: 0; -ENOENT when xfrm has no such ESP state; -EOPNOTSUPP for an
+ * encapsulation other than none or ESP-in-UDP; -ENOTCONN once the socket
+ * is closing; -EEXIST when another state with the same SPI and address
+ * (but another mark) is bound.
+ */
+int esptcp_sa_bind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 cookie,
+		   const struct esptcp_sa *req)
+{
+	struct esptcp_binding *b, *old;
+	struct net *net = read_pnet(&en->net);
+	struct xfrm_state *x;
+	int err;
+
+	b = kzalloc(sizeof(*b), GFP_KERNEL);
+	if (!b)
+		return -ENOMEM;
+	err = esptcp_key_from_sa(req, &b->key);
+	if (err)
+		goto free;
+
+	x = xfrm_state_lookup(net, req->mark, &b->key.daddr, req->spi,
+			      IPPROTO_ESP, req->family);
+	if (!x) {
+		err = -ENOENT;
+		goto free;
+	}
+	spin_lock_bh(&x->lock);
+	b->saddr = x->props.saddr;
+	if (x->encap) {
+		b->encap_type = x->encap->encap_type;
+		b->encap_sport = x->encap->encap_sport;
+		b->encap_dport = x->encap->encap_dport;
+	}
+	spin_unlock_bh(&x->lock);
+	xfrm_state_put(x);
+	if (b->encap_type && b->encap_type != UDP_ENCAP_ESPINUDP) {
+		err = -EOPNOTSUPP;
+		goto free;
+	}
+
+	b->mark = req->mark;
+	spin_lock_init(&b->lock);
+	timer_setup(&b->gap_timer, esptcp_gap_timer, 0);
+
+	mutex_lock(&en->lock);
+	ctx = esptcp_ctx_find(en, ctx, cookie);
+	if (!ctx) {
+		err = -ENOTCONN;
+		goto unlock;
+	}
+	b->ctx = ctx;
+	old = esptcp_binding_find(en, &b->key);
+	if (old && old->mark != b->mark) {
+		err = -EEXIST;
+		goto unlock;
+	}
+	if (old && old->ctx == ctx) {
+		/* already here: nothing to do */
+		err = 0;
+		goto unlock;
+	}
+	if (old) {
+		bool synced;
+		u32 next;
+
+		/*
+		 * A move.  Packets the old binding held go out on the old
+		 * socket; the new one carries on from where the old one's
+		 * sequence got to, unless the output hook got there first.
+		 */
+		hlist_replace_rcu(&old->hnode, &b->hnode);
+		list_del_rcu(&old->snode);
+		esptcp_binding_retire(old);
+		spin_lock_bh(&old->lock);
+		synced = old->synced;
+		next = old->next_seq;
+		spin_unlock_bh(&old->lock);
+		spin_lock_bh(&b->lock);
+		if (!b->synced) {
+			b->synced = synced;
+			b->next_seq = next;
+		}
+		spin_unlock_bh(&b->lock);
+		kfree_rcu(old, rcu);
+	} else {
+		hlist_add_head_rcu(&b->hnode, esptcp_bucket(en, b->key.family, &b->key.daddr,
+							    b->key.spi, b->key.dir));
+		if (b->key.dir == ESPTCP_DIR_OUT)
+			atomic_inc(&en->n_out);
+	}
+	list_add_tail_rcu(&b->snode, &ctx->bindings);
+	mutex_unlock(&en->lock);
+	return 0;
+
+unlock:
+	mutex_unlock(&en->lock);
+free:
+	kfree(b);
+	return err;
+}
+
+/**
+ * esptcp_sa_unbind() - unbind an SA
+ * @en: the netns state
+ * @ctx: the socket it must be bound to; NULL to name it by @cookie
+ * @cookie: the socket's cookie, when @ctx is NULL and @any is false
+ * @any: unbind from whichever socket has the SA
+ * @req: the SA
+ *
+ * An unbound outbound SA sends its packets the way xfrm would without
+ * esptcp; ESP frames for an unbound inbound SA are dropped on every socket.
+ *
+ * Context: process; takes esptcp_net.lock.
+ * Return: 0, or -ENOENT when the SA is not bound (to @ctx).
+ */
+int esptcp_sa_unbind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 cookie,
+		     bool any, const struct esptcp_sa *req)
+{
+	struct esptcp_binding *b;
+	struct esptcp_key k;
+	int err;
+
+	err = esptcp_key_from_sa(req, &k);
+	if (err)
+		return err;
+	mutex_lock(&en->lock);
+	if (!any)
+		ctx = esptcp_ctx_find(en, ctx, cookie);
+	b = esptcp_binding_find(en, &k);
+	if (!b || (!any && b->ctx != ctx) || b->mark != req->mark)
+		err = -ENOENT;
+	else
+		esptcp_binding_unlink(en, b);
+	mutex_unlock(&en->lock);
+	return err;
+}
+
+/**
+ * esptcp_unbind_all() - unbind every SA of a closing socket
+ * @ctx: the socket
+ *
+ * Marks the socket closed, so no new binding can appear on it.
+ *
+ * Context: process, from close; takes esptcp_net.lock.
+ */
+void esptcp_unbind_all(struct esptcp_sock *ctx)
+{
+	struct esptcp_net *en = ctx->en;
+	struct esptcp_binding *b, *tmp;
+
+	mutex_lock(&en->lock);
+	ctx->closed = true;
+	list_for_each_entry_safe(b, tmp, &ctx->bindings, snode)
+		esptcp_binding_unlink(en, b);
+	list_del(&ctx->node);
+	mutex_unlock(&en->lock);
+}

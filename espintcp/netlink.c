@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * esptcp: the "esptcp" generic netlink family - bind and unbind SAs, dump
+ * the attached sockets with their bindings and counters, read the netns
+ * counters.  Every command needs CAP_NET_ADMIN, in the initial user
+ * namespace unless allow_netns_admin is set.
+ *
+ * Context: process (genl handlers), no socket lock held.
+ */
+#include <linux/file.h>
+#include <linux/net.h>
+#include <net/genetlink.h>
+#include <net/inet_sock.h>
+#include <net/tcp.h>
+#include <net/ipv6.h>
+#include <net/sock.h>
+
+#include "esptcp.h"
+
+static const struct nla_policy esptcp_sa_policy[ESPTCP_SA_A_MAX + 1] = {
+	[ESPTCP_SA_A_FAMILY]	= { .type = NLA_U16 },
+	[ESPTCP_SA_A_DIR]	= NLA_POLICY_RANGE(NLA_U8, ESPTCP_DIR_IN, ESPTCP_DIR_OUT),
+	[ESPTCP_SA_A_SPI]	= { .type = NLA_U32 },
+	[ESPTCP_SA_A_DADDR]	= { .type = NLA_BINARY, .len = 16 },
+	[ESPTCP_SA_A_MARK]	= { .type = NLA_U32 },
+	[ESPTCP_SA_A_ENCAP]	= { .type = NLA_U16 },
+};
+
+static const struct nla_policy esptcp_policy[ESPTCP_A_MAX + 1] = {
+	[ESPTCP_A_SOCK_FD]	= { .type = NLA_U32 },
+	[ESPTCP_A_SOCK_COOKIE]	= { .type = NLA_U64 },
+	[ESPTCP_A_SA]		= NLA_POLICY_NESTED(esptcp_sa_policy),
+};
+
+static struct genl_family esptcp_genl_family;
+
+static bool esptcp_nl_capable(const struct sk_buff *skb, const struct net *net)
+{
+	return netlink_ns_capable(skb, esptcp_allow_netns_admin ? net->user_ns : &init_user_ns,
+				  CAP_NET_ADMIN);
+}
+
+static int esptcp_nl_parse_sa(struct genl_info *info, struct esptcp_sa *sa)
+{
+	struct nlattr *tb[ESPTCP_SA_A_MAX + 1];
+	struct nlattr *a;
+	int err;
+
+	if (!info->attrs[ESPTCP_A_SA]) {
+		GENL_SET_ERR_MSG(info, "missing SA");
+		return -EINVAL;
+	}
+	err = nla_parse_nested(tb, ESPTCP_SA_A_MAX, info->attrs[ESPTCP_A_SA],
+			       esptcp_sa_policy, info->extack);
+	if (err)
+		return err;
+	if (!tb[ESPTCP_SA_A_FAMILY] || !tb[ESPTCP_SA_A_DIR] || !tb[ESPTCP_SA_A_SPI] ||
+	    !tb[ESPTCP_SA_A_DADDR]) {
+		GENL_SET_ERR_MSG(info, "SA needs family, direction, SPI and destination");
+		return -EINVAL;
+	}
+	memset(sa, 0, sizeof(*sa));
+	sa->family = nla_get_u16(tb[ESPTCP_SA_A_FAMILY]);
+	sa->dir = nla_get_u8(tb[ESPTCP_SA_A_DIR]);
+	sa->spi = nla_get_be32(tb[ESPTCP_SA_A_SPI]);
+	if (tb[ESPTCP_SA_A_MARK])
+		sa->mark = nla_get_u32(tb[ESPTCP_SA_A_MARK]);
+	a = tb[ESPTCP_SA_A_DADDR];
+	if (nla_len(a) != (sa->family == AF_INET ? 4 : 16)) {
+		GENL_SET_ERR_MSG(info, "destination length does not match the family");
+		return -EINVAL;
+	}
+	memcpy(sa->daddr, nla_data(a), nla_len(a));
+	return 0;
+}
+
+/*
+ * The socket a request names.  By fd: an attached esptcp socket of the
+ * caller, kept alive (and so attached) by the file reference returned in
+ * *sockp.  By cookie: resolved later under esptcp_net.lock.
+ */
+static int esptcp_nl_sock(struct genl_info *info, struct socket **sockp,
+			  struct esptcp_sock **ctxp, u64 *cookie)
+{
+	struct socket *sock;
+	struct sock *sk;
+	int err;
+
+	*sockp = NULL;
+	*ctxp = NULL;
+	if (info->attrs[ESPTCP_A_SOCK_COOKIE]) {
+		*cookie = nla_get_u64(info->attrs[ESPTCP_A_SOCK_COOKIE]);
+		return 0;
+	}
+	if (!info->attrs[ESPTCP_A_SOCK_FD]) {
+		GENL_SET_ERR_MSG(info, "name the socket by fd or cookie");
+		return -EINVAL;
+	}
+	sock = sockfd_lookup(nla_get_u32(info->attrs[ESPTCP_A_SOCK_FD]), &err);
+	if (!sock)
+		return err;
+	sk = sock->sk;
+	lock_sock(sk);
+	if (sk->sk_protocol == IPPROTO_TCP && net_eq(sock_net(sk), genl_info_net(info)) &&
+	    inet_csk(sk)->icsk_ulp_ops &&
+	    !strcmp(inet_csk(sk)->icsk_ulp_ops->name, ESPTCP_ULP_NAME))
+		*ctxp = esptcp_sk(sk);
+	release_sock(sk);
+	if (!*ctxp) {
+		sockfd_put(sock);
+		GENL_SET_ERR_MSG(info, "socket has no esptcp ULP");
+		return -EINVAL;
+	}
+	*sockp = sock;
+	return 0;
+}
+
+static int esptcp_nl_bind(struct sk_buff *skb, struct genl_info *info)
+{
+	struct net *net = genl_info_net(info);
+	struct esptcp_sock *ctx;
+	struct socket *sock;
+	struct esptcp_sa sa;
+	u64 cookie = 0;
+	int err;
+
+	if (!esptcp_nl_capable(skb, net))
+		return -EPERM;
+	err = esptcp_nl_parse_sa(info, &sa);
+	if (err)
+		return err;
+	err = esptcp_nl_sock(info, &sock, &ctx, &cookie);
+	if (err)
+		return err;
+	err = esptcp_sa_bind(esptcp_net(net), ctx, cookie, &sa);
+	if (err == -ENOENT)
+		GENL_SET_ERR_MSG(info, "no such ESP state in xfrm");
+	if (err == -ENOTCONN)
+		GENL_SET_ERR_MSG(info, "no such esptcp socket, or it is closing");
+	if (sock)
+		sockfd_put(sock);
+	return err;
+}
+
+static int esptcp_nl_unbind(struct sk_buff *skb, struct genl_info *info)
+{
+	struct net *net = genl_info_net(info);
+	struct esptcp_sock *ctx = NULL;
+	struct socket *sock = NULL;
+	struct esptcp_sa sa;
+	u64 cookie = 0;
+	bool any;
+	int err;
+
+	if (!esptcp_nl_capable(skb, net))
+		return -EPERM;
+	err = esptcp_nl_parse_sa(info, &sa);
+	if (err)
+		return err;
+	any = !info->attrs[ESPTCP_A_SOCK_FD] && !info->attrs[ESPTCP_A_SOCK_COOKIE];
+	if (!any) {
+		err = esptcp_nl_sock(info, &sock, &ctx, &cookie);
+		if (err)
+			return err;
+	}
+	err = esptcp_sa_unbind(esptcp_net(net), ctx, cookie, any, &sa);
+	if (err == -ENOENT)
+		GENL_SET_ERR_MSG(info, "SA not bound (to that socket)");
+	if (sock)
+		sockfd_put(sock);
+	return err;
+}
+
+static int esptcp_nl_put_stats(struct sk_buff *msg, int type,
+			       struct esptcp_stats __percpu *pcpu)
+{
+	u64 c[ESPTCP_STAT_MAX];
+	struct nlattr *nest;
+	int i;
+
+	esptcp_stats_sum(pcpu, c);
+	nest = nla_nest_start(msg, type);
+	if (!nest)
+		return -EMSGSIZE;
+	for (i = 0; i < ESPTCP_STAT_MAX; i++)
+		if (nla_put_u64_64bit(msg, i + 1, c[i], 0))
+			return -EMSGSIZE;
+	nla_nest_end(msg, nest);
+	return 0;
+}
+
+static int esptcp_nl_put_sa(struct sk_buff *msg, const struct esptcp_binding *b)
+{
+	struct esptcp_sa sa;
+	struct nlattr *nest;
+
+	esptcp_sa_from_key(b, &sa);
+	nest = nla_nest_start(msg, ESPTCP_SOCK_A_SA);
+	if (!nest ||
+	    nla_put_u16(msg, ESPTCP_SA_A_FAMILY, sa.family) ||
+	    nla_put_u8(msg, ESPTCP_SA_A_DIR, sa.dir) ||
+	    nla_put_be32(msg, ESPTCP_SA_A_SPI, sa.spi) ||
+	    nla_put(msg, ESPTCP_SA_A_DADDR, sa.family == AF_INET ? 4 : 16, sa.daddr) ||
+	    nla_put_u32(msg, ESPTCP_SA_A_MARK, sa.mark) ||
+	    nla_put_u16(msg, ESPTCP_SA_A_ENCAP, b->encap_type))
+		return -EMSGSIZE;
+	nla_nest_end(msg, nest);
+	return 0;
+}
+
+static int esptcp_nl_put_sock(struct sk_buff *msg, struct esptcp_sock *ctx)
+{
+	struct sock *sk = ctx->sk;
+	struct inet_sock *inet = inet_sk(sk);
+	struct esptcp_binding *b;
+	struct nlattr *nest;
+	bool v4 = sk->sk_family == AF_INET;
+
+#if IS_ENABLED(CONFIG_IPV6)
+	if (!v4 && ipv6_addr_v4mapped(&sk->sk_v6_daddr))
+		v4 = true;
+#endif
+	nest = nla_nest_start(msg, ESPTCP_A_SOCK);
+	if (!nest ||
+	    nla_put_u64_64bit(msg, ESPTCP_SOCK_A_COOKIE, ctx->cookie, ESPTCP_SOCK_A_PAD) ||
+	    nla_put_u16(msg, ESPTCP_SOCK_A_FAMILY, v4 ? AF_INET : AF_INET6) ||
+	    nla_put_u16(msg, ESPTCP_SOCK_A_LPORT, ntohs(inet->inet_sport)) ||
+	    nla_put_u16(msg, ESPTCP_SOCK_A_RPORT, ntohs(inet->inet_dport)))
+		return -EMSGSIZE;
+	if (v4) {
+		if (nla_put_in_addr(msg, ESPTCP_SOCK_A_LOCAL, inet->inet_saddr) ||
+		    nla_put_in_addr(msg, ESPTCP_SOCK_A_REMOTE, inet->inet_daddr))
+			return -EMSGSIZE;
+#if IS_ENABLED(CONFIG_IPV6)
+	} else {
+		if (nla_put_in6_addr(msg, ESPTCP_SOCK_A_LOCAL, &sk->sk_v6_rcv_saddr) ||
+		    nla_put_in6_addr(msg, ESPTCP_SOCK_A_REMOTE, &sk->sk_v6_daddr))
+			return -EMSGSIZE;
+#endif
+	}
+	list_for_each_entry(b, &ctx->bindings, snode)
+		if (esptcp_nl_put_sa(msg, b))
+			return -EMSGSIZE;
+	if (esptcp_nl_put_stats(msg, ESPTCP_SOCK_A_STATS, ctx->stats))
+		return -EMSGSIZE;
+	nla_nest_end(msg, nest);
+	return 0;
+}
+
+static int esptcp_nl_dump_socks(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct net *net = sock_net(skb->sk);
+	struct esptcp_net *en = esptcp_net(net);
+	struct esptcp_sock *ctx;
+	long idx = 0, start = cb->args[0];
+	void *hdr;
+
+	if (!esptcp_nl_capable(cb->skb, net))
+		return -EPERM;
+	mutex_lock(&en->lock);
+	list_for_each_entry(ctx, &en->socks, node) {
+		if (idx++ < start)
+			continue;
+		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+				  &esptcp_genl_family, NLM_F_MULTI, ESPTCP_CMD_SOCK_GET);
+		if (!hdr)
+			break;
+		if (esptcp_nl_put_sock(skb, ctx)) {
+			genlmsg_cancel(skb, hdr);
+			break;
+		}
+		genlmsg_end(skb, hdr);
+		cb->args[0] = idx;
+	}
+	mutex_unlock(&en->lock);
+	return skb->len;
+}
+
+static int esptcp_nl_stats(struct sk_buff *skb, struct genl_info *info)
+{
+	struct net *net = genl_info_net(info);
+	struct sk_buff *msg;
+	void *hdr;
+
+	if (!esptcp_nl_capable(skb, net))
+		return -EPERM;
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(msg, info, &esptcp_genl_family, 0, ESPTCP_CMD_STATS_GET);
+	if (!hdr || esptcp_nl_put_stats(msg, ESPTCP_A_STATS, esptcp_net(net)->stats)) {
+		nlmsg_free(msg);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+}
+
+static const struct genl_small_ops esptcp_genl_ops[] = {
+	{
+		.cmd	= ESPTCP_CMD_SA_BIND,
+		.doit	= esptcp_nl_bind,
+	},
+	{
+		.cmd	= ESPTCP_CMD_SA_UNBIND,
+		.doit	= esptcp_nl_unbind,
+	},
+	{
+		.cmd	= ESPTCP_CMD_SOCK_GET,
+		.dumpit	= esptcp_nl_dump_socks,
+	},
+	{
+		.cmd	= ESPTCP_CMD_STATS_GET,
+		.doit	= esptcp_nl_stats,
+	},
+};
+
+static struct genl_family esptcp_genl_family __ro_after_init = {
+	.name		= ESPTCP_GENL_NAME,
+	.version	= ESPTCP_GENL_VERSION,
+	.maxattr	= ESPTCP_A_MAX,
+	.policy		= esptcp_policy,
+	.netnsok	= true,
+	.module		= THIS_MODULE,
+	.small_ops	= esptcp_genl_ops,
+	.n_small_ops	= ARRAY_SIZE(esptcp_genl_ops),
+	.resv_start_op	= ESPTCP_CMD_MAX + 1,
+};
+
+/**
+ * esptcp_genl_init() - register the generic netlink family
+ *
+ * Context: process, module init.
+ * Return: 0 or a negative errno.
+ */
+int esptcp_genl_init(void)
+{
+	return genl_register_family(&esptcp_genl_family);
+}
+
+/**
+ * esptcp_genl_exit() - unregister the generic netlink family
+ *
+ * Context: process, module exit.
+ */
+void esptcp_genl_exit(void)
+{
+	genl_unregister_family(&esptcp_genl_family);
+}

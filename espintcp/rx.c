@@ -1,0 +1,378 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * esptcp: receive - the stream cut into RFC 9329 messages.
+ *
+ * A strparser on the socket reads the 2-byte length and hands over whole
+ * messages, from TCP's data_ready (softirq, socket spinlock held) or from
+ * its work item (process, socket owned).  IKE messages wait in a queue for
+ * recv().  ESP frames are accepted only for inbound SAs bound to this
+ * socket; each is copied into a fresh skb the module owns - never handing
+ * xfrm pages it does not own, since ESP decrypts in place and the stream's
+ * pages may be page cache spliced in by a local sender - behind an outer
+ * header rebuilt from the bound state, and given to xfrm with the state's
+ * encapsulation type.
+ */
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/udp.h>
+#include <net/ip.h>
+#include <net/ipv6.h>
+#include <net/tcp.h>
+#include <net/xfrm.h>
+
+#include "esptcp.h"
+#include "compat.h"
+
+static inline struct esptcp_sock *esptcp_strp_ctx(struct strparser *strp)
+{
+	return container_of(strp, struct esptcp_sock, strp);
+}
+
+static int esptcp_parse(struct strparser *strp, struct sk_buff *skb)
+{
+	struct strp_msg *rxm = strp_msg(skb);
+	u8 hdr[ESPTCP_LEN_SIZE];
+	unsigned int len;
+
+	if (skb->len < rxm->offset + ESPTCP_LEN_SIZE)
+		return 0;
+	if (skb_copy_bits(skb, rxm->offset, hdr, sizeof(hdr)))
+		return -EINVAL;
+	len = esptcp_frame_len(hdr);
+	if (len < ESPTCP_LEN_SIZE) {
+		esptcp_count(esptcp_strp_ctx(strp), ESPTCP_STAT_RX_BAD_LENGTH, 1);
+		return -EBADMSG;
+	}
+	return len;
+}
+
+static void esptcp_abort_work(struct work_struct *work)
+{
+	struct esptcp_sock *ctx = container_of(work, struct esptcp_sock, abort_work);
+	struct sock *sk = ctx->sk;
+
+	/* RFC 9329: a stream that cannot be framed is closed; reset it */
+	tcp_abort(sk, EBADMSG);
+	sock_put(sk);
+}
+
+/* The stream cannot be parsed any further: tell the owner, reset it. */
+static void esptcp_abort(struct strparser *strp, int err)
+{
+	struct esptcp_sock *ctx = esptcp_strp_ctx(strp);
+	struct sock *sk = ctx->sk;
+
+	if (strp->stopped)
+		return;
+	strp->stopped = 1;
+	net_info_ratelimited("esptcp: message length below 2 on port %u: resetting the connection\n",
+			     ntohs(inet_sk(sk)->inet_sport));
+	WRITE_ONCE(sk->sk_err, -err);
+	sk_error_report(sk);
+	sock_hold(sk);
+	if (!queue_work(esptcp_wq, &ctx->abort_work))
+		sock_put(sk);
+}
+
+static void esptcp_rx_ike(struct esptcp_sock *ctx, struct sk_buff *skb,
+			  unsigned int mlen)
+{
+	struct sock *sk = ctx->sk;
+
+	if (atomic_read(&ctx->ike_bytes) + mlen > READ_ONCE(sk->sk_rcvbuf)) {
+		esptcp_count(ctx, ESPTCP_STAT_RX_DROP_IKE_QUEUE, 1);
+		kfree_skb(skb);
+		return;
+	}
+	atomic_add(mlen, &ctx->ike_bytes);
+	esptcp_count(ctx, ESPTCP_STAT_RX_IKE_MSGS, 1);
+	esptcp_count(ctx, ESPTCP_STAT_RX_IKE_BYTES, mlen);
+	skb_queue_tail(&ctx->ike_queue, skb);
+	ctx->saved_data_ready(sk);
+}
+
+/* Build the packet xfrm would have seen had this SA's ESP come by IP. */
+static struct sk_buff *esptcp_rx_build(const struct esptcp_binding *b,
+				       const struct sk_buff *skb,
+				       unsigned int off, unsigned int len)
+{
+	bool v4 = b->key.family == AF_INET;
+	unsigned int nhlen = v4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr);
+	unsigned int uhlen = b->encap_type ? sizeof(struct udphdr) : 0;
+	struct sk_buff *nskb;
+
+	nskb = alloc_skb(nhlen + uhlen + len, GFP_ATOMIC);
+	if (!nskb)
+		return NULL;
+	skb_reset_network_header(nskb);
+	if (v4) {
+		struct iphdr *iph = skb_put_zero(nskb, nhlen);
+
+		iph->version = 4;
+		iph->ihl = nhlen / 4;
+		iph->ttl = 64;
+		/* as xfrm4_udp_encap_rcv() leaves it: UDP kept, not counted */
+		iph->tot_len = htons(nhlen + len);
+		iph->protocol = uhlen ? IPPROTO_UDP : IPPROTO_ESP;
+		iph->saddr = b->saddr.a4;
+		iph->daddr = b->key.daddr.a4;
+		ip_send_check(iph);
+		nskb->protocol = htons(ETH_P_IP);
+	} else {
+		struct ipv6hdr *ip6h = skb_put_zero(nskb, nhlen);
+
+		ip6h->version = 6;
+		ip6h->hop_limit = 64;
+		ip6h->payload_len = htons(len);
+		ip6h->nexthdr = uhlen ? IPPROTO_UDP : IPPROTO_ESP;
+		ip6h->saddr = b->saddr.in6;
+		ip6h->daddr = b->key.daddr.in6;
+		IP6CB(nskb)->nhoff = offsetof(struct ipv6hdr, nexthdr);
+		nskb->protocol = htons(ETH_P_IPV6);
+	}
+	if (uhlen) {
+		/* esp_input_done2() checks the source port against the state */
+		struct udphdr *uh = skb_put_zero(nskb, uhlen);
+
+		uh->source = b->encap_sport;
+		uh->dest = b->encap_dport;
+		uh->len = htons(uhlen + len);
+	}
+	skb_set_transport_header(nskb, nhlen + uhlen);
+	/* the copy: xfrm decrypts in place, and only in memory we own */
+	if (skb_copy_bits(skb, off, skb_put(nskb, len), len)) {
+		kfree_skb(nskb);
+		return NULL;
+	}
+	__skb_pull(nskb, nhlen + uhlen);
+	nskb->pkt_type = PACKET_HOST;
+	nskb->mark = b->mark;
+	return nskb;
+}
+
+static void esptcp_rx_esp(struct esptcp_sock *ctx, struct sk_buff *skb,
+			  unsigned int off, unsigned int len, __be32 spi)
+{
+	struct net *net = sock_net(ctx->sk);
+	struct esptcp_binding *b;
+	struct net_device *dev;
+	int iif = skb->skb_iif;
+	struct sk_buff *nskb;
+	u16 family, encap;
+
+	rcu_read_lock();
+	b = esptcp_binding_in(ctx, spi);
+	if (!b) {
+		rcu_read_unlock();
+		esptcp_count(ctx, ESPTCP_STAT_RX_DROP_NO_SA, 1);
+		net_dbg_ratelimited("esptcp: ESP for SPI 0x%08x not bound to this socket\n",
+				    ntohl(spi));
+		kfree_skb(skb);
+		return;
+	}
+	nskb = esptcp_rx_build(b, skb, off, len);
+	family = b->key.family;
+	encap = b->encap_type;
+	consume_skb(skb);
+	if (!nskb) {
+		rcu_read_unlock();
+		esptcp_count(ctx, ESPTCP_STAT_RX_DROP_NOMEM, 1);
+		return;
+	}
+	/* the device TCP received it on; its netns' loopback if that is gone */
+	dev = dev_get_by_index_rcu(net, iif);
+	nskb->dev = dev ?: net->loopback_dev;
+	nskb->skb_iif = nskb->dev->ifindex;
+	esptcp_count(ctx, ESPTCP_STAT_RX_ESP_PKTS, 1);
+	esptcp_count(ctx, ESPTCP_STAT_RX_ESP_BYTES, len);
+
+	local_bh_disable();
+	if (family == AF_INET)
+		xfrm4_rcv_encap(nskb, IPPROTO_ESP, 0, encap);
+	else
+		xfrm6_rcv_encap(nskb, IPPROTO_ESP, 0, encap);
+	local_bh_enable();
+	rcu_read_unlock();
+}
+
+static void esptcp_rcv(struct strparser *strp, struct sk_buff *skb)
+{
+	struct esptcp_sock *ctx = esptcp_strp_ctx(strp);
+	struct strp_msg *rxm = strp_msg(skb);
+	unsigned int len = rxm->full_len;
+	u8 body[ESPTCP_MARKER_SIZE + 1];
+	unsigned int avail = min_t(unsigned int, len - ESPTCP_LEN_SIZE, sizeof(body));
+
+	if (skb_copy_bits(skb, rxm->offset + ESPTCP_LEN_SIZE, body, avail)) {
+		esptcp_count(ctx, ESPTCP_STAT_RX_DROP_SHORT, 1);
+		kfree_skb(skb);
+		return;
+	}
+	switch (esptcp_frame_classify(len, body, avail)) {
+	case ESPTCP_FRAME_KEEPALIVE:
+		esptcp_count(ctx, ESPTCP_STAT_RX_KEEPALIVES, 1);
+		consume_skb(skb);
+		return;
+	case ESPTCP_FRAME_IKE:
+		esptcp_rx_ike(ctx, skb, len - ESPTCP_LEN_SIZE);
+		return;
+	case ESPTCP_FRAME_ESP:
+		esptcp_rx_esp(ctx, skb, rxm->offset + ESPTCP_LEN_SIZE,
+			      len - ESPTCP_LEN_SIZE, get_unaligned((__be32 *)body));
+		return;
+	default:
+		esptcp_count(ctx, ESPTCP_STAT_RX_DROP_SHORT, 1);
+		kfree_skb(skb);
+		return;
+	}
+}
+
+static void esptcp_data_ready(struct sock *sk)
+{
+	struct esptcp_sock *ctx = esptcp_sk(sk);
+
+	strp_data_ready(&ctx->strp);
+}
+
+static void esptcp_write_space(struct sock *sk)
+{
+	struct esptcp_sock *ctx = esptcp_sk(sk);
+
+	esptcp_tx_kick(ctx);
+	ctx->saved_write_space(sk);
+}
+
+static const struct strp_callbacks esptcp_strp_cb = {
+	.parse_msg	= esptcp_parse,
+	.rcv_msg	= esptcp_rcv,
+	.abort_parser	= esptcp_abort,
+};
+
+/**
+ * esptcp_rx_start() - start parsing the stream and take over the callbacks
+ * @ctx: the socket
+ *
+ * Anything the peer sent before the attach is parsed at once.
+ *
+ * Context: process, attach, socket locked.
+ * Return: 0 or a negative errno.
+ */
+int esptcp_rx_start(struct esptcp_sock *ctx)
+{
+	struct sock *sk = ctx->sk;
+	int err;
+
+	skb_queue_head_init(&ctx->ike_queue);
+	INIT_WORK(&ctx->abort_work, esptcp_abort_work);
+	err = strp_init(&ctx->strp, sk, &esptcp_strp_cb);
+	if (err)
+		return err;
+
+	write_lock_bh(&sk->sk_callback_lock);
+	ctx->saved_data_ready = sk->sk_data_ready;
+	ctx->saved_write_space = sk->sk_write_space;
+	sk->sk_data_ready = esptcp_data_ready;
+	sk->sk_write_space = esptcp_write_space;
+	write_unlock_bh(&sk->sk_callback_lock);
+
+	strp_check_rcv(&ctx->strp);
+	return 0;
+}
+
+/**
+ * esptcp_rx_stop() - give the callbacks back and stop parsing
+ * @ctx: the socket
+ *
+ * Context: process, close, socket locked.
+ */
+void esptcp_rx_stop(struct esptcp_sock *ctx)
+{
+	struct sock *sk = ctx->sk;
+
+	write_lock_bh(&sk->sk_callback_lock);
+	sk->sk_data_ready = ctx->saved_data_ready;
+	sk->sk_write_space = ctx->saved_write_space;
+	write_unlock_bh(&sk->sk_callback_lock);
+	strp_stop(&ctx->strp);
+}
+
+/**
+ * esptcp_rx_done() - wait for the parser and the reset work, free the queue
+ * @ctx: the socket
+ *
+ * Context: process, close, socket not locked.
+ */
+void esptcp_rx_done(struct esptcp_sock *ctx)
+{
+	strp_done(&ctx->strp);
+	if (cancel_work_sync(&ctx->abort_work))
+		sock_put(ctx->sk);
+	skb_queue_purge(&ctx->ike_queue);
+	atomic_set(&ctx->ike_bytes, 0);
+}
+
+/**
+ * esptcp_recvmsg() - receive one IKE message
+ * @sk: the socket
+ * @msg: where it goes
+ * @len: room in @msg
+ * @flags: MSG_DONTWAIT, MSG_PEEK, MSG_TRUNC
+ * @addr_len: unused
+ *
+ * Context: process, socket not locked.
+ * Return: the bytes copied (the message length with MSG_TRUNC), 0 at EOF,
+ * or a negative errno; MSG_TRUNC is set in @msg when @len was short.
+ */
+int esptcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
+		   int *addr_len)
+{
+	struct esptcp_sock *ctx = esptcp_sk(sk);
+	unsigned int mlen, copy;
+	struct strp_msg *rxm;
+	struct sk_buff *skb;
+	int off = 0, err;
+
+	if (flags & ~(MSG_DONTWAIT | MSG_PEEK | MSG_TRUNC | MSG_NOSIGNAL | MSG_CMSG_CLOEXEC))
+		return -EOPNOTSUPP;
+	skb = __skb_recv_datagram(sk, &ctx->ike_queue, flags, &off, &err);
+	if (!skb) {
+		if (err == -EAGAIN && (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN))
+			return 0;
+		return err;
+	}
+	rxm = strp_msg(skb);
+	mlen = rxm->full_len - ESPTCP_LEN_SIZE;
+	copy = min_t(size_t, len, mlen);
+	err = skb_copy_datagram_msg(skb, rxm->offset + ESPTCP_LEN_SIZE, msg, copy);
+	if (copy < mlen)
+		msg->msg_flags |= MSG_TRUNC;
+	if (!(flags & MSG_PEEK))
+		atomic_sub(mlen, &ctx->ike_bytes);
+	consume_skb(skb);
+	if (err)
+		return err;
+	return flags & MSG_TRUNC ? mlen : copy;
+}
+
+/**
+ * esptcp_poll() - TCP's poll, readable when an IKE message is queued
+ * @file: the socket's file
+ * @sock: the socket
+ * @wait: the poll table
+ *
+ * Context: process.
+ * Return: the event mask.
+ */
+__poll_t esptcp_poll(struct file *file, struct socket *sock,
+		     struct poll_table_struct *wait)
+{
+	struct sock *sk = sock->sk;
+	struct esptcp_sock *ctx = esptcp_sk(sk);
+	__poll_t mask = ctx->saved_ops->poll(file, sock, wait);
+
+	mask &= ~(EPOLLIN | EPOLLRDNORM);
+	if (!skb_queue_empty_lockless(&ctx->ike_queue) ||
+	    (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN))
+		mask |= EPOLLIN | EPOLLRDNORM;
+	return mask;
+}

@@ -1,0 +1,421 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * esptcp: transmit - ESP from xfrm and IKE from send() into the stream.
+ *
+ * Every framed message goes through one per-socket queue, so frames are
+ * never interleaved and IKE keeps its place among the ESP packets.  The
+ * output hook and the gap timer only append to the queue (BH lock) and
+ * kick a work item; the queue is moved into TCP under the socket lock,
+ * from that work item or from send(), many frames per tcp_sendmsg_locked()
+ * call.  Nothing here sleeps or takes the socket lock in the xfrm path.
+ *
+ * ESP order: xfrm numbers an SA's packets under the state lock but
+ * encrypts them outside it, so two CPUs can reach the hook out of order.
+ * Each outbound binding hands packets to the queue in sequence order,
+ * holding back up to ESPTCP_REORDER early ones until the gap fills, or for
+ * one jiffy at most (a packet numbered but then lost before the hook never
+ * arrives).
+ */
+#include <linux/skbuff.h>
+#include <linux/uio.h>
+#include <net/tcp.h>
+
+#include "esptcp.h"
+#include "compat.h"
+
+/* frames per tcp_sendmsg_locked() call */
+#define ESPTCP_TX_BATCH		32
+
+static void esptcp_tx_work(struct work_struct *work);
+
+/**
+ * esptcp_tx_init() - set up the send side of a socket
+ * @ctx: the socket
+ *
+ * Context: process, attach.
+ */
+void esptcp_tx_init(struct esptcp_sock *ctx)
+{
+	skb_queue_head_init(&ctx->tx_queue);
+	INIT_WORK(&ctx->tx_work, esptcp_tx_work);
+}
+
+static void esptcp_tx_drop(struct esptcp_sock *ctx, struct sk_buff *skb,
+			   enum esptcp_stat why)
+{
+	if (!ESPTCP_TX_CB(skb)->ike)
+		esptcp_count(ctx, why, 1);
+	kfree_skb(skb);
+}
+
+/**
+ * esptcp_tx_enqueue() - append one framed message to the send queue
+ * @ctx: the socket
+ * @skb: the message body; ESPTCP_TX_CB(skb) holds its length field
+ * @ike: an IKE message from send(), which the ESP byte limit does not cut
+ *
+ * Consumes @skb.
+ *
+ * Context: any; takes the queue lock with BH off.
+ * Return: true when queued, false when dropped (and counted).
+ */
+bool esptcp_tx_enqueue(struct esptcp_sock *ctx, struct sk_buff *skb, bool ike)
+{
+	enum esptcp_stat why = ESPTCP_STAT_TX_DROP_CLOSED;
+	bool ok = false;
+
+	ESPTCP_TX_CB(skb)->ike = ike;
+	spin_lock_bh(&ctx->tx_queue.lock);
+	if (!ctx->tx_dead) {
+		why = ESPTCP_STAT_TX_DROP_QUEUE;
+		ok = ike || ctx->tx_bytes + skb->len <= READ_ONCE(esptcp_tx_queue_bytes);
+	}
+	if (ok) {
+		__skb_queue_tail(&ctx->tx_queue, skb);
+		ctx->tx_bytes += skb->len;
+		/* under the lock: close sets tx_dead, then cancels the work */
+		queue_work(esptcp_wq, &ctx->tx_work);
+	}
+	spin_unlock_bh(&ctx->tx_queue.lock);
+	if (!ok)
+		esptcp_tx_drop(ctx, skb, why);
+	return ok;
+}
+
+/**
+ * esptcp_tx_kick() - have the work item push the queue, if anything waits
+ * @ctx: the socket
+ *
+ * Context: any (write_space runs in softirq).
+ */
+void esptcp_tx_kick(struct esptcp_sock *ctx)
+{
+	spin_lock_bh(&ctx->tx_queue.lock);
+	if (!ctx->tx_dead && !skb_queue_empty(&ctx->tx_queue))
+		queue_work(esptcp_wq, &ctx->tx_work);
+	spin_unlock_bh(&ctx->tx_queue.lock);
+}
+
+/* Add bytes [*off, l) of @p to the iovec; returns the entries used (0 or 1). */
+static unsigned int esptcp_vec(struct kvec *v, void *p, unsigned int l,
+			       unsigned int *off, size_t *total)
+{
+	if (*off >= l) {
+		*off -= l;
+		return 0;
+	}
+	v->iov_base = p + *off;
+	v->iov_len = l - *off;
+	*total += l - *off;
+	*off = 0;
+	return 1;
+}
+
+/* Describe message @skb from byte @off on; returns the iovec entries used. */
+static unsigned int esptcp_tx_vecs(struct sk_buff *skb, unsigned int off,
+				   struct kvec *vec, size_t *total)
+{
+	struct skb_shared_info *si = skb_shinfo(skb);
+	unsigned int n = 0, i;
+
+	n += esptcp_vec(vec + n, &ESPTCP_TX_CB(skb)->len, ESPTCP_LEN_SIZE, &off, total);
+	n += esptcp_vec(vec + n, skb->data, skb_headlen(skb), &off, total);
+	/* no highmem frags: the output hook linearizes on such kernels */
+	for (i = 0; i < si->nr_frags; i++)
+		n += esptcp_vec(vec + n, skb_frag_address(&si->frags[i]),
+				skb_frag_size(&si->frags[i]), &off, total);
+	return n;
+}
+
+/* Connection gone: nothing queued can be sent any more. */
+static void esptcp_tx_fail(struct esptcp_sock *ctx)
+{
+	struct sk_buff_head q;
+	struct sk_buff *skb;
+
+	__skb_queue_head_init(&q);
+	spin_lock_bh(&ctx->tx_queue.lock);
+	ctx->tx_dead = true;
+	skb_queue_splice_init(&ctx->tx_queue, &q);
+	ctx->tx_bytes = 0;
+	spin_unlock_bh(&ctx->tx_queue.lock);
+	ctx->tx_off = 0;
+	while ((skb = __skb_dequeue(&q)))
+		esptcp_tx_drop(ctx, skb, ESPTCP_STAT_TX_DROP_CLOSED);
+}
+
+/* @done bytes, counted from the head message's first unsent byte, left. */
+static void esptcp_tx_complete(struct esptcp_sock *ctx, size_t done)
+{
+	struct sk_buff_head sent;
+	struct sk_buff *skb;
+
+	__skb_queue_head_init(&sent);
+	done += ctx->tx_off;
+	spin_lock_bh(&ctx->tx_queue.lock);
+	while ((skb = skb_peek(&ctx->tx_queue))) {
+		size_t mlen = ESPTCP_LEN_SIZE + skb->len;
+
+		if (done < mlen)
+			break;
+		done -= mlen;
+		__skb_unlink(skb, &ctx->tx_queue);
+		ctx->tx_bytes -= skb->len;
+		__skb_queue_tail(&sent, skb);
+	}
+	spin_unlock_bh(&ctx->tx_queue.lock);
+	ctx->tx_off = done;
+
+	while ((skb = __skb_dequeue(&sent))) {
+		if (ESPTCP_TX_CB(skb)->ike) {
+			esptcp_count(ctx, ESPTCP_STAT_TX_IKE_MSGS, 1);
+			esptcp_count(ctx, ESPTCP_STAT_TX_IKE_BYTES, skb->len);
+		} else {
+			esptcp_count(ctx, ESPTCP_STAT_TX_ESP_PKTS, 1);
+			esptcp_count(ctx, ESPTCP_STAT_TX_ESP_BYTES, skb->len);
+		}
+		consume_skb(skb);
+	}
+}
+
+/**
+ * esptcp_tx_flush() - move queued messages into TCP until it is full
+ * @ctx: the socket
+ *
+ * A message TCP took only part of stays at the head with @ctx->tx_off
+ * set, and is finished before anything else goes out.  When TCP is full,
+ * write_space kicks the work item again.
+ *
+ * Context: process, socket lock owned.
+ */
+void esptcp_tx_flush(struct esptcp_sock *ctx)
+{
+	struct kvec *vec = ctx->tx_vec;
+	struct sock *sk = ctx->sk;
+
+	for (;;) {
+		struct msghdr msg = {};
+		unsigned int nv = 0, nmsg = 0;
+		struct sk_buff *skb;
+		size_t total = 0;
+		bool more;
+		int ret;
+
+		/* producers only append, so the queue can be walked unlocked */
+		spin_lock_bh(&ctx->tx_queue.lock);
+		skb = skb_peek(&ctx->tx_queue);
+		spin_unlock_bh(&ctx->tx_queue.lock);
+		while (skb && nmsg < ESPTCP_TX_BATCH &&
+		       nv + skb_shinfo(skb)->nr_frags + 2 <= ESPTCP_TX_VECS) {
+			nv += esptcp_tx_vecs(skb, nmsg ? 0 : ctx->tx_off, vec + nv, &total);
+			nmsg++;
+			spin_lock_bh(&ctx->tx_queue.lock);
+			skb = skb_peek_next(skb, &ctx->tx_queue);
+			spin_unlock_bh(&ctx->tx_queue.lock);
+		}
+		if (!nmsg)
+			return;
+		more = skb;
+
+		msg.msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL | (more ? MSG_MORE : 0);
+		iov_iter_kvec(&msg.msg_iter, ITER_SOURCE, vec, nv, total);
+		ret = tcp_sendmsg_locked(sk, &msg, total);
+		if (ret == -EAGAIN)
+			return;
+		if (ret < 0) {
+			net_dbg_ratelimited("esptcp: send failed (%d), dropping the queue\n", ret);
+			esptcp_tx_fail(ctx);
+			return;
+		}
+		esptcp_tx_complete(ctx, ret);
+		if (ret < total)
+			return;
+	}
+}
+
+static void esptcp_tx_work(struct work_struct *work)
+{
+	struct esptcp_sock *ctx = container_of(work, struct esptcp_sock, tx_work);
+	struct sock *sk = ctx->sk;
+
+	lock_sock(sk);
+	esptcp_tx_flush(ctx);
+	release_sock(sk);
+}
+
+/**
+ * esptcp_tx_stop() - stop sending for good and free what is queued
+ * @ctx: the socket
+ *
+ * Context: process, close; the socket lock must not be held.
+ */
+void esptcp_tx_stop(struct esptcp_sock *ctx)
+{
+	spin_lock_bh(&ctx->tx_queue.lock);
+	ctx->tx_dead = true;
+	spin_unlock_bh(&ctx->tx_queue.lock);
+	cancel_work_sync(&ctx->tx_work);
+	esptcp_tx_fail(ctx);
+}
+
+/* ESP order: b->lock held. */
+static void esptcp_emit(struct esptcp_binding *b, struct sk_buff *skb)
+{
+	esptcp_tx_enqueue(b->ctx, skb, false);
+}
+
+/* Send whatever is held, in sequence order, skipping the gaps. */
+static void esptcp_flush_held(struct esptcp_binding *b)
+{
+	unsigned int i;
+
+	if (!b->nheld)
+		return;
+	esptcp_count(b->ctx, ESPTCP_STAT_TX_SEQ_GAPS, 1);
+	for (i = 0; i < ESPTCP_REORDER && b->nheld; i++) {
+		u32 seq = b->next_seq + i;
+		struct sk_buff **slot = &b->held[seq % ESPTCP_REORDER];
+
+		if (*slot) {
+			esptcp_emit(b, *slot);
+			*slot = NULL;
+			b->nheld--;
+			b->next_seq = seq + 1;
+		}
+	}
+}
+
+/**
+ * esptcp_steer() - hand an outbound ESP packet to its socket, in order
+ * @b: the SA's binding
+ * @skb: the ESP packet, outer headers already pulled; consumed
+ * @seq: its ESP sequence number (low 32 bits)
+ *
+ * Context: the output hook (process or softirq), RCU read side.
+ */
+void esptcp_steer(struct esptcp_binding *b, struct sk_buff *skb, u32 seq)
+{
+	struct sk_buff **slot;
+	s32 d;
+
+	spin_lock_bh(&b->lock);
+	if (unlikely(b->dead)) {
+		esptcp_emit(b, skb);
+		goto out;
+	}
+	if (unlikely(!b->synced)) {
+		b->synced = true;
+		b->next_seq = seq;
+	}
+	d = (s32)(seq - b->next_seq);
+	if (likely(d == 0)) {
+		esptcp_emit(b, skb);
+		b->next_seq++;
+		while (b->nheld) {
+			slot = &b->held[b->next_seq % ESPTCP_REORDER];
+			if (!*slot)
+				break;
+			esptcp_emit(b, *slot);
+			*slot = NULL;
+			b->nheld--;
+			b->next_seq++;
+		}
+		if (!b->nheld)
+			del_timer(&b->gap_timer);
+	} else if (d > 0 && d < ESPTCP_REORDER && !b->held[seq % ESPTCP_REORDER]) {
+		b->held[seq % ESPTCP_REORDER] = skb;
+		b->nheld++;
+		esptcp_count(b->ctx, ESPTCP_STAT_TX_REORDERED, 1);
+		if (!timer_pending(&b->gap_timer))
+			mod_timer(&b->gap_timer, jiffies + 1);
+	} else {
+		/* too far ahead, or a straggler after a gap was given up on */
+		esptcp_flush_held(b);
+		esptcp_emit(b, skb);
+		if (d > 0)
+			b->next_seq = seq + 1;
+	}
+out:
+	spin_unlock_bh(&b->lock);
+}
+
+/**
+ * esptcp_gap_timer() - give up waiting for a missing ESP sequence number
+ * @t: the binding's gap timer
+ *
+ * Context: timer (softirq).
+ */
+void esptcp_gap_timer(struct timer_list *t)
+{
+	struct esptcp_binding *b = from_timer(b, t, gap_timer);
+
+	spin_lock_bh(&b->lock);
+	esptcp_flush_held(b);
+	spin_unlock_bh(&b->lock);
+}
+
+/**
+ * esptcp_binding_release_held() - send what a retired binding held back
+ * @b: the binding, already marked dead, its timer stopped
+ *
+ * Context: process.
+ */
+void esptcp_binding_release_held(struct esptcp_binding *b)
+{
+	spin_lock_bh(&b->lock);
+	esptcp_flush_held(b);
+	spin_unlock_bh(&b->lock);
+}
+
+/**
+ * esptcp_sendmsg() - send one IKE message as one frame
+ * @sk: the socket
+ * @msg: the message: non-ESP marker and IKE message
+ * @size: its length
+ *
+ * Context: process, socket not locked.
+ * Return: @size, or -EMSGSIZE over ESPTCP_MAX_MSG, -EINVAL without the
+ * non-ESP marker (the peer would take it for ESP), -EOPNOTSUPP for flags
+ * other than MSG_DONTWAIT and MSG_NOSIGNAL, -EPIPE when the connection is
+ * closed, or the error of the socket.
+ */
+int esptcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
+{
+	struct esptcp_sock *ctx = esptcp_sk(sk);
+	struct sk_buff *skb;
+	int err;
+
+	if (msg->msg_flags & ~(MSG_DONTWAIT | MSG_NOSIGNAL))
+		return -EOPNOTSUPP;
+	if (size > ESPTCP_MAX_MSG)
+		return -EMSGSIZE;
+	if (size <= ESPTCP_MARKER_SIZE)
+		return -EINVAL;
+
+	skb = sock_alloc_send_skb(sk, size, msg->msg_flags & MSG_DONTWAIT, &err);
+	if (!skb)
+		return err;
+	if (memcpy_from_msg(skb_put(skb, size), msg, size)) {
+		kfree_skb(skb);
+		return -EFAULT;
+	}
+	if (get_unaligned_be32(skb->data)) {
+		kfree_skb(skb);
+		return -EINVAL;
+	}
+	ESPTCP_TX_CB(skb)->len = htons(size + ESPTCP_LEN_SIZE);
+
+	lock_sock(sk);
+	err = sock_error(sk);
+	if (!err && (sk->sk_shutdown & SEND_SHUTDOWN))
+		err = -EPIPE;
+	if (err) {
+		kfree_skb(skb);
+	} else {
+		if (!esptcp_tx_enqueue(ctx, skb, true))
+			err = -EPIPE;
+		esptcp_tx_flush(ctx);
+	}
+	release_sock(sk);
+	return err ?: size;
+}
