@@ -149,7 +149,7 @@ static void esptcp_binding_unlink(struct esptcp_net *en, struct esptcp_binding *
 }
 
 static struct esptcp_sock *esptcp_ctx_find(struct esptcp_net *en,
-					   struct esptcp_sock *ctx, u64 cookie)
+					   struct esptcp_sock *ctx, u64 ino)
 {
 	struct esptcp_sock *c;
 
@@ -157,7 +157,7 @@ static struct esptcp_sock *esptcp_ctx_find(struct esptcp_net *en,
 	if (ctx)
 		return ctx->closed ? NULL : ctx;
 	list_for_each_entry(c, &en->socks, node)
-		if (c->cookie == cookie)
+		if (c->ino == ino)
 			return c;
 	return NULL;
 }
@@ -165,8 +165,8 @@ static struct esptcp_sock *esptcp_ctx_find(struct esptcp_net *en,
 /**
  * esptcp_sa_bind() - bind an SA to a socket, moving it if bound elsewhere
  * @en: the netns state
- * @ctx: the socket, kept alive by the caller; or NULL to find it by @cookie
- * @cookie: the socket's cookie, when @ctx is NULL
+ * @ctx: the socket, kept alive by the caller; or NULL to find it by @ino
+ * @ino: the socket inode number, when @ctx is NULL
  * @req: the SA, as the user names it
  *
  * Context: process; takes esptcp_net.lock; must not hold the socket lock.
@@ -175,7 +175,7 @@ static struct esptcp_sock *esptcp_ctx_find(struct esptcp_net *en,
  * is closing; -EEXIST when another state with the same SPI and address
  * (but another mark) is bound.
  */
-int esptcp_sa_bind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 cookie,
+int esptcp_sa_bind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 ino,
 		   const struct esptcp_sa *req)
 {
 	struct esptcp_binding *b, *old;
@@ -215,7 +215,7 @@ int esptcp_sa_bind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 cookie,
 	timer_setup(&b->gap_timer, esptcp_gap_timer, 0);
 
 	mutex_lock(&en->lock);
-	ctx = esptcp_ctx_find(en, ctx, cookie);
+	ctx = esptcp_ctx_find(en, ctx, ino);
 	if (!ctx) {
 		err = -ENOTCONN;
 		goto unlock;
@@ -274,8 +274,8 @@ free:
 /**
  * esptcp_sa_unbind() - unbind an SA
  * @en: the netns state
- * @ctx: the socket it must be bound to; NULL to name it by @cookie
- * @cookie: the socket's cookie, when @ctx is NULL and @any is false
+ * @ctx: the socket it must be bound to; NULL to name it by @ino
+ * @ino: the socket inode number, when @ctx is NULL and @any is false
  * @any: unbind from whichever socket has the SA
  * @req: the SA
  *
@@ -285,7 +285,7 @@ free:
  * Context: process; takes esptcp_net.lock.
  * Return: 0, or -ENOENT when the SA is not bound (to @ctx).
  */
-int esptcp_sa_unbind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 cookie,
+int esptcp_sa_unbind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 ino,
 		     bool any, const struct esptcp_sa *req)
 {
 	struct esptcp_binding *b;
@@ -297,7 +297,7 @@ int esptcp_sa_unbind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 cookie,
 		return err;
 	mutex_lock(&en->lock);
 	if (!any)
-		ctx = esptcp_ctx_find(en, ctx, cookie);
+		ctx = esptcp_ctx_find(en, ctx, ino);
 	b = esptcp_binding_find(en, &k);
 	if (!b || (!any && b->ctx != ctx) || b->mark != req->mark)
 		err = -ENOENT;

@@ -121,7 +121,7 @@ struct esptcp_binding {
  * @abort_work: resets the connection after a fatal framing error
  * @bindings: SAs bound to this socket (RCU; writers hold esptcp_net.lock)
  * @node: in esptcp_net.socks
- * @cookie: the socket cookie, the socket's name in netlink
+ * @ino: the socket inode number, the socket's name in netlink
  * @stats: per-socket counters
  * @closed: close has started (under esptcp_net.lock)
  * @rcu: frees the state after readers are done
@@ -145,7 +145,7 @@ struct esptcp_sock {
 	struct work_struct abort_work;
 	struct list_head bindings;
 	struct list_head node;
-	u64 cookie;
+	u64 ino;
 	struct esptcp_stats __percpu *stats;
 	bool closed;
 	struct rcu_head rcu;
@@ -187,9 +187,9 @@ int esptcp_net_init(void);
 void esptcp_net_exit(void);
 
 /* bind.c */
-int esptcp_sa_bind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 cookie,
+int esptcp_sa_bind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 ino,
 		   const struct esptcp_sa *req);
-int esptcp_sa_unbind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 cookie,
+int esptcp_sa_unbind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 ino,
 		     bool any, const struct esptcp_sa *req);
 void esptcp_unbind_all(struct esptcp_sock *ctx);
 struct esptcp_binding *esptcp_binding_out(struct esptcp_net *en, u16 family,

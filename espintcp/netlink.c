@@ -28,7 +28,7 @@ static const struct nla_policy esptcp_sa_policy[ESPTCP_SA_A_MAX + 1] = {
 
 static const struct nla_policy esptcp_policy[ESPTCP_A_MAX + 1] = {
 	[ESPTCP_A_SOCK_FD]	= { .type = NLA_U32 },
-	[ESPTCP_A_SOCK_COOKIE]	= { .type = NLA_U64 },
+	[ESPTCP_A_SOCK_INO]	= { .type = NLA_U64 },
 	[ESPTCP_A_SA]		= NLA_POLICY_NESTED(esptcp_sa_policy),
 };
 
@@ -77,10 +77,10 @@ static int esptcp_nl_parse_sa(struct genl_info *info, struct esptcp_sa *sa)
 /*
  * The socket a request names.  By fd: an attached esptcp socket of the
  * caller, kept alive (and so attached) by the file reference returned in
- * *sockp.  By cookie: resolved later under esptcp_net.lock.
+ * *sockp.  By inode number: resolved later under esptcp_net.lock.
  */
 static int esptcp_nl_sock(struct genl_info *info, struct socket **sockp,
-			  struct esptcp_sock **ctxp, u64 *cookie)
+			  struct esptcp_sock **ctxp, u64 *ino)
 {
 	struct socket *sock;
 	struct sock *sk;
@@ -88,12 +88,12 @@ static int esptcp_nl_sock(struct genl_info *info, struct socket **sockp,
 
 	*sockp = NULL;
 	*ctxp = NULL;
-	if (info->attrs[ESPTCP_A_SOCK_COOKIE]) {
-		*cookie = nla_get_u64(info->attrs[ESPTCP_A_SOCK_COOKIE]);
+	if (info->attrs[ESPTCP_A_SOCK_INO]) {
+		*ino = nla_get_u64(info->attrs[ESPTCP_A_SOCK_INO]);
 		return 0;
 	}
 	if (!info->attrs[ESPTCP_A_SOCK_FD]) {
-		GENL_SET_ERR_MSG(info, "name the socket by fd or cookie");
+		GENL_SET_ERR_MSG(info, "name the socket by fd or inode number");
 		return -EINVAL;
 	}
 	sock = sockfd_lookup(nla_get_u32(info->attrs[ESPTCP_A_SOCK_FD]), &err);
@@ -121,7 +121,7 @@ static int esptcp_nl_bind(struct sk_buff *skb, struct genl_info *info)
 	struct esptcp_sock *ctx;
 	struct socket *sock;
 	struct esptcp_sa sa;
-	u64 cookie = 0;
+	u64 ino = 0;
 	int err;
 
 	if (!esptcp_nl_capable(skb, net))
@@ -129,10 +129,10 @@ static int esptcp_nl_bind(struct sk_buff *skb, struct genl_info *info)
 	err = esptcp_nl_parse_sa(info, &sa);
 	if (err)
 		return err;
-	err = esptcp_nl_sock(info, &sock, &ctx, &cookie);
+	err = esptcp_nl_sock(info, &sock, &ctx, &ino);
 	if (err)
 		return err;
-	err = esptcp_sa_bind(esptcp_net(net), ctx, cookie, &sa);
+	err = esptcp_sa_bind(esptcp_net(net), ctx, ino, &sa);
 	if (err == -ENOENT)
 		GENL_SET_ERR_MSG(info, "no such ESP state in xfrm");
 	if (err == -ENOTCONN)
@@ -148,7 +148,7 @@ static int esptcp_nl_unbind(struct sk_buff *skb, struct genl_info *info)
 	struct esptcp_sock *ctx = NULL;
 	struct socket *sock = NULL;
 	struct esptcp_sa sa;
-	u64 cookie = 0;
+	u64 ino = 0;
 	bool any;
 	int err;
 
@@ -157,13 +157,13 @@ static int esptcp_nl_unbind(struct sk_buff *skb, struct genl_info *info)
 	err = esptcp_nl_parse_sa(info, &sa);
 	if (err)
 		return err;
-	any = !info->attrs[ESPTCP_A_SOCK_FD] && !info->attrs[ESPTCP_A_SOCK_COOKIE];
+	any = !info->attrs[ESPTCP_A_SOCK_FD] && !info->attrs[ESPTCP_A_SOCK_INO];
 	if (!any) {
-		err = esptcp_nl_sock(info, &sock, &ctx, &cookie);
+		err = esptcp_nl_sock(info, &sock, &ctx, &ino);
 		if (err)
 			return err;
 	}
-	err = esptcp_sa_unbind(esptcp_net(net), ctx, cookie, any, &sa);
+	err = esptcp_sa_unbind(esptcp_net(net), ctx, ino, any, &sa);
 	if (err == -ENOENT)
 		GENL_SET_ERR_MSG(info, "SA not bound (to that socket)");
 	if (sock)
@@ -222,7 +222,7 @@ static int esptcp_nl_put_sock(struct sk_buff *msg, struct esptcp_sock *ctx)
 #endif
 	nest = nla_nest_start(msg, ESPTCP_A_SOCK);
 	if (!nest ||
-	    nla_put_u64_64bit(msg, ESPTCP_SOCK_A_COOKIE, ctx->cookie, ESPTCP_SOCK_A_PAD) ||
+	    nla_put_u64_64bit(msg, ESPTCP_SOCK_A_INO, ctx->ino, ESPTCP_SOCK_A_PAD) ||
 	    nla_put_u16(msg, ESPTCP_SOCK_A_FAMILY, v4 ? AF_INET : AF_INET6) ||
 	    nla_put_u16(msg, ESPTCP_SOCK_A_LPORT, ntohs(inet->inet_sport)) ||
 	    nla_put_u16(msg, ESPTCP_SOCK_A_RPORT, ntohs(inet->inet_dport)))

@@ -19,7 +19,6 @@
 #include <linux/slab.h>
 #include <net/tcp.h>
 #include <net/inet_common.h>
-#include <linux/sock_diag.h>
 
 #include "esptcp.h"
 
@@ -215,7 +214,7 @@ static int esptcp_init(struct sock *sk)
 	}
 	ctx->sk = sk;
 	ctx->en = esptcp_net(sock_net(sk));
-	ctx->cookie = sock_gen_cookie(sk);
+	ctx->ino = sock_i_ino(sk);
 	ctx->saved_prot = sk->sk_prot;
 	ctx->saved_ops = sk->sk_socket->ops;
 	INIT_LIST_HEAD(&ctx->bindings);

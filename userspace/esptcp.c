@@ -14,6 +14,10 @@ static const struct {
 } subcommands[] = {
 	{ "connect", esptcp_connect_main, "open a carrier connection to a peer (TCP originator)" },
 	{ "listen", esptcp_listen_main, "accept a carrier connection from a peer (TCP responder)" },
+	{ "bind", esptcp_bind_main, "bind an SA to an attached socket (or move it there)" },
+	{ "unbind", esptcp_unbind_main, "unbind an SA: its ESP goes the way xfrm sends it" },
+	{ "show", esptcp_show_main, "list attached sockets, their SAs and counters" },
+	{ "stats", esptcp_stats_main, "print the namespace's counters, one per line" },
 };
 
 static void usage(FILE *f)
@@ -21,7 +25,7 @@ static void usage(FILE *f)
 	size_t i;
 
 	fprintf(f, "usage: esptcp COMMAND [OPTIONS]\n\ncommands:\n");
-	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(subcommands); i++)
 		fprintf(f, "  %-10s %s\n", subcommands[i].name, subcommands[i].what);
 	fprintf(f, "\n'esptcp COMMAND --help' describes each; see esptcp(8).\n");
 }
@@ -34,7 +38,7 @@ int main(int argc, char **argv)
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
-	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(subcommands); i++)
 		if (!strcmp(argv[1], subcommands[i].name))
 			return subcommands[i].fn(argc - 1, argv + 1);
 	fprintf(stderr, "esptcp: unknown command '%s'\n", argv[1]);

@@ -91,7 +91,7 @@ case $flavour in debug) mem=4G ;; esac
 limit=${ESPTCP_VM_TIMEOUT:-2400}
 say "booting QEMU (TCG, -smp 2, $mem); console log: $out/console.log"
 : >"$out/results.tap"
-tail -n +1 -F "$out/results.tap" 2>/dev/null | tr -d '\r' >&2 &
+tail -n +1 -F "$out/results.tap" 2>/dev/null | sed -u 's/\r$//' >&2 &
 tailpid=$!
 qemu_rc=0
 timeout --foreground "$limit" qemu-system-x86_64 \

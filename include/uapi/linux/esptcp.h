@@ -102,7 +102,7 @@ enum esptcp_stat {
 
 enum esptcp_cmd {
 	ESPTCP_CMD_UNSPEC,
-	ESPTCP_CMD_SA_BIND,	/* SOCK_FD or SOCK_COOKIE, SA: bind (or move) */
+	ESPTCP_CMD_SA_BIND,	/* SOCK_FD or SOCK_INO, SA: bind (or move) */
 	ESPTCP_CMD_SA_UNBIND,	/* SA (socket optional): unbind */
 	ESPTCP_CMD_SOCK_GET,	/* dump: one ESPTCP_A_SOCK per attached socket */
 	ESPTCP_CMD_STATS_GET,	/* do: the netns counters in ESPTCP_A_STATS */
@@ -113,7 +113,7 @@ enum esptcp_cmd {
 enum esptcp_attr {
 	ESPTCP_A_UNSPEC,
 	ESPTCP_A_SOCK_FD,	/* u32: a socket fd of the calling process */
-	ESPTCP_A_SOCK_COOKIE,	/* u64: the socket's SO_COOKIE */
+	ESPTCP_A_SOCK_INO,	/* u64: the socket inode number (ss -e "ino:") */
 	ESPTCP_A_SA,		/* nest of ESPTCP_SA_A_* */
 	ESPTCP_A_SOCK,		/* nest of ESPTCP_SOCK_A_* (dump) */
 	ESPTCP_A_STATS,		/* nest: attribute i + 1 is u64 counter i */
@@ -136,7 +136,7 @@ enum esptcp_sa_attr {
 
 enum esptcp_sock_attr {
 	ESPTCP_SOCK_A_UNSPEC,
-	ESPTCP_SOCK_A_COOKIE,	/* u64 */
+	ESPTCP_SOCK_A_INO,	/* u64: socket inode number */
 	ESPTCP_SOCK_A_FAMILY,	/* u16 */
 	ESPTCP_SOCK_A_LOCAL,	/* binary address, 4 or 16 bytes */
 	ESPTCP_SOCK_A_REMOTE,

@@ -1,0 +1,85 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make style: the module's sources must be clean under
+#   - checkpatch.pl --strict, taken from Debian's linux-source-6.1 (with its
+#     spelling.txt and const_structs.checkpatch), unpacked into
+#     $ESPTCP_CACHE/src/ exactly where selftests/qemu/kernel.sh puts it;
+#   - sparse (C=2), building a scratch copy of the module under build/style/
+#     against the debug kernel's build tree, so the repository stays clean.
+# Every ERROR, WARNING or CHECK, and every warning or error the C=2 build
+# reports for the module's own files, fails the run (exit 1).  Ends with one summary line.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cache=${ESPTCP_CACHE:-/var/cache/esptcp}
+work=$repo/build/style
+log() { printf '[style] %s\n' "$*" >&2; }
+
+cd "$repo"
+mkdir -p "$work"
+
+# --- checkpatch from the linux-source package (same layout as kernel.sh) ---
+srctar=/usr/src/linux-source-6.1.tar.xz
+[ -f "$srctar" ] || { log "$srctar missing: install linux-source-6.1 (make deps)"; exit 1; }
+srcver=$(dpkg-query -W -f '${Version}' linux-source-6.1)
+src=$cache/src/linux-source-6.1-$srcver
+if [ ! -e "$src/.done" ]; then
+	log "unpacking linux-source-6.1 $srcver into $src"
+	rm -rf "$src" && mkdir -p "$src"
+	tar -C "$src" --strip-components=1 -xf "$srctar"
+	touch "$src/.done"
+fi
+checkpatch=$src/scripts/checkpatch.pl
+
+mapfile -t files < <(find espintcp -name '*.[ch]' | sort; echo include/uapi/linux/esptcp.h)
+log "checkpatch --strict over ${#files[@]} files"
+cp_log=$work/checkpatch.log
+# checkpatch exits 1 on findings; the counts below are the verdict
+cp_rc=0
+perl "$checkpatch" --strict --no-tree --quiet --no-summary --showfile --color=never \
+	--file "${files[@]}" >"$cp_log" 2>&1 || cp_rc=$?
+cp_err=$(grep -cE '^[^ ]+:[0-9]+: ERROR:' "$cp_log" || true)
+cp_warn=$(grep -cE '^[^ ]+:[0-9]+: WARNING:' "$cp_log" || true)
+cp_chk=$(grep -cE '^[^ ]+:[0-9]+: CHECK:' "$cp_log" || true)
+if [ $cp_rc -gt 1 ] || { [ $cp_rc -ne 0 ] && [ $((cp_err + cp_warn + cp_chk)) -eq 0 ]; }; then
+	# checkpatch itself failed: never call that clean
+	cat "$cp_log" >&2
+	log "checkpatch did not run (status $cp_rc)"
+	exit 1
+fi
+cat "$cp_log"
+
+# --- sparse (C=2) against the debug kernel's build tree ---
+command -v sparse >/dev/null || { log "sparse missing: run scripts/deps.sh as root"; exit 1; }
+eval "$("$repo/selftests/qemu/kernel.sh" debug)"
+mod=$work/mod
+rm -rf "$mod" && mkdir -p "$mod"
+rsync -a --exclude '*.o' --exclude '*.ko' --exclude '*.cmd' --exclude '*.mod*' \
+	espintcp include "$mod/"
+cp Kbuild "$mod/Kbuild"
+log "sparse (C=2) against $KDIR"
+sp_log=$work/sparse.log
+sp_rc=0
+make -C "$KDIR" M="$mod" C=2 CHECK=sparse modules >"$sp_log" 2>&1 || sp_rc=$?
+# only the module's own files count (a finding's continuation lines, e.g.
+# sparse's "expected/got", carry the same file:line prefix and are shown too);
+# paths are shown relative to the repo
+sp_lines=$(grep -E "^($mod/)?(espintcp/[^:]+|include/uapi/linux/esptcp\.h):[0-9]+(:[0-9]+)?: " "$sp_log" |
+	sed "s|^$mod/||" || true)
+sp_n=0
+if [ -n "$sp_lines" ]; then
+	printf '%s\n' "$sp_lines"
+	sp_n=$(printf '%s\n' "$sp_lines" | grep -cE '^[^ ]+:[0-9]+(:[0-9]+)?: (warning|error):' || true)
+fi
+if [ $sp_rc -ne 0 ]; then
+	sed "s|$mod/||g" "$sp_log" | tail -n 30 >&2
+	log "the C=2 module build failed (status $sp_rc)"
+fi
+
+total=$((cp_err + cp_warn + cp_chk + sp_n))
+verdict=clean
+[ $total -eq 0 ] && [ $sp_rc -eq 0 ] || verdict=FAILED
+echo "style: $verdict: checkpatch $cp_err errors, $cp_warn warnings, $cp_chk checks;" \
+	"sparse $sp_n findings (logs in build/style/)"
+[ "$verdict" = clean ]
