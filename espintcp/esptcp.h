@@ -61,7 +61,7 @@ struct esptcp_stats {
 
 struct esptcp_net {
 	possible_net_t net;
-	struct mutex lock;
+	struct mutex lock;	/* the SA table's writers, the socket list */
 	struct hlist_head sa_hash[1 << ESPTCP_HASH_BITS];
 	struct list_head socks;
 	atomic_t n_out;		/* outbound bindings: the hooks' fast exit */

@@ -5,9 +5,11 @@
  * Attach runs from setsockopt(TCP_ULP) with the socket locked.  It swaps the
  * socket's proto and proto_ops for copies whose entries route IKE messages,
  * poll and socket options through esptcp, and turns off the paths that
- * would write into the stream behind the framing (sendpage, splice).  Close restores the saved proto before
- * handing the socket back to TCP, so nothing in TCP's own teardown calls into
- * this module; the state itself is freed from the ULP release hook, which TCP
+ * would write into the stream behind the framing (sendpage, splice).
+ *
+ * Close stops the datapath and restores the saved proto before handing the
+ * socket back to TCP, so nothing in TCP's own teardown calls into this
+ * module; the state itself is freed from the ULP release hook, which TCP
  * calls from its destructor, after an RCU grace period.
  *
  * The IPv6 tables are built from the first IPv6 socket that attaches, because
@@ -29,7 +31,8 @@ enum {
 };
 
 static struct proto esptcp_prots[ESPTCP_NFAMILY];
-static struct proto_ops esptcp_ops[ESPTCP_NFAMILY];
+/* built at run time from the originals, so they cannot be const */
+static struct proto_ops esptcp_ops[ESPTCP_NFAMILY] __read_mostly;
 /* the IPv6 originals the tables were copied from; NULL until first use */
 static const struct proto *esptcp_v6_base_prot;
 static const struct proto_ops *esptcp_v6_base_ops;
@@ -111,9 +114,8 @@ static int esptcp_getsockopt(struct sock *sk, int level, int optname,
 	return 0;
 }
 
-static void esptcp_build_tables(struct proto *prot, struct proto_ops *ops,
-				const struct proto *base_prot,
-				const struct proto_ops *base_ops)
+static void esptcp_build_tables(struct proto *prot, const struct proto *base_prot,
+				struct proto_ops *ops, const struct proto_ops *base_ops)
 {
 	*prot = *base_prot;
 	prot->close = esptcp_close;
@@ -152,9 +154,10 @@ static int esptcp_family_tables(struct sock *sk)
 
 	mutex_lock(&esptcp_v6_lock);
 	if (!esptcp_v6_base_prot) {
-		esptcp_build_tables(&esptcp_prots[ESPTCP_V6],
-				    &esptcp_ops[ESPTCP_V6], prot, ops);
+		esptcp_build_tables(&esptcp_prots[ESPTCP_V6], prot,
+				    &esptcp_ops[ESPTCP_V6], ops);
 		esptcp_v6_base_ops = ops;
+		/* publish the tables only once they are complete */
 		smp_store_release(&esptcp_v6_base_prot, prot);
 	}
 	mutex_unlock(&esptcp_v6_lock);
@@ -197,7 +200,7 @@ static int esptcp_init(struct sock *sk)
 	if (!sk->sk_socket)
 		return -EINVAL;
 	/* sockmap and friends own sk_user_data; do not stack on them */
-	if (rcu_access_pointer(sk->sk_user_data))
+	if (READ_ONCE(sk->sk_user_data))
 		return -EBUSY;
 
 	fam = esptcp_family_tables(sk);
@@ -279,8 +282,8 @@ int esptcp_ulp_init(void)
 {
 	int err;
 
-	esptcp_build_tables(&esptcp_prots[ESPTCP_V4], &esptcp_ops[ESPTCP_V4],
-			    &tcp_prot, &inet_stream_ops);
+	esptcp_build_tables(&esptcp_prots[ESPTCP_V4], &tcp_prot,
+			    &esptcp_ops[ESPTCP_V4], &inet_stream_ops);
 	err = tcp_register_ulp(&esptcp_ulp_ops);
 	if (err)
 		pr_err("esptcp: cannot register TCP ULP \"%s\": %d (name taken?)\n",

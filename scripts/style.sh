@@ -37,7 +37,9 @@ log "checkpatch --strict over ${#files[@]} files"
 cp_log=$work/checkpatch.log
 # checkpatch exits 1 on findings; the counts below are the verdict
 cp_rc=0
-perl "$checkpatch" --strict --no-tree --quiet --no-summary --showfile --color=never \
+# CONST_STRUCT: a ULP's proto_ops tables are copied from the originals at
+# run time (as net/tls does), so they cannot be const; every other check on.
+perl "$checkpatch" --strict --ignore CONST_STRUCT --no-tree --quiet --no-summary --showfile --color=never \
 	--file "${files[@]}" >"$cp_log" 2>&1 || cp_rc=$?
 cp_err=$(grep -cE '^[^ ]+:[0-9]+: ERROR:' "$cp_log" || true)
 cp_warn=$(grep -cE '^[^ ]+:[0-9]+: WARNING:' "$cp_log" || true)

@@ -31,15 +31,15 @@ static const struct option sa_longopts[] = {
 };
 
 struct sa_opts {
-	uint64_t cookie;
+	uint64_t ino;
 	struct esptcp_sa_list sas;
 };
 
 static const char bind_usage[] =
-	"usage: esptcp bind --sock COOKIE (--in|--out) SPI[@DADDR] ... [--mark N]\n"
+	"usage: esptcp bind --sock INO (--in|--out) SPI[@DADDR] ... [--mark N]\n"
 	"  DADDR defaults to the socket's local address for --in and its peer's for --out\n";
 static const char unbind_usage[] =
-	"usage: esptcp unbind [--sock COOKIE] (--in|--out) SPI[@DADDR] ... [--mark N]\n"
+	"usage: esptcp unbind [--sock INO] (--in|--out) SPI[@DADDR] ... [--mark N]\n"
 	"  DADDR may only be left out with --sock\n";
 
 static int parse_sa_opts(int argc, char **argv, struct sa_opts *o, const char *usage)
@@ -51,8 +51,8 @@ static int parse_sa_opts(int argc, char **argv, struct sa_opts *o, const char *u
 	while ((c = getopt_long(argc, argv, "s:m:h", sa_longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			if (esptcp_parse_num(optarg, UINT64_MAX, &o->cookie) < 0 || !o->cookie) {
-				fprintf(stderr, "esptcp: --sock %s: not a socket cookie\n", optarg);
+			if (esptcp_parse_num(optarg, UINT64_MAX, &o->ino) < 0 || !o->ino) {
+				fprintf(stderr, "esptcp: --sock %s: not an inode number\n", optarg);
 				return -1;
 			}
 			break;
@@ -90,10 +90,10 @@ static int parse_sa_opts(int argc, char **argv, struct sa_opts *o, const char *u
 }
 
 /*
- * Find the socket @cookie among the attached sockets, and give the SAs that
+ * Find the socket @ino among the attached sockets, and give the SAs that
  * have no DADDR the socket's local (in) or peer (out) address.
  */
-static int complete_from_sock(struct esptcp_nl *nl, uint64_t cookie, struct esptcp_sa_list *sas)
+static int complete_from_sock(struct esptcp_nl *nl, uint64_t ino, struct esptcp_sa_list *sas)
 {
 	struct esptcp_sock_info *socks, *s = NULL;
 	size_t n, i;
@@ -105,11 +105,11 @@ static int complete_from_sock(struct esptcp_nl *nl, uint64_t cookie, struct espt
 		return -1;
 	}
 	for (i = 0; i < n && !s; i++)
-		if (socks[i].cookie == cookie)
+		if (socks[i].ino == ino)
 			s = &socks[i];
 	if (!s) {
-		fprintf(stderr, "esptcp: no socket with cookie %" PRIu64 " has the esptcp ULP\n",
-			cookie);
+		fprintf(stderr, "esptcp: no socket with inode %" PRIu64 " has the esptcp ULP\n",
+			ino);
 		esptcp_sock_info_free(socks, n);
 		return -1;
 	}
@@ -137,17 +137,17 @@ int esptcp_bind_main(int argc, char **argv)
 		esptcp_sa_list_free(&o.sas);
 		return 2;
 	}
-	if (!o.cookie) {
-		fprintf(stderr, "esptcp bind: --sock COOKIE is required (see 'esptcp show')\n");
+	if (!o.ino) {
+		fprintf(stderr, "esptcp bind: --sock INO is required (see 'esptcp show')\n");
 		esptcp_sa_list_free(&o.sas);
 		return 2;
 	}
-	ref.cookie = o.cookie;
+	ref.ino = o.ino;
 	nl = esptcp_nl_open();
 	if (!nl)
 		goto out;
 	/* always look the socket up: a missing socket then is not taken for a missing SA */
-	if (complete_from_sock(nl, o.cookie, &o.sas) < 0)
+	if (complete_from_sock(nl, o.ino, &o.sas) < 0)
 		goto out;
 	for (i = 0; i < o.sas.n; i++) {
 		err = esptcp_nl_sa_bind(nl, &ref, &o.sas.sa[i]);
@@ -155,8 +155,8 @@ int esptcp_bind_main(int argc, char **argv)
 			esptcp_sa_error("binding", &o.sas.sa[i], -err, esptcp_nl_ext_msg(nl));
 			goto out;
 		}
-		printf("esptcp: bound %s to socket %" PRIu64 "\n",
-		       esptcp_sa_str(&o.sas.sa[i], s, sizeof(s)), o.cookie);
+		printf("esptcp: bound %s to socket ino %" PRIu64 "\n",
+		       esptcp_sa_str(&o.sas.sa[i], s, sizeof(s)), o.ino);
 		fflush(stdout);
 	}
 	ret = 0;
@@ -179,21 +179,21 @@ int esptcp_unbind_main(int argc, char **argv)
 		esptcp_sa_list_free(&o.sas);
 		return 2;
 	}
-	for (i = 0; i < o.sas.n && !o.cookie; i++) {
+	for (i = 0; i < o.sas.n && !o.ino; i++) {
 		if (!o.sas.sa[i].family) {
 			fputs("esptcp unbind: without --sock, give SPI@DADDR\n", stderr);
 			esptcp_sa_list_free(&o.sas);
 			return 2;
 		}
 	}
-	ref.cookie = o.cookie;
+	ref.ino = o.ino;
 	nl = esptcp_nl_open();
 	if (!nl)
 		goto out;
-	if (o.cookie && complete_from_sock(nl, o.cookie, &o.sas) < 0)
+	if (o.ino && complete_from_sock(nl, o.ino, &o.sas) < 0)
 		goto out;
 	for (i = 0; i < o.sas.n; i++) {
-		err = esptcp_nl_sa_unbind(nl, o.cookie ? &ref : NULL, &o.sas.sa[i]);
+		err = esptcp_nl_sa_unbind(nl, o.ino ? &ref : NULL, &o.sas.sa[i]);
 		if (err) {
 			esptcp_sa_error("unbinding", &o.sas.sa[i], -err, esptcp_nl_ext_msg(nl));
 			goto out;
@@ -243,7 +243,7 @@ static void show_text(const struct esptcp_sock_info *socks, size_t n, const uint
 	for (i = 0; i < n; i++) {
 		const struct esptcp_sock_info *k = &socks[i];
 
-		printf("socket %" PRIu64 " %s -> %s\n", k->cookie,
+		printf("socket ino %" PRIu64 " %s -> %s\n", k->ino,
 		       endpoint_str(k->family, k->local, k->lport, a, sizeof(a)),
 		       endpoint_str(k->family, k->remote, k->rport, b, sizeof(b)));
 		for (j = 0; j < k->nsas; j++)
@@ -276,7 +276,7 @@ static void show_json(const struct esptcp_sock_info *socks, size_t n, const uint
 	for (i = 0; i < n; i++) {
 		const struct esptcp_sock_info *k = &socks[i];
 
-		printf("%s{\"cookie\":%" PRIu64 ",\"family\":\"%s\"", i ? "," : "", k->cookie,
+		printf("%s{\"ino\":%" PRIu64 ",\"family\":\"%s\"", i ? "," : "", k->ino,
 		       k->family == AF_INET6 ? "inet6" : "inet");
 		printf(",\"local\":\"%s\",\"lport\":%u",
 		       esptcp_inaddr_str(k->family, k->local, a, sizeof(a)), k->lport);

@@ -45,10 +45,10 @@ void esptcp_sa_error(const char *what, const struct esptcp_sa *sa, int err,
 /* nl.c: the generic netlink family "esptcp" */
 struct esptcp_nl;
 
-/* a socket named by a descriptor of ours (fd >= 0) or by its SO_COOKIE */
+/* a socket named by a descriptor of ours (fd >= 0) or by its inode number */
 struct esptcp_sock_ref {
 	int fd;
-	uint64_t cookie;
+	uint64_t ino;
 };
 
 struct esptcp_binding {
@@ -57,7 +57,7 @@ struct esptcp_binding {
 };
 
 struct esptcp_sock_info {
-	uint64_t cookie;
+	uint64_t ino;
 	uint16_t family;
 	uint8_t local[16];
 	uint8_t remote[16];

@@ -230,8 +230,8 @@ static void put_sock_ref(struct nlmsghdr *nlh, const struct esptcp_sock_ref *ref
 		return;
 	if (ref->fd >= 0)
 		mnl_attr_put_u32(nlh, ESPTCP_A_SOCK_FD, ref->fd);
-	else if (ref->cookie)
-		mnl_attr_put_u64(nlh, ESPTCP_A_SOCK_INO, ref->cookie);
+	else if (ref->ino)
+		mnl_attr_put_u64(nlh, ESPTCP_A_SOCK_INO, ref->ino);
 }
 
 static void put_sa(struct nlmsghdr *nlh, const struct esptcp_sa *sa)
@@ -376,7 +376,7 @@ static int parse_sock(const struct nlattr *nest, struct esptcp_sock_info *s)
 		case ESPTCP_SOCK_A_INO:
 			if (mnl_attr_validate(a, MNL_TYPE_U64) < 0)
 				return -1;
-			s->cookie = mnl_attr_get_u64(a);
+			s->ino = mnl_attr_get_u64(a);
 			break;
 		case ESPTCP_SOCK_A_FAMILY:
 			if (mnl_attr_validate(a, MNL_TYPE_U16) < 0)
@@ -414,7 +414,7 @@ static int parse_sock(const struct nlattr *nest, struct esptcp_sock_info *s)
 		}
 	}
 	want = family_addr_len(s->family);
-	if (!s->cookie || !want || llen != want || rlen != want) {
+	if (!s->ino || !want || llen != want || rlen != want) {
 		errno = EPROTO;
 		return -1;
 	}

@@ -71,7 +71,7 @@ const char *esptcp_encap_name(unsigned int encap, char *buf, size_t len)
 /*
  * A number in hex with 0x, or else in decimal.  strtoull() alone would read
  * a leading zero as octal and accept signs and blanks; none of that is wanted
- * for SPIs, marks and cookies.
+ * for SPIs, marks and inode numbers.
  */
 int esptcp_parse_num(const char *s, uint64_t max, uint64_t *v)
 {
@@ -203,21 +203,35 @@ const char *esptcp_sa_str(const struct esptcp_sa *sa, char *buf, size_t len)
 	return buf;
 }
 
-/* One error line for a failed bind or unbind, with what ENOENT means. */
+/* Why a bind or unbind failed, for errors that say little by themselves. */
+static const char *sa_error_hint(int binding, int err)
+{
+	switch (err) {
+	case ENOENT:
+		return binding ? "no such xfrm state: see 'ip xfrm state'" : "SA not bound there";
+	case EEXIST:
+		return "a state with that SPI and destination but another mark is bound";
+	case EOPNOTSUPP:
+		return "the state's encapsulation is neither none nor espinudp";
+	case ENOTCONN:
+		return "the socket is closing, or there is no such socket";
+	case EPERM:
+		return "needs CAP_NET_ADMIN";
+	}
+	return NULL;
+}
+
+/* One error line for a failed bind or unbind, with the kernel's @detail if any. */
 void esptcp_sa_error(const char *what, const struct esptcp_sa *sa, int err,
 		     const char *detail)
 {
 	char s[128];
 
+	if (!detail || !*detail)
+		detail = sa_error_hint(!strcmp(what, "binding"), err);
 	fprintf(stderr, "esptcp: %s %s: %s", what, esptcp_sa_str(sa, s, sizeof(s)),
 		strerror(err));
-	if (detail && *detail)
+	if (detail)
 		fprintf(stderr, " (%s)", detail);
-	else if (err == ENOENT && !strcmp(what, "binding"))
-		fprintf(stderr, " (no such xfrm state: see 'ip xfrm state')");
-	else if (err == ENOENT)
-		fprintf(stderr, " (no such binding)");
-	else if (err == EPERM)
-		fprintf(stderr, " (needs CAP_NET_ADMIN)");
 	fputc('\n', stderr);
 }

@@ -16,12 +16,9 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/stat.h>
 
 #include "esptcp.h"
-
-#ifndef SO_COOKIE
-#define SO_COOKIE 57
-#endif
 
 struct static_opts {
 	const char *host;
@@ -97,7 +94,7 @@ static int parse(int argc, char **argv, struct static_opts *o, int is_connect)
 			break;
 		case 'a':
 			if (is_connect) {
-				fputs("esptcp connect: -a is for listen; the address is HOST\n", stderr);
+				fputs("esptcp connect: -a is for listen\n", stderr);
 				return -1;
 			}
 			o->host = optarg;
@@ -211,18 +208,19 @@ static int hold(int fd)
 	return ret;
 }
 
+/* "attached LOCAL -> PEER ino N": N names the socket to bind/unbind (ss -e shows it too) */
 static void report(int fd, const char *what)
 {
 	struct sockaddr_storage l, p;
-	socklen_t ll = sizeof(l), pl = sizeof(p), cl = sizeof(uint64_t);
+	socklen_t ll = sizeof(l), pl = sizeof(p);
+	struct stat st = { 0 };
 	char a[64], b[64];
-	uint64_t cookie = 0;
 
 	getsockname(fd, (struct sockaddr *)&l, &ll);
 	getpeername(fd, (struct sockaddr *)&p, &pl);
-	getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &cl);
-	printf("esptcp: %s %s -> %s cookie %llu\n", what, esptcp_addr_str(&l, a, sizeof(a)),
-	       esptcp_addr_str(&p, b, sizeof(b)), (unsigned long long)cookie);
+	fstat(fd, &st);
+	printf("esptcp: %s %s -> %s ino %llu\n", what, esptcp_addr_str(&l, a, sizeof(a)),
+	       esptcp_addr_str(&p, b, sizeof(b)), (unsigned long long)st.st_ino);
 	fflush(stdout);
 }
 

@@ -108,6 +108,7 @@ enum esptcp_cmd {
 	ESPTCP_CMD_STATS_GET,	/* do: the netns counters in ESPTCP_A_STATS */
 	__ESPTCP_CMD_MAX,
 };
+
 #define ESPTCP_CMD_MAX (__ESPTCP_CMD_MAX - 1)
 
 enum esptcp_attr {
@@ -120,6 +121,7 @@ enum esptcp_attr {
 	ESPTCP_A_PAD,
 	__ESPTCP_A_MAX,
 };
+
 #define ESPTCP_A_MAX (__ESPTCP_A_MAX - 1)
 
 enum esptcp_sa_attr {
@@ -132,6 +134,7 @@ enum esptcp_sa_attr {
 	ESPTCP_SA_A_ENCAP,	/* u16, dump only: 0 or UDP_ENCAP_ESPINUDP */
 	__ESPTCP_SA_A_MAX,
 };
+
 #define ESPTCP_SA_A_MAX (__ESPTCP_SA_A_MAX - 1)
 
 enum esptcp_sock_attr {
@@ -147,6 +150,7 @@ enum esptcp_sock_attr {
 	ESPTCP_SOCK_A_PAD,
 	__ESPTCP_SOCK_A_MAX,
 };
+
 #define ESPTCP_SOCK_A_MAX (__ESPTCP_SOCK_A_MAX - 1)
 
 #endif /* _UAPI_LINUX_ESPTCP_H */

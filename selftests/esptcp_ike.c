@@ -1,0 +1,373 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * esptcp socket API: IKE messages through an attached pair (upstream
+ * espintcp's semantics), and bad input from a raw peer.  Runs as root in the
+ * test guest with esptcp loaded.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <linux/esptcp.h>
+
+#include "kselftest_harness.h"
+
+#ifndef TCP_ULP
+#define TCP_ULP 31
+#endif
+
+static int attach(int fd)
+{
+	return setsockopt(fd, IPPROTO_TCP, TCP_ULP, ESPTCP_ULP_NAME, strlen(ESPTCP_ULP_NAME));
+}
+
+static uint64_t stat_of(int fd, enum esptcp_stat s)
+{
+	uint64_t c[ESPTCP_STAT_MAX] = { 0 };
+	socklen_t len = sizeof(c);
+
+	if (getsockopt(fd, SOL_ESPTCP, ESPTCP_SO_STATS, c, &len))
+		return UINT64_MAX;
+	return c[s];
+}
+
+/* A connected pair on loopback: *cfd the originator, *sfd the responder. */
+static int make_pair(int family, int *cfd, int *sfd)
+{
+	struct sockaddr_storage ss = { .ss_family = family };
+	socklen_t len = family == AF_INET ? sizeof(struct sockaddr_in)
+					  : sizeof(struct sockaddr_in6);
+	int lfd;
+
+	if (family == AF_INET)
+		((struct sockaddr_in *)&ss)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	else
+		((struct sockaddr_in6 *)&ss)->sin6_addr = in6addr_loopback;
+	lfd = socket(family, SOCK_STREAM, 0);
+	if (lfd < 0 || bind(lfd, (void *)&ss, len) || listen(lfd, 1) ||
+	    getsockname(lfd, (void *)&ss, &len))
+		return -errno;
+	*cfd = socket(family, SOCK_STREAM, 0);
+	if (*cfd < 0 || connect(*cfd, (void *)&ss, len))
+		return -errno;
+	*sfd = accept(lfd, NULL, NULL);
+	close(lfd);
+	return *sfd < 0 ? -errno : 0;
+}
+
+/* an IKE message: the non-ESP marker, then @len - 4 bytes of pattern */
+static void ike_msg(unsigned char *buf, size_t len, unsigned char seed)
+{
+	size_t i;
+
+	memset(buf, 0, 4);
+	for (i = 4; i < len; i++)
+		buf[i] = (unsigned char)(seed + i * 7);
+}
+
+/* wait until @fd is readable, up to @ms */
+static int readable(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, ms) == 1 && (p.revents & POLLIN);
+}
+
+FIXTURE(ike) {
+	int cfd, sfd;
+};
+
+FIXTURE_VARIANT(ike) {
+	int family;
+};
+
+FIXTURE_VARIANT_ADD(ike, ipv4) {
+	.family = AF_INET,
+};
+
+FIXTURE_VARIANT_ADD(ike, ipv6) {
+	.family = AF_INET6,
+};
+
+FIXTURE_SETUP(ike)
+{
+	char prefix[6];
+
+	ASSERT_EQ(0, make_pair(variant->family, &self->cfd, &self->sfd));
+	/* RFC 9329: the originator writes IKETCP, the responder reads it */
+	ASSERT_EQ(6, write(self->cfd, "IKETCP", 6));
+	ASSERT_EQ(0, attach(self->cfd));
+	ASSERT_EQ(6, read(self->sfd, prefix, 6));
+	ASSERT_EQ(0, memcmp(prefix, "IKETCP", 6));
+	ASSERT_EQ(0, attach(self->sfd));
+}
+
+FIXTURE_TEARDOWN(ike)
+{
+	close(self->cfd);
+	close(self->sfd);
+}
+
+TEST_F(ike, roundtrip)
+{
+	unsigned char out[300], in[400];
+
+	ike_msg(out, sizeof(out), 1);
+	ASSERT_EQ(sizeof(out), send(self->cfd, out, sizeof(out), 0));
+	ASSERT_EQ(sizeof(out), recv(self->sfd, in, sizeof(in), 0));
+	ASSERT_EQ(0, memcmp(in, out, sizeof(out)));
+	/* and back */
+	ike_msg(out, 100, 2);
+	ASSERT_EQ(100, send(self->sfd, out, 100, 0));
+	ASSERT_EQ(100, recv(self->cfd, in, sizeof(in), 0));
+	ASSERT_EQ(0, memcmp(in, out, 100));
+	ASSERT_EQ(1, stat_of(self->cfd, ESPTCP_STAT_TX_IKE_MSGS));
+	ASSERT_EQ(1, stat_of(self->sfd, ESPTCP_STAT_RX_IKE_MSGS));
+}
+
+/* one recv() is one message, however the stream was cut */
+TEST_F(ike, message_boundaries)
+{
+	unsigned char out[3][64], in[256];
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		ike_msg(out[i], 20 + i * 20, i);
+		ASSERT_EQ(20 + i * 20, send(self->cfd, out[i], 20 + i * 20, 0));
+	}
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(20 + i * 20, recv(self->sfd, in, sizeof(in), 0));
+		ASSERT_EQ(0, memcmp(in, out[i], 20 + i * 20));
+	}
+}
+
+TEST_F(ike, truncation)
+{
+	unsigned char out[200], in[200];
+	struct iovec iov = { .iov_base = in, .iov_len = 50 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	ike_msg(out, sizeof(out), 3);
+	ASSERT_EQ(200, send(self->cfd, out, 200, 0));
+	ASSERT_EQ(200, send(self->cfd, out, 200, 0));
+	ASSERT_EQ(200, send(self->cfd, out, 200, 0));
+	ASSERT_EQ(50, recvmsg(self->sfd, &mh, 0));
+	ASSERT_TRUE(mh.msg_flags & MSG_TRUNC);
+	ASSERT_EQ(0, memcmp(in, out, 50));
+	/* MSG_TRUNC asks for the real length */
+	ASSERT_EQ(200, recv(self->sfd, in, 10, MSG_TRUNC));
+	/* the rest of a truncated message is gone: the next is whole */
+	ASSERT_EQ(200, recv(self->sfd, in, sizeof(in), 0));
+	ASSERT_EQ(0, memcmp(in, out, 200));
+}
+
+TEST_F(ike, peek)
+{
+	unsigned char out[40], in[64];
+
+	ike_msg(out, sizeof(out), 4);
+	ASSERT_EQ(40, send(self->cfd, out, 40, 0));
+	ASSERT_EQ(40, recv(self->sfd, in, sizeof(in), MSG_PEEK));
+	ASSERT_EQ(40, recv(self->sfd, in, sizeof(in), 0));
+	ASSERT_EQ(0, memcmp(in, out, 40));
+	ASSERT_EQ(-1, recv(self->sfd, in, sizeof(in), MSG_DONTWAIT));
+	ASSERT_EQ(EAGAIN, errno);
+}
+
+TEST_F(ike, nonblocking_and_poll)
+{
+	unsigned char out[30], in[64];
+
+	ASSERT_EQ(-1, recv(self->sfd, in, sizeof(in), MSG_DONTWAIT));
+	ASSERT_EQ(EAGAIN, errno);
+	ASSERT_FALSE(readable(self->sfd, 0));
+	ike_msg(out, sizeof(out), 5);
+	ASSERT_EQ(30, send(self->cfd, out, 30, MSG_DONTWAIT));
+	ASSERT_TRUE(readable(self->sfd, 5000));
+	ASSERT_EQ(30, recv(self->sfd, in, sizeof(in), MSG_DONTWAIT));
+	ASSERT_FALSE(readable(self->sfd, 0));
+}
+
+TEST_F(ike, eof)
+{
+	unsigned char in[64];
+
+	ASSERT_EQ(0, shutdown(self->cfd, SHUT_WR));
+	ASSERT_TRUE(readable(self->sfd, 5000));
+	ASSERT_EQ(0, recv(self->sfd, in, sizeof(in), 0));
+}
+
+TEST_F(ike, sizes_and_flags)
+{
+	static unsigned char big[65536], in[65536];
+
+	ike_msg(big, sizeof(big), 6);
+	ASSERT_EQ(-1, send(self->cfd, big, ESPTCP_MAX_MSG + 1, 0));
+	ASSERT_EQ(EMSGSIZE, errno);
+	ASSERT_EQ(-1, send(self->cfd, "abcdefgh", 8, 0));	/* no marker */
+	ASSERT_EQ(EINVAL, errno);
+	ASSERT_EQ(-1, send(self->cfd, big, 100, MSG_OOB));
+	ASSERT_EQ(EOPNOTSUPP, errno);
+	/* the largest message goes through whole */
+	ASSERT_EQ(ESPTCP_MAX_MSG, send(self->cfd, big, ESPTCP_MAX_MSG, 0));
+	ASSERT_EQ(ESPTCP_MAX_MSG, recv(self->sfd, in, sizeof(in), 0));
+	ASSERT_EQ(0, memcmp(in, big, ESPTCP_MAX_MSG));
+}
+
+/* what the peer sent before the responder attached is not lost */
+TEST(ike_before_attach)
+{
+	unsigned char out[80], in[128];
+	char prefix[6];
+	int c, s;
+
+	ASSERT_EQ(0, make_pair(AF_INET, &c, &s));
+	ASSERT_EQ(6, write(c, "IKETCP", 6));
+	ASSERT_EQ(0, attach(c));
+	ike_msg(out, sizeof(out), 7);
+	ASSERT_EQ(80, send(c, out, 80, 0));
+	usleep(100000);
+	ASSERT_EQ(6, read(s, prefix, 6));
+	ASSERT_EQ(0, attach(s));
+	ASSERT_EQ(80, recv(s, in, sizeof(in), 0));
+	ASSERT_EQ(0, memcmp(in, out, 80));
+	close(c);
+	close(s);
+}
+
+/* A raw (unattached) peer writing whatever it likes to an attached socket. */
+FIXTURE(raw) {
+	int raw, sfd;
+};
+
+FIXTURE_SETUP(raw)
+{
+	ASSERT_EQ(0, make_pair(AF_INET, &self->raw, &self->sfd));
+	ASSERT_EQ(0, attach(self->sfd));
+}
+
+FIXTURE_TEARDOWN(raw)
+{
+	close(self->raw);
+	close(self->sfd);
+}
+
+/* write a frame: length field (value @len) then @blen bytes of @body */
+static int frame(int fd, unsigned int len, const void *body, size_t blen)
+{
+	unsigned char hdr[2] = { len >> 8, len & 0xff };
+
+	if (write(fd, hdr, 2) != 2)
+		return -1;
+	return blen && write(fd, body, blen) != (ssize_t)blen ? -1 : 0;
+}
+
+/* after junk, a good IKE message must still come through */
+static int still_works(int raw, int sfd)
+{
+	unsigned char out[24], in[64];
+
+	ike_msg(out, sizeof(out), 9);
+	if (frame(raw, 26, out, 24) || !readable(sfd, 5000))
+		return -1;
+	return recv(sfd, in, sizeof(in), 0) == 24 && !memcmp(in, out, 24) ? 0 : -1;
+}
+
+TEST_F(raw, keepalive_dropped)
+{
+	unsigned char ff = 0xff;
+
+	ASSERT_EQ(0, frame(self->raw, 3, &ff, 1));
+	ASSERT_EQ(0, still_works(self->raw, self->sfd));
+	ASSERT_EQ(1, stat_of(self->sfd, ESPTCP_STAT_RX_KEEPALIVES));
+	ASSERT_EQ(1, stat_of(self->sfd, ESPTCP_STAT_RX_IKE_MSGS));
+}
+
+TEST_F(raw, short_frames_counted)
+{
+	unsigned char z[4] = { 0 }, one = 0x42;
+
+	ASSERT_EQ(0, frame(self->raw, 6, z, 4));	/* marker only */
+	ASSERT_EQ(0, frame(self->raw, 3, &one, 1));	/* 1 byte, not 0xFF */
+	ASSERT_EQ(0, frame(self->raw, 2, NULL, 0));	/* empty */
+	ASSERT_EQ(0, still_works(self->raw, self->sfd));
+	ASSERT_EQ(3, stat_of(self->sfd, ESPTCP_STAT_RX_DROP_SHORT));
+}
+
+TEST_F(raw, unknown_spi_dropped)
+{
+	static unsigned char esp[65533];
+
+	memset(esp, 0xab, sizeof(esp));
+	ASSERT_EQ(0, frame(self->raw, 2 + 40, esp, 40));
+	/* the largest frame there is, for an SPI nobody bound */
+	ASSERT_EQ(0, frame(self->raw, 65535, esp, sizeof(esp)));
+	ASSERT_EQ(0, still_works(self->raw, self->sfd));
+	ASSERT_EQ(2, stat_of(self->sfd, ESPTCP_STAT_RX_DROP_NO_SA));
+}
+
+static void fatal_length(struct __test_metadata *_metadata, int raw, int sfd,
+			 unsigned int len)
+{
+	unsigned char in[64];
+
+	ASSERT_EQ(0, frame(raw, len, NULL, 0));
+	ASSERT_TRUE(readable(sfd, 5000));
+	ASSERT_EQ(-1, recv(sfd, in, sizeof(in), 0));
+	ASSERT_EQ(EBADMSG, errno);
+	ASSERT_EQ(1, stat_of(sfd, ESPTCP_STAT_RX_BAD_LENGTH));
+	/* and the peer is reset */
+	ASSERT_TRUE(readable(raw, 5000));
+	ASSERT_EQ(-1, read(raw, in, sizeof(in)));
+	ASSERT_EQ(ECONNRESET, errno);
+}
+
+TEST_F(raw, length_zero_resets)
+{
+	fatal_length(_metadata, self->raw, self->sfd, 0);
+}
+
+TEST_F(raw, length_one_resets)
+{
+	fatal_length(_metadata, self->raw, self->sfd, 1);
+}
+
+/* a message cut off by EOF is discarded; the reader sees EOF */
+TEST_F(raw, truncated_then_eof)
+{
+	unsigned char body[10] = { 0 }, in[64];
+
+	ASSERT_EQ(0, frame(self->raw, 500, body, sizeof(body)));
+	ASSERT_EQ(0, shutdown(self->raw, SHUT_WR));
+	ASSERT_TRUE(readable(self->sfd, 5000));
+	ASSERT_EQ(0, recv(self->sfd, in, sizeof(in), 0));
+}
+
+/* random bytes: whatever they frame, the socket ends in EOF or an error */
+TEST_F(raw, random_bytes)
+{
+	static unsigned char junk[1 << 16], in[65536];
+	unsigned int seed = 12345, i;
+	ssize_t r;
+
+	for (i = 0; i < sizeof(junk); i++)
+		junk[i] = rand_r(&seed);
+	ASSERT_EQ(sizeof(junk), write(self->raw, junk, sizeof(junk)));
+	ASSERT_EQ(0, shutdown(self->raw, SHUT_WR));
+	for (i = 0; i < 1000; i++) {
+		ASSERT_TRUE(readable(self->sfd, 5000));
+		r = recv(self->sfd, in, sizeof(in), 0);
+		if (r <= 0)
+			break;
+	}
+	ASSERT_LT(i, 1000);
+}
+
+TEST_HARNESS_MAIN
