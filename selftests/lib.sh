@@ -132,3 +132,132 @@ topo_up() {
 	wait_for 50 ip netns exec $NS1 ping -c1 -W1 $IP2
 	wait_for 50 ip netns exec $NS1 ping -c1 -W1 $IP2_6
 }
+
+# --- static-key tunnels: SAs by `ip xfrm`, carrier by the esptcp tool ---
+
+pids=()
+stop_all() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	pids=()
+}
+
+# inner addresses live on lo, so no policy covers the carrier itself
+IN1=203.0.113.1
+IN2=203.0.113.2
+IN1_6=2001:db8:ff::1
+IN2_6=2001:db8:ff::2
+KEY_GCM=0x0123456789abcdef0123456789abcdef01234567
+SPI_12=0x1001
+SPI_21=0x2001
+
+# algo NAME: the `ip xfrm state` algorithm arguments, in ALGO
+algo() {
+	case $1 in
+	gcm) ALGO=(aead 'rfc4106(gcm(aes))' $KEY_GCM 128) ;;
+	null) ALGO=(enc 'ecb(cipher_null)' '') ;;
+	esac
+}
+
+# sa_setup NS OUTER_SRC OUTER_DST MODE CIPHER ENCAP: both SAs, both policies
+sa_setup() {
+	local ns=$1 src=$2 dst=$3 mode=$4 cipher=$5 encap=$6 e=""
+	local me=$7 peer=$8 spi_out=$9 spi_in=${10}
+	[ "$encap" = udp ] && e="encap espinudp 4500 4500 0.0.0.0"
+	algo "$cipher"
+	pp ip -n "$ns" xfrm state add src "$src" dst "$dst" proto esp spi "$spi_out" reqid 1 \
+		mode "$mode" replay-window 128 "${ALGO[@]}" $e
+	pp ip -n "$ns" xfrm state add src "$dst" dst "$src" proto esp spi "$spi_in" reqid 2 \
+		mode "$mode" replay-window 128 "${ALGO[@]}" $e
+	if [ "$mode" = tunnel ]; then
+		pp ip -n "$ns" xfrm policy add src "$me" dst "$peer" dir out \
+			tmpl src "$src" dst "$dst" proto esp reqid 1 mode tunnel
+		pp ip -n "$ns" xfrm policy add src "$peer" dst "$me" dir in \
+			tmpl src "$dst" dst "$src" proto esp reqid 2 mode tunnel
+	else
+		pp ip -n "$ns" xfrm policy add src "$src" dst "$dst" dir out \
+			tmpl proto esp reqid 1 mode transport
+		pp ip -n "$ns" xfrm policy add src "$dst" dst "$src" dir in \
+			tmpl proto esp reqid 2 mode transport
+	fi
+}
+
+xfrm_flush() {
+	local ns
+	for ns in $NS1 $NS2; do
+		ip -n $ns xfrm policy flush
+		ip -n $ns xfrm state flush
+	done
+}
+
+# tunnel_up FAM MODE CIPHER ENCAP [PORT]: states, policies, carrier, bindings;
+# sets T1/T2 (the inner addresses) and O1/O2 (the outer ones)
+tunnel_up() {
+	local fam=$1 mode=$2 cipher=$3 encap=$4 port=${5:-4500} o1 o2 pfx
+	if [ "$fam" = 4 ]; then
+		o1=$IP1 o2=$IP2 T1=$IN1 T2=$IN2 pfx=32
+	else
+		o1=$IP1_6 o2=$IP2_6 T1=$IN1_6 T2=$IN2_6 pfx=128
+	fi
+	O1=$o1 O2=$o2
+	if [ "$mode" = transport ]; then
+		T1=$o1 T2=$o2
+	else
+		n1 ip addr add "$T1/$pfx" dev lo
+		n2 ip addr add "$T2/$pfx" dev lo
+		n1 ip route add "$T2/$pfx" via "$( [ "$fam" = 4 ] && echo 192.0.2.254 || echo 2001:db8:1::fe)" src "$T1"
+		n2 ip route add "$T1/$pfx" via "$( [ "$fam" = 4 ] && echo 198.51.100.254 || echo 2001:db8:2::fe)" src "$T2"
+	fi
+	sa_setup $NS1 "$o1" "$o2" "$mode" "$cipher" "$encap" "$T1" "$T2" $SPI_12 $SPI_21
+	sa_setup $NS2 "$o2" "$o1" "$mode" "$cipher" "$encap" "$T2" "$T1" $SPI_21 $SPI_12
+
+	carrier_up "$fam" "$port" "$o2" --in $SPI_12 --out $SPI_21 -- --out $SPI_12 --in $SPI_21
+}
+
+# carrier_up FAM PORT PEER [RESPONDER ARGS] -- [ORIGINATOR ARGS]: a carrier
+# between n2 (listen) and n1 (connect); its logs are $_tmp/l$PORT.out and
+# $_tmp/c$PORT.out, and its socket inode numbers INO1 (n1) and INO2 (n2)
+carrier_up() {
+	local fam=$1 port=$2 peer=$3 largs=() cargs=()
+	shift 3
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do largs+=("$1"); shift; done
+	[ $# -gt 0 ] && shift
+	cargs=("$@")
+	ip netns exec $NS2 "$ESPTCP" listen -"$fam" -p "$port" "${largs[@]}" \
+		>"$_tmp/l$port.out" 2>&1 &
+	pids+=($!)
+	wait_for 50 grep -q listening "$_tmp/l$port.out"
+	ip netns exec $NS1 "$ESPTCP" connect -"$fam" -p "$port" "${cargs[@]}" "$peer" \
+		>"$_tmp/c$port.out" 2>&1 &
+	pids+=($!)
+	wait_for 50 grep -q ready "$_tmp/c$port.out"
+	wait_for 50 grep -q ready "$_tmp/l$port.out"
+	cat "$_tmp/c$port.out" "$_tmp/l$port.out"
+	INO1=$(sed -n 's/.* ino \([0-9]*\)$/\1/p' "$_tmp/c$port.out")
+	INO2=$(sed -n 's/.* ino \([0-9]*\)$/\1/p' "$_tmp/l$port.out")
+}
+
+tunnel_down() {
+	stop_all
+	xfrm_flush
+	local ns
+	for ns in $NS1 $NS2; do
+		ip -n $ns addr flush dev lo scope global 2>/dev/null || true
+		ip -n $ns -6 addr flush dev lo scope global 2>/dev/null || true
+	done
+	# the routes went with the addresses; these catch what is left
+	ip -n $NS1 route del "$IN2/32" 2>/dev/null || true
+	ip -n $NS2 route del "$IN1/32" 2>/dev/null || true
+	ip -n $NS1 -6 route del "$IN2_6/128" 2>/dev/null || true
+	ip -n $NS2 -6 route del "$IN1_6/128" 2>/dev/null || true
+}
+
+stat_of() { # stat_of NS NAME
+	ip netns exec "$1" "$ESPTCP" stats | awk -v n="$2" '$1 == n {print $2}'
+}
+
+seq_errors() { # seq_errors NS
+	ip netns exec "$1" awk '$1 == "XfrmInStateSeqError" {print $2}' /proc/net/xfrm_stat
+}
+
