@@ -39,7 +39,8 @@
 #define ESPTCP_LEN_SIZE		2	/* RFC 9329 length field */
 #define ESPTCP_MARKER_SIZE	4	/* non-ESP marker, or the ESP SPI */
 #define ESPTCP_HASH_BITS	8
-#define ESPTCP_REORDER		64	/* ESP packets one SA may hold back */
+#define ESPTCP_REORDER		128	/* ESP packets one SA may hold back */
+#define ESPTCP_GAP_TIMEOUT	(HZ / 50 ?: 1)	/* wait for a missing one */
 #define ESPTCP_TX_VECS		96	/* iovec entries per TCP send */
 
 extern bool esptcp_allow_netns_admin;

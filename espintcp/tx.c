@@ -13,8 +13,9 @@
  * encrypts them outside it, so two CPUs can reach the hook out of order.
  * Each outbound binding hands packets to the queue in sequence order,
  * holding back up to ESPTCP_REORDER early ones until the gap fills, or for
- * one jiffy at most (a packet numbered but then lost before the hook never
- * arrives).
+ * ESPTCP_GAP_TIMEOUT at most (a packet numbered but then lost before the
+ * hook never arrives).  The wait covers asynchronous crypto: AES-GCM runs
+ * in cryptd when the FPU is not usable, and completes late and elsewhere.
  */
 #include <linux/skbuff.h>
 #include <linux/uio.h>
@@ -327,7 +328,7 @@ void esptcp_steer(struct esptcp_binding *b, struct sk_buff *skb, u32 seq)
 		b->nheld++;
 		esptcp_count(b->ctx, ESPTCP_STAT_TX_REORDERED, 1);
 		if (!timer_pending(&b->gap_timer))
-			mod_timer(&b->gap_timer, jiffies + 1);
+			mod_timer(&b->gap_timer, jiffies + ESPTCP_GAP_TIMEOUT);
 	} else {
 		/* too far ahead, or a straggler after a gap was given up on */
 		esptcp_flush_held(b);

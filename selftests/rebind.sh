@@ -83,7 +83,9 @@ t_ike_under_load() {
 	wait $p2 || rc2=$?
 	cat "$_tmp/p1.out" "$_tmp/p2.out"
 	[ $rc1 = 0 ] && [ $rc2 = 0 ]
-	echo "# n1 tx_reordered $(stat_of $NS1 tx_reordered), XfrmInStateSeqError n2 $(seq_errors $NS2)"
+	echo "# tx_reordered n1 $(stat_of $NS1 tx_reordered) n2 $(stat_of $NS2 tx_reordered)," \
+		"tx_seq_gaps n1 $(stat_of $NS1 tx_seq_gaps) n2 $(stat_of $NS2 tx_seq_gaps)," \
+		"XfrmInStateSeqError n1 $(seq_errors $NS1) n2 $(seq_errors $NS2)"
 	[ "$(seq_errors $NS2)" = 0 ] && [ "$(seq_errors $NS1)" = 0 ]
 	tunnel_down
 }
