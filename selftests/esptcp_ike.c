@@ -72,12 +72,12 @@ static void ike_msg(unsigned char *buf, size_t len, unsigned char seed)
 		buf[i] = (unsigned char)(seed + i * 7);
 }
 
-/* wait until @fd is readable, up to @ms */
+/* wait until recv() on @fd would not block (a message, EOF or an error) */
 static int readable(int fd, int ms)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 
-	return poll(&p, 1, ms) == 1 && (p.revents & POLLIN);
+	return poll(&p, 1, ms) == 1 && (p.revents & (POLLIN | POLLERR | POLLHUP));
 }
 
 FIXTURE(ike) {

@@ -7,6 +7,10 @@ order, with its digest intact.  Exits 0 only if all of that held.
 
   ike_peer.py listen PORT [--in SPI@ADDR] [--out SPI@ADDR] [--count N] [-6]
   ike_peer.py connect HOST PORT [...]
+
+--ulp espintcp attaches upstream's ULP instead (no SA binding: upstream finds
+the socket from the type-7 state's ports); --hold keeps the connection open
+until killed, after printing its local port.
 """
 import argparse
 import hashlib
@@ -52,6 +56,9 @@ def main():
     ap.add_argument("--out", dest="sa_out", action="append", default=[])
     ap.add_argument("--count", type=int, default=200)
     ap.add_argument("-6", dest="v6", action="store_true")
+    ap.add_argument("-4", dest="v4", action="store_true")
+    ap.add_argument("--ulp", default="esptcp")
+    ap.add_argument("--hold", action="store_true")
     a = ap.parse_args()
     fam = socket.AF_INET6 if a.v6 else socket.AF_INET
 
@@ -67,12 +74,16 @@ def main():
     else:
         s = socket.create_connection((a.rest[0], int(a.rest[1])))
         s.sendall(b"IKETCP")
-    s.setsockopt(socket.IPPROTO_TCP, TCP_ULP, b"esptcp")
+    s.setsockopt(socket.IPPROTO_TCP, TCP_ULP, a.ulp.encode())
     for spec in a.sa_in:
         s.setsockopt(SOL_ESPTCP, ESPTCP_SO_BIND, sa(spec, DIR_IN))
     for spec in a.sa_out:
         s.setsockopt(SOL_ESPTCP, ESPTCP_SO_BIND, sa(spec, DIR_OUT))
-    print("ike_peer: ready", flush=True)
+    print(f"ike_peer: ready, local port {s.getsockname()[1]} peer port {s.getpeername()[1]}",
+          flush=True)
+    if a.hold:
+        while True:
+            time.sleep(3600)
 
     sent = got = 0
     deadline = time.time() + 120

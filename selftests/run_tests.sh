@@ -92,7 +92,7 @@ kmemleak() {
 echo "TAP version 13"
 [ -w /sys/kernel/debug/kmemleak ] && echo clear >/sys/kernel/debug/kmemleak
 
-all=(selftest esptcp_ulp esptcp_ike ulp datapath rebind)
+all=(selftest esptcp_ulp esptcp_ike ulp datapath rebind interop)
 tests=(${TESTS:-${all[@]}})
 for t in "${tests[@]}"; do
 	if declare -F "$t" >/dev/null; then

@@ -108,7 +108,18 @@ kill $tailpid 2>/dev/null || true
 [ $qemu_rc -eq 124 ] && say "QEMU timed out after $limit s"
 
 # --- verdict ---
-"$here/verdict.sh" "$out" "$mode"
-rc=$?
+rc=0
+"$here/verdict.sh" "$out" "$mode" || rc=$?
+if [ "$mode" = bench ]; then
+	if [ -s "$out/bench.json" ]; then
+		mkdir -p "$build/bench"
+		cp "$out/bench.json" "$build/bench/latest.json"
+		cp "$out/bench.json" "$build/bench/$flavour-$(date +%Y%m%dT%H%M%S).json"
+		say "wrote $build/bench/latest.json"
+	else
+		say "the benchmark wrote no results"
+		rc=1
+	fi
+fi
 say "$mode on $flavour took $((SECONDS - t0)) s"
 exit $rc

@@ -1,0 +1,127 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# On the wire with upstream espintcp (CONFIG_INET_ESPINTCP, the reference and
+# debug kernels): one namespace uses upstream's type-7 states and its
+# "espintcp" ULP, the other esptcp with plain ESP states.  Each side takes
+# each TCP role; IKE messages cross the pair both ways; and both modules
+# run tunnels side by side in one kernel without touching each other's.
+. "$(dirname "$0")/lib.sh"
+trap 'stop_all; topo_down; rm -rf "$_tmp"' EXIT
+PEER="python3 $(dirname "$0")/ike_peer.py"
+
+have_upstream() {
+	grep -qw espintcp /proc/sys/net/ipv4/tcp_available_ulp ||
+		t_skip "kernel $(uname -r) has no CONFIG_INET_ESPINTCP (runs on the reference/debug kernel)"
+}
+
+inner() { # inner FAM: inner addresses on lo and routes, sets T1/T2
+	local fam=$1
+	if [ "$fam" = 4 ]; then
+		T1=$IN1 T2=$IN2 O1=$IP1 O2=$IP2
+		n1 ip addr add "$IN1/32" dev lo
+		n2 ip addr add "$IN2/32" dev lo
+		n1 ip route add "$IN2/32" via 192.0.2.254 src "$IN1"
+		n2 ip route add "$IN1/32" via 198.51.100.254 src "$IN2"
+	else
+		T1=$IN1_6 T2=$IN2_6 O1=$IP1_6 O2=$IP2_6
+		n1 ip addr add "$IN1_6/128" dev lo
+		n2 ip addr add "$IN2_6/128" dev lo
+		n1 ip route add "$IN2_6/128" via 2001:db8:1::fe src "$IN1_6"
+		n2 ip route add "$IN1_6/128" via 2001:db8:2::fe src "$IN2_6"
+	fi
+}
+
+# upstream_sas NS SRC DST ME PEER SPI_OUT SPI_IN SPORT DPORT: type-7 states
+upstream_sas() {
+	local ns=$1 src=$2 dst=$3 me=$4 peer=$5 so=$6 si=$7 sp=$8 dp=$9
+	algo gcm
+	pp ip -n "$ns" xfrm state add src "$src" dst "$dst" proto esp spi "$so" reqid 1 \
+		mode tunnel replay-window 128 "${ALGO[@]}" encap espintcp "$sp" "$dp" 0.0.0.0
+	pp ip -n "$ns" xfrm state add src "$dst" dst "$src" proto esp spi "$si" reqid 2 \
+		mode tunnel replay-window 128 "${ALGO[@]}" encap espintcp "$dp" "$sp" 0.0.0.0
+	pp ip -n "$ns" xfrm policy add src "$me" dst "$peer" dir out \
+		tmpl src "$src" dst "$dst" proto esp reqid 1 mode tunnel
+	pp ip -n "$ns" xfrm policy add src "$peer" dst "$me" dir in \
+		tmpl src "$dst" dst "$src" proto esp reqid 2 mode tunnel
+}
+
+traffic() {
+	n1 ping -c 4 -i 0.3 -W 2 -I "$T1" "$T2"
+	n2 ping -c 2 -i 0.3 -W 2 -I "$T2" "$T1"
+	ip netns exec $NS2 iperf3 -s -1 -B "$T2" >/dev/null 2>&1 &
+	sleep 0.5
+	n1 iperf3 -c "$T2" -B "$T1" -t 2 -f m | grep -E 'sender|receiver'
+	n2 iperf3 -c "$T1" -B "$T2" -t 2 -f m -R 2>/dev/null | grep -E 'receiver' || true
+}
+
+# n1 runs esptcp and originates; n2 runs upstream espintcp and listens
+t_esptcp_to_upstream() {
+	local fam=$1
+	have_upstream
+	inner "$fam"
+	sa_setup $NS1 "$O1" "$O2" tunnel gcm esp "$T1" "$T2" $SPI_12 $SPI_21
+	ip netns exec $NS2 $PEER listen -"$fam" 4500 --ulp espintcp --hold \
+		>"$_tmp/u.out" 2>&1 &
+	pids+=($!)
+	wait_for 50 grep -q listening "$_tmp/u.out"
+	ip netns exec $NS1 "$ESPTCP" connect -"$fam" -p 4500 --out $SPI_12 --in $SPI_21 "$O2" \
+		>"$_tmp/c.out" 2>&1 &
+	pids+=($!)
+	wait_for 50 grep -q ready "$_tmp/c.out"
+	wait_for 50 grep -q ready "$_tmp/u.out"
+	cat "$_tmp/c.out" "$_tmp/u.out"
+	local cport
+	cport=$(sed -n 's/.*peer port \([0-9]*\).*/\1/p' "$_tmp/u.out")
+	upstream_sas $NS2 "$O2" "$O1" "$T2" "$T1" $SPI_21 $SPI_12 4500 "$cport"
+	traffic
+	[ "$(stat_of $NS1 rx_esp_pkts)" -ge 6 ]
+}
+
+# n1 runs upstream espintcp and originates; n2 runs esptcp and listens
+t_upstream_to_esptcp() {
+	local fam=$1
+	have_upstream
+	inner "$fam"
+	sa_setup $NS2 "$O2" "$O1" tunnel gcm esp "$T2" "$T1" $SPI_21 $SPI_12
+	ip netns exec $NS2 "$ESPTCP" listen -"$fam" -p 4500 --in $SPI_12 --out $SPI_21 \
+		>"$_tmp/l.out" 2>&1 &
+	pids+=($!)
+	wait_for 50 grep -q listening "$_tmp/l.out"
+	ip netns exec $NS1 $PEER connect "$O2" 4500 --ulp espintcp --hold >"$_tmp/u.out" 2>&1 &
+	pids+=($!)
+	wait_for 50 grep -q ready "$_tmp/u.out"
+	wait_for 50 grep -q ready "$_tmp/l.out"
+	cat "$_tmp/u.out" "$_tmp/l.out"
+	local lport
+	lport=$(sed -n 's/.*local port \([0-9]*\).*/\1/p' "$_tmp/u.out")
+	upstream_sas $NS1 "$O1" "$O2" "$T1" "$T2" $SPI_12 $SPI_21 "$lport" 4500
+	traffic
+	[ "$(stat_of $NS2 rx_esp_pkts)" -ge 6 ]
+}
+
+# IKE messages across the pair, both ways at once, 100 each
+t_ike_across() {
+	have_upstream
+	ip netns exec $NS2 $PEER listen 4510 --ulp espintcp --count 100 >"$_tmp/p2.out" 2>&1 &
+	local p2=$!
+	wait_for 50 grep -q listening "$_tmp/p2.out"
+	ip netns exec $NS1 $PEER connect "$IP2" 4510 --count 100 >"$_tmp/p1.out" 2>&1 &
+	local p1=$! rc1=0 rc2=0
+	wait $p1 || rc1=$?
+	wait $p2 || rc2=$?
+	cat "$_tmp/p1.out" "$_tmp/p2.out"
+	[ $rc1 = 0 ] && [ $rc2 = 0 ]
+}
+
+esptcp_load
+topo_up
+t_case "esptcp originator -> upstream espintcp responder (IPv4)" t_esptcp_to_upstream 4
+tunnel_down >/dev/null 2>&1
+t_case "upstream espintcp originator -> esptcp responder (IPv4)" t_upstream_to_esptcp 4
+tunnel_down >/dev/null 2>&1
+t_case "esptcp originator -> upstream espintcp responder (IPv6)" t_esptcp_to_upstream 6
+tunnel_down >/dev/null 2>&1
+t_case "upstream espintcp originator -> esptcp responder (IPv6)" t_upstream_to_esptcp 6
+tunnel_down >/dev/null 2>&1
+t_case "IKE messages between esptcp and upstream espintcp" t_ike_across
+t_done
