@@ -16,15 +16,10 @@
 
 #include "esptcp.h"
 
-enum {
-	OPT_IN = 256,
-	OPT_OUT,
-};
-
 static const struct option sa_longopts[] = {
 	{ "sock", required_argument, NULL, 's' },
-	{ "in", required_argument, NULL, OPT_IN },
-	{ "out", required_argument, NULL, OPT_OUT },
+	{ "in", required_argument, NULL, ESPTCP_OPT_IN },
+	{ "out", required_argument, NULL, ESPTCP_OPT_OUT },
 	{ "mark", required_argument, NULL, 'm' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -45,7 +40,6 @@ static const char unbind_usage[] =
 static int parse_sa_opts(int argc, char **argv, struct sa_opts *o, const char *usage)
 {
 	uint64_t mark = 0;
-	size_t i;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "s:m:h", sa_longopts, NULL)) != -1) {
@@ -56,17 +50,11 @@ static int parse_sa_opts(int argc, char **argv, struct sa_opts *o, const char *u
 				return -1;
 			}
 			break;
-		case OPT_IN:
-		case OPT_OUT:
-			if (esptcp_sa_list_add(&o->sas, optarg,
-					       c == OPT_IN ? ESPTCP_DIR_IN : ESPTCP_DIR_OUT) < 0)
-				return -1;
-			break;
+		case ESPTCP_OPT_IN:
+		case ESPTCP_OPT_OUT:
 		case 'm':
-			if (esptcp_parse_num(optarg, UINT32_MAX, &mark) < 0) {
-				fprintf(stderr, "esptcp: --mark %s: not a 32-bit number\n", optarg);
+			if (esptcp_sa_opt(c, optarg, &o->sas, &mark) < 0)
 				return -1;
-			}
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -84,8 +72,7 @@ static int parse_sa_opts(int argc, char **argv, struct sa_opts *o, const char *u
 		fprintf(stderr, "esptcp %s: need an SA: --in or --out SPI[@DADDR]\n", argv[0]);
 		return -1;
 	}
-	for (i = 0; i < o->sas.n; i++)
-		o->sas.sa[i].mark = mark;
+	esptcp_sa_list_set_mark(&o->sas, mark);
 	return 0;
 }
 

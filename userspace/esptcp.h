@@ -32,6 +32,10 @@ struct esptcp_sa_list {
 
 int esptcp_parse_num(const char *s, uint64_t max, uint64_t *v);
 int esptcp_sa_list_add(struct esptcp_sa_list *l, const char *arg, int dir);
+/* getopt values of --in and --out, shared by the commands that take SAs */
+enum { ESPTCP_OPT_IN = 256, ESPTCP_OPT_OUT };
+int esptcp_sa_opt(int c, const char *arg, struct esptcp_sa_list *l, uint64_t *mark);
+void esptcp_sa_list_set_mark(struct esptcp_sa_list *l, uint64_t mark);
 void esptcp_sa_list_free(struct esptcp_sa_list *l);
 void esptcp_sa_set_daddr(struct esptcp_sa *sa, int family, const void *addr);
 const char *esptcp_inaddr_str(int family, const void *addr, char *buf, size_t len);

@@ -235,3 +235,28 @@ void esptcp_sa_error(const char *what, const struct esptcp_sa *sa, int err,
 		fprintf(stderr, " (%s)", detail);
 	fputc('\n', stderr);
 }
+
+/*
+ * --in SPI[@DADDR], --out SPI[@DADDR] and --mark N, for every command that
+ * names SAs.  Returns 0, or -1 after saying what is wrong.
+ */
+int esptcp_sa_opt(int c, const char *arg, struct esptcp_sa_list *l, uint64_t *mark)
+{
+	if (c == 'm') {
+		if (esptcp_parse_num(arg, UINT32_MAX, mark) < 0) {
+			fprintf(stderr, "esptcp: --mark %s: not a 32-bit number\n", arg);
+			return -1;
+		}
+		return 0;
+	}
+	return esptcp_sa_list_add(l, arg, c == ESPTCP_OPT_IN ? ESPTCP_DIR_IN : ESPTCP_DIR_OUT);
+}
+
+/* One --mark names every SA of the command. */
+void esptcp_sa_list_set_mark(struct esptcp_sa_list *l, uint64_t mark)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		l->sa[i].mark = mark;
+}

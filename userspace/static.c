@@ -36,16 +36,11 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-enum {
-	OPT_IN = 256,
-	OPT_OUT,
-};
-
 static const struct option static_longopts[] = {
 	{ "port", required_argument, NULL, 'p' },
 	{ "address", required_argument, NULL, 'a' },
-	{ "in", required_argument, NULL, OPT_IN },
-	{ "out", required_argument, NULL, OPT_OUT },
+	{ "in", required_argument, NULL, ESPTCP_OPT_IN },
+	{ "out", required_argument, NULL, ESPTCP_OPT_OUT },
 	{ "mark", required_argument, NULL, 'm' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -76,7 +71,6 @@ static void usage(FILE *f, int is_connect)
 static int parse(int argc, char **argv, struct static_opts *o, int is_connect)
 {
 	uint64_t mark = 0;
-	size_t i;
 	int c;
 
 	o->port = ESPTCP_DEFAULT_PORT;
@@ -99,17 +93,11 @@ static int parse(int argc, char **argv, struct static_opts *o, int is_connect)
 			}
 			o->host = optarg;
 			break;
-		case OPT_IN:
-		case OPT_OUT:
-			if (esptcp_sa_list_add(&o->sas, optarg,
-					       c == OPT_IN ? ESPTCP_DIR_IN : ESPTCP_DIR_OUT) < 0)
-				return -1;
-			break;
+		case ESPTCP_OPT_IN:
+		case ESPTCP_OPT_OUT:
 		case 'm':
-			if (esptcp_parse_num(optarg, UINT32_MAX, &mark) < 0) {
-				fprintf(stderr, "esptcp: --mark %s: not a 32-bit number\n", optarg);
+			if (esptcp_sa_opt(c, optarg, &o->sas, &mark) < 0)
 				return -1;
-			}
 			break;
 		case 'h':
 			usage(stdout, is_connect);
@@ -129,8 +117,7 @@ static int parse(int argc, char **argv, struct static_opts *o, int is_connect)
 		fprintf(stderr, "esptcp listen: unexpected argument '%s'\n", argv[optind]);
 		return -1;
 	}
-	for (i = 0; i < o->sas.n; i++)
-		o->sas.sa[i].mark = mark;
+	esptcp_sa_list_set_mark(&o->sas, mark);
 	return 0;
 }
 
