@@ -94,7 +94,10 @@ def main():
         p.register(s, want)
         for _, ev in p.poll(1000):
             if ev & select.POLLIN:
-                msg = s.recv(65536)
+                try:
+                    msg = s.recv(65536)
+                except BlockingIOError:
+                    continue  # woken before a whole message was queued
                 if not msg:
                     sys.exit(f"ike_peer: EOF after {got} messages")
                 if not check(msg, got):

@@ -137,9 +137,16 @@ topo_up() {
 
 pids=()
 stop_all() {
-	local p
+	local p ns
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	# cases run in subshells: also whatever they left in the namespaces
+	for ns in $NS1 $NS2 $NSR; do
+		ip netns pids $ns 2>/dev/null | xargs -r kill 2>/dev/null || true
+	done
 	wait 2>/dev/null || true
+	for ns in $NS1 $NS2 $NSR; do
+		wait_for 25 test -z "$(ip netns pids $ns 2>/dev/null)" >/dev/null || true
+	done
 	pids=()
 }
 
