@@ -20,11 +20,12 @@ measure() {
 	local c=$1 cipher=$2 streams=$3 i
 	local -a mbps=()
 	for i in $(seq "$RUNS"); do
-		ip netns exec $NS2 iperf3 -s -1 -B "$T2" >/dev/null 2>&1 &
+		ip netns exec $NS2 timeout $((SECS + 20)) iperf3 -s -1 -B "$T2" >/dev/null 2>&1 &
+		local srv=$!
 		sleep 0.5
-		ip netns exec $NS1 iperf3 -c "$T2" -B "$T1" -t "$SECS" -P "$streams" -J \
-			>"$_tmp/iperf.json" 2>/dev/null || true
-		wait
+		ip netns exec $NS1 timeout $((SECS + 15)) iperf3 -c "$T2" -B "$T1" -t "$SECS" \
+			-P "$streams" -J >"$_tmp/iperf.json" 2>/dev/null || true
+		wait $srv || true
 		mbps+=("$(python3 -c '
 import json, sys
 try:
@@ -41,9 +42,14 @@ bench_plain() { # bench_plain CASE CIPHER ENCAP: xfrm only, no carrier
 	local c=$1 cipher=$2 encap=$3
 	sa_setup $NS1 "$IP1" "$IP2" tunnel "$cipher" "$encap" "$IN1" "$IN2" $SPI_12 $SPI_21
 	sa_setup $NS2 "$IP2" "$IP1" tunnel "$cipher" "$encap" "$IN2" "$IN1" $SPI_21 $SPI_12
+	if [ "$encap" = udp ]; then
+		udp_encap $NS1
+		udp_encap $NS2
+	fi
 	inner_up
 	measure "$c" "$cipher" 1
 	measure "$c" "$cipher" 4
+	stop_all
 	xfrm_flush
 }
 

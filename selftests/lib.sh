@@ -268,3 +268,21 @@ seq_errors() { # seq_errors NS
 	ip netns exec "$1" awk '$1 == "XfrmInStateSeqError" {print $2}' /proc/net/xfrm_stat
 }
 
+
+# udp_encap NS: a UDP socket on 4500 with UDP_ENCAP_ESPINUDP, as an IKE
+# daemon holds one; without it ESP-in-UDP that arrives by UDP has no taker
+udp_encap() {
+	ip netns exec "$1" python3 -c '
+import socket, time
+for fam, any in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    if fam == socket.AF_INET6:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    s.bind((any, 4500))
+    s.setsockopt(socket.IPPROTO_UDP, 100, 2)  # UDP_ENCAP, UDP_ENCAP_ESPINUDP
+    globals()["keep_" + str(fam)] = s
+print("udp_encap: ready", flush=True)
+time.sleep(86400)' >"$_tmp/udpencap-$1.out" 2>&1 &
+	pids+=($!)
+	wait_for 50 grep -q ready "$_tmp/udpencap-$1.out"
+}

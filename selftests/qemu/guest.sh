@@ -23,9 +23,9 @@ exec 3>/dev/ttyS1
 echo "# guest: $FLAVOUR kernel $(uname -r), mode $MODE" >&3
 
 case $MODE in
-check) "$REPO/selftests/run_tests.sh" >&3 2>/dev/console 3>&- ;;
-demo) "$REPO/selftests/demo.sh" >&3 2>&1 ;;
-bench) "$REPO/selftests/bench.sh" $BENCH_ARGS >&3 2>/dev/console ;;
+check) bash "$REPO/selftests/run_tests.sh" >&3 2>/dev/console 3>&- ;;
+demo) bash "$REPO/selftests/demo.sh" >&3 2>&1 ;;
+bench) bash "$REPO/selftests/bench.sh" $BENCH_ARGS >&3 2>/dev/console ;;
 esac
 echo "# guest: done" >&3
 exec 3>&-
