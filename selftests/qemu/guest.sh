@@ -8,7 +8,8 @@ out=$1
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root TERM=dumb OUT REPO KVER KO FLAVOUR MODE TESTS BENCH_ARGS
 
-mount -t tmpfs -o mode=1777 tmp /tmp
+# /tmp stays the overlay's (writable already): the repo or the run's output
+# folder may live under the host's /tmp, and a fresh tmpfs would hide them
 mount -t tmpfs run /run
 mkdir -p /run/netns /run/lock
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
