@@ -127,14 +127,18 @@ static int esptcp_key_from_sa(const struct esptcp_sa *sa, struct esptcp_key *k)
 	return 0;
 }
 
-/* Stop the ESP order machinery; held packets go out on the old socket. */
+/*
+ * Stop the ESP order machinery; held packets go out on the old socket,
+ * before anything the hook sends once it sees the binding dead.
+ */
 static void esptcp_binding_retire(struct esptcp_binding *b)
 {
 	spin_lock_bh(&b->lock);
 	b->dead = true;
 	spin_unlock_bh(&b->lock);
-	del_timer_sync(&b->gap_timer);
 	esptcp_binding_release_held(b);
+	/* dead bindings never arm it again */
+	del_timer_sync(&b->gap_timer);
 }
 
 static void esptcp_binding_unlink(struct esptcp_net *en, struct esptcp_binding *b)
@@ -171,7 +175,8 @@ static struct esptcp_sock *esptcp_ctx_find(struct esptcp_net *en,
  *
  * Context: process; takes esptcp_net.lock; must not hold the socket lock.
  * Return: 0; -ENOENT when xfrm has no such ESP state; -EOPNOTSUPP for an
- * encapsulation other than none or ESP-in-UDP; -ENOTCONN once the socket
+ * encapsulation other than none or ESP-in-UDP, or an outbound state that
+ * may use (software) ESP offload; -ENOTCONN once the socket
  * is closing; -EEXIST when another state with the same SPI and address
  * (but another mark) is bound.
  */
@@ -194,6 +199,16 @@ int esptcp_sa_bind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 ino,
 			      IPPROTO_ESP, req->family);
 	if (!x) {
 		err = -ENOENT;
+		goto free;
+	}
+	/*
+	 * With esp4/6_offload loaded, xfrm may leave the encryption of a
+	 * state without encapsulation to the device, after the output hook:
+	 * such a state's packets must never be taken.
+	 */
+	if (req->dir == ESPTCP_DIR_OUT && x->type_offload && !x->encap) {
+		xfrm_state_put(x);
+		err = -EOPNOTSUPP;
 		goto free;
 	}
 	spin_lock_bh(&x->lock);

@@ -112,7 +112,7 @@ struct esptcp_binding {
  * @saved_write_space: TCP's write_space, chained from ours
  * @strp: the stream parser that cuts the stream into messages
  * @ike_queue: IKE messages waiting for recv()
- * @ike_bytes: bytes in @ike_queue, bounded by sk_rcvbuf
+ * @ike_bytes: memory (truesize) in @ike_queue, bounded by sk_rcvbuf
  * @tx_queue: framed messages (ESP and IKE) waiting for TCP, in order
  * @tx_bytes: bytes in @tx_queue (under its lock)
  * @tx_dead: no more sending (under @tx_queue's lock)
@@ -230,5 +230,6 @@ void esptcp_genl_exit(void);
 int esptcp_ulp_init(void);
 void esptcp_ulp_exit(void);
 bool esptcp_capable(const struct net *net);
+bool esptcp_is_attached(const struct sock *sk);
 
 #endif /* _ESPTCP_H */

@@ -101,9 +101,8 @@ static int esptcp_nl_sock(struct genl_info *info, struct socket **sockp,
 		return err;
 	sk = sock->sk;
 	lock_sock(sk);
-	if (sk->sk_protocol == IPPROTO_TCP && net_eq(sock_net(sk), genl_info_net(info)) &&
-	    inet_csk(sk)->icsk_ulp_ops &&
-	    !strcmp(inet_csk(sk)->icsk_ulp_ops->name, ESPTCP_ULP_NAME))
+	/* raw sockets have sk_protocol TCP too: esptcp_is_attached() checks all */
+	if (net_eq(sock_net(sk), genl_info_net(info)) && esptcp_is_attached(sk))
 		*ctxp = esptcp_sk(sk);
 	release_sock(sk);
 	if (!*ctxp) {

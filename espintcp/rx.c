@@ -62,11 +62,12 @@ static void esptcp_abort(struct strparser *strp, int err)
 	struct esptcp_sock *ctx = esptcp_strp_ctx(strp);
 	struct sock *sk = ctx->sk;
 
-	if (strp->stopped)
+	/* a message slower than SO_RCVTIMEO is not a broken stream */
+	if (strp->stopped || err == -ETIMEDOUT)
 		return;
 	strp->stopped = 1;
-	net_info_ratelimited("esptcp: message length below 2 on port %u: resetting the connection\n",
-			     ntohs(inet_sk(sk)->inet_sport));
+	net_info_ratelimited("esptcp: unframeable stream on port %u (%d): resetting the connection\n",
+			     ntohs(inet_sk(sk)->inet_sport), err);
 	WRITE_ONCE(sk->sk_err, -err);
 	sk_error_report(sk);
 	sock_hold(sk);
@@ -79,12 +80,13 @@ static void esptcp_rx_ike(struct esptcp_sock *ctx, struct sk_buff *skb,
 {
 	struct sock *sk = ctx->sk;
 
-	if (atomic_read(&ctx->ike_bytes) + mlen > READ_ONCE(sk->sk_rcvbuf)) {
+	/* the memory each message pins (a clone of TCP's skb), not its length */
+	if (atomic_read(&ctx->ike_bytes) + skb->truesize > READ_ONCE(sk->sk_rcvbuf)) {
 		esptcp_count(ctx, ESPTCP_STAT_RX_DROP_IKE_QUEUE, 1);
 		kfree_skb(skb);
 		return;
 	}
-	atomic_add(mlen, &ctx->ike_bytes);
+	atomic_add(skb->truesize, &ctx->ike_bytes);
 	esptcp_count(ctx, ESPTCP_STAT_RX_IKE_MSGS, 1);
 	esptcp_count(ctx, ESPTCP_STAT_RX_IKE_BYTES, mlen);
 	skb_queue_tail(&ctx->ike_queue, skb);
@@ -332,7 +334,8 @@ int esptcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
 	struct sk_buff *skb;
 	int off = 0, err;
 
-	if (flags & ~(MSG_DONTWAIT | MSG_PEEK | MSG_TRUNC | MSG_NOSIGNAL | MSG_CMSG_CLOEXEC))
+	if (flags & ~(MSG_DONTWAIT | MSG_PEEK | MSG_TRUNC | MSG_NOSIGNAL | MSG_CMSG_CLOEXEC |
+		      MSG_CMSG_COMPAT))
 		return -EOPNOTSUPP;
 	skb = __skb_recv_datagram(sk, &ctx->ike_queue, flags, &off, &err);
 	if (!skb) {
@@ -347,7 +350,7 @@ int esptcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
 	if (copy < mlen)
 		msg->msg_flags |= MSG_TRUNC;
 	if (!(flags & MSG_PEEK))
-		atomic_sub(mlen, &ctx->ike_bytes);
+		atomic_sub(skb->truesize, &ctx->ike_bytes);
 	consume_skb(skb);
 	if (err)
 		return err;

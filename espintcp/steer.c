@@ -47,6 +47,9 @@ static unsigned int esptcp_take(struct esptcp_net *en, struct sk_buff *skb,
 	b = esptcp_binding_out(en, family, daddr, spi);
 	if (!b)
 		return NF_ACCEPT;
+	/* not encrypted yet: offload finishes it at the device (see bind) */
+	if (unlikely(xfrm_offload(skb)))
+		return NF_ACCEPT;
 
 	seq = get_unaligned_be32(skb->data + off + 4);
 	if (skb->len - off > ESPTCP_MAX_MSG) {

@@ -268,13 +268,14 @@ static void esptcp_emit(struct esptcp_binding *b, struct sk_buff *skb)
 /* Send whatever is held, in sequence order, skipping the gaps. */
 static void esptcp_flush_held(struct esptcp_binding *b)
 {
+	u32 base = b->next_seq;
 	unsigned int i;
 
 	if (!b->nheld)
 		return;
 	esptcp_count(b->ctx, ESPTCP_STAT_TX_SEQ_GAPS, 1);
 	for (i = 0; i < ESPTCP_REORDER && b->nheld; i++) {
-		u32 seq = b->next_seq + i;
+		u32 seq = base + i;
 		struct sk_buff **slot = &b->held[seq % ESPTCP_REORDER];
 
 		if (*slot) {
@@ -386,7 +387,8 @@ int esptcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 	struct sk_buff *skb;
 	int err;
 
-	if (msg->msg_flags & ~(MSG_DONTWAIT | MSG_NOSIGNAL))
+	/* MSG_CMSG_COMPAT is the kernel's note of a 32-bit caller */
+	if (msg->msg_flags & ~(MSG_DONTWAIT | MSG_NOSIGNAL | MSG_CMSG_COMPAT))
 		return -EOPNOTSUPP;
 	if (size > ESPTCP_MAX_MSG)
 		return -EMSGSIZE;

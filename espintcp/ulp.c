@@ -273,6 +273,20 @@ static struct tcp_ulp_ops esptcp_ulp_ops __read_mostly = {
 };
 
 /**
+ * esptcp_is_attached() - does this socket carry the esptcp ULP
+ * @sk: any socket
+ *
+ * Context: process, socket locked (the ULP cannot change under it).
+ * Return: true for a TCP socket with esptcp attached.
+ */
+bool esptcp_is_attached(const struct sock *sk)
+{
+	return (sk->sk_family == AF_INET || sk->sk_family == AF_INET6) &&
+	       sk->sk_type == SOCK_STREAM && sk->sk_protocol == IPPROTO_TCP &&
+	       inet_csk(sk)->icsk_ulp_ops == &esptcp_ulp_ops && esptcp_sk(sk);
+}
+
+/**
  * esptcp_ulp_init() - build the IPv4 tables and register the ULP
  *
  * Context: process, module init.

@@ -178,6 +178,23 @@ print("spliced", n, "bytes"); time.sleep(2)' "$_tmp/frames"
 	xfrm_flush
 }
 
+# esp4_offload lets xfrm leave encryption to the device, after the hook:
+# binding such a state for output must be refused, never sent unencrypted
+t_offload_refused() {
+	modprobe esp4_offload 2>/dev/null ||
+		t_skip "kernel $(uname -r) has no esp4_offload module"
+	sa_setup $NS1 "$IP1" "$IP2" tunnel gcm esp "$IN1" "$IN2" $SPI_12 $SPI_21
+	carrier_up 4 4540 "$IP2"
+	local rc=0
+	n1 "$ESPTCP" bind --sock "$INO1" --out $SPI_12 2>&1 | tee "$_tmp/off.out" || rc=$?
+	grep -q 'not supported' "$_tmp/off.out"
+	# the inbound SA has no such restriction
+	n1 "$ESPTCP" bind --sock "$INO1" --in $SPI_21
+	stop_all
+	xfrm_flush
+	rmmod esp4_offload 2>/dev/null || true
+}
+
 t_rmmod_live() {
 	tunnel_up 6 transport gcm esp
 	expect_fail pp rmmod esptcp
@@ -194,6 +211,8 @@ tunnel_down >/dev/null 2>&1
 t_case "peer that stops reading: ESP dropped and counted" t_peer_stops_reading
 tunnel_down >/dev/null 2>&1
 t_case "spliced file: page cache unchanged by ESP input" t_splice_file
+tunnel_down >/dev/null 2>&1
+t_case "outbound SA with ESP offload possible: bind refused" t_offload_refused
 tunnel_down >/dev/null 2>&1
 t_case "rmmod refused with a live tunnel" t_rmmod_live
 tunnel_down >/dev/null 2>&1

@@ -212,7 +212,8 @@ static const char *sa_error_hint(int binding, int err)
 	case EEXIST:
 		return "a state with that SPI and destination but another mark is bound";
 	case EOPNOTSUPP:
-		return "the state's encapsulation is neither none nor espinudp";
+		return "encapsulation other than none or espinudp, or (outbound) a state that "
+		       "may use ESP offload: unload esp4_offload/esp6_offload and add it again";
 	case ENOTCONN:
 		return "the socket is closing, or there is no such socket";
 	case EPERM:
