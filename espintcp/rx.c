@@ -78,18 +78,32 @@ static void esptcp_abort(struct strparser *strp, int err)
 static void esptcp_rx_ike(struct esptcp_sock *ctx, struct sk_buff *skb,
 			  unsigned int mlen)
 {
+	struct strp_msg *rxm = strp_msg(skb);
 	struct sock *sk = ctx->sk;
+	struct sk_buff *nskb;
 
-	/* the memory each message pins (a clone of TCP's skb), not its length */
-	if (atomic_read(&ctx->ike_bytes) + skb->truesize > READ_ONCE(sk->sk_rcvbuf)) {
-		esptcp_count(ctx, ESPTCP_STAT_RX_DROP_IKE_QUEUE, 1);
+	/*
+	 * A right-sized private copy: the parser's clones would pin TCP's
+	 * (GRO-sized) buffers, and their truesize says nothing of one message.
+	 */
+	nskb = alloc_skb(mlen, GFP_ATOMIC);
+	if (!nskb || skb_copy_bits(skb, rxm->offset + ESPTCP_LEN_SIZE, skb_put(nskb, mlen), mlen)) {
+		esptcp_count(ctx, ESPTCP_STAT_RX_DROP_NOMEM, 1);
+		kfree_skb(nskb);
 		kfree_skb(skb);
 		return;
 	}
-	atomic_add(skb->truesize, &ctx->ike_bytes);
+	consume_skb(skb);
+	/* as for any receive queue: full once at sk_rcvbuf, so one message always fits */
+	if (atomic_read(&ctx->ike_bytes) >= READ_ONCE(sk->sk_rcvbuf)) {
+		esptcp_count(ctx, ESPTCP_STAT_RX_DROP_IKE_QUEUE, 1);
+		kfree_skb(nskb);
+		return;
+	}
+	atomic_add(nskb->truesize, &ctx->ike_bytes);
 	esptcp_count(ctx, ESPTCP_STAT_RX_IKE_MSGS, 1);
 	esptcp_count(ctx, ESPTCP_STAT_RX_IKE_BYTES, mlen);
-	skb_queue_tail(&ctx->ike_queue, skb);
+	skb_queue_tail(&ctx->ike_queue, nskb);
 	ctx->saved_data_ready(sk);
 }
 
@@ -330,7 +344,6 @@ int esptcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
 {
 	struct esptcp_sock *ctx = esptcp_sk(sk);
 	unsigned int mlen, copy;
-	struct strp_msg *rxm;
 	struct sk_buff *skb;
 	int off = 0, err;
 
@@ -343,10 +356,10 @@ int esptcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
 			return 0;
 		return err;
 	}
-	rxm = strp_msg(skb);
-	mlen = rxm->full_len - ESPTCP_LEN_SIZE;
+	/* queued IKE skbs hold exactly one message (esptcp_rx_ike()) */
+	mlen = skb->len;
 	copy = min_t(size_t, len, mlen);
-	err = skb_copy_datagram_msg(skb, rxm->offset + ESPTCP_LEN_SIZE, msg, copy);
+	err = skb_copy_datagram_msg(skb, 0, msg, copy);
 	if (copy < mlen)
 		msg->msg_flags |= MSG_TRUNC;
 	if (!(flags & MSG_PEEK))

@@ -64,6 +64,8 @@ def main():
 
     if a.mode == "listen":
         ls = socket.socket(fam, socket.SOCK_STREAM)
+        # IKE messages wait within the receive buffer; leave room for bursts
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
         ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         ls.bind(("::" if a.v6 else "0.0.0.0", int(a.rest[0])))
         ls.listen(1)
@@ -72,7 +74,9 @@ def main():
         if s.recv(6, socket.MSG_WAITALL) != b"IKETCP":
             sys.exit("ike_peer: no IKETCP prefix")
     else:
-        s = socket.create_connection((a.rest[0], int(a.rest[1])))
+        s = socket.socket(fam if ":" not in a.rest[0] else socket.AF_INET6, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        s.connect((a.rest[0], int(a.rest[1])))
         s.sendall(b"IKETCP")
     s.setsockopt(socket.IPPROTO_TCP, TCP_ULP, a.ulp.encode())
     for spec in a.sa_in:

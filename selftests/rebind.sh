@@ -29,6 +29,9 @@ t_rebind() {
 	tunnel_up 4 tunnel gcm esp
 	local a1=$INO1 a2=$INO2 s0 s1 s2 s3
 	ping_ok
+	# a ping that runs through every move below
+	ip netns exec $NS1 ping -i 0.2 -I "$T1" "$T2" >"$_tmp/bgping.out" 2>&1 &
+	local bgping=$!
 	s0=$(oseq $NS1 $SPI_12 "$O1" "$O2")
 	# a second connection, no SAs yet; move both SAs of both sides to it
 	carrier_up 4 4501 "$O2"
@@ -55,6 +58,16 @@ t_rebind() {
 	n2 "$ESPTCP" bind --sock "$INO2" --in $SPI_12 --out $SPI_21
 	ping_ok
 	s3=$(oseq $NS1 $SPI_12 "$O1" "$O2")
+	kill -INT $bgping
+	wait $bgping || true
+	tail -n 2 "$_tmp/bgping.out"
+	local tx rx
+	tx=$(sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p' "$_tmp/bgping.out")
+	rx=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$_tmp/bgping.out")
+	# reported, not asserted: between one side's command and the other's,
+	# frames reach a socket their inbound SA is not (or no longer) bound to
+	echo "# background ping across the moves: $rx of $tx answered"
+	[ "$tx" -ge 10 ] && [ "$rx" -gt 0 ]
 	echo "# oseq of SA $SPI_12: $s0 -> $s1 -> $s2 -> $s3"
 	[ "$s0" -gt 0 ] && [ "$s1" -gt "$s0" ] && [ "$s2" -gt "$s1" ] && [ "$s3" -gt "$s2" ]
 	pp ip -n $NS1 -s xfrm state list spi $SPI_12
