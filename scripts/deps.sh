@@ -2,14 +2,23 @@
 # SPDX-License-Identifier: GPL-2.0
 # Install the Debian packages the build, the QEMU harness and the tests need.
 # Idempotent: does nothing (and needs no root) when everything is present.
+#
+# The IKE peers for the interop fixtures (selftests/peers.sh): libreswan is
+# installed; strongSwan's charon conflicts with it in apt, so its packages are
+# only unpacked (apt-get download + dpkg-deb -x) into
+# $ESPTCP_CACHE/strongswan/root, where peers.sh finds them.
 set -euo pipefail
+
+cache=${ESPTCP_CACHE:-/var/cache/esptcp}
 
 pkgs=(
 	build-essential bc bison flex cpio kmod xz-utils rsync python3
 	libelf-dev libssl-dev libmnl-dev dwarves sparse pkg-config
 	linux-source-6.1 qemu-system-x86 busybox-static
 	iproute2 iperf3 iputils-ping nftables tcpdump procps
-	gnuplot-nox
+	gnuplot-nox linux-perf
+	libreswan libnss3-tools
+	libcap2 libgmp10 libsystemd0 libssl3 libip4tc2
 )
 [ "${ESPTCP_WITH_DKMS:-0}" = 1 ] && pkgs+=(dkms)
 
@@ -17,14 +26,46 @@ missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+
+# strongSwan, unpacked only: charon + swanctl with the plugins for PSK,
+# AES-GCM/CBC, SHA1/2, MODP/ECP/curve25519 (standard-plugins: openssl, gcm)
+swan_pkgs=(strongswan-charon strongswan-swanctl libstrongswan strongswan-libcharon
+	libstrongswan-standard-plugins)
+swan=$cache/strongswan
+swan_ok() { [ "$(cat "$swan/root/.done" 2>/dev/null)" = "${swan_pkgs[*]}" ]; }
+
+[ ${#missing[@]} -eq 0 ] && swan_ok && exit 0
 
 if [ "$(id -u)" != 0 ]; then
-	echo "esptcp: missing Debian packages: ${missing[*]}" >&2
-	echo "esptcp: run as root (or: sudo apt-get install ${missing[*]})" >&2
+	[ ${#missing[@]} -gt 0 ] && echo "esptcp: missing Debian packages: ${missing[*]}" >&2
+	swan_ok || echo "esptcp: strongSwan is not unpacked in $swan" >&2
+	echo "esptcp: run as root (make deps)" >&2
 	exit 1
 fi
-echo "esptcp: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -q >&2
-apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+updated=0
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "esptcp: installing ${missing[*]}" >&2
+	apt-get update -q >&2
+	updated=1
+	apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+fi
+
+if ! swan_ok; then
+	echo "esptcp: unpacking ${swan_pkgs[*]} into $swan/root" >&2
+	rm -rf "$swan" && mkdir -p "$swan/debs"
+	# _apt downloads into a folder it can write; root falls back with a warning
+	chmod 0777 "$swan/debs"
+	fetch() { (cd "$swan/debs" && apt-get download -q "${swan_pkgs[@]}" >&2 2>/dev/null); }
+	if ! fetch; then
+		[ $updated = 1 ] || apt-get update -q >&2
+		(cd "$swan/debs" && apt-get download -q "${swan_pkgs[@]}" >&2)
+	fi
+	for d in "$swan"/debs/*.deb; do
+		dpkg-deb -x "$d" "$swan/root"
+	done
+	test -x "$swan/root/usr/lib/ipsec/charon"
+	test -x "$swan/root/usr/sbin/swanctl"
+	rm -rf "$swan/debs"
+	echo "${swan_pkgs[*]}" >"$swan/root/.done"
+fi

@@ -1,0 +1,528 @@
+# SPDX-License-Identifier: GPL-2.0
+# Real IKEv2 peers for interop tests: strongSwan (charon + swanctl, IKE over
+# UDP) and libreswan (pluto 4.10, IKE over UDP, and over TCP with upstream
+# espintcp).  Sourced after lib.sh, whose topology (n1 / nr / n2) it uses.
+# scripts/deps.sh installs libreswan and unpacks strongSwan into
+# $ESPTCP_CACHE/strongswan/root (apt will not install both).
+#
+# Every daemon has a folder DIR of its own (configuration, run folder with
+# pid file and control socket, NSS db); DIR is the handle all functions
+# take.  Use one under $_tmp: the run folder holds unix sockets, which 9p
+# (the guest's $OUT) does not.  Daemon logs go to $PEERS_LOGS/<case>-<DIR
+# basename>.log ($OUT/logs/peers/ in the guest, so build/run/*/logs/peers/
+# on the host), and each is linked as $_tmp/<DIR basename>.out, so the
+# failure trap of t_case tails it.
+#
+#   peers_inner FAM         /32 (/128) inner addresses on lo in n1 and n2,
+#                           with routes via nr; sets T1 T2 (inner) O1 O2 (outer)
+#   peers_proposal SET      proposal strings of a named set, for both daemons:
+#                           SWAN_IKE SWAN_ESP PLUTO_IKE PLUTO_ESP.  Sets:
+#                           gcm-ecp256     aes128gcm16-prfsha256-ecp256 / aes128gcm16
+#                           cbc-modp2048   aes256-sha256-modp2048 / aes256-sha256
+#                           gcm-x25519     aes128gcm16-prfsha384-x25519 / aes128gcm16
+#
+#   swan_start NS DIR       start charon in NS, in a mount namespace of its own
+#                           (DIR/run bound on /run: pid file, vici socket);
+#                           loads DIR/swanctl.conf when there is one
+#   swan_conf DIR NAME KEY=VALUE...
+#                           write connection NAME (IKE and child both called
+#                           NAME) with its PSK; loads it when charon runs.
+#                           Keys: local= remote= (outer addresses, required),
+#                           lts= rts= (traffic selectors, default the outer
+#                           /32: transport-like), lid= rid= (IDs, default the
+#                           addresses), psk=, ike= esp= (strongSwan strings,
+#                           default the gcm-ecp256 set), mode=tunnel|transport,
+#                           encap=yes|no (force UDP encapsulation), start=
+#                           none|trap|start (start_action), rekey= (IKE and
+#                           child rekey_time, default 0 = never)
+#   swan_load DIR           reload DIR/swanctl.conf (conns/*.conf, secrets/*.conf)
+#   swan_initiate DIR NAME [SECS]
+#                           swanctl --initiate under timeout (default 40 s)
+#   swan_up DIR NAME        true when IKE SA NAME is ESTABLISHED and its child
+#                           INSTALLED
+#   swanctl_ DIR ARGS...    swanctl against this charon (e.g. --list-sas),
+#                           under timeout $PEERS_TIMEOUT (default 20 s)
+#   swan_stop DIR           stop charon (SIGTERM, then SIGKILL), flush the
+#                           namespace's xfrm states and policies
+#
+#   pluto_start NS DIR [KEY=VALUE...]
+#                           start pluto in NS with its own run folder (ctl
+#                           socket), NSS db, secrets and ipsec.conf; the keys
+#                           go to "config setup" (e.g. listen-tcp=yes)
+#   pluto_conf DIR NAME KEY=VALUE...
+#                           write conn NAME and its PSK; adds it when pluto
+#                           runs.  Keys as swan_conf (ike= esp= in libreswan
+#                           syntax, default the gcm-ecp256 set), plus
+#                           tcp=no|yes|fallback (enable-tcp=), tcp_port=
+#                           (tcp-remoteport=), auto=add|start|ondemand, and
+#                           raw="key=value" lines copied into the conn
+#   pluto_add DIR NAME      addconn NAME again and reread the secrets
+#   pluto_initiate DIR NAME [SECS]
+#                           whack --initiate under timeout (default 40 s)
+#   pluto_up DIR NAME       true when NAME has an established child SA
+#   whack_ DIR ARGS...      ipsec whack against this pluto (e.g. --trafficstatus),
+#                           under timeout $PEERS_TIMEOUT (default 20 s)
+#   pluto_stop DIR          whack --shutdown (then SIGKILL), flush xfrm
+#
+#   peers_stop_all          stop every daemon this script started
+#   peers_dump [LINES]      the tail of every daemon log of this case and the
+#                           xfrm states and policies of its namespace, as TAP
+#                           comments (for an EXIT trap on failure)
+#   peers_ping n1|n2 [COUNT]
+#                           ping through the tunnel (n1: T1 -> T2, n2: T2 -> T1)
+#
+# The PSK is shared by default ($PEERS_PSK).  Retransmits are bounded (charon:
+# 5 tries from 2 s, x1.5; pluto: 500 ms doubling, 40 s in all: the first SA
+# install under a debug kernel in TCG takes seconds) so a failing case
+# ends in seconds, not minutes.
+
+PEERS_SWAN=${PEERS_SWAN:-${ESPTCP_CACHE:-/var/cache/esptcp}/strongswan/root}
+PEERS_LOGS=${PEERS_LOGS:-${OUT:+$OUT/logs/peers}}
+PEERS_LOGS=${PEERS_LOGS:-$_tmp/logs}
+PEERS_PSK=${PEERS_PSK:-esptcp-interop-psk-0123456789}
+PLUTO=${PLUTO:-/usr/libexec/ipsec/pluto}
+
+# _peers_log DIR DAEMON: a fresh log file for DIR, linked from $_tmp
+_peers_log() {
+	local dir=$1 b log
+	b=$(basename "$dir")
+	log=$PEERS_LOGS/c${_ncase:-0}-$b.log
+	mkdir -p "$PEERS_LOGS"
+	: >"$log"
+	ln -sfn "$log" "$_tmp/$b.out"
+	echo "$log" >"$dir/log"
+	echo "$log"
+}
+
+peers_inner() { # peers_inner FAM
+	local fam=$1
+	if [ "$fam" = 4 ]; then
+		T1=$IN1 T2=$IN2 O1=$IP1 O2=$IP2
+		n1 ip addr add "$IN1/32" dev lo
+		n2 ip addr add "$IN2/32" dev lo
+		n1 ip route add "$IN2/32" via 192.0.2.254 src "$IN1"
+		n2 ip route add "$IN1/32" via 198.51.100.254 src "$IN2"
+	else
+		T1=$IN1_6 T2=$IN2_6 O1=$IP1_6 O2=$IP2_6
+		n1 ip addr add "$IN1_6/128" dev lo
+		n2 ip addr add "$IN2_6/128" dev lo
+		n1 ip route add "$IN2_6/128" via 2001:db8:1::fe src "$IN1_6"
+		n2 ip route add "$IN1_6/128" via 2001:db8:2::fe src "$IN2_6"
+	fi
+}
+
+peers_proposal() { # peers_proposal SET
+	case $1 in
+	gcm-ecp256)
+		SWAN_IKE=aes128gcm16-prfsha256-ecp256 SWAN_ESP=aes128gcm16
+		PLUTO_IKE='aes_gcm128-sha2_256;dh19' PLUTO_ESP=aes_gcm128 ;;
+	cbc-modp2048)
+		SWAN_IKE=aes256-sha256-modp2048 SWAN_ESP=aes256-sha256
+		PLUTO_IKE='aes256-sha2_256;dh14' PLUTO_ESP=aes256-sha2_256 ;;
+	gcm-x25519)
+		SWAN_IKE=aes128gcm16-prfsha384-x25519 SWAN_ESP=aes128gcm16
+		PLUTO_IKE='aes_gcm128-sha2_384;dh31' PLUTO_ESP=aes_gcm128 ;;
+	*)
+		echo "# peers_proposal: unknown set $1" >&2
+		return 1 ;;
+	esac
+}
+
+peers_ping() { # peers_ping n1|n2 COUNT
+	local c=${2:-3}
+	if [ "$1" = n1 ]; then
+		n1 ping -c "$c" -i 0.3 -W 3 -I "$T1" "$T2"
+	else
+		n2 ping -c "$c" -i 0.3 -W 3 -I "$T2" "$T1"
+	fi
+}
+
+# _peers_kv KEY=VALUE...: into the associative array KV
+_peers_kv() {
+	local a
+	for a in "$@"; do
+		case $a in
+		*=*) KV[${a%%=*}]=${a#*=} ;;
+		*) echo "# not KEY=VALUE: $a" >&2; return 1 ;;
+		esac
+	done
+}
+
+# _peers_ts TS: a traffic selector with its prefix length (a bare address
+# becomes /32 or /128: pluto wants the prefix)
+_peers_ts() {
+	case $1 in
+	*/*) echo "$1" ;;
+	*:*) echo "$1/128" ;;
+	*) echo "$1/32" ;;
+	esac
+}
+
+_peers_started() { # _peers_started KIND DIR
+	echo "$1 $2" >>"$_tmp/peers.list"
+}
+
+_peers_flush() { # _peers_flush NS
+	ip -n "$1" xfrm policy flush 2>/dev/null || true
+	ip -n "$1" xfrm state flush 2>/dev/null || true
+}
+
+# _peers_wait_gone PID TRIES: wait for PID to exit, SIGKILL after TRIES*0.2 s
+_peers_wait_gone() {
+	local pid=$1 i=$2
+	while kill -0 "$pid" 2>/dev/null; do
+		i=$((i - 1))
+		if [ $i -le 0 ]; then
+			echo "# pid $pid did not exit: SIGKILL"
+			kill -9 "$pid" 2>/dev/null || true
+			sleep 0.2
+			break
+		fi
+		sleep 0.2
+	done
+}
+
+# --- strongSwan ---
+
+# _swan_ns DIR CMD...: CMD in DIR's namespace, with the unpacked strongSwan
+# bound on /usr/lib/ipsec (its plugin folder and library runpath are fixed)
+# and DIR/run on /run (its pid file and vici socket are fixed)
+_swan_ns() {
+	local dir=$1
+	shift
+	ip netns exec "$(cat "$dir/ns")" unshare -m --propagation private \
+		env STRONGSWAN_CONF="$dir/strongswan.conf" bash -c '
+		set -e
+		[ -d /usr/lib/ipsec ] || mkdir -p /usr/lib/ipsec
+		mount --bind "$0/usr/lib/ipsec" /usr/lib/ipsec
+		mount --bind "$1/run" /run
+		shift
+		exec "$@"' "$PEERS_SWAN" "$dir" "$@"
+}
+
+swanctl_() { # swanctl_ DIR ARGS...: under timeout $PEERS_TIMEOUT (20 s)
+	local dir=$1
+	shift
+	_swan_ns "$dir" timeout "${PEERS_TIMEOUT:-20}" "$PEERS_SWAN/usr/sbin/swanctl" "$@"
+}
+
+swan_start() { # swan_start NS DIR
+	local ns=$1 dir=$2 log pid
+	if [ ! -x "$PEERS_SWAN/usr/lib/ipsec/charon" ]; then
+		echo "# no strongSwan in $PEERS_SWAN (make deps unpacks it)"
+		return 1
+	fi
+	mkdir -p "$dir/run" "$dir/conns" "$dir/secrets"
+	echo "$ns" >"$dir/ns"
+	log=$(_peers_log "$dir")
+	cat >"$dir/strongswan.conf" <<EOF
+charon {
+	load_modular = no
+	load = random nonce aes sha1 sha2 hmac gcm gmp kdf openssl pem pkcs1 x509 pubkey kernel-netlink socket-default vici
+	install_routes = no
+	install_virtual_ip = no
+	retransmit_tries = 5
+	retransmit_timeout = 2.0
+	retransmit_base = 1.5
+	filelog {
+		peers {
+			path = $log
+			time_format = %T
+			default = 1
+			ike = 2
+			knl = 2
+			cfg = 2
+			flush_line = yes
+			append = yes
+		}
+	}
+	syslog {
+		identifier = charon-$(basename "$dir")
+	}
+}
+swanctl {
+	load = pem pkcs1 x509 pubkey random nonce openssl
+}
+EOF
+	cat >"$dir/swanctl.conf" <<EOF
+connections {
+	include conns/*.conf
+}
+secrets {
+	include secrets/*.conf
+}
+EOF
+	echo "# [$ns] charon ($dir, log $log)"
+	_swan_ns "$dir" /usr/lib/ipsec/charon >>"$log" 2>&1 &
+	pid=$!
+	echo "$pid" >"$dir/pid"
+	_peers_started swan "$dir"
+	if ! wait_for 150 test -S "$dir/run/charon.vici"; then
+		tail -n 20 "$log"
+		return 1
+	fi
+	swan_load "$dir"
+}
+
+swan_load() { # swan_load DIR: (re)load connections and secrets
+	local dir=$1
+	swanctl_ "$dir" --load-all --noprompt --file "$dir/swanctl.conf" >>"$(cat "$dir/log")" 2>&1 || {
+		tail -n 20 "$(cat "$dir/log")"
+		return 1
+	}
+}
+
+swan_conf() { # swan_conf DIR NAME KEY=VALUE...
+	local dir=$1 name=$2 encap
+	shift 2
+	local -A KV=([psk]=$PEERS_PSK [ike]=aes128gcm16-prfsha256-ecp256 [esp]=aes128gcm16
+		[mode]=tunnel [encap]=no [start]=none [rekey]=0)
+	_peers_kv "$@"
+	local l=${KV[local]:?swan_conf: local= is required} r=${KV[remote]:?swan_conf: remote= is required}
+	local lts rts
+	lts=$(_peers_ts "${KV[lts]:-$l}") rts=$(_peers_ts "${KV[rts]:-$r}")
+	mkdir -p "$dir/conns" "$dir/secrets"
+	cat >"$dir/conns/$name.conf" <<EOF
+$name {
+	version = 2
+	local_addrs = $l
+	remote_addrs = $r
+	proposals = ${KV[ike]}
+	encap = ${KV[encap]}
+	rekey_time = ${KV[rekey]}
+	dpd_delay = 0
+	local {
+		auth = psk
+		id = ${KV[lid]:-$l}
+	}
+	remote {
+		auth = psk
+		id = ${KV[rid]:-$r}
+	}
+	children {
+		$name {
+			local_ts = $lts
+			remote_ts = $rts
+			esp_proposals = ${KV[esp]}
+			mode = ${KV[mode]}
+			start_action = ${KV[start]}
+			rekey_time = ${KV[rekey]}
+			updown =
+		}
+	}
+}
+EOF
+	cat >"$dir/secrets/$name.conf" <<EOF
+ike-$name {
+	id-1 = ${KV[lid]:-$l}
+	id-2 = ${KV[rid]:-$r}
+	secret = "${KV[psk]}"
+}
+EOF
+	echo "# swan_conf $dir $name: ${KV[ike]} / ${KV[esp]}, $lts <-> $rts"
+	if [ -S "$dir/run/charon.vici" ]; then
+		swan_load "$dir"
+	fi
+}
+
+swan_initiate() { # swan_initiate DIR NAME [SECS]
+	local dir=$1 name=$2 t=${3:-40}
+	echo "# [$(cat "$dir/ns")] swanctl --initiate --child $name"
+	PEERS_TIMEOUT=$t swanctl_ "$dir" --initiate --child "$name" --timeout "$t" \
+		>>"$(cat "$dir/log")" 2>&1 || {
+		echo "# swanctl --initiate $name failed ($?)"
+		return 1
+	}
+	swan_up "$dir" "$name"
+}
+
+swan_up() { # swan_up DIR NAME
+	local out
+	out=$(swanctl_ "$1" --list-sas --ike "$2" 2>/dev/null) || return 1
+	grep -q ESTABLISHED <<<"$out" && grep -q INSTALLED <<<"$out"
+}
+
+swan_stop() { # swan_stop DIR
+	local dir=$1 pid ns
+	[ -f "$dir/pid" ] || return 0
+	pid=$(cat "$dir/pid")
+	ns=$(cat "$dir/ns")
+	kill "$pid" 2>/dev/null || true
+	_peers_wait_gone "$pid" 50
+	wait "$pid" 2>/dev/null || true
+	rm -f "$dir/pid" "$dir/run/charon.pid" "$dir/run/charon.vici"
+	_peers_flush "$ns"
+}
+
+# --- libreswan ---
+
+whack_() { # whack_ DIR ARGS...: under timeout $PEERS_TIMEOUT (20 s)
+	local dir=$1
+	shift
+	ip netns exec "$(cat "$dir/ns")" timeout "${PEERS_TIMEOUT:-20}" \
+		ipsec whack --ctlsocket "$dir/run/pluto.ctl" "$@"
+}
+
+pluto_start() { # pluto_start NS DIR [KEY=VALUE...]
+	local ns=$1 dir=$2 log pid a
+	shift 2
+	mkdir -p "$dir/run" "$dir/nss" "$dir/conns"
+	echo "$ns" >"$dir/ns"
+	log=$(_peers_log "$dir")
+	if [ ! -f "$dir/nss/cert9.db" ]; then
+		certutil -N -d "sql:$dir/nss" --empty-password >>"$log" 2>&1
+	fi
+	{
+		echo "config setup"
+		echo "	logfile=$log"
+		echo "	logappend=yes"
+		echo "	logtime=yes"
+		echo "	plutodebug=none"
+		echo "	ikev1-policy=drop"
+		echo "	dumpdir=$dir/run"
+		echo "	nssdir=$dir/nss"
+		echo "	secretsfile=$dir/ipsec.secrets"
+		echo "	ipsecdir=$dir"
+		for a in "$@"; do echo "	$a"; done
+		echo
+		echo "include $dir/conns/*.conf"
+	} >"$dir/ipsec.conf"
+	touch "$dir/ipsec.secrets"
+	# larval (GETSPI) states live net.core.xfrm_acq_expires (30 s); an
+	# exchange under a debug kernel in TCG can come close
+	ip netns exec "$ns" sysctl -qw net.core.xfrm_acq_expires=120 || true
+	echo "# [$ns] pluto ($dir, log $log)"
+	ip netns exec "$ns" "$PLUTO" --nofork --config "$dir/ipsec.conf" \
+		--rundir "$dir/run" --nssdir "$dir/nss" --secretsfile "$dir/ipsec.secrets" \
+		--ipsecdir "$dir" --logfile "$log" >>"$log" 2>&1 &
+	pid=$!
+	echo "$pid" >"$dir/pid"
+	_peers_started pluto "$dir"
+	if ! wait_for 150 test -S "$dir/run/pluto.ctl"; then
+		tail -n 20 "$log"
+		return 1
+	fi
+	# the listen step: pluto answers once it has found its interfaces
+	whack_ "$dir" --listen >>"$log" 2>&1
+	local c
+	for c in "$dir"/conns/*.conf; do
+		[ -e "$c" ] && pluto_add "$dir" "$(basename "$c" .conf)"
+	done
+	return 0
+}
+
+pluto_add() { # pluto_add DIR NAME: (re)load conn NAME and the secrets
+	local dir=$1 name=$2 log
+	log=$(cat "$dir/log")
+	ip netns exec "$(cat "$dir/ns")" ipsec addconn --ctlsocket "$dir/run/pluto.ctl" \
+		--config "$dir/ipsec.conf" "$name" >>"$log" 2>&1 || {
+		echo "# addconn $name failed:"
+		tail -n 10 "$log"
+		return 1
+	}
+	whack_ "$dir" --rereadsecrets >>"$log" 2>&1
+}
+
+pluto_conf() { # pluto_conf DIR NAME KEY=VALUE...
+	local dir=$1 name=$2
+	shift 2
+	local -A KV=([psk]=$PEERS_PSK [ike]='aes_gcm128-sha2_256;dh19' [esp]=aes_gcm128
+		[mode]=tunnel [encap]=no [tcp]=no [tcp_port]=4500 [auto]=add [rekey]=0 [raw]=)
+	_peers_kv "$@"
+	local l=${KV[local]:?pluto_conf: local= is required} r=${KV[remote]:?pluto_conf: remote= is required}
+	local lid rid rk=no lts rts
+	lts=$(_peers_ts "${KV[lts]:-$l}") rts=$(_peers_ts "${KV[rts]:-$r}")
+	lid=${KV[lid]:-$l} rid=${KV[rid]:-$r}
+	[ "${KV[rekey]}" != 0 ] && rk=yes
+	mkdir -p "$dir/conns"
+	{
+		echo "conn $name"
+		echo "	ikev2=yes"
+		echo "	authby=secret"
+		echo "	left=$l"
+		echo "	right=$r"
+		echo "	leftid=$lid"
+		echo "	rightid=$rid"
+		echo "	leftsubnet=$lts"
+		echo "	rightsubnet=$rts"
+		echo "	ike=${KV[ike]}"
+		echo "	esp=${KV[esp]}"
+		echo "	type=${KV[mode]}"
+		echo "	encapsulation=${KV[encap]}"
+		echo "	enable-tcp=${KV[tcp]}"
+		echo "	tcp-remoteport=${KV[tcp_port]}"
+		echo "	auto=${KV[auto]}"
+		echo "	rekey=$rk"
+		[ "$rk" = yes ] && echo "	salifetime=${KV[rekey]}"
+		echo "	leftupdown=%disabled"
+		echo "	retransmit-interval=500"
+		echo "	retransmit-timeout=40s"
+		echo "	keyingtries=1"
+		echo "	dpddelay=0"
+		[ -n "${KV[raw]}" ] && printf '\t%s\n' ${KV[raw]}
+	} >"$dir/conns/$name.conf"
+	# one PSK line per conn, for its pair of IDs
+	grep -vF "# conn $name" "$dir/ipsec.secrets" 2>/dev/null >"$dir/ipsec.secrets.new" || true
+	printf '%s %s : PSK "%s" # conn %s\n' "$lid" "$rid" "${KV[psk]}" "$name" >>"$dir/ipsec.secrets.new"
+	mv "$dir/ipsec.secrets.new" "$dir/ipsec.secrets"
+	echo "# pluto_conf $dir $name: ${KV[ike]} / ${KV[esp]}, tcp=${KV[tcp]}, $lts <-> $rts"
+	if [ -S "$dir/run/pluto.ctl" ]; then
+		pluto_add "$dir" "$name"
+	fi
+}
+
+pluto_initiate() { # pluto_initiate DIR NAME [SECS]
+	local dir=$1 name=$2 t=${3:-40} rc=0
+	echo "# [$(cat "$dir/ns")] whack --initiate --name $name"
+	PEERS_TIMEOUT=$t whack_ "$dir" --initiate --name "$name" \
+		>>"$(cat "$dir/log")" 2>&1 || rc=$?
+	if ! pluto_up "$dir" "$name"; then
+		echo "# whack --initiate $name: no SA (whack status $rc)"
+		return 1
+	fi
+}
+
+pluto_up() { # pluto_up DIR NAME
+	whack_ "$1" --trafficstatus 2>/dev/null | grep -q "\"$2\""
+}
+
+pluto_stop() { # pluto_stop DIR
+	local dir=$1 pid ns
+	[ -f "$dir/pid" ] || return 0
+	pid=$(cat "$dir/pid")
+	ns=$(cat "$dir/ns")
+	if kill -0 "$pid" 2>/dev/null; then
+		PEERS_TIMEOUT=10 whack_ "$dir" --shutdown >/dev/null 2>&1 || kill "$pid" 2>/dev/null || true
+	fi
+	_peers_wait_gone "$pid" 50
+	wait "$pid" 2>/dev/null || true
+	rm -f "$dir/pid" "$dir/run/pluto.ctl" "$dir/run/pluto.pid"
+	_peers_flush "$ns"
+}
+
+# --- both ---
+
+peers_stop_all() {
+	local kind dir
+	[ -f "$_tmp/peers.list" ] || return 0
+	while read -r kind dir; do
+		case $kind in
+		swan) swan_stop "$dir" ;;
+		pluto) pluto_stop "$dir" ;;
+		esac
+	done <"$_tmp/peers.list"
+	rm -f "$_tmp/peers.list"
+}
+
+peers_dump() { # peers_dump [LINES]
+	local n=${1:-40} kind dir log
+	[ -f "$_tmp/peers.list" ] || return 0
+	while read -r kind dir; do
+		log=$(cat "$dir/log" 2>/dev/null) || continue
+		echo "# --- $kind $dir: last $n lines of $log"
+		tail -n "$n" "$log" | sed 's/^/#   /'
+		echo "# --- xfrm in $(cat "$dir/ns")"
+		{ ip -n "$(cat "$dir/ns")" xfrm state; ip -n "$(cat "$dir/ns")" xfrm policy; } 2>&1 |
+			grep -vE '^\s+(auth|enc|aead|anti|sel|lifetime|replay)' | sed 's/^/#   /'
+	done <"$_tmp/peers.list"
+}
