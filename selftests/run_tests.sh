@@ -92,7 +92,8 @@ kmemleak() {
 echo "TAP version 13"
 [ -w /sys/kernel/debug/kmemleak ] && echo clear >/sys/kernel/debug/kmemleak
 
-all=(selftest esptcp_ulp esptcp_ike ulp datapath rebind interop)
+# opt-in: peers (the IKE peer fixtures; ~75 s on stock, ~8 min on debug)
+all=(selftest esptcp_ulp esptcp_ike ulp datapath rebind interop ike strongswan libreswan)
 tests=(${TESTS:-${all[@]}})
 # a subset run (TESTS=...) without the self-test still needs the module
 [[ " ${tests[*]} " == *" selftest "* ]] || insmod "$KO" || emit "not ok" "insmod $KO"
@@ -101,6 +102,9 @@ for t in "${tests[@]}"; do
 		run_test "$t" "$t"
 	elif [ -x "$bin/$t" ]; then
 		run_test "$t" "$bin/$t"
+	elif [ -f "$here/${t}_selftest.sh" ]; then
+		# peers.sh is the fixture library, peers_selftest.sh its test
+		run_test "$t" bash "$here/${t}_selftest.sh"
 	elif [ -f "$here/$t.sh" ]; then
 		run_test "$t" bash "$here/$t.sh"
 	else

@@ -6,12 +6,14 @@
 #include <string.h>
 
 #include "esptcp.h"
+#include "ike.h"
 
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 	const char *what;
 } subcommands[] = {
+	{ "ike", esptcp_ike_main, "run the IKEv2 helper from a configuration file" },
 	{ "connect", esptcp_connect_main, "open a carrier connection to a peer (TCP originator)" },
 	{ "listen", esptcp_listen_main, "accept a carrier connection from a peer (TCP responder)" },
 	{ "bind", esptcp_bind_main, "bind an SA to an attached socket (or move it there)" },

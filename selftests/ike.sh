@@ -1,0 +1,356 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# The IKEv2 helper (`esptcp ike`) between two namespaces with a router
+# between them: n2 is the responder (gateway), n1 the initiator (client).
+# Tunnels come up over TCP (RFC 9329, bound in esptcp) and over UDP, pass
+# ping and iperf3, rekey under traffic, and leave nothing behind in either
+# kernel when a helper stops or is killed and restarted.  Bad input (wrong
+# PSK, garbage, a client that never finishes) is refused and counted.
+. "$(dirname "$0")/lib.sh"
+trap 'stop_all; topo_down; rm -rf "$_tmp"' EXIT
+
+PSK='"correct horse battery staple"'
+
+# conf FILE ROLE FAM [KEY=VALUE...]: a one-conn configuration for n1 or n2
+conf() {
+	local file=$1 role=$2 fam=$3 local remote lts rts lid rid kv
+	shift 3
+	if [ "$role" = initiator ]; then
+		lid=@client.example rid=@gw.example
+		if [ "$fam" = 4 ]; then
+			local=$IP1 remote=$IP2 lts=$IN1/32 rts=$IN2/32
+		else
+			local=$IP1_6 remote=$IP2_6 lts=$IN1_6/128 rts=$IN2_6/128
+		fi
+	else
+		lid=@gw.example rid=@client.example
+		if [ "$fam" = 4 ]; then
+			local=$IP2 remote=any lts=$IN2/32 rts=$IN1/32
+		else
+			local=$IP2_6 remote=any lts=$IN2_6/128 rts=$IN1_6/128
+		fi
+	fi
+	{
+		for kv in "$@"; do
+			[[ $kv == global.* ]] || continue
+			kv=${kv#global.}
+			echo "[global]"
+			echo "${kv%%=*} = ${kv#*=}"
+		done
+		echo "[conn t]"
+		echo "role = $role"
+		echo "local = $local"
+		echo "remote = $remote"
+		echo "local-id = $lid"
+		echo "remote-id = $rid"
+		echo "psk = $PSK"
+		echo "local-ts = $lts"
+		echo "remote-ts = $rts"
+		for kv in "$@"; do
+			[[ $kv == *=* ]] && [[ $kv != global.* ]] && echo "${kv%%=*} = ${kv#*=}"
+		done
+	} >"$file"
+	sed 's/^/#   /' "$file"
+}
+
+# inner FAM: the inner addresses on lo and routes to the peer's, as T1/T2
+inner() {
+	local fam=$1 pfx gw1 gw2
+	if [ "$fam" = 4 ]; then
+		T1=$IN1 T2=$IN2 pfx=32 gw1=192.0.2.254 gw2=198.51.100.254
+	else
+		T1=$IN1_6 T2=$IN2_6 pfx=128 gw1=2001:db8:1::fe gw2=2001:db8:2::fe
+	fi
+	n1 ip addr add "$T1/$pfx" dev lo
+	n2 ip addr add "$T2/$pfx" dev lo
+	n1 ip route add "$T2/$pfx" via $gw1 src "$T1"
+	n2 ip route add "$T1/$pfx" via $gw2 src "$T2"
+}
+
+# ike NS NAME CONF: start a helper; its log is $_tmp/NAME.out
+ike() {
+	echo "# [$1] esptcp ike -v $3 &"
+	ip netns exec "$1" "$ESPTCP" ike -v "$3" >"$_tmp/$2.out" 2>&1 &
+	pids+=($!)
+	eval "PID_$2=$!"
+}
+
+up() { # up LOG: the CHILD_SA is installed
+	wait_for "${2:-150}" grep -q "CHILD_SA installed" "$_tmp/$1.out"
+}
+
+count() { # count LOG PATTERN
+	grep -c "$2" "$_tmp/$1.out" || true
+}
+
+# states NS: how many ESP states the namespace holds (larval ones included)
+states() {
+	ip -n "$1" xfrm state | grep -c '^src' || true
+}
+
+# policies NS: how many policies it holds, per-socket bypasses not counted
+policies() {
+	ip -n "$1" xfrm policy | grep -cE '^[[:space:]]dir (in|out|fwd)' || true
+}
+
+show_logs() {
+	local f
+	for f in "$_tmp"/*.out; do
+		[ -f "$f" ] || continue
+		echo "# --- $(basename "$f")"
+		sed 's/^/#   /' "$f"
+	done
+}
+
+clean() {
+	stop_all
+	xfrm_flush
+	tunnel_down >/dev/null 2>&1 || true
+	rm -f "$_tmp"/*.out
+}
+
+# pair FAM TRANSPORT [KEY=VALUE...]: both configurations; "r:" and "i:"
+# prefixes give a setting to one side only
+pair() {
+	local fam=$1 tr=$2 kv ra=() ia=()
+	shift 2
+	for kv in "$@"; do
+		case $kv in
+		r:*) ra+=("${kv#r:}") ;;
+		i:*) ia+=("${kv#i:}") ;;
+		*) ra+=("$kv"); ia+=("$kv") ;;
+		esac
+	done
+	conf "$_tmp/r.conf" responder "$fam" "${ra[@]}"
+	conf "$_tmp/i.conf" initiator "$fam" "transport=$tr" "${ia[@]}"
+}
+
+# start FAM TRANSPORT [KEY=VALUE...]: inner addresses, both helpers, tunnel up
+start() {
+	inner "$1"
+	pair "$@"
+	ike $NS2 r "$_tmp/r.conf"
+	wait_for 50 grep -q "running" "$_tmp/r.out"
+	ike $NS1 i "$_tmp/i.conf"
+}
+
+# t_basic FAM TRANSPORT [iperf] [KEY=VALUE...]: up, ping, counters, cleanup on stop
+t_basic() {
+	local fam=$1 tr=$2 perf=$3
+	shift 3
+	inner "$fam"
+	pair "$fam" "$tr" "$@"
+	ike $NS2 r "$_tmp/r.conf"
+	wait_for 50 grep -q "running" "$_tmp/r.out"
+	ike $NS1 i "$_tmp/i.conf"
+	up i || { show_logs; false; }
+	up r
+	local tx0 rx0
+	tx0=$(stat_of $NS1 tx_esp_pkts)
+	rx0=$(stat_of $NS2 rx_esp_pkts)
+	n1 ping -c 3 -i 0.3 -W 2 -I "$T1" "$T2"
+	if [ "$tr" = tcp ]; then
+		n1 "$ESPTCP" show
+		[ $(($(stat_of $NS1 tx_esp_pkts) - tx0)) -ge 3 ]
+		[ $(($(stat_of $NS2 rx_esp_pkts) - rx0)) -ge 3 ]
+	else
+		# UDP: esptcp carries nothing; the states say how ESP travels
+		[ "$(stat_of $NS1 tx_esp_pkts)" = "$tx0" ]
+		if [[ " $* " == *"encap=yes"* ]]; then
+			ip -n $NS1 xfrm state | grep -q "encap type espinudp sport 4500 dport 4500"
+		else
+			! ip -n $NS1 xfrm state | grep -q encap
+		fi
+	fi
+	if [ -n "$perf" ]; then
+		ip netns exec $NS2 iperf3 -s -1 -B "$T2" >/dev/null 2>&1 &
+		sleep 0.5
+		n1 iperf3 -c "$T2" -B "$T1" -t 2 -f m | tail -n 3
+	fi
+	n1 ip xfrm state
+	[ "$(states $NS1)" = 2 ]
+	[ "$(states $NS2)" = 2 ]
+	# a stopping initiator deletes the IKE SA: both kernels end up clean
+	pp kill -TERM "$PID_i"
+	wait_for 50 grep -q "IKE SA down: the peer deleted" "$_tmp/r.out" || { show_logs; false; }
+	wait_for 25 test "$(states $NS1)" = 0
+	wait_for 25 test "$(states $NS2)" = 0
+	echo "# states n1 $(states $NS1) n2 $(states $NS2), policies n1 $(policies $NS1) n2 $(policies $NS2)"
+	[ "$(policies $NS1)" = 0 ]
+	[ "$(policies $NS2)" = 0 ]
+	clean
+}
+
+esptcp_load
+topo_up
+t_case "tcp IPv4: tunnel up, ping and iperf3 through esptcp, DELETE cleans both kernels" \
+	t_basic 4 tcp iperf
+clean >/dev/null 2>&1
+t_case "tcp IPv6: tunnel up, ping, DELETE cleans both kernels" t_basic 6 tcp ""
+clean >/dev/null 2>&1
+t_case "udp IPv4: tunnel up, ping (plain ESP), DELETE cleans both kernels" t_basic 4 udp ""
+clean >/dev/null 2>&1
+t_case "udp IPv6 with forced UDP encapsulation: floats to 4500, ESP in UDP" \
+	t_basic 6 udp "" encap=yes
+clean >/dev/null 2>&1
+# each proposal set of the issue, over TCP
+t_proposal() {
+	start 4 tcp "ike=$1" "esp=$2"
+	up i || { show_logs; false; }
+	n1 ping -c 2 -i 0.3 -W 2 -I "$T1" "$T2"
+	grep "IKE SA established" "$_tmp/i.out"
+	grep -q "IKE SA established ($1," "$_tmp/i.out"
+}
+
+t_invalid_ke() {
+	start 4 tcp "i:ike=aes128gcm16-prfsha256-ecp256, aes128gcm16-prfsha256-curve25519" \
+		"r:ike=aes128gcm16-prfsha256-curve25519"
+	up i || { show_logs; false; }
+	grep "wants DH group" "$_tmp/i.out"
+	grep -q "responder wants DH group 31" "$_tmp/i.out"
+	n1 ping -c 2 -i 0.3 -W 2 -I "$T1" "$T2"
+}
+
+t_cookie() {
+	start 4 tcp "r:global.cookie-threshold=0"
+	up i || { show_logs; false; }
+	grep -q "responder asks for a COOKIE" "$_tmp/i.out"
+	n1 ping -c 2 -i 0.3 -W 2 -I "$T1" "$T2"
+	kill -USR1 "$PID_r"
+	wait_for 25 grep -q "cookies_sent [1-9]" "$_tmp/r.out"
+}
+
+t_wrong_psk() {
+	start 4 tcp 'i:psk="not the right one"'
+	wait_for 100 grep -q "AUTHENTICATION_FAILED" "$_tmp/r.out" || { show_logs; false; }
+	wait_for 50 grep -q "IKE_AUTH refused with AUTHENTICATION_FAILED" "$_tmp/i.out"
+	sleep 0.5
+	echo "# states n1 $(states $NS1) n2 $(states $NS2)"
+	# the initiator keeps trying: at most its larval SPI reservation exists
+	[ "$(ip -n $NS1 xfrm state | grep -c 'aead' || true)" = 0 ]
+	[ "$(states $NS2)" = 0 ]
+	[ "$(count i "CHILD_SA installed")" = 0 ]
+	kill -USR1 "$PID_r" "$PID_i"
+	wait_for 25 grep -q "auth_failed [1-9]" "$_tmp/r.out"
+	wait_for 25 grep -q "auth_failed [1-9]" "$_tmp/i.out"
+}
+
+# garbage of every kind at the responder; it must count it and still serve
+t_bad_input() {
+	inner 4
+	pair 4 tcp r:global.half-open-timeout=3
+	ike $NS2 r "$_tmp/r.conf"
+	wait_for 50 grep -q "running" "$_tmp/r.out"
+	echo "# [n1] garbage to $IP2 TCP 4500 and UDP 500/4500"
+	ip netns exec $NS1 python3 - "$IP2" <<'PY'
+import os, socket, struct, sys, time
+peer = sys.argv[1]
+
+def hdr(spi_i, spi_r, nxt, exch, flags, mid, length):
+    return struct.pack("!QQBBBBII", spi_i, spi_r, nxt, 0x20, exch, flags, mid, length)
+
+msgs = [
+    b"",                                                # only the marker
+    os.urandom(3),                                      # shorter than a header
+    hdr(1, 0, 0, 34, 8, 0, 999),                        # length lies
+    hdr(1, 0, 33, 34, 8, 0, 28 + 4) + b"\0\0\0\x09",      # payload length lies
+    hdr(1, 0, 99, 34, 8, 0, 32) + b"\0\x80\0\x04",       # unknown critical payload
+    hdr(2, 0, 33, 34, 8, 0, 36) + b"\0\0\0\x08" + b"\x00\x00\x00\x08", # empty proposal
+    hdr(3, 5, 46, 37, 8, 1, 60) + os.urandom(32),       # SK for an unknown SA
+    hdr(4, 0, 0, 34, 8, 0, 28)[:17] + b"\x10" + hdr(4, 0, 0, 34, 8, 0, 28)[18:],  # IKEv1
+] + [os.urandom(n) for n in (28, 100, 1000, 3000)]
+s = socket.create_connection((peer, 4500))
+s.sendall(b"IKETCP")
+for m in msgs:
+    frame = b"\0\0\0\0" + m
+    s.sendall(struct.pack("!H", len(frame) + 2) + frame)
+time.sleep(0.5)
+s.close()
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for m in msgs:
+    u.sendto(m or b"x", (peer, 500))
+    u.sendto(b"\0\0\0\0" + m, (peer, 4500))
+u.sendto(b"\xff", (peer, 4500))                          # NAT keepalive
+# a client that sends IKETCP and then nothing: closed after half-open-timeout
+s = socket.create_connection((peer, 4500))
+s.sendall(b"IKETCP")
+s.settimeout(20)
+t0 = time.time()
+assert s.recv(100) == b"", "the responder sent data to a silent client"
+print("# silent client closed after %.1f s" % (time.time() - t0))
+PY
+	kill -USR1 "$PID_r"
+	wait_for 25 grep -q "stats" "$_tmp/r.out"
+	grep "stats" "$_tmp/r.out"
+	grep -q "rx_bad [1-9]" "$_tmp/r.out"
+	# and it still serves a real client
+	ike $NS1 i "$_tmp/i.conf"
+	up i || { show_logs; false; }
+	n1 ping -c 2 -i 0.3 -W 2 -I "$T1" "$T2"
+}
+
+# CHILD_SA and IKE SA rekeys while ping and iperf3 run
+t_rekey() {
+	start 4 tcp i:child-rekey=4s i:ike-rekey=7s
+	up i || { show_logs; false; }
+	ip netns exec $NS2 iperf3 -s -1 -B "$T2" >/dev/null 2>&1 &
+	sleep 0.5
+	ip netns exec $NS1 ping -c 60 -i 0.2 -W 1 -I "$T1" "$T2" >"$_tmp/ping.txt" 2>&1 &
+	local ping=$!
+	n1 iperf3 -c "$T2" -B "$T1" -t 11 -b 20M -f m | tail -n 3
+	wait $ping || true
+	tail -n 2 "$_tmp/ping.txt"
+	grep -E "rekey|installed|removed" "$_tmp/i.out"
+	[ "$(count i "CHILD_SA installed")" -ge 3 ]
+	[ "$(count i "IKE SA rekeyed")" -ge 1 ]
+	[ "$(count r "IKE SA rekeyed")" -ge 1 ]
+	local got
+	got=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$_tmp/ping.txt")
+	echo "# ping: $got of 60 replies through the rekeys"
+	[ "$got" -ge 57 ]
+	# the old pairs are gone: one pair on each side
+	wait_for 25 test "$(states $NS1)" = 2
+	wait_for 25 test "$(states $NS2)" = 2
+	n1 ping -c 2 -i 0.3 -W 2 -I "$T1" "$T2"
+}
+
+# a killed helper leaves its SAs; the next one removes them before it starts
+t_restart() {
+	start 4 tcp
+	up i || { show_logs; false; }
+	up r
+	pp kill -KILL "$PID_r"
+	sleep 0.3
+	[ "$(states $NS2)" = 2 ]
+	ike $NS2 r2 "$_tmp/r.conf"
+	wait_for 50 grep -q "running" "$_tmp/r2.out"
+	grep "removed" "$_tmp/r2.out"
+	grep -q "removed [0-9]* states and policies left by an earlier run" "$_tmp/r2.out"
+	[ "$(states $NS2)" = 0 ]
+	[ "$(policies $NS2)" = 0 ]
+	# the initiator notices and comes back
+	pp kill -TERM "$PID_i"
+	ike $NS1 i2 "$_tmp/i.conf"
+	up r2 || { show_logs; false; }
+	n1 ping -c 2 -i 0.3 -W 2 -I "$T1" "$T2"
+}
+
+t_case "proposal aes256-sha256-modp2048 / aes256-sha256 (CBC) over TCP" \
+	t_proposal aes256-sha256-prfsha256-modp2048 aes256-sha256
+clean >/dev/null 2>&1
+t_case "proposal aes256gcm16-prfsha384-curve25519 / aes256gcm16 over TCP" \
+	t_proposal aes256gcm16-prfsha384-curve25519 aes256gcm16
+clean >/dev/null 2>&1
+t_case "INVALID_KE_PAYLOAD: the initiator retries with the group the responder names" t_invalid_ke
+clean >/dev/null 2>&1
+t_case "COOKIE: a responder under load asks for one; the initiator returns it" t_cookie
+clean >/dev/null 2>&1
+t_case "wrong PSK: AUTHENTICATION_FAILED, counted, no SA left in either kernel" t_wrong_psk
+clean >/dev/null 2>&1
+t_case "bad input over TCP and UDP is counted and dropped; a silent client is closed" t_bad_input
+clean >/dev/null 2>&1
+t_case "rekey CHILD_SA and IKE SA under ping and iperf3, no loss of the tunnel" t_rekey
+clean >/dev/null 2>&1
+t_case "a killed helper's SAs are removed by the next one; the initiator reconnects" t_restart
+clean >/dev/null 2>&1
+t_done

@@ -1,0 +1,48 @@
+# SPDX-License-Identifier: GPL-2.0
+# Our IKE helper as one side of an interop test (sourced after lib.sh and
+# peers.sh; uses peers_inner's T1 T2 O1 O2).  IDs are the outer addresses
+# and the PSK is $PEERS_PSK, as the peer fixtures default to.
+#
+#   mine NS ROLE TRANSPORT [KEY=VALUE...]   write the conn and start
+#                                           `esptcp ike` in NS; log $_tmp/mine.out
+#   mine_up [TRIES]                         wait for its CHILD_SA
+#   mine_dump                               its log, for a failure
+
+mine() {
+	local ns=$1 role=$2 tr=$3 l r lts rts p=32 kv
+	shift 3
+	if [ "$ns" = "$NS1" ]; then
+		l=$O1 r=$O2 lts=$T1 rts=$T2
+	else
+		l=$O2 r=$O1 lts=$T2 rts=$T1
+	fi
+	[[ $lts == *:* ]] && p=128
+	{
+		echo "[conn peer]"
+		echo "role = $role"
+		echo "transport = $tr"
+		echo "local = $l"
+		echo "remote = $r"
+		echo "psk = \"$PEERS_PSK\""
+		echo "local-ts = $lts/$p"
+		echo "remote-ts = $rts/$p"
+		for kv in "$@"; do
+			echo "${kv%%=*} = ${kv#*=}"
+		done
+	} >"$_tmp/mine.conf"
+	sed 's/^/#   /' "$_tmp/mine.conf"
+	echo "# [$ns] esptcp ike -v mine.conf &"
+	ip netns exec "$ns" "$ESPTCP" ike -v "$_tmp/mine.conf" >"$_tmp/mine.out" 2>&1 &
+	pids+=($!)
+	wait_for 50 grep -q "running" "$_tmp/mine.out"
+}
+
+mine_up() {
+	wait_for "${1:-200}" grep -q "CHILD_SA installed" "$_tmp/mine.out"
+	grep -E "established|installed" "$_tmp/mine.out" | sed 's/^/# /'
+}
+
+mine_dump() {
+	echo "# --- esptcp ike log"
+	sed 's/^/#   /' "$_tmp/mine.out" 2>/dev/null | tail -n 40
+}

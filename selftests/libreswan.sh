@@ -1,0 +1,80 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# The IKEv2 helper against libreswan (Debian's pluto 4.10) over TCP, the
+# real RFC 9329 peer: libreswan uses upstream espintcp, so this needs the
+# project's debug/reference kernel, which has both modules.  libreswan
+# initiates (enable-tcp=yes) to our responder, and our initiator connects to
+# libreswan listening on TCP (listen-tcp=yes); a ping crosses each tunnel.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/peers.sh"
+. "$(dirname "$0")/ike_lib.sh"
+trap 'peers_stop_all; stop_all; topo_down; rm -rf "$_tmp"' EXIT
+
+# the EXIT trap of each case: logs on a failure, then nothing left behind
+case_cleanup() {
+	local rc=$?
+	set +e
+	trap - ERR
+	if [ $rc -ne 0 ] && [ $rc -ne 4 ]; then
+		peers_dump 40
+		mine_dump
+	fi
+	peers_stop_all
+	tunnel_down
+	exit $rc
+}
+
+need_espintcp() {
+	grep -qw espintcp /proc/sys/net/ipv4/tcp_available_ulp ||
+		t_skip "kernel $(uname -r) has no espintcp for libreswan's side (debug/reference kernels have it)"
+}
+
+# the ESP of our side went through esptcp: counters moved, states bound
+through_esptcp() {
+	local ns=$1
+	ip netns exec "$ns" "$ESPTCP" show
+	[ "$(stat_of "$ns" rx_esp_pkts)" -ge 3 ]
+	[ "$(stat_of "$ns" tx_esp_pkts)" -ge 3 ]
+}
+
+t_pluto_initiates() {
+	local fam=$1
+	trap case_cleanup EXIT
+	need_espintcp
+	peers_inner "$fam"
+	mine $NS2 responder tcp
+	pluto_start $NS1 "$_tmp/pluto1"
+	pluto_conf "$_tmp/pluto1" c1 local="$O1" remote="$O2" lts="$T1" rts="$T2" tcp=yes
+	pluto_initiate "$_tmp/pluto1" c1
+	mine_up
+	pluto_up "$_tmp/pluto1" c1
+	ip -n $NS1 xfrm state | grep -q "encap type espintcp"
+	peers_ping n1 3
+	peers_ping n2 2
+	through_esptcp $NS2
+}
+
+t_we_initiate() {
+	local fam=$1
+	trap case_cleanup EXIT
+	need_espintcp
+	peers_inner "$fam"
+	pluto_start $NS2 "$_tmp/pluto2" listen-tcp=yes
+	pluto_conf "$_tmp/pluto2" c1 local="$O2" remote="$O1" lts="$T2" rts="$T1" tcp=yes
+	mine $NS1 initiator tcp
+	mine_up
+	pluto_up "$_tmp/pluto2" c1
+	grep -q 'IKETCP ACCEPTED' "$(cat "$_tmp/pluto2/log")"
+	ip -n $NS2 xfrm state | grep -q "encap type espintcp"
+	peers_ping n1 3
+	peers_ping n2 2
+	through_esptcp $NS1
+}
+
+esptcp_load
+topo_up
+t_case "libreswan initiates over TCP (enable-tcp=yes), esptcp responds" \
+	t_pluto_initiates 4
+t_case "esptcp initiates over TCP, libreswan responds (listen-tcp=yes)" \
+	t_we_initiate 4
+t_done

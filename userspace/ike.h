@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * esptcp tool: the IKEv2 helper (RFC 7296 over RFC 9329 TCP or UDP).
+ *
+ * ike_msg.c parses and builds messages, ike_crypto.c holds every use of
+ * libcrypto, ike_conf.c reads the configuration, xfrm.c talks XFRM netlink,
+ * ike_sa.c runs the exchanges and ike_daemon.c the sockets, timers and the
+ * module binding.  Everything runs on one thread around one epoll loop.
+ */
+#ifndef ESPTCP_IKE_H
+#define ESPTCP_IKE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+/* RFC 7296 numbers, only those this implementation uses */
+#define IKE_HDR_LEN		28
+#define IKE_VERSION		0x20
+#define IKE_FLAG_I		0x08
+#define IKE_FLAG_V		0x10
+#define IKE_FLAG_R		0x20
+#define IKE_MAX_MSG		65535
+#define IKE_NONCE_LEN		32
+#define IKE_MAX_KEY		64
+
+enum ike_exchange {
+	IKE_SA_INIT = 34,
+	IKE_AUTH = 35,
+	CREATE_CHILD_SA = 36,
+	INFORMATIONAL = 37,
+};
+
+enum ike_payload {
+	PL_NONE = 0,
+	PL_SA = 33,
+	PL_KE = 34,
+	PL_IDI = 35,
+	PL_IDR = 36,
+	PL_CERT = 37,
+	PL_CERTREQ = 38,
+	PL_AUTH = 39,
+	PL_NONCE = 40,
+	PL_NOTIFY = 41,
+	PL_DELETE = 42,
+	PL_VENDOR = 43,
+	PL_TSI = 44,
+	PL_TSR = 45,
+	PL_SK = 46,
+	PL_CP = 47,
+	PL_EAP = 48,
+	PL_SKF = 53,
+};
+
+enum ike_notify {
+	N_UNSUPPORTED_CRITICAL_PAYLOAD = 1,
+	N_INVALID_IKE_SPI = 4,
+	N_INVALID_MAJOR_VERSION = 5,
+	N_INVALID_SYNTAX = 7,
+	N_INVALID_MESSAGE_ID = 9,
+	N_INVALID_SPI = 11,
+	N_NO_PROPOSAL_CHOSEN = 14,
+	N_INVALID_KE_PAYLOAD = 17,
+	N_AUTHENTICATION_FAILED = 24,
+	N_NO_ADDITIONAL_SAS = 35,
+	N_TS_UNACCEPTABLE = 38,
+	N_TEMPORARY_FAILURE = 43,
+	N_CHILD_SA_NOT_FOUND = 44,
+	N_ERROR_MAX = 16383,
+	N_INITIAL_CONTACT = 16384,
+	N_NAT_DETECTION_SOURCE_IP = 16388,
+	N_NAT_DETECTION_DESTINATION_IP = 16389,
+	N_COOKIE = 16390,
+	N_USE_TRANSPORT_MODE = 16391,
+	N_REKEY_SA = 16393,
+	N_ESP_TFC_PADDING_NOT_SUPPORTED = 16394,
+	N_NON_FIRST_FRAGMENTS_ALSO = 16395,
+	N_MOBIKE_SUPPORTED = 16396,
+	N_UPDATE_SA_ADDRESSES = 16400,
+};
+
+enum ike_proto { PROTO_IKE = 1, PROTO_AH = 2, PROTO_ESP = 3 };
+
+enum ike_transform_type {
+	TT_ENCR = 1,
+	TT_PRF = 2,
+	TT_INTEG = 3,
+	TT_DH = 4,
+	TT_ESN = 5,
+};
+
+#define ENCR_AES_CBC		12
+#define ENCR_AES_GCM_16		20
+#define PRF_HMAC_SHA2_256	5
+#define PRF_HMAC_SHA2_384	6
+#define AUTH_HMAC_SHA2_256_128	12
+#define DH_MODP_2048		14
+#define DH_ECP_256		19
+#define DH_CURVE25519		31
+#define ATTR_KEY_LENGTH		14
+#define AUTH_SHARED_KEY_MIC	2
+
+enum ike_id_type {
+	ID_IPV4_ADDR = 1,
+	ID_FQDN = 2,
+	ID_RFC822_ADDR = 3,
+	ID_IPV6_ADDR = 5,
+	ID_KEY_ID = 11,
+};
+
+#define TS_IPV4_ADDR_RANGE	7
+#define TS_IPV6_ADDR_RANGE	8
+
+/* ---- ike_msg.c: the wire format ---- */
+
+struct ike_hdr {
+	uint64_t spi_i;
+	uint64_t spi_r;
+	uint8_t next;
+	uint8_t version;
+	uint8_t exchange;
+	uint8_t flags;
+	uint32_t msgid;
+	uint32_t length;
+};
+
+#define IKE_MAX_PAYLOADS	32
+
+struct ike_pl {
+	uint8_t type;
+	bool critical;
+	const uint8_t *data;	/* body, after the 4-byte generic header */
+	size_t len;
+};
+
+struct ike_msg {
+	struct ike_hdr hdr;
+	const uint8_t *raw;	/* the whole message */
+	size_t raw_len;
+	struct ike_pl pl[IKE_MAX_PAYLOADS];
+	unsigned int npl;
+	/* the SK payload's place in raw, when there is one */
+	size_t sk_off;		/* offset of its generic header */
+	uint8_t sk_first;	/* first inner payload type */
+	uint8_t *plain;		/* decrypted inner payloads (owned) */
+	/* set when a critical payload of unknown type was found */
+	uint8_t unknown_critical;
+};
+
+/* one proposal's choice: one transform id per type (0 = none) */
+struct ike_suite {
+	uint16_t encr;
+	uint16_t keylen;	/* bits */
+	uint16_t prf;
+	uint16_t integ;
+	uint16_t dh;
+	uint16_t esn;		/* 0 = no ESN, the only choice offered */
+};
+
+struct ike_ts {
+	uint8_t family;		/* AF_INET or AF_INET6 */
+	uint8_t proto;
+	uint16_t sport, eport;
+	uint8_t start[16], end[16];
+};
+
+/* a buffer that grows as a message is built; oom sets err */
+struct ike_buf {
+	uint8_t *p;
+	size_t len, cap;
+	bool err;
+};
+
+int ike_parse(struct ike_msg *m, const uint8_t *buf, size_t len);
+int ike_parse_inner(struct ike_msg *m, const uint8_t *plain, size_t len);
+void ike_msg_free(struct ike_msg *m);
+const struct ike_pl *ike_find(const struct ike_msg *m, uint8_t type);
+const struct ike_pl *ike_find_notify(const struct ike_msg *m, uint16_t type);
+int ike_notify_type(const struct ike_pl *pl, uint16_t *type);
+const uint8_t *ike_notify_data(const struct ike_pl *pl, size_t *len);
+int ike_notify_spi(const struct ike_pl *pl, uint8_t *proto, uint32_t *spi);
+
+/* SA payloads: parse a payload into proposals; selection against ours */
+#define IKE_MAX_PROPOSALS	16
+struct ike_proposal {
+	uint8_t num;
+	uint8_t proto;
+	uint8_t spi_len;
+	uint8_t spi[8];
+	/* every transform offered, per type, up to 16 each */
+	uint16_t ids[6][16];
+	uint16_t keylens[6][16];
+	uint8_t nids[6];
+};
+
+int ike_parse_sa(const struct ike_pl *pl, struct ike_proposal *props, unsigned int *n);
+bool ike_proposal_has(const struct ike_proposal *p, const struct ike_suite *s);
+int ike_parse_ts(const struct ike_pl *pl, struct ike_ts *ts, unsigned int *n, unsigned int max);
+
+void ike_buf_init(struct ike_buf *b);
+void ike_buf_free(struct ike_buf *b);
+void ike_put(struct ike_buf *b, const void *p, size_t len);
+void ike_put8(struct ike_buf *b, uint8_t v);
+void ike_put16(struct ike_buf *b, uint16_t v);
+void ike_put32(struct ike_buf *b, uint32_t v);
+void ike_put64(struct ike_buf *b, uint64_t v);
+void ike_set16(struct ike_buf *b, size_t off, uint16_t v);
+void ike_set32(struct ike_buf *b, size_t off, uint32_t v);
+
+/*
+ * Payload building: ike_pl_begin writes a generic header whose next-payload
+ * is patched when the following payload begins (or at ike_pl_end_chain).
+ */
+struct ike_chain {
+	struct ike_buf *b;
+	size_t next_off;	/* where the previous "next payload" byte is */
+	size_t cur;		/* offset of the open payload's header */
+	bool open;
+	bool any;		/* a payload was begun; first is its type */
+	uint8_t first;
+};
+
+void ike_chain_init(struct ike_chain *c, struct ike_buf *b, size_t next_off);
+void ike_pl_begin(struct ike_chain *c, uint8_t type);
+void ike_pl_end(struct ike_chain *c);
+void ike_pl_notify(struct ike_chain *c, uint8_t proto, const uint8_t *spi, size_t spi_len,
+		   uint16_t type, const void *data, size_t len);
+void ike_pl_sa(struct ike_chain *c, uint8_t proto, const struct ike_suite *s, size_t ns,
+	       const uint8_t *spi, size_t spi_len, const uint8_t *nums);
+void ike_pl_ts(struct ike_chain *c, uint8_t type, const struct ike_ts *ts, unsigned int n);
+void ike_hdr_put(struct ike_buf *b, const struct ike_hdr *h);
+void ike_hdr_finish(struct ike_buf *b);
+
+/* ---- ike_crypto.c ---- */
+
+struct ike_dh;
+
+struct ike_keys {
+	size_t prf_len, integ_len, encr_len, icv_len, iv_len, block;
+	uint8_t sk_d[IKE_MAX_KEY];
+	uint8_t sk_ai[IKE_MAX_KEY], sk_ar[IKE_MAX_KEY];
+	uint8_t sk_ei[IKE_MAX_KEY], sk_er[IKE_MAX_KEY];
+	uint8_t sk_pi[IKE_MAX_KEY], sk_pr[IKE_MAX_KEY];
+};
+
+int ike_random(void *buf, size_t len);
+size_t ike_prf_len(uint16_t prf);
+int ike_prf(uint16_t prf, const void *key, size_t klen, const void *data, size_t len,
+	    uint8_t *out);
+int ike_prf_plus(uint16_t prf, const void *key, size_t klen, const uint8_t *seed,
+		 size_t slen, uint8_t *out, size_t olen);
+size_t ike_ke_len(uint16_t group);
+struct ike_dh *ike_dh_new(uint16_t group);
+void ike_dh_free(struct ike_dh *dh);
+int ike_dh_public(struct ike_dh *dh, uint8_t *out, size_t len);
+int ike_dh_shared(struct ike_dh *dh, const uint8_t *peer, size_t plen,
+		  uint8_t *out, size_t *olen);
+int ike_suite_keylens(const struct ike_suite *s, struct ike_keys *k);
+int ike_derive_ike_keys(const struct ike_suite *s, const uint8_t *skeyseed,
+			const uint8_t *ni, size_t nilen, const uint8_t *nr, size_t nrlen,
+			uint64_t spi_i, uint64_t spi_r, struct ike_keys *k);
+/* the SK payload: seal into b (which holds header + payloads up to SK), open */
+int ike_sk_seal(const struct ike_suite *s, const struct ike_keys *k, bool initiator,
+		struct ike_buf *b, size_t sk_off, const uint8_t *plain, size_t plen);
+int ike_sk_open(const struct ike_suite *s, const struct ike_keys *k, bool from_initiator,
+		const uint8_t *msg, size_t msg_len, size_t sk_off, uint8_t **plain,
+		size_t *plen);
+/* ESP key material sizes and xfrm algorithm names */
+int ike_esp_keylen(const struct ike_suite *s, size_t *enc, size_t *integ);
+int ike_nat_hash(uint64_t spi_i, uint64_t spi_r, const struct sockaddr_storage *ss,
+		 uint8_t out[20]);
+int ike_cookie_hash(const uint8_t *secret, const uint8_t *ni, size_t nilen,
+		    const struct sockaddr_storage *ss, uint64_t spi_i, uint8_t out[32]);
+void ike_wipe(void *p, size_t len);
+bool ike_memeq(const void *a, const void *b, size_t len);
+
+/* ---- ike_conf.c ---- */
+
+enum ike_transport { TRANSPORT_TCP, TRANSPORT_UDP };
+
+#define IKE_MAX_SUITES 8
+
+struct ike_conn_conf {
+	char name[64];
+	bool initiator;
+	enum ike_transport transport;
+	int family;
+	struct sockaddr_storage local;	/* port: where the responder listens */
+	struct sockaddr_storage remote;	/* any address on a responder: remote-any */
+	bool remote_any;
+	uint16_t tcp_port;
+	uint16_t udp_port;
+	uint8_t local_id_type, remote_id_type;
+	char local_id[256], remote_id[256];
+	size_t local_id_len, remote_id_len;
+	uint8_t psk[256];
+	size_t psk_len;
+	struct ike_ts local_ts, remote_ts;
+	struct ike_suite ike[IKE_MAX_SUITES];
+	size_t nike;
+	struct ike_suite esp[IKE_MAX_SUITES];
+	size_t nesp;
+	unsigned int ike_rekey_s, child_rekey_s;
+	unsigned int dpd_s, dpd_timeout_s;
+	unsigned int retry_s;		/* initiator: back-off base to restart */
+	bool encap_force;		/* UDP: ESP in UDP even without NAT */
+	bool tunnel;			/* else transport mode */
+};
+
+struct ike_conf {
+	struct ike_conn_conf *conns;
+	size_t nconns;
+	unsigned int half_open_max;
+	unsigned int cookie_threshold;
+	unsigned int half_open_timeout_s;
+	uint32_t reqid_base;
+	char ulp[16];
+};
+
+int ike_conf_load(const char *path, struct ike_conf *conf);
+void ike_conf_free(struct ike_conf *conf);
+int ike_parse_suites(const char *s, bool ike, struct ike_suite *out, size_t *n);
+const char *ike_suite_str(const struct ike_suite *s, bool ike, char *buf, size_t len);
+
+/* ---- xfrm.c ---- */
+
+struct xfrm_nl;
+
+struct xfrm_child {
+	int family;
+	uint8_t local[16], remote[16];	/* outer addresses */
+	uint32_t spi_in, spi_out;	/* network order */
+	uint32_t reqid;
+	struct ike_suite suite;
+	uint8_t key_in[IKE_MAX_KEY * 2], key_out[IKE_MAX_KEY * 2];
+	size_t enc_len, integ_len;
+	uint16_t encap_sport, encap_dport;	/* host order; 0 = plain ESP */
+	struct ike_ts local_ts, remote_ts;
+	bool tunnel;
+	unsigned int hard_s;
+};
+
+struct xfrm_nl *xfrm_open(void);
+void xfrm_close(struct xfrm_nl *x);
+int xfrm_alloc_spi(struct xfrm_nl *x, int family, const uint8_t *src, const uint8_t *dst,
+		   uint32_t reqid, uint32_t *spi);
+int xfrm_add_states(struct xfrm_nl *x, const struct xfrm_child *c);
+int xfrm_del_state(struct xfrm_nl *x, int family, const uint8_t *daddr, uint32_t spi);
+int xfrm_add_policies(struct xfrm_nl *x, const struct xfrm_child *c);
+int xfrm_del_policies(struct xfrm_nl *x, const struct xfrm_child *c);
+int xfrm_flush_owned(struct xfrm_nl *x, uint32_t reqid_base, uint32_t reqid_mask);
+int xfrm_state_seq(struct xfrm_nl *x, int family, const uint8_t *daddr, uint32_t spi,
+		   uint64_t *packets);
+
+/* ---- ike_daemon.c ---- */
+
+int esptcp_ike_main(int argc, char **argv);
+
+#endif

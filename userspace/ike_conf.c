@@ -1,0 +1,569 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * esptcp tool: the IKE helper's configuration file.  An INI-style file:
+ * an optional [global] section and one [conn NAME] section per tunnel
+ * (initiator) or per accepted client (responder); see esptcp.conf(5).
+ * Every error names the file, line and key.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+
+#include "ike.h"
+
+struct alg_name {
+	const char *name;
+	uint8_t type;
+	uint16_t id, keylen;
+};
+
+static const struct alg_name algs[] = {
+	{ "aes128gcm16", TT_ENCR, ENCR_AES_GCM_16, 128 },
+	{ "aes192gcm16", TT_ENCR, ENCR_AES_GCM_16, 192 },
+	{ "aes256gcm16", TT_ENCR, ENCR_AES_GCM_16, 256 },
+	{ "aes128gcm", TT_ENCR, ENCR_AES_GCM_16, 128 },
+	{ "aes256gcm", TT_ENCR, ENCR_AES_GCM_16, 256 },
+	{ "aes128", TT_ENCR, ENCR_AES_CBC, 128 },
+	{ "aes192", TT_ENCR, ENCR_AES_CBC, 192 },
+	{ "aes256", TT_ENCR, ENCR_AES_CBC, 256 },
+	{ "sha256", TT_INTEG, AUTH_HMAC_SHA2_256_128, 0 },
+	{ "prfsha256", TT_PRF, PRF_HMAC_SHA2_256, 0 },
+	{ "prfsha384", TT_PRF, PRF_HMAC_SHA2_384, 0 },
+	{ "modp2048", TT_DH, DH_MODP_2048, 0 },
+	{ "ecp256", TT_DH, DH_ECP_256, 0 },
+	{ "curve25519", TT_DH, DH_CURVE25519, 0 },
+	{ "x25519", TT_DH, DH_CURVE25519, 0 },
+};
+
+/**
+ * ike_parse_suites() - "aes128gcm16-prfsha256-ecp256, aes256-sha256-modp2048"
+ * @s: the list
+ * @ike: IKE suites (a PRF and a group are required; sha256 implies
+ *	prfsha256) or ESP suites (a group means PFS on rekey)
+ * @out: room for IKE_MAX_SUITES
+ * @n: set to the count
+ *
+ * Return: 0, or -EINVAL with a message on stderr.
+ */
+int ike_parse_suites(const char *s, bool ike, struct ike_suite *out, size_t *n)
+{
+	char *copy = strdup(s), *save = NULL, *tok;
+	int err = 0;
+
+	*n = 0;
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+		struct ike_suite su = { 0 };
+		char *s2 = NULL, *a;
+		struct ike_keys k;
+
+		if (*n == IKE_MAX_SUITES) {
+			fprintf(stderr, "esptcp: at most %d proposals\n", IKE_MAX_SUITES);
+			err = -EINVAL;
+			break;
+		}
+		for (a = strtok_r(tok, "-", &s2); a; a = strtok_r(NULL, "-", &s2)) {
+			const struct alg_name *an = NULL;
+
+			for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++)
+				if (!strcmp(algs[i].name, a))
+					an = &algs[i];
+			if (!an) {
+				fprintf(stderr, "esptcp: unknown algorithm '%s'\n", a);
+				err = -EINVAL;
+				goto out;
+			}
+			switch (an->type) {
+			case TT_ENCR:
+				su.encr = an->id;
+				su.keylen = an->keylen;
+				break;
+			case TT_INTEG:
+				su.integ = an->id;
+				break;
+			case TT_PRF:
+				su.prf = an->id;
+				break;
+			case TT_DH:
+				su.dh = an->id;
+				break;
+			}
+		}
+		if (ike && !su.prf && su.integ == AUTH_HMAC_SHA2_256_128)
+			su.prf = PRF_HMAC_SHA2_256;
+		if (!ike)
+			su.prf = PRF_HMAC_SHA2_256;	/* only for the key-length check */
+		if (ike_suite_keylens(&su, &k) || (ike && !su.dh)) {
+			fprintf(stderr, "esptcp: incomplete or unsupported proposal in '%s'%s\n", s,
+				ike ? " (IKE needs a cipher, a PRF or sha256, and a group)" :
+				" (ESP needs aes*gcm16, or aes* with sha256)");
+			err = -EINVAL;
+			break;
+		}
+		if (!ike)
+			su.prf = 0;
+		out[(*n)++] = su;
+	}
+	if (!err && !*n) {
+		fprintf(stderr, "esptcp: empty proposal list\n");
+		err = -EINVAL;
+	}
+out:
+	free(copy);
+	return err;
+}
+
+static const char *alg_str(uint8_t type, uint16_t id, uint16_t keylen)
+{
+	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++)
+		if (algs[i].type == type && algs[i].id == id &&
+		    (type != TT_ENCR || algs[i].keylen == keylen))
+			return algs[i].name;
+	return "?";
+}
+
+const char *ike_suite_str(const struct ike_suite *s, bool ike, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s", alg_str(TT_ENCR, s->encr, s->keylen));
+
+	if (s->integ && n > 0 && (size_t)n < len)
+		n += snprintf(buf + n, len - n, "-%s", alg_str(TT_INTEG, s->integ, 0));
+	if (ike && s->prf && n > 0 && (size_t)n < len)
+		n += snprintf(buf + n, len - n, "-%s", alg_str(TT_PRF, s->prf, 0));
+	if (s->dh && n > 0 && (size_t)n < len)
+		snprintf(buf + n, len - n, "-%s", alg_str(TT_DH, s->dh, 0));
+	return buf;
+}
+
+static int parse_duration(const char *v, unsigned int *out)
+{
+	char *end;
+	unsigned long n = strtoul(v, &end, 10);
+	unsigned long mul = 1;
+
+	if (end == v)
+		return -EINVAL;
+	if (*end == 'm')
+		mul = 60;
+	else if (*end == 'h')
+		mul = 3600;
+	if (*end == 's' || *end == 'm' || *end == 'h')
+		end++;
+	if (*end || n > 100000000UL / mul)
+		return -EINVAL;
+	*out = (unsigned int)(n * mul);
+	return 0;
+}
+
+static int parse_uint(const char *v, unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoul(v, &end, 0);
+	return (errno || end == v || *end || *out > max) ? -EINVAL : 0;
+}
+
+static int parse_addr(const char *v, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *sin = (void *)ss;
+	struct sockaddr_in6 *sin6 = (void *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, v, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, v, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* "203.0.113.0/24" or "2001:db8::/64", optionally "[proto]" or "[proto/port]" */
+static int parse_ts(const char *v, struct ike_ts *ts)
+{
+	char addr[INET6_ADDRSTRLEN + 8], *slash, *br;
+	unsigned long plen, proto = 0, port = 0;
+	size_t alen;
+	uint8_t a[16];
+
+	memset(ts, 0, sizeof(*ts));
+	if (strlen(v) >= sizeof(addr))
+		return -EINVAL;
+	strcpy(addr, v);
+	br = strchr(addr, '[');
+	if (br) {
+		char *ps = strchr(br, '/'), *close = strchr(br, ']');
+
+		if (!close || close[1])
+			return -EINVAL;
+		*close = 0;
+		if (ps) {
+			*ps = 0;
+			if (parse_uint(ps + 1, 65535, &port))
+				return -EINVAL;
+		}
+		if (parse_uint(br + 1, 255, &proto))
+			return -EINVAL;
+		*br = 0;
+	}
+	slash = strchr(addr, '/');
+	if (slash)
+		*slash = 0;
+	if (inet_pton(AF_INET, addr, a) == 1) {
+		ts->family = AF_INET;
+		alen = 4;
+	} else if (inet_pton(AF_INET6, addr, a) == 1) {
+		ts->family = AF_INET6;
+		alen = 16;
+	} else {
+		return -EINVAL;
+	}
+	plen = alen * 8;
+	if (slash && parse_uint(slash + 1, alen * 8, &plen))
+		return -EINVAL;
+	for (size_t i = 0; i < alen; i++) {
+		unsigned int bits = plen > i * 8 ? (plen - i * 8 >= 8 ? 8 : plen - i * 8) : 0;
+		uint8_t mask = (uint8_t)(0xff00 >> bits);
+
+		ts->start[i] = a[i] & mask;
+		ts->end[i] = a[i] | (uint8_t)~mask;
+	}
+	ts->proto = (uint8_t)proto;
+	ts->sport = port ? (uint16_t)port : 0;
+	ts->eport = port ? (uint16_t)port : 65535;
+	return 0;
+}
+
+static int parse_id(const char *v, uint8_t *type, char *out, size_t *len)
+{
+	uint8_t a[16];
+
+	if (inet_pton(AF_INET, v, a) == 1) {
+		*type = ID_IPV4_ADDR;
+		memcpy(out, a, 4);
+		*len = 4;
+	} else if (inet_pton(AF_INET6, v, a) == 1) {
+		*type = ID_IPV6_ADDR;
+		memcpy(out, a, 16);
+		*len = 16;
+	} else {
+		if (*v == '@')
+			v++;
+		*len = strlen(v);
+		if (!*len || *len >= 255)
+			return -EINVAL;
+		*type = strchr(v, '@') ? ID_RFC822_ADDR : ID_FQDN;
+		memcpy(out, v, *len);
+	}
+	return 0;
+}
+
+static int unhex(const char *v, uint8_t *out, size_t max, size_t *len)
+{
+	size_t n = strlen(v);
+
+	if (n % 2 || n / 2 > max)
+		return -EINVAL;
+	for (size_t i = 0; i < n / 2; i++) {
+		unsigned int x;
+
+		if (!isxdigit((unsigned char)v[2 * i]) || !isxdigit((unsigned char)v[2 * i + 1]) ||
+		    sscanf(v + 2 * i, "%2x", &x) != 1)
+			return -EINVAL;
+		out[i] = (uint8_t)x;
+	}
+	*len = n / 2;
+	return 0;
+}
+
+static int parse_psk(const char *v, uint8_t *out, size_t max, size_t *len)
+{
+	size_t n = strlen(v);
+
+	if (!strncmp(v, "0x", 2))
+		return unhex(v + 2, out, max, len);
+	if (n >= 2 && v[0] == '"' && v[n - 1] == '"') {
+		v++;
+		n -= 2;
+	}
+	if (!n || n > max)
+		return -EINVAL;
+	memcpy(out, v, n);
+	*len = n;
+	return 0;
+}
+
+static void conn_defaults(struct ike_conn_conf *c, const char *name)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	c->transport = TRANSPORT_TCP;
+	c->tcp_port = 4500;
+	c->udp_port = 500;
+	c->ike_rekey_s = 4 * 3600;
+	c->child_rekey_s = 3600;
+	c->dpd_s = 30;
+	c->dpd_timeout_s = 90;
+	c->retry_s = 2;
+	c->tunnel = true;
+	c->remote_any = true;
+	ike_parse_suites("aes128gcm16-prfsha256-ecp256", true, c->ike, &c->nike);
+	ike_parse_suites("aes128gcm16", false, c->esp, &c->nesp);
+}
+
+static int conn_key(struct ike_conn_conf *c, const char *k, const char *v)
+{
+	unsigned long u;
+
+	if (!strcmp(k, "role")) {
+		if (strcmp(v, "initiator") && strcmp(v, "responder"))
+			return -EINVAL;
+		c->initiator = !strcmp(v, "initiator");
+	} else if (!strcmp(k, "transport")) {
+		if (!strcmp(v, "tcp"))
+			c->transport = TRANSPORT_TCP;
+		else if (!strcmp(v, "udp"))
+			c->transport = TRANSPORT_UDP;
+		else
+			return -EINVAL;
+	} else if (!strcmp(k, "local")) {
+		return parse_addr(v, &c->local);
+	} else if (!strcmp(k, "remote")) {
+		if (!strcmp(v, "any") || !strcmp(v, "%any")) {
+			c->remote_any = true;
+			return 0;
+		}
+		c->remote_any = false;
+		return parse_addr(v, &c->remote);
+	} else if (!strcmp(k, "port")) {
+		if (parse_uint(v, 65535, &u) || !u)
+			return -EINVAL;
+		c->tcp_port = (uint16_t)u;
+	} else if (!strcmp(k, "udp-port")) {
+		if (parse_uint(v, 65535, &u) || !u)
+			return -EINVAL;
+		c->udp_port = (uint16_t)u;
+	} else if (!strcmp(k, "local-id")) {
+		return parse_id(v, &c->local_id_type, c->local_id, &c->local_id_len);
+	} else if (!strcmp(k, "remote-id")) {
+		return parse_id(v, &c->remote_id_type, c->remote_id, &c->remote_id_len);
+	} else if (!strcmp(k, "psk")) {
+		return parse_psk(v, c->psk, sizeof(c->psk), &c->psk_len);
+	} else if (!strcmp(k, "local-ts")) {
+		return parse_ts(v, &c->local_ts);
+	} else if (!strcmp(k, "remote-ts")) {
+		return parse_ts(v, &c->remote_ts);
+	} else if (!strcmp(k, "ike")) {
+		return ike_parse_suites(v, true, c->ike, &c->nike);
+	} else if (!strcmp(k, "esp")) {
+		return ike_parse_suites(v, false, c->esp, &c->nesp);
+	} else if (!strcmp(k, "ike-rekey")) {
+		return parse_duration(v, &c->ike_rekey_s);
+	} else if (!strcmp(k, "child-rekey")) {
+		return parse_duration(v, &c->child_rekey_s);
+	} else if (!strcmp(k, "dpd")) {
+		return parse_duration(v, &c->dpd_s);
+	} else if (!strcmp(k, "dpd-timeout")) {
+		return parse_duration(v, &c->dpd_timeout_s);
+	} else if (!strcmp(k, "retry")) {
+		return parse_duration(v, &c->retry_s);
+	} else if (!strcmp(k, "encap")) {
+		if (strcmp(v, "yes") && strcmp(v, "auto"))
+			return -EINVAL;
+		c->encap_force = !strcmp(v, "yes");
+	} else if (!strcmp(k, "mode")) {
+		if (strcmp(v, "tunnel") && strcmp(v, "transport"))
+			return -EINVAL;
+		c->tunnel = !strcmp(v, "tunnel");
+	} else {
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int global_key(struct ike_conf *conf, const char *k, const char *v)
+{
+	unsigned long u;
+
+	if (!strcmp(k, "half-open-max")) {
+		if (parse_uint(v, 1000000, &u) || !u)
+			return -EINVAL;
+		conf->half_open_max = (unsigned int)u;
+	} else if (!strcmp(k, "cookie-threshold")) {
+		if (parse_uint(v, 1000000, &u))
+			return -EINVAL;
+		conf->cookie_threshold = (unsigned int)u;
+	} else if (!strcmp(k, "half-open-timeout")) {
+		return parse_duration(v, &conf->half_open_timeout_s);
+	} else if (!strcmp(k, "reqid-base")) {
+		if (parse_uint(v, 0xffffffffUL, &u) || (u & 0xffff))
+			return -EINVAL;
+		conf->reqid_base = (uint32_t)u;
+	} else if (!strcmp(k, "ulp")) {
+		if (strcmp(v, "esptcp") && strcmp(v, "espintcp"))
+			return -EINVAL;
+		snprintf(conf->ulp, sizeof(conf->ulp), "%s", v);
+	} else {
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = 0;
+	return s;
+}
+
+static int check_conn(const char *path, const struct ike_conn_conf *c)
+{
+	const char *miss = NULL;
+
+	if (!c->local.ss_family)
+		miss = "local";
+	else if (c->initiator && c->remote_any)
+		miss = "remote (an initiator needs an address)";
+	else if (!c->psk_len)
+		miss = "psk";
+	else if (!c->local_ts.family || !c->remote_ts.family)
+		miss = "local-ts and remote-ts";
+	if (miss) {
+		fprintf(stderr, "esptcp: %s: [conn %s]: missing %s\n", path, c->name, miss);
+		return -EINVAL;
+	}
+	if (!c->remote_any && c->remote.ss_family != c->local.ss_family) {
+		fprintf(stderr, "esptcp: %s: [conn %s]: local and remote differ in family\n",
+			path, c->name);
+		return -EINVAL;
+	}
+	if (c->local_ts.family != c->remote_ts.family) {
+		fprintf(stderr, "esptcp: %s: [conn %s]: local-ts and remote-ts differ in family\n",
+			path, c->name);
+		return -EINVAL;
+	}
+	if (!c->tunnel && c->local_ts.family != c->local.ss_family) {
+		fprintf(stderr, "esptcp: %s: [conn %s]: transport mode needs selectors of the outer family\n",
+			path, c->name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/**
+ * ike_conf_load() - read a configuration file
+ * @path: the file
+ * @conf: filled in; free with ike_conf_free()
+ *
+ * Return: 0, or -EINVAL after printing what is wrong and where.
+ */
+int ike_conf_load(const char *path, struct ike_conf *conf)
+{
+	FILE *f = fopen(path, "r");
+	struct ike_conn_conf *cur = NULL;
+	bool in_global = false;
+	char line[1024];
+	unsigned int lineno = 0;
+	int err = 0;
+
+	memset(conf, 0, sizeof(*conf));
+	conf->half_open_max = 256;
+	conf->cookie_threshold = 32;
+	conf->half_open_timeout_s = 30;
+	conf->reqid_base = 0x45540000;
+	snprintf(conf->ulp, sizeof(conf->ulp), "esptcp");
+	if (!f) {
+		fprintf(stderr, "esptcp: %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	while (!err && fgets(line, sizeof(line), f)) {
+		char *s = trim(line), *eq, *k, *v;
+
+		lineno++;
+		if (!*s || *s == '#' || *s == ';')
+			continue;
+		if (*s == '[') {
+			char *close = strchr(s, ']'), *name;
+
+			if (!close || close[1]) {
+				err = -EINVAL;
+				break;
+			}
+			*close = 0;
+			name = trim(s + 1);
+			in_global = !strcmp(name, "global");
+			cur = NULL;
+			if (in_global)
+				continue;
+			if (strncmp(name, "conn", 4) || !isspace((unsigned char)name[4])) {
+				err = -EINVAL;
+				break;
+			}
+			name = trim(name + 4);
+			for (size_t i = 0; i < conf->nconns; i++)
+				if (!strcmp(conf->conns[i].name, name))
+					err = -EEXIST;
+			if (err || !*name || strlen(name) >= sizeof(cur->name)) {
+				err = -EINVAL;
+				break;
+			}
+			cur = realloc(conf->conns, (conf->nconns + 1) * sizeof(*cur));
+			if (!cur) {
+				err = -ENOMEM;
+				break;
+			}
+			conf->conns = cur;
+			cur = &conf->conns[conf->nconns++];
+			conn_defaults(cur, name);
+			continue;
+		}
+		eq = strchr(s, '=');
+		if (!eq || (!cur && !in_global)) {
+			err = -EINVAL;
+			break;
+		}
+		*eq = 0;
+		k = trim(s);
+		v = trim(eq + 1);
+		err = cur ? conn_key(cur, k, v) : global_key(conf, k, v);
+		if (err == -ENOENT) {
+			fprintf(stderr, "esptcp: %s:%u: unknown key '%s'\n", path, lineno, k);
+			err = -EINVAL;
+		} else if (err) {
+			fprintf(stderr, "esptcp: %s:%u: bad value for '%s'\n", path, lineno, k);
+		}
+	}
+	if (err == -EINVAL && lineno && !ferror(f) && !strchr(line, '='))
+		fprintf(stderr, "esptcp: %s:%u: cannot parse this line\n", path, lineno);
+	fclose(f);
+	for (size_t i = 0; !err && i < conf->nconns; i++)
+		err = check_conn(path, &conf->conns[i]);
+	if (!err && !conf->nconns) {
+		fprintf(stderr, "esptcp: %s: no [conn NAME] section\n", path);
+		err = -EINVAL;
+	}
+	if (err)
+		ike_conf_free(conf);
+	return err ? -EINVAL : 0;
+}
+
+void ike_conf_free(struct ike_conf *conf)
+{
+	for (size_t i = 0; i < conf->nconns; i++)
+		ike_wipe(conf->conns[i].psk, sizeof(conf->conns[i].psk));
+	free(conf->conns);
+	conf->conns = NULL;
+	conf->nconns = 0;
+}

@@ -1,0 +1,485 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * esptcp tool: XFRM netlink for the IKE helper, through libmnl.  States and
+ * policies are tagged by their reqid: everything whose reqid lies in the
+ * helper's range is the helper's, which is how a restarted helper finds and
+ * removes what a killed one left behind.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <linux/netlink.h>
+#include <linux/xfrm.h>
+#include <linux/udp.h>
+#include <libmnl/libmnl.h>
+
+#include "ike.h"
+
+#define XFRM_PRIORITY	1000
+
+struct xfrm_nl {
+	struct mnl_socket *sock;
+	unsigned int portid;
+	unsigned int seq;
+};
+
+typedef int (*xfrm_cb)(const struct nlmsghdr *nlh, void *data);
+
+struct xfrm_nl *xfrm_open(void)
+{
+	struct xfrm_nl *x = calloc(1, sizeof(*x));
+	int one = 1;
+
+	if (!x)
+		return NULL;
+	x->sock = mnl_socket_open(NETLINK_XFRM);
+	if (!x->sock || mnl_socket_bind(x->sock, 0, MNL_SOCKET_AUTOPID) < 0) {
+		if (x->sock)
+			mnl_socket_close(x->sock);
+		free(x);
+		return NULL;
+	}
+	mnl_socket_setsockopt(x->sock, NETLINK_EXT_ACK, &one, sizeof(one));
+	x->portid = mnl_socket_get_portid(x->sock);
+	x->seq = (unsigned int)time(NULL);
+	return x;
+}
+
+void xfrm_close(struct xfrm_nl *x)
+{
+	if (!x)
+		return;
+	mnl_socket_close(x->sock);
+	free(x);
+}
+
+static struct nlmsghdr *msg_start(struct xfrm_nl *x, void *buf, uint16_t type, uint16_t flags)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+	nlh->nlmsg_seq = ++x->seq;
+	return nlh;
+}
+
+/* send one request and run cb on each reply until the ack or the dump ends */
+static int xfrm_talk(struct xfrm_nl *x, struct nlmsghdr *nlh, xfrm_cb cb, void *data)
+{
+	char buf[32768];
+	int ret;
+
+	if (mnl_socket_sendto(x->sock, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	do {
+		ret = (int)mnl_socket_recvfrom(x->sock, buf, sizeof(buf));
+		if (ret < 0)
+			return -errno;
+		ret = mnl_cb_run(buf, (size_t)ret, nlh->nlmsg_seq, x->portid, cb, data);
+	} while (ret > 0);
+	return ret < 0 ? -errno : 0;
+}
+
+static void put_addr(xfrm_address_t *a, int family, const uint8_t *src)
+{
+	memset(a, 0, sizeof(*a));
+	memcpy(a, src, family == AF_INET ? 4 : 16);
+}
+
+struct spi_reply {
+	uint32_t spi;
+};
+
+static int spi_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct spi_reply *r = data;
+	const struct xfrm_usersa_info *info;
+
+	if (nlh->nlmsg_type != XFRM_MSG_NEWSA ||
+	    mnl_nlmsg_get_payload_len(nlh) < sizeof(*info))
+		return MNL_CB_OK;
+	info = mnl_nlmsg_get_payload(nlh);
+	r->spi = info->id.spi;
+	return MNL_CB_OK;
+}
+
+/**
+ * xfrm_alloc_spi() - reserve an inbound SPI (a larval state the kernel ages out)
+ * @x: the socket
+ * @family: outer family
+ * @src: the peer's outer address
+ * @dst: ours
+ * @reqid: the child's reqid
+ * @spi: set to the SPI, network order
+ *
+ * Return: 0 or a negative errno.
+ */
+int xfrm_alloc_spi(struct xfrm_nl *x, int family, const uint8_t *src, const uint8_t *dst,
+		   uint32_t reqid, uint32_t *spi)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = msg_start(x, buf, XFRM_MSG_ALLOCSPI, NLM_F_ACK);
+	struct xfrm_userspi_info *u = mnl_nlmsg_put_extra_header(nlh, sizeof(*u));
+	struct spi_reply r = { 0 };
+	int err;
+
+	put_addr(&u->info.id.daddr, family, dst);
+	put_addr(&u->info.saddr, family, src);
+	u->info.id.proto = IPPROTO_ESP;
+	u->info.family = (uint16_t)family;
+	u->info.reqid = reqid;
+	u->info.mode = XFRM_MODE_TUNNEL;
+	u->min = 0xc0000000;
+	u->max = 0xcfffffff;
+	err = xfrm_talk(x, nlh, spi_cb, &r);
+	if (!err && !r.spi)
+		err = -EIO;
+	*spi = r.spi;
+	return err;
+}
+
+static void put_lft(struct xfrm_lifetime_cfg *l, unsigned int hard_s)
+{
+	l->soft_byte_limit = XFRM_INF;
+	l->hard_byte_limit = XFRM_INF;
+	l->soft_packet_limit = XFRM_INF;
+	l->hard_packet_limit = XFRM_INF;
+	l->hard_add_expires_seconds = hard_s;
+}
+
+static int add_state(struct xfrm_nl *x, const struct xfrm_child *c, bool in)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = msg_start(x, buf, in ? XFRM_MSG_UPDSA : XFRM_MSG_NEWSA,
+					 NLM_F_ACK | (in ? 0 : NLM_F_CREATE | NLM_F_EXCL));
+	struct xfrm_usersa_info *info = mnl_nlmsg_put_extra_header(nlh, sizeof(*info));
+	const uint8_t *key = in ? c->key_in : c->key_out;
+	char algbuf[sizeof(struct xfrm_algo_auth) + 2 * IKE_MAX_KEY];
+
+	put_addr(&info->id.daddr, c->family, in ? c->local : c->remote);
+	put_addr(&info->saddr, c->family, in ? c->remote : c->local);
+	info->id.spi = in ? c->spi_in : c->spi_out;
+	info->id.proto = IPPROTO_ESP;
+	info->family = (uint16_t)c->family;
+	info->sel.family = (uint16_t)c->family;
+	info->reqid = c->reqid;
+	info->mode = c->tunnel ? XFRM_MODE_TUNNEL : XFRM_MODE_TRANSPORT;
+	info->replay_window = 32;
+	put_lft(&info->lft, c->hard_s);
+	if (c->suite.encr == ENCR_AES_GCM_16) {
+		struct xfrm_algo_aead *a = (void *)algbuf;
+
+		memset(a, 0, sizeof(*a));
+		snprintf(a->alg_name, sizeof(a->alg_name), "rfc4106(gcm(aes))");
+		a->alg_key_len = (unsigned int)c->enc_len * 8;
+		a->alg_icv_len = 128;
+		memcpy(a->alg_key, key, c->enc_len);
+		mnl_attr_put(nlh, XFRMA_ALG_AEAD, sizeof(*a) + c->enc_len, a);
+	} else {
+		struct xfrm_algo *e = (void *)algbuf;
+		struct xfrm_algo_auth *a = (void *)algbuf;
+
+		memset(e, 0, sizeof(*e));
+		snprintf(e->alg_name, sizeof(e->alg_name), "cbc(aes)");
+		e->alg_key_len = (unsigned int)c->enc_len * 8;
+		memcpy(e->alg_key, key, c->enc_len);
+		mnl_attr_put(nlh, XFRMA_ALG_CRYPT, sizeof(*e) + c->enc_len, e);
+		memset(a, 0, sizeof(*a));
+		snprintf(a->alg_name, sizeof(a->alg_name), "hmac(sha256)");
+		a->alg_key_len = (unsigned int)c->integ_len * 8;
+		a->alg_trunc_len = 128;
+		memcpy(a->alg_key, key + c->enc_len, c->integ_len);
+		mnl_attr_put(nlh, XFRMA_ALG_AUTH_TRUNC, sizeof(*a) + c->integ_len, a);
+	}
+	if (c->encap_sport) {
+		struct xfrm_encap_tmpl enc = {
+			.encap_type = UDP_ENCAP_ESPINUDP,
+			.encap_sport = htons(in ? c->encap_dport : c->encap_sport),
+			.encap_dport = htons(in ? c->encap_sport : c->encap_dport),
+		};
+
+		mnl_attr_put(nlh, XFRMA_ENCAP, sizeof(enc), &enc);
+	}
+	ike_wipe(algbuf, sizeof(algbuf));
+	return xfrm_talk(x, nlh, NULL, NULL);
+}
+
+/**
+ * xfrm_add_states() - install a CHILD_SA's two states
+ * @x: the socket
+ * @c: the child; its inbound SPI came from xfrm_alloc_spi()
+ *
+ * Return: 0 or a negative errno (the inbound state may then exist).
+ */
+int xfrm_add_states(struct xfrm_nl *x, const struct xfrm_child *c)
+{
+	int err = add_state(x, c, true);
+
+	return err ? err : add_state(x, c, false);
+}
+
+int xfrm_del_state(struct xfrm_nl *x, int family, const uint8_t *daddr, uint32_t spi)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = msg_start(x, buf, XFRM_MSG_DELSA, NLM_F_ACK);
+	struct xfrm_usersa_id *id = mnl_nlmsg_put_extra_header(nlh, sizeof(*id));
+
+	put_addr(&id->daddr, family, daddr);
+	id->spi = spi;
+	id->family = (uint16_t)family;
+	id->proto = IPPROTO_ESP;
+	return xfrm_talk(x, nlh, NULL, NULL);
+}
+
+static uint8_t range_prefix(const struct ike_ts *ts)
+{
+	size_t alen = ts->family == AF_INET ? 4 : 16;
+	uint8_t bits = 0;
+
+	for (size_t i = 0; i < alen * 8; i++) {
+		unsigned int byte = (unsigned int)(i / 8), bit = 0x80 >> (i % 8);
+
+		if ((ts->start[byte] & bit) != (ts->end[byte] & bit))
+			break;
+		bits++;
+	}
+	return bits;
+}
+
+static void put_sel(struct xfrm_selector *sel, const struct ike_ts *src,
+		    const struct ike_ts *dst)
+{
+	memset(sel, 0, sizeof(*sel));
+	sel->family = src->family;
+	put_addr(&sel->saddr, src->family, src->start);
+	put_addr(&sel->daddr, dst->family, dst->start);
+	sel->prefixlen_s = range_prefix(src);
+	sel->prefixlen_d = range_prefix(dst);
+	sel->proto = src->proto ? src->proto : dst->proto;
+	if (src->sport == src->eport) {
+		sel->sport = htons(src->sport);
+		sel->sport_mask = 0xffff;
+	}
+	if (dst->sport == dst->eport) {
+		sel->dport = htons(dst->sport);
+		sel->dport_mask = 0xffff;
+	}
+}
+
+static int policy(struct xfrm_nl *x, const struct xfrm_child *c, uint8_t dir, bool add)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	bool out = dir == XFRM_POLICY_OUT;
+	const struct ike_ts *src = out ? &c->local_ts : &c->remote_ts;
+	const struct ike_ts *dst = out ? &c->remote_ts : &c->local_ts;
+	struct nlmsghdr *nlh;
+
+	if (!add) {
+		struct xfrm_userpolicy_id *id;
+
+		nlh = msg_start(x, buf, XFRM_MSG_DELPOLICY, NLM_F_ACK);
+		id = mnl_nlmsg_put_extra_header(nlh, sizeof(*id));
+		put_sel(&id->sel, src, dst);
+		id->dir = dir;
+	} else {
+		struct xfrm_userpolicy_info *p;
+		struct xfrm_user_tmpl t = { 0 };
+
+		nlh = msg_start(x, buf, XFRM_MSG_UPDPOLICY, NLM_F_ACK);
+		p = mnl_nlmsg_put_extra_header(nlh, sizeof(*p));
+		put_sel(&p->sel, src, dst);
+		put_lft(&p->lft, 0);
+		p->priority = XFRM_PRIORITY;
+		p->dir = dir;
+		p->action = XFRM_POLICY_ALLOW;
+		put_addr(&t.id.daddr, c->family, out ? c->remote : c->local);
+		put_addr(&t.saddr, c->family, out ? c->local : c->remote);
+		t.id.proto = IPPROTO_ESP;
+		t.family = (uint16_t)c->family;
+		t.reqid = c->reqid;
+		t.mode = c->tunnel ? XFRM_MODE_TUNNEL : XFRM_MODE_TRANSPORT;
+		t.aalgos = ~0u;
+		t.ealgos = ~0u;
+		t.calgos = ~0u;
+		mnl_attr_put(nlh, XFRMA_TMPL, sizeof(t), &t);
+	}
+	return xfrm_talk(x, nlh, NULL, NULL);
+}
+
+/* out, in, and fwd so that a gateway forwards for the subnet behind it */
+int xfrm_add_policies(struct xfrm_nl *x, const struct xfrm_child *c)
+{
+	int err = policy(x, c, XFRM_POLICY_OUT, true);
+
+	if (!err)
+		err = policy(x, c, XFRM_POLICY_IN, true);
+	if (!err && c->tunnel)
+		err = policy(x, c, XFRM_POLICY_FWD, true);
+	return err;
+}
+
+int xfrm_del_policies(struct xfrm_nl *x, const struct xfrm_child *c)
+{
+	int e1 = policy(x, c, XFRM_POLICY_OUT, false);
+	int e2 = policy(x, c, XFRM_POLICY_IN, false);
+	int e3 = c->tunnel ? policy(x, c, XFRM_POLICY_FWD, false) : 0;
+
+	return e1 ? e1 : e2 ? e2 : e3;
+}
+
+/* ---- cleaning up after a predecessor ---- */
+
+struct owned {
+	uint32_t base, mask;
+	struct xfrm_usersa_id *sa;
+	size_t nsa;
+	struct xfrm_userpolicy_id *pol;
+	size_t npol;
+	bool oom;
+};
+
+static int owned_sa_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct xfrm_usersa_info *info;
+	struct owned *o = data;
+	struct xfrm_usersa_id *n;
+
+	if (nlh->nlmsg_type != XFRM_MSG_NEWSA || mnl_nlmsg_get_payload_len(nlh) < sizeof(*info))
+		return MNL_CB_OK;
+	info = mnl_nlmsg_get_payload(nlh);
+	if ((info->reqid & o->mask) != o->base || info->id.proto != IPPROTO_ESP)
+		return MNL_CB_OK;
+	n = realloc(o->sa, (o->nsa + 1) * sizeof(*n));
+	if (!n) {
+		o->oom = true;
+		return MNL_CB_OK;
+	}
+	o->sa = n;
+	memset(&n[o->nsa], 0, sizeof(*n));
+	n[o->nsa].daddr = info->id.daddr;
+	n[o->nsa].spi = info->id.spi;
+	n[o->nsa].family = info->family;
+	n[o->nsa].proto = info->id.proto;
+	o->nsa++;
+	return MNL_CB_OK;
+}
+
+static int owned_pol_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct xfrm_userpolicy_info *info;
+	const struct xfrm_user_tmpl *t;
+	struct owned *o = data;
+	struct xfrm_userpolicy_id *n;
+	struct nlattr *attr;
+	bool mine = false;
+
+	if (nlh->nlmsg_type != XFRM_MSG_NEWPOLICY ||
+	    mnl_nlmsg_get_payload_len(nlh) < sizeof(*info))
+		return MNL_CB_OK;
+	info = mnl_nlmsg_get_payload(nlh);
+	mnl_attr_for_each(attr, nlh, sizeof(*info)) {
+		if (mnl_attr_get_type(attr) != XFRMA_TMPL ||
+		    mnl_attr_get_payload_len(attr) < sizeof(*t))
+			continue;
+		t = mnl_attr_get_payload(attr);
+		mine = (t->reqid & o->mask) == o->base;
+	}
+	if (!mine)
+		return MNL_CB_OK;
+	n = realloc(o->pol, (o->npol + 1) * sizeof(*n));
+	if (!n) {
+		o->oom = true;
+		return MNL_CB_OK;
+	}
+	o->pol = n;
+	memset(&n[o->npol], 0, sizeof(*n));
+	n[o->npol].sel = info->sel;
+	n[o->npol].index = info->index;
+	n[o->npol].dir = info->dir;
+	o->npol++;
+	return MNL_CB_OK;
+}
+
+/**
+ * xfrm_flush_owned() - delete every state and policy in our reqid range
+ * @x: the socket
+ * @reqid_base: the range's base
+ * @reqid_mask: which bits of a reqid name the range
+ *
+ * Return: the number of objects removed, or a negative errno.
+ */
+int xfrm_flush_owned(struct xfrm_nl *x, uint32_t reqid_base, uint32_t reqid_mask)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct owned o = { .base = reqid_base, .mask = reqid_mask };
+	struct nlmsghdr *nlh;
+	int err, n = 0;
+
+	nlh = msg_start(x, buf, XFRM_MSG_GETSA, NLM_F_DUMP);
+	err = xfrm_talk(x, nlh, owned_sa_cb, &o);
+	nlh = msg_start(x, buf, XFRM_MSG_GETPOLICY, NLM_F_DUMP);
+	if (!err)
+		err = xfrm_talk(x, nlh, owned_pol_cb, &o);
+	if (!err && o.oom)
+		err = -ENOMEM;
+	for (size_t i = 0; !err && i < o.nsa; i++) {
+		nlh = msg_start(x, buf, XFRM_MSG_DELSA, NLM_F_ACK);
+		memcpy(mnl_nlmsg_put_extra_header(nlh, sizeof(o.sa[i])), &o.sa[i],
+		       sizeof(o.sa[i]));
+		if (!xfrm_talk(x, nlh, NULL, NULL))
+			n++;
+	}
+	for (size_t i = 0; !err && i < o.npol; i++) {
+		nlh = msg_start(x, buf, XFRM_MSG_DELPOLICY, NLM_F_ACK);
+		memcpy(mnl_nlmsg_put_extra_header(nlh, sizeof(o.pol[i])), &o.pol[i],
+		       sizeof(o.pol[i]));
+		if (!xfrm_talk(x, nlh, NULL, NULL))
+			n++;
+	}
+	free(o.sa);
+	free(o.pol);
+	return err ? err : n;
+}
+
+struct seq_reply {
+	uint64_t packets;
+	bool found;
+};
+
+static int seq_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct xfrm_usersa_info *info;
+	struct seq_reply *r = data;
+
+	if (nlh->nlmsg_type != XFRM_MSG_NEWSA || mnl_nlmsg_get_payload_len(nlh) < sizeof(*info))
+		return MNL_CB_OK;
+	info = mnl_nlmsg_get_payload(nlh);
+	r->packets = info->curlft.packets;
+	r->found = true;
+	return MNL_CB_OK;
+}
+
+/* packets a state has processed: for inbound, a sign that the path works */
+int xfrm_state_seq(struct xfrm_nl *x, int family, const uint8_t *daddr, uint32_t spi,
+		   uint64_t *packets)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = msg_start(x, buf, XFRM_MSG_GETSA, NLM_F_ACK);
+	struct xfrm_usersa_id *id = mnl_nlmsg_put_extra_header(nlh, sizeof(*id));
+	struct seq_reply r = { 0 };
+	int err;
+
+	put_addr(&id->daddr, family, daddr);
+	id->spi = spi;
+	id->family = (uint16_t)family;
+	id->proto = IPPROTO_ESP;
+	err = xfrm_talk(x, nlh, seq_cb, &r);
+	if (!err && !r.found)
+		err = -ENOENT;
+	*packets = r.packets;
+	return err;
+}
