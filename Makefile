@@ -9,6 +9,7 @@
 #   make bench         throughput benchmark in QEMU (KERNEL=stock|reference|...)
 #   make style         checkpatch --strict and sparse over the module
 #   make dkms-check    build the module with Debian's dkms against the stock headers
+#   make fuzz          the IKE parser under libFuzzer + ASan/UBSan (FUZZ_TIME seconds)
 
 KDIR	?= /lib/modules/$(shell uname -r)/build
 KERNEL	?= stock
@@ -18,7 +19,7 @@ export ESPTCP_CACHE ?= /var/cache/esptcp
 Q	:= selftests/qemu
 
 .PHONY: all module userspace install modules_install clean deps check demo bench \
-	style dkms-check
+	style dkms-check fuzz
 
 all: module userspace
 
@@ -53,6 +54,9 @@ style: deps
 dkms-check: deps
 	@ESPTCP_WITH_DKMS=1 scripts/deps.sh
 	@scripts/dkms-check.sh
+
+fuzz: deps
+	@$(MAKE) -C userspace fuzz FUZZ_TIME=$(or $(FUZZ_TIME),60)
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null

@@ -16,7 +16,7 @@ pkgs=(
 	libelf-dev libssl-dev libmnl-dev dwarves sparse pkg-config
 	linux-source-6.1 qemu-system-x86 busybox-static
 	iproute2 iperf3 iputils-ping nftables tcpdump procps
-	gnuplot-nox linux-perf
+	gnuplot-nox linux-perf clang libclang-rt-14-dev
 	libreswan libnss3-tools
 	libcap2 libgmp10 libsystemd0 libssl3 libip4tc2
 )

@@ -10,6 +10,7 @@
 #ifndef ESPTCP_IKE_H
 #define ESPTCP_IKE_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

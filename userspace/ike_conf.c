@@ -474,6 +474,7 @@ int ike_conf_load(const char *path, struct ike_conf *conf)
 	FILE *f = fopen(path, "r");
 	struct ike_conn_conf *cur = NULL;
 	bool in_global = false;
+	const char *syntax = NULL;
 	char line[1024];
 	unsigned int lineno = 0;
 	int err = 0;
@@ -498,6 +499,7 @@ int ike_conf_load(const char *path, struct ike_conf *conf)
 			char *close = strchr(s, ']'), *name;
 
 			if (!close || close[1]) {
+				syntax = "a section header is [global] or [conn NAME]";
 				err = -EINVAL;
 				break;
 			}
@@ -508,6 +510,7 @@ int ike_conf_load(const char *path, struct ike_conf *conf)
 			if (in_global)
 				continue;
 			if (strncmp(name, "conn", 4) || !isspace((unsigned char)name[4])) {
+				syntax = "a section header is [global] or [conn NAME]";
 				err = -EINVAL;
 				break;
 			}
@@ -516,6 +519,8 @@ int ike_conf_load(const char *path, struct ike_conf *conf)
 				if (!strcmp(conf->conns[i].name, name))
 					err = -EEXIST;
 			if (err || !*name || strlen(name) >= sizeof(cur->name)) {
+				syntax = err ? "a conn of this name exists already" :
+					 "a conn needs a name of at most 63 characters";
 				err = -EINVAL;
 				break;
 			}
@@ -531,6 +536,7 @@ int ike_conf_load(const char *path, struct ike_conf *conf)
 		}
 		eq = strchr(s, '=');
 		if (!eq || (!cur && !in_global)) {
+			syntax = eq ? "a setting before any section" : "expected KEY = VALUE";
 			err = -EINVAL;
 			break;
 		}
@@ -545,8 +551,8 @@ int ike_conf_load(const char *path, struct ike_conf *conf)
 			fprintf(stderr, "esptcp: %s:%u: bad value for '%s'\n", path, lineno, k);
 		}
 	}
-	if (err == -EINVAL && lineno && !ferror(f) && !strchr(line, '='))
-		fprintf(stderr, "esptcp: %s:%u: cannot parse this line\n", path, lineno);
+	if (syntax)
+		fprintf(stderr, "esptcp: %s:%u: %s\n", path, lineno, syntax);
 	fclose(f);
 	for (size_t i = 0; !err && i < conf->nconns; i++)
 		err = check_conn(path, &conf->conns[i]);

@@ -648,27 +648,31 @@ static void run_timers(struct ike_daemon *d)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: esptcp ike [-v] CONFIG\n");
+	fprintf(stderr, "usage: esptcp ike [-v] [--check] CONFIG\n");
 }
 
 int esptcp_ike_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "check", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ike_daemon d = { 0 };
 	struct ike_conf conf;
 	struct obj sigobj = { .kind = OBJ_SIGNAL };
-	bool need_tcp = false;
+	bool need_tcp = false, check = false;
 	sigset_t mask;
 	int c, n;
 
-	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "vnh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'v':
 			verbose = true;
+			break;
+		case 'n':
+			check = true;
 			break;
 		default:
 			usage();
@@ -681,6 +685,20 @@ int esptcp_ike_main(int argc, char **argv)
 	}
 	if (ike_conf_load(argv[optind], &conf))
 		return 1;
+	if (check) {
+		for (size_t i = 0; i < conf.nconns; i++) {
+			const struct ike_conn_conf *k = &conf.conns[i];
+			char s1[96], s2[96];
+
+			printf("conn %s: %s over %s, ike %s, esp %s\n", k->name,
+			       k->initiator ? "initiator" : "responder",
+			       k->initiator ? (k->transport == TRANSPORT_TCP ? "TCP" : "UDP") :
+			       "TCP and UDP", ike_suite_str(&k->ike[0], true, s1, sizeof(s1)),
+			       ike_suite_str(&k->esp[0], false, s2, sizeof(s2)));
+		}
+		ike_conf_free(&conf);
+		return 0;
+	}
 	d.conf = &conf;
 	d.now = mono_ms();
 	d.next_reqid = conf.reqid_base + 1;
