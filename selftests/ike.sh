@@ -79,6 +79,10 @@ up() { # up LOG: the CHILD_SA is installed
 	wait_for "${2:-150}" grep -q "CHILD_SA installed" "$_tmp/$1.out"
 }
 
+installed_ge() { # installed_ge LOG N: at least N CHILD_SAs installed
+	[ "$(count "$1" "CHILD_SA installed")" -ge "$2" ]
+}
+
 count() { # count LOG PATTERN
 	grep -c "$2" "$_tmp/$1.out" || true
 }
@@ -86,6 +90,10 @@ count() { # count LOG PATTERN
 # states NS: how many ESP states the namespace holds (larval ones included)
 states() {
 	ip -n "$1" xfrm state | grep -c '^src' || true
+}
+
+states_are() { # states_are NS N
+	[ "$(states "$1")" = "$2" ]
 }
 
 # policies NS: how many policies it holds, per-socket bypasses not counted
@@ -173,8 +181,8 @@ t_basic() {
 	# a stopping initiator deletes the IKE SA: both kernels end up clean
 	pp kill -TERM "$PID_i"
 	wait_for 50 grep -q "IKE SA down: the peer deleted" "$_tmp/r.out" || { show_logs; false; }
-	wait_for 25 test "$(states $NS1)" = 0
-	wait_for 25 test "$(states $NS2)" = 0
+	wait_for 25 states_are $NS1 0
+	wait_for 25 states_are $NS2 0
 	echo "# states n1 $(states $NS1) n2 $(states $NS2), policies n1 $(policies $NS1) n2 $(policies $NS2)"
 	[ "$(policies $NS1)" = 0 ]
 	[ "$(policies $NS2)" = 0 ]
@@ -220,6 +228,7 @@ t_many() {
 		cat >"$_tmp/c$i.conf" <<-EOC
 		[conn gw]
 		role = initiator
+		transport = tcp
 		local = 10.77.0.$i
 		remote = $IP2
 		local-id = @c$i.example
@@ -235,7 +244,7 @@ t_many() {
 		ip netns exec esptcp-c$i "$ESPTCP" ike "$_tmp/c$i.conf" >"$_tmp/c$i.log" 2>&1 &
 		pids+=($!)
 	done
-	wait_for 600 test "$(count r "CHILD_SA installed")" -ge "$n" ||
+	wait_for 600 installed_ge r "$n" ||
 		{ grep -c "CHILD_SA installed" "$_tmp/r.out"; tail -n 20 "$_tmp/r.out"; false; }
 	for i in $(seq 1 "$n"); do
 		ip netns exec esptcp-c$i ping -c 1 -W 5 -I 203.0.113.$((100 + i)) "$IN2" \
@@ -391,8 +400,8 @@ t_rekey() {
 	echo "# ping: $got of 60 replies through the rekeys"
 	[ "$got" -ge 57 ]
 	# the old pairs are gone: one pair on each side
-	wait_for 25 test "$(states $NS1)" = 2
-	wait_for 25 test "$(states $NS2)" = 2
+	wait_for 25 states_are $NS1 2
+	wait_for 25 states_are $NS2 2
 	n1 ping -c 2 -i 0.3 -W 2 -I "$T1" "$T2"
 }
 

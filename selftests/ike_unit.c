@@ -89,7 +89,7 @@ static void seal_open(struct __test_metadata *_metadata, const char *suite)
 
 	memset(inner, 0x5a, sizeof(inner));
 	ASSERT_EQ(0, ike_parse_suites(suite, true, &s, &n));
-	ASSERT_EQ(0, ike_derive_ike_keys(&s, seed, seed, 32, seed + 32, 32, 1, 2, &k));
+	ASSERT_EQ(0, ike_derive_ike_keys(&s, seed, ike_prf_len(s.prf), seed, 32, seed + 32, 32, 1, 2, &k));
 	ike_buf_init(&b);
 	ike_hdr_put(&b, &h);
 	b.p[16] = PL_SK;

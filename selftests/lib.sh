@@ -135,6 +135,10 @@ topo_up() {
 
 # --- static-key tunnels: SAs by `ip xfrm`, carrier by the esptcp tool ---
 
+ns_empty() { # ns_empty NS: no process left in the namespace
+	[ -z "$(ip netns pids "$1" 2>/dev/null)" ]
+}
+
 pids=()
 stop_all() {
 	local p ns
@@ -145,7 +149,7 @@ stop_all() {
 	done
 	wait 2>/dev/null || true
 	for ns in $NS1 $NS2 $NSR; do
-		wait_for 25 test -z "$(ip netns pids $ns 2>/dev/null)" >/dev/null || true
+		wait_for 25 ns_empty $ns >/dev/null || true
 	done
 	pids=()
 }

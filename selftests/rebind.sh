@@ -4,6 +4,10 @@
 # while traffic flows, IKE and ESP interleaved under load, a peer that stops
 # reading, a spliced file that must stay untouched, rmmod with live tunnels.
 . "$(dirname "$0")/lib.sh"
+
+rx_esp_ge() { # rx_esp_ge NS N: the netns has received at least N ESP packets
+	[ "$(stat_of "$1" rx_esp_pkts)" -ge "$2" ]
+}
 trap 'stop_all; topo_down; rm -rf "$_tmp"' EXIT
 PEER="python3 $(dirname "$0")/ike_peer.py"
 
@@ -178,7 +182,7 @@ time.sleep(1)  # static mode binds after the attach: let it finish
 with open(sys.argv[1], "rb") as f:
     n = os.sendfile(s.fileno(), f.fileno(), 0, os.fstat(f.fileno()).st_size)
 print("spliced", n, "bytes"); time.sleep(2)' "$_tmp/frames"
-	wait_for 50 test "$(stat_of $NS2 rx_esp_pkts)" -ge $((rx0 + 64))
+	wait_for 50 rx_esp_ge $NS2 $((rx0 + 64))
 	after=$(md5sum <"$_tmp/frames")
 	local err1
 	err1=$(ip netns exec $NS2 awk '$1 == "XfrmInStateProtoError" {print $2}' /proc/net/xfrm_stat)

@@ -5,6 +5,8 @@
  * connections, or back to UDP), show the sockets, print the counters.
  * Exit codes: 0 done, 1 failed, 2 bad usage.
  */
+#include <dirent.h>
+#include <unistd.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -296,6 +298,44 @@ static const struct option show_longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+/*
+ * The IKE helpers of this network namespace: each writes its IKE SAs, their
+ * transport and the last transition to ESPTCP_STATUS_DIR/ike-PID.status.
+ */
+static void show_ike(void)
+{
+	char ns[64] = "", first[128], line[512], path[512];
+	struct dirent *e;
+	ssize_t len;
+	DIR *dir;
+
+	len = readlink("/proc/self/ns/net", ns, sizeof(ns) - 1);
+	ns[len > 0 ? len : 0] = 0;
+	dir = opendir(ESPTCP_STATUS_DIR);
+	if (!dir)
+		return;
+	while ((e = readdir(dir))) {
+		char want[96];
+		FILE *f;
+
+		if (strncmp(e->d_name, "ike-", 4) || !strstr(e->d_name, ".status") ||
+		    strstr(e->d_name, ".tmp"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", ESPTCP_STATUS_DIR, e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		snprintf(want, sizeof(want), "netns %s ", ns);
+		if (fgets(first, sizeof(first), f) && !strncmp(first, want, strlen(want))) {
+			printf("ike helper %s", first + strlen(want));
+			while (fgets(line, sizeof(line), f))
+				printf("  %s", line);
+		}
+		fclose(f);
+	}
+	closedir(dir);
+}
+
 int esptcp_show_main(int argc, char **argv)
 {
 	static const char usage[] = "usage: esptcp show [-j|--json]\n";
@@ -339,6 +379,8 @@ int esptcp_show_main(int argc, char **argv)
 		show_json(socks, n, stats);
 	else
 		show_text(socks, n, stats);
+	if (!json)
+		show_ike();
 out:
 	esptcp_sock_info_free(socks, n);
 	esptcp_nl_close(nl);

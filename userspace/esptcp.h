@@ -11,6 +11,7 @@
 #define ESPTCP_ULP		"esptcp"
 #define ESPTCP_DEFAULT_PORT	"4500"
 #define ESPTCP_PREFIX_LEN	6
+#define ESPTCP_STATUS_DIR	"/run/esptcp"
 
 #define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
 

@@ -259,7 +259,7 @@ int ike_dh_public(struct ike_dh *dh, uint8_t *out, size_t len);
 int ike_dh_shared(struct ike_dh *dh, const uint8_t *peer, size_t plen,
 		  uint8_t *out, size_t *olen);
 int ike_suite_keylens(const struct ike_suite *s, struct ike_keys *k);
-int ike_derive_ike_keys(const struct ike_suite *s, const uint8_t *skeyseed,
+int ike_derive_ike_keys(const struct ike_suite *s, const uint8_t *skeyseed, size_t sklen,
 			const uint8_t *ni, size_t nilen, const uint8_t *nr, size_t nrlen,
 			uint64_t spi_i, uint64_t spi_r, struct ike_keys *k);
 /* the SK payload: seal into b (which holds header + payloads up to SK), open */
@@ -276,10 +276,11 @@ int ike_cookie_hash(const uint8_t *secret, const uint8_t *ni, size_t nilen,
 		    const struct sockaddr_storage *ss, uint64_t spi_i, uint8_t out[32]);
 void ike_wipe(void *p, size_t len);
 bool ike_memeq(const void *a, const void *b, size_t len);
+int ike_sha256(const void *p, size_t len, uint8_t out[32]);
 
 /* ---- ike_conf.c ---- */
 
-enum ike_transport { TRANSPORT_TCP, TRANSPORT_UDP };
+enum ike_transport { TRANSPORT_TCP, TRANSPORT_UDP, TRANSPORT_FALLBACK };
 
 #define IKE_MAX_SUITES 8
 
@@ -308,6 +309,11 @@ struct ike_conn_conf {
 	unsigned int retry_s;		/* initiator: back-off base to restart */
 	bool encap_force;		/* UDP: ESP in UDP even without NAT */
 	bool tunnel;			/* else transport mode */
+	/* udp-fallback-tcp */
+	unsigned int fallback_ms;	/* no IKE_SA_INIT answer over UDP: TCP */
+	unsigned int udp_timeout_ms;	/* UDP silent this long while busy: TCP */
+	bool mobike;			/* negotiate MOBIKE; probe UDP from TCP */
+	unsigned int probe_s;		/* how often, on TCP, to try UDP again */
 };
 
 struct ike_conf {
@@ -318,6 +324,7 @@ struct ike_conf {
 	unsigned int half_open_timeout_s;
 	uint32_t reqid_base;
 	char ulp[16];
+	char status_dir[128];
 };
 
 int ike_conf_load(const char *path, struct ike_conf *conf);

@@ -159,6 +159,31 @@ static int parse_duration(const char *v, unsigned int *out)
 	return 0;
 }
 
+/* milliseconds: "500ms", "2s", "1m" */
+static int parse_ms(const char *v, unsigned int *out)
+{
+	size_t n = strlen(v);
+	unsigned int s;
+	char buf[32];
+
+	if (n > 2 && !strcmp(v + n - 2, "ms") && n < sizeof(buf)) {
+		char *end;
+		unsigned long ms;
+
+		memcpy(buf, v, n - 2);
+		buf[n - 2] = 0;
+		ms = strtoul(buf, &end, 10);
+		if (end == buf || *end || ms > 100000000UL)
+			return -EINVAL;
+		*out = (unsigned int)ms;
+		return 0;
+	}
+	if (parse_duration(v, &s) || s > 100000000U / 1000)
+		return -EINVAL;
+	*out = s * 1000;
+	return 0;
+}
+
 static int parse_uint(const char *v, unsigned long max, unsigned long *out)
 {
 	char *end;
@@ -304,7 +329,7 @@ static void conn_defaults(struct ike_conn_conf *c, const char *name)
 {
 	memset(c, 0, sizeof(*c));
 	snprintf(c->name, sizeof(c->name), "%s", name);
-	c->transport = TRANSPORT_TCP;
+	c->transport = TRANSPORT_FALLBACK;
 	c->tcp_port = 4500;
 	c->udp_port = 500;
 	c->ike_rekey_s = 4 * 3600;
@@ -314,6 +339,10 @@ static void conn_defaults(struct ike_conn_conf *c, const char *name)
 	c->retry_s = 2;
 	c->tunnel = true;
 	c->remote_any = true;
+	c->fallback_ms = 2000;
+	c->udp_timeout_ms = 1500;
+	c->mobike = true;
+	c->probe_s = 30;
 	ike_parse_suites("aes128gcm16-prfsha256-ecp256", true, c->ike, &c->nike);
 	ike_parse_suites("aes128gcm16", false, c->esp, &c->nesp);
 }
@@ -331,6 +360,8 @@ static int conn_key(struct ike_conn_conf *c, const char *k, const char *v)
 			c->transport = TRANSPORT_TCP;
 		else if (!strcmp(v, "udp"))
 			c->transport = TRANSPORT_UDP;
+		else if (!strcmp(v, "udp-fallback-tcp"))
+			c->transport = TRANSPORT_FALLBACK;
 		else
 			return -EINVAL;
 	} else if (!strcmp(k, "local")) {
@@ -374,6 +405,16 @@ static int conn_key(struct ike_conn_conf *c, const char *k, const char *v)
 		return parse_duration(v, &c->dpd_timeout_s);
 	} else if (!strcmp(k, "retry")) {
 		return parse_duration(v, &c->retry_s);
+	} else if (!strcmp(k, "fallback-timeout")) {
+		return parse_ms(v, &c->fallback_ms);
+	} else if (!strcmp(k, "udp-timeout")) {
+		return parse_ms(v, &c->udp_timeout_ms);
+	} else if (!strcmp(k, "mobike")) {
+		if (strcmp(v, "yes") && strcmp(v, "no"))
+			return -EINVAL;
+		c->mobike = !strcmp(v, "yes");
+	} else if (!strcmp(k, "udp-probe")) {
+		return parse_duration(v, &c->probe_s);
 	} else if (!strcmp(k, "encap")) {
 		if (strcmp(v, "yes") && strcmp(v, "auto"))
 			return -EINVAL;
@@ -484,6 +525,8 @@ int ike_conf_load(const char *path, struct ike_conf *conf)
 	conf->cookie_threshold = 32;
 	conf->half_open_timeout_s = 30;
 	conf->reqid_base = 0x45540000;
+	/* where esptcp show looks (ESPTCP_STATUS_DIR) */
+	snprintf(conf->status_dir, sizeof(conf->status_dir), "/run/esptcp");
 	snprintf(conf->ulp, sizeof(conf->ulp), "esptcp");
 	if (!f) {
 		fprintf(stderr, "esptcp: %s: %s\n", path, strerror(errno));

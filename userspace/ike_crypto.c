@@ -281,7 +281,7 @@ int ike_suite_keylens(const struct ike_suite *s, struct ike_keys *k)
 }
 
 /* {SK_d | SK_ai | SK_ar | SK_ei | SK_er | SK_pi | SK_pr} = prf+(SKEYSEED, Ni | Nr | SPIi | SPIr) */
-int ike_derive_ike_keys(const struct ike_suite *s, const uint8_t *skeyseed,
+int ike_derive_ike_keys(const struct ike_suite *s, const uint8_t *skeyseed, size_t sklen,
 			const uint8_t *ni, size_t nilen, const uint8_t *nr, size_t nrlen,
 			uint64_t spi_i, uint64_t spi_r, struct ike_keys *k)
 {
@@ -301,7 +301,7 @@ int ike_derive_ike_keys(const struct ike_suite *s, const uint8_t *skeyseed,
 	for (int i = 7; i >= 0; i--)
 		seed[slen++] = (uint8_t)(spi_r >> (8 * i));
 	total = 3 * k->prf_len + 2 * k->integ_len + 2 * k->encr_len;
-	err = ike_prf_plus(s->prf, skeyseed, k->prf_len, seed, slen, out, total);
+	err = ike_prf_plus(s->prf, skeyseed, sklen, seed, slen, out, total);
 	if (!err) {
 		memcpy(k->sk_d, p, k->prf_len);
 		p += k->prf_len;
@@ -589,4 +589,11 @@ int ike_cookie_hash(const uint8_t *secret, const uint8_t *ni, size_t nilen,
 bool ike_memeq(const void *a, const void *b, size_t len)
 {
 	return CRYPTO_memcmp(a, b, len) == 0;
+}
+
+int ike_sha256(const void *p, size_t len, uint8_t out[32])
+{
+	unsigned int olen;
+
+	return EVP_Digest(p, len, out, &olen, EVP_sha256(), NULL) == 1 ? 0 : -EIO;
 }

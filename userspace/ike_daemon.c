@@ -21,6 +21,7 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <linux/udp.h>
 
 #include "esptcp.h"
@@ -121,6 +122,10 @@ void ike_link_get(struct ike_link *l)
 
 void ike_link_put(struct ike_daemon *d, struct ike_link *l)
 {
+	/* only the loop's reference left: no SA uses the connection any more */
+	if (l->refs == 2 && l->type == TRANSPORT_TCP && l->authed && l->stage == LINK_READY &&
+	    !l->closing)
+		l->closing = "no IKE SA uses it any more";
 	if (--l->refs > 0)
 		return;
 	for (struct ike_link **p = &d->links; *p; p = &(*p)->next) {
@@ -266,6 +271,11 @@ static struct ike_link *tcp_link_new(struct ike_daemon *d, int fd, enum link_sta
 /* the connection is gone: tell every SA on it, then drop the loop's reference */
 static void tcp_link_down(struct ike_daemon *d, struct ike_link *l, const char *why)
 {
+	ike_link_close(d, l, why);
+}
+
+void ike_link_close(struct ike_daemon *d, struct ike_link *l, const char *why)
+{
 	if (l->stage == LINK_DEAD)
 		return;
 	if (verbose || l->authed) {
@@ -282,6 +292,10 @@ static void tcp_link_down(struct ike_daemon *d, struct ike_link *l, const char *
 	ike_link_get(l);
 again:
 	for (struct ike_sa *sa = d->sas; sa; sa = sa->next) {
+		if (sa->moving == l) {
+			ike_sa_move_failed(sa, why);
+			goto again;
+		}
 		if (sa->link == l && !sa->down_seen) {
 			sa->down_seen = true;
 			ike_sa_link_down(sa);
@@ -324,6 +338,37 @@ int ike_bind_child(struct ike_daemon *d, struct ike_sa *sa, struct ike_child *c)
 	return err;
 }
 
+/* back to UDP: the SAs' ESP goes the way xfrm sends it */
+int ike_unbind_child(struct ike_daemon *d, struct ike_sa *sa, struct ike_child *c)
+{
+	struct esptcp_sa in = { 0 }, out = { 0 };
+	const struct ike_link *l = sa->link;
+	size_t alen = l->local.ss_family == AF_INET ? 4 : 16;
+	int e1, e2;
+
+	if (!d->nl)
+		return 0;
+	in.family = out.family = l->local.ss_family;
+	in.dir = ESPTCP_DIR_IN;
+	out.dir = ESPTCP_DIR_OUT;
+	in.spi = c->spi_in;
+	out.spi = c->spi_out;
+	memcpy(in.daddr, l->local.ss_family == AF_INET ?
+	       (const void *)&((const struct sockaddr_in *)&l->local)->sin_addr :
+	       (const void *)&((const struct sockaddr_in6 *)&l->local)->sin6_addr, alen);
+	memcpy(out.daddr, l->peer.ss_family == AF_INET ?
+	       (const void *)&((const struct sockaddr_in *)&l->peer)->sin_addr :
+	       (const void *)&((const struct sockaddr_in6 *)&l->peer)->sin6_addr, alen);
+	e1 = esptcp_nl_sa_unbind(d->nl, NULL, &in);
+	e2 = esptcp_nl_sa_unbind(d->nl, NULL, &out);
+	/* an SA that was not bound (its connection closed first) is fine */
+	if (e1 == -ENOENT)
+		e1 = 0;
+	if (e2 == -ENOENT)
+		e2 = 0;
+	return e1 ? e1 : e2;
+}
+
 void ike_conn_restart(struct ike_daemon *d, const struct ike_conn_conf *c, unsigned int delay_s)
 {
 	size_t i = (size_t)(c - d->conf->conns);
@@ -336,63 +381,90 @@ void ike_conn_restart(struct ike_daemon *d, const struct ike_conn_conf *c, unsig
 
 /* ---- initiators ---- */
 
+/**
+ * ike_tcp_connect() - open a TCP connection to a conn's responder
+ * @d: the daemon
+ * @c: the conn
+ *
+ * The connection finishes in the event loop (tcp_connected): "IKETCP",
+ * the ULP, then whoever waits for it is told.
+ *
+ * Return: the link, referenced by the loop, or NULL.
+ */
+struct ike_link *ike_tcp_connect(struct ike_daemon *d, const struct ike_conn_conf *c)
+{
+	struct sockaddr_storage local = c->local, peer = c->remote;
+	socklen_t len = sizeof(local);
+	struct ike_link *l;
+	int fd;
+
+	if (!d->nl) {
+		fprintf(stderr, "esptcp[%s]: TCP needs the esptcp module (modprobe esptcp)\n",
+			c->name);
+		return NULL;
+	}
+	fd = socket(c->remote.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	set_port(&local, 0);
+	set_port(&peer, c->tcp_port);
+	if (fd < 0 || esptcp_set_bypass(fd, c->remote.ss_family) ||
+	    bind(fd, (struct sockaddr *)&local, ss_len(&local)) < 0 ||
+	    (connect(fd, (struct sockaddr *)&peer, ss_len(&peer)) < 0 && errno != EINPROGRESS)) {
+		fprintf(stderr, "esptcp[%s]: connect: %s\n", c->name, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	l = tcp_link_new(d, fd, LINK_CONNECTING);
+	if (!l) {
+		close(fd);
+		return NULL;
+	}
+	getsockname(fd, (struct sockaddr *)&l->local, &len);
+	l->peer = peer;
+	l->deadline = d->now + CONNECT_TIMEOUT_MS;
+	return l;
+}
+
+void ike_conn_start_tcp(struct ike_daemon *d, const struct ike_conn_conf *c)
+{
+	struct ike_link *l = ike_tcp_connect(d, c);
+	struct ike_sa *sa;
+
+	if (!l) {
+		ike_conn_restart(d, c, d->nl ? c->retry_s : 30);
+		return;
+	}
+	sa = ike_sa_initiate(d, c, l);
+	if (!sa)
+		tcp_link_down(d, l, "out of memory");
+}
+
 static void conn_start(struct ike_daemon *d, const struct ike_conn_conf *c)
 {
 	struct sockaddr_storage local = c->local, peer = c->remote;
 	struct ike_link *l;
 	struct ike_sa *sa;
 
-	if (c->transport == TRANSPORT_UDP) {
-		set_port(&local, c->udp_port);
-		set_port(&peer, c->udp_port);
-		l = ike_udp_link(d, &local, &peer, c->udp_port == 4500);
-		if (!l) {
-			ike_conn_restart(d, c, c->retry_s);
-			return;
-		}
-		sa = ike_sa_initiate(d, c, l);
-		ike_link_put(d, l);
-		if (!sa)
-			ike_conn_restart(d, c, c->retry_s);
-		else
-			ike_sa_start(sa);
+	if (c->transport == TRANSPORT_TCP) {
+		ike_conn_start_tcp(d, c);
 		return;
 	}
-	if (!d->nl) {
-		fprintf(stderr, "esptcp[%s]: TCP needs the esptcp module (modprobe esptcp)\n",
-			c->name);
-		ike_conn_restart(d, c, 30);
+	set_port(&local, c->udp_port);
+	set_port(&peer, c->udp_port);
+	l = ike_udp_link(d, &local, &peer, c->udp_port == 4500);
+	if (!l) {
+		ike_conn_restart(d, c, c->retry_s);
 		return;
 	}
-	{
-		int fd = socket(c->remote.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		socklen_t len = sizeof(local);
-
-		set_port(&local, 0);
-		set_port(&peer, c->tcp_port);
-		if (fd < 0 || esptcp_set_bypass(fd, c->remote.ss_family) ||
-		    bind(fd, (struct sockaddr *)&local, ss_len(&local)) < 0 ||
-		    (connect(fd, (struct sockaddr *)&peer, ss_len(&peer)) < 0 &&
-		     errno != EINPROGRESS)) {
-			fprintf(stderr, "esptcp[%s]: connect: %s\n", c->name, strerror(errno));
-			if (fd >= 0)
-				close(fd);
-			ike_conn_restart(d, c, c->retry_s);
-			return;
-		}
-		l = tcp_link_new(d, fd, LINK_CONNECTING);
-		if (!l) {
-			close(fd);
-			ike_conn_restart(d, c, c->retry_s);
-			return;
-		}
-		getsockname(fd, (struct sockaddr *)&l->local, &len);
-		l->peer = peer;
-		l->deadline = d->now + CONNECT_TIMEOUT_MS;
-		sa = ike_sa_initiate(d, c, l);
-		if (!sa)
-			tcp_link_down(d, l, "out of memory");
+	sa = ike_sa_initiate(d, c, l);
+	ike_link_put(d, l);
+	if (!sa) {
+		ike_conn_restart(d, c, c->retry_s);
+		return;
 	}
+	if (c->transport == TRANSPORT_FALLBACK)
+		sa->fallback_at = d->now + c->fallback_ms;
+	ike_sa_start(sa);
 }
 
 static void tcp_connected(struct ike_daemon *d, struct ike_link *l)
@@ -415,6 +487,10 @@ static void tcp_connected(struct ike_daemon *d, struct ike_link *l)
 	l->stage = LINK_READY;
 	l->deadline = 0;
 	for (struct ike_sa *sa = d->sas; sa; sa = sa->next) {
+		if (sa->moving == l) {
+			ike_sa_moved(sa, l);
+			break;
+		}
 		if (sa->link == l && sa->state == SA_INIT_SENT && sa->req == REQ_NONE) {
 			ike_sa_start(sa);
 			break;
@@ -597,12 +673,57 @@ static int open_listeners(struct ike_daemon *d)
 	return 0;
 }
 
+static char status_path[256];
+
+static unsigned int child_count(const struct ike_sa *sa)
+{
+	unsigned int n = 0;
+
+	for (const struct ike_child *c = sa->children; c; c = c->next)
+		n++;
+	return n;
+}
+
+/*
+ * The state of each IKE SA for `esptcp show`: one file per helper, named
+ * by pid, tagged with the network namespace it serves.
+ */
+void ike_status_write(struct ike_daemon *d)
+{
+	char tmp[300], ns[64] = "?";
+	ssize_t n;
+	FILE *f;
+
+	if (!status_path[0])
+		return;
+	n = readlink("/proc/self/ns/net", ns, sizeof(ns) - 1);
+	ns[n > 0 ? n : 0] = 0;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", status_path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return;
+	fprintf(f, "netns %s pid %d\n", ns, (int)getpid());
+	for (struct ike_sa *sa = d->sas; sa; sa = sa->next) {
+		if (sa->state != SA_ESTABLISHED)
+			continue;
+		fprintf(f, "ike %s %016llx_i %016llx_r %s %s%s children %u since %llu: %s\n",
+			sa->conf->name, (unsigned long long)sa->spi_i,
+			(unsigned long long)sa->spi_r, sa->initiator ? "initiator" : "responder",
+			sa->link->type == TRANSPORT_TCP ? "tcp" : "udp",
+			sa->link->stage == LINK_DEAD ? " (connection lost)" : "",
+			child_count(sa),
+			(unsigned long long)sa->since, sa->why[0] ? sa->why : "-");
+	}
+	fclose(f);
+	rename(tmp, status_path);
+}
+
 static void print_stats(const struct ike_daemon *d)
 {
 	const struct ike_stats *s = &d->st;
 
 	fprintf(stderr,
-		"esptcp: stats rx_msgs %llu tx_msgs %llu rx_bad %llu rx_bad_icv %llu rx_unknown_spi %llu rx_retransmits %llu auth_failed %llu half_open_dropped %llu cookies_sent %llu invalid_ke_sent %llu sa_established %llu child_installed %llu child_rekeyed %llu ike_rekeyed %llu dpd_dead %llu tcp_accepted %llu tcp_rejected %llu\n",
+		"esptcp: stats rx_msgs %llu tx_msgs %llu rx_bad %llu rx_bad_icv %llu rx_unknown_spi %llu rx_retransmits %llu auth_failed %llu half_open_dropped %llu cookies_sent %llu invalid_ke_sent %llu sa_established %llu child_installed %llu child_rekeyed %llu ike_rekeyed %llu dpd_dead %llu tcp_accepted %llu tcp_rejected %llu fallback_connects %llu moved_to_tcp %llu moved_to_udp %llu tcp_reconnects %llu ike_sa_init_sent %llu\n",
 		(unsigned long long)s->rx_msgs, (unsigned long long)s->tx_msgs,
 		(unsigned long long)s->rx_bad, (unsigned long long)s->rx_bad_icv,
 		(unsigned long long)s->rx_unknown_spi, (unsigned long long)s->rx_retransmits,
@@ -611,7 +732,9 @@ static void print_stats(const struct ike_daemon *d)
 		(unsigned long long)s->sa_established, (unsigned long long)s->child_installed,
 		(unsigned long long)s->child_rekeyed, (unsigned long long)s->ike_rekeyed,
 		(unsigned long long)s->dpd_dead, (unsigned long long)s->tcp_accepted,
-		(unsigned long long)s->tcp_rejected);
+		(unsigned long long)s->tcp_rejected, (unsigned long long)s->fallback_connects,
+		(unsigned long long)s->moved_to_tcp, (unsigned long long)s->moved_to_udp,
+		(unsigned long long)s->tcp_reconnects, (unsigned long long)s->ike_sa_init_sent);
 }
 
 static void run_timers(struct ike_daemon *d)
@@ -627,6 +750,11 @@ static void run_timers(struct ike_daemon *d)
 	}
 	for (l = d->links; l; l = ln) {
 		ln = l->next;
+		if (l->type == TRANSPORT_TCP && l->stage != LINK_DEAD && l->closing) {
+			tcp_link_down(d, l, l->closing);
+			ln = d->links;
+			continue;
+		}
 		if (l->type != TRANSPORT_TCP || l->stage == LINK_DEAD || l->authed ||
 		    !l->deadline || d->now < l->deadline)
 			continue;
@@ -692,7 +820,9 @@ int esptcp_ike_main(int argc, char **argv)
 
 			printf("conn %s: %s over %s, ike %s, esp %s\n", k->name,
 			       k->initiator ? "initiator" : "responder",
-			       k->initiator ? (k->transport == TRANSPORT_TCP ? "TCP" : "UDP") :
+			       k->initiator ? (k->transport == TRANSPORT_TCP ? "TCP" :
+					       k->transport == TRANSPORT_UDP ? "UDP" :
+					       "UDP, falling back to TCP") :
 			       "TCP and UDP", ike_suite_str(&k->ike[0], true, s1, sizeof(s1)),
 			       ike_suite_str(&k->esp[0], false, s2, sizeof(s2)));
 		}
@@ -716,7 +846,7 @@ int esptcp_ike_main(int argc, char **argv)
 	if (n)
 		fprintf(stderr, "esptcp: removed %d states and policies left by an earlier run\n", n);
 	for (size_t i = 0; i < conf.nconns; i++)
-		need_tcp |= !conf.conns[i].initiator || conf.conns[i].transport == TRANSPORT_TCP;
+		need_tcp |= !conf.conns[i].initiator || conf.conns[i].transport != TRANSPORT_UDP;
 	if (need_tcp) {
 		d.nl = esptcp_nl_open();
 		if (!d.nl)
@@ -739,6 +869,10 @@ int esptcp_ike_main(int argc, char **argv)
 	for (size_t i = 0; i < conf.nconns; i++)
 		if (conf.conns[i].initiator)
 			d.restart_at[i] = d.now;
+	if (mkdir(conf.status_dir, 0755) == 0 || errno == EEXIST)
+		snprintf(status_path, sizeof(status_path), "%s/ike-%d.status", conf.status_dir,
+			 (int)getpid());
+	ike_status_write(&d);
 	fprintf(stderr, "esptcp: IKE helper running, %zu conn%s\n", conf.nconns,
 		conf.nconns == 1 ? "" : "s");
 	while (!d.stopping) {
@@ -779,6 +913,8 @@ int esptcp_ike_main(int argc, char **argv)
 	while (d.sas)
 		ike_sa_shutdown(d.sas);
 	print_stats(&d);
+	if (status_path[0])
+		unlink(status_path);
 	n = xfrm_flush_owned(d.xfrm, conf.reqid_base, 0xffff0000);
 	if (n > 0)
 		fprintf(stderr, "esptcp: removed %d leftover states and policies\n", n);

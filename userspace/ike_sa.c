@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <arpa/inet.h>
 
 #include "ike_sa.h"
@@ -22,6 +23,8 @@
 
 static bool ts_ok(const struct ike_ts *t);
 static void drop_stale(struct ike_sa *sa);
+static bool transport_timers(struct ike_sa *sa, uint64_t t);
+static void drop_pending(struct ike_sa *sa);
 
 static uint64_t now(struct ike_sa *sa)
 {
@@ -117,6 +120,7 @@ static void send_request(struct ike_sa *sa, enum req_kind kind, struct ike_buf *
 	sa->req_sent = now(sa);
 	sa->req_tries = 1;
 	sa->req_next_tx = now(sa) + RETRANSMIT_BASE_MS;
+	sa->req_deadline = 0;
 	sa->next_req++;
 	ike_link_send(sa->d, sa->link, b->p, b->len);
 }
@@ -331,11 +335,15 @@ static void child_xfrm(struct ike_sa *sa, const struct ike_child *c, struct xfrm
 	}
 }
 
-static bool reqid_in_use(struct ike_daemon *d, const struct ike_child *skip, uint32_t reqid)
+/* policies are keyed by selectors: another child with the same ones owns them too */
+static bool policy_in_use(struct ike_daemon *d, const struct ike_child *skip)
 {
 	for (struct ike_sa *sa = d->sas; sa; sa = sa->next)
 		for (struct ike_child *c = sa->children; c; c = c->next)
-			if (c != skip && c->reqid == reqid)
+			if (c != skip && c->installed &&
+			    (c->reqid == skip->reqid ||
+			     (!memcmp(&c->lts, &skip->lts, sizeof(c->lts)) &&
+			      !memcmp(&c->rts, &skip->rts, sizeof(c->rts)))))
 				return true;
 	return false;
 }
@@ -349,7 +357,7 @@ static void child_remove(struct ike_sa *sa, struct ike_child *c, bool policies)
 	if (c->installed) {
 		xfrm_del_state(sa->d->xfrm, x.family, x.local, c->spi_in);
 		xfrm_del_state(sa->d->xfrm, x.family, x.remote, c->spi_out);
-		if (policies && !reqid_in_use(sa->d, c, c->reqid))
+		if (policies && !policy_in_use(sa->d, c))
 			xfrm_del_policies(sa->d->xfrm, &x);
 		snprintf(b1, sizeof(b1), "%08x", ntohl(c->spi_in));
 		snprintf(b2, sizeof(b2), "%08x", ntohl(c->spi_out));
@@ -411,6 +419,8 @@ static int child_install(struct ike_sa *sa, struct ike_child *c, struct xfrm_chi
 		x->encap_sport ? " (ESP in UDP)" : "");
 	sa->d->st.child_installed++;
 	c->rekey_at = now(sa) + (uint64_t)sa->conf->child_rekey_s * 1000;
+	if (sa->pending.spi_in == c->spi_in)
+		sa->pending.spi_in = 0;
 	return 0;
 }
 
@@ -553,7 +563,7 @@ void ike_sa_free(struct ike_sa *sa)
 			break;
 		}
 	}
-	if (sa->state == SA_HALF_OPEN && d->half_open)
+	if (sa->half_counted && d->half_open)
 		d->half_open--;
 	while (sa->children) {
 		struct ike_child *c = sa->children;
@@ -567,6 +577,10 @@ void ike_sa_free(struct ike_sa *sa)
 	ike_buf_free(&sa->init_resp);
 	ike_buf_free(&sa->last_resp);
 	ike_buf_free(&sa->req_msg);
+	if (sa->moving)
+		ike_link_put(d, sa->moving);
+	if (sa->probe)
+		ike_link_put(d, sa->probe);
 	if (sa->link)
 		ike_link_put(d, sa->link);
 	ike_wipe(sa, sizeof(*sa));
@@ -656,6 +670,7 @@ static int send_init(struct ike_sa *sa)
 	ike_put(&sa->init_req, b.p, b.len);
 	sa->next_req = 0;
 	sa->state = SA_INIT_SENT;
+	sa->d->st.ike_sa_init_sent++;
 	send_request(sa, REQ_INIT, &b);
 	return 0;
 }
@@ -696,8 +711,9 @@ static int derive_keys(struct ike_sa *sa, const uint8_t *peer_ke, size_t kelen)
 	memcpy(seedkey + sa->ni_len, sa->nr, sa->nr_len);
 	err = ike_prf(sa->suite.prf, seedkey, sa->ni_len + sa->nr_len, gir, glen, skeyseed);
 	if (!err)
-		err = ike_derive_ike_keys(&sa->suite, skeyseed, sa->ni, sa->ni_len, sa->nr,
-					  sa->nr_len, sa->spi_i, sa->spi_r, &sa->keys);
+		err = ike_derive_ike_keys(&sa->suite, skeyseed, ike_prf_len(sa->suite.prf), sa->ni,
+					  sa->ni_len, sa->nr, sa->nr_len, sa->spi_i, sa->spi_r,
+					  &sa->keys);
 	sa->have_keys = !err;
 	ike_wipe(gir, sizeof(gir));
 	ike_wipe(skeyseed, sizeof(skeyseed));
@@ -856,6 +872,8 @@ static int send_auth(struct ike_sa *sa)
 	ike_put16(&o.in, 0);
 	ike_put(&o.in, auth, sa->keys.prf_len);
 	ike_pl_notify(&o.c, 0, NULL, 0, N_INITIAL_CONTACT, NULL, 0);
+	if (c->mobike)
+		ike_pl_notify(&o.c, 0, NULL, 0, N_MOBIKE_SUPPORTED, NULL, 0);
 	if (!c->tunnel)
 		ike_pl_notify(&o.c, 0, NULL, 0, N_USE_TRANSPORT_MODE, NULL, 0);
 	ike_pl_notify(&o.c, 0, NULL, 0, N_ESP_TFC_PADDING_NOT_SUPPORTED, NULL, 0);
@@ -873,12 +891,22 @@ static int send_auth(struct ike_sa *sa)
 	return 0;
 }
 
+/* a change of transport, logged once with its reason and shown by esptcp show */
+static void transition(struct ike_sa *sa, const char *why)
+{
+	snprintf(sa->why, sizeof(sa->why), "%s", why);
+	sa->since = (uint64_t)time(NULL);
+	ike_log(sa, "%s", why);
+	ike_status_write(sa->d);
+}
+
 static void established(struct ike_sa *sa)
 {
 	char s[96];
 
-	if (sa->state == SA_HALF_OPEN && sa->d->half_open)
+	if (sa->half_counted && sa->d->half_open)
 		sa->d->half_open--;
+	sa->half_counted = false;
 	sa->state = SA_ESTABLISHED;
 	sa->link->authed = true;
 	sa->rekey_at = now(sa) + (uint64_t)sa->conf->ike_rekey_s * 1000;
@@ -888,6 +916,11 @@ static void established(struct ike_sa *sa)
 		sa->nat_here || sa->nat_there ? ", behind NAT" : "");
 	ike_dh_free(sa->dh);
 	sa->dh = NULL;
+	sa->created_nat = sa->nat_here || sa->nat_there;
+	snprintf(sa->why, sizeof(sa->why), "established over %s",
+		 sa->link->type == TRANSPORT_TCP ? "TCP" : "UDP");
+	sa->since = (uint64_t)time(NULL);
+	ike_status_write(sa->d);
 }
 
 /* pick up the CHILD_SA of an IKE_AUTH or CREATE_CHILD_SA response */
@@ -956,6 +989,7 @@ static void initiator_auth_resp(struct ike_sa *sa, const struct ike_msg *m)
 		sa_die(sa, "the responder failed authentication (identity or PSK)", true);
 		return;
 	}
+	sa->mobike = sa->conf->mobike && ike_find_notify(m, N_MOBIKE_SUPPORTED);
 	established(sa);
 	sa->pending.suite.dh = 0;
 	err = initiator_child(sa, m, &sa->pending);
@@ -1097,6 +1131,7 @@ static void responder_init(struct ike_daemon *d, struct ike_link *link, const st
 		return;
 	sa->state = SA_HALF_OPEN;
 	d->half_open++;
+	sa->half_counted = true;
 	sa->spi_i = m->hdr.spi_i;
 	sa->spi_r = new_spi();
 	sa->suite = suite;
@@ -1198,6 +1233,7 @@ static void responder_auth(struct ike_sa *sa, const struct ike_msg *m)
 		return;
 	}
 	sa->conf = c;
+	sa->mobike = c->mobike && ike_find_notify(m, N_MOBIKE_SUPPORTED);
 	established(sa);
 	if (ike_find_notify(m, N_INITIAL_CONTACT))
 		drop_stale(sa);
@@ -1251,6 +1287,8 @@ static void responder_auth(struct ike_sa *sa, const struct ike_msg *m)
 	ike_put8(&o.in, 0);
 	ike_put16(&o.in, 0);
 	ike_put(&o.in, want, sa->keys.prf_len);
+	if (sa->mobike)
+		ike_pl_notify(&o.c, 0, NULL, 0, N_MOBIKE_SUPPORTED, NULL, 0);
 	if (child) {
 		if (!c->tunnel)
 			ike_pl_notify(&o.c, 0, NULL, 0, N_USE_TRANSPORT_MODE, NULL, 0);
@@ -1434,8 +1472,8 @@ static struct ike_sa *ike_successor(struct ike_sa *old, bool we_started, uint64_
 	memcpy(sa->nr, nr, nrlen);
 	sa->nr_len = nrlen;
 	if (!err)
-		err = ike_derive_ike_keys(suite, skeyseed, ni, nilen, nr, nrlen, spi_i, spi_r,
-					  &sa->keys);
+		err = ike_derive_ike_keys(suite, skeyseed, old->keys.prf_len, ni, nilen, nr, nrlen,
+					  spi_i, spi_r, &sa->keys);
 	ike_wipe(gir, sizeof(gir));
 	ike_wipe(seed, sizeof(seed));
 	ike_wipe(skeyseed, sizeof(skeyseed));
@@ -1446,6 +1484,10 @@ static struct ike_sa *ike_successor(struct ike_sa *old, bool we_started, uint64_
 	sa->have_keys = true;
 	sa->nat_here = old->nat_here;
 	sa->nat_there = old->nat_there;
+	sa->mobike = old->mobike;
+	sa->created_nat = old->created_nat;
+	sa->since = old->since;
+	memcpy(sa->why, old->why, sizeof(sa->why));
 	sa->children = old->children;
 	old->children = NULL;
 	old->req_child = NULL;
@@ -1628,6 +1670,7 @@ static void rekey_child_resp(struct ike_sa *sa, const struct ike_msg *m)
 			    ike_dh_shared(sa->req_dh, ke->data + 4, ke->len - 4, gir, &glen)))) {
 		ike_log(sa, "CHILD_SA rekey refused or malformed; trying again in 10 s");
 		old->rekey_at = now(sa) + 10000;
+		drop_pending(sa);
 		return;
 	}
 	x.suite = sa->pending.suite;
@@ -1817,20 +1860,62 @@ static void dispatch_response(struct ike_sa *sa, const struct ike_msg *m)
 		sa->d->st.rx_bad++;
 }
 
-/* an authenticated message came over another TCP connection: move there */
+/*
+ * An authenticated message came over another path: move there.  To TCP,
+ * the CHILD_SAs are bound to the new connection (a bind moves them off the
+ * old one); from TCP to UDP they are unbound, so xfrm sends them itself.
+ */
 static void switch_link(struct ike_sa *sa, struct ike_link *link)
 {
 	struct ike_link *old = sa->link;
+	bool was_tcp = old->type == TRANSPORT_TCP;
 
 	ike_link_get(link);
 	sa->link = link;
 	sa->down_seen = false;
+	sa->reconnects = 0;
+	sa->esp_stall_since = 0;
 	link->authed = true;
-	ike_log(sa, "moved to a new %s connection", link->type == TRANSPORT_TCP ? "TCP" : "UDP");
-	for (struct ike_child *c = sa->children; c; c = c->next)
-		if (link->type == TRANSPORT_TCP && c->installed)
+	for (struct ike_child *c = sa->children; c; c = c->next) {
+		if (!c->installed)
+			continue;
+		if (link->type == TRANSPORT_TCP)
 			ike_bind_child(sa->d, sa, c);
+		else if (was_tcp)
+			ike_unbind_child(sa->d, sa, c);
+	}
+	if (sa->state == SA_ESTABLISHED && (was_tcp || link->type == TRANSPORT_TCP)) {
+		char why[96];
+
+		if (link->type == TRANSPORT_TCP)
+			sa->d->st.moved_to_tcp++;
+		else
+			sa->d->st.moved_to_udp++;
+		snprintf(why, sizeof(why), "now on %s (%s)",
+			 link->type == TRANSPORT_TCP ? "TCP" : "UDP",
+			 link->type == TRANSPORT_TCP ? (was_tcp ? "the initiator reconnected" :
+			 "UDP path lost") : "UDP works again");
+		if (!sa->initiator || !sa->why[0] || strncmp(sa->why, "moving", 6))
+			transition(sa, why);
+		else
+			ike_status_write(sa->d);
+	}
 	ike_link_put(sa->d, old);
+}
+
+/* is this request one that may move the SA to the path it came on? */
+static bool may_move(const struct ike_sa *sa, const struct ike_link *link,
+		     const struct ike_msg *m, bool response)
+{
+	if (link->type == sa->link->type)
+		/* UDP: the float to 4500 during setup; NAT rebinding is not followed */
+		return link->type == TRANSPORT_UDP ? sa->state != SA_ESTABLISHED :
+		       sa->state == SA_ESTABLISHED && !response;
+	if (sa->state != SA_ESTABLISHED || response)
+		return false;
+	/* UDP to TCP: any authenticated request (RFC 9329); back: MOBIKE only */
+	return link->type == TRANSPORT_TCP ||
+	       (sa->mobike && ike_find_notify(m, N_UPDATE_SA_ADDRESSES));
 }
 
 /**
@@ -1891,9 +1976,17 @@ void ike_input(struct ike_daemon *d, struct ike_link *link, const uint8_t *msg, 
 	if (response ? (sa->req == REQ_NONE || m.hdr.msgid + 1 != sa->next_req) :
 	    m.hdr.msgid != sa->peer_next) {
 		if (!response && m.hdr.msgid + 1 == sa->peer_next && sa->have_last_resp) {
-			/* a retransmission: UDP gets the answer again; TCP after a reconnect */
+			/*
+			 * A retransmission: answered again when it is the very
+			 * request we answered (over UDP, or over a new TCP
+			 * connection after a move), but never a reason to move:
+			 * anyone who saw it could replay it.
+			 */
+			uint8_t h[32];
+
 			d->st.rx_retransmits++;
-			if (link->type == TRANSPORT_UDP || link != sa->link)
+			if ((link->type == TRANSPORT_UDP || link != sa->link) &&
+			    !ike_sha256(m.raw, m.raw_len, h) && ike_memeq(h, sa->last_req_hash, 32))
 				ike_link_send(d, link, sa->last_resp.p, sa->last_resp.len);
 		}
 		return;
@@ -1915,12 +2008,27 @@ void ike_input(struct ike_daemon *d, struct ike_link *link, const uint8_t *msg, 
 	 * Authenticated, so the peer may move: UDP floats to 4500 or changes
 	 * its NAT mapping at any time; TCP reconnects once established.
 	 */
-	if (link != sa->link &&
-	    (link->type == TRANSPORT_UDP || sa->state == SA_ESTABLISHED) &&
-	    link->type == sa->link->type)
-		switch_link(sa, link);
-	else if (link != sa->link)
+	if (response && link != sa->link && link == sa->probe) {
+		/* the MOBIKE probe came back over UDP: UDP works, go back to it */
+		struct ike_link *tcp = sa->link;
+
+		if (!err && sa->req == REQ_PROBE) {
+			sa->req = REQ_NONE;
+			ike_link_get(tcp);
+			switch_link(sa, link);
+			ike_link_put(d, sa->probe);
+			sa->probe = NULL;
+			/* closed after this event batch: its events may be pending */
+			if (tcp->type == TRANSPORT_TCP && tcp->stage != LINK_DEAD)
+				tcp->closing = "the SAs moved back to UDP";
+			ike_link_put(d, tcp);
+		}
 		goto out;
+	} else if (link != sa->link && !err && may_move(sa, link, &m, response)) {
+		switch_link(sa, link);
+	} else if (link != sa->link) {
+		goto out;
+	}
 	if (err) {
 		d->st.rx_bad++;
 		if (!response) {
@@ -1937,10 +2045,12 @@ void ike_input(struct ike_daemon *d, struct ike_link *link, const uint8_t *msg, 
 		}
 		goto out;
 	}
-	if (response)
+	if (response) {
 		dispatch_response(sa, &m);
-	else
+	} else {
+		ike_sha256(m.raw, m.raw_len, sa->last_req_hash);
 		dispatch_request(sa, &m);
+	}
 out:
 	ike_msg_free(&m);
 }
@@ -1967,6 +2077,17 @@ void ike_sa_timers(struct ike_sa *sa)
 	case SA_INIT_SENT:
 	case SA_AUTH_SENT:
 	case SA_HALF_OPEN:
+		if (sa->state == SA_INIT_SENT && sa->fallback_at && t >= sa->fallback_at) {
+			const struct ike_conn_conf *fc = sa->conf;
+			struct ike_daemon *d = sa->d;
+
+			ike_log(sa, "no answer over UDP in %u ms: trying TCP", fc->fallback_ms);
+			d->st.fallback_connects++;
+			sa->state = SA_DEAD;
+			ike_sa_free(sa);
+			ike_conn_start_tcp(d, fc);
+			return;
+		}
 		if (t >= sa->expire_at) {
 			sa_die(sa, sa->state == SA_HALF_OPEN ? "half-open SA timed out" :
 			       "no answer from the responder", true);
@@ -1989,13 +2110,18 @@ void ike_sa_timers(struct ike_sa *sa)
 		sa_die(sa, "the TCP connection did not come back", true);
 		return;
 	}
+	/* a request resent after a move is answered at once, or never */
+	if (sa->req != REQ_NONE && sa->state == SA_ESTABLISHED &&
+	    (t - sa->req_sent >= dpd_to || (sa->req_deadline && t >= sa->req_deadline))) {
+		sa->d->st.dpd_dead++;
+		sa_die(sa, "the peer stopped answering", true);
+		return;
+	}
+	if (transport_timers(sa, t))
+		return;
 	if (sa->req != REQ_NONE) {
 		if (sa->link->type == TRANSPORT_UDP && t >= sa->req_next_tx && sa->req_tries < 8)
 			retransmit(sa);
-		if (sa->state == SA_ESTABLISHED && t - sa->req_sent >= dpd_to) {
-			sa->d->st.dpd_dead++;
-			sa_die(sa, "the peer stopped answering", true);
-		}
 		return;
 	}
 	if (sa->state != SA_ESTABLISHED || sa->link->stage != LINK_READY)
@@ -2026,15 +2152,232 @@ void ike_sa_timers(struct ike_sa *sa)
 /* the TCP connection closed under an established SA */
 void ike_sa_link_down(struct ike_sa *sa)
 {
+	if (sa->state == SA_DELETING) {
+		/* replaced by a rekey: its successor handles the connection */
+		sa->state = SA_DEAD;
+		ike_sa_free(sa);
+		return;
+	}
 	if (sa->state != SA_ESTABLISHED) {
 		sa_die(sa, "the TCP connection closed during setup", true);
 		return;
 	}
-	if (sa->initiator || (sa->conf && sa->conf->initiator)) {
-		sa_die(sa, "the TCP connection closed", true);
+	if (sa->conf && sa->conf->initiator) {
+		/* RFC 9329 section 6: the originator reconnects; same IKE SA */
+		sa->reconnect_at = now(sa);
+		transition(sa, "TCP connection lost; reconnecting");
 		return;
 	}
-	ike_log(sa, "the TCP connection closed; waiting for the initiator to reconnect");
+	transition(sa, "TCP connection lost; waiting for the initiator to reconnect");
+}
+
+static void move_to_tcp(struct ike_sa *sa, const char *why)
+{
+	struct ike_link *l;
+	char msg[96];
+
+	if (sa->moving)
+		return;
+	l = ike_tcp_connect(sa->d, sa->conf);
+	if (!l) {
+		sa->reconnect_at = now(sa) + (1000u << (sa->reconnects < 5 ? sa->reconnects : 5));
+		sa->reconnects++;
+		return;
+	}
+	ike_link_get(l);
+	sa->moving = l;
+	if (sa->link->type == TRANSPORT_UDP) {
+		snprintf(msg, sizeof(msg), "moving to TCP: %s", why);
+		transition(sa, msg);
+	}
+}
+
+/* an empty INFORMATIONAL: the peer moves on its authentication */
+static void send_resync(struct ike_sa *sa)
+{
+	struct out o;
+
+	sa->resync_needed = false;
+	out_begin(sa, &o, INFORMATIONAL, false, sa->next_req);
+	if (out_seal(sa, &o)) {
+		ike_buf_free(&o.b);
+		return;
+	}
+	send_request(sa, REQ_RESYNC, &o.b);
+	sa->req_deadline = now(sa) + 10000;
+}
+
+/* the new TCP connection is up: bind the CHILD_SAs to it and say so to the peer */
+void ike_sa_moved(struct ike_sa *sa, struct ike_link *l)
+{
+	ike_link_put(sa->d, sa->moving);
+	sa->moving = NULL;
+	if (sa->link->type == TRANSPORT_TCP)
+		sa->d->st.tcp_reconnects++;
+	switch_link(sa, l);
+	if (sa->probe) {
+		ike_link_put(sa->d, sa->probe);
+		sa->probe = NULL;
+	}
+	if (sa->req != REQ_NONE) {
+		/*
+		 * The unanswered request goes again, on the new connection;
+		 * the peer answers it there but moves only for a fresh
+		 * request, which follows once this one is answered.
+		 */
+		if (!sa->req_deadline)
+			sa->req_deadline = now(sa) + 10000;
+		sa->resync_needed = true;
+		if (sa->req == REQ_PROBE)
+			sa->req = REQ_RESYNC;
+		ike_link_send(sa->d, sa->link, sa->req_msg.p, sa->req_msg.len);
+	} else {
+		send_resync(sa);
+	}
+	ike_status_write(sa->d);
+}
+
+void ike_sa_move_failed(struct ike_sa *sa, const char *why)
+{
+	unsigned int backoff = 1000u << (sa->reconnects < 5 ? sa->reconnects : 5);
+
+	ike_link_put(sa->d, sa->moving);
+	sa->moving = NULL;
+	sa->reconnects++;
+	sa->reconnect_at = now(sa) + backoff;
+	ike_log(sa, "TCP connection failed (%s); trying again in %u ms", why, backoff);
+}
+
+/* the first child's packet counters: is inbound ESP arriving? */
+static void esp_watch(struct ike_sa *sa, uint64_t t)
+{
+	const struct ike_conn_conf *c = sa->conf;
+	struct ike_child *ch = sa->children;
+	uint64_t in = 0, out = 0;
+	uint64_t step = c->udp_timeout_ms / 4 ? c->udp_timeout_ms / 4 : 1;
+	struct xfrm_child x = { 0 };
+
+	if (!ch || t < sa->esp_check_at)
+		return;
+	sa->esp_check_at = t + (step < 250 ? step : 250);
+	child_xfrm(sa, ch, &x);
+	if (xfrm_state_seq(sa->d->xfrm, x.family, x.local, ch->spi_in, &in) ||
+	    xfrm_state_seq(sa->d->xfrm, x.family, x.remote, ch->spi_out, &out))
+		return;
+	if (in != sa->esp_in || out == sa->esp_out) {
+		/* something came in, or nothing went out: no evidence of a dead path */
+		sa->esp_stall_since = in != sa->esp_in ? 0 : sa->esp_stall_since;
+	} else if (!sa->esp_stall_since) {
+		sa->esp_stall_since = t;
+	}
+	sa->esp_in = in;
+	sa->esp_out = out;
+	if (sa->esp_stall_since && t - sa->esp_stall_since >= c->udp_timeout_ms) {
+		char why[80];
+
+		snprintf(why, sizeof(why), "no inbound ESP for %u ms while sending",
+			 c->udp_timeout_ms);
+		move_to_tcp(sa, why);
+	}
+}
+
+/* on TCP with MOBIKE: ask over UDP 4500 whether UDP works again */
+static void send_probe(struct ike_sa *sa)
+{
+	struct sockaddr_storage local = sa->conf->local, peer = sa->conf->remote;
+	uint8_t h[20];
+	struct out o;
+
+	if (local.ss_family == AF_INET) {
+		((struct sockaddr_in *)&local)->sin_port = htons(4500);
+		((struct sockaddr_in *)&peer)->sin_port = htons(4500);
+	} else {
+		((struct sockaddr_in6 *)&local)->sin6_port = htons(4500);
+		((struct sockaddr_in6 *)&peer)->sin6_port = htons(4500);
+	}
+	sa->probe = ike_udp_link(sa->d, &local, &peer, true);
+	if (!sa->probe)
+		return;
+	out_begin(sa, &o, INFORMATIONAL, false, sa->next_req);
+	ike_pl_notify(&o.c, 0, NULL, 0, N_UPDATE_SA_ADDRESSES, NULL, 0);
+	if (!ike_nat_hash(sa->spi_i, sa->spi_r, &local, h))
+		ike_pl_notify(&o.c, 0, NULL, 0, N_NAT_DETECTION_SOURCE_IP, h, sizeof(h));
+	if (!ike_nat_hash(sa->spi_i, sa->spi_r, &peer, h))
+		ike_pl_notify(&o.c, 0, NULL, 0, N_NAT_DETECTION_DESTINATION_IP, h, sizeof(h));
+	if (out_seal(sa, &o)) {
+		ike_buf_free(&o.b);
+		ike_link_put(sa->d, sa->probe);
+		sa->probe = NULL;
+		return;
+	}
+	ike_buf_free(&sa->req_msg);
+	sa->req_msg = o.b;
+	sa->req = REQ_PROBE;
+	sa->req_sent = now(sa);
+	sa->req_tries = 1;
+	sa->req_next_tx = now(sa) + 500;
+	sa->next_req++;
+	ike_link_send(sa->d, sa->probe, o.b.p, o.b.len);
+}
+
+/* the initiator's transport duties; true when it did something */
+static bool transport_timers(struct ike_sa *sa, uint64_t t)
+{
+	const struct ike_conn_conf *c = sa->conf;
+
+	if (!c->initiator || sa->state != SA_ESTABLISHED)
+		return false;
+	if (sa->link->stage == LINK_DEAD) {
+		if (!sa->moving && t >= sa->reconnect_at)
+			move_to_tcp(sa, "TCP connection lost");
+		return true;
+	}
+	if (sa->req == REQ_PROBE) {
+		if (t - sa->req_sent >= c->udp_timeout_ms) {
+			/* no answer over UDP: the same request goes over TCP */
+			ike_link_put(sa->d, sa->probe);
+			sa->probe = NULL;
+			sa->req = REQ_RESYNC;
+			sa->req_sent = t;
+			ike_link_send(sa->d, sa->link, sa->req_msg.p, sa->req_msg.len);
+		} else if (t >= sa->req_next_tx) {
+			sa->req_next_tx = t + 500;
+			ike_link_send(sa->d, sa->probe, sa->req_msg.p, sa->req_msg.len);
+		}
+		return true;
+	}
+	if (sa->resync_needed && sa->req == REQ_NONE) {
+		send_resync(sa);
+		return true;
+	}
+	if (c->transport != TRANSPORT_FALLBACK)
+		return false;
+	if (sa->link->type == TRANSPORT_UDP) {
+		if (sa->moving)
+			return true;
+		if (t < sa->reconnect_at)
+			return false;
+		if (sa->req != REQ_NONE && t - sa->req_sent >= c->udp_timeout_ms) {
+			char why[64];
+
+			snprintf(why, sizeof(why), "no answer over UDP for %u ms", c->udp_timeout_ms);
+			move_to_tcp(sa, why);
+			return sa->moving != NULL;
+		}
+		if (c->udp_timeout_ms)
+			esp_watch(sa, t);
+		return sa->moving != NULL;
+	}
+	if (sa->mobike && c->probe_s && !sa->created_nat && sa->req == REQ_NONE) {
+		if (!sa->probe_at)
+			sa->probe_at = t + (uint64_t)c->probe_s * 1000;
+		if (t >= sa->probe_at) {
+			sa->probe_at = t + (uint64_t)c->probe_s * 1000;
+			send_probe(sa);
+			return true;
+		}
+	}
+	return false;
 }
 
 /* on exit: tell the peer, remove what we installed */

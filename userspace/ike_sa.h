@@ -31,6 +31,7 @@ struct ike_link {
 	uint64_t deadline;	/* ms: PREFIX/CONNECTING, or unauthenticated */
 	uint64_t dead_since;	/* ms: when a TCP connection closed */
 	bool authed;		/* an authenticated message arrived on it */
+	const char *closing;	/* close it after this event batch, for this reason */
 	struct ike_sa *waiting;	/* initiator: SA to start once connected */
 };
 
@@ -62,6 +63,8 @@ enum req_kind {
 	REQ_REKEY_IKE,
 	REQ_DELETE_CHILD,
 	REQ_DELETE_IKE,
+	REQ_PROBE,		/* UPDATE_SA_ADDRESSES over UDP (MOBIKE) */
+	REQ_RESYNC,		/* INFORMATIONAL on a new TCP connection */
 };
 
 struct ike_daemon;
@@ -105,6 +108,24 @@ struct ike_sa {
 	uint64_t req_new_spi;			/* IKE rekey: our new SPI */
 
 	struct ike_child *children;
+	bool mobike;			/* negotiated in IKE_AUTH */
+
+	/* transport changes (udp-fallback-tcp, TCP reconnects, MOBIKE) */
+	uint64_t fallback_at;		/* IKE_SA_INIT over UDP: TCP from then on */
+	struct ike_link *moving;	/* a TCP connection being opened for us */
+	unsigned int reconnects;
+	uint64_t reconnect_at;
+	uint64_t esp_check_at, esp_stall_since;
+	uint64_t esp_in, esp_out;	/* packets on the first child's states */
+	struct ike_link *probe;		/* UDP path being probed (MOBIKE) */
+	uint64_t probe_at;
+	bool created_nat;		/* NAT seen when the children were made */
+	bool half_counted;		/* counted in d->half_open */
+	bool resync_needed;		/* after a move: a fresh request must follow */
+	uint64_t req_deadline;		/* a request resent after a move: answer by then */
+	uint8_t last_req_hash[32];	/* the request last_resp answers */
+	uint64_t since;			/* wall clock of the last transition */
+	char why[96];			/* and its reason */
 	uint64_t tick;			/* the event loop's timer pass */
 	bool down_seen;			/* told that its TCP connection closed */
 	uint64_t created, last_rx, dpd_at, rekey_at, expire_at;
@@ -115,6 +136,7 @@ struct ike_stats {
 	uint64_t auth_failed, half_open_dropped, cookies_sent, invalid_ke_sent;
 	uint64_t sa_established, child_installed, child_rekeyed, ike_rekeyed;
 	uint64_t dpd_dead, tcp_accepted, tcp_rejected;
+	uint64_t fallback_connects, moved_to_tcp, moved_to_udp, tcp_reconnects, ike_sa_init_sent;
 };
 
 struct ike_daemon {
@@ -146,6 +168,8 @@ void ike_sa_timers(struct ike_sa *sa);
 void ike_sa_shutdown(struct ike_sa *sa);
 void ike_sa_free(struct ike_sa *sa);
 void ike_sa_link_down(struct ike_sa *sa);
+void ike_sa_moved(struct ike_sa *sa, struct ike_link *l);
+void ike_sa_move_failed(struct ike_sa *sa, const char *why);
 
 /* ike_daemon.c */
 int ike_link_send(struct ike_daemon *d, struct ike_link *l, const uint8_t *msg, size_t len);
@@ -155,6 +179,11 @@ void ike_link_put(struct ike_daemon *d, struct ike_link *l);
 void ike_link_get(struct ike_link *l);
 int ike_bind_child(struct ike_daemon *d, struct ike_sa *sa, struct ike_child *c);
 void ike_conn_restart(struct ike_daemon *d, const struct ike_conn_conf *c, unsigned int delay_s);
+struct ike_link *ike_tcp_connect(struct ike_daemon *d, const struct ike_conn_conf *c);
+void ike_conn_start_tcp(struct ike_daemon *d, const struct ike_conn_conf *c);
+void ike_link_close(struct ike_daemon *d, struct ike_link *l, const char *why);
+int ike_unbind_child(struct ike_daemon *d, struct ike_sa *sa, struct ike_child *c);
+void ike_status_write(struct ike_daemon *d);
 void ike_log(struct ike_sa *sa, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 bool ike_log_bad(struct ike_daemon *d);
 void ike_msg_trace(const char *dir, const struct ike_sa *sa, const uint8_t *m, size_t len);

@@ -168,8 +168,20 @@ static int add_state(struct xfrm_nl *x, const struct xfrm_child *c, bool in)
 	info->sel.family = (uint16_t)c->family;
 	info->reqid = c->reqid;
 	info->mode = c->tunnel ? XFRM_MODE_TUNNEL : XFRM_MODE_TRANSPORT;
-	info->replay_window = 32;
 	put_lft(&info->lft, c->hard_s);
+	{
+		/*
+		 * A 128-packet window, as a bitmap: packets in flight on the
+		 * old path when an SA moves between UDP and TCP arrive late.
+		 */
+		char rbuf[sizeof(struct xfrm_replay_state_esn) + 4 * sizeof(__u32)];
+		struct xfrm_replay_state_esn *rs = (void *)rbuf;
+
+		memset(rbuf, 0, sizeof(rbuf));
+		rs->bmp_len = 4;
+		rs->replay_window = 128;
+		mnl_attr_put(nlh, XFRMA_REPLAY_ESN_VAL, sizeof(rbuf), rs);
+	}
 	if (c->suite.encr == ENCR_AES_GCM_16) {
 		struct xfrm_algo_aead *a = (void *)algbuf;
 

@@ -1,0 +1,285 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# UDP with TCP fallback: the IKE helper keeps one IKE SA and its CHILD_SAs
+# across transports.  The router (nr) blocks UDP and ESP with nftables or
+# resets TCP; the tunnel must carry on with the same SPIs and ESP sequence
+# numbers, and without a new IKE_SA_INIT.  Also: NAT on the router for both
+# transports, MOBIKE back to UDP, and libreswan's fallback where it applies.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/peers.sh"
+trap 'peers_stop_all; stop_all; unblock; topo_down; rm -rf "$_tmp"' EXIT
+
+PSK='"failover test key"'
+
+# conf FILE ROLE [KEY=VALUE...]: IPv4, n1 initiator, n2 responder
+conf() {
+	local file=$1 role=$2 kv
+	shift 2
+	{
+		echo "[conn t]"
+		echo "role = $role"
+		if [ "$role" = initiator ]; then
+			echo "local = $IP1"
+			echo "remote = $IP2"
+			echo "local-id = @client.example"
+			echo "remote-id = @gw.example"
+			echo "local-ts = $IN1/32"
+			echo "remote-ts = $IN2/32"
+		else
+			echo "local = $IP2"
+			echo "local-id = @gw.example"
+			echo "remote-id = @client.example"
+			echo "local-ts = $IN2/32"
+			echo "remote-ts = $IN1/32"
+		fi
+		echo "psk = $PSK"
+		for kv in "$@"; do
+			echo "${kv%%=*} = ${kv#*=}"
+		done
+	} >"$file"
+	sed 's/^/#   /' "$file"
+}
+
+inner() {
+	n1 ip addr add "$IN1/32" dev lo
+	n2 ip addr add "$IN2/32" dev lo
+	n1 ip route add "$IN2/32" via 192.0.2.254 src "$IN1"
+	n2 ip route add "$IN1/32" via 198.51.100.254 src "$IN2"
+}
+
+# the router drops UDP and ESP between the peers: only TCP gets through
+block_udp() {
+	nr nft add table inet esptcp_block
+	nr nft add chain inet esptcp_block filt '{ type filter hook forward priority 0; }'
+	nr nft add rule inet esptcp_block filt meta l4proto '{ udp, esp }' drop
+}
+
+unblock() {
+	ip netns exec $NSR nft delete table inet esptcp_block 2>/dev/null || true
+	ip netns exec $NSR nft delete table inet esptcp_reset 2>/dev/null || true
+	ip netns exec $NSR nft delete table ip esptcp_nat 2>/dev/null || true
+}
+
+# start [r:KEY=V | i:KEY=V | KEY=V ...]: both helpers
+start() {
+	local kv ra=() ia=()
+	for kv in "$@"; do
+		case $kv in
+		r:*) ra+=("${kv#r:}") ;;
+		i:*) ia+=("${kv#i:}") ;;
+		*) ra+=("$kv"); ia+=("$kv") ;;
+		esac
+	done
+	conf "$_tmp/r.conf" responder "${ra[@]}"
+	conf "$_tmp/i.conf" initiator "${ia[@]}"
+	echo "# [n2] esptcp ike -v r.conf &"
+	ip netns exec $NS2 "$ESPTCP" ike -v "$_tmp/r.conf" >"$_tmp/r.out" 2>&1 &
+	pids+=($!)
+	PID_r=$!
+	wait_for 50 grep -q running "$_tmp/r.out"
+	echo "# [n1] esptcp ike -v i.conf &"
+	ip netns exec $NS1 "$ESPTCP" ike -v "$_tmp/i.conf" >"$_tmp/i.out" 2>&1 &
+	pids+=($!)
+	PID_i=$!
+	wait_for 200 grep -q "CHILD_SA installed" "$_tmp/i.out"
+	wait_for 50 grep -q "CHILD_SA installed" "$_tmp/r.out"
+}
+
+# spis NS: the namespace's ESP SPIs, sorted, one line
+spis() {
+	ip -n "$1" xfrm state | awk '/proto esp spi/ {print $4}' | sort | tr '\n' ' '
+}
+
+# oseq NS: the outbound state's sequence number (the state whose src is ours)
+oseq() {
+	local src=$IP1 hex
+	[ "$1" = "$NS2" ] && src=$IP2
+	hex=$(ip -n "$1" xfrm state | grep -A8 "^src $src " | grep -o 'oseq 0x[0-9a-f]*' |
+		head -n 1 | cut -d' ' -f2)
+	echo $((hex))
+}
+
+# stat_i NAME: one of the initiator helper's counters (SIGUSR1 prints them)
+stat_i() {
+	kill -USR1 "$PID_i"
+	sleep 0.3
+	grep stats "$_tmp/i.out" | tail -n 1 | tr ' ' '\n' | awk -v n="$1" 'f { print; exit } $0 == n { f = 1 }'
+}
+
+t_blocked_from_start() {
+	inner
+	block_udp
+	start i:fallback-timeout=1s
+	grep -E "trying TCP|established|installed" "$_tmp/i.out"
+	grep -q "no answer over UDP in 1000 ms: trying TCP" "$_tmp/i.out"
+	grep -q "IKE SA established (.*TCP" "$_tmp/i.out"
+	n1 ping -c 3 -i 0.3 -W 2 -I "$IN1" "$IN2"
+	n1 "$ESPTCP" show
+	[ "$(n1 "$ESPTCP" show | grep -c '^socket ino')" = 1 ]
+}
+
+# UDP dies under a ping (and, with iperf, under iperf3): TCP takes over
+t_blocked_mid() {
+	local perf=${1:-} s1 s2 o1 o2 got
+	inner
+	start i:udp-timeout=1s
+	grep -q "IKE SA established (.*UDP" "$_tmp/i.out"
+	s1=$(spis $NS1)
+	n1 ping -c 3 -i 0.2 -W 2 -I "$IN1" "$IN2"
+	o1=$(oseq $NS1)
+	echo "# SPIs before: $s1; oseq $o1"
+	if [ -n "$perf" ]; then
+		ip netns exec $NS2 iperf3 -s -1 -B "$IN2" >/dev/null 2>&1 &
+		sleep 0.5
+		ip netns exec $NS1 iperf3 -c "$IN2" -B "$IN1" -t 10 -f m >"$_tmp/perf.txt" 2>&1 &
+		local ip=$!
+		sleep 2
+		block_udp
+		wait $ip
+		grep -E "sender|receiver" "$_tmp/perf.txt"
+		grep -q receiver "$_tmp/perf.txt"
+	else
+		ip netns exec $NS1 ping -c 100 -i 0.1 -W 1 -I "$IN1" "$IN2" >"$_tmp/ping.txt" 2>&1 &
+		local p=$!
+		sleep 2
+		block_udp
+		wait_for 100 grep -q "now on TCP" "$_tmp/r.out"
+		wait $p || true
+		tail -n 2 "$_tmp/ping.txt"
+		got=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$_tmp/ping.txt")
+		echo "# background ping: $got of 100 replies across the block (reported, not asserted)"
+	fi
+	grep -E "moving|now on" "$_tmp/i.out" "$_tmp/r.out"
+	grep -q "moving to TCP: " "$_tmp/i.out"
+	grep -q "now on TCP (UDP path lost)" "$_tmp/r.out"
+	n1 ping -c 2 -i 0.2 -W 2 -I "$IN1" "$IN2"
+	s2=$(spis $NS1)
+	o2=$(oseq $NS1)
+	echo "# SPIs after: $s2; oseq $o2"
+	[ "$s1" = "$s2" ]
+	[ "$o2" -gt "$o1" ]
+	[ "$(n1 "$ESPTCP" show | grep -c '^socket ino')" = 1 ]
+	got=$(stat_i ike_sa_init_sent)
+	echo "# IKE_SA_INIT sent by the initiator in all: $got"
+	[ "$got" = 1 ]
+	cp "$_tmp/i.out" "$_tmp/mid-i.log"
+}
+
+# the router resets the TCP connection; the initiator reconnects
+t_tcp_reset() {
+	local s1 s2 o1 o2
+	inner
+	start i:transport=tcp
+	s1=$(spis $NS1)
+	n1 ping -c 2 -i 0.2 -W 2 -I "$IN1" "$IN2"
+	o1=$(oseq $NS1)
+	nr nft add table inet esptcp_reset
+	nr nft add chain inet esptcp_reset filt '{ type filter hook forward priority 0; }'
+	nr nft add rule inet esptcp_reset filt tcp dport 4500 reject with tcp reset
+	n1 ping -c 2 -i 0.2 -W 1 -I "$IN1" "$IN2" || true
+	wait_for 50 grep -q "TCP connection lost" "$_tmp/i.out"
+	nr nft delete table inet esptcp_reset
+	wait_for 100 grep -q "now on TCP (the initiator reconnected)" "$_tmp/r.out"
+	grep -E "lost|reconnect|now on" "$_tmp/i.out" "$_tmp/r.out"
+	n1 ping -c 3 -i 0.2 -W 2 -I "$IN1" "$IN2"
+	s2=$(spis $NS1)
+	o2=$(oseq $NS1)
+	echo "# SPIs $s1 -> $s2; oseq $o1 -> $o2"
+	[ "$s1" = "$s2" ]
+	[ "$o2" -gt "$o1" ]
+	[ "$(stat_i ike_sa_init_sent)" = 1 ]
+}
+
+# with MOBIKE, once UDP passes again the SAs go back to it
+t_back_to_udp() {
+	local s1 s2
+	inner
+	start i:udp-timeout=1s i:udp-probe=2s
+	s1=$(spis $NS1)
+	block_udp
+	n1 ping -c 30 -i 0.1 -W 1 -I "$IN1" "$IN2" >/dev/null || true
+	wait_for 100 grep -q "now on TCP" "$_tmp/r.out"
+	n1 ping -c 2 -i 0.2 -W 2 -I "$IN1" "$IN2"
+	unblock
+	wait_for 100 grep -q "now on UDP (UDP works again)" "$_tmp/i.out"
+	wait_for 50 grep -q "now on UDP (UDP works again)" "$_tmp/r.out"
+	grep -E "now on" "$_tmp/i.out" "$_tmp/r.out"
+	local tx0
+	tx0=$(stat_of $NS1 tx_esp_pkts)
+	n1 ping -c 3 -i 0.2 -W 2 -I "$IN1" "$IN2"
+	# esptcp carries nothing now
+	[ "$(stat_of $NS1 tx_esp_pkts)" = "$tx0" ]
+	s2=$(spis $NS1)
+	[ "$s1" = "$s2" ]
+	n1 "$ESPTCP" show | grep "^ike\|^  ike"
+}
+
+nat_on() {
+	nr nft add table ip esptcp_nat
+	nr nft add chain ip esptcp_nat post '{ type nat hook postrouting priority 100; }'
+	nr nft add rule ip esptcp_nat post oifname r2 masquerade
+}
+
+t_nat() {
+	local tr=$1
+	inner
+	nat_on
+	start "i:transport=$tr"
+	grep "established" "$_tmp/i.out" "$_tmp/r.out"
+	n1 ping -c 3 -i 0.2 -W 2 -I "$IN1" "$IN2"
+	if [ "$tr" = udp ]; then
+		grep -q "behind NAT" "$_tmp/r.out"
+		ip -n $NS1 xfrm state | grep -q "encap type espinudp"
+	else
+		[ "$(n1 "$ESPTCP" show | grep -c '^socket ino')" = 1 ]
+	fi
+}
+
+# libreswan (enable-tcp=fallback) against our responder, UDP blocked
+t_libreswan_fallback() {
+	grep -qw espintcp /proc/sys/net/ipv4/tcp_available_ulp ||
+		t_skip "kernel $(uname -r) has no espintcp for libreswan's side (debug/reference kernels have it)"
+	peers_inner 4
+	block_udp
+	conf "$_tmp/r.conf" responder
+	sed -i '/local-id\|remote-id/d' "$_tmp/r.conf"
+	sed -i "s/^psk = .*/psk = \"$PEERS_PSK\"/" "$_tmp/r.conf"
+	ip netns exec $NS2 "$ESPTCP" ike -v "$_tmp/r.conf" >"$_tmp/r.out" 2>&1 &
+	pids+=($!)
+	wait_for 50 grep -q running "$_tmp/r.out"
+	pluto_start $NS1 "$_tmp/pluto1"
+	pluto_conf "$_tmp/pluto1" c1 local="$O1" remote="$O2" lts="$T1" rts="$T2" tcp=fallback
+	pluto_initiate "$_tmp/pluto1" c1 90
+	wait_for 100 grep -q "CHILD_SA installed" "$_tmp/r.out"
+	pluto_up "$_tmp/pluto1" c1
+	ip -n $NS1 xfrm state | grep -q "encap type espintcp"
+	peers_ping n1 3
+}
+
+cleanup() {
+	peers_stop_all
+	stop_all
+	unblock
+	tunnel_down
+	rm -f "$_tmp"/*.out
+}
+
+esptcp_load
+topo_up
+t_case "UDP blocked from the start: the tunnel comes up over TCP" t_blocked_from_start
+cleanup >/dev/null 2>&1
+t_case "UDP blocked under ping: same SPIs over TCP, seq grows, no new IKE_SA_INIT" t_blocked_mid
+cleanup >/dev/null 2>&1
+t_case "UDP blocked under iperf3: the transfer completes over TCP" t_blocked_mid iperf
+cleanup >/dev/null 2>&1
+t_case "TCP reset by the router: the initiator reconnects, same SAs" t_tcp_reset
+cleanup >/dev/null 2>&1
+t_case "MOBIKE: UDP unblocked, the SAs move back to UDP" t_back_to_udp
+cleanup >/dev/null 2>&1
+t_case "NAT (masquerade) on the router, UDP: ESP in UDP" t_nat udp
+cleanup >/dev/null 2>&1
+t_case "NAT (masquerade) on the router, TCP" t_nat tcp
+cleanup >/dev/null 2>&1
+t_case "libreswan with enable-tcp=fallback, UDP blocked: over TCP to esptcp" t_libreswan_fallback
+cleanup >/dev/null 2>&1
+t_done
