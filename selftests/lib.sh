@@ -59,6 +59,19 @@ t_case() {
 	_failed=$((${_failed:-0} + (rc != 0 && rc != 4)))
 }
 
+# t_case_subset KEY NAME FUNCTION [ARGS...]: t_case, except that the debug
+# kernel (KASAN, lockdep, kmemleak: ~20 times slower under TCG) runs only the
+# keys in $debug_subset; the others print a SKIP with the reason
+t_case_subset() {
+	local key=$1
+	shift
+	if [ "${FLAVOUR:-}" = debug ] && [[ " ${debug_subset:-} " != *" $key "* ]]; then
+		t_case "$1" t_skip "the debug kernel runs a subset; the stock kernels run this case"
+		return
+	fi
+	t_case "$@"
+}
+
 t_done() {
 	echo "1..$_ncase"
 	[ "${_failed:-0}" -eq 0 ]

@@ -1895,10 +1895,7 @@ static void switch_link(struct ike_sa *sa, struct ike_link *link)
 			 link->type == TRANSPORT_TCP ? "TCP" : "UDP",
 			 link->type == TRANSPORT_TCP ? (was_tcp ? "the initiator reconnected" :
 			 "UDP path lost") : "UDP works again");
-		if (!sa->initiator || !sa->why[0] || strncmp(sa->why, "moving", 6))
-			transition(sa, why);
-		else
-			ike_status_write(sa->d);
+		transition(sa, why);
 	}
 	ike_link_put(sa->d, old);
 }
