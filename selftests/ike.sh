@@ -189,88 +189,6 @@ t_basic() {
 	clean
 }
 
-# N initiators, each in its own namespace behind the router, against one
-# responder with a conn per client: all tunnels up, all pass traffic
-t_many() {
-	local n=$1 i ns conf="$_tmp/gw.conf" ok=0
-	n2 ip addr add "$IN2/32" dev lo
-	n2 ip route add 203.0.113.0/24 via 198.51.100.254 src "$IN2"
-	nr ip link add cbr type bridge
-	nr ip addr add 10.77.0.254/16 dev cbr
-	nr ip link set cbr up
-	: >"$conf"
-	for i in $(seq 1 "$n"); do
-		cat >>"$conf" <<-EOC
-		[conn c$i]
-		role = responder
-		local = $IP2
-		local-id = @gw.example
-		remote-id = @c$i.example
-		psk = "psk of client $i"
-		local-ts = $IN2/32
-		remote-ts = 203.0.113.$((100 + i))/32
-		EOC
-	done
-	echo "# $n clients: namespaces esptcp-c1..c$n on bridge cbr in nr (10.77.0.0/16)"
-	for i in $(seq 1 "$n"); do
-		ns=esptcp-c$i
-		ip netns add $ns
-		ip -n $NSR link add cv$i type veth peer name eth0 netns $ns
-		ip -n $NSR link set cv$i master cbr up
-		ip -n $ns link set lo up
-		ip -n $ns addr add 10.77.0.$i/16 dev eth0
-		ip -n $ns link set eth0 up
-		ip -n $ns route add default via 10.77.0.254
-		ip -n $ns addr add 203.0.113.$((100 + i))/32 dev lo
-		ip -n $ns route add "$IN2/32" via 10.77.0.254 src 203.0.113.$((100 + i))
-		cat >"$_tmp/c$i.conf" <<-EOC
-		[conn gw]
-		role = initiator
-		transport = tcp
-		local = 10.77.0.$i
-		remote = $IP2
-		local-id = @c$i.example
-		remote-id = @gw.example
-		psk = "psk of client $i"
-		local-ts = 203.0.113.$((100 + i))/32
-		remote-ts = $IN2/32
-		EOC
-	done
-	ike $NS2 r "$conf"
-	wait_for 50 grep -q "running" "$_tmp/r.out"
-	for i in $(seq 1 "$n"); do
-		ip netns exec esptcp-c$i "$ESPTCP" ike "$_tmp/c$i.conf" >"$_tmp/c$i.log" 2>&1 &
-		pids+=($!)
-	done
-	wait_for 600 installed_ge r "$n" ||
-		{ grep -c "CHILD_SA installed" "$_tmp/r.out"; tail -n 20 "$_tmp/r.out"; false; }
-	for i in $(seq 1 "$n"); do
-		ip netns exec esptcp-c$i ping -c 1 -W 5 -I 203.0.113.$((100 + i)) "$IN2" \
-			>"$_tmp/p$i.txt" 2>&1 &
-	done
-	wait
-	for i in $(seq 1 "$n"); do
-		grep -q " 1 received" "$_tmp/p$i.txt" && ok=$((ok + 1))
-	done
-	echo "# $ok of $n clients got a reply through their tunnel"
-	local socks
-	socks=$(ip netns exec $NS2 "$ESPTCP" show | grep -c "^socket ino" || true)
-	echo "# esptcp sockets on the gateway: $socks"
-	[ "$ok" -eq "$n" ]
-	[ "$socks" -eq "$n" ]
-}
-
-many_down() {
-	local i
-	for i in $(seq 1 "$1"); do
-		ip netns pids esptcp-c$i 2>/dev/null | xargs -r kill 2>/dev/null || true
-	done
-	stop_all
-	for i in $(seq 1 "$1"); do
-		ip netns del esptcp-c$i 2>/dev/null || true
-	done
-	ip -n $NSR link del cbr 2>/dev/null || true
-}
 
 # each proposal set of the issue, over TCP
 t_proposal() {
@@ -447,8 +365,5 @@ clean >/dev/null 2>&1
 t_case_subset rekey "rekey CHILD_SA and IKE SA under ping and iperf3, no loss of the tunnel" t_rekey
 clean >/dev/null 2>&1
 t_case_subset restart "a killed helper's SAs are removed by the next one; the initiator reconnects" t_restart
-clean >/dev/null 2>&1
-t_case_subset many "50 initiators in their own namespaces against one responder over TCP" t_many 50
-many_down 50 >/dev/null 2>&1
 clean >/dev/null 2>&1
 t_done

@@ -93,7 +93,7 @@ echo "TAP version 13"
 [ -w /sys/kernel/debug/kmemleak ] && echo clear >/sys/kernel/debug/kmemleak
 
 # opt-in: peers (the IKE peer fixtures; ~75 s on stock, ~8 min on debug)
-all=(selftest esptcp_ulp esptcp_ike ike_unit ulp datapath rebind interop ike strongswan libreswan failover)
+all=(selftest esptcp_ulp esptcp_ike ike_unit ulp datapath rebind interop ike ike_many strongswan libreswan failover)
 tests=(${TESTS:-${all[@]}})
 # a subset run (TESTS=...) without the self-test still needs the module
 [[ " ${tests[*]} " == *" selftest "* ]] || insmod "$KO" || emit "not ok" "insmod $KO"
