@@ -130,6 +130,14 @@ built() {
 	echo "MODDIR=$out/modroot/lib/modules/$kver"
 }
 
+# one fetch or build at a time per cache: two runs would share its folders
+mkdir -p "$cache"
+exec 8>"$cache/.kernel.lock"
+if ! flock -n 8; then
+	log "waiting for another kernel fetch or build to finish"
+	flock 8
+fi
+
 case $flavour in
 stock | stock-6.12) stock ;;
 debug | reference) built ;;

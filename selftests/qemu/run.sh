@@ -18,16 +18,18 @@ repo=$(cd "$here/../.." && pwd)
 build=$repo/build
 say() { printf '[%s] %s\n' "$flavour" "$*" >&2; }
 
+t0=$SECONDS
+# the kernel first (a cold build of a built flavour takes a while): it has a
+# lock of its own, so the VM lock below is not held while it builds
+eval "$("$here/kernel.sh" "$flavour")"
+say "kernel $KVER"
+
 # one VM at a time on this machine: TCG on 2 cores has nothing to spare
 exec 9>"${ESPTCP_LOCK:-/tmp/esptcp-run.lock}"
 if ! flock -n 9; then
 	say "waiting for another harness run to finish"
 	flock 9
 fi
-t0=$SECONDS
-
-eval "$("$here/kernel.sh" "$flavour")"
-say "kernel $KVER"
 
 # --- module: built in a copy per kernel, so kernels never share objects ---
 kmod=$build/kmod/$KVER
@@ -114,8 +116,17 @@ if [ "$mode" = bench ]; then
 	if [ -s "$out/bench.json" ]; then
 		mkdir -p "$build/bench"
 		cp "$out/bench.json" "$build/bench/latest.json"
-		cp "$out/bench.json" "$build/bench/$flavour-$(date +%Y%m%dT%H%M%S).json"
-		say "wrote $build/bench/latest.json"
+		stamp=$build/bench/$flavour-$(date +%Y%m%dT%H%M%S)
+		cp "$out/bench.json" "$stamp.json"
+		cp "$out/bench.txt" "$build/bench/latest.txt"
+		if python3 "$here/../bench_plot.py" "$out/bench.json" "$build/bench/latest.png" >&2; then
+			cp "$build/bench/latest.png" "$stamp.png"
+		else
+			say "gnuplot failed: no chart"
+			rc=1
+		fi
+		cat "$out/bench.txt"
+		say "wrote $build/bench/latest.json, latest.txt and latest.png"
 	else
 		say "the benchmark wrote no results"
 		rc=1
