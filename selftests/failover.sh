@@ -248,9 +248,11 @@ t_libreswan_fallback() {
 	pids+=($!)
 	wait_for 50 grep -q running "$_tmp/r.out"
 	pluto_start $NS1 "$_tmp/pluto1"
-	pluto_conf "$_tmp/pluto1" c1 local="$O1" remote="$O2" lts="$T1" rts="$T2" tcp=fallback
-	pluto_initiate "$_tmp/pluto1" c1 90
-	wait_for 100 grep -q "CHILD_SA installed" "$_tmp/r.out"
+	# pluto falls back on its next keying try, after the UDP one times out
+	pluto_conf "$_tmp/pluto1" c1 local="$O1" remote="$O2" lts="$T1" rts="$T2" tcp=fallback \
+		keyingtries=3 retransmit_timeout=10s
+	pluto_initiate "$_tmp/pluto1" c1 90 || true
+	wait_for 300 grep -q "CHILD_SA installed" "$_tmp/r.out"
 	pluto_up "$_tmp/pluto1" c1
 	ip -n $NS1 xfrm state | grep -q "encap type espintcp"
 	peers_ping n1 3

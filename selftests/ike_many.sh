@@ -26,9 +26,6 @@ t_many() {
 	local n=$1 i ns conf="$_tmp/gw.conf" ok=0
 	n2 ip addr add "$IN2/32" dev lo
 	n2 ip route add 203.0.113.0/24 via 198.51.100.254 src "$IN2"
-	nr ip link add cbr type bridge
-	nr ip addr add 10.77.0.254/16 dev cbr
-	nr ip link set cbr up
 	: >"$conf"
 	for i in $(seq 1 "$n"); do
 		cat >>"$conf" <<-EOC
@@ -42,23 +39,25 @@ t_many() {
 		remote-ts = 203.0.113.$((100 + i))/32
 		EOC
 	done
-	echo "# $n clients: namespaces esptcp-c1..c$n on bridge cbr in nr (10.77.0.0/16)"
+	# a veth and a /24 each (no bridge: not every test kernel has one)
+	echo "# $n clients: namespaces esptcp-c1..c$n, client i at 10.77.i.1 behind nr"
 	for i in $(seq 1 "$n"); do
 		ns=esptcp-c$i
 		ip netns add $ns
 		ip -n $NSR link add cv$i type veth peer name eth0 netns $ns
-		ip -n $NSR link set cv$i master cbr up
+		ip -n $NSR addr add 10.77.$i.254/24 dev cv$i
+		ip -n $NSR link set cv$i up
 		ip -n $ns link set lo up
-		ip -n $ns addr add 10.77.0.$i/16 dev eth0
+		ip -n $ns addr add 10.77.$i.1/24 dev eth0
 		ip -n $ns link set eth0 up
-		ip -n $ns route add default via 10.77.0.254
+		ip -n $ns route add default via 10.77.$i.254
 		ip -n $ns addr add 203.0.113.$((100 + i))/32 dev lo
-		ip -n $ns route add "$IN2/32" via 10.77.0.254 src 203.0.113.$((100 + i))
+		ip -n $ns route add "$IN2/32" via 10.77.$i.254 src 203.0.113.$((100 + i))
 		cat >"$_tmp/c$i.conf" <<-EOC
 		[conn gw]
 		role = initiator
 		transport = tcp
-		local = 10.77.0.$i
+		local = 10.77.$i.1
 		remote = $IP2
 		local-id = @c$i.example
 		remote-id = @gw.example
@@ -104,7 +103,6 @@ many_down() {
 	for i in $(seq 1 "$1"); do
 		ip netns del esptcp-c$i 2>/dev/null || true
 	done
-	ip -n $NSR link del cbr 2>/dev/null || true
 }
 
 esptcp_load

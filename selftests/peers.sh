@@ -427,7 +427,8 @@ pluto_conf() { # pluto_conf DIR NAME KEY=VALUE...
 	local dir=$1 name=$2
 	shift 2
 	local -A KV=([psk]=$PEERS_PSK [ike]='aes_gcm128-sha2_256;dh19' [esp]=aes_gcm128
-		[mode]=tunnel [encap]=no [tcp]=no [tcp_port]=4500 [auto]=add [rekey]=0 [raw]=)
+		[mode]=tunnel [encap]=no [tcp]=no [tcp_port]=4500 [auto]=add [rekey]=0 [raw]=
+		[keyingtries]=1 [retransmit_timeout]=40s)
 	_peers_kv "$@"
 	local l=${KV[local]:?pluto_conf: local= is required} r=${KV[remote]:?pluto_conf: remote= is required}
 	local lid rid rk=no lts rts
@@ -456,8 +457,8 @@ pluto_conf() { # pluto_conf DIR NAME KEY=VALUE...
 		[ "$rk" = yes ] && echo "	salifetime=${KV[rekey]}"
 		echo "	leftupdown=%disabled"
 		echo "	retransmit-interval=500"
-		echo "	retransmit-timeout=40s"
-		echo "	keyingtries=1"
+		echo "	retransmit-timeout=${KV[retransmit_timeout]}"
+		echo "	keyingtries=${KV[keyingtries]}"
 		echo "	dpddelay=0"
 		[ -n "${KV[raw]}" ] && printf '\t%s\n' ${KV[raw]}
 	} >"$dir/conns/$name.conf"
