@@ -66,7 +66,7 @@ int ike_prf_plus(uint16_t prf, const void *key, size_t klen, const uint8_t *seed
 		 size_t slen, uint8_t *out, size_t olen)
 {
 	size_t hlen = ike_prf_len(prf), done = 0;
-	uint8_t t[64], *in;
+	uint8_t t[64] = { 0 }, *in;
 	size_t tlen = 0;
 	int err = 0;
 
@@ -414,7 +414,8 @@ int ike_sk_seal(const struct ike_suite *s, const struct ike_keys *k, bool initia
 	buf = calloc(1, clen + k->block);
 	if (!buf)
 		return -ENOMEM;
-	memcpy(buf, plain, plen);
+	if (plen)
+		memcpy(buf, plain, plen);
 	buf[clen - 1] = (uint8_t)padlen;
 	err = ike_random(iv, k->iv_len);
 	iv_off = b->len;

@@ -836,6 +836,9 @@ int esptcp_ike_main(int argc, char **argv)
 	d.xfrm = xfrm_open();
 	if (!d.restart_at || !d.xfrm) {
 		fprintf(stderr, "esptcp: cannot open XFRM netlink: %s\n", strerror(errno));
+		free(d.restart_at);
+		xfrm_close(d.xfrm);
+		ike_conf_free(&conf);
 		return 1;
 	}
 	n = xfrm_flush_owned(d.xfrm, conf.reqid_base, 0xffff0000);

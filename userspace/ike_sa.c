@@ -294,7 +294,8 @@ static int child_keys(struct ike_sa *sa, bool we_started, const uint8_t *gir, si
 	err = ike_esp_keylen(&x->suite, &x->enc_len, &x->integ_len);
 	if (err || girlen > 256 || nilen + nrlen > 512)
 		return -EINVAL;
-	memcpy(seed, gir, girlen);
+	if (girlen)
+		memcpy(seed, gir, girlen);
 	slen += girlen;
 	memcpy(seed + slen, ni, nilen);
 	slen += nilen;
