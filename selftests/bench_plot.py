@@ -21,7 +21,11 @@ PANELS = [("throughput", "iperf3 TCP throughput (Mbit/s)"),
 
 def main():
     src, png = sys.argv[1:3]
-    rows = json.load(open(src))
+    # rows with runs: the throughput-type tests (the failover row has none)
+    rows = [r for r in json.load(open(src)) if "runs" in r]
+    if not rows:
+        print("bench_plot: no throughput rows to chart", file=sys.stderr)
+        return
     kernel = rows[0].get("kver", rows[0].get("kernel", "?"))
     flavour = rows[0].get("kernel", "")
     tmp = tempfile.mkdtemp()

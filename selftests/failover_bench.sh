@@ -66,9 +66,12 @@ for line in open(path):
     m = re.search(r"(\d+) packets transmitted, (\d+) received", line)
     if m:
         tx, rx = int(m.group(1)), int(m.group(2))
-before = [t for t, s in replies if t <= t_block]
-after = [t for t, s in replies if t > t_block]
-outage = (min(after) - max(before)) if before and after else None
+# the block takes effect a little after t_block: the outage is the longest
+# time without a reply, from the last one before the block to the first
+# one after it
+ts = sorted(t for t, s in replies)
+gaps = [b - a for a, b in zip(ts, ts[1:]) if b > t_block]
+outage = max(gaps) if gaps else None
 row = {"test": "failover", "case": "failover", "settings": name, "cipher": "aes128gcm16",
        "unit": "s", "outage_s": round(outage, 2) if outage is not None else None,
        "lost_pings": tx - rx, "pings": tx, "kernel": kernel, "kver": kver}

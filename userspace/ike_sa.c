@@ -422,6 +422,7 @@ static int child_install(struct ike_sa *sa, struct ike_child *c, struct xfrm_chi
 	c->rekey_at = now(sa) + (uint64_t)sa->conf->child_rekey_s * 1000;
 	if (sa->pending.spi_in == c->spi_in)
 		sa->pending.spi_in = 0;
+	ike_status_write(sa->d);
 	return 0;
 }
 

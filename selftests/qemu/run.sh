@@ -119,8 +119,10 @@ if [ "$mode" = bench ]; then
 		stamp=$build/bench/$flavour-$(date +%Y%m%dT%H%M%S)
 		cp "$out/bench.json" "$stamp.json"
 		cp "$out/bench.txt" "$build/bench/latest.txt"
+		rm -f "$build/bench/latest.png"
 		if python3 "$here/../bench_plot.py" "$out/bench.json" "$build/bench/latest.png" >&2; then
-			cp "$build/bench/latest.png" "$stamp.png"
+			# a failover-only run has nothing to chart
+			[ ! -f "$build/bench/latest.png" ] || cp "$build/bench/latest.png" "$stamp.png"
 		else
 			say "gnuplot failed: no chart"
 			rc=1
