@@ -40,13 +40,6 @@ conf() {
 	sed 's/^/#   /' "$file"
 }
 
-inner() {
-	n1 ip addr add "$IN1/32" dev lo
-	n2 ip addr add "$IN2/32" dev lo
-	n1 ip route add "$IN2/32" via 192.0.2.254 src "$IN1"
-	n2 ip route add "$IN1/32" via 198.51.100.254 src "$IN2"
-}
-
 # the router drops UDP and ESP between the peers: only TCP gets through
 block_udp() {
 	nr nft add table inet esptcp_block
@@ -107,7 +100,7 @@ stat_i() {
 }
 
 t_blocked_from_start() {
-	inner
+	inner_addrs 4
 	block_udp
 	start i:fallback-timeout=1s
 	grep -E "trying TCP|established|installed" "$_tmp/i.out"
@@ -121,7 +114,7 @@ t_blocked_from_start() {
 # UDP dies under a ping (and, with iperf, under iperf3): TCP takes over
 t_blocked_mid() {
 	local perf=${1:-} s1 s2 o1 o2 got
-	inner
+	inner_addrs 4
 	start i:udp-timeout=1s
 	grep -q "IKE SA established (.*UDP" "$_tmp/i.out"
 	s1=$(spis $NS1)
@@ -168,7 +161,7 @@ t_blocked_mid() {
 # the router resets the TCP connection; the initiator reconnects
 t_tcp_reset() {
 	local s1 s2 o1 o2
-	inner
+	inner_addrs 4
 	start i:transport=tcp
 	s1=$(spis $NS1)
 	n1 ping -c 2 -i 0.2 -W 2 -I "$IN1" "$IN2"
@@ -193,7 +186,7 @@ t_tcp_reset() {
 # with MOBIKE, once UDP passes again the SAs go back to it
 t_back_to_udp() {
 	local s1 s2
-	inner
+	inner_addrs 4
 	start i:udp-timeout=1s i:udp-probe=2s
 	s1=$(spis $NS1)
 	block_udp
@@ -222,7 +215,7 @@ nat_on() {
 
 t_nat() {
 	local tr=$1
-	inner
+	inner_addrs 4
 	nat_on
 	start "i:transport=$tr"
 	grep "established" "$_tmp/i.out" "$_tmp/r.out"
@@ -239,7 +232,7 @@ t_nat() {
 t_libreswan_fallback() {
 	grep -qw espintcp /proc/sys/net/ipv4/tcp_available_ulp ||
 		t_skip "kernel $(uname -r) has no espintcp for libreswan's side (debug/reference kernels have it)"
-	peers_inner 4
+	inner_addrs 4
 	block_udp
 	conf "$_tmp/r.conf" responder
 	sed -i '/local-id\|remote-id/d' "$_tmp/r.conf"

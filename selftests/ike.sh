@@ -53,20 +53,6 @@ conf() {
 	sed 's/^/#   /' "$file"
 }
 
-# inner FAM: the inner addresses on lo and routes to the peer's, as T1/T2
-inner() {
-	local fam=$1 pfx gw1 gw2
-	if [ "$fam" = 4 ]; then
-		T1=$IN1 T2=$IN2 pfx=32 gw1=192.0.2.254 gw2=198.51.100.254
-	else
-		T1=$IN1_6 T2=$IN2_6 pfx=128 gw1=2001:db8:1::fe gw2=2001:db8:2::fe
-	fi
-	n1 ip addr add "$T1/$pfx" dev lo
-	n2 ip addr add "$T2/$pfx" dev lo
-	n1 ip route add "$T2/$pfx" via $gw1 src "$T1"
-	n2 ip route add "$T1/$pfx" via $gw2 src "$T2"
-}
-
 # ike NS NAME CONF: start a helper; its log is $_tmp/NAME.out
 ike() {
 	echo "# [$1] esptcp ike -v $3 &"
@@ -135,7 +121,7 @@ pair() {
 
 # start FAM TRANSPORT [KEY=VALUE...]: inner addresses, both helpers, tunnel up
 start() {
-	inner "$1"
+	inner_addrs "$1"
 	pair "$@"
 	ike $NS2 r "$_tmp/r.conf"
 	wait_for 50 grep -q "running" "$_tmp/r.out"
@@ -146,7 +132,7 @@ start() {
 t_basic() {
 	local fam=$1 tr=$2 perf=$3
 	shift 3
-	inner "$fam"
+	inner_addrs "$fam"
 	pair "$fam" "$tr" "$@"
 	ike $NS2 r "$_tmp/r.conf"
 	wait_for 50 grep -q "running" "$_tmp/r.out"
@@ -234,7 +220,7 @@ t_wrong_psk() {
 
 # garbage of every kind at the responder; it must count it and still serve
 t_bad_input() {
-	inner 4
+	inner_addrs 4
 	pair 4 tcp r:global.half-open-timeout=3
 	ike $NS2 r "$_tmp/r.conf"
 	wait_for 50 grep -q "running" "$_tmp/r.out"

@@ -1,12 +1,14 @@
 # SPDX-License-Identifier: GPL-2.0
 # Our IKE helper as one side of an interop test (sourced after lib.sh and
-# peers.sh; uses peers_inner's T1 T2 O1 O2).  IDs are the outer addresses
+# peers.sh; uses inner_addrs' T1 T2 O1 O2).  IDs are the outer addresses
 # and the PSK is $PEERS_PSK, as the peer fixtures default to.
 #
 #   mine NS ROLE TRANSPORT [KEY=VALUE...]   write the conn and start
 #                                           `esptcp ike` in NS; log $_tmp/mine.out
 #   mine_up [TRIES]                         wait for its CHILD_SA
 #   mine_dump                               its log, for a failure
+#   case_cleanup                            a case's EXIT trap: logs on failure,
+#                                           then no daemon, SA or address left
 
 mine() {
 	local ns=$1 role=$2 tr=$3 l r lts rts p=32 kv
@@ -45,4 +47,18 @@ mine_up() {
 mine_dump() {
 	echo "# --- esptcp ike log"
 	sed 's/^/#   /' "$_tmp/mine.out" 2>/dev/null | tail -n 40
+}
+
+# the EXIT trap of each case: logs on a failure, then nothing left behind
+case_cleanup() {
+	local rc=$?
+	set +e
+	trap - ERR
+	if [ $rc -ne 0 ] && [ $rc -ne 4 ]; then
+		peers_dump 40
+		mine_dump
+	fi
+	peers_stop_all
+	tunnel_down
+	exit $rc
 }

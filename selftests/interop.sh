@@ -14,23 +14,6 @@ have_upstream() {
 		t_skip "kernel $(uname -r) has no CONFIG_INET_ESPINTCP (runs on the reference/debug kernel)"
 }
 
-inner() { # inner FAM: inner addresses on lo and routes, sets T1/T2
-	local fam=$1
-	if [ "$fam" = 4 ]; then
-		T1=$IN1 T2=$IN2 O1=$IP1 O2=$IP2
-		n1 ip addr add "$IN1/32" dev lo
-		n2 ip addr add "$IN2/32" dev lo
-		n1 ip route add "$IN2/32" via 192.0.2.254 src "$IN1"
-		n2 ip route add "$IN1/32" via 198.51.100.254 src "$IN2"
-	else
-		T1=$IN1_6 T2=$IN2_6 O1=$IP1_6 O2=$IP2_6
-		n1 ip addr add "$IN1_6/128" dev lo
-		n2 ip addr add "$IN2_6/128" dev lo
-		n1 ip route add "$IN2_6/128" via 2001:db8:1::fe src "$IN1_6"
-		n2 ip route add "$IN1_6/128" via 2001:db8:2::fe src "$IN2_6"
-	fi
-}
-
 # upstream_sas NS SRC DST ME PEER SPI_OUT SPI_IN SPORT DPORT [REQID]: type-7
 # states (reqids REQID, REQID + 1; default 1) and their policies
 upstream_sas() {
@@ -59,7 +42,7 @@ traffic() {
 t_esptcp_to_upstream() {
 	local fam=$1
 	have_upstream
-	inner "$fam"
+	inner_addrs "$fam"
 	sa_setup $NS1 "$O1" "$O2" tunnel gcm esp "$T1" "$T2" $SPI_12 $SPI_21
 	ip netns exec $NS2 $PEER listen -"$fam" 4500 --ulp espintcp --hold \
 		>"$_tmp/u.out" 2>&1 &
@@ -82,7 +65,7 @@ t_esptcp_to_upstream() {
 t_upstream_to_esptcp() {
 	local fam=$1
 	have_upstream
-	inner "$fam"
+	inner_addrs "$fam"
 	sa_setup $NS2 "$O2" "$O1" tunnel gcm esp "$T2" "$T1" $SPI_21 $SPI_12
 	ip netns exec $NS2 "$ESPTCP" listen -"$fam" -p 4500 --in $SPI_12 --out $SPI_21 \
 		>"$_tmp/l.out" 2>&1 &

@@ -146,6 +146,25 @@ topo_up() {
 	wait_for 50 ip netns exec $NS1 ping -c1 -W1 $IP2_6
 }
 
+# inner_addrs FAM: /32 (/128) inner addresses on lo in n1 and n2, with routes
+# via nr; sets T1 T2 (inner) O1 O2 (outer)
+inner_addrs() {
+	local fam=$1
+	if [ "$fam" = 4 ]; then
+		T1=$IN1 T2=$IN2 O1=$IP1 O2=$IP2
+		n1 ip addr add "$IN1/32" dev lo
+		n2 ip addr add "$IN2/32" dev lo
+		n1 ip route add "$IN2/32" via 192.0.2.254 src "$IN1"
+		n2 ip route add "$IN1/32" via 198.51.100.254 src "$IN2"
+	else
+		T1=$IN1_6 T2=$IN2_6 O1=$IP1_6 O2=$IP2_6
+		n1 ip addr add "$IN1_6/128" dev lo
+		n2 ip addr add "$IN2_6/128" dev lo
+		n1 ip route add "$IN2_6/128" via 2001:db8:1::fe src "$IN1_6"
+		n2 ip route add "$IN1_6/128" via 2001:db8:2::fe src "$IN2_6"
+	fi
+}
+
 # --- static-key tunnels: SAs by `ip xfrm`, carrier by the esptcp tool ---
 
 ns_empty() { # ns_empty NS: no process left in the namespace

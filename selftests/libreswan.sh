@@ -10,20 +10,6 @@
 . "$(dirname "$0")/ike_lib.sh"
 trap 'peers_stop_all; stop_all; topo_down; rm -rf "$_tmp"' EXIT
 
-# the EXIT trap of each case: logs on a failure, then nothing left behind
-case_cleanup() {
-	local rc=$?
-	set +e
-	trap - ERR
-	if [ $rc -ne 0 ] && [ $rc -ne 4 ]; then
-		peers_dump 40
-		mine_dump
-	fi
-	peers_stop_all
-	tunnel_down
-	exit $rc
-}
-
 need_espintcp() {
 	grep -qw espintcp /proc/sys/net/ipv4/tcp_available_ulp ||
 		t_skip "kernel $(uname -r) has no espintcp for libreswan's side (debug/reference kernels have it)"
@@ -41,7 +27,7 @@ t_pluto_initiates() {
 	local fam=$1
 	trap case_cleanup EXIT
 	need_espintcp
-	peers_inner "$fam"
+	inner_addrs "$fam"
 	mine $NS2 responder tcp
 	pluto_start $NS1 "$_tmp/pluto1"
 	pluto_conf "$_tmp/pluto1" c1 local="$O1" remote="$O2" lts="$T1" rts="$T2" tcp=yes
@@ -58,7 +44,7 @@ t_we_initiate() {
 	local fam=$1
 	trap case_cleanup EXIT
 	need_espintcp
-	peers_inner "$fam"
+	inner_addrs "$fam"
 	pluto_start $NS2 "$_tmp/pluto2" listen-tcp=yes
 	pluto_conf "$_tmp/pluto2" c1 local="$O2" remote="$O1" lts="$T2" rts="$T1" tcp=yes
 	mine $NS1 initiator tcp

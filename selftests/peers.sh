@@ -13,8 +13,7 @@
 # on the host), and each is linked as $_tmp/<DIR basename>.out, so the
 # failure trap of t_case tails it.
 #
-#   peers_inner FAM         /32 (/128) inner addresses on lo in n1 and n2,
-#                           with routes via nr; sets T1 T2 (inner) O1 O2 (outer)
+#   (inner_addrs FAM in lib.sh gives n1 and n2 their inner addresses)
 #   peers_proposal SET      proposal strings of a named set, for both daemons:
 #                           SWAN_IKE SWAN_ESP PLUTO_IKE PLUTO_ESP.  Sets:
 #                           gcm-ecp256     aes128gcm16-prfsha256-ecp256 / aes128gcm16
@@ -92,23 +91,6 @@ _peers_log() {
 	ln -sfn "$log" "$_tmp/$b.out"
 	echo "$log" >"$dir/log"
 	echo "$log"
-}
-
-peers_inner() { # peers_inner FAM
-	local fam=$1
-	if [ "$fam" = 4 ]; then
-		T1=$IN1 T2=$IN2 O1=$IP1 O2=$IP2
-		n1 ip addr add "$IN1/32" dev lo
-		n2 ip addr add "$IN2/32" dev lo
-		n1 ip route add "$IN2/32" via 192.0.2.254 src "$IN1"
-		n2 ip route add "$IN1/32" via 198.51.100.254 src "$IN2"
-	else
-		T1=$IN1_6 T2=$IN2_6 O1=$IP1_6 O2=$IP2_6
-		n1 ip addr add "$IN1_6/128" dev lo
-		n2 ip addr add "$IN2_6/128" dev lo
-		n1 ip route add "$IN2_6/128" via 2001:db8:1::fe src "$IN1_6"
-		n2 ip route add "$IN1_6/128" via 2001:db8:2::fe src "$IN2_6"
-	fi
 }
 
 peers_proposal() { # peers_proposal SET

@@ -35,7 +35,7 @@ states() {
 t_swan_to_pluto() {
 	local fam=$1 set=$2
 	trap case_cleanup EXIT
-	peers_inner "$fam"
+	inner_addrs "$fam"
 	peers_proposal "$set"
 	pluto_conf "$_tmp/pluto2" c1 local="$O2" remote="$O1" lts="$T2" rts="$T1" \
 		ike="$PLUTO_IKE" esp="$PLUTO_ESP"
@@ -56,7 +56,7 @@ t_swan_to_pluto() {
 t_pluto_to_swan_encap() {
 	local fam=$1 set=$2
 	trap case_cleanup EXIT
-	peers_inner "$fam"
+	inner_addrs "$fam"
 	peers_proposal "$set"
 	swan_start $NS2 "$_tmp/swan2"
 	swan_conf "$_tmp/swan2" c1 local="$O2" remote="$O1" lts="$T2" rts="$T1" \
@@ -80,7 +80,7 @@ t_pluto_tcp() {
 	if ! grep -qw espintcp /proc/sys/net/ipv4/tcp_available_ulp; then
 		t_skip "no espintcp in this kernel"
 	fi
-	peers_inner "$fam"
+	inner_addrs "$fam"
 	pluto_start $NS2 "$_tmp/pluto2" listen-tcp=yes
 	pluto_conf "$_tmp/pluto2" c1 local="$O2" remote="$O1" lts="$T2" rts="$T1" tcp=yes
 	pluto_start $NS1 "$_tmp/pluto1"

@@ -9,25 +9,11 @@
 . "$(dirname "$0")/ike_lib.sh"
 trap 'peers_stop_all; stop_all; topo_down; rm -rf "$_tmp"' EXIT
 
-# the EXIT trap of each case: logs on a failure, then nothing left behind
-case_cleanup() {
-	local rc=$?
-	set +e
-	trap - ERR
-	if [ $rc -ne 0 ] && [ $rc -ne 4 ]; then
-		peers_dump 40
-		mine_dump
-	fi
-	peers_stop_all
-	tunnel_down
-	exit $rc
-}
-
 # strongSwan in n2 responds; our helper in n1 initiates
 t_we_initiate() {
 	local set=$1
 	trap case_cleanup EXIT
-	peers_inner 4
+	inner_addrs 4
 	peers_proposal "$set"
 	swan_conf "$_tmp/swan2" c1 local="$O2" remote="$O1" lts="$T2" rts="$T1" \
 		ike="$SWAN_IKE" esp="$SWAN_ESP"
@@ -44,7 +30,7 @@ t_we_initiate() {
 t_swan_initiates() {
 	local set=$1
 	trap case_cleanup EXIT
-	peers_inner 4
+	inner_addrs 4
 	peers_proposal "$set"
 	mine $NS2 responder udp "ike=$SWAN_IKE" "esp=$SWAN_ESP"
 	swan_conf "$_tmp/swan1" c1 local="$O1" remote="$O2" lts="$T1" rts="$T2" \
