@@ -26,15 +26,23 @@ t_tunnel() {
 		sleep 0.5
 		n1 iperf3 -c "$T2" -B "$T1" -t 2 -P 2 -f m | tail -n 4
 	fi
-	sleep 0.5
+	# a reply ping gave up on may still be on its way: wait for it
+	wait_for 25 stat_ge $NS1 tx_esp_pkts $((tx0 + 5)) || true
+	wait_for 25 stat_ge $NS1 rx_esp_pkts $((rx0 + 5)) || true
 	kill -INT $dump
 	wait $dump || true
 	local tx rx
 	tx=$(stat_of $NS1 tx_esp_pkts)
 	rx=$(stat_of $NS1 rx_esp_pkts)
 	echo "# n1 esp tx $tx0 -> $tx, rx $rx0 -> $rx"
-	[ $((tx - tx0)) -ge 5 ]
-	[ $((rx - rx0)) -ge 5 ]
+	if [ $((tx - tx0)) -lt 5 ] || [ $((rx - rx0)) -lt 5 ]; then
+		echo "# fewer than 5 ESP packets each way; counters:"
+		ip netns exec $NS1 "$ESPTCP" show | sed 's/^/# n1 /'
+		ip netns exec $NS2 "$ESPTCP" show | sed 's/^/# n2 /'
+		ip netns exec $NS1 grep -v ' 0$' /proc/net/xfrm_stat | sed 's/^/# n1 /' || true
+		ip netns exec $NS2 grep -v ' 0$' /proc/net/xfrm_stat | sed 's/^/# n2 /' || true
+		return 1
+	fi
 	tcpdump -nqr "$_tmp/r1.pcap" 'esp or udp' >"$_tmp/leak" 2>/dev/null
 	echo "# ESP or UDP seen by the router: $(wc -l <"$_tmp/leak") packets"
 	cat "$_tmp/leak"

@@ -300,6 +300,12 @@ stat_of() { # stat_of NS NAME
 	ip netns exec "$1" "$ESPTCP" stats | awk -v n="$2" '$1 == n {print $2}'
 }
 
+stat_ge() { # stat_ge NS NAME MIN: the counter has reached MIN
+	local v
+	v=$(stat_of "$1" "$2")
+	[ "${v:-0}" -ge "$3" ]
+}
+
 seq_errors() { # seq_errors NS
 	ip netns exec "$1" awk '$1 == "XfrmInStateSeqError" {print $2}' /proc/net/xfrm_stat
 }
