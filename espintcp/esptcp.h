@@ -42,6 +42,7 @@
 #define ESPTCP_REORDER		128	/* ESP packets one SA may hold back */
 #define ESPTCP_GAP_TIMEOUT	(HZ / 50 ?: 1)	/* wait for a missing one */
 #define ESPTCP_TX_VECS		96	/* iovec entries per TCP send */
+#define ESPTCP_RX_BACKLOG	256	/* ESP packets waiting for xfrm */
 
 extern bool esptcp_allow_netns_admin;
 extern unsigned int esptcp_tx_queue_bytes;
@@ -120,6 +121,9 @@ struct esptcp_binding {
  * @tx_vec: the iovec of one TCP send (socket lock)
  * @tx_work: moves @tx_queue into TCP under the socket lock
  * @abort_work: resets the connection after a fatal framing error
+ * @rx_esp: ESP packets cut from the stream, waiting for xfrm input
+ * @rx_work: hands @rx_esp to xfrm, on another CPU than the parser's
+ * @rx_dead: no more ESP input (under @rx_esp's lock)
  * @bindings: SAs bound to this socket (RCU; writers hold esptcp_net.lock)
  * @node: in esptcp_net.socks
  * @ino: the socket inode number, the socket's name in netlink
@@ -144,6 +148,9 @@ struct esptcp_sock {
 	struct kvec tx_vec[ESPTCP_TX_VECS];
 	struct work_struct tx_work;
 	struct work_struct abort_work;
+	struct sk_buff_head rx_esp;
+	struct work_struct rx_work;
+	bool rx_dead;
 	struct list_head bindings;
 	struct list_head node;
 	u64 ino;
@@ -159,6 +166,15 @@ struct esptcp_tx_cb {
 };
 
 #define ESPTCP_TX_CB(skb) ((struct esptcp_tx_cb *)(skb)->cb)
+
+/* per-skb state while an ESP packet waits in rx_esp */
+struct esptcp_rx_cb {
+	int iif;		/* the device TCP received it on */
+	u16 family;
+	u16 encap;		/* the state's encapsulation type, or 0 */
+};
+
+#define ESPTCP_RX_CB(skb) ((struct esptcp_rx_cb *)(skb)->cb)
 
 static inline struct esptcp_sock *esptcp_sk(const struct sock *sk)
 {

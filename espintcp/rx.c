@@ -10,7 +10,7 @@
  * xfrm pages it does not own, since ESP decrypts in place and the stream's
  * pages may be page cache spliced in by a local sender - behind an outer
  * header rebuilt from the bound state, and given to xfrm with the state's
- * encapsulation type.
+ * encapsulation type from a work item on the next CPU.
  */
 #include <linux/ip.h>
 #include <linux/ipv6.h>
@@ -143,7 +143,6 @@ static struct sk_buff *esptcp_rx_build(const struct esptcp_binding *b,
 		ip6h->nexthdr = uhlen ? IPPROTO_UDP : IPPROTO_ESP;
 		ip6h->saddr = b->saddr.in6;
 		ip6h->daddr = b->key.daddr.in6;
-		IP6CB(nskb)->nhoff = offsetof(struct ipv6hdr, nexthdr);
 		nskb->protocol = htons(ETH_P_IPV6);
 	}
 	if (uhlen) {
@@ -169,12 +168,11 @@ static struct sk_buff *esptcp_rx_build(const struct esptcp_binding *b,
 static void esptcp_rx_esp(struct esptcp_sock *ctx, struct sk_buff *skb,
 			  unsigned int off, unsigned int len, __be32 spi)
 {
-	struct net *net = sock_net(ctx->sk);
 	struct esptcp_binding *b;
-	struct net_device *dev;
-	int iif = skb->skb_iif;
+	struct esptcp_rx_cb *cb;
 	struct sk_buff *nskb;
-	u16 family, encap;
+	unsigned int cpu;
+	bool ok;
 
 	rcu_read_lock();
 	b = esptcp_binding_in(ctx, spi);
@@ -187,28 +185,82 @@ static void esptcp_rx_esp(struct esptcp_sock *ctx, struct sk_buff *skb,
 		return;
 	}
 	nskb = esptcp_rx_build(b, skb, off, len);
-	family = b->key.family;
-	encap = b->encap_type;
+	if (nskb) {
+		cb = ESPTCP_RX_CB(nskb);
+		cb->iif = skb->skb_iif;
+		cb->family = b->key.family;
+		cb->encap = b->encap_type;
+	}
+	rcu_read_unlock();
 	consume_skb(skb);
 	if (!nskb) {
-		rcu_read_unlock();
 		esptcp_count(ctx, ESPTCP_STAT_RX_DROP_NOMEM, 1);
 		return;
 	}
-	/* the device TCP received it on; its netns' loopback if that is gone */
-	dev = dev_get_by_index_rcu(net, iif);
-	nskb->dev = dev ?: net->loopback_dev;
-	nskb->skb_iif = nskb->dev->ifindex;
+
+	/*
+	 * xfrm input runs in the work item, on the next CPU: the parser runs
+	 * where TCP received, often the CPU that also encrypts and sends, so
+	 * decryption and the inner stack then run beside it.  A full backlog
+	 * pauses the parser, which leaves the rest in TCP: nothing is lost.
+	 */
+	spin_lock_bh(&ctx->rx_esp.lock);
+	ok = !ctx->rx_dead;
+	if (ok) {
+		__skb_queue_tail(&ctx->rx_esp, nskb);
+		if (skb_queue_len(&ctx->rx_esp) >= ESPTCP_RX_BACKLOG)
+			strp_pause(&ctx->strp);
+		cpu = cpumask_next(smp_processor_id(), cpu_online_mask);
+		if (cpu >= nr_cpu_ids)
+			cpu = cpumask_first(cpu_online_mask);
+		queue_work_on(cpu, esptcp_wq, &ctx->rx_work);
+	}
+	spin_unlock_bh(&ctx->rx_esp.lock);
+	if (!ok) {
+		kfree_skb(nskb);
+		return;
+	}
 	esptcp_count(ctx, ESPTCP_STAT_RX_ESP_PKTS, 1);
 	esptcp_count(ctx, ESPTCP_STAT_RX_ESP_BYTES, len);
+}
 
-	local_bh_disable();
-	if (family == AF_INET)
-		xfrm4_rcv_encap(nskb, IPPROTO_ESP, 0, encap);
-	else
-		xfrm6_rcv_encap(nskb, IPPROTO_ESP, 0, encap);
-	local_bh_enable();
-	rcu_read_unlock();
+/* Hand the ESP backlog to xfrm, in the order it came off the stream. */
+static void esptcp_rx_work(struct work_struct *work)
+{
+	struct esptcp_sock *ctx = container_of(work, struct esptcp_sock, rx_work);
+	struct net *net = sock_net(ctx->sk);
+	struct sk_buff_head q;
+	struct sk_buff *skb;
+	bool paused;
+
+	__skb_queue_head_init(&q);
+	spin_lock_bh(&ctx->rx_esp.lock);
+	skb_queue_splice_init(&ctx->rx_esp, &q);
+	paused = ctx->strp.paused && !ctx->rx_dead;
+	spin_unlock_bh(&ctx->rx_esp.lock);
+
+	while ((skb = __skb_dequeue(&q))) {
+		struct esptcp_rx_cb cb = *ESPTCP_RX_CB(skb);
+		struct net_device *dev;
+
+		memset(skb->cb, 0, sizeof(skb->cb));
+		if (cb.family == AF_INET6)
+			IP6CB(skb)->nhoff = offsetof(struct ipv6hdr, nexthdr);
+		rcu_read_lock();
+		/* the device TCP received it on; its netns' loopback if that is gone */
+		dev = dev_get_by_index_rcu(net, cb.iif);
+		skb->dev = dev ?: net->loopback_dev;
+		skb->skb_iif = skb->dev->ifindex;
+		local_bh_disable();
+		if (cb.family == AF_INET)
+			xfrm4_rcv_encap(skb, IPPROTO_ESP, 0, cb.encap);
+		else
+			xfrm6_rcv_encap(skb, IPPROTO_ESP, 0, cb.encap);
+		local_bh_enable();
+		rcu_read_unlock();
+	}
+	if (paused)
+		strp_unpause(&ctx->strp);
 }
 
 static void esptcp_rcv(struct strparser *strp, struct sk_buff *skb)
@@ -279,7 +331,9 @@ int esptcp_rx_start(struct esptcp_sock *ctx)
 	int err;
 
 	skb_queue_head_init(&ctx->ike_queue);
+	skb_queue_head_init(&ctx->rx_esp);
 	INIT_WORK(&ctx->abort_work, esptcp_abort_work);
+	INIT_WORK(&ctx->rx_work, esptcp_rx_work);
 	err = strp_init(&ctx->strp, sk, &esptcp_strp_cb);
 	if (err)
 		return err;
@@ -310,6 +364,9 @@ void esptcp_rx_stop(struct esptcp_sock *ctx)
 	sk->sk_write_space = ctx->saved_write_space;
 	write_unlock_bh(&sk->sk_callback_lock);
 	strp_stop(&ctx->strp);
+	spin_lock_bh(&ctx->rx_esp.lock);
+	ctx->rx_dead = true;
+	spin_unlock_bh(&ctx->rx_esp.lock);
 }
 
 /**
@@ -320,6 +377,9 @@ void esptcp_rx_stop(struct esptcp_sock *ctx)
  */
 void esptcp_rx_done(struct esptcp_sock *ctx)
 {
+	/* first: the work may unpause the parser, which queues its work */
+	cancel_work_sync(&ctx->rx_work);
+	skb_queue_purge(&ctx->rx_esp);
 	strp_done(&ctx->strp);
 	if (cancel_work_sync(&ctx->abort_work))
 		sock_put(ctx->sk);
