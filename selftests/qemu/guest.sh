@@ -12,6 +12,7 @@ export HOME=/root TERM=dumb OUT REPO KVER KO FLAVOUR MODE TESTS BENCH_ARGS
 # folder may live under the host's /tmp, and a fresh tmpfs would hide them
 mount -t tmpfs run /run
 mkdir -p /run/netns /run/lock
+mkfifo /run/guest-idle		# for the wait at power-off, below
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mount -t tmpfs mods /lib/modules
 mkdir -p "/lib/modules/$KVER"
@@ -32,4 +33,7 @@ echo "# guest: done" >&3
 exec 3>&-
 sync
 echo o >/proc/sysrq-trigger
-sleep 30
+# init must not exit while the power-off runs, and nothing may be started
+# from the 9p root any more: its transport may already be shut down (an exec
+# of sleep failed with EIO, and init's exit then panicked)
+while :; do read -r -t 30 <>/run/guest-idle || true; done
