@@ -26,6 +26,7 @@
 #include <linux/mutex.h>
 #include <linux/percpu.h>
 #include <linux/rcupdate.h>
+#include <linux/sizes.h>
 #include <linux/skbuff.h>
 #include <linux/timer.h>
 #include <linux/workqueue.h>
@@ -43,6 +44,7 @@
 #define ESPTCP_GAP_TIMEOUT	(HZ / 50 ?: 1)	/* wait for a missing one */
 #define ESPTCP_TX_VECS		96	/* iovec entries per TCP send */
 #define ESPTCP_RX_BACKLOG	256	/* ESP packets waiting for xfrm */
+#define ESPTCP_RX_BACKLOG_BYTES	SZ_1M	/* and their memory (truesize) */
 
 extern bool esptcp_allow_netns_admin;
 extern unsigned int esptcp_tx_queue_bytes;
@@ -123,6 +125,7 @@ struct esptcp_binding {
  * @abort_work: resets the connection after a fatal framing error
  * @rx_esp: ESP packets cut from the stream, waiting for xfrm input
  * @rx_work: hands @rx_esp to xfrm, on another CPU than the parser's
+ * @rx_bytes: memory (truesize) in @rx_esp (under its lock)
  * @rx_dead: no more ESP input (under @rx_esp's lock)
  * @bindings: SAs bound to this socket (RCU; writers hold esptcp_net.lock)
  * @node: in esptcp_net.socks
@@ -150,6 +153,7 @@ struct esptcp_sock {
 	struct work_struct abort_work;
 	struct sk_buff_head rx_esp;
 	struct work_struct rx_work;
+	unsigned int rx_bytes;
 	bool rx_dead;
 	struct list_head bindings;
 	struct list_head node;

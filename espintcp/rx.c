@@ -202,13 +202,16 @@ static void esptcp_rx_esp(struct esptcp_sock *ctx, struct sk_buff *skb,
 	 * xfrm input runs in the work item, on the next CPU: the parser runs
 	 * where TCP received, often the CPU that also encrypts and sends, so
 	 * decryption and the inner stack then run beside it.  A full backlog
-	 * pauses the parser, which leaves the rest in TCP: nothing is lost.
+	 * (ESPTCP_RX_BACKLOG packets, or ESPTCP_RX_BACKLOG_BYTES) pauses the
+	 * parser, which leaves the rest in TCP: nothing is lost.
 	 */
 	spin_lock_bh(&ctx->rx_esp.lock);
 	ok = !ctx->rx_dead;
 	if (ok) {
 		__skb_queue_tail(&ctx->rx_esp, nskb);
-		if (skb_queue_len(&ctx->rx_esp) >= ESPTCP_RX_BACKLOG)
+		ctx->rx_bytes += nskb->truesize;
+		if (skb_queue_len(&ctx->rx_esp) >= ESPTCP_RX_BACKLOG ||
+		    ctx->rx_bytes >= ESPTCP_RX_BACKLOG_BYTES)
 			strp_pause(&ctx->strp);
 		cpu = cpumask_next(smp_processor_id(), cpu_online_mask);
 		if (cpu >= nr_cpu_ids)
@@ -236,6 +239,7 @@ static void esptcp_rx_work(struct work_struct *work)
 	__skb_queue_head_init(&q);
 	spin_lock_bh(&ctx->rx_esp.lock);
 	skb_queue_splice_init(&ctx->rx_esp, &q);
+	ctx->rx_bytes = 0;
 	paused = ctx->strp.paused && !ctx->rx_dead;
 	spin_unlock_bh(&ctx->rx_esp.lock);
 
