@@ -306,8 +306,18 @@ stat_ge() { # stat_ge NS NAME MIN: the counter has reached MIN
 	[ "${v:-0}" -ge "$3" ]
 }
 
+xfrm_stat() { # xfrm_stat NS NAME: one counter of the netns' /proc/net/xfrm_stat
+	ip netns exec "$1" awk -v n="$2" '$1 == n {print $2}' /proc/net/xfrm_stat
+}
+
+xfrm_stat_ge() { # xfrm_stat_ge NS NAME MIN: that counter has reached MIN
+	local v
+	v=$(xfrm_stat "$1" "$2")
+	[ "${v:-0}" -ge "$3" ]
+}
+
 seq_errors() { # seq_errors NS
-	ip netns exec "$1" awk '$1 == "XfrmInStateSeqError" {print $2}' /proc/net/xfrm_stat
+	xfrm_stat "$1" XfrmInStateSeqError
 }
 
 

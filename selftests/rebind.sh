@@ -5,9 +5,6 @@
 # reading, a spliced file that must stay untouched, rmmod with live tunnels.
 . "$(dirname "$0")/lib.sh"
 
-rx_esp_ge() { # rx_esp_ge NS N: the netns has received at least N ESP packets
-	[ "$(stat_of "$1" rx_esp_pkts)" -ge "$2" ]
-}
 trap 'stop_all; topo_down; rm -rf "$_tmp"' EXIT
 PEER="python3 $(dirname "$0")/ike_peer.py"
 
@@ -155,10 +152,6 @@ print("sent", sent, "datagrams")'
 	n1 ip addr del "$IN1/32" dev lo
 }
 
-auth_failures_ge() { # auth_failures_ge NS MIN
-	[ "$(ip netns exec "$1" awk '$1 == "XfrmInStateProtoError" {print $2}' /proc/net/xfrm_stat)" -ge "$2" ]
-}
-
 # Fragnesia (CVE-2026-46300): ESP frames spliced from the page cache must
 # reach xfrm as a private copy, never as the file's own pages.
 t_splice_file() {
@@ -179,7 +172,7 @@ sys.stdout.buffer.write(out)' >"$_tmp/frames"
 	local before after rx0 err0
 	before=$(md5sum <"$_tmp/frames")
 	rx0=$(stat_of $NS2 rx_esp_pkts)
-	err0=$(ip netns exec $NS2 awk '$1 == "XfrmInStateProtoError" {print $2}' /proc/net/xfrm_stat)
+	err0=$(xfrm_stat $NS2 XfrmInStateProtoError)
 	n1 python3 -c '
 import os, socket, sys, time
 s = socket.create_connection(("'"$IP2"'", 4530))
@@ -188,17 +181,16 @@ time.sleep(1)  # static mode binds after the attach: let it finish
 with open(sys.argv[1], "rb") as f:
     n = os.sendfile(s.fileno(), f.fileno(), 0, os.fstat(f.fileno()).st_size)
 print("spliced", n, "bytes"); time.sleep(2)' "$_tmp/frames"
-	wait_for 100 rx_esp_ge $NS2 $((rx0 + 1000))
+	wait_for 100 stat_ge $NS2 rx_esp_pkts $((rx0 + 1000))
+	# the backlog drains into xfrm after the parser has counted the frames
+	wait_for 50 xfrm_stat_ge $NS2 XfrmInStateProtoError $((err0 + 1000)) || true
 	after=$(md5sum <"$_tmp/frames")
 	local err1
-	err1=$(ip netns exec $NS2 awk '$1 == "XfrmInStateProtoError" {print $2}' /proc/net/xfrm_stat)
+	err1=$(xfrm_stat $NS2 XfrmInStateProtoError)
 	echo "# frames delivered $(( $(stat_of $NS2 rx_esp_pkts) - rx0 )), xfrm auth failures $((err1 - err0))"
 	echo "# file md5 before $before after $after"
 	[ "$before" = "$after" ]
 	# xfrm did try them (and rejected the forged ones), so the copy was tested
-	wait_for 50 auth_failures_ge $NS2 $((err0 + 1000)) || true
-	err1=$(ip netns exec $NS2 awk '$1 == "XfrmInStateProtoError" {print $2}' /proc/net/xfrm_stat)
-	echo "# xfrm auth failures after the backlog drained: $((err1 - err0))"
 	[ $((err1 - err0)) -ge 1000 ]
 	stop_all
 	xfrm_flush
