@@ -75,6 +75,37 @@ static void esptcp_abort(struct strparser *strp, int err)
 		sock_put(sk);
 }
 
+/*
+ * The parser stops reading (and TCP's window closes) while either queue is
+ * full: the ESP backlog, or sk_rcvbuf of IKE messages unread.  rx_esp.lock
+ * held.
+ */
+static bool esptcp_rx_full(const struct esptcp_sock *ctx)
+{
+	return skb_queue_len(&ctx->rx_esp) >= ESPTCP_RX_BACKLOG ||
+	       ctx->rx_bytes >= ESPTCP_RX_BACKLOG_BYTES ||
+	       atomic_read(&ctx->ike_bytes) >= READ_ONCE(ctx->sk->sk_rcvbuf);
+}
+
+/* Pause the parser after this message if a queue is full; rx_esp.lock held. */
+static void esptcp_rx_maybe_pause(struct esptcp_sock *ctx, enum esptcp_stat why)
+{
+	if (!ctx->strp.paused && esptcp_rx_full(ctx)) {
+		strp_pause(&ctx->strp);
+		esptcp_count(ctx, why, 1);
+	}
+}
+
+/* Resume the parser once neither queue holds it back. */
+static void esptcp_rx_resume(struct esptcp_sock *ctx)
+{
+	spin_lock_bh(&ctx->rx_esp.lock);
+	/* under the lock, so a pause decided meanwhile is not undone */
+	if (ctx->strp.paused && !ctx->rx_dead && !esptcp_rx_full(ctx))
+		strp_unpause(&ctx->strp);
+	spin_unlock_bh(&ctx->rx_esp.lock);
+}
+
 static void esptcp_rx_ike(struct esptcp_sock *ctx, struct sk_buff *skb,
 			  unsigned int mlen)
 {
@@ -94,16 +125,18 @@ static void esptcp_rx_ike(struct esptcp_sock *ctx, struct sk_buff *skb,
 		return;
 	}
 	consume_skb(skb);
-	/* as for any receive queue: full once at sk_rcvbuf, so one message always fits */
-	if (atomic_read(&ctx->ike_bytes) >= READ_ONCE(sk->sk_rcvbuf)) {
-		esptcp_count(ctx, ESPTCP_STAT_RX_DROP_IKE_QUEUE, 1);
-		kfree_skb(nskb);
-		return;
-	}
-	atomic_add(nskb->truesize, &ctx->ike_bytes);
 	esptcp_count(ctx, ESPTCP_STAT_RX_IKE_MSGS, 1);
 	esptcp_count(ctx, ESPTCP_STAT_RX_IKE_BYTES, mlen);
+	/*
+	 * Never dropped: IKE over TCP is not retransmitted (RFC 9329).  As
+	 * for any receive queue, a message always fits; once sk_rcvbuf is
+	 * reached the parser waits for recv(), and the rest waits in TCP.
+	 */
+	spin_lock_bh(&ctx->rx_esp.lock);
+	atomic_add(nskb->truesize, &ctx->ike_bytes);
 	skb_queue_tail(&ctx->ike_queue, nskb);
+	esptcp_rx_maybe_pause(ctx, ESPTCP_STAT_RX_IKE_PAUSED);
+	spin_unlock_bh(&ctx->rx_esp.lock);
 	ctx->saved_data_ready(sk);
 }
 
@@ -210,9 +243,7 @@ static void esptcp_rx_esp(struct esptcp_sock *ctx, struct sk_buff *skb,
 	if (ok) {
 		__skb_queue_tail(&ctx->rx_esp, nskb);
 		ctx->rx_bytes += nskb->truesize;
-		if (skb_queue_len(&ctx->rx_esp) >= ESPTCP_RX_BACKLOG ||
-		    ctx->rx_bytes >= ESPTCP_RX_BACKLOG_BYTES)
-			strp_pause(&ctx->strp);
+		esptcp_rx_maybe_pause(ctx, ESPTCP_STAT_RX_ESP_PAUSED);
 		cpu = cpumask_next(smp_processor_id(), cpu_online_mask);
 		if (cpu >= nr_cpu_ids)
 			cpu = cpumask_first(cpu_online_mask);
@@ -234,13 +265,11 @@ static void esptcp_rx_work(struct work_struct *work)
 	struct net *net = sock_net(ctx->sk);
 	struct sk_buff_head q;
 	struct sk_buff *skb;
-	bool paused;
 
 	__skb_queue_head_init(&q);
 	spin_lock_bh(&ctx->rx_esp.lock);
 	skb_queue_splice_init(&ctx->rx_esp, &q);
 	ctx->rx_bytes = 0;
-	paused = ctx->strp.paused && !ctx->rx_dead;
 	spin_unlock_bh(&ctx->rx_esp.lock);
 
 	while ((skb = __skb_dequeue(&q))) {
@@ -263,8 +292,7 @@ static void esptcp_rx_work(struct work_struct *work)
 		local_bh_enable();
 		rcu_read_unlock();
 	}
-	if (paused)
-		strp_unpause(&ctx->strp);
+	esptcp_rx_resume(ctx);
 }
 
 static void esptcp_rcv(struct strparser *strp, struct sk_buff *skb)
@@ -426,8 +454,11 @@ int esptcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
 	err = skb_copy_datagram_msg(skb, 0, msg, copy);
 	if (copy < mlen)
 		msg->msg_flags |= MSG_TRUNC;
-	if (!(flags & MSG_PEEK))
+	if (!(flags & MSG_PEEK)) {
 		atomic_sub(skb->truesize, &ctx->ike_bytes);
+		if (READ_ONCE(ctx->strp.paused))
+			esptcp_rx_resume(ctx);
+	}
 	consume_skb(skb);
 	if (err)
 		return err;

@@ -221,6 +221,45 @@ TEST_F(ike, sizes_and_flags)
 	ASSERT_EQ(0, memcmp(in, big, ESPTCP_MAX_MSG));
 }
 
+/*
+ * A reader slower than the sender loses nothing: IKE over TCP is never
+ * retransmitted, so the parser waits for recv() (counted) instead of
+ * dropping, and the sender meets TCP's closed window.
+ */
+TEST_F(ike, slow_reader_loses_nothing)
+{
+	unsigned char out[1000], in[1100];
+	int buf = 8192, sent = 0, got = 0, blocked = 0;
+
+	ASSERT_EQ(0, setsockopt(self->sfd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf)));
+	ASSERT_EQ(0, setsockopt(self->cfd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf)));
+	while (got < 300) {
+		/* send until the stream is full, then read all that was sent */
+		while (sent < 300) {
+			ike_msg(out, sizeof(out), sent);
+			if (send(self->cfd, out, sizeof(out), MSG_DONTWAIT) < 0) {
+				ASSERT_EQ(EAGAIN, errno);
+				blocked++;
+				break;
+			}
+			sent++;
+		}
+		usleep(50000);
+		while (got < sent) {
+			ASSERT_TRUE(readable(self->sfd, 5000));
+			ASSERT_EQ(sizeof(out), recv(self->sfd, in, sizeof(in), MSG_DONTWAIT));
+			ike_msg(out, sizeof(out), got);
+			ASSERT_EQ(0, memcmp(in, out, sizeof(out)));
+			got++;
+		}
+	}
+	TH_LOG("%d messages, sender blocked %d times, parser paused %llu times",
+	       got, blocked, (unsigned long long)stat_of(self->sfd, ESPTCP_STAT_RX_IKE_PAUSED));
+	ASSERT_GT(blocked, 0);
+	ASSERT_GT(stat_of(self->sfd, ESPTCP_STAT_RX_IKE_PAUSED), 0);
+	ASSERT_EQ(300, stat_of(self->sfd, ESPTCP_STAT_RX_IKE_MSGS));
+}
+
 /* what the peer sent before the responder attached is not lost */
 TEST(ike_before_attach)
 {

@@ -26,7 +26,7 @@ static const char *const stat_names[] = {
 	[ESPTCP_STAT_RX_KEEPALIVES]	= "rx_keepalives",
 	[ESPTCP_STAT_RX_DROP_SHORT]	= "rx_drop_short",
 	[ESPTCP_STAT_RX_DROP_NO_SA]	= "rx_drop_no_sa",
-	[ESPTCP_STAT_RX_DROP_IKE_QUEUE]	= "rx_drop_ike_queue",
+	[ESPTCP_STAT_RX_IKE_PAUSED]	= "rx_ike_paused",
 	[ESPTCP_STAT_RX_DROP_NOMEM]	= "rx_drop_nomem",
 	[ESPTCP_STAT_RX_BAD_LENGTH]	= "rx_bad_length",
 	[ESPTCP_STAT_TX_DROP_QUEUE]	= "tx_drop_queue",
@@ -35,6 +35,7 @@ static const char *const stat_names[] = {
 	[ESPTCP_STAT_TX_DROP_TOO_BIG]	= "tx_drop_too_big",
 	[ESPTCP_STAT_TX_REORDERED]	= "tx_reordered",
 	[ESPTCP_STAT_TX_SEQ_GAPS]	= "tx_seq_gaps",
+	[ESPTCP_STAT_RX_ESP_PAUSED]	= "rx_esp_paused",
 };
 
 _Static_assert(ARRAY_SIZE(stat_names) == ESPTCP_STAT_MAX,

@@ -84,7 +84,7 @@ enum esptcp_stat {
 	ESPTCP_STAT_RX_KEEPALIVES,	/* 1-byte 0xFF keepalives, dropped */
 	ESPTCP_STAT_RX_DROP_SHORT,	/* frames too short for IKE or ESP */
 	ESPTCP_STAT_RX_DROP_NO_SA,	/* ESP for an SPI not bound to the socket */
-	ESPTCP_STAT_RX_DROP_IKE_QUEUE,	/* IKE queue over the receive buffer */
+	ESPTCP_STAT_RX_IKE_PAUSED,	/* parser paused: sk_rcvbuf of IKE unread */
 	ESPTCP_STAT_RX_DROP_NOMEM,
 	ESPTCP_STAT_RX_BAD_LENGTH,	/* length 0 or 1: the connection ends */
 	ESPTCP_STAT_TX_DROP_QUEUE,	/* ESP dropped, send queue full */
@@ -93,6 +93,7 @@ enum esptcp_stat {
 	ESPTCP_STAT_TX_DROP_TOO_BIG,	/* ESP packet over ESPTCP_MAX_MSG */
 	ESPTCP_STAT_TX_REORDERED,	/* packets held back to keep ESP order */
 	ESPTCP_STAT_TX_SEQ_GAPS,	/* gaps in an SA's sequence given up on */
+	ESPTCP_STAT_RX_ESP_PAUSED,	/* parser paused: ESP input backlog full */
 	ESPTCP_STAT_MAX
 };
 
