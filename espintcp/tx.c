@@ -331,7 +331,12 @@ void esptcp_steer(struct esptcp_binding *b, struct sk_buff *skb, u32 seq)
 		if (!timer_pending(&b->gap_timer))
 			mod_timer(&b->gap_timer, jiffies + ESPTCP_GAP_TIMEOUT);
 	} else {
-		/* too far ahead, or a straggler after a gap was given up on */
+		/*
+		 * Too far ahead, or a straggler after a gap was given up on.
+		 * Skipping ahead with nothing held gives up a gap too.
+		 */
+		if (d > 0 && !b->nheld)
+			esptcp_count(b->ctx, ESPTCP_STAT_TX_SEQ_GAPS, 1);
 		esptcp_flush_held(b);
 		esptcp_emit(b, skb);
 		if (d > 0)
