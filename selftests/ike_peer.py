@@ -10,12 +10,16 @@ order, with its digest intact.  Exits 0 only if all of that held.
 
 --ulp espintcp attaches upstream's ULP instead (no SA binding: upstream finds
 the socket from the type-7 state's ports); --hold keeps the connection open
-until killed, after printing its local port.
+until killed, after printing its local port.  --go FILE waits for FILE to
+exist before the first message; --linger keeps the connection (and so the
+SAs bound to it) after a clean exchange, until SIGTERM, which then exits 0.
 """
 import argparse
 import hashlib
 import ipaddress
+import os
 import select
+import signal
 import socket
 import struct
 import sys
@@ -59,7 +63,12 @@ def main():
     ap.add_argument("-4", dest="v4", action="store_true")
     ap.add_argument("--ulp", default="esptcp")
     ap.add_argument("--hold", action="store_true")
+    ap.add_argument("--go")
+    ap.add_argument("--linger", action="store_true")
     a = ap.parse_args()
+    done = False
+    # killed before a clean exchange is a failure; after it, the way out
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0 if done else "ike_peer: killed"))
     fam = socket.AF_INET6 if a.v6 else socket.AF_INET
 
     if a.mode == "listen":
@@ -89,8 +98,10 @@ def main():
         while True:
             time.sleep(3600)
 
-    sent = got = 0
     deadline = time.time() + 120
+    while a.go and not os.path.exists(a.go) and time.time() < deadline:
+        time.sleep(0.05)
+    sent = got = 0
     s.setblocking(False)
     while (sent < a.count or got < a.count) and time.time() < deadline:
         want = select.POLLIN | (select.POLLOUT if sent < a.count else 0)
@@ -114,9 +125,13 @@ def main():
                 except BlockingIOError:
                     pass
     print(f"ike_peer: sent {sent} received {got} intact", flush=True)
+    done = sent == a.count and got == a.count
+    if done and a.linger:
+        while True:
+            time.sleep(3600)
     # let the peer finish reading before the connection goes
     time.sleep(1)
-    sys.exit(0 if sent == a.count and got == a.count else 1)
+    sys.exit(0 if done else 1)
 
 
 if __name__ == "__main__":
