@@ -134,9 +134,10 @@ static void esptcp_rx_ike(struct esptcp_sock *ctx, struct sk_buff *skb,
 	 */
 	spin_lock_bh(&ctx->rx_esp.lock);
 	atomic_add(nskb->truesize, &ctx->ike_bytes);
-	skb_queue_tail(&ctx->ike_queue, nskb);
 	esptcp_rx_maybe_pause(ctx, ESPTCP_STAT_RX_IKE_PAUSED);
 	spin_unlock_bh(&ctx->rx_esp.lock);
+	/* not nested: both queue locks are of one lockdep class */
+	skb_queue_tail(&ctx->ike_queue, nskb);
 	ctx->saved_data_ready(sk);
 }
 
