@@ -2,10 +2,13 @@
 /*
  * esptcp tool: the IKEv2 helper (RFC 7296 over RFC 9329 TCP or UDP).
  *
+ * This header is the helper's lower half, with no state of its own:
  * ike_msg.c parses and builds messages, ike_crypto.c holds every use of
- * libcrypto, ike_conf.c reads the configuration, xfrm.c talks XFRM netlink,
- * ike_sa.c runs the exchanges and ike_daemon.c the sockets, timers and the
- * module binding.  Everything runs on one thread around one epoll loop.
+ * libcrypto, ike_keys.c derives key material, ike_conf.c reads the
+ * configuration and xfrm.c talks XFRM netlink.  ike_select.h (choices) and
+ * ike_sa.h (SAs, exchanges, links, the daemon) build on it; the layers are
+ * described in Documentation/esptcp.rst, "The IKE helper".  Everything
+ * runs on one thread around one epoll loop.
  */
 #ifndef ESPTCP_IKE_H
 #define ESPTCP_IKE_H
@@ -14,6 +17,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -113,6 +118,56 @@ enum ike_id_type {
 
 #define TS_IPV4_ADDR_RANGE	7
 #define TS_IPV6_ADDR_RANGE	8
+
+/* ---- socket addresses (IPv4 or IPv6 in a sockaddr_storage) ---- */
+
+static inline size_t ike_ss_alen(const struct sockaddr_storage *ss)
+{
+	return ss->ss_family == AF_INET ? 4 : 16;
+}
+
+static inline const uint8_t *ike_ss_addr(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return (const uint8_t *)&((const struct sockaddr_in *)ss)->sin_addr;
+	return (const uint8_t *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
+}
+
+static inline uint16_t ike_ss_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+}
+
+static inline void ike_ss_set_port(struct sockaddr_storage *ss, uint16_t port)
+{
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+}
+
+static inline socklen_t ike_ss_len(const struct sockaddr_storage *ss)
+{
+	return ss->ss_family == AF_INET ? sizeof(struct sockaddr_in) :
+	       sizeof(struct sockaddr_in6);
+}
+
+/* same family and address; ports are not compared */
+static inline bool ike_ss_same_addr(const struct sockaddr_storage *a,
+				    const struct sockaddr_storage *b)
+{
+	return a->ss_family == b->ss_family &&
+	       !memcmp(ike_ss_addr(a), ike_ss_addr(b), ike_ss_alen(a));
+}
+
+/* same family, address and port */
+static inline bool ike_ss_equal(const struct sockaddr_storage *a,
+				const struct sockaddr_storage *b)
+{
+	return ike_ss_same_addr(a, b) && ike_ss_port(a) == ike_ss_port(b);
+}
 
 /* ---- ike_msg.c: the wire format ---- */
 
@@ -277,6 +332,27 @@ int ike_cookie_hash(const uint8_t *secret, const uint8_t *ni, size_t nilen,
 void ike_wipe(void *p, size_t len);
 bool ike_memeq(const void *a, const void *b, size_t len);
 int ike_sha256(const void *p, size_t len, uint8_t out[32]);
+
+/* ---- ike_keys.c: key material (pure) ---- */
+
+/* a byte string that a function reads */
+struct ike_bytes {
+	const uint8_t *p;
+	size_t len;
+};
+
+#define IKE_BYTES(ptr, n)	((struct ike_bytes){ .p = (const uint8_t *)(ptr), .len = (n) })
+
+int ike_skeyseed(uint16_t prf, struct ike_bytes ni, struct ike_bytes nr, struct ike_bytes gir,
+		 uint8_t *out);
+int ike_skeyseed_rekey(uint16_t prf, struct ike_bytes sk_d, struct ike_bytes gir,
+		       struct ike_bytes ni, struct ike_bytes nr, uint8_t *out);
+int ike_child_keymat(uint16_t prf, struct ike_bytes sk_d, struct ike_bytes gir,
+		     struct ike_bytes ni, struct ike_bytes nr, size_t one, uint8_t *i2r,
+		     uint8_t *r2i);
+int ike_psk_auth(uint16_t prf, struct ike_bytes psk, struct ike_bytes sk_p,
+		 struct ike_bytes real, struct ike_bytes nonce, struct ike_bytes id,
+		 uint8_t *out);
 
 /* ---- ike_conf.c ---- */
 

@@ -1,14 +1,32 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * esptcp tool: the IKE helper's state, shared by the exchanges (ike_sa.c)
- * and the event loop (ike_daemon.c).  One thread; no locking.
+ * esptcp tool: the IKE helper's upper half: links, SAs, exchanges and the
+ * daemon.  One thread; no locking.  Calls go one way, down this list:
+ *
+ *   ike_daemon.c    event loop, conns, status file, signals
+ *   ike_task.c      input dispatch, message IDs, timers; the link callbacks
+ *   ike_init.c  ike_auth.c  ike_create.c  ike_info.c  ike_mobility.c
+ *                   the exchanges and the transport of an SA
+ *   ike_out.c       building, sealing and sending an SA's messages
+ *   ike_sa.c        the SA table and its shared transitions
+ *   ike_child.c     a CHILD_SA in the kernel: states, policies, bindings
+ *   ike_link.c      UDP sockets and TCP connections (knows no SA)
+ *   ike_log.c       log lines
+ *
+ * and below them ike_select.h (choices) and ike.h (codec, crypto, keys,
+ * configuration, xfrm).
  */
 #ifndef ESPTCP_IKE_SA_H
 #define ESPTCP_IKE_SA_H
 
 #include "ike.h"
+#include "ike_select.h"
 
 struct esptcp_nl;
+struct ike_daemon;
+struct ike_sa;
+
+/* ---- ike_link.c ---- */
 
 enum link_stage {
 	LINK_CONNECTING,	/* initiator: TCP connect in progress */
@@ -17,9 +35,21 @@ enum link_stage {
 	LINK_DEAD,
 };
 
+/* what epoll hands back: the first int of each object */
+enum ike_obj_kind { OBJ_LISTEN = 1, OBJ_UDP, OBJ_LINK, OBJ_SIGNAL };
+
+/* a TCP listener or a UDP socket of ours */
+struct ike_sock {
+	int kind;		/* first: OBJ_LISTEN or OBJ_UDP */
+	struct ike_sock *next;
+	int fd;
+	struct sockaddr_storage local;
+	bool natt;
+};
+
 /* how messages reach a peer: a TCP connection of ours, or a shared UDP socket */
 struct ike_link {
-	int kind;		/* first: the event loop's tag */
+	int kind;		/* first: OBJ_LINK */
 	struct ike_link *next;
 	int refs;
 	enum ike_transport type;
@@ -32,8 +62,32 @@ struct ike_link {
 	uint64_t dead_since;	/* ms: when a TCP connection closed */
 	bool authed;		/* an authenticated message arrived on it */
 	const char *closing;	/* close it after this event batch, for this reason */
-	struct ike_sa *waiting;	/* initiator: SA to start once connected */
 };
+
+/* how a link reports to the layer above; it never looks at SAs itself */
+struct ike_link_ops {
+	/* one IKE message, without any non-ESP marker */
+	void (*recv)(struct ike_daemon *d, struct ike_link *l, const uint8_t *msg, size_t len);
+	/* a TCP connection of ours is connected, "IKETCP" sent, the ULP attached */
+	void (*ready)(struct ike_daemon *d, struct ike_link *l);
+	/* a TCP connection closed or failed */
+	void (*down)(struct ike_daemon *d, struct ike_link *l, const char *why);
+};
+
+void ike_link_get(struct ike_link *l);
+void ike_link_put(struct ike_daemon *d, struct ike_link *l);
+int ike_link_send(struct ike_daemon *d, struct ike_link *l, const uint8_t *msg, size_t len);
+struct ike_link *ike_udp_link(struct ike_daemon *d, const struct sockaddr_storage *local,
+			      const struct sockaddr_storage *peer, bool natt);
+struct ike_link *ike_tcp_connect(struct ike_daemon *d, const struct ike_conn_conf *c);
+void ike_link_close(struct ike_daemon *d, struct ike_link *l, const char *why);
+void ike_link_event(struct ike_daemon *d, struct ike_link *l);
+void ike_sock_event(struct ike_daemon *d, struct ike_sock *o);
+int ike_open_listeners(struct ike_daemon *d);
+void ike_links_close_due(struct ike_daemon *d);
+void ike_links_free(struct ike_daemon *d);
+
+/* ---- ike_child.c ---- */
 
 struct ike_child {
 	struct ike_child *next;
@@ -44,6 +98,24 @@ struct ike_child {
 	uint64_t rekey_at;
 	bool installed;
 };
+
+int ike_child_keys(struct ike_sa *sa, bool we_started, const uint8_t *gir, size_t girlen,
+		   const uint8_t *ni, size_t nilen, const uint8_t *nr, size_t nrlen,
+		   struct xfrm_child *x);
+void ike_child_xfrm(struct ike_sa *sa, const struct ike_child *c, struct xfrm_child *x);
+struct ike_child *ike_child_add(struct ike_sa *sa, const struct ike_child *tmpl);
+int ike_child_install(struct ike_sa *sa, struct ike_child *c, struct xfrm_child *x,
+		      bool policies);
+void ike_child_remove(struct ike_sa *sa, struct ike_child *c, bool policies);
+void ike_child_unlink(struct ike_sa *sa, struct ike_child *c);
+void ike_children_remove(struct ike_sa *sa);
+void ike_child_drop_pending(struct ike_sa *sa);
+int ike_child_bind(struct ike_daemon *d, struct ike_sa *sa, struct ike_child *c);
+int ike_child_unbind(struct ike_daemon *d, struct ike_sa *sa, struct ike_child *c);
+int ike_child_packets(struct ike_sa *sa, const struct ike_child *c, uint64_t *in,
+		      uint64_t *out);
+
+/* ---- ike_sa.c ---- */
 
 enum sa_state {
 	SA_INIT_SENT,		/* initiator: IKE_SA_INIT out */
@@ -67,7 +139,38 @@ enum req_kind {
 	REQ_RESYNC,		/* INFORMATIONAL on a new TCP connection */
 };
 
-struct ike_daemon;
+#define RETRANSMIT_BASE_MS	1000	/* UDP: first retransmission, doubling */
+#define INIT_TRIES_MAX		3	/* IKE_SA_INIT after COOKIE or INVALID_KE */
+
+/* our one outstanding request (window size 1) and what its exchange keeps */
+struct ike_req {
+	enum req_kind kind;
+	struct ike_buf msg;
+	uint64_t sent, next_tx;
+	uint64_t deadline;		/* a request resent after a move: answer by then */
+	unsigned int tries;
+	struct ike_child *child;	/* the child a rekey/delete is about */
+	struct ike_child pending;	/* the child being negotiated */
+	struct ike_dh *dh;		/* PFS or IKE rekey exchange */
+	uint8_t nonce[256];
+	size_t nonce_len;
+	uint64_t new_spi;		/* IKE rekey: our new SPI */
+};
+
+/* the transport of an established SA: fallback, moves, reconnects, probes */
+struct ike_mob {
+	uint64_t fallback_at;		/* IKE_SA_INIT over UDP: TCP from then on */
+	struct ike_link *moving;	/* a TCP connection being opened for us */
+	unsigned int reconnects;
+	uint64_t reconnect_at;
+	uint64_t esp_check_at, esp_stall_since;
+	uint64_t esp_in, esp_out;	/* packets on the first child's states */
+	struct ike_link *probe;		/* UDP path being probed (MOBIKE) */
+	uint64_t probe_at;
+	bool created_nat;		/* NAT seen when the children were made */
+	bool resync_needed;		/* after a move: a fresh request must follow */
+	bool down_seen;			/* told that its TCP connection closed */
+};
 
 struct ike_sa {
 	struct ike_sa *next;
@@ -94,42 +197,107 @@ struct ike_sa {
 	uint32_t peer_next;		/* the peer's next request's message ID */
 	struct ike_buf last_resp;	/* for a retransmitted request */
 	bool have_last_resp;
-
-	/* our one outstanding request (window size 1) */
-	enum req_kind req;
-	struct ike_buf req_msg;
-	uint64_t req_sent, req_next_tx;
-	unsigned int req_tries;
-	struct ike_child *req_child;		/* the child a rekey/delete is about */
-	struct ike_child pending;		/* the child being negotiated */
-	struct ike_dh *req_dh;			/* PFS or IKE rekey exchange */
-	uint8_t req_nonce[256];
-	size_t req_nonce_len;
-	uint64_t req_new_spi;			/* IKE rekey: our new SPI */
+	uint8_t last_req_hash[32];	/* the request last_resp answers */
+	struct ike_req req;
 
 	struct ike_child *children;
 	bool mobike;			/* negotiated in IKE_AUTH */
+	struct ike_mob mob;
 
-	/* transport changes (udp-fallback-tcp, TCP reconnects, MOBIKE) */
-	uint64_t fallback_at;		/* IKE_SA_INIT over UDP: TCP from then on */
-	struct ike_link *moving;	/* a TCP connection being opened for us */
-	unsigned int reconnects;
-	uint64_t reconnect_at;
-	uint64_t esp_check_at, esp_stall_since;
-	uint64_t esp_in, esp_out;	/* packets on the first child's states */
-	struct ike_link *probe;		/* UDP path being probed (MOBIKE) */
-	uint64_t probe_at;
-	bool created_nat;		/* NAT seen when the children were made */
 	bool half_counted;		/* counted in d->half_open */
-	bool resync_needed;		/* after a move: a fresh request must follow */
-	uint64_t req_deadline;		/* a request resent after a move: answer by then */
-	uint8_t last_req_hash[32];	/* the request last_resp answers */
 	uint64_t since;			/* wall clock of the last transition */
 	char why[96];			/* and its reason */
 	uint64_t tick;			/* the event loop's timer pass */
-	bool down_seen;			/* told that its TCP connection closed */
 	uint64_t created, last_rx, dpd_at, rekey_at, expire_at;
 };
+
+static inline uint64_t ike_now(const struct ike_sa *sa);
+
+struct ike_sa *ike_sa_find(struct ike_daemon *d, uint64_t ours, bool we_initiated);
+uint64_t ike_new_spi(void);
+struct ike_sa *ike_sa_new(struct ike_daemon *d, const struct ike_conn_conf *c,
+			  struct ike_link *link, bool initiator);
+void ike_sa_free(struct ike_sa *sa);
+void ike_sa_die(struct ike_sa *sa, const char *why, bool restart);
+void ike_sa_transition(struct ike_sa *sa, const char *why);
+void ike_sa_established(struct ike_sa *sa);
+void ike_conn_restart(struct ike_daemon *d, const struct ike_conn_conf *c, unsigned int delay_s,
+		      bool tcp);
+
+/* ---- ike_out.c ---- */
+
+struct ike_out {
+	struct ike_buf b, in;
+	struct ike_chain c;
+};
+
+void ike_out_begin(struct ike_sa *sa, struct ike_out *o, uint8_t exchange, bool response,
+		   uint32_t msgid);
+int ike_out_seal(struct ike_sa *sa, struct ike_out *o);
+void ike_send_request(struct ike_sa *sa, enum req_kind kind, struct ike_buf *b);
+void ike_send_response(struct ike_sa *sa, struct ike_buf *b);
+void ike_respond_notify(struct ike_sa *sa, uint8_t exchange, uint32_t msgid, uint16_t type,
+			const void *data, size_t len);
+void ike_respond_init_notify(struct ike_daemon *d, struct ike_link *link,
+			     const struct ike_msg *m, uint16_t type, const void *data,
+			     size_t len);
+void ike_put_nat_notifies(struct ike_sa *sa, struct ike_chain *c);
+void ike_put_ke(struct ike_chain *c, struct ike_dh *dh, uint16_t group);
+const char *ike_first_error(const struct ike_msg *m, uint16_t *type);
+
+/* ---- the exchanges ---- */
+
+/* ike_init.c */
+struct ike_sa *ike_sa_initiate(struct ike_daemon *d, const struct ike_conn_conf *c,
+			       struct ike_link *link);
+void ike_sa_start(struct ike_sa *sa);
+void ike_init_request(struct ike_daemon *d, struct ike_link *link, const struct ike_msg *m);
+void ike_init_response(struct ike_sa *sa, const struct ike_msg *m);
+
+/* ike_auth.c */
+void ike_id_body(uint8_t type, const char *id, size_t len, struct ike_buf *b);
+int ike_auth_start(struct ike_sa *sa);
+void ike_auth_request(struct ike_sa *sa, const struct ike_msg *m);
+void ike_auth_response(struct ike_sa *sa, const struct ike_msg *m);
+int ike_child_from_response(struct ike_sa *sa, const struct ike_msg *m, struct ike_child *p);
+
+/* ike_info.c */
+void ike_info_delete(struct ike_sa *sa, uint8_t proto, const uint32_t *spis, unsigned int n,
+		     enum req_kind kind);
+void ike_info_dpd(struct ike_sa *sa);
+void ike_info_request(struct ike_sa *sa, const struct ike_msg *m);
+void ike_info_response(struct ike_sa *sa, const struct ike_msg *m);
+
+/* ike_create.c */
+void ike_rekey_child_start(struct ike_sa *sa, struct ike_child *old);
+void ike_rekey_ike_start(struct ike_sa *sa);
+void ike_create_request(struct ike_sa *sa, const struct ike_msg *m);
+void ike_rekey_child_response(struct ike_sa *sa, const struct ike_msg *m);
+void ike_rekey_ike_response(struct ike_sa *sa, const struct ike_msg *m);
+
+/* ike_mobility.c */
+void ike_mob_switch(struct ike_sa *sa, struct ike_link *link);
+bool ike_mob_may_move(const struct ike_sa *sa, const struct ike_link *link,
+		      const struct ike_msg *m, bool response);
+void ike_mob_probe_answered(struct ike_sa *sa, struct ike_link *link);
+void ike_mob_link_down(struct ike_sa *sa);
+void ike_mob_connected(struct ike_sa *sa, struct ike_link *l);
+void ike_mob_connect_failed(struct ike_sa *sa, const char *why);
+bool ike_mob_timers(struct ike_sa *sa, uint64_t t);
+
+/* ---- ike_task.c ---- */
+
+extern const struct ike_link_ops ike_task_link_ops;
+void ike_input(struct ike_daemon *d, struct ike_link *link, const uint8_t *msg, size_t len);
+void ike_sa_timers(struct ike_sa *sa);
+void ike_sa_shutdown(struct ike_sa *sa);
+
+/* ---- ike_log.c ---- */
+
+void ike_log(struct ike_sa *sa, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool ike_log_bad(struct ike_daemon *d);
+
+/* ---- ike_daemon.c: the daemon's state, which every layer reads ---- */
 
 struct ike_stats {
 	uint64_t rx_msgs, tx_msgs, rx_bad, rx_bad_icv, rx_unknown_spi, rx_retransmits;
@@ -144,7 +312,9 @@ struct ike_daemon {
 	struct xfrm_nl *xfrm;
 	struct esptcp_nl *nl;		/* NULL when only UDP is configured */
 	int epfd;
+	const struct ike_link_ops *link_ops;
 	struct ike_link *links;
+	struct ike_sock *socks;
 	struct ike_sa *sas;
 	uint8_t cookie_secret[32];
 	uint32_t next_reqid;
@@ -153,39 +323,23 @@ struct ike_daemon {
 	uint64_t now;			/* ms, monotonic */
 	uint64_t tick;
 	uint64_t log_window, log_count;	/* rate limit for bad input */
+	bool verbose;
 	bool stopping;
-	/* initiators waiting to (re)start: conn index -> when */
+	bool status_dirty;		/* the status file is rewritten after this batch */
+	/* initiators waiting to (re)start: conn index -> when, and over TCP at once */
 	uint64_t *restart_at;
-	int *udp_fds;			/* per conn: 500 and 4500 sockets */
+	bool *restart_tcp;
 };
 
-/* ike_sa.c */
-void ike_input(struct ike_daemon *d, struct ike_link *link, const uint8_t *msg, size_t len);
-struct ike_sa *ike_sa_initiate(struct ike_daemon *d, const struct ike_conn_conf *c,
-			       struct ike_link *link);
-void ike_sa_start(struct ike_sa *sa);
-void ike_sa_timers(struct ike_sa *sa);
-void ike_sa_shutdown(struct ike_sa *sa);
-void ike_sa_free(struct ike_sa *sa);
-void ike_sa_link_down(struct ike_sa *sa);
-void ike_sa_moved(struct ike_sa *sa, struct ike_link *l);
-void ike_sa_move_failed(struct ike_sa *sa, const char *why);
+static inline uint64_t ike_now(const struct ike_sa *sa)
+{
+	return sa->d->now;
+}
 
-/* ike_daemon.c */
-int ike_link_send(struct ike_daemon *d, struct ike_link *l, const uint8_t *msg, size_t len);
-struct ike_link *ike_udp_link(struct ike_daemon *d, const struct sockaddr_storage *local,
-			      const struct sockaddr_storage *peer, bool natt);
-void ike_link_put(struct ike_daemon *d, struct ike_link *l);
-void ike_link_get(struct ike_link *l);
-int ike_bind_child(struct ike_daemon *d, struct ike_sa *sa, struct ike_child *c);
-void ike_conn_restart(struct ike_daemon *d, const struct ike_conn_conf *c, unsigned int delay_s);
-struct ike_link *ike_tcp_connect(struct ike_daemon *d, const struct ike_conn_conf *c);
-void ike_conn_start_tcp(struct ike_daemon *d, const struct ike_conn_conf *c);
-void ike_link_close(struct ike_daemon *d, struct ike_link *l, const char *why);
-int ike_unbind_child(struct ike_daemon *d, struct ike_sa *sa, struct ike_child *c);
-void ike_status_write(struct ike_daemon *d);
-void ike_log(struct ike_sa *sa, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-bool ike_log_bad(struct ike_daemon *d);
-void ike_msg_trace(const char *dir, const struct ike_sa *sa, const uint8_t *m, size_t len);
+/* something `esptcp show` prints changed */
+static inline void ike_status_changed(struct ike_daemon *d)
+{
+	d->status_dirty = true;
+}
 
 #endif

@@ -1,0 +1,336 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * esptcp tool: IKE_AUTH (RFC 7296 1.2, 2.15) in both roles: identities,
+ * AUTH with a pre-shared key, and the first CHILD_SA.  Nothing reaches the
+ * kernel for a peer before its AUTH payload checks out.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+
+#include "ike_sa.h"
+
+void ike_id_body(uint8_t type, const char *id, size_t len, struct ike_buf *b)
+{
+	ike_put8(b, type);
+	ike_put8(b, 0);
+	ike_put16(b, 0);
+	ike_put(b, id, len);
+}
+
+/* our identity: configured, or our outer address */
+static void local_id(const struct ike_sa *sa, struct ike_buf *b)
+{
+	const struct ike_conn_conf *c = sa->conf;
+
+	if (c->local_id_len) {
+		ike_id_body(c->local_id_type, c->local_id, c->local_id_len, b);
+		return;
+	}
+	ike_id_body(sa->link->local.ss_family == AF_INET ? ID_IPV4_ADDR : ID_IPV6_ADDR,
+		    (const char *)ike_ss_addr(&sa->link->local),
+		sa->link->local.ss_family == AF_INET ? 4 : 16, b);
+}
+
+/*
+ * AUTH for a shared key (RFC 7296 2.15):
+ * prf(prf(PSK, "Key Pad for IKEv2"), RealMessage | Nonce | prf(SK_p, ID'))
+ */
+static int psk_auth(struct ike_sa *sa, const struct ike_conn_conf *c, bool of_initiator,
+		    const uint8_t *id, size_t idlen, uint8_t *out)
+{
+	const struct ike_buf *real = of_initiator ? &sa->init_req : &sa->init_resp;
+
+	return ike_psk_auth(sa->suite.prf, IKE_BYTES(c->psk, c->psk_len),
+			    IKE_BYTES(of_initiator ? sa->keys.sk_pi : sa->keys.sk_pr,
+				      sa->keys.prf_len),
+			    IKE_BYTES(real->p, real->len),
+			    of_initiator ? IKE_BYTES(sa->nr, sa->nr_len) :
+			    IKE_BYTES(sa->ni, sa->ni_len),
+			    IKE_BYTES(id, idlen), out);
+}
+
+int ike_auth_start(struct ike_sa *sa)
+{
+	const struct ike_conn_conf *c = sa->conf;
+	struct ike_child *p = &sa->req.pending;
+	struct ike_suite esp[IKE_MAX_SUITES];
+	uint8_t auth[64];
+	struct ike_buf idb;
+	struct ike_out o;
+	int err;
+
+	memset(p, 0, sizeof(*p));
+	p->reqid = sa->d->next_reqid++;
+	err = xfrm_alloc_spi(sa->d->xfrm, sa->link->local.ss_family, ike_ss_addr(&sa->link->peer),
+			     ike_ss_addr(&sa->link->local), p->reqid, &p->spi_in);
+	if (err) {
+		ike_log(sa, "allocating an SPI failed: %s", strerror(-err));
+		return err;
+	}
+	ike_buf_init(&idb);
+	local_id(sa, &idb);
+	err = idb.err ? -ENOMEM : psk_auth(sa, c, true, idb.p, idb.len, auth);
+	if (err) {
+		ike_buf_free(&idb);
+		return err;
+	}
+	for (size_t i = 0; i < c->nesp; i++) {
+		esp[i] = c->esp[i];
+		esp[i].dh = 0;		/* no KE in IKE_AUTH */
+	}
+	ike_out_begin(sa, &o, IKE_AUTH, false, 1);
+	ike_pl_begin(&o.c, PL_IDI);
+	ike_put(&o.in, idb.p, idb.len);
+	if (c->remote_id_len) {
+		ike_pl_begin(&o.c, PL_IDR);
+		ike_id_body(c->remote_id_type, c->remote_id, c->remote_id_len, &o.in);
+	}
+	ike_pl_begin(&o.c, PL_AUTH);
+	ike_put8(&o.in, AUTH_SHARED_KEY_MIC);
+	ike_put8(&o.in, 0);
+	ike_put16(&o.in, 0);
+	ike_put(&o.in, auth, sa->keys.prf_len);
+	ike_pl_notify(&o.c, 0, NULL, 0, N_INITIAL_CONTACT, NULL, 0);
+	if (c->mobike)
+		ike_pl_notify(&o.c, 0, NULL, 0, N_MOBIKE_SUPPORTED, NULL, 0);
+	if (!c->tunnel)
+		ike_pl_notify(&o.c, 0, NULL, 0, N_USE_TRANSPORT_MODE, NULL, 0);
+	ike_pl_notify(&o.c, 0, NULL, 0, N_ESP_TFC_PADDING_NOT_SUPPORTED, NULL, 0);
+	ike_pl_sa(&o.c, PROTO_ESP, esp, c->nesp, (const uint8_t *)&p->spi_in, 4, NULL);
+	ike_pl_ts(&o.c, PL_TSI, &c->local_ts, 1);
+	ike_pl_ts(&o.c, PL_TSR, &c->remote_ts, 1);
+	ike_buf_free(&idb);
+	err = ike_out_seal(sa, &o);
+	if (err) {
+		ike_buf_free(&o.b);
+		return err;
+	}
+	sa->state = SA_AUTH_SENT;
+	ike_send_request(sa, REQ_AUTH, &o.b);
+	return 0;
+}
+
+/* pick up the CHILD_SA of an IKE_AUTH or CREATE_CHILD_SA response */
+int ike_child_from_response(struct ike_sa *sa, const struct ike_msg *m, struct ike_child *p)
+{
+	const struct ike_pl *sapl = ike_find(m, PL_SA), *tsi = ike_find(m, PL_TSI);
+	const struct ike_pl *tsr = ike_find(m, PL_TSR);
+	struct ike_proposal props[IKE_MAX_PROPOSALS];
+	struct ike_ts ti[4], tr[4];
+	unsigned int n, nti, ntr;
+	uint32_t peer_spi = 0;
+	uint8_t num;
+
+	if (!sapl || !tsi || !tsr || ike_parse_sa(sapl, props, &n) || n != 1 ||
+	    ike_parse_ts(tsi, ti, &nti, 4) || ike_parse_ts(tsr, tr, &ntr, 4) || nti != 1 ||
+	    ntr != 1)
+		return -EBADMSG;
+	if (!ike_choose_esp(sa->conf, props, 1, p->suite.dh != 0, p->suite.dh, &p->suite, &num,
+			    &peer_spi) || !peer_spi)
+		return -EPROTO;
+	if (!ike_ts_within(&ti[0], &sa->conf->local_ts) || !ike_ts_within(&tr[0], &sa->conf->remote_ts))
+		return -EPROTO;
+	if (!sa->conf->tunnel && !ike_find_notify(m, N_USE_TRANSPORT_MODE))
+		return -EPROTO;
+	p->spi_out = peer_spi;
+	p->lts = ti[0];
+	p->rts = tr[0];
+	return 0;
+}
+
+void ike_auth_response(struct ike_sa *sa, const struct ike_msg *m)
+{
+	const struct ike_pl *idr = ike_find(m, PL_IDR), *auth = ike_find(m, PL_AUTH);
+	struct xfrm_child x = { 0 };
+	struct ike_child *c;
+	uint8_t want[64];
+	uint16_t err_type;
+	int err;
+
+	sa->req.kind = REQ_NONE;
+	if (ike_first_error(m, &err_type) && (err_type == N_AUTHENTICATION_FAILED || !auth)) {
+		char why[80];
+
+		if (err_type == N_AUTHENTICATION_FAILED)
+			sa->d->st.auth_failed++;
+		snprintf(why, sizeof(why), "IKE_AUTH refused with %s (%u)",
+			 err_type == N_AUTHENTICATION_FAILED ? "AUTHENTICATION_FAILED" : "an error",
+			 err_type);
+		ike_sa_die(sa, why, true);
+		return;
+	}
+	if (!idr || !auth || auth->len < 4 + sa->keys.prf_len || auth->data[0] != AUTH_SHARED_KEY_MIC ||
+	    !ike_id_matches(sa->conf, idr, &sa->link->peer) ||
+	    psk_auth(sa, sa->conf, false, idr->data, idr->len, want) ||
+	    auth->len != 4 + sa->keys.prf_len ||
+	    !ike_memeq(want, auth->data + 4, sa->keys.prf_len)) {
+		sa->d->st.auth_failed++;
+		ike_sa_die(sa, "the responder failed authentication (identity or PSK)", true);
+		return;
+	}
+	sa->mobike = sa->conf->mobike && ike_find_notify(m, N_MOBIKE_SUPPORTED);
+	ike_sa_established(sa);
+	sa->req.pending.suite.dh = 0;
+	err = ike_child_from_response(sa, m, &sa->req.pending);
+	if (err) {
+		ike_sa_die(sa, err == -EPROTO ? "the responder's CHILD_SA is not what we proposed" :
+		       "no CHILD_SA in the IKE_AUTH response", true);
+		return;
+	}
+	err = ike_esp_keylen(&sa->req.pending.suite, &x.enc_len, &x.integ_len);
+	x.suite = sa->req.pending.suite;
+	if (!err)
+		err = ike_child_keys(sa, true, NULL, 0, sa->ni, sa->ni_len, sa->nr, sa->nr_len, &x);
+	c = err ? NULL : ike_child_add(sa, &sa->req.pending);
+	if (!c || ike_child_install(sa, c, &x, true)) {
+		if (c)
+			ike_child_unlink(sa, c);
+		ike_wipe(&x, sizeof(x));
+		ike_sa_die(sa, "installing the CHILD_SA failed", true);
+		return;
+	}
+	ike_wipe(&x, sizeof(x));
+}
+
+static const struct ike_conn_conf *conn_by_id(struct ike_sa *sa, const struct ike_pl *idi)
+{
+	struct ike_daemon *d = sa->d;
+
+	for (size_t i = 0; i < d->conf->nconns; i++) {
+		const struct ike_conn_conf *c = &d->conf->conns[i];
+		bool suite_ok = false;
+
+		if (!ike_conn_accepts(c, &sa->link->local, &sa->link->peer) || !ike_id_matches(c, idi, &sa->link->peer))
+			continue;
+		for (size_t j = 0; j < c->nike; j++)
+			suite_ok |= !memcmp(&c->ike[j], &sa->suite, sizeof(sa->suite));
+		if (suite_ok)
+			return c;
+	}
+	return NULL;
+}
+
+/* INITIAL_CONTACT: the peer restarted; older SAs of the same conn are stale */
+static void drop_stale(struct ike_sa *sa)
+{
+	struct ike_sa *o, *next;
+
+	for (o = sa->d->sas; o; o = next) {
+		next = o->next;
+		if (o != sa && !o->initiator && o->conf == sa->conf &&
+		    o->state == SA_ESTABLISHED) {
+			ike_sa_die(o, "replaced after the peer's INITIAL_CONTACT", false);
+			next = sa->d->sas;	/* the list changed */
+		}
+	}
+}
+
+void ike_auth_request(struct ike_sa *sa, const struct ike_msg *m)
+{
+	const struct ike_pl *idi = ike_find(m, PL_IDI), *auth = ike_find(m, PL_AUTH);
+	const struct ike_pl *sapl = ike_find(m, PL_SA), *tsi = ike_find(m, PL_TSI);
+	const struct ike_pl *tsr = ike_find(m, PL_TSR);
+	struct ike_proposal props[IKE_MAX_PROPOSALS];
+	struct ike_ts ti[8], tr[8];
+	const struct ike_conn_conf *c;
+	struct xfrm_child x = { 0 };
+	struct ike_child p = { 0 }, *child = NULL;
+	unsigned int n, nti, ntr;
+	uint8_t want[64], num = 0;
+	uint16_t child_err = 0;
+	struct ike_buf idb;
+	struct ike_out o;
+
+	if (!idi || !auth || auth->len < 4) {
+		ike_respond_notify(sa, IKE_AUTH, m->hdr.msgid, N_INVALID_SYNTAX, NULL, 0);
+		ike_sa_die(sa, "IKE_AUTH without identity or AUTH", false);
+		return;
+	}
+	c = conn_by_id(sa, idi);
+	if (!c || auth->data[0] != AUTH_SHARED_KEY_MIC ||
+	    auth->len != 4 + sa->keys.prf_len ||
+	    psk_auth(sa, c, true, idi->data, idi->len, want) ||
+	    !ike_memeq(want, auth->data + 4, sa->keys.prf_len)) {
+		sa->d->st.auth_failed++;
+		ike_respond_notify(sa, IKE_AUTH, m->hdr.msgid, N_AUTHENTICATION_FAILED, NULL, 0);
+		ike_sa_die(sa, c ? "AUTHENTICATION_FAILED: wrong PSK" :
+		       "AUTHENTICATION_FAILED: no conn for this identity", false);
+		return;
+	}
+	sa->conf = c;
+	sa->mobike = c->mobike && ike_find_notify(m, N_MOBIKE_SUPPORTED);
+	ike_sa_established(sa);
+	if (ike_find_notify(m, N_INITIAL_CONTACT))
+		drop_stale(sa);
+
+	/* the CHILD_SA: a failure here leaves the IKE SA up, without a child */
+	if (!sapl || !tsi || !tsr || ike_parse_sa(sapl, props, &n) ||
+	    ike_parse_ts(tsi, ti, &nti, 8) || ike_parse_ts(tsr, tr, &ntr, 8))
+		child_err = N_INVALID_SYNTAX;
+	else if (!ike_choose_esp(c, props, n, false, 0, &p.suite, &num, &p.spi_out))
+		child_err = N_NO_PROPOSAL_CHOSEN;
+	else if (!ike_ts_narrow(ti, nti, &c->remote_ts, &p.rts) ||
+		 !ike_ts_narrow(tr, ntr, &c->local_ts, &p.lts))
+		child_err = N_TS_UNACCEPTABLE;
+	else if (!c->tunnel != !!ike_find_notify(m, N_USE_TRANSPORT_MODE))
+		child_err = N_NO_PROPOSAL_CHOSEN;
+	if (!child_err) {
+		p.reqid = sa->d->next_reqid++;
+		x.suite = p.suite;
+		if (xfrm_alloc_spi(sa->d->xfrm, sa->link->local.ss_family,
+				   ike_ss_addr(&sa->link->peer), ike_ss_addr(&sa->link->local), p.reqid,
+				   &p.spi_in) ||
+		    ike_child_keys(sa, false, NULL, 0, sa->ni, sa->ni_len, sa->nr, sa->nr_len, &x))
+			child_err = N_TEMPORARY_FAILURE;
+	}
+	if (!child_err) {
+		child = ike_child_add(sa, &p);
+		if (!child || ike_child_install(sa, child, &x, true)) {
+			if (child)
+				ike_child_unlink(sa, child);
+			child = NULL;
+			child_err = N_TEMPORARY_FAILURE;
+		}
+	}
+	ike_wipe(&x, sizeof(x));
+	if (child_err)
+		ike_log(sa, "CHILD_SA refused (notify %u)", child_err);
+
+	ike_buf_init(&idb);
+	local_id(sa, &idb);
+	if (idb.err || psk_auth(sa, c, false, idb.p, idb.len, want)) {
+		ike_buf_free(&idb);
+		ike_sa_die(sa, "cannot compute AUTH", false);
+		return;
+	}
+	ike_out_begin(sa, &o, IKE_AUTH, true, m->hdr.msgid);
+	ike_pl_begin(&o.c, PL_IDR);
+	ike_put(&o.in, idb.p, idb.len);
+	ike_buf_free(&idb);
+	ike_pl_begin(&o.c, PL_AUTH);
+	ike_put8(&o.in, AUTH_SHARED_KEY_MIC);
+	ike_put8(&o.in, 0);
+	ike_put16(&o.in, 0);
+	ike_put(&o.in, want, sa->keys.prf_len);
+	if (sa->mobike)
+		ike_pl_notify(&o.c, 0, NULL, 0, N_MOBIKE_SUPPORTED, NULL, 0);
+	if (child) {
+		if (!c->tunnel)
+			ike_pl_notify(&o.c, 0, NULL, 0, N_USE_TRANSPORT_MODE, NULL, 0);
+		ike_pl_sa(&o.c, PROTO_ESP, &child->suite, 1, (const uint8_t *)&child->spi_in, 4,
+			  &num);
+		ike_pl_ts(&o.c, PL_TSI, &child->rts, 1);
+		ike_pl_ts(&o.c, PL_TSR, &child->lts, 1);
+	} else {
+		ike_pl_notify(&o.c, 0, NULL, 0, child_err, NULL, 0);
+	}
+	if (ike_out_seal(sa, &o)) {
+		ike_buf_free(&o.b);
+		ike_sa_die(sa, "cannot build the IKE_AUTH response", false);
+		return;
+	}
+	ike_send_response(sa, &o.b);
+}

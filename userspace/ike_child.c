@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * esptcp tool: everything a CHILD_SA does in the kernel: its xfrm states
+ * and policies, and its binding to a TCP connection in the esptcp module.
+ * Keys come from ike_keys.c; nothing here decides what to negotiate.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+
+#include "esptcp.h"
+#include "ike_sa.h"
+
+/* the keys of a new CHILD_SA into x, ours and the peer's by direction */
+int ike_child_keys(struct ike_sa *sa, bool we_started, const uint8_t *gir, size_t girlen,
+		   const uint8_t *ni, size_t nilen, const uint8_t *nr, size_t nrlen,
+		   struct xfrm_child *x)
+{
+	int err;
+
+	err = ike_esp_keylen(&x->suite, &x->enc_len, &x->integ_len);
+	if (err)
+		return -EINVAL;
+	return ike_child_keymat(sa->suite.prf, IKE_BYTES(sa->keys.sk_d, sa->keys.prf_len),
+				IKE_BYTES(gir, girlen), IKE_BYTES(ni, nilen), IKE_BYTES(nr, nrlen),
+				x->enc_len + x->integ_len, we_started ? x->key_out : x->key_in,
+				we_started ? x->key_in : x->key_out);
+}
+
+void ike_child_xfrm(struct ike_sa *sa, const struct ike_child *c, struct xfrm_child *x)
+{
+	struct ike_link *l = sa->link;
+
+	x->family = l->local.ss_family;
+	memcpy(x->local, ike_ss_addr(&l->local), x->family == AF_INET ? 4 : 16);
+	memcpy(x->remote, ike_ss_addr(&l->peer), x->family == AF_INET ? 4 : 16);
+	x->spi_in = c->spi_in;
+	x->spi_out = c->spi_out;
+	x->reqid = c->reqid;
+	x->suite = c->suite;
+	x->local_ts = c->lts;
+	x->remote_ts = c->rts;
+	x->tunnel = sa->conf->tunnel;
+	x->hard_s = 0;
+	/* ESP in UDP only through a NAT (or when asked): 4500 alone is not enough */
+	if (l->type == TRANSPORT_UDP && l->marker &&
+	    (sa->nat_here || sa->nat_there || sa->conf->encap_force)) {
+		x->encap_sport = ike_ss_port(&l->local);
+		x->encap_dport = ike_ss_port(&l->peer);
+	}
+}
+
+/* policies are keyed by selectors: another child with the same ones owns them too */
+static bool policy_in_use(struct ike_daemon *d, const struct ike_child *skip)
+{
+	for (struct ike_sa *sa = d->sas; sa; sa = sa->next)
+		for (struct ike_child *c = sa->children; c; c = c->next)
+			if (c != skip && c->installed &&
+			    (c->reqid == skip->reqid ||
+			     (!memcmp(&c->lts, &skip->lts, sizeof(c->lts)) &&
+			      !memcmp(&c->rts, &skip->rts, sizeof(c->rts)))))
+				return true;
+	return false;
+}
+
+void ike_child_remove(struct ike_sa *sa, struct ike_child *c, bool policies)
+{
+	struct xfrm_child x = { 0 };
+	char b1[16], b2[16];
+
+	ike_child_xfrm(sa, c, &x);
+	if (c->installed) {
+		xfrm_del_state(sa->d->xfrm, x.family, x.local, c->spi_in);
+		xfrm_del_state(sa->d->xfrm, x.family, x.remote, c->spi_out);
+		if (policies && !policy_in_use(sa->d, c))
+			xfrm_del_policies(sa->d->xfrm, &x);
+		snprintf(b1, sizeof(b1), "%08x", ntohl(c->spi_in));
+		snprintf(b2, sizeof(b2), "%08x", ntohl(c->spi_out));
+		ike_log(sa, "CHILD_SA removed, in 0x%s out 0x%s", b1, b2);
+	}
+	ike_wipe(&x, sizeof(x));
+}
+
+void ike_child_unlink(struct ike_sa *sa, struct ike_child *c)
+{
+	for (struct ike_child **p = &sa->children; *p; p = &(*p)->next) {
+		if (*p == c) {
+			*p = c->next;
+			break;
+		}
+	}
+	if (sa->req.child == c)
+		sa->req.child = NULL;
+	free(c);
+}
+
+/*
+ * Install the states, bind them to the TCP connection in the module, and
+ * only then the policies: traffic never meets a state esptcp does not carry.
+ */
+int ike_child_install(struct ike_sa *sa, struct ike_child *c, struct xfrm_child *x,
+		      bool policies)
+{
+	int err;
+
+	ike_child_xfrm(sa, c, x);
+	err = xfrm_add_states(sa->d->xfrm, x);
+	if (err) {
+		ike_log(sa, "installing CHILD_SA states failed: %s", strerror(-err));
+		xfrm_del_state(sa->d->xfrm, x->family, x->local, c->spi_in);
+		return err;
+	}
+	c->installed = true;
+	if (sa->link->type == TRANSPORT_TCP) {
+		err = ike_child_bind(sa->d, sa, c);
+		if (err) {
+			ike_child_remove(sa, c, false);
+			c->installed = false;
+			return err;
+		}
+	}
+	if (policies) {
+		err = xfrm_add_policies(sa->d->xfrm, x);
+		if (err) {
+			ike_log(sa, "installing policies failed: %s", strerror(-err));
+			ike_child_remove(sa, c, true);
+			c->installed = false;
+			return err;
+		}
+	}
+	ike_log(sa, "CHILD_SA installed, in 0x%08x out 0x%08x reqid %u%s", ntohl(c->spi_in),
+		ntohl(c->spi_out), c->reqid,
+		sa->link->type == TRANSPORT_TCP ? " (bound to the TCP connection)" :
+		x->encap_sport ? " (ESP in UDP)" : "");
+	sa->d->st.child_installed++;
+	c->rekey_at = ike_now(sa) + (uint64_t)sa->conf->child_rekey_s * 1000;
+	if (sa->req.pending.spi_in == c->spi_in)
+		sa->req.pending.spi_in = 0;
+	ike_status_changed(sa->d);
+	return 0;
+}
+
+/* an SPI reserved for a child that never came: remove its larval state */
+void ike_child_drop_pending(struct ike_sa *sa)
+{
+	uint32_t spi = sa->req.pending.spi_in;
+
+	if (!spi || !sa->link)
+		return;
+	for (struct ike_child *c = sa->children; c; c = c->next)
+		if (c->spi_in == spi)
+			return;
+	xfrm_del_state(sa->d->xfrm, sa->link->local.ss_family, ike_ss_addr(&sa->link->local), spi);
+	sa->req.pending.spi_in = 0;
+}
+
+/* remove every child; policies go with the last child of their reqid */
+void ike_children_remove(struct ike_sa *sa)
+{
+	while (sa->children) {
+		struct ike_child *c = sa->children;
+
+		sa->children = c->next;
+		ike_child_remove(sa, c, true);
+		free(c);
+	}
+	sa->req.child = NULL;
+}
+
+struct ike_child *ike_child_add(struct ike_sa *sa, const struct ike_child *tmpl)
+{
+	struct ike_child *c = malloc(sizeof(*c));
+
+	if (!c)
+		return NULL;
+	*c = *tmpl;
+	c->next = sa->children;
+	sa->children = c;
+	return c;
+}
+
+/* the module's names of a child's two states: inbound at our address, outbound at theirs */
+static void child_sas(const struct ike_sa *sa, const struct ike_child *c, struct esptcp_sa *in,
+		      struct esptcp_sa *out)
+{
+	const struct ike_link *l = sa->link;
+
+	memset(in, 0, sizeof(*in));
+	memset(out, 0, sizeof(*out));
+	in->family = out->family = l->local.ss_family;
+	in->dir = ESPTCP_DIR_IN;
+	out->dir = ESPTCP_DIR_OUT;
+	in->spi = c->spi_in;
+	out->spi = c->spi_out;
+	memcpy(in->daddr, ike_ss_addr(&l->local), ike_ss_alen(&l->local));
+	memcpy(out->daddr, ike_ss_addr(&l->peer), ike_ss_alen(&l->peer));
+}
+
+/* over TCP: the module carries the child's ESP on the SA's connection */
+int ike_child_bind(struct ike_daemon *d, struct ike_sa *sa, struct ike_child *c)
+{
+	struct esptcp_sock_ref ref = { .fd = sa->link->fd };
+	struct esptcp_sa in, out;
+	int err;
+
+	if (!d->nl)
+		return -ENOTSUP;
+	child_sas(sa, c, &in, &out);
+	err = esptcp_nl_sa_bind(d->nl, &ref, &in);
+	if (!err)
+		err = esptcp_nl_sa_bind(d->nl, &ref, &out);
+	if (err)
+		ike_log(sa, "binding the CHILD_SA to the connection failed: %s%s%s",
+			strerror(-err), esptcp_nl_ext_msg(d->nl) ? ": " : "",
+			esptcp_nl_ext_msg(d->nl) ? esptcp_nl_ext_msg(d->nl) : "");
+	return err;
+}
+
+/* back to UDP: the SAs' ESP goes the way xfrm sends it */
+int ike_child_unbind(struct ike_daemon *d, struct ike_sa *sa, struct ike_child *c)
+{
+	struct esptcp_sa in, out;
+	int e1, e2;
+
+	if (!d->nl)
+		return 0;
+	child_sas(sa, c, &in, &out);
+	e1 = esptcp_nl_sa_unbind(d->nl, NULL, &in);
+	e2 = esptcp_nl_sa_unbind(d->nl, NULL, &out);
+	/* an SA that was not bound (its connection closed first) is fine */
+	if (e1 == -ENOENT)
+		e1 = 0;
+	if (e2 == -ENOENT)
+		e2 = 0;
+	return e1 ? e1 : e2;
+}
+
+/* packets through a child's inbound and outbound states so far */
+int ike_child_packets(struct ike_sa *sa, const struct ike_child *c, uint64_t *in,
+		      uint64_t *out)
+{
+	struct xfrm_child x = { 0 };
+	int err;
+
+	ike_child_xfrm(sa, c, &x);
+	err = xfrm_state_seq(sa->d->xfrm, x.family, x.local, c->spi_in, in);
+	if (!err)
+		err = xfrm_state_seq(sa->d->xfrm, x.family, x.remote, c->spi_out, out);
+	return err;
+}

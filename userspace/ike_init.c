@@ -1,0 +1,400 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * esptcp tool: IKE_SA_INIT (RFC 7296 1.2) in both roles: proposals, the
+ * Diffie-Hellman exchange and SKEYSEED, NAT detection, COOKIE (2.6) and
+ * INVALID_KE_PAYLOAD (1.3).  A responder keeps nothing for a peer beyond the
+ * bounded half-open table.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+
+#include "ike_sa.h"
+
+static int send_init(struct ike_sa *sa)
+{
+	const struct ike_conn_conf *c = sa->conf;
+	struct ike_hdr h = { .spi_i = sa->spi_i, .exchange = IKE_SA_INIT, .flags = IKE_FLAG_I };
+	uint8_t ke[256];
+	size_t kelen = ike_ke_len(sa->group);
+	struct ike_suite order[IKE_MAX_SUITES];
+	size_t n = 0;
+	struct ike_chain ch;
+	struct ike_buf b;
+
+	if (!sa->dh)
+		sa->dh = ike_dh_new(sa->group);
+	if (!sa->dh || ike_dh_public(sa->dh, ke, sizeof(ke)))
+		return -EIO;
+	/* proposals using the group of our KE first, so a responder can take one at once */
+	for (size_t i = 0; i < c->nike; i++)
+		if (c->ike[i].dh == sa->group)
+			order[n++] = c->ike[i];
+	for (size_t i = 0; i < c->nike; i++)
+		if (c->ike[i].dh != sa->group)
+			order[n++] = c->ike[i];
+	ike_buf_init(&b);
+	ike_hdr_put(&b, &h);
+	ike_chain_init(&ch, &b, 16);
+	if (sa->cookie_len)
+		ike_pl_notify(&ch, 0, NULL, 0, N_COOKIE, sa->cookie, sa->cookie_len);
+	ike_pl_sa(&ch, PROTO_IKE, order, n, NULL, 0, NULL);
+	ike_pl_begin(&ch, PL_KE);
+	ike_put16(&b, sa->group);
+	ike_put16(&b, 0);
+	ike_put(&b, ke, kelen);
+	ike_pl_begin(&ch, PL_NONCE);
+	ike_put(&b, sa->ni, sa->ni_len);
+	ike_put_nat_notifies(sa, &ch);
+	ike_pl_end(&ch);
+	ike_hdr_finish(&b);
+	if (b.err) {
+		ike_buf_free(&b);
+		return -EMSGSIZE;
+	}
+	ike_buf_free(&sa->init_req);
+	ike_put(&sa->init_req, b.p, b.len);
+	sa->next_req = 0;
+	sa->state = SA_INIT_SENT;
+	sa->d->st.ike_sa_init_sent++;
+	ike_send_request(sa, REQ_INIT, &b);
+	return 0;
+}
+
+struct ike_sa *ike_sa_initiate(struct ike_daemon *d, const struct ike_conn_conf *c,
+			       struct ike_link *link)
+{
+	struct ike_sa *sa = ike_sa_new(d, c, link, true);
+
+	if (!sa)
+		return NULL;
+	sa->spi_i = ike_new_spi();
+	sa->group = c->ike[0].dh;
+	sa->ni_len = IKE_NONCE_LEN;
+	ike_random(sa->ni, sa->ni_len);
+	return sa;
+}
+
+/* the link is ready (TCP connected and attached, or UDP): send IKE_SA_INIT */
+void ike_sa_start(struct ike_sa *sa)
+{
+	ike_log(sa, "initiating IKE_SA_INIT over %s",
+		sa->link->type == TRANSPORT_TCP ? "TCP" : "UDP");
+	if (send_init(sa))
+		ike_sa_die(sa, "cannot build IKE_SA_INIT", true);
+}
+
+static int derive_keys(struct ike_sa *sa, const uint8_t *peer_ke, size_t kelen)
+{
+	uint8_t gir[512], skeyseed[IKE_MAX_KEY];
+	size_t glen;
+	int err;
+
+	err = ike_dh_shared(sa->dh, peer_ke, kelen, gir, &glen);
+	if (err)
+		return err;
+	err = ike_skeyseed(sa->suite.prf, IKE_BYTES(sa->ni, sa->ni_len),
+			   IKE_BYTES(sa->nr, sa->nr_len), IKE_BYTES(gir, glen), skeyseed);
+	if (!err)
+		err = ike_derive_ike_keys(&sa->suite, skeyseed, ike_prf_len(sa->suite.prf), sa->ni,
+					  sa->ni_len, sa->nr, sa->nr_len, sa->spi_i, sa->spi_r,
+					  &sa->keys);
+	sa->have_keys = !err;
+	ike_wipe(gir, sizeof(gir));
+	ike_wipe(skeyseed, sizeof(skeyseed));
+	return err;
+}
+
+/* compare the peer's NAT_DETECTION notifications with the addresses we see */
+static void check_nat(struct ike_sa *sa, const struct ike_msg *m)
+{
+	uint8_t h[20];
+	bool src_seen = false, src_match = false, dst_match = true;
+
+	for (unsigned int i = 0; i < m->npl; i++) {
+		const struct ike_pl *pl = &m->pl[i];
+		const uint8_t *data;
+		uint16_t type;
+		size_t len;
+
+		if (ike_notify_type(pl, &type))
+			continue;
+		data = ike_notify_data(pl, &len);
+		if (type == N_NAT_DETECTION_SOURCE_IP && len == 20) {
+			src_seen = true;
+			if (!ike_nat_hash(m->hdr.spi_i, m->hdr.spi_r, &sa->link->peer, h) &&
+			    !memcmp(h, data, 20))
+				src_match = true;
+		} else if (type == N_NAT_DETECTION_DESTINATION_IP && len == 20) {
+			dst_match = !ike_nat_hash(m->hdr.spi_i, m->hdr.spi_r, &sa->link->local, h) &&
+				    !memcmp(h, data, 20);
+		}
+	}
+	sa->nat_there = src_seen && !src_match;
+	sa->nat_here = src_seen && !dst_match;
+}
+
+void ike_init_response(struct ike_sa *sa, const struct ike_msg *m)
+{
+	const struct ike_pl *pl, *ke, *nr;
+	struct ike_proposal props[IKE_MAX_PROPOSALS];
+	unsigned int n;
+	const uint8_t *data;
+	size_t len;
+
+	pl = ike_find_notify(m, N_COOKIE);
+	if (pl) {
+		data = ike_notify_data(pl, &len);
+		if (len < 1 || len > sizeof(sa->cookie) || ++sa->init_tries > INIT_TRIES_MAX)
+			return;
+		memcpy(sa->cookie, data, len);
+		sa->cookie_len = len;
+		ike_log(sa, "responder asks for a COOKIE; sending IKE_SA_INIT again");
+		sa->next_req = 0;
+		send_init(sa);
+		return;
+	}
+	pl = ike_find_notify(m, N_INVALID_KE_PAYLOAD);
+	if (pl) {
+		uint16_t group;
+		bool ours = false;
+
+		data = ike_notify_data(pl, &len);
+		if (len != 2 || ++sa->init_tries > INIT_TRIES_MAX)
+			return;
+		group = (uint16_t)(data[0] << 8 | data[1]);
+		for (size_t i = 0; i < sa->conf->nike; i++)
+			ours |= sa->conf->ike[i].dh == group;
+		if (!ours || group == sa->group) {
+			ike_sa_die(sa, "INVALID_KE_PAYLOAD names a group we did not offer", true);
+			return;
+		}
+		ike_log(sa, "responder wants DH group %u; sending IKE_SA_INIT again", group);
+		ike_dh_free(sa->dh);
+		sa->dh = NULL;
+		sa->group = group;
+		send_init(sa);
+		return;
+	}
+	for (unsigned int i = 0; i < m->npl; i++) {
+		uint16_t type;
+
+		if (!ike_notify_type(&m->pl[i], &type) && type <= N_ERROR_MAX) {
+			char why[64];
+
+			snprintf(why, sizeof(why), "IKE_SA_INIT refused with error %u", type);
+			ike_sa_die(sa, why, true);
+			return;
+		}
+	}
+	pl = ike_find(m, PL_SA);
+	ke = ike_find(m, PL_KE);
+	nr = ike_find(m, PL_NONCE);
+	if (!pl || !ke || !nr || ike_parse_sa(pl, props, &n) || n != 1 || !m->hdr.spi_r ||
+	    nr->len < 16 || nr->len > sizeof(sa->nr) || ke->len < 4) {
+		if (ike_log_bad(sa->d))
+			ike_log(sa, "malformed IKE_SA_INIT response ignored");
+		sa->d->st.rx_bad++;
+		return;
+	}
+	sa->suite.encr = 0;
+	for (size_t i = 0; i < sa->conf->nike; i++) {
+		if (sa->conf->ike[i].dh == sa->group && props[0].proto == PROTO_IKE &&
+		    ike_proposal_has(&props[0], &sa->conf->ike[i]) &&
+		    props[0].nids[TT_ENCR] == 1 && props[0].nids[TT_DH] == 1) {
+			sa->suite = sa->conf->ike[i];
+			break;
+		}
+	}
+	if (!sa->suite.encr || (uint16_t)(ke->data[0] << 8 | ke->data[1]) != sa->group) {
+		ike_sa_die(sa, "the responder chose a proposal we did not offer", true);
+		return;
+	}
+	sa->spi_r = m->hdr.spi_r;
+	memcpy(sa->nr, nr->data, nr->len);
+	sa->nr_len = nr->len;
+	if (derive_keys(sa, ke->data + 4, ke->len - 4)) {
+		ike_sa_die(sa, "the responder's KE is unusable", true);
+		return;
+	}
+	ike_buf_free(&sa->init_resp);
+	ike_put(&sa->init_resp, m->raw, m->raw_len);
+	check_nat(sa, m);
+	sa->req.kind = REQ_NONE;
+	if (sa->link->type == TRANSPORT_UDP && !sa->link->marker &&
+	    (sa->nat_here || sa->nat_there || sa->conf->encap_force)) {
+		/* float to 4500: NAT-T, ESP in UDP from now on (RFC 7296 2.23) */
+		struct sockaddr_storage peer = sa->link->peer, local = sa->link->local;
+		struct ike_link *l;
+
+		((struct sockaddr_in *)&peer)->sin_port = htons(4500);
+		((struct sockaddr_in *)&local)->sin_port = htons(4500);
+		l = ike_udp_link(sa->d, &local, &peer, true);
+		if (l) {
+			ike_link_put(sa->d, sa->link);
+			sa->link = l;
+		}
+		ike_log(sa, "%s; continuing on UDP 4500",
+			sa->nat_here || sa->nat_there ? "NAT detected" : "UDP encapsulation forced");
+	}
+	if (ike_auth_start(sa))
+		ike_sa_die(sa, "cannot build IKE_AUTH", true);
+}
+
+/* choose an IKE suite over every conn this peer may be; prefer the KE's group */
+static const struct ike_conn_conf *choose_ike(struct ike_daemon *d, const struct ike_link *l,
+					      const struct ike_proposal *props, unsigned int n,
+					      uint16_t ke_group, struct ike_suite *out,
+					      uint8_t *num)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t ci = 0; ci < d->conf->nconns; ci++) {
+			const struct ike_conn_conf *c = &d->conf->conns[ci];
+
+			if (!ike_conn_accepts(c, &l->local, &l->peer))
+				continue;
+			for (unsigned int i = 0; i < n; i++) {
+				if (props[i].proto != PROTO_IKE || props[i].spi_len)
+					continue;
+				for (size_t j = 0; j < c->nike; j++) {
+					if (pass == 0 && c->ike[j].dh != ke_group)
+						continue;
+					if (ike_proposal_has(&props[i], &c->ike[j])) {
+						*out = c->ike[j];
+						*num = props[i].num;
+						return c;
+					}
+				}
+			}
+		}
+	}
+	return NULL;
+}
+
+void ike_init_request(struct ike_daemon *d, struct ike_link *link, const struct ike_msg *m)
+{
+	const struct ike_pl *sapl = ike_find(m, PL_SA), *ke = ike_find(m, PL_KE);
+	const struct ike_pl *ni = ike_find(m, PL_NONCE), *cookie;
+	struct ike_proposal props[IKE_MAX_PROPOSALS];
+	const struct ike_conn_conf *c;
+	struct ike_suite suite;
+	uint16_t ke_group;
+	unsigned int n;
+	uint8_t num, kebuf[256], want[36];
+	struct ike_chain ch;
+	struct ike_buf b;
+	struct ike_sa *sa;
+
+	/* a retransmission of a request we answered: answer again (UDP only) */
+	for (sa = d->sas; sa; sa = sa->next) {
+		if (!sa->initiator && sa->spi_i == m->hdr.spi_i && ike_ss_same_addr(&sa->link->peer, &link->peer)) {
+			if (sa->state == SA_HALF_OPEN && link->type == TRANSPORT_UDP &&
+			    sa->init_req.len == m->raw_len &&
+			    !memcmp(sa->init_req.p, m->raw, m->raw_len))
+				ike_link_send(d, link, sa->init_resp.p, sa->init_resp.len);
+			d->st.rx_retransmits++;
+			return;
+		}
+	}
+	if (!sapl || !ke || !ni || ke->len < 4 || ni->len < 16 || ni->len > 256 ||
+	    ike_parse_sa(sapl, props, &n)) {
+		d->st.rx_bad++;
+		if (ike_log_bad(d))
+			fprintf(stderr, "esptcp: malformed IKE_SA_INIT request dropped\n");
+		return;
+	}
+	if (d->half_open >= d->conf->half_open_max) {
+		d->st.half_open_dropped++;
+		if (ike_log_bad(d))
+			fprintf(stderr, "esptcp: %u half-open IKE SAs: IKE_SA_INIT dropped\n",
+				d->half_open);
+		return;
+	}
+	if (d->half_open >= d->conf->cookie_threshold) {
+		uint8_t h[32];
+		const uint8_t *data;
+		size_t len = 0;
+
+		want[0] = want[1] = want[2] = want[3] = 0;
+		if (ike_cookie_hash(d->cookie_secret, ni->data, ni->len, &link->peer,
+				    m->hdr.spi_i, h))
+			return;
+		memcpy(want + 4, h, 32);
+		cookie = ike_find_notify(m, N_COOKIE);
+		data = cookie ? ike_notify_data(cookie, &len) : NULL;
+		if (!data || len != sizeof(want) || !ike_memeq(data, want, sizeof(want))) {
+			d->st.cookies_sent++;
+			ike_respond_init_notify(d, link, m, N_COOKIE, want, sizeof(want));
+			return;
+		}
+	}
+	ke_group = (uint16_t)(ke->data[0] << 8 | ke->data[1]);
+	c = choose_ike(d, link, props, n, ke_group, &suite, &num);
+	if (!c) {
+		if (ike_log_bad(d))
+			fprintf(stderr, "esptcp: IKE_SA_INIT: no acceptable proposal\n");
+		ike_respond_init_notify(d, link, m, N_NO_PROPOSAL_CHOSEN, NULL, 0);
+		return;
+	}
+	if (suite.dh != ke_group) {
+		uint8_t g[2] = { suite.dh >> 8, suite.dh & 0xff };
+
+		d->st.invalid_ke_sent++;
+		ike_respond_init_notify(d, link, m, N_INVALID_KE_PAYLOAD, g, 2);
+		return;
+	}
+	sa = ike_sa_new(d, c, link, false);
+	if (!sa)
+		return;
+	sa->state = SA_HALF_OPEN;
+	d->half_open++;
+	sa->half_counted = true;
+	sa->spi_i = m->hdr.spi_i;
+	sa->spi_r = ike_new_spi();
+	sa->suite = suite;
+	sa->group = suite.dh;
+	memcpy(sa->ni, ni->data, ni->len);
+	sa->ni_len = ni->len;
+	sa->nr_len = IKE_NONCE_LEN;
+	ike_random(sa->nr, sa->nr_len);
+	sa->dh = ike_dh_new(suite.dh);
+	if (!sa->dh || ike_dh_public(sa->dh, kebuf, sizeof(kebuf)) ||
+	    derive_keys(sa, ke->data + 4, ke->len - 4)) {
+		d->st.rx_bad++;
+		ike_log(sa, "unusable KE from the initiator");
+		ike_respond_init_notify(d, link, m, N_INVALID_SYNTAX, NULL, 0);
+		ike_sa_free(sa);
+		return;
+	}
+	check_nat(sa, m);
+	ike_put(&sa->init_req, m->raw, m->raw_len);
+	ike_buf_init(&b);
+	{
+		struct ike_hdr h = { .spi_i = sa->spi_i, .spi_r = sa->spi_r,
+				     .exchange = IKE_SA_INIT, .flags = IKE_FLAG_R };
+
+		ike_hdr_put(&b, &h);
+	}
+	ike_chain_init(&ch, &b, 16);
+	ike_pl_sa(&ch, PROTO_IKE, &suite, 1, NULL, 0, &num);
+	ike_pl_begin(&ch, PL_KE);
+	ike_put16(&b, suite.dh);
+	ike_put16(&b, 0);
+	ike_put(&b, kebuf, ike_ke_len(suite.dh));
+	ike_pl_begin(&ch, PL_NONCE);
+	ike_put(&b, sa->nr, sa->nr_len);
+	ike_put_nat_notifies(sa, &ch);
+	ike_pl_end(&ch);
+	ike_hdr_finish(&b);
+	if (b.err || sa->init_req.err) {
+		ike_buf_free(&b);
+		ike_sa_free(sa);
+		return;
+	}
+	ike_put(&sa->init_resp, b.p, b.len);
+	sa->peer_next = 1;
+	ike_link_send(d, link, b.p, b.len);
+	ike_buf_free(&b);
+}

@@ -1,0 +1,510 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * esptcp tool: links, the ways messages reach a peer: a shared UDP socket
+ * (500, 4500) and a peer address, or a TCP connection of ours.  A connection
+ * is "IKETCP"-checked, handed to the esptcp module with setsockopt(TCP_ULP),
+ * and from then on every recv() is one message.  Links know nothing of SAs:
+ * they report receive, ready and down through struct ike_link_ops.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <linux/udp.h>
+
+#include "esptcp.h"
+#include "ike_sa.h"
+
+#define PREFIX_TIMEOUT_MS	10000
+#define CONNECT_TIMEOUT_MS	5000
+
+#ifndef UDP_ENCAP
+#define UDP_ENCAP 100
+#endif
+
+static int ep_add(struct ike_daemon *d, int fd, void *ptr, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = ptr };
+
+	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+void ike_link_get(struct ike_link *l)
+{
+	l->refs++;
+}
+
+void ike_link_put(struct ike_daemon *d, struct ike_link *l)
+{
+	/* only the loop's reference left: no SA uses the connection any more */
+	if (l->refs == 2 && l->type == TRANSPORT_TCP && l->authed && l->stage == LINK_READY &&
+	    !l->closing)
+		l->closing = "no IKE SA uses it any more";
+	if (--l->refs > 0)
+		return;
+	for (struct ike_link **p = &d->links; *p; p = &(*p)->next) {
+		if (*p == l) {
+			*p = l->next;
+			break;
+		}
+	}
+	if (l->type == TRANSPORT_TCP && l->fd >= 0)
+		close(l->fd);
+	free(l);
+}
+
+int ike_link_send(struct ike_daemon *d, struct ike_link *l, const uint8_t *msg, size_t len)
+{
+	static const uint8_t zero[4];
+	struct iovec iov[2] = {
+		{ .iov_base = (void *)zero, .iov_len = l->marker ? 4 : 0 },
+		{ .iov_base = (void *)msg, .iov_len = len },
+	};
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+	ssize_t n;
+
+	if (l->stage != LINK_READY)
+		return -ENOTCONN;
+	if (l->type == TRANSPORT_UDP) {
+		mh.msg_name = &l->peer;
+		mh.msg_namelen = ike_ss_len(&l->peer);
+	}
+	n = sendmsg(l->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n < 0) {
+		if (d->verbose)
+			fprintf(stderr, "esptcp: send: %s\n", strerror(errno));
+		return -errno;
+	}
+	d->st.tx_msgs++;
+	return 0;
+}
+
+static int udp_socket(struct ike_daemon *d, const struct sockaddr_storage *local, bool natt)
+{
+	int fd = socket(local->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1, encap = UDP_ENCAP_ESPINUDP;
+	char buf[64];
+	struct ike_sock *o;
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)local, ike_ss_len(local)) < 0 ||
+	    esptcp_set_bypass(fd, local->ss_family) ||
+	    (natt && setsockopt(fd, IPPROTO_UDP, UDP_ENCAP, &encap, sizeof(encap)) < 0)) {
+		fprintf(stderr, "esptcp: UDP %s: %s\n", esptcp_addr_str(local, buf, sizeof(buf)),
+			strerror(errno));
+		close(fd);
+		return -1;
+	}
+	o = calloc(1, sizeof(*o));
+	if (!o || ep_add(d, fd, o, EPOLLIN)) {
+		free(o);
+		close(fd);
+		return -1;
+	}
+	o->kind = OBJ_UDP;
+	o->fd = fd;
+	o->local = *local;
+	o->natt = natt;
+	o->next = d->socks;
+	d->socks = o;
+	return fd;
+}
+
+static struct ike_sock *find_udp(struct ike_daemon *d, const struct sockaddr_storage *local)
+{
+	for (struct ike_sock *o = d->socks; o; o = o->next)
+		if (o->kind == OBJ_UDP && ike_ss_equal(&o->local, local))
+			return o;
+	return NULL;
+}
+
+/**
+ * ike_udp_link() - the link to a UDP peer from one of our sockets
+ * @d: the daemon
+ * @local: our address and port (the socket is opened on first use)
+ * @peer: theirs
+ * @natt: the 4500 flavour, with non-ESP markers and ESP-in-UDP decapsulation
+ *
+ * Return: a referenced link, or NULL.
+ */
+struct ike_link *ike_udp_link(struct ike_daemon *d, const struct sockaddr_storage *local,
+			      const struct sockaddr_storage *peer, bool natt)
+{
+	struct ike_sock *o = find_udp(d, local);
+	struct ike_link *l;
+
+	if (!o && udp_socket(d, local, natt) >= 0)
+		o = find_udp(d, local);
+	if (!o)
+		return NULL;
+	for (l = d->links; l; l = l->next) {
+		if (l->type == TRANSPORT_UDP && l->fd == o->fd && ike_ss_equal(&l->peer, peer)) {
+			l->refs++;
+			return l;
+		}
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	l->kind = OBJ_LINK;
+	l->refs = 1;
+	l->type = TRANSPORT_UDP;
+	l->stage = LINK_READY;
+	l->fd = o->fd;
+	l->marker = natt;
+	l->local = o->local;
+	l->peer = *peer;
+	l->next = d->links;
+	d->links = l;
+	return l;
+}
+
+static struct ike_link *tcp_link_new(struct ike_daemon *d, int fd, enum link_stage stage)
+{
+	struct ike_link *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	l->kind = OBJ_LINK;
+	l->refs = 1;		/* the event loop's, dropped when the connection closes */
+	l->type = TRANSPORT_TCP;
+	l->stage = stage;
+	l->fd = fd;
+	l->marker = true;
+	if (ep_add(d, fd, l, stage == LINK_CONNECTING ? EPOLLOUT : EPOLLIN)) {
+		free(l);
+		return NULL;
+	}
+	l->next = d->links;
+	d->links = l;
+	return l;
+}
+
+void ike_link_close(struct ike_daemon *d, struct ike_link *l, const char *why)
+{
+	if (l->stage == LINK_DEAD)
+		return;
+	if (d->verbose || l->authed) {
+		char buf[64];
+
+		fprintf(stderr, "esptcp: TCP connection with %s closed: %s\n",
+			esptcp_addr_str(&l->peer, buf, sizeof(buf)), why);
+	}
+	l->stage = LINK_DEAD;
+	l->dead_since = d->now;
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, l->fd, NULL);
+	close(l->fd);
+	l->fd = -1;
+	/* ours while the users hear of it, then the loop's goes */
+	ike_link_get(l);
+	d->link_ops->down(d, l, why);
+	ike_link_put(d, l);
+	ike_link_put(d, l);
+}
+
+/**
+ * ike_tcp_connect() - open a TCP connection to a conn's responder
+ * @d: the daemon
+ * @c: the conn
+ *
+ * The connection finishes in the event loop (tcp_connected): "IKETCP",
+ * the ULP, then whoever waits for it is told.
+ *
+ * Return: the link, referenced by the loop, or NULL.
+ */
+struct ike_link *ike_tcp_connect(struct ike_daemon *d, const struct ike_conn_conf *c)
+{
+	struct sockaddr_storage local = c->local, peer = c->remote;
+	socklen_t len = sizeof(local);
+	struct ike_link *l;
+	int fd;
+
+	if (!d->nl) {
+		fprintf(stderr, "esptcp[%s]: TCP needs the esptcp module (modprobe esptcp)\n",
+			c->name);
+		return NULL;
+	}
+	fd = socket(c->remote.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	ike_ss_set_port(&local, 0);
+	ike_ss_set_port(&peer, c->tcp_port);
+	if (fd < 0 || esptcp_set_bypass(fd, c->remote.ss_family) ||
+	    bind(fd, (struct sockaddr *)&local, ike_ss_len(&local)) < 0 ||
+	    (connect(fd, (struct sockaddr *)&peer, ike_ss_len(&peer)) < 0 && errno != EINPROGRESS)) {
+		fprintf(stderr, "esptcp[%s]: connect: %s\n", c->name, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	l = tcp_link_new(d, fd, LINK_CONNECTING);
+	if (!l) {
+		close(fd);
+		return NULL;
+	}
+	getsockname(fd, (struct sockaddr *)&l->local, &len);
+	l->peer = peer;
+	l->deadline = d->now + CONNECT_TIMEOUT_MS;
+	return l;
+}
+
+static void tcp_connected(struct ike_daemon *d, struct ike_link *l)
+{
+	static const char prefix[] = "IKETCP";
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = l };
+	socklen_t len = sizeof(int);
+	int err = 0;
+
+	getsockopt(l->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+	if (err) {
+		ike_link_close(d, l, strerror(err));
+		return;
+	}
+	if (send(l->fd, prefix, 6, MSG_NOSIGNAL) != 6 || esptcp_attach(l->fd)) {
+		ike_link_close(d, l, "cannot send IKETCP or attach esptcp");
+		return;
+	}
+	epoll_ctl(d->epfd, EPOLL_CTL_MOD, l->fd, &ev);
+	l->stage = LINK_READY;
+	l->deadline = 0;
+	d->link_ops->ready(d, l);
+}
+
+static unsigned int unauthenticated_links(struct ike_daemon *d)
+{
+	unsigned int n = 0;
+
+	for (struct ike_link *l = d->links; l; l = l->next)
+		n += l->type == TRANSPORT_TCP && l->stage != LINK_DEAD && !l->authed;
+	return n;
+}
+
+static void tcp_accept(struct ike_daemon *d, struct ike_sock *o)
+{
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof(peer), llen = sizeof(peer);
+	struct ike_link *l;
+	int fd;
+
+	fd = accept4(o->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (unauthenticated_links(d) >= d->conf->half_open_max) {
+		d->st.tcp_rejected++;
+		if (ike_log_bad(d))
+			fprintf(stderr, "esptcp: too many unauthenticated TCP connections; refusing one\n");
+		close(fd);
+		return;
+	}
+	l = tcp_link_new(d, fd, LINK_PREFIX);
+	if (!l) {
+		close(fd);
+		return;
+	}
+	d->st.tcp_accepted++;
+	l->peer = peer;
+	getsockname(fd, (struct sockaddr *)&l->local, &llen);
+	l->deadline = d->now + PREFIX_TIMEOUT_MS;
+}
+
+static void tcp_prefix(struct ike_daemon *d, struct ike_link *l)
+{
+	static const char prefix[] = "IKETCP";
+	char buf[6];
+	ssize_t n = recv(l->fd, buf, 6 - l->prefix_got, 0);
+
+	if (n == 0 || (n < 0 && errno != EAGAIN)) {
+		ike_link_close(d, l, "closed before IKETCP");
+		return;
+	}
+	if (n < 0)
+		return;
+	if (memcmp(buf, prefix + l->prefix_got, (size_t)n)) {
+		d->st.rx_bad++;
+		if (ike_log_bad(d))
+			fprintf(stderr, "esptcp: TCP connection without the IKETCP prefix closed\n");
+		ike_link_close(d, l, "no IKETCP prefix");
+		return;
+	}
+	l->prefix_got += (size_t)n;
+	if (l->prefix_got < 6)
+		return;
+	if (esptcp_attach(l->fd)) {
+		ike_link_close(d, l, "cannot attach esptcp");
+		return;
+	}
+	l->stage = LINK_READY;
+	l->deadline = d->now + (uint64_t)d->conf->half_open_timeout_s * 1000;
+}
+
+static void tcp_readable(struct ike_daemon *d, struct ike_link *l)
+{
+	static uint8_t buf[4 + IKE_MAX_MSG];
+
+	for (int i = 0; i < 16 && l->stage == LINK_READY; i++) {
+		ssize_t n = recv(l->fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			ike_link_close(d, l, n == 0 ? "end of stream" : strerror(errno));
+			return;
+		}
+		if (n < 4 || buf[0] | buf[1] | buf[2] | buf[3]) {
+			d->st.rx_bad++;
+			continue;
+		}
+		ike_link_get(l);
+		d->link_ops->recv(d, l, buf + 4, (size_t)n - 4);
+		ike_link_put(d, l);
+	}
+}
+
+static void udp_readable(struct ike_daemon *d, struct ike_sock *o)
+{
+	static uint8_t buf[IKE_MAX_MSG];
+
+	for (int i = 0; i < 16; i++) {
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		ssize_t n = recvfrom(o->fd, buf, sizeof(buf), MSG_DONTWAIT,
+				     (struct sockaddr *)&peer, &plen);
+		const uint8_t *msg = buf;
+		struct ike_link *l;
+
+		if (n < 0)
+			return;
+		if (o->natt) {
+			if (n == 1 && buf[0] == 0xff)
+				continue;	/* NAT keepalive */
+			if (n < 4 || buf[0] | buf[1] | buf[2] | buf[3]) {
+				d->st.rx_bad++;
+				continue;
+			}
+			msg += 4;
+			n -= 4;
+		}
+		l = ike_udp_link(d, &o->local, &peer, o->natt);
+		if (!l)
+			continue;
+		d->link_ops->recv(d, l, msg, (size_t)n);
+		ike_link_put(d, l);
+	}
+}
+
+int ike_open_listeners(struct ike_daemon *d)
+{
+	for (size_t i = 0; i < d->conf->nconns; i++) {
+		const struct ike_conn_conf *c = &d->conf->conns[i];
+		struct sockaddr_storage a = c->local;
+		char buf[64];
+		bool have = false;
+
+		if (c->initiator)
+			continue;
+		ike_ss_set_port(&a, c->udp_port);
+		if (!find_udp(d, &a) && udp_socket(d, &a, c->udp_port == 4500) < 0)
+			return -1;
+		ike_ss_set_port(&a, 4500);
+		if (!find_udp(d, &a) && udp_socket(d, &a, true) < 0)
+			return -1;
+		if (!d->nl)
+			continue;
+		ike_ss_set_port(&a, c->tcp_port);
+		for (struct ike_sock *o = d->socks; o; o = o->next)
+			have |= o->kind == OBJ_LISTEN && ike_ss_equal(&o->local, &a);
+		if (!have) {
+			struct ike_sock *o = calloc(1, sizeof(*o));
+			int fd = socket(a.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+			int one = 1;
+
+			if (!o || fd < 0) {
+				free(o);
+				return -1;
+			}
+			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+			if (bind(fd, (struct sockaddr *)&a, ike_ss_len(&a)) < 0 || listen(fd, 64) < 0 ||
+			    ep_add(d, fd, o, EPOLLIN)) {
+				fprintf(stderr, "esptcp: TCP %s: %s\n",
+					esptcp_addr_str(&a, buf, sizeof(buf)), strerror(errno));
+				close(fd);
+				free(o);
+				return -1;
+			}
+			o->kind = OBJ_LISTEN;
+			o->fd = fd;
+			o->local = a;
+			o->next = d->socks;
+			d->socks = o;
+			fprintf(stderr, "esptcp: listening on TCP %s\n",
+				esptcp_addr_str(&a, buf, sizeof(buf)));
+		}
+	}
+	return 0;
+}
+
+/* epoll says a link's socket is ready */
+void ike_link_event(struct ike_daemon *d, struct ike_link *l)
+{
+	if (l->stage == LINK_CONNECTING)
+		tcp_connected(d, l);
+	else if (l->stage == LINK_PREFIX)
+		tcp_prefix(d, l);
+	else if (l->stage == LINK_READY)
+		tcp_readable(d, l);
+}
+
+/* epoll says a listener or a UDP socket is ready */
+void ike_sock_event(struct ike_daemon *d, struct ike_sock *o)
+{
+	if (o->kind == OBJ_LISTEN)
+		tcp_accept(d, o);
+	else
+		udp_readable(d, o);
+}
+
+/* connections to close after the event batch, or past their deadline */
+void ike_links_close_due(struct ike_daemon *d)
+{
+	struct ike_link *l, *ln;
+
+	for (l = d->links; l; l = ln) {
+		ln = l->next;
+		if (l->type == TRANSPORT_TCP && l->stage != LINK_DEAD && l->closing) {
+			ike_link_close(d, l, l->closing);
+			ln = d->links;
+			continue;
+		}
+		if (l->type != TRANSPORT_TCP || l->stage == LINK_DEAD || l->authed ||
+		    !l->deadline || d->now < l->deadline)
+			continue;
+		ike_link_close(d, l, l->stage == LINK_CONNECTING ? "connect timed out" :
+			       "no authenticated IKE in time");
+		ln = d->links;	/* restart: the list may have changed */
+	}
+}
+
+/* at exit: every socket and link, whoever still refers to them */
+void ike_links_free(struct ike_daemon *d)
+{
+	while (d->links) {
+		struct ike_link *l = d->links;
+
+		d->links = l->next;
+		if (l->type == TRANSPORT_TCP && l->fd >= 0)
+			close(l->fd);
+		free(l);
+	}
+	while (d->socks) {
+		struct ike_sock *o = d->socks;
+
+		d->socks = o->next;
+		close(o->fd);
+		free(o);
+	}
+}

@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * esptcp tool: an IKE SA's transport: UDP with TCP fallback (RFC 9329),
+ * moving established SAs between UDP and TCP, TCP reconnects by the TCP
+ * originator, and the MOBIKE probe back to UDP (RFC 4555).  Its state is
+ * struct ike_mob; it acts from the SA's timers and on authenticated input.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+
+#include "ike_sa.h"
+
+/*
+ * An authenticated message came over another path: move there.  To TCP,
+ * the CHILD_SAs are bound to the new connection (a bind moves them off the
+ * old one); from TCP to UDP they are unbound, so xfrm sends them itself.
+ */
+void ike_mob_switch(struct ike_sa *sa, struct ike_link *link)
+{
+	struct ike_link *old = sa->link;
+	bool was_tcp = old->type == TRANSPORT_TCP;
+
+	ike_link_get(link);
+	sa->link = link;
+	sa->mob.down_seen = false;
+	sa->mob.reconnects = 0;
+	sa->mob.esp_stall_since = 0;
+	link->authed = true;
+	for (struct ike_child *c = sa->children; c; c = c->next) {
+		if (!c->installed)
+			continue;
+		if (link->type == TRANSPORT_TCP)
+			ike_child_bind(sa->d, sa, c);
+		else if (was_tcp)
+			ike_child_unbind(sa->d, sa, c);
+	}
+	if (sa->state == SA_ESTABLISHED && (was_tcp || link->type == TRANSPORT_TCP)) {
+		char why[96];
+
+		if (link->type == TRANSPORT_TCP)
+			sa->d->st.moved_to_tcp++;
+		else
+			sa->d->st.moved_to_udp++;
+		snprintf(why, sizeof(why), "now on %s (%s)",
+			 link->type == TRANSPORT_TCP ? "TCP" : "UDP",
+			 link->type == TRANSPORT_TCP ? (was_tcp ? "the initiator reconnected" :
+			 "UDP path lost") : "UDP works again");
+		ike_sa_transition(sa, why);
+	}
+	ike_link_put(sa->d, old);
+}
+
+/* the MOBIKE probe came back over UDP: UDP works, go back to it */
+void ike_mob_probe_answered(struct ike_sa *sa, struct ike_link *link)
+{
+	struct ike_link *tcp = sa->link;
+
+	sa->req.kind = REQ_NONE;
+	ike_link_get(tcp);
+	ike_mob_switch(sa, link);
+	ike_link_put(sa->d, sa->mob.probe);
+	sa->mob.probe = NULL;
+	/* closed after this event batch: its events may be pending */
+	if (tcp->type == TRANSPORT_TCP && tcp->stage != LINK_DEAD)
+		tcp->closing = "the SAs moved back to UDP";
+	ike_link_put(sa->d, tcp);
+}
+
+/* is this request one that may move the SA to the path it came on? */
+bool ike_mob_may_move(const struct ike_sa *sa, const struct ike_link *link,
+		      const struct ike_msg *m, bool response)
+{
+	if (link->type == sa->link->type)
+		/* UDP: the float to 4500 during setup; NAT rebinding is not followed */
+		return link->type == TRANSPORT_UDP ? sa->state != SA_ESTABLISHED :
+		       sa->state == SA_ESTABLISHED && !response;
+	if (sa->state != SA_ESTABLISHED || response)
+		return false;
+	/* UDP to TCP: any authenticated request (RFC 9329); back: MOBIKE only */
+	return link->type == TRANSPORT_TCP ||
+	       (sa->mobike && ike_find_notify(m, N_UPDATE_SA_ADDRESSES));
+}
+
+/* the TCP connection closed under an established SA */
+void ike_mob_link_down(struct ike_sa *sa)
+{
+	if (sa->state == SA_DELETING) {
+		/* replaced by a rekey: its successor handles the connection */
+		sa->state = SA_DEAD;
+		ike_sa_free(sa);
+		return;
+	}
+	if (sa->state != SA_ESTABLISHED) {
+		ike_sa_die(sa, "the TCP connection closed during setup", true);
+		return;
+	}
+	if (sa->conf && sa->conf->initiator) {
+		/* RFC 9329 section 6: the originator reconnects; same IKE SA */
+		sa->mob.reconnect_at = ike_now(sa);
+		ike_sa_transition(sa, "TCP connection lost; reconnecting");
+		return;
+	}
+	ike_sa_transition(sa, "TCP connection lost; waiting for the initiator to reconnect");
+}
+
+static void move_to_tcp(struct ike_sa *sa, const char *why)
+{
+	struct ike_link *l;
+	char msg[96];
+
+	if (sa->mob.moving)
+		return;
+	l = ike_tcp_connect(sa->d, sa->conf);
+	if (!l) {
+		sa->mob.reconnect_at = ike_now(sa) + (1000u << (sa->mob.reconnects < 5 ? sa->mob.reconnects : 5));
+		sa->mob.reconnects++;
+		return;
+	}
+	ike_link_get(l);
+	sa->mob.moving = l;
+	if (sa->link->type == TRANSPORT_UDP) {
+		snprintf(msg, sizeof(msg), "moving to TCP: %s", why);
+		ike_sa_transition(sa, msg);
+	}
+}
+
+/* an empty INFORMATIONAL: the peer moves on its authentication */
+static void send_resync(struct ike_sa *sa)
+{
+	struct ike_out o;
+
+	sa->mob.resync_needed = false;
+	ike_out_begin(sa, &o, INFORMATIONAL, false, sa->next_req);
+	if (ike_out_seal(sa, &o)) {
+		ike_buf_free(&o.b);
+		return;
+	}
+	ike_send_request(sa, REQ_RESYNC, &o.b);
+	sa->req.deadline = ike_now(sa) + 10000;
+}
+
+/* the new TCP connection is up: bind the CHILD_SAs to it and say so to the peer */
+void ike_mob_connected(struct ike_sa *sa, struct ike_link *l)
+{
+	ike_link_put(sa->d, sa->mob.moving);
+	sa->mob.moving = NULL;
+	if (sa->link->type == TRANSPORT_TCP)
+		sa->d->st.tcp_reconnects++;
+	ike_mob_switch(sa, l);
+	if (sa->mob.probe) {
+		ike_link_put(sa->d, sa->mob.probe);
+		sa->mob.probe = NULL;
+	}
+	if (sa->req.kind != REQ_NONE) {
+		/*
+		 * The unanswered request goes again, on the new connection;
+		 * the peer answers it there but moves only for a fresh
+		 * request, which follows once this one is answered.
+		 */
+		if (!sa->req.deadline)
+			sa->req.deadline = ike_now(sa) + 10000;
+		sa->mob.resync_needed = true;
+		if (sa->req.kind == REQ_PROBE)
+			sa->req.kind = REQ_RESYNC;
+		ike_link_send(sa->d, sa->link, sa->req.msg.p, sa->req.msg.len);
+	} else {
+		send_resync(sa);
+	}
+	ike_status_changed(sa->d);
+}
+
+void ike_mob_connect_failed(struct ike_sa *sa, const char *why)
+{
+	unsigned int backoff = 1000u << (sa->mob.reconnects < 5 ? sa->mob.reconnects : 5);
+
+	ike_link_put(sa->d, sa->mob.moving);
+	sa->mob.moving = NULL;
+	sa->mob.reconnects++;
+	sa->mob.reconnect_at = ike_now(sa) + backoff;
+	ike_log(sa, "TCP connection failed (%s); trying again in %u ms", why, backoff);
+}
+
+/* the first child's packet counters: is inbound ESP arriving? */
+static void esp_watch(struct ike_sa *sa, uint64_t t)
+{
+	const struct ike_conn_conf *c = sa->conf;
+	struct ike_child *ch = sa->children;
+	uint64_t in = 0, out = 0;
+	uint64_t step = c->udp_timeout_ms / 4 ? c->udp_timeout_ms / 4 : 1;
+
+	if (!ch || t < sa->mob.esp_check_at)
+		return;
+	sa->mob.esp_check_at = t + (step < 250 ? step : 250);
+	if (ike_child_packets(sa, ch, &in, &out))
+		return;
+	if (in != sa->mob.esp_in || out == sa->mob.esp_out) {
+		/* something came in, or nothing went out: no evidence of a dead path */
+		sa->mob.esp_stall_since = in != sa->mob.esp_in ? 0 : sa->mob.esp_stall_since;
+	} else if (!sa->mob.esp_stall_since) {
+		sa->mob.esp_stall_since = t;
+	}
+	sa->mob.esp_in = in;
+	sa->mob.esp_out = out;
+	if (sa->mob.esp_stall_since && t - sa->mob.esp_stall_since >= c->udp_timeout_ms) {
+		char why[80];
+
+		snprintf(why, sizeof(why), "no inbound ESP for %u ms while sending",
+			 c->udp_timeout_ms);
+		move_to_tcp(sa, why);
+	}
+}
+
+/* on TCP with MOBIKE: ask over UDP 4500 whether UDP works again */
+static void send_probe(struct ike_sa *sa)
+{
+	struct sockaddr_storage local = sa->conf->local, peer = sa->conf->remote;
+	uint8_t h[20];
+	struct ike_out o;
+
+	if (local.ss_family == AF_INET) {
+		((struct sockaddr_in *)&local)->sin_port = htons(4500);
+		((struct sockaddr_in *)&peer)->sin_port = htons(4500);
+	} else {
+		((struct sockaddr_in6 *)&local)->sin6_port = htons(4500);
+		((struct sockaddr_in6 *)&peer)->sin6_port = htons(4500);
+	}
+	sa->mob.probe = ike_udp_link(sa->d, &local, &peer, true);
+	if (!sa->mob.probe)
+		return;
+	ike_out_begin(sa, &o, INFORMATIONAL, false, sa->next_req);
+	ike_pl_notify(&o.c, 0, NULL, 0, N_UPDATE_SA_ADDRESSES, NULL, 0);
+	if (!ike_nat_hash(sa->spi_i, sa->spi_r, &local, h))
+		ike_pl_notify(&o.c, 0, NULL, 0, N_NAT_DETECTION_SOURCE_IP, h, sizeof(h));
+	if (!ike_nat_hash(sa->spi_i, sa->spi_r, &peer, h))
+		ike_pl_notify(&o.c, 0, NULL, 0, N_NAT_DETECTION_DESTINATION_IP, h, sizeof(h));
+	if (ike_out_seal(sa, &o)) {
+		ike_buf_free(&o.b);
+		ike_link_put(sa->d, sa->mob.probe);
+		sa->mob.probe = NULL;
+		return;
+	}
+	ike_buf_free(&sa->req.msg);
+	sa->req.msg = o.b;
+	sa->req.kind = REQ_PROBE;
+	sa->req.sent = ike_now(sa);
+	sa->req.tries = 1;
+	sa->req.next_tx = ike_now(sa) + 500;
+	sa->next_req++;
+	ike_link_send(sa->d, sa->mob.probe, o.b.p, o.b.len);
+}
+
+/* the initiator's transport duties; true when it did something */
+bool ike_mob_timers(struct ike_sa *sa, uint64_t t)
+{
+	const struct ike_conn_conf *c = sa->conf;
+
+	if (!c->initiator || sa->state != SA_ESTABLISHED)
+		return false;
+	if (sa->link->stage == LINK_DEAD) {
+		if (!sa->mob.moving && t >= sa->mob.reconnect_at)
+			move_to_tcp(sa, "TCP connection lost");
+		return true;
+	}
+	if (sa->req.kind == REQ_PROBE) {
+		if (t - sa->req.sent >= c->udp_timeout_ms) {
+			/* no answer over UDP: the same request goes over TCP */
+			ike_link_put(sa->d, sa->mob.probe);
+			sa->mob.probe = NULL;
+			sa->req.kind = REQ_RESYNC;
+			sa->req.sent = t;
+			ike_link_send(sa->d, sa->link, sa->req.msg.p, sa->req.msg.len);
+		} else if (t >= sa->req.next_tx) {
+			sa->req.next_tx = t + 500;
+			ike_link_send(sa->d, sa->mob.probe, sa->req.msg.p, sa->req.msg.len);
+		}
+		return true;
+	}
+	if (sa->mob.resync_needed && sa->req.kind == REQ_NONE) {
+		send_resync(sa);
+		return true;
+	}
+	if (c->transport != TRANSPORT_FALLBACK)
+		return false;
+	if (sa->link->type == TRANSPORT_UDP) {
+		if (sa->mob.moving)
+			return true;
+		if (t < sa->mob.reconnect_at)
+			return false;
+		if (sa->req.kind != REQ_NONE && t - sa->req.sent >= c->udp_timeout_ms) {
+			char why[64];
+
+			snprintf(why, sizeof(why), "no answer over UDP for %u ms", c->udp_timeout_ms);
+			move_to_tcp(sa, why);
+			return sa->mob.moving != NULL;
+		}
+		if (c->udp_timeout_ms)
+			esp_watch(sa, t);
+		return sa->mob.moving != NULL;
+	}
+	if (sa->mobike && c->probe_s && !sa->mob.created_nat && sa->req.kind == REQ_NONE) {
+		if (!sa->mob.probe_at)
+			sa->mob.probe_at = t + (uint64_t)c->probe_s * 1000;
+		if (t >= sa->mob.probe_at) {
+			sa->mob.probe_at = t + (uint64_t)c->probe_s * 1000;
+			send_probe(sa);
+			return true;
+		}
+	}
+	return false;
+}

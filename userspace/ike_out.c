@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * esptcp tool: building and sending an SA's messages.  The SK payload is
+ * sealed here; requests are remembered for retransmission (window size 1)
+ * and responses for a retransmitted request.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+
+#include "ike_sa.h"
+
+void ike_out_begin(struct ike_sa *sa, struct ike_out *o, uint8_t exchange, bool response,
+		   uint32_t msgid)
+{
+	struct ike_hdr h = {
+		.spi_i = sa->spi_i, .spi_r = sa->spi_r, .exchange = exchange,
+		.flags = (sa->initiator ? IKE_FLAG_I : 0) | (response ? IKE_FLAG_R : 0),
+		.msgid = msgid,
+	};
+
+	ike_buf_init(&o->b);
+	ike_buf_init(&o->in);
+	ike_hdr_put(&o->b, &h);
+	ike_chain_init(&o->c, &o->in, SIZE_MAX);
+}
+
+int ike_out_seal(struct ike_sa *sa, struct ike_out *o)
+{
+	size_t sk_off = o->b.len;
+	int err;
+
+	ike_pl_end(&o->c);
+	if (o->in.err || o->b.err) {
+		ike_buf_free(&o->in);
+		return -EMSGSIZE;
+	}
+	o->b.p[16] = PL_SK;
+	ike_put8(&o->b, o->c.any ? o->c.first : PL_NONE);
+	ike_put8(&o->b, 0);
+	ike_put16(&o->b, 0);
+	err = ike_sk_seal(&sa->suite, &sa->keys, sa->initiator, &o->b, sk_off, o->in.p,
+			  o->in.len);
+	ike_wipe(o->in.p, o->in.len);
+	ike_buf_free(&o->in);
+	return err;
+}
+
+void ike_send_request(struct ike_sa *sa, enum req_kind kind, struct ike_buf *b)
+{
+	ike_buf_free(&sa->req.msg);
+	sa->req.msg = *b;
+	sa->req.kind = kind;
+	sa->req.sent = ike_now(sa);
+	sa->req.tries = 1;
+	sa->req.next_tx = ike_now(sa) + RETRANSMIT_BASE_MS;
+	sa->req.deadline = 0;
+	sa->next_req++;
+	ike_link_send(sa->d, sa->link, b->p, b->len);
+}
+
+void ike_send_response(struct ike_sa *sa, struct ike_buf *b)
+{
+	ike_buf_free(&sa->last_resp);
+	sa->last_resp = *b;
+	sa->have_last_resp = true;
+	sa->peer_next++;
+	ike_link_send(sa->d, sa->link, b->p, b->len);
+}
+
+/* an encrypted response that carries only a notification */
+void ike_respond_notify(struct ike_sa *sa, uint8_t exchange, uint32_t msgid, uint16_t type,
+			const void *data, size_t len)
+{
+	struct ike_out o;
+
+	ike_out_begin(sa, &o, exchange, true, msgid);
+	ike_pl_notify(&o.c, 0, NULL, 0, type, data, len);
+	if (ike_out_seal(sa, &o)) {
+		ike_buf_free(&o.b);
+		return;
+	}
+	ike_send_response(sa, &o.b);
+}
+
+/* an unprotected IKE_SA_INIT response with one notification (COOKIE, errors) */
+void ike_respond_init_notify(struct ike_daemon *d, struct ike_link *link,
+			     const struct ike_msg *m, uint16_t type, const void *data,
+				size_t len)
+{
+	struct ike_hdr h = {
+		.spi_i = m->hdr.spi_i, .exchange = IKE_SA_INIT, .flags = IKE_FLAG_R,
+	};
+	struct ike_buf b;
+	struct ike_chain c;
+
+	ike_buf_init(&b);
+	ike_hdr_put(&b, &h);
+	ike_chain_init(&c, &b, 16);
+	ike_pl_notify(&c, 0, NULL, 0, type, data, len);
+	ike_pl_end(&c);
+	ike_hdr_finish(&b);
+	if (!b.err)
+		ike_link_send(d, link, b.p, b.len);
+	ike_buf_free(&b);
+}
+
+void ike_put_nat_notifies(struct ike_sa *sa, struct ike_chain *c)
+{
+	uint8_t h[20];
+
+	if (!ike_nat_hash(sa->spi_i, sa->spi_r, &sa->link->local, h))
+		ike_pl_notify(c, 0, NULL, 0, N_NAT_DETECTION_SOURCE_IP, h, sizeof(h));
+	if (!ike_nat_hash(sa->spi_i, sa->spi_r, &sa->link->peer, h))
+		ike_pl_notify(c, 0, NULL, 0, N_NAT_DETECTION_DESTINATION_IP, h, sizeof(h));
+}
+
+void ike_put_ke(struct ike_chain *c, struct ike_dh *dh, uint16_t group)
+{
+	uint8_t ke[256];
+
+	if (ike_dh_public(dh, ke, sizeof(ke))) {
+		c->b->err = true;
+		return;
+	}
+	ike_pl_begin(c, PL_KE);
+	ike_put16(c->b, group);
+	ike_put16(c->b, 0);
+	ike_put(c->b, ke, ike_ke_len(group));
+}
+
+const char *ike_first_error(const struct ike_msg *m, uint16_t *type)
+{
+	for (unsigned int i = 0; i < m->npl; i++)
+		if (!ike_notify_type(&m->pl[i], type) && *type <= N_ERROR_MAX)
+			return "error";
+	return NULL;
+}

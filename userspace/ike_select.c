@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * esptcp tool: choices the IKE helper makes, with no I/O: which proposal,
+ * which traffic selectors, which conn an address or identity belongs to.
+ * Pure functions of their arguments, tested directly by ike_unit.
+ */
+#include <string.h>
+
+#include "ike_select.h"
+
+static int cmp_addr(const uint8_t *a, const uint8_t *b, size_t len)
+{
+	return memcmp(a, b, len);
+}
+
+/* the range must be a prefix and the ports all or one: what an xfrm selector holds */
+bool ike_ts_ok(const struct ike_ts *t)
+{
+	size_t alen = t->family == AF_INET ? 4 : 16;
+	bool diverged = false;
+
+	for (size_t i = 0; i < alen * 8; i++) {
+		unsigned int byte = (unsigned int)(i / 8), bit = 0x80 >> (i % 8);
+		bool s = t->start[byte] & bit, e = t->end[byte] & bit;
+
+		if (!diverged && s != e)
+			diverged = true;
+		if (diverged && (s || !e))
+			return false;
+	}
+	return (t->sport == 0 && t->eport == 65535) || t->sport == t->eport;
+}
+
+/* is t a valid selector inside outer? */
+bool ike_ts_within(const struct ike_ts *t, const struct ike_ts *outer)
+{
+	size_t alen = outer->family == AF_INET ? 4 : 16;
+
+	return t->family == outer->family &&
+	       cmp_addr(t->start, outer->start, alen) >= 0 &&
+	       cmp_addr(t->end, outer->end, alen) <= 0 &&
+	       t->sport >= outer->sport && t->eport <= outer->eport &&
+	       (!outer->proto || t->proto == outer->proto) && ike_ts_ok(t);
+}
+
+/* do two selectors share any address, port and protocol? */
+bool ike_ts_overlap(const struct ike_ts *a, const struct ike_ts *b)
+{
+	size_t alen = a->family == AF_INET ? 4 : 16;
+
+	return a->family == b->family && (!a->proto || !b->proto || a->proto == b->proto) &&
+	       cmp_addr(a->start, b->end, alen) <= 0 && cmp_addr(b->start, a->end, alen) <= 0 &&
+	       a->sport <= b->eport && b->sport <= a->eport;
+}
+
+/* the intersection of one of the peer's selectors with ours */
+bool ike_ts_narrow(const struct ike_ts *peer, unsigned int n, const struct ike_ts *ours,
+		   struct ike_ts *out)
+{
+	size_t alen = ours->family == AF_INET ? 4 : 16;
+
+	for (unsigned int i = 0; i < n; i++) {
+		const struct ike_ts *t = &peer[i];
+		struct ike_ts r = *ours;
+
+		if (t->family != ours->family)
+			continue;
+		if (t->proto && ours->proto && t->proto != ours->proto)
+			continue;
+		r.proto = ours->proto ? ours->proto : t->proto;
+		memcpy(r.start, cmp_addr(t->start, ours->start, alen) > 0 ? t->start : ours->start,
+		       alen);
+		memcpy(r.end, cmp_addr(t->end, ours->end, alen) < 0 ? t->end : ours->end, alen);
+		r.sport = t->sport > ours->sport ? t->sport : ours->sport;
+		r.eport = t->eport < ours->eport ? t->eport : ours->eport;
+		if (cmp_addr(r.start, r.end, alen) > 0 || r.sport > r.eport || !ike_ts_ok(&r))
+			continue;
+		*out = r;
+		return true;
+	}
+	return false;
+}
+
+/* pick our first ESP suite the peer's proposal list allows; nums[0] gets its number */
+bool ike_choose_esp(const struct ike_conn_conf *c, const struct ike_proposal *props,
+		    unsigned int n, bool with_dh, uint16_t ke_group, struct ike_suite *out,
+		    uint8_t *num, uint32_t *peer_spi)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		if (props[i].proto != PROTO_ESP || props[i].spi_len != 4)
+			continue;
+		for (size_t j = 0; j < c->nesp; j++) {
+			struct ike_suite s = c->esp[j];
+
+			if (!with_dh)
+				s.dh = 0;
+			else if (s.dh && ke_group && s.dh != ke_group)
+				continue;
+			if (!ike_proposal_has(&props[i], &s))
+				continue;
+			*out = s;
+			*num = props[i].num;
+			memcpy(peer_spi, props[i].spi, 4);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* may a responder conn serve a peer at this address, reached at our local one? */
+bool ike_conn_accepts(const struct ike_conn_conf *c, const struct sockaddr_storage *local,
+		      const struct sockaddr_storage *peer)
+{
+	if (c->initiator || c->local.ss_family != local->ss_family)
+		return false;
+	if (!ike_ss_same_addr(&c->local, local))
+		return false;
+	return c->remote_any || ike_ss_same_addr(&c->remote, peer);
+}
+
+/* does an ID payload name the peer this conn expects? */
+bool ike_id_matches(const struct ike_conn_conf *c, const struct ike_pl *id,
+		    const struct sockaddr_storage *peer)
+{
+	if (!id || id->len < 4)
+		return false;
+	if (!c->remote_id_len) {
+		/* no remote-id: the peer must name itself by its address */
+		size_t alen = peer->ss_family == AF_INET ? 4 : 16;
+
+		return id->data[0] == (alen == 4 ? ID_IPV4_ADDR : ID_IPV6_ADDR) &&
+		       id->len - 4 == alen && !memcmp(id->data + 4, ike_ss_addr(peer), alen);
+	}
+	return id->data[0] == c->remote_id_type && id->len - 4 == c->remote_id_len &&
+	       !memcmp(id->data + 4, c->remote_id, c->remote_id_len);
+}

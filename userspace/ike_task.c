@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * esptcp tool: the exchange manager.  Every message an SA receives comes
+ * through ike_input(): message IDs, retransmitted requests, decryption, a
+ * move to the path it came on, then the exchange that handles it.  Timers
+ * start the SA's own exchanges.  Links report to it through the callbacks at
+ * the end of this file.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+
+#include "ike_sa.h"
+
+static void dispatch_request(struct ike_sa *sa, const struct ike_msg *m)
+{
+	switch (m->hdr.exchange) {
+	case IKE_AUTH:
+		if (sa->state == SA_HALF_OPEN && !sa->initiator) {
+			ike_auth_request(sa, m);
+			return;
+		}
+		break;
+	case CREATE_CHILD_SA:
+		if (sa->state == SA_ESTABLISHED) {
+			ike_create_request(sa, m);
+			return;
+		}
+		break;
+	case INFORMATIONAL:
+		if (sa->state == SA_ESTABLISHED || sa->state == SA_DELETING) {
+			ike_info_request(sa, m);
+			return;
+		}
+		break;
+	}
+	if (ike_log_bad(sa->d))
+		ike_log(sa, "unexpected request (exchange %u) ignored", m->hdr.exchange);
+	sa->d->st.rx_bad++;
+}
+
+static void dispatch_response(struct ike_sa *sa, const struct ike_msg *m)
+{
+	enum req_kind kind = sa->req.kind;
+
+	if (m->hdr.exchange == IKE_AUTH && kind == REQ_AUTH)
+		ike_auth_response(sa, m);
+	else if (m->hdr.exchange == CREATE_CHILD_SA && kind == REQ_REKEY_CHILD)
+		ike_rekey_child_response(sa, m);
+	else if (m->hdr.exchange == CREATE_CHILD_SA && kind == REQ_REKEY_IKE)
+		ike_rekey_ike_response(sa, m);
+	else if (m->hdr.exchange == INFORMATIONAL)
+		ike_info_response(sa, m);
+	else
+		sa->d->st.rx_bad++;
+}
+
+/**
+ * ike_input() - one IKE message from a peer
+ * @d: the daemon
+ * @link: where it came from (TCP connection, or UDP socket and peer)
+ * @msg: the message, without any non-ESP marker
+ * @len: its length
+ */
+void ike_input(struct ike_daemon *d, struct ike_link *link, const uint8_t *msg, size_t len)
+{
+	struct ike_msg m;
+	struct ike_sa *sa;
+	bool response, from_init;
+	uint8_t *plain = NULL;
+	size_t plen;
+	int err;
+
+	d->st.rx_msgs++;
+	err = ike_parse(&m, msg, len);
+	if (err == -EBADMSG || err == -EPROTO) {
+		d->st.rx_bad++;
+		if (ike_log_bad(d))
+			fprintf(stderr, "esptcp: malformed IKE message (%zu bytes) dropped\n", len);
+		return;
+	}
+	response = m.hdr.flags & IKE_FLAG_R;
+	from_init = m.hdr.flags & IKE_FLAG_I;
+	if (m.hdr.exchange == IKE_SA_INIT) {
+		if (err || m.hdr.msgid != 0) {
+			d->st.rx_bad++;
+			return;
+		}
+		if (!response) {
+			if (from_init && !m.hdr.spi_r && m.hdr.spi_i)
+				ike_init_request(d, link, &m);
+			else
+				d->st.rx_bad++;
+			return;
+		}
+		sa = ike_sa_find(d, m.hdr.spi_i, true);
+		if (!sa || sa->state != SA_INIT_SENT || from_init || sa->link != link) {
+			d->st.rx_unknown_spi++;
+			return;
+		}
+		sa->last_rx = d->now;
+		ike_init_response(sa, &m);
+		return;
+	}
+	sa = ike_sa_find(d, from_init ? m.hdr.spi_r : m.hdr.spi_i, !from_init);
+	if (!sa || (from_init ? m.hdr.spi_i != sa->spi_i : m.hdr.spi_r != sa->spi_r) ||
+	    !sa->have_keys) {
+		d->st.rx_unknown_spi++;
+		if (ike_log_bad(d))
+			fprintf(stderr, "esptcp: IKE message for an unknown SA dropped\n");
+		return;
+	}
+	if (response ? (sa->req.kind == REQ_NONE || m.hdr.msgid + 1 != sa->next_req) :
+	    m.hdr.msgid != sa->peer_next) {
+		if (!response && m.hdr.msgid + 1 == sa->peer_next && sa->have_last_resp) {
+			/*
+			 * A retransmission: answered again when it is the very
+			 * request we answered (over UDP, or over a new TCP
+			 * connection after a move), but never a reason to move:
+			 * anyone who saw it could replay it.
+			 */
+			uint8_t h[32];
+
+			d->st.rx_retransmits++;
+			if ((link->type == TRANSPORT_UDP || link != sa->link) &&
+			    !ike_sha256(m.raw, m.raw_len, h) && ike_memeq(h, sa->last_req_hash, 32))
+				ike_link_send(d, link, sa->last_resp.p, sa->last_resp.len);
+		}
+		return;
+	}
+	if (!m.sk_off) {
+		d->st.rx_bad++;
+		return;
+	}
+	if (ike_sk_open(&sa->suite, &sa->keys, from_init, m.raw, m.raw_len, m.sk_off, &plain,
+			&plen)) {
+		d->st.rx_bad_icv++;
+		if (ike_log_bad(d))
+			ike_log(sa, "message failed its integrity check; dropped");
+		return;
+	}
+	err = ike_parse_inner(&m, plain, plen);
+	sa->last_rx = d->now;
+	/*
+	 * Authenticated, so the peer may move: UDP floats to 4500 or changes
+	 * its NAT mapping at any time; TCP reconnects once established.
+	 */
+	if (response && link != sa->link && link == sa->mob.probe) {
+		if (!err && sa->req.kind == REQ_PROBE)
+			ike_mob_probe_answered(sa, link);
+		goto out;
+	} else if (link != sa->link && !err && ike_mob_may_move(sa, link, &m, response)) {
+		ike_mob_switch(sa, link);
+	} else if (link != sa->link) {
+		goto out;
+	}
+	if (err) {
+		d->st.rx_bad++;
+		if (!response) {
+			uint8_t t = m.unknown_critical;
+
+			if (err == -ENOTSUP)
+				ike_respond_notify(sa, m.hdr.exchange, m.hdr.msgid,
+						   N_UNSUPPORTED_CRITICAL_PAYLOAD, &t, 1);
+			else
+				ike_respond_notify(sa, m.hdr.exchange, m.hdr.msgid, N_INVALID_SYNTAX,
+						   NULL, 0);
+		} else {
+			sa->req.kind = REQ_NONE;
+		}
+		goto out;
+	}
+	if (response) {
+		dispatch_response(sa, &m);
+	} else {
+		ike_sha256(m.raw, m.raw_len, sa->last_req_hash);
+		dispatch_request(sa, &m);
+	}
+out:
+	ike_msg_free(&m);
+}
+
+static void retransmit(struct ike_sa *sa)
+{
+	sa->req.tries++;
+	sa->req.next_tx = ike_now(sa) + ((uint64_t)RETRANSMIT_BASE_MS << (sa->req.tries - 1));
+	ike_link_send(sa->d, sa->link, sa->req.msg.p, sa->req.msg.len);
+}
+
+/**
+ * ike_sa_timers() - whatever is due: timeouts, retransmissions, rekeys, DPD
+ * @sa: the SA; it may be freed
+ */
+void ike_sa_timers(struct ike_sa *sa)
+{
+	const struct ike_conn_conf *c = sa->conf;
+	uint64_t t = ike_now(sa), dpd_to = (uint64_t)c->dpd_timeout_s * 1000;
+
+	switch (sa->state) {
+	case SA_INIT_SENT:
+	case SA_AUTH_SENT:
+	case SA_HALF_OPEN:
+		if (sa->state == SA_INIT_SENT && sa->mob.fallback_at && t >= sa->mob.fallback_at) {
+			const struct ike_conn_conf *fc = sa->conf;
+			struct ike_daemon *d = sa->d;
+
+			ike_log(sa, "no answer over UDP in %u ms: trying TCP", fc->fallback_ms);
+			d->st.fallback_connects++;
+			sa->state = SA_DEAD;
+			ike_sa_free(sa);
+			ike_conn_restart(d, fc, 0, true);
+			return;
+		}
+		if (t >= sa->expire_at) {
+			ike_sa_die(sa, sa->state == SA_HALF_OPEN ? "half-open SA timed out" :
+			       "no answer from the responder", true);
+			return;
+		}
+		break;
+	case SA_DELETING:
+		if (t >= sa->expire_at) {
+			ike_children_remove(sa);
+			sa->state = SA_DEAD;
+			ike_sa_free(sa);
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+	if (sa->link->stage == LINK_DEAD && sa->state == SA_ESTABLISHED &&
+	    t - sa->link->dead_since >= dpd_to) {
+		ike_sa_die(sa, "the TCP connection did not come back", true);
+		return;
+	}
+	/* a request resent after a move is answered at once, or never */
+	if (sa->req.kind != REQ_NONE && sa->state == SA_ESTABLISHED &&
+	    (t - sa->req.sent >= dpd_to || (sa->req.deadline && t >= sa->req.deadline))) {
+		sa->d->st.dpd_dead++;
+		ike_sa_die(sa, "the peer stopped answering", true);
+		return;
+	}
+	if (ike_mob_timers(sa, t))
+		return;
+	if (sa->req.kind != REQ_NONE) {
+		if (sa->link->type == TRANSPORT_UDP && t >= sa->req.next_tx && sa->req.tries < 8)
+			retransmit(sa);
+		return;
+	}
+	if (sa->state != SA_ESTABLISHED || sa->link->stage != LINK_READY)
+		return;
+	if (sa->initiator) {
+		for (struct ike_child *ch = sa->children; ch; ch = ch->next) {
+			if (t >= ch->rekey_at) {
+				ike_rekey_child_start(sa, ch);
+				return;
+			}
+		}
+		if (t >= sa->rekey_at) {
+			ike_rekey_ike_start(sa);
+			return;
+		}
+	}
+	if (c->dpd_s && t - sa->last_rx >= (uint64_t)c->dpd_s * 1000)
+		ike_info_dpd(sa);
+}
+
+/* on exit: tell the peer, remove what we installed */
+void ike_sa_shutdown(struct ike_sa *sa)
+{
+	if (sa->state == SA_ESTABLISHED && sa->link->stage == LINK_READY) {
+		sa->req.kind = REQ_NONE;
+		ike_info_delete(sa, PROTO_IKE, NULL, 0, REQ_DELETE_IKE);
+	}
+	ike_child_drop_pending(sa);
+	ike_children_remove(sa);
+	sa->state = SA_DEAD;
+	ike_sa_free(sa);
+}
+
+/* ---- what links report ---- */
+
+static void link_ready(struct ike_daemon *d, struct ike_link *l)
+{
+	for (struct ike_sa *sa = d->sas; sa; sa = sa->next) {
+		if (sa->mob.moving == l) {
+			ike_mob_connected(sa, l);
+			return;
+		}
+		if (sa->link == l && sa->state == SA_INIT_SENT && sa->req.kind == REQ_NONE) {
+			ike_sa_start(sa);
+			return;
+		}
+	}
+}
+
+static void link_down(struct ike_daemon *d, struct ike_link *l, const char *why)
+{
+again:
+	for (struct ike_sa *sa = d->sas; sa; sa = sa->next) {
+		if (sa->mob.moving == l) {
+			ike_mob_connect_failed(sa, why);
+			goto again;
+		}
+		if (sa->link == l && !sa->mob.down_seen) {
+			sa->mob.down_seen = true;
+			ike_mob_link_down(sa);
+			goto again;	/* the list may have changed */
+		}
+	}
+}
+
+const struct ike_link_ops ike_task_link_ops = {
+	.recv = ike_input,
+	.ready = link_ready,
+	.down = link_down,
+};
