@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Unit tests of the IKE helper's crypto and wire format, on
- * kselftest_harness.h: known-answer tests for the PRF (RFC 4231), key
+ * Unit tests of the IKE helper's pure parts, on kselftest_harness.h:
+ * known-answer tests for the PRF (RFC 4231) and for the key material of
+ * ike_keys.c (vectors computed independently with Python's hmac), key
  * agreement in each group, SK payload round trips that must fail when a
- * byte changes, and parser refusals.  Built from the userspace sources.
+ * byte changes, parser refusals, and tables for the choices of
+ * ike_select.c.  Built from the userspace sources.
  */
 #include <string.h>
+#include <arpa/inet.h>
 
 #include "kselftest_harness.h"
-#include "../userspace/ike.h"
+#include "../userspace/ike_select.h"
 
 static void unhex(const char *s, uint8_t *out, size_t *len)
 {
@@ -172,6 +175,175 @@ TEST(suites_parse)
 	EXPECT_NE(0, ike_parse_suites("aes128gcm16-prfsha256", true, s, &n));	/* no group */
 	EXPECT_NE(0, ike_parse_suites("aes128", false, s, &n));		/* no integrity */
 	EXPECT_NE(0, ike_parse_suites("des-md5-modp768", true, s, &n));
+}
+
+/* the inputs of the ike_keys.c vectors: Ni = 00..1f, Nr = 20..3f, g^ir = a5 x 32 */
+static void key_inputs(uint8_t ni[32], uint8_t nr[32], uint8_t gir[32])
+{
+	for (int i = 0; i < 32; i++) {
+		ni[i] = (uint8_t)i;
+		nr[i] = (uint8_t)(32 + i);
+		gir[i] = 0xa5;
+	}
+}
+
+static bool hex_is(const uint8_t *p, size_t len, const char *hex)
+{
+	uint8_t want[128];
+	size_t n;
+
+	unhex(hex, want, &n);
+	return n == len && !memcmp(p, want, len);
+}
+
+TEST(skeyseed_known_answer)
+{
+	uint8_t ni[32], nr[32], gir[32], skd[32], out[32];
+
+	key_inputs(ni, nr, gir);
+	memset(skd, 0x11, sizeof(skd));
+	ASSERT_EQ(0, ike_skeyseed(PRF_HMAC_SHA2_256, IKE_BYTES(ni, 32), IKE_BYTES(nr, 32),
+				  IKE_BYTES(gir, 32), out));
+	EXPECT_TRUE(hex_is(out, 32, "35cfb53ee0f3fce50bc2669330b13553db8cf6eff7da80d3f7f463bd647e41f9"));
+	/* rekey (RFC 7296 2.18): prf(SK_d, g^ir | Ni | Nr) */
+	ASSERT_EQ(0, ike_skeyseed_rekey(PRF_HMAC_SHA2_256, IKE_BYTES(skd, 32), IKE_BYTES(gir, 32),
+					IKE_BYTES(ni, 32), IKE_BYTES(nr, 32), out));
+	EXPECT_TRUE(hex_is(out, 32, "26df0d9b2fbb595cff0df22ce12694ee870805614ecfa46ce715fedd2ac302c0"));
+	/* nonces that do not fit are refused, not truncated */
+	EXPECT_NE(0, ike_skeyseed(PRF_HMAC_SHA2_256, IKE_BYTES(ni, 300), IKE_BYTES(nr, 300),
+				  IKE_BYTES(gir, 32), out));
+}
+
+TEST(child_keymat_known_answer)
+{
+	uint8_t ni[32], nr[32], gir[32], skd[32], i2r[64], r2i[64];
+
+	key_inputs(ni, nr, gir);
+	memset(skd, 0x11, sizeof(skd));
+	/* AES-GCM-128: 16 + 4 bytes a direction, no PFS */
+	ASSERT_EQ(0, ike_child_keymat(PRF_HMAC_SHA2_256, IKE_BYTES(skd, 32), IKE_BYTES(NULL, 0),
+				      IKE_BYTES(ni, 32), IKE_BYTES(nr, 32), 20, i2r, r2i));
+	EXPECT_TRUE(hex_is(i2r, 20, "420af29c7619939cc8e35e41f81630ef4754f888"));
+	EXPECT_TRUE(hex_is(r2i, 20, "3a7541ffabea42bebfb7a221b2e8a89a7bd41f60"));
+	/* with PFS g^ir first; 36 bytes a direction */
+	ASSERT_EQ(0, ike_child_keymat(PRF_HMAC_SHA2_256, IKE_BYTES(skd, 32), IKE_BYTES(gir, 32),
+				      IKE_BYTES(ni, 32), IKE_BYTES(nr, 32), 36, i2r, r2i));
+	EXPECT_TRUE(hex_is(i2r, 36, "048831767988b5588ef46ac7424e8016ec6eb79252475745b89d924e6505b2e6acccb228"));
+	EXPECT_TRUE(hex_is(r2i, 36, "366715dff49fdee5dbc099e5836f42ff9bee7ca281d4b06b56a3c239ff3334f591af2cdb"));
+}
+
+TEST(psk_auth_known_answer)
+{
+	static const char psk[] = "a-long-enough-shared-secret-1", real[] = "IKE_SA_INIT message bytes";
+	static const uint8_t id[] = { ID_IPV4_ADDR, 0, 0, 0, 192, 0, 2, 1 };
+	uint8_t ni[32], nr[32], gir[32], skp[32], out[32];
+
+	key_inputs(ni, nr, gir);
+	memset(skp, 0x22, sizeof(skp));
+	ASSERT_EQ(0, ike_psk_auth(PRF_HMAC_SHA2_256, IKE_BYTES(psk, strlen(psk)), IKE_BYTES(skp, 32),
+				  IKE_BYTES(real, strlen(real)), IKE_BYTES(nr, 32),
+				  IKE_BYTES(id, sizeof(id)), out));
+	EXPECT_TRUE(hex_is(out, 32, "3569cee4bde18adcb53a413bced4d2d40027dc7663bff4d429c7f46aaea3f8d4"));
+	/* one bit of the identity changes the value */
+	uint8_t id2[sizeof(id)];
+
+	memcpy(id2, id, sizeof(id));
+	id2[7] ^= 1;
+	ASSERT_EQ(0, ike_psk_auth(PRF_HMAC_SHA2_256, IKE_BYTES(psk, strlen(psk)), IKE_BYTES(skp, 32),
+				  IKE_BYTES(real, strlen(real)), IKE_BYTES(nr, 32),
+				  IKE_BYTES(id2, sizeof(id2)), out));
+	EXPECT_FALSE(hex_is(out, 32, "3569cee4bde18adcb53a413bced4d2d40027dc7663bff4d429c7f46aaea3f8d4"));
+}
+
+/* an IPv4 selector from dotted quads, all protocols unless given */
+static struct ike_ts ts4(const char *start, const char *end, uint16_t sport, uint16_t eport)
+{
+	struct ike_ts t = { .family = AF_INET, .sport = sport, .eport = eport };
+
+	inet_pton(AF_INET, start, t.start);
+	inet_pton(AF_INET, end, t.end);
+	return t;
+}
+
+TEST(ts_choices)
+{
+	struct ike_ts net = ts4("10.1.0.0", "10.1.255.255", 0, 65535), out;
+	struct ike_ts host = ts4("10.1.2.3", "10.1.2.3", 0, 65535);
+	struct ike_ts any = ts4("0.0.0.0", "255.255.255.255", 0, 65535);
+	struct ike_ts other = ts4("10.2.0.0", "10.2.255.255", 0, 65535);
+	struct ike_ts range = ts4("10.1.0.1", "10.1.0.6", 0, 65535);
+	struct ike_ts web = ts4("10.1.0.0", "10.1.255.255", 443, 443);
+	struct ike_ts ports = ts4("10.1.0.0", "10.1.255.255", 1000, 2000);
+
+	/* what an xfrm selector can hold: a prefix, all ports or one */
+	EXPECT_TRUE(ike_ts_ok(&net));
+	EXPECT_TRUE(ike_ts_ok(&host));
+	EXPECT_TRUE(ike_ts_ok(&web));
+	EXPECT_FALSE(ike_ts_ok(&range));
+	EXPECT_FALSE(ike_ts_ok(&ports));
+
+	EXPECT_TRUE(ike_ts_within(&host, &net));
+	EXPECT_FALSE(ike_ts_within(&net, &host));
+	EXPECT_FALSE(ike_ts_within(&other, &net));
+	EXPECT_TRUE(ike_ts_within(&web, &net));
+
+	EXPECT_TRUE(ike_ts_overlap(&net, &host));
+	EXPECT_TRUE(ike_ts_overlap(&any, &other));
+	EXPECT_FALSE(ike_ts_overlap(&net, &other));
+	EXPECT_TRUE(ike_ts_overlap(&web, &ports) == false);
+	EXPECT_TRUE(ike_ts_overlap(&web, &net));
+
+	/* a peer asking for everything gets ours; a host inside gets the host */
+	ASSERT_TRUE(ike_ts_narrow(&any, 1, &net, &out));
+	EXPECT_EQ(0, memcmp(&out, &net, sizeof(out)));
+	ASSERT_TRUE(ike_ts_narrow(&host, 1, &net, &out));
+	EXPECT_EQ(0, memcmp(out.start, host.start, 4));
+	EXPECT_FALSE(ike_ts_narrow(&other, 1, &net, &out));
+	/* the first of several that fits is taken */
+	struct ike_ts two[2] = { other, host };
+
+	ASSERT_TRUE(ike_ts_narrow(two, 2, &net, &out));
+	EXPECT_EQ(0, memcmp(out.start, host.start, 4));
+}
+
+static struct sockaddr_storage ss4(const char *a)
+{
+	struct sockaddr_storage ss = { .ss_family = AF_INET };
+
+	inet_pton(AF_INET, a, &((struct sockaddr_in *)&ss)->sin_addr);
+	return ss;
+}
+
+TEST(conn_and_identity)
+{
+	struct ike_conn_conf c = { .local = ss4("192.0.2.2"), .remote = ss4("192.0.2.1") };
+	struct sockaddr_storage me = ss4("192.0.2.2"), peer = ss4("192.0.2.1");
+	struct sockaddr_storage stranger = ss4("192.0.2.9");
+	uint8_t ipid[8] = { ID_IPV4_ADDR, 0, 0, 0, 192, 0, 2, 1 };
+	uint8_t fqdn[4 + 11] = { ID_FQDN, 0, 0, 0, 'c', 'l', 'i', 'e', 'n', 't', '.', 't', 'e', 's', 't' };
+	struct ike_pl id = { .type = PL_IDI, .data = ipid, .len = sizeof(ipid) };
+
+	EXPECT_TRUE(ike_conn_accepts(&c, &me, &peer));
+	EXPECT_FALSE(ike_conn_accepts(&c, &me, &stranger));
+	c.remote_any = true;
+	EXPECT_TRUE(ike_conn_accepts(&c, &me, &stranger));
+	EXPECT_FALSE(ike_conn_accepts(&c, &peer, &stranger));	/* not our address */
+	c.initiator = true;
+	EXPECT_FALSE(ike_conn_accepts(&c, &me, &peer));
+	c.initiator = false;
+
+	/* without remote-id the peer names itself by its address */
+	EXPECT_TRUE(ike_id_matches(&c, &id, &peer));
+	EXPECT_FALSE(ike_id_matches(&c, &id, &stranger));
+	c.remote_id_type = ID_FQDN;
+	memcpy(c.remote_id, "client.test", 11);
+	c.remote_id_len = 11;
+	EXPECT_FALSE(ike_id_matches(&c, &id, &peer));
+	id.data = fqdn;
+	id.len = sizeof(fqdn);
+	EXPECT_TRUE(ike_id_matches(&c, &id, &stranger));
+	fqdn[14] = 'x';
+	EXPECT_FALSE(ike_id_matches(&c, &id, &peer));
 }
 
 TEST_HARNESS_MAIN
