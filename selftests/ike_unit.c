@@ -56,11 +56,12 @@ TEST(prf_plus)
 
 TEST(dh_groups_agree)
 {
-	const uint16_t groups[] = { DH_MODP_2048, DH_ECP_256, DH_CURVE25519 };
+	const uint16_t groups[] = { DH_MODP_2048, DH_MODP_3072, DH_MODP_4096, DH_ECP_256,
+				    DH_ECP_384, DH_CURVE25519 };
 
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
 		struct ike_dh *a = ike_dh_new(groups[i]), *b = ike_dh_new(groups[i]);
-		uint8_t pa[256], pb[256], sa[256], sb[256], zero[256] = { 0 };
+		uint8_t pa[512], pb[512], sa[512], sb[512], zero[512] = { 0 };
 		size_t kl = ike_ke_len(groups[i]), la, lb;
 
 		ASSERT_NE(NULL, a);
@@ -74,6 +75,19 @@ TEST(dh_groups_agree)
 		/* a peer value that is not one: wrong length, all zero */
 		EXPECT_NE(0, ike_dh_shared(a, pb, kl - 1, sa, &la));
 		EXPECT_NE(0, ike_dh_shared(a, zero, kl, sa, &la));
+		/* checked before a key is spent on it (X25519's zero shows only in g^ir) */
+		EXPECT_EQ(0, ike_dh_check(groups[i], pb, kl));
+		EXPECT_NE(0, ike_dh_check(groups[i], pb, kl - 1));
+		if (groups[i] != DH_CURVE25519)
+			EXPECT_NE(0, ike_dh_check(groups[i], zero, kl));
+		if (groups[i] == DH_ECP_256 || groups[i] == DH_ECP_384) {
+			pb[kl - 1] ^= 1;	/* off the curve */
+			EXPECT_NE(0, ike_dh_check(groups[i], pb, kl));
+		} else if (groups[i] != DH_CURVE25519) {
+			memset(pb, 0, kl);
+			pb[kl - 1] = 1;		/* y = 1 */
+			EXPECT_NE(0, ike_dh_check(groups[i], pb, kl));
+		}
 		ike_dh_free(a);
 		ike_dh_free(b);
 	}
@@ -129,6 +143,17 @@ TEST(sk_aes_gcm)
 	seal_open(_metadata, "aes256gcm16-prfsha384-curve25519");
 }
 
+TEST(sk_chacha20_poly1305)
+{
+	seal_open(_metadata, "chacha20poly1305-prfsha256-curve25519");
+}
+
+TEST(sk_aes_cbc_sha384_sha512)
+{
+	seal_open(_metadata, "aes256-sha384-ecp384");
+	seal_open(_metadata, "aes128-sha512-prfsha512-modp3072");
+}
+
 TEST(sk_aes_cbc_hmac)
 {
 	seal_open(_metadata, "aes128-sha256-ecp256");
@@ -175,6 +200,20 @@ TEST(suites_parse)
 	EXPECT_NE(0, ike_parse_suites("aes128gcm16-prfsha256", true, s, &n));	/* no group */
 	EXPECT_NE(0, ike_parse_suites("aes128", false, s, &n));		/* no integrity */
 	EXPECT_NE(0, ike_parse_suites("des-md5-modp768", true, s, &n));
+	/* sha384 implies prfsha384; chacha20poly1305 has no key length (RFC 7634) */
+	ASSERT_EQ(0, ike_parse_suites("aes256-sha384-ecp384, chacha20poly1305-prfsha256-x25519",
+				      true, s, &n));
+	EXPECT_EQ(PRF_HMAC_SHA2_384, s[0].prf);
+	EXPECT_EQ(AUTH_HMAC_SHA2_384_192, s[0].integ);
+	EXPECT_EQ(ENCR_CHACHA20_POLY1305, s[1].encr);
+	EXPECT_EQ(0, s[1].keylen);
+	ASSERT_EQ(0, ike_parse_suites("aes128gcm16-esn, aes256-sha512", false, s, &n));
+	EXPECT_EQ(1, s[0].esn);
+	EXPECT_STREQ("aes128gcm16-esn", ike_suite_str(&s[0], false, buf, sizeof(buf)));
+	EXPECT_NE(0, ike_parse_suites("aes128gcm16-prfsha256-ecp256-esn", true, s, &n));
+	/* the defaults parse */
+	ASSERT_EQ(0, ike_parse_suites(IKE_DEFAULT_IKE, true, s, &n));
+	ASSERT_EQ(0, ike_parse_suites(IKE_DEFAULT_ESP, false, s, &n));
 }
 
 /* the inputs of the ike_keys.c vectors: Ni = 00..1f, Nr = 20..3f, g^ir = a5 x 32 */
@@ -304,6 +343,76 @@ TEST(ts_choices)
 
 	ASSERT_TRUE(ike_ts_narrow(two, 2, &net, &out));
 	EXPECT_EQ(0, memcmp(out.start, host.start, 4));
+}
+
+static void conf_with(struct __test_metadata *_metadata, struct ike_conn_conf *c,
+		      const char *esp)
+{
+	memset(c, 0, sizeof(*c));
+	ASSERT_EQ(0, ike_parse_suites(esp, false, c->esp, &c->nesp));
+}
+
+TEST(esp_choice)
+{
+	struct ike_conn_conf c;
+	struct ike_proposal p[2] = { { .num = 1, .proto = PROTO_ESP, .spi_len = 4 },
+				     { .num = 2, .proto = PROTO_ESP, .spi_len = 4 } };
+	struct ike_suite s;
+	uint32_t spi;
+	uint8_t num;
+
+	conf_with(_metadata, &c, "aes256gcm16, aes128-sha256-modp2048");
+	/* the peer offers CBC/SHA2-256 with and without a group */
+	p[0].ids[TT_ENCR][0] = ENCR_AES_CBC;
+	p[0].keylens[TT_ENCR][0] = 128;
+	p[0].nids[TT_ENCR] = 1;
+	p[0].ids[TT_INTEG][0] = AUTH_HMAC_SHA2_256_128;
+	p[0].nids[TT_INTEG] = 1;
+	p[0].ids[TT_DH][0] = DH_MODP_2048;
+	p[0].nids[TT_DH] = 1;
+	memcpy(p[0].spi, "\x01\x02\x03\x04", 4);
+	/* in IKE_AUTH (no KE) the peer's groups are ignored (RFC 7296 1.2) */
+	ASSERT_TRUE(ike_choose_esp(&c, p, 1, CHILD_KE_IGNORE, 0, &s, &num, &spi));
+	EXPECT_EQ(ENCR_AES_CBC, s.encr);
+	EXPECT_EQ(0, s.dh);
+	EXPECT_EQ(1, num);
+	/* with a KE of the proposal's group: PFS */
+	ASSERT_TRUE(ike_choose_esp(&c, p, 1, CHILD_KE_GROUP, DH_MODP_2048, &s, &num, &spi));
+	EXPECT_EQ(DH_MODP_2048, s.dh);
+	/* a KE of another group does not match, and INVALID_KE_PAYLOAD names ours */
+	EXPECT_FALSE(ike_choose_esp(&c, p, 1, CHILD_KE_GROUP, DH_ECP_256, &s, &num, &spi));
+	EXPECT_EQ(DH_MODP_2048, ike_child_ke_wanted(&c, p, 1));
+	/* our suite names a group: a rekey without KE would be a PFS downgrade */
+	EXPECT_FALSE(ike_choose_esp(&c, p, 1, CHILD_KE_NONE, 0, &s, &num, &spi));
+
+	/* libreswan's default: GCM with PFS in the IKE group; ours has no group */
+	p[0].ids[TT_ENCR][0] = ENCR_AES_GCM_16;
+	p[0].keylens[TT_ENCR][0] = 256;
+	p[0].nids[TT_INTEG] = 0;
+	p[0].ids[TT_DH][0] = DH_ECP_256;
+	ASSERT_TRUE(ike_choose_esp(&c, p, 1, CHILD_KE_GROUP, DH_ECP_256, &s, &num, &spi));
+	EXPECT_EQ(ENCR_AES_GCM_16, s.encr);
+	EXPECT_EQ(DH_ECP_256, s.dh);
+	/* a group this build does not have is not taken */
+	p[0].ids[TT_DH][0] = 99;
+	EXPECT_FALSE(ike_choose_esp(&c, p, 1, CHILD_KE_GROUP, 99, &s, &num, &spi));
+	/* without KE and with only groups offered: nothing */
+	p[0].ids[TT_DH][0] = DH_ECP_256;
+	EXPECT_FALSE(ike_choose_esp(&c, p, 1, CHILD_KE_NONE, 0, &s, &num, &spi));
+	/* the peer offers NONE beside the group: no PFS is fine then */
+	p[0].ids[TT_DH][1] = 0;
+	p[0].nids[TT_DH] = 2;
+	ASSERT_TRUE(ike_choose_esp(&c, p, 1, CHILD_KE_NONE, 0, &s, &num, &spi));
+	EXPECT_EQ(0, s.dh);
+
+	/* an AH proposal, or one with a short SPI, is never chosen */
+	p[1] = p[0];
+	p[1].num = 2;
+	p[0].proto = PROTO_AH;
+	ASSERT_TRUE(ike_choose_esp(&c, p, 2, CHILD_KE_IGNORE, 0, &s, &num, &spi));
+	EXPECT_EQ(2, num);
+	p[1].spi_len = 8;
+	EXPECT_FALSE(ike_choose_esp(&c, p, 2, CHILD_KE_IGNORE, 0, &s, &num, &spi));
 }
 
 static struct sockaddr_storage ss4(const char *a)

@@ -99,11 +99,18 @@ enum ike_transform_type {
 
 #define ENCR_AES_CBC		12
 #define ENCR_AES_GCM_16		20
+#define ENCR_CHACHA20_POLY1305	28
 #define PRF_HMAC_SHA2_256	5
 #define PRF_HMAC_SHA2_384	6
+#define PRF_HMAC_SHA2_512	7
 #define AUTH_HMAC_SHA2_256_128	12
+#define AUTH_HMAC_SHA2_384_192	13
+#define AUTH_HMAC_SHA2_512_256	14
 #define DH_MODP_2048		14
+#define DH_MODP_3072		15
+#define DH_MODP_4096		16
 #define DH_ECP_256		19
+#define DH_ECP_384		20
 #define DH_CURVE25519		31
 #define ATTR_KEY_LENGTH		14
 #define AUTH_SHARED_KEY_MIC	2
@@ -201,6 +208,7 @@ struct ike_msg {
 	size_t sk_off;		/* offset of its generic header */
 	uint8_t sk_first;	/* first inner payload type */
 	uint8_t *plain;		/* decrypted inner payloads (owned) */
+	size_t plain_len;
 	/* set when a critical payload of unknown type was found */
 	uint8_t unknown_critical;
 };
@@ -212,7 +220,7 @@ struct ike_suite {
 	uint16_t prf;
 	uint16_t integ;
 	uint16_t dh;
-	uint16_t esn;		/* 0 = no ESN, the only choice offered */
+	uint16_t esn;		/* ESP: 1 = extended sequence numbers (RFC 4304) */
 };
 
 struct ike_ts {
@@ -308,6 +316,7 @@ int ike_prf(uint16_t prf, const void *key, size_t klen, const void *data, size_t
 int ike_prf_plus(uint16_t prf, const void *key, size_t klen, const uint8_t *seed,
 		 size_t slen, uint8_t *out, size_t olen);
 size_t ike_ke_len(uint16_t group);
+int ike_dh_check(uint16_t group, const uint8_t *peer, size_t plen);
 struct ike_dh *ike_dh_new(uint16_t group);
 void ike_dh_free(struct ike_dh *dh);
 int ike_dh_public(struct ike_dh *dh, uint8_t *out, size_t len);
@@ -325,6 +334,8 @@ int ike_sk_open(const struct ike_suite *s, const struct ike_keys *k, bool from_i
 		size_t *plen);
 /* ESP key material sizes and xfrm algorithm names */
 int ike_esp_keylen(const struct ike_suite *s, size_t *enc, size_t *integ);
+int ike_esp_xfrm_algs(const struct ike_suite *s, const char **encr, const char **integ,
+		      unsigned int *bits);
 int ike_nat_hash(uint64_t spi_i, uint64_t spi_r, const struct sockaddr_storage *ss,
 		 uint8_t out[20]);
 int ike_cookie_hash(const uint8_t *secret, const uint8_t *ni, size_t nilen,
@@ -359,6 +370,11 @@ int ike_psk_auth(uint16_t prf, struct ike_bytes psk, struct ike_bytes sk_p,
 enum ike_transport { TRANSPORT_TCP, TRANSPORT_UDP, TRANSPORT_FALLBACK };
 
 #define IKE_MAX_SUITES 8
+#define IKE_PSK_MIN	20	/* shorter pre-shared keys draw a warning */
+#define IKE_DEFAULT_IKE	"aes128gcm16-prfsha256-ecp256, aes256gcm16-prfsha384-ecp384, " \
+			"aes128-sha256-modp2048, aes256-sha256-modp2048, " \
+			"chacha20poly1305-prfsha256-curve25519"
+#define IKE_DEFAULT_ESP	"aes128gcm16, aes256gcm16, aes128-sha256, aes256-sha256, chacha20poly1305"
 
 struct ike_conn_conf {
 	char name[64];
@@ -396,6 +412,7 @@ struct ike_conf {
 	struct ike_conn_conf *conns;
 	size_t nconns;
 	unsigned int half_open_max;
+	unsigned int half_open_per_source;	/* and unauthenticated TCP connections */
 	unsigned int cookie_threshold;
 	unsigned int half_open_timeout_s;
 	uint32_t reqid_base;
@@ -432,7 +449,7 @@ int xfrm_alloc_spi(struct xfrm_nl *x, int family, const uint8_t *src, const uint
 		   uint32_t reqid, uint32_t *spi);
 int xfrm_add_states(struct xfrm_nl *x, const struct xfrm_child *c);
 int xfrm_del_state(struct xfrm_nl *x, int family, const uint8_t *daddr, uint32_t spi);
-int xfrm_add_policies(struct xfrm_nl *x, const struct xfrm_child *c);
+int xfrm_add_policies(struct xfrm_nl *x, const struct xfrm_child *c, bool replace);
 int xfrm_del_policies(struct xfrm_nl *x, const struct xfrm_child *c);
 int xfrm_flush_owned(struct xfrm_nl *x, uint32_t reqid_base, uint32_t reqid_mask);
 int xfrm_state_seq(struct xfrm_nl *x, int family, const uint8_t *daddr, uint32_t spi,

@@ -63,7 +63,11 @@ int ike_auth_start(struct ike_sa *sa)
 	int err;
 
 	memset(p, 0, sizeof(*p));
-	p->reqid = sa->d->next_reqid++;
+	p->reqid = ike_reqid_new(sa->d);
+	if (!p->reqid) {
+		ike_log(sa, "all 65535 reqids of the range are in use");
+		return -ENOSPC;
+	}
 	err = xfrm_alloc_spi(sa->d->xfrm, sa->link->local.ss_family, ike_ss_addr(&sa->link->peer),
 			     ike_ss_addr(&sa->link->local), p->reqid, &p->spi_in);
 	if (err) {
@@ -113,34 +117,6 @@ int ike_auth_start(struct ike_sa *sa)
 	return 0;
 }
 
-/* pick up the CHILD_SA of an IKE_AUTH or CREATE_CHILD_SA response */
-int ike_child_from_response(struct ike_sa *sa, const struct ike_msg *m, struct ike_child *p)
-{
-	const struct ike_pl *sapl = ike_find(m, PL_SA), *tsi = ike_find(m, PL_TSI);
-	const struct ike_pl *tsr = ike_find(m, PL_TSR);
-	struct ike_proposal props[IKE_MAX_PROPOSALS];
-	struct ike_ts ti[4], tr[4];
-	unsigned int n, nti, ntr;
-	uint32_t peer_spi = 0;
-	uint8_t num;
-
-	if (!sapl || !tsi || !tsr || ike_parse_sa(sapl, props, &n) || n != 1 ||
-	    ike_parse_ts(tsi, ti, &nti, 4) || ike_parse_ts(tsr, tr, &ntr, 4) || nti != 1 ||
-	    ntr != 1)
-		return -EBADMSG;
-	if (!ike_choose_esp(sa->conf, props, 1, p->suite.dh != 0, p->suite.dh, &p->suite, &num,
-			    &peer_spi) || !peer_spi)
-		return -EPROTO;
-	if (!ike_ts_within(&ti[0], &sa->conf->local_ts) || !ike_ts_within(&tr[0], &sa->conf->remote_ts))
-		return -EPROTO;
-	if (!sa->conf->tunnel && !ike_find_notify(m, N_USE_TRANSPORT_MODE))
-		return -EPROTO;
-	p->spi_out = peer_spi;
-	p->lts = ti[0];
-	p->rts = tr[0];
-	return 0;
-}
-
 void ike_auth_response(struct ike_sa *sa, const struct ike_msg *m)
 {
 	const struct ike_pl *idr = ike_find(m, PL_IDR), *auth = ike_find(m, PL_AUTH);
@@ -171,10 +147,22 @@ void ike_auth_response(struct ike_sa *sa, const struct ike_msg *m)
 		ike_sa_die(sa, "the responder failed authentication (identity or PSK)", true);
 		return;
 	}
+	ike_sa_set_peer_id(sa, idr);
 	sa->mobike = sa->conf->mobike && ike_find_notify(m, N_MOBIKE_SUPPORTED);
 	ike_sa_established(sa);
 	sa->req.pending.suite.dh = 0;
-	err = ike_child_from_response(sa, m, &sa->req.pending);
+	err = ike_child_from_response(sa, m, &sa->req.pending, CHILD_KE_IGNORE);
+	if (err > 0) {
+		/*
+		 * The IKE SA stands; the responder said why there is no child.
+		 * Trying again would draw the same answer: an operator has to
+		 * change a configuration, and the log says which notify.
+		 */
+		ike_log(sa, "the responder refused the CHILD_SA (notify %d); the IKE SA stays up without one",
+			err);
+		ike_child_drop_pending(sa);
+		return;
+	}
 	if (err) {
 		ike_sa_die(sa, err == -EPROTO ? "the responder's CHILD_SA is not what we proposed" :
 		       "no CHILD_SA in the IKE_AUTH response", true);
@@ -185,7 +173,7 @@ void ike_auth_response(struct ike_sa *sa, const struct ike_msg *m)
 	if (!err)
 		err = ike_child_keys(sa, true, NULL, 0, sa->ni, sa->ni_len, sa->nr, sa->nr_len, &x);
 	c = err ? NULL : ike_child_add(sa, &sa->req.pending);
-	if (!c || ike_child_install(sa, c, &x, true)) {
+	if (!c || ike_child_install(sa, c, &x, POL_EXCL)) {
 		if (c)
 			ike_child_unlink(sa, c);
 		ike_wipe(&x, sizeof(x));
@@ -203,7 +191,9 @@ static const struct ike_conn_conf *conn_by_id(struct ike_sa *sa, const struct ik
 		const struct ike_conn_conf *c = &d->conf->conns[i];
 		bool suite_ok = false;
 
-		if (!ike_conn_accepts(c, &sa->link->local, &sa->link->peer) || !ike_id_matches(c, idi, &sa->link->peer))
+		/* the address is the one IKE_SA_INIT came from, whatever the SA did since */
+		if (!ike_conn_accepts(c, &sa->link->local, &sa->init_peer) ||
+		    !ike_id_matches(c, idi, &sa->init_peer))
 			continue;
 		for (size_t j = 0; j < c->nike; j++)
 			suite_ok |= !memcmp(&c->ike[j], &sa->suite, sizeof(sa->suite));
@@ -213,15 +203,19 @@ static const struct ike_conn_conf *conn_by_id(struct ike_sa *sa, const struct ik
 	return NULL;
 }
 
-/* INITIAL_CONTACT: the peer restarted; older SAs of the same conn are stale */
+/*
+ * INITIAL_CONTACT: the peer restarted, so its older SAs are stale.  Only
+ * its own: the same conn and authenticated identity (ike_sa_same_peer), so
+ * clients sharing a conn never evict each other.
+ */
 static void drop_stale(struct ike_sa *sa)
 {
 	struct ike_sa *o, *next;
 
 	for (o = sa->d->sas; o; o = next) {
 		next = o->next;
-		if (o != sa && !o->initiator && o->conf == sa->conf &&
-		    o->state == SA_ESTABLISHED) {
+		if (o != sa && !o->conf->initiator && o->state == SA_ESTABLISHED &&
+		    ike_sa_same_peer(o, sa)) {
 			ike_sa_die(o, "replaced after the peer's INITIAL_CONTACT", false);
 			next = sa->d->sas;	/* the list changed */
 		}
@@ -231,22 +225,16 @@ static void drop_stale(struct ike_sa *sa)
 void ike_auth_request(struct ike_sa *sa, const struct ike_msg *m)
 {
 	const struct ike_pl *idi = ike_find(m, PL_IDI), *auth = ike_find(m, PL_AUTH);
-	const struct ike_pl *sapl = ike_find(m, PL_SA), *tsi = ike_find(m, PL_TSI);
-	const struct ike_pl *tsr = ike_find(m, PL_TSR);
-	struct ike_proposal props[IKE_MAX_PROPOSALS];
-	struct ike_ts ti[8], tr[8];
 	const struct ike_conn_conf *c;
-	struct xfrm_child x = { 0 };
-	struct ike_child p = { 0 }, *child = NULL;
-	unsigned int n, nti, ntr;
+	struct ike_child *child = NULL;
 	uint8_t want[64], num = 0;
-	uint16_t child_err = 0;
+	uint16_t child_err, want_group;
 	struct ike_buf idb;
 	struct ike_out o;
 
 	if (!idi || !auth || auth->len < 4) {
 		ike_respond_notify(sa, IKE_AUTH, m->hdr.msgid, N_INVALID_SYNTAX, NULL, 0);
-		ike_sa_die(sa, "IKE_AUTH without identity or AUTH", false);
+		ike_sa_fail(sa, "IKE_AUTH without identity or AUTH");
 		return;
 	}
 	c = conn_by_id(sa, idi);
@@ -256,46 +244,20 @@ void ike_auth_request(struct ike_sa *sa, const struct ike_msg *m)
 	    !ike_memeq(want, auth->data + 4, sa->keys.prf_len)) {
 		sa->d->st.auth_failed++;
 		ike_respond_notify(sa, IKE_AUTH, m->hdr.msgid, N_AUTHENTICATION_FAILED, NULL, 0);
-		ike_sa_die(sa, c ? "AUTHENTICATION_FAILED: wrong PSK" :
-		       "AUTHENTICATION_FAILED: no conn for this identity", false);
+		ike_sa_fail(sa, c ? "AUTHENTICATION_FAILED: wrong PSK" :
+			    "AUTHENTICATION_FAILED: no conn for this identity");
 		return;
 	}
 	sa->conf = c;
+	ike_sa_set_peer_id(sa, idi);
 	sa->mobike = c->mobike && ike_find_notify(m, N_MOBIKE_SUPPORTED);
 	ike_sa_established(sa);
 	if (ike_find_notify(m, N_INITIAL_CONTACT))
 		drop_stale(sa);
 
 	/* the CHILD_SA: a failure here leaves the IKE SA up, without a child */
-	if (!sapl || !tsi || !tsr || ike_parse_sa(sapl, props, &n) ||
-	    ike_parse_ts(tsi, ti, &nti, 8) || ike_parse_ts(tsr, tr, &ntr, 8))
-		child_err = N_INVALID_SYNTAX;
-	else if (!ike_choose_esp(c, props, n, false, 0, &p.suite, &num, &p.spi_out))
-		child_err = N_NO_PROPOSAL_CHOSEN;
-	else if (!ike_ts_narrow(ti, nti, &c->remote_ts, &p.rts) ||
-		 !ike_ts_narrow(tr, ntr, &c->local_ts, &p.lts))
-		child_err = N_TS_UNACCEPTABLE;
-	else if (!c->tunnel != !!ike_find_notify(m, N_USE_TRANSPORT_MODE))
-		child_err = N_NO_PROPOSAL_CHOSEN;
-	if (!child_err) {
-		p.reqid = sa->d->next_reqid++;
-		x.suite = p.suite;
-		if (xfrm_alloc_spi(sa->d->xfrm, sa->link->local.ss_family,
-				   ike_ss_addr(&sa->link->peer), ike_ss_addr(&sa->link->local), p.reqid,
-				   &p.spi_in) ||
-		    ike_child_keys(sa, false, NULL, 0, sa->ni, sa->ni_len, sa->nr, sa->nr_len, &x))
-			child_err = N_TEMPORARY_FAILURE;
-	}
-	if (!child_err) {
-		child = ike_child_add(sa, &p);
-		if (!child || ike_child_install(sa, child, &x, true)) {
-			if (child)
-				ike_child_unlink(sa, child);
-			child = NULL;
-			child_err = N_TEMPORARY_FAILURE;
-		}
-	}
-	ike_wipe(&x, sizeof(x));
+	child_err = ike_child_respond(sa, m, CHILD_KE_IGNORE, 0, NULL, 0, sa->ni, sa->ni_len,
+				      sa->nr, sa->nr_len, NULL, &child, &num, &want_group);
 	if (child_err)
 		ike_log(sa, "CHILD_SA refused (notify %u)", child_err);
 

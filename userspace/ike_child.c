@@ -13,6 +13,50 @@
 #include "esptcp.h"
 #include "ike_sa.h"
 
+/*
+ * Reqids: every state and policy of ours carries one inside the helper's
+ * range (reqid-base + 1 .. + 0xffff), which is what is flushed at start and
+ * exit.  A freed one is used again, so no number of reconnects can push
+ * them out of the range.
+ */
+#define REQID_SLOTS	0x10000u
+
+/* a free reqid, or 0 when all 65535 are in use */
+uint32_t ike_reqid_new(struct ike_daemon *d)
+{
+	for (uint32_t k = 0; k < REQID_SLOTS - 1; k++) {
+		uint32_t i = (d->reqid_next + k) % (REQID_SLOTS - 1) + 1;
+
+		if (!(d->reqid_used[i / 8] & (1u << (i % 8)))) {
+			d->reqid_used[i / 8] |= (uint8_t)(1u << (i % 8));
+			d->reqid_next = i;
+			return d->conf->reqid_base + i;
+		}
+	}
+	return 0;
+}
+
+void ike_reqid_free(struct ike_daemon *d, uint32_t reqid)
+{
+	uint32_t i = reqid - d->conf->reqid_base;
+
+	if (reqid > d->conf->reqid_base && i < REQID_SLOTS)
+		d->reqid_used[i / 8] &= (uint8_t)~(1u << (i % 8));
+}
+
+/* a reqid goes back when no child of any SA, nor a pending one, has it */
+static void reqid_release(struct ike_daemon *d, uint32_t reqid, const struct ike_child *gone)
+{
+	for (struct ike_sa *sa = d->sas; sa; sa = sa->next) {
+		if (sa->req.pending.reqid == reqid && &sa->req.pending != gone)
+			return;
+		for (struct ike_child *c = sa->children; c; c = c->next)
+			if (c != gone && c->reqid == reqid)
+				return;
+	}
+	ike_reqid_free(d, reqid);
+}
+
 /* the keys of a new CHILD_SA into x, ours and the peer's by direction */
 int ike_child_keys(struct ike_sa *sa, bool we_started, const uint8_t *gir, size_t girlen,
 		   const uint8_t *ni, size_t nilen, const uint8_t *nr, size_t nrlen,
@@ -52,17 +96,93 @@ void ike_child_xfrm(struct ike_sa *sa, const struct ike_child *c, struct xfrm_ch
 	}
 }
 
-/* policies are keyed by selectors: another child with the same ones owns them too */
-static bool policy_in_use(struct ike_daemon *d, const struct ike_child *skip)
+static bool same_ts(const struct ike_child *a, const struct ike_child *b)
 {
-	for (struct ike_sa *sa = d->sas; sa; sa = sa->next)
+	return !memcmp(&a->lts, &b->lts, sizeof(a->lts)) && !memcmp(&a->rts, &b->rts, sizeof(a->rts));
+}
+
+/*
+ * Policies are keyed by selectors.  When a child goes, another installed
+ * child with the same selectors keeps them: its rekeyed twin (same reqid)
+ * as they are, the SA of the same peer that took them over pointed back at
+ * itself, so no policy is left with a dead template.
+ */
+static void policies_release(struct ike_sa *sa, struct ike_child *gone, struct xfrm_child *x)
+{
+	for (struct ike_sa *o = sa->d->sas; o; o = o->next) {
+		for (struct ike_child *c = o->children; c; c = c->next) {
+			struct xfrm_child ox = { 0 };
+
+			if (c == gone || !c->installed || !same_ts(c, gone))
+				continue;
+			if (c->reqid == gone->reqid)
+				return;
+			ike_child_xfrm(o, c, &ox);
+			if (xfrm_add_policies(sa->d->xfrm, &ox, true))
+				ike_log(o, "taking back the policies of its CHILD_SA failed");
+			else
+				ike_log(o, "its CHILD_SA carries the selectors again");
+			return;
+		}
+	}
+	xfrm_del_policies(sa->d->xfrm, x);
+}
+
+/**
+ * ike_child_ts_holder() - the SA whose CHILD_SA holds selectors like these
+ * @d: the daemon
+ * @self: the SA asking (its own children do not count)
+ * @lts: our side's selector
+ * @rts: the peer's
+ *
+ * Return: the first other SA with an installed child whose selectors
+ * overlap both of these, or NULL.
+ */
+struct ike_sa *ike_child_ts_holder(struct ike_daemon *d, const struct ike_sa *self,
+				   const struct ike_ts *lts, const struct ike_ts *rts)
+{
+	for (struct ike_sa *sa = d->sas; sa; sa = sa->next) {
+		if (sa == self || sa->state == SA_DEAD)
+			continue;
 		for (struct ike_child *c = sa->children; c; c = c->next)
-			if (c != skip && c->installed &&
-			    (c->reqid == skip->reqid ||
-			     (!memcmp(&c->lts, &skip->lts, sizeof(c->lts)) &&
-			      !memcmp(&c->rts, &skip->rts, sizeof(c->rts)))))
-				return true;
-	return false;
+			if (c->installed && ike_ts_overlap(&c->lts, lts) &&
+			    ike_ts_overlap(&c->rts, rts))
+				return sa;
+	}
+	return NULL;
+}
+
+/**
+ * ike_child_ts_check() - may this SA's new CHILD_SA have these selectors?
+ * @sa: the SA
+ * @lts: our side's selector
+ * @rts: the peer's
+ * @pol: set to how its policies are to be installed
+ *
+ * Selectors belong to one peer: another peer's CHILD_SA that overlaps
+ * them makes the answer TS_UNACCEPTABLE.  The same peer (a new IKE SA of
+ * the same conn and identity, such as a client that came back without
+ * INITIAL_CONTACT) takes them over.
+ *
+ * Return: 0, or the notify type to refuse with.
+ */
+uint16_t ike_child_ts_check(struct ike_sa *sa, const struct ike_ts *lts, const struct ike_ts *rts,
+			    enum ike_child_pol *pol)
+{
+	struct ike_sa *o = ike_child_ts_holder(sa->d, sa, lts, rts);
+
+	*pol = POL_EXCL;
+	if (!o)
+		return 0;
+	if (ike_sa_same_peer(o, sa)) {
+		*pol = POL_REPLACE;
+		return 0;
+	}
+	if (ike_log_bad(sa->d))
+		ike_log(sa, "CHILD_SA refused: its selectors overlap those of another peer's SA %016llx",
+			(unsigned long long)(o->initiator ? o->spi_i : o->spi_r));
+	sa->d->st.ts_refused++;
+	return N_TS_UNACCEPTABLE;
 }
 
 void ike_child_remove(struct ike_sa *sa, struct ike_child *c, bool policies)
@@ -74,12 +194,13 @@ void ike_child_remove(struct ike_sa *sa, struct ike_child *c, bool policies)
 	if (c->installed) {
 		xfrm_del_state(sa->d->xfrm, x.family, x.local, c->spi_in);
 		xfrm_del_state(sa->d->xfrm, x.family, x.remote, c->spi_out);
-		if (policies && !policy_in_use(sa->d, c))
-			xfrm_del_policies(sa->d->xfrm, &x);
+		if (policies)
+			policies_release(sa, c, &x);
 		snprintf(b1, sizeof(b1), "%08x", ntohl(c->spi_in));
 		snprintf(b2, sizeof(b2), "%08x", ntohl(c->spi_out));
 		ike_log(sa, "CHILD_SA removed, in 0x%s out 0x%s", b1, b2);
 	}
+	reqid_release(sa->d, c->reqid, c);
 	ike_wipe(&x, sizeof(x));
 }
 
@@ -93,6 +214,8 @@ void ike_child_unlink(struct ike_sa *sa, struct ike_child *c)
 	}
 	if (sa->req.child == c)
 		sa->req.child = NULL;
+	if (sa->req.coll_old == c || sa->req.coll_new == c)
+		sa->req.coll_old = sa->req.coll_new = NULL;
 	free(c);
 }
 
@@ -101,7 +224,7 @@ void ike_child_unlink(struct ike_sa *sa, struct ike_child *c)
  * only then the policies: traffic never meets a state esptcp does not carry.
  */
 int ike_child_install(struct ike_sa *sa, struct ike_child *c, struct xfrm_child *x,
-		      bool policies)
+		      enum ike_child_pol policies)
 {
 	int err;
 
@@ -121,11 +244,12 @@ int ike_child_install(struct ike_sa *sa, struct ike_child *c, struct xfrm_child 
 			return err;
 		}
 	}
-	if (policies) {
-		err = xfrm_add_policies(sa->d->xfrm, x);
+	if (policies != POL_NONE) {
+		err = xfrm_add_policies(sa->d->xfrm, x, policies == POL_REPLACE);
 		if (err) {
-			ike_log(sa, "installing policies failed: %s", strerror(-err));
-			ike_child_remove(sa, c, true);
+			ike_log(sa, "installing policies failed: %s%s", strerror(-err),
+				err == -EEXIST ? " (another policy has these selectors)" : "");
+			ike_child_remove(sa, c, false);
 			c->installed = false;
 			return err;
 		}
@@ -135,25 +259,30 @@ int ike_child_install(struct ike_sa *sa, struct ike_child *c, struct xfrm_child 
 		sa->link->type == TRANSPORT_TCP ? " (bound to the TCP connection)" :
 		x->encap_sport ? " (ESP in UDP)" : "");
 	sa->d->st.child_installed++;
-	c->rekey_at = ike_now(sa) + (uint64_t)sa->conf->child_rekey_s * 1000;
-	if (sa->req.pending.spi_in == c->spi_in)
+	c->rekey_at = ike_rekey_time(sa, sa->conf->child_rekey_s);
+	if (sa->req.pending.spi_in == c->spi_in) {
 		sa->req.pending.spi_in = 0;
+		sa->req.pending.reqid = 0;
+	}
 	ike_status_changed(sa->d);
 	return 0;
 }
 
-/* an SPI reserved for a child that never came: remove its larval state */
+/* a child that never came: remove its larval state, give back its reqid */
 void ike_child_drop_pending(struct ike_sa *sa)
 {
-	uint32_t spi = sa->req.pending.spi_in;
+	struct ike_child *p = &sa->req.pending;
+	bool installed = false;
 
-	if (!spi || !sa->link)
-		return;
 	for (struct ike_child *c = sa->children; c; c = c->next)
-		if (c->spi_in == spi)
-			return;
-	xfrm_del_state(sa->d->xfrm, sa->link->local.ss_family, ike_ss_addr(&sa->link->local), spi);
-	sa->req.pending.spi_in = 0;
+		installed |= p->spi_in && c->spi_in == p->spi_in;
+	if (!installed && p->spi_in && sa->link)
+		xfrm_del_state(sa->d->xfrm, sa->link->local.ss_family,
+			       ike_ss_addr(&sa->link->local), p->spi_in);
+	if (p->reqid)
+		reqid_release(sa->d, p->reqid, p);
+	p->spi_in = 0;
+	p->reqid = 0;
 }
 
 /* remove every child; policies go with the last child of their reqid */
@@ -167,6 +296,7 @@ void ike_children_remove(struct ike_sa *sa)
 		free(c);
 	}
 	sa->req.child = NULL;
+	sa->req.coll_old = sa->req.coll_new = NULL;
 }
 
 struct ike_child *ike_child_add(struct ike_sa *sa, const struct ike_child *tmpl)

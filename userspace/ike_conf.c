@@ -29,13 +29,21 @@ static const struct alg_name algs[] = {
 	{ "aes128", TT_ENCR, ENCR_AES_CBC, 128 },
 	{ "aes192", TT_ENCR, ENCR_AES_CBC, 192 },
 	{ "aes256", TT_ENCR, ENCR_AES_CBC, 256 },
+	{ "chacha20poly1305", TT_ENCR, ENCR_CHACHA20_POLY1305, 0 },
 	{ "sha256", TT_INTEG, AUTH_HMAC_SHA2_256_128, 0 },
+	{ "sha384", TT_INTEG, AUTH_HMAC_SHA2_384_192, 0 },
+	{ "sha512", TT_INTEG, AUTH_HMAC_SHA2_512_256, 0 },
 	{ "prfsha256", TT_PRF, PRF_HMAC_SHA2_256, 0 },
 	{ "prfsha384", TT_PRF, PRF_HMAC_SHA2_384, 0 },
+	{ "prfsha512", TT_PRF, PRF_HMAC_SHA2_512, 0 },
 	{ "modp2048", TT_DH, DH_MODP_2048, 0 },
+	{ "modp3072", TT_DH, DH_MODP_3072, 0 },
+	{ "modp4096", TT_DH, DH_MODP_4096, 0 },
 	{ "ecp256", TT_DH, DH_ECP_256, 0 },
+	{ "ecp384", TT_DH, DH_ECP_384, 0 },
 	{ "curve25519", TT_DH, DH_CURVE25519, 0 },
 	{ "x25519", TT_DH, DH_CURVE25519, 0 },
+	{ "esn", TT_ESN, 1, 0 },
 };
 
 /**
@@ -91,16 +99,22 @@ int ike_parse_suites(const char *s, bool ike, struct ike_suite *out, size_t *n)
 			case TT_DH:
 				su.dh = an->id;
 				break;
+			case TT_ESN:
+				su.esn = an->id;
+				break;
 			}
 		}
-		if (ike && !su.prf && su.integ == AUTH_HMAC_SHA2_256_128)
-			su.prf = PRF_HMAC_SHA2_256;
+		/* an integrity algorithm implies the PRF of the same hash (sha384: prfsha384) */
+		if (ike && !su.prf)
+			su.prf = su.integ == AUTH_HMAC_SHA2_256_128 ? PRF_HMAC_SHA2_256 :
+				 su.integ == AUTH_HMAC_SHA2_384_192 ? PRF_HMAC_SHA2_384 :
+				 su.integ == AUTH_HMAC_SHA2_512_256 ? PRF_HMAC_SHA2_512 : 0;
 		if (!ike)
 			su.prf = PRF_HMAC_SHA2_256;	/* only for the key-length check */
-		if (ike_suite_keylens(&su, &k) || (ike && !su.dh)) {
+		if (ike_suite_keylens(&su, &k) || (ike && !su.dh) || (ike && su.esn)) {
 			fprintf(stderr, "esptcp: incomplete or unsupported proposal in '%s'%s\n", s,
-				ike ? " (IKE needs a cipher, a PRF or sha256, and a group)" :
-				" (ESP needs aes*gcm16, or aes* with sha256)");
+				ike ? " (IKE needs a cipher, a PRF or an integrity algorithm, and a group)" :
+				" (ESP needs aes*gcm16 or chacha20poly1305, or aes* with sha256/384/512)");
 			err = -EINVAL;
 			break;
 		}
@@ -135,7 +149,9 @@ const char *ike_suite_str(const struct ike_suite *s, bool ike, char *buf, size_t
 	if (ike && s->prf && n > 0 && (size_t)n < len)
 		n += snprintf(buf + n, len - n, "-%s", alg_str(TT_PRF, s->prf, 0));
 	if (s->dh && n > 0 && (size_t)n < len)
-		snprintf(buf + n, len - n, "-%s", alg_str(TT_DH, s->dh, 0));
+		n += snprintf(buf + n, len - n, "-%s", alg_str(TT_DH, s->dh, 0));
+	if (s->esn && n > 0 && (size_t)n < len)
+		snprintf(buf + n, len - n, "-esn");
 	return buf;
 }
 
@@ -343,8 +359,13 @@ static void conn_defaults(struct ike_conn_conf *c, const char *name)
 	c->udp_timeout_ms = 1500;
 	c->mobike = true;
 	c->probe_s = 30;
-	ike_parse_suites("aes128gcm16-prfsha256-ecp256", true, c->ike, &c->nike);
-	ike_parse_suites("aes128gcm16", false, c->esp, &c->nesp);
+	/*
+	 * What gateways and clients offer today (FortiClient's defaults among
+	 * them): AEAD first, then CBC with SHA2; the first one's group is the
+	 * initiator's KE.
+	 */
+	ike_parse_suites(IKE_DEFAULT_IKE, true, c->ike, &c->nike);
+	ike_parse_suites(IKE_DEFAULT_ESP, false, c->esp, &c->nesp);
 }
 
 static int conn_key(struct ike_conn_conf *c, const char *k, const char *v)
@@ -437,6 +458,10 @@ static int global_key(struct ike_conf *conf, const char *k, const char *v)
 		if (parse_uint(v, 1000000, &u) || !u)
 			return -EINVAL;
 		conf->half_open_max = (unsigned int)u;
+	} else if (!strcmp(k, "half-open-per-source")) {
+		if (parse_uint(v, 1000000, &u) || !u)
+			return -EINVAL;
+		conf->half_open_per_source = (unsigned int)u;
 	} else if (!strcmp(k, "cookie-threshold")) {
 		if (parse_uint(v, 1000000, &u))
 			return -EINVAL;
@@ -485,6 +510,10 @@ static int check_conn(const char *path, const struct ike_conn_conf *c)
 		fprintf(stderr, "esptcp: %s: [conn %s]: missing %s\n", path, c->name, miss);
 		return -EINVAL;
 	}
+	if (c->psk_len < IKE_PSK_MIN)
+		/* a captured exchange lets anyone guess a PSK offline, at leisure */
+		fprintf(stderr, "esptcp: %s: [conn %s]: warning: the psk has %zu characters; "
+			"use %d or more random ones\n", path, c->name, c->psk_len, IKE_PSK_MIN);
 	if (!c->remote_any && c->remote.ss_family != c->local.ss_family) {
 		fprintf(stderr, "esptcp: %s: [conn %s]: local and remote differ in family\n",
 			path, c->name);
@@ -522,6 +551,7 @@ int ike_conf_load(const char *path, struct ike_conf *conf)
 
 	memset(conf, 0, sizeof(*conf));
 	conf->half_open_max = 256;
+	conf->half_open_per_source = 16;
 	conf->cookie_threshold = 32;
 	conf->half_open_timeout_s = 30;
 	conf->reqid_base = 0x45540000;

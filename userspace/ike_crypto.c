@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * esptcp tool: every use of libcrypto by the IKE helper.  Key exchange
- * (MODP 2048, P-256, Curve25519), the PRF and prf+ of RFC 7296 section
+ * (MODP 2048/3072/4096, P-256, P-384, Curve25519), the PRF and prf+ of RFC 7296 section
  * 2.13, key derivation (2.14) and the SK payload (3.14, RFC 5282 for GCM).
  * Nothing here implements a primitive; it only arranges OpenSSL's.
  */
@@ -39,8 +39,58 @@ static const EVP_MD *prf_md(uint16_t prf)
 		return EVP_sha256();
 	case PRF_HMAC_SHA2_384:
 		return EVP_sha384();
+	case PRF_HMAC_SHA2_512:
+		return EVP_sha512();
 	}
 	return NULL;
+}
+
+/* integrity: HMAC-SHA2 truncated to half its length (RFC 4868), as IKE and ESP use it */
+static const struct integ_alg {
+	uint16_t id;
+	const char *xfrm;
+	size_t key_len, icv_len;
+} integ_algs[] = {
+	{ AUTH_HMAC_SHA2_256_128, "hmac(sha256)", 32, 16 },
+	{ AUTH_HMAC_SHA2_384_192, "hmac(sha384)", 48, 24 },
+	{ AUTH_HMAC_SHA2_512_256, "hmac(sha512)", 64, 32 },
+};
+
+static const struct integ_alg *integ_alg(uint16_t id)
+{
+	for (size_t i = 0; i < sizeof(integ_algs) / sizeof(integ_algs[0]); i++)
+		if (integ_algs[i].id == id)
+			return &integ_algs[i];
+	return NULL;
+}
+
+static const EVP_MD *integ_md(uint16_t id)
+{
+	switch (id) {
+	case AUTH_HMAC_SHA2_256_128:
+		return EVP_sha256();
+	case AUTH_HMAC_SHA2_384_192:
+		return EVP_sha384();
+	case AUTH_HMAC_SHA2_512_256:
+		return EVP_sha512();
+	}
+	return NULL;
+}
+
+/* AEAD ciphers: a 4-byte salt after the key, an 8-byte IV, a 16-byte ICV (RFC 5282, 7634) */
+static bool is_aead(const struct ike_suite *s)
+{
+	return s->encr == ENCR_AES_GCM_16 || s->encr == ENCR_CHACHA20_POLY1305;
+}
+
+/* the cipher's key bytes (without salt), or 0 for a suite we do not have */
+static size_t cipher_key_len(const struct ike_suite *s)
+{
+	if (s->encr == ENCR_CHACHA20_POLY1305)
+		return s->keylen ? 0 : 32;	/* RFC 7634: no key length attribute */
+	if (s->encr != ENCR_AES_GCM_16 && s->encr != ENCR_AES_CBC)
+		return 0;
+	return s->keylen == 128 || s->keylen == 192 || s->keylen == 256 ? s->keylen / 8 : 0;
 }
 
 size_t ike_prf_len(uint16_t prf)
@@ -97,42 +147,125 @@ int ike_prf_plus(uint16_t prf, const void *key, size_t klen, const uint8_t *seed
 	return err;
 }
 
-size_t ike_ke_len(uint16_t group)
+/* the Diffie-Hellman groups: IKE's number, OpenSSL's key type and group, KE data length */
+static const struct dh_group {
+	uint16_t id;
+	const char *type, *name;
+	size_t ke_len;
+} dh_groups[] = {
+	{ DH_MODP_2048, "DH", "modp_2048", 256 },
+	{ DH_MODP_3072, "DH", "modp_3072", 384 },
+	{ DH_MODP_4096, "DH", "modp_4096", 512 },
+	{ DH_ECP_256, "EC", "P-256", 64 },
+	{ DH_ECP_384, "EC", "P-384", 96 },
+	{ DH_CURVE25519, "X25519", NULL, 32 },
+};
+
+static const struct dh_group *dh_group(uint16_t id)
 {
-	switch (group) {
-	case DH_MODP_2048:
-		return 256;
-	case DH_ECP_256:
-		return 64;
-	case DH_CURVE25519:
-		return 32;
-	}
-	return 0;
+	for (size_t i = 0; i < sizeof(dh_groups) / sizeof(dh_groups[0]); i++)
+		if (dh_groups[i].id == id)
+			return &dh_groups[i];
+	return NULL;
 }
 
+static bool is_ecp(const struct dh_group *g)
+{
+	return !strcmp(g->type, "EC");
+}
+
+size_t ike_ke_len(uint16_t group)
+{
+	const struct dh_group *g = dh_group(group);
+
+	return g ? g->ke_len : 0;
+}
+
+/* a public key of the group from KE data (x | y for ECP, as RFC 5903 sends it) */
+static EVP_PKEY *peer_key(const struct dh_group *g, const uint8_t *peer, size_t plen)
+{
+	OSSL_PARAM params[2];
+	EVP_PKEY_CTX *ctx;
+	EVP_PKEY *pk = NULL;
+	uint8_t pt[1 + 2 * 66];
+
+	if (!g->name)
+		return EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, peer, plen);
+	if (is_ecp(g)) {
+		if (plen + 1 > sizeof(pt))
+			return NULL;
+		pt[0] = 4;
+		memcpy(pt + 1, peer, plen);
+		peer = pt;
+		plen++;
+	}
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+						     (char *)g->name, 0);
+	params[1] = OSSL_PARAM_construct_end();
+	ctx = EVP_PKEY_CTX_new_from_name(NULL, g->type, NULL);
+	if (!ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_KEY_PARAMETERS, params) != 1 ||
+	    EVP_PKEY_set1_encoded_public_key(pk, peer, plen) != 1) {
+		EVP_PKEY_free(pk);
+		pk = NULL;
+	}
+	EVP_PKEY_CTX_free(ctx);
+	return pk;
+}
+
+/**
+ * ike_dh_check() - is the peer's KE data usable, before we spend a key on it?
+ * @group: the KE payload's group
+ * @peer: its data
+ * @plen: its length
+ *
+ * The length must be the group's; a MODP value must be in range and an
+ * ECP point on the curve (OpenSSL's quick public key check, which costs
+ * far less than a key generation).  A responder calls this before it
+ * generates its own key.
+ *
+ * Return: 0, or -EINVAL.
+ */
+int ike_dh_check(uint16_t group, const uint8_t *peer, size_t plen)
+{
+	const struct dh_group *g = dh_group(group);
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *pk;
+	int ok;
+
+	if (!g || plen != g->ke_len)
+		return -EINVAL;
+	pk = peer_key(g, peer, plen);
+	if (!pk)
+		return -EINVAL;
+	ctx = g->name ? EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL) : NULL;
+	ok = !g->name || (ctx && EVP_PKEY_public_check_quick(ctx) == 1);
+	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_free(pk);
+	return ok ? 0 : -EINVAL;
+}
+
+/* a fresh key of the group; OpenSSL clears its private part when it is freed */
 struct ike_dh *ike_dh_new(uint16_t group)
 {
-	struct ike_dh *dh = calloc(1, sizeof(*dh));
+	const struct dh_group *g = dh_group(group);
+	struct ike_dh *dh;
 
+	if (!g)
+		return NULL;
+	dh = calloc(1, sizeof(*dh));
 	if (!dh)
 		return NULL;
 	dh->group = group;
-	switch (group) {
-	case DH_MODP_2048: {
-		EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "DH", NULL);
+	if (!g->name) {
+		dh->key = EVP_PKEY_Q_keygen(NULL, NULL, g->type);
+	} else {
+		EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, g->type, NULL);
 
 		if (ctx && EVP_PKEY_keygen_init(ctx) == 1 &&
-		    EVP_PKEY_CTX_set_group_name(ctx, "modp_2048") == 1)
+		    EVP_PKEY_CTX_set_group_name(ctx, g->name) == 1)
 			EVP_PKEY_generate(ctx, &dh->key);
 		EVP_PKEY_CTX_free(ctx);
-		break;
-	}
-	case DH_ECP_256:
-		dh->key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-		break;
-	case DH_CURVE25519:
-		dh->key = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
-		break;
 	}
 	if (!dh->key) {
 		free(dh);
@@ -162,7 +295,7 @@ int ike_dh_public(struct ike_dh *dh, uint8_t *out, size_t len)
 	elen = EVP_PKEY_get1_encoded_public_key(dh->key, &enc);
 	if (!elen)
 		return -EIO;
-	if (dh->group == DH_ECP_256) {
+	if (is_ecp(dh_group(dh->group))) {
 		if (elen != want + 1 || enc[0] != 4)
 			err = -EIO;
 		else
@@ -182,10 +315,10 @@ int ike_dh_public(struct ike_dh *dh, uint8_t *out, size_t len)
  * @dh: our key
  * @peer: the peer's KE data, exactly ike_ke_len() bytes
  * @plen: its length
- * @out: at least 256 bytes
+ * @out: at least 512 bytes
  * @olen: set to the secret's length
  *
- * OpenSSL checks the peer's value (range for MODP, on the curve for P-256);
+ * OpenSSL checks the peer's value (range for MODP, on the curve for ECP);
  * an all-zero X25519 result is refused (RFC 8031 section 2.3).
  *
  * Return: 0, or -EINVAL for an unusable peer value.
@@ -193,37 +326,21 @@ int ike_dh_public(struct ike_dh *dh, uint8_t *out, size_t len)
 int ike_dh_shared(struct ike_dh *dh, const uint8_t *peer, size_t plen,
 		  uint8_t *out, size_t *olen)
 {
+	const struct dh_group *g = dh_group(dh->group);
 	EVP_PKEY *pk = NULL;
 	EVP_PKEY_CTX *ctx = NULL;
-	uint8_t pt[65];
-	size_t len = 256;
+	size_t len = 512;
 	int err = -EINVAL;
 
-	if (plen != ike_ke_len(dh->group))
+	if (!g || plen != g->ke_len)
 		return -EINVAL;
-	if (dh->group == DH_CURVE25519) {
-		pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, peer, plen);
-	} else {
-		pk = EVP_PKEY_new();
-		if (pk && EVP_PKEY_copy_parameters(pk, dh->key) != 1) {
-			EVP_PKEY_free(pk);
-			pk = NULL;
-		}
-		if (pk && dh->group == DH_ECP_256) {
-			pt[0] = 4;
-			memcpy(pt + 1, peer, plen);
-			if (EVP_PKEY_set1_encoded_public_key(pk, pt, plen + 1) != 1)
-				goto out;
-		} else if (pk && EVP_PKEY_set1_encoded_public_key(pk, peer, plen) != 1) {
-			goto out;
-		}
-	}
+	pk = peer_key(g, peer, plen);
 	if (!pk)
 		goto out;
 	ctx = EVP_PKEY_CTX_new(dh->key, NULL);
 	if (!ctx || EVP_PKEY_derive_init(ctx) != 1)
 		goto out;
-	if (dh->group == DH_MODP_2048 && EVP_PKEY_CTX_set_dh_pad(ctx, 1) != 1)
+	if (!strcmp(g->type, "DH") && EVP_PKEY_CTX_set_dh_pad(ctx, 1) != 1)
 		goto out;
 	if (EVP_PKEY_derive_set_peer(ctx, pk) != 1 || EVP_PKEY_derive(ctx, out, &len) != 1)
 		goto out;
@@ -243,39 +360,31 @@ out:
 	return err;
 }
 
-static bool is_aead(const struct ike_suite *s)
-{
-	return s->encr == ENCR_AES_GCM_16;
-}
-
 int ike_suite_keylens(const struct ike_suite *s, struct ike_keys *k)
 {
+	size_t key = cipher_key_len(s);
+
 	memset(k, 0, sizeof(*k));
-	if (s->keylen != 128 && s->keylen != 192 && s->keylen != 256)
-		return -EINVAL;
 	k->prf_len = ike_prf_len(s->prf);
-	if (!k->prf_len)
+	if (!k->prf_len || !key)
 		return -EINVAL;
-	switch (s->encr) {
-	case ENCR_AES_GCM_16:
-		k->encr_len = s->keylen / 8 + 4;	/* key, then 4 bytes of salt */
+	if (is_aead(s)) {
+		k->encr_len = key + 4;		/* key, then 4 bytes of salt */
 		k->iv_len = 8;
 		k->icv_len = 16;
 		k->block = 1;
 		if (s->integ)
 			return -EINVAL;
-		break;
-	case ENCR_AES_CBC:
-		k->encr_len = s->keylen / 8;
+	} else {
+		const struct integ_alg *ia = integ_alg(s->integ);
+
+		if (!ia)
+			return -EINVAL;
+		k->encr_len = key;
 		k->iv_len = 16;
 		k->block = 16;
-		if (s->integ != AUTH_HMAC_SHA2_256_128)
-			return -EINVAL;
-		k->integ_len = 32;
-		k->icv_len = 16;
-		break;
-	default:
-		return -EINVAL;
+		k->integ_len = ia->key_len;
+		k->icv_len = ia->icv_len;
 	}
 	return 0;
 }
@@ -325,6 +434,8 @@ static const EVP_CIPHER *cipher(const struct ike_suite *s)
 {
 	bool gcm = is_aead(s);
 
+	if (s->encr == ENCR_CHACHA20_POLY1305)
+		return EVP_chacha20_poly1305();
 	switch (s->keylen) {
 	case 128:
 		return gcm ? EVP_aes_128_gcm() : EVP_aes_128_cbc();
@@ -337,8 +448,9 @@ static const EVP_CIPHER *cipher(const struct ike_suite *s)
 }
 
 /*
- * One pass of AES-GCM or AES-CBC.  For GCM, aad/tag are used and the nonce
- * is salt | iv; for CBC padding is ours (IKE's), so OpenSSL's is off.
+ * One pass of an AEAD (AES-GCM, ChaCha20-Poly1305) or of AES-CBC.  For an
+ * AEAD, aad/tag are used and the nonce is salt | iv; for CBC padding is
+ * ours (IKE's), so OpenSSL's is off.
  */
 static int run_cipher(const struct ike_suite *s, const uint8_t *key, size_t klen,
 		      const uint8_t *iv, bool enc, const uint8_t *aad, size_t aadlen,
@@ -359,7 +471,7 @@ static int run_cipher(const struct ike_suite *s, const uint8_t *key, size_t klen
 	}
 	if (EVP_CipherInit_ex(ctx, cipher(s), NULL, NULL, NULL, enc) != 1)
 		goto out;
-	if (gcm && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) != 1)
+	if (gcm && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_IVLEN, 12, NULL) != 1)
 		goto out;
 	if (EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, enc) != 1)
 		goto out;
@@ -368,13 +480,13 @@ static int run_cipher(const struct ike_suite *s, const uint8_t *key, size_t klen
 		goto out;
 	if (len && EVP_CipherUpdate(ctx, out, &n, in, (int)len) != 1)
 		goto out;
-	if (gcm && !enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, tag) != 1)
+	if (gcm && !enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, 16, tag) != 1)
 		goto out;
 	if (EVP_CipherFinal_ex(ctx, out + len, &n) != 1) {
 		err = -EBADMSG;
 		goto out;
 	}
-	if (gcm && enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, tag) != 1)
+	if (gcm && enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16, tag) != 1)
 		goto out;
 	err = 0;
 out:
@@ -439,7 +551,7 @@ int ike_sk_seal(const struct ike_suite *s, const struct ike_keys *k, bool initia
 
 		err = run_cipher(s, ek, k->encr_len, b->p + iv_off, true, NULL, 0,
 				 buf, clen, b->p + ct_off, NULL);
-		if (!err && !HMAC(EVP_sha256(), ak, (int)k->integ_len, b->p,
+		if (!err && !HMAC(integ_md(s->integ), ak, (int)k->integ_len, b->p,
 				  b->len - k->icv_len, mac, &mlen))
 			err = -EIO;
 		if (!err)
@@ -484,7 +596,7 @@ int ike_sk_open(const struct ike_suite *s, const struct ike_keys *k, bool from_i
 		unsigned int mlen;
 		uint8_t mac[64];
 
-		if (!HMAC(EVP_sha256(), ak, (int)k->integ_len, msg, msg_len - k->icv_len,
+		if (!HMAC(integ_md(s->integ), ak, (int)k->integ_len, msg, msg_len - k->icv_len,
 			  mac, &mlen))
 			return -EIO;
 		if (CRYPTO_memcmp(mac, msg + msg_len - k->icv_len, k->icv_len))
@@ -508,19 +620,53 @@ int ike_sk_open(const struct ike_suite *s, const struct ike_keys *k, bool from_i
 
 int ike_esp_keylen(const struct ike_suite *s, size_t *enc, size_t *integ)
 {
-	if (s->keylen != 128 && s->keylen != 192 && s->keylen != 256)
+	size_t key = cipher_key_len(s);
+	const struct integ_alg *ia = integ_alg(s->integ);
+
+	if (!key)
 		return -EINVAL;
-	switch (s->encr) {
-	case ENCR_AES_GCM_16:
-		*enc = s->keylen / 8 + 4;
+	if (is_aead(s)) {
+		*enc = key + 4;
 		*integ = 0;
 		return s->integ ? -EINVAL : 0;
-	case ENCR_AES_CBC:
-		*enc = s->keylen / 8;
-		*integ = 32;
-		return s->integ == AUTH_HMAC_SHA2_256_128 ? 0 : -EINVAL;
 	}
-	return -EINVAL;
+	if (!ia)
+		return -EINVAL;
+	*enc = key;
+	*integ = ia->key_len;
+	return 0;
+}
+
+/**
+ * ike_esp_xfrm_algs() - the kernel's names of an ESP suite's algorithms
+ * @s: the suite
+ * @encr: set to the cipher's or AEAD's name
+ * @integ: set to the integrity algorithm's name, or NULL for an AEAD
+ * @bits: set to the ICV length in bits (AEAD) or the truncation (integrity)
+ *
+ * Return: 0, or -EINVAL for a suite we do not have.
+ */
+int ike_esp_xfrm_algs(const struct ike_suite *s, const char **encr, const char **integ,
+		      unsigned int *bits)
+{
+	const struct integ_alg *ia = integ_alg(s->integ);
+
+	if (!cipher_key_len(s))
+		return -EINVAL;
+	*integ = NULL;
+	*bits = 128;
+	if (s->encr == ENCR_AES_GCM_16) {
+		*encr = "rfc4106(gcm(aes))";
+	} else if (s->encr == ENCR_CHACHA20_POLY1305) {
+		*encr = "rfc7539esp(chacha20,poly1305)";
+	} else {
+		if (!ia)
+			return -EINVAL;
+		*encr = "cbc(aes)";
+		*integ = ia->xfrm;
+		*bits = (unsigned int)ia->icv_len * 8;
+	}
+	return 0;
 }
 
 static size_t addr_bytes(const struct sockaddr_storage *ss, const uint8_t **addr,
@@ -569,6 +715,9 @@ int ike_cookie_hash(const uint8_t *secret, const uint8_t *ni, size_t nilen,
 	const uint8_t *addr;
 	uint16_t port;
 	size_t alen = addr_bytes(ss, &addr, &port);
+	/* lengths first: no Ni | IPv4 can read as a shorter Ni | IPv6 */
+	uint8_t frame[4] = { (uint8_t)(nilen >> 8), (uint8_t)nilen, (uint8_t)ss->ss_family,
+			     (uint8_t)alen };
 	uint8_t spi[8];
 	int ok;
 
@@ -577,6 +726,7 @@ int ike_cookie_hash(const uint8_t *secret, const uint8_t *ni, size_t nilen,
 	for (int i = 0; i < 8; i++)
 		spi[i] = (uint8_t)(spi_i >> (56 - 8 * i));
 	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+	     EVP_DigestUpdate(ctx, frame, sizeof(frame)) == 1 &&
 	     EVP_DigestUpdate(ctx, ni, nilen) == 1 &&
 	     EVP_DigestUpdate(ctx, addr, alen) == 1 &&
 	     EVP_DigestUpdate(ctx, spi, 8) == 1 &&

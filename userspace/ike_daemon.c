@@ -8,6 +8,7 @@
  * ike_task.c through the link callbacks.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -109,7 +110,7 @@ static void status_write(struct ike_daemon *d)
 			continue;
 		fprintf(f, "ike %s %016llx_i %016llx_r %s %s%s children %u since %llu: %s\n",
 			sa->conf->name, (unsigned long long)sa->spi_i,
-			(unsigned long long)sa->spi_r, sa->initiator ? "initiator" : "responder",
+			(unsigned long long)sa->spi_r, sa->conf->initiator ? "initiator" : "responder",
 			sa->link->type == TRANSPORT_TCP ? "tcp" : "udp",
 			sa->link->stage == LINK_DEAD ? " (connection lost)" : "",
 			child_count(sa),
@@ -119,23 +120,40 @@ static void status_write(struct ike_daemon *d)
 	rename(tmp, status_path);
 }
 
+#define STAT(n)	{ #n, offsetof(struct ike_stats, n) }
+
+static const struct {
+	const char *name;
+	size_t off;
+} stat_fields[] = {
+	STAT(rx_msgs), STAT(tx_msgs), STAT(rx_bad), STAT(rx_bad_icv), STAT(rx_unknown_spi),
+	STAT(rx_retransmits), STAT(auth_failed), STAT(half_open_dropped), STAT(cookies_sent),
+	STAT(invalid_ke_sent), STAT(sa_established), STAT(child_installed), STAT(child_rekeyed),
+	STAT(ike_rekeyed), STAT(dpd_dead), STAT(tcp_accepted), STAT(tcp_rejected),
+	STAT(fallback_connects), STAT(moved_to_tcp), STAT(moved_to_udp), STAT(tcp_reconnects),
+	STAT(ike_sa_init_sent), STAT(ts_refused), STAT(rekey_collisions),
+	STAT(per_source_dropped), STAT(dpd_sent), STAT(dpd_answered), STAT(info_answered),
+};
+
+/* SIGUSR1 and exit: one line, "esptcp: stats NAME VALUE ..." */
 static void print_stats(const struct ike_daemon *d)
 {
-	const struct ike_stats *s = &d->st;
+	fputs("esptcp: stats", stderr);
+	for (size_t i = 0; i < ARRAY_SIZE(stat_fields); i++)
+		fprintf(stderr, " %s %llu", stat_fields[i].name,
+			*(const unsigned long long *)((const char *)&d->st + stat_fields[i].off));
+	fputc('\n', stderr);
+}
 
-	fprintf(stderr,
-		"esptcp: stats rx_msgs %llu tx_msgs %llu rx_bad %llu rx_bad_icv %llu rx_unknown_spi %llu rx_retransmits %llu auth_failed %llu half_open_dropped %llu cookies_sent %llu invalid_ke_sent %llu sa_established %llu child_installed %llu child_rekeyed %llu ike_rekeyed %llu dpd_dead %llu tcp_accepted %llu tcp_rejected %llu fallback_connects %llu moved_to_tcp %llu moved_to_udp %llu tcp_reconnects %llu ike_sa_init_sent %llu\n",
-		(unsigned long long)s->rx_msgs, (unsigned long long)s->tx_msgs,
-		(unsigned long long)s->rx_bad, (unsigned long long)s->rx_bad_icv,
-		(unsigned long long)s->rx_unknown_spi, (unsigned long long)s->rx_retransmits,
-		(unsigned long long)s->auth_failed, (unsigned long long)s->half_open_dropped,
-		(unsigned long long)s->cookies_sent, (unsigned long long)s->invalid_ke_sent,
-		(unsigned long long)s->sa_established, (unsigned long long)s->child_installed,
-		(unsigned long long)s->child_rekeyed, (unsigned long long)s->ike_rekeyed,
-		(unsigned long long)s->dpd_dead, (unsigned long long)s->tcp_accepted,
-		(unsigned long long)s->tcp_rejected, (unsigned long long)s->fallback_connects,
-		(unsigned long long)s->moved_to_tcp, (unsigned long long)s->moved_to_udp,
-		(unsigned long long)s->tcp_reconnects, (unsigned long long)s->ike_sa_init_sent);
+/* SIGUSR2: every established SA rekeys its CHILD_SAs at the next timer pass */
+static void rekey_now(struct ike_daemon *d)
+{
+	fprintf(stderr, "esptcp: rekeying every CHILD_SA now\n");
+	for (struct ike_sa *sa = d->sas; sa; sa = sa->next)
+		if (sa->state == SA_ESTABLISHED)
+			for (struct ike_child *c = sa->children; c; c = c->next)
+				if (c->rekey_at != UINT64_MAX)
+					c->rekey_at = d->now;
 }
 
 static void run_timers(struct ike_daemon *d)
@@ -222,15 +240,16 @@ int esptcp_ike_main(int argc, char **argv)
 	}
 	d.conf = &conf;
 	d.now = mono_ms();
-	d.next_reqid = conf.reqid_base + 1;
+	d.reqid_used = calloc(0x10000 / 8, 1);
 	d.link_ops = &ike_task_link_ops;
 	d.restart_at = calloc(conf.nconns, sizeof(*d.restart_at));
 	d.restart_tcp = calloc(conf.nconns, sizeof(*d.restart_tcp));
 	d.xfrm = xfrm_open();
-	if (!d.restart_at || !d.restart_tcp || !d.xfrm) {
+	if (!d.restart_at || !d.restart_tcp || !d.reqid_used || !d.xfrm) {
 		fprintf(stderr, "esptcp: cannot open XFRM netlink: %s\n", strerror(errno));
 		free(d.restart_at);
 		free(d.restart_tcp);
+		free(d.reqid_used);
 		xfrm_close(d.xfrm);
 		ike_conf_free(&conf);
 		return 1;
@@ -249,12 +268,12 @@ int esptcp_ike_main(int argc, char **argv)
 		if (!d.nl)
 			fprintf(stderr, "esptcp: the esptcp module is not loaded: no TCP\n");
 	}
-	ike_random(d.cookie_secret, sizeof(d.cookie_secret));
 	d.epfd = epoll_create1(EPOLL_CLOEXEC);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sigobj.fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -288,6 +307,8 @@ int esptcp_ike_main(int argc, char **argv)
 					continue;
 				if (si.ssi_signo == SIGUSR1)
 					print_stats(&d);
+				else if (si.ssi_signo == SIGUSR2)
+					rekey_now(&d);
 				else
 					d.stopping = true;
 			} else if (kind == OBJ_LINK) {
@@ -317,6 +338,7 @@ int esptcp_ike_main(int argc, char **argv)
 	xfrm_close(d.xfrm);
 	free(d.restart_at);
 	free(d.restart_tcp);
+	free(d.reqid_used);
 	ike_conf_free(&conf);
 	return 0;
 }

@@ -75,6 +75,7 @@ void ike_info_request(struct ike_sa *sa, const struct ike_msg *m)
 		ike_put16(&o.in, (uint16_t)ngone);
 		ike_put(&o.in, gone, 4 * ngone);
 	}
+	sa->d->st.info_answered++;
 	if (!ike_out_seal(sa, &o))
 		ike_send_response(sa, &o.b);
 	else
@@ -98,6 +99,8 @@ void ike_info_response(struct ike_sa *sa, const struct ike_msg *m)
 	(void)m;
 	sa->req.kind = REQ_NONE;
 	sa->req.child = NULL;
+	if (kind == REQ_DPD)
+		sa->d->st.dpd_answered++;
 	if (kind == REQ_DELETE_CHILD && c) {
 		ike_child_remove(sa, c, true);
 		ike_child_unlink(sa, c);
@@ -116,6 +119,7 @@ void ike_info_dpd(struct ike_sa *sa)
 	struct ike_out o;
 
 	ike_out_begin(sa, &o, INFORMATIONAL, false, sa->next_req);
+	sa->d->st.dpd_sent++;
 	if (!ike_out_seal(sa, &o))
 		ike_send_request(sa, REQ_DPD, &o.b);
 	else

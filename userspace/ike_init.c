@@ -11,7 +11,10 @@
 #include <string.h>
 #include <arpa/inet.h>
 
+#include "esptcp.h"
 #include "ike_sa.h"
+
+#define COOKIE_ROTATE_MS	120000
 
 static int send_init(struct ike_sa *sa)
 {
@@ -73,7 +76,10 @@ struct ike_sa *ike_sa_initiate(struct ike_daemon *d, const struct ike_conn_conf 
 	sa->spi_i = ike_new_spi();
 	sa->group = c->ike[0].dh;
 	sa->ni_len = IKE_NONCE_LEN;
-	ike_random(sa->ni, sa->ni_len);
+	if (!sa->spi_i || ike_random(sa->ni, sa->ni_len)) {
+		ike_sa_free(sa);
+		return NULL;
+	}
 	return sa;
 }
 
@@ -229,8 +235,8 @@ void ike_init_response(struct ike_sa *sa, const struct ike_msg *m)
 		struct sockaddr_storage peer = sa->link->peer, local = sa->link->local;
 		struct ike_link *l;
 
-		((struct sockaddr_in *)&peer)->sin_port = htons(4500);
-		((struct sockaddr_in *)&local)->sin_port = htons(4500);
+		ike_ss_set_port(&peer, 4500);
+		ike_ss_set_port(&local, 4500);
 		l = ike_udp_link(sa->d, &local, &peer, true);
 		if (l) {
 			ike_link_put(sa->d, sa->link);
@@ -243,13 +249,35 @@ void ike_init_response(struct ike_sa *sa, const struct ike_msg *m)
 		ike_sa_die(sa, "cannot build IKE_AUTH", true);
 }
 
-/* choose an IKE suite over every conn this peer may be; prefer the KE's group */
+/* does every conn this peer may be accept suite s? */
+static bool all_accept(struct ike_daemon *d, const struct ike_link *l, const struct ike_suite *s)
+{
+	for (size_t ci = 0; ci < d->conf->nconns; ci++) {
+		const struct ike_conn_conf *c = &d->conf->conns[ci];
+		bool has = false;
+
+		if (!ike_conn_accepts(c, &l->local, &l->peer))
+			continue;
+		for (size_t j = 0; j < c->nike && !has; j++)
+			has = !memcmp(&c->ike[j], s, sizeof(*s));
+		if (!has)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Choose an IKE suite over every conn this peer may be.  Which conn it is
+ * shows only in IKE_AUTH, and the suite must suit that conn then: a suite
+ * every candidate conn accepts comes first, then the first conn's; within
+ * each, one of the KE's group first (no INVALID_KE_PAYLOAD round).
+ */
 static const struct ike_conn_conf *choose_ike(struct ike_daemon *d, const struct ike_link *l,
 					      const struct ike_proposal *props, unsigned int n,
 					      uint16_t ke_group, struct ike_suite *out,
 					      uint8_t *num)
 {
-	for (int pass = 0; pass < 2; pass++) {
+	for (int pass = 0; pass < 4; pass++) {
 		for (size_t ci = 0; ci < d->conf->nconns; ci++) {
 			const struct ike_conn_conf *c = &d->conf->conns[ci];
 
@@ -259,7 +287,9 @@ static const struct ike_conn_conf *choose_ike(struct ike_daemon *d, const struct
 				if (props[i].proto != PROTO_IKE || props[i].spi_len)
 					continue;
 				for (size_t j = 0; j < c->nike; j++) {
-					if (pass == 0 && c->ike[j].dh != ke_group)
+					if (pass % 2 == 0 && c->ike[j].dh != ke_group)
+						continue;
+					if (pass < 2 && !all_accept(d, l, &c->ike[j]))
 						continue;
 					if (ike_proposal_has(&props[i], &c->ike[j])) {
 						*out = c->ike[j];
@@ -273,23 +303,106 @@ static const struct ike_conn_conf *choose_ike(struct ike_daemon *d, const struct
 	return NULL;
 }
 
+/*
+ * Failed IKE_SA_INITs (no proposal, wrong group, bad KE) cost a reply or a
+ * check each; they count toward COOKIE mode like half-open SAs do, halving
+ * every 10 s.
+ */
+static unsigned int recent_failures(struct ike_daemon *d)
+{
+	while (d->now - d->init_fail_at >= 10000 && d->init_fails) {
+		d->init_fails /= 2;
+		d->init_fail_at += 10000;
+	}
+	if (!d->init_fails)
+		d->init_fail_at = d->now;
+	return d->init_fails;
+}
+
+static void init_failed(struct ike_daemon *d)
+{
+	recent_failures(d);
+	d->init_fails++;
+}
+
+/* what one source address holds before it authenticates */
+static unsigned int half_open_from(struct ike_daemon *d, const struct ike_link *link,
+				   bool *on_link)
+{
+	unsigned int n = 0;
+
+	*on_link = false;
+	for (struct ike_sa *sa = d->sas; sa; sa = sa->next) {
+		if (sa->state != SA_HALF_OPEN)
+			continue;
+		n += ike_ss_same_addr(&sa->init_peer, &link->peer);
+		*on_link |= sa->link == link;
+	}
+	return n;
+}
+
+/*
+ * The COOKIE secret changes every two minutes (RFC 7296 2.6); a cookie
+ * made with the one before still counts, so no initiator is caught between.
+ */
+static void cookie_rotate(struct ike_daemon *d)
+{
+	uint8_t next[32];
+
+	if (d->cookie_at && d->now - d->cookie_at < COOKIE_ROTATE_MS)
+		return;
+	if (ike_random(next, sizeof(next)))
+		return;		/* keep the current one rather than a weak one */
+	memcpy(d->cookie_prev, d->cookie_at ? d->cookie_secret : next, sizeof(next));
+	memcpy(d->cookie_secret, next, sizeof(next));
+	ike_wipe(next, sizeof(next));
+	d->cookie_at = d->now;
+}
+
+/* the COOKIE the peer must return: a hash keyed by the current or the previous secret */
+static bool cookie_ok(struct ike_daemon *d, const struct ike_link *link, const struct ike_msg *m,
+		      const struct ike_pl *ni, uint8_t want[36])
+{
+	const struct ike_pl *cookie = ike_find_notify(m, N_COOKIE);
+	const uint8_t *data = NULL;
+	size_t len = 0;
+	uint8_t h[32];
+
+	cookie_rotate(d);
+	memset(want, 0, 4);
+	if (ike_cookie_hash(d->cookie_secret, ni->data, ni->len, &link->peer, m->hdr.spi_i, h))
+		return false;
+	memcpy(want + 4, h, 32);
+	if (cookie)
+		data = ike_notify_data(cookie, &len);
+	if (!data || len != 36 || memcmp(data, want, 4))
+		return false;
+	if (ike_memeq(data + 4, h, 32))
+		return true;
+	return !ike_cookie_hash(d->cookie_prev, ni->data, ni->len, &link->peer, m->hdr.spi_i, h) &&
+	       ike_memeq(data + 4, h, 32);
+}
+
 void ike_init_request(struct ike_daemon *d, struct ike_link *link, const struct ike_msg *m)
 {
 	const struct ike_pl *sapl = ike_find(m, PL_SA), *ke = ike_find(m, PL_KE);
-	const struct ike_pl *ni = ike_find(m, PL_NONCE), *cookie;
+	const struct ike_pl *ni = ike_find(m, PL_NONCE);
 	struct ike_proposal props[IKE_MAX_PROPOSALS];
 	const struct ike_conn_conf *c;
 	struct ike_suite suite;
 	uint16_t ke_group;
 	unsigned int n;
-	uint8_t num, kebuf[256], want[36];
+	uint8_t num, kebuf[512], want[36];
 	struct ike_chain ch;
 	struct ike_buf b;
 	struct ike_sa *sa;
+	bool on_link;
+	char abuf[64];
 
 	/* a retransmission of a request we answered: answer again (UDP only) */
 	for (sa = d->sas; sa; sa = sa->next) {
-		if (!sa->initiator && sa->spi_i == m->hdr.spi_i && ike_ss_same_addr(&sa->link->peer, &link->peer)) {
+		if (!sa->initiator && sa->spi_i == m->hdr.spi_i &&
+		    ike_ss_same_addr(&sa->init_peer, &link->peer)) {
 			if (sa->state == SA_HALF_OPEN && link->type == TRANSPORT_UDP &&
 			    sa->init_req.len == m->raw_len &&
 			    !memcmp(sa->init_req.p, m->raw, m->raw_len))
@@ -312,37 +425,49 @@ void ike_init_request(struct ike_daemon *d, struct ike_link *link, const struct 
 				d->half_open);
 		return;
 	}
-	if (d->half_open >= d->conf->cookie_threshold) {
-		uint8_t h[32];
-		const uint8_t *data;
-		size_t len = 0;
-
-		want[0] = want[1] = want[2] = want[3] = 0;
-		if (ike_cookie_hash(d->cookie_secret, ni->data, ni->len, &link->peer,
-				    m->hdr.spi_i, h))
-			return;
-		memcpy(want + 4, h, 32);
-		cookie = ike_find_notify(m, N_COOKIE);
-		data = cookie ? ike_notify_data(cookie, &len) : NULL;
-		if (!data || len != sizeof(want) || !ike_memeq(data, want, sizeof(want))) {
-			d->st.cookies_sent++;
-			ike_respond_init_notify(d, link, m, N_COOKIE, want, sizeof(want));
-			return;
-		}
+	if (half_open_from(d, link, &on_link) >= d->conf->half_open_per_source || on_link) {
+		/* one source cannot hold every slot; one connection, one SA (RFC 9329 6) */
+		d->st.per_source_dropped++;
+		if (ike_log_bad(d))
+			fprintf(stderr, "esptcp: %s: IKE_SA_INIT dropped (%s)\n",
+				esptcp_addr_str(&link->peer, abuf, sizeof(abuf)),
+				on_link ? "its connection has a half-open SA already" :
+				"half-open-per-source reached");
+		return;
+	}
+	if (d->half_open + recent_failures(d) >= d->conf->cookie_threshold &&
+	    !cookie_ok(d, link, m, ni, want)) {
+		d->st.cookies_sent++;
+		ike_respond_init_notify(d, link, m, N_COOKIE, want, sizeof(want));
+		return;
 	}
 	ke_group = (uint16_t)(ke->data[0] << 8 | ke->data[1]);
 	c = choose_ike(d, link, props, n, ke_group, &suite, &num);
 	if (!c) {
+		init_failed(d);
 		if (ike_log_bad(d))
-			fprintf(stderr, "esptcp: IKE_SA_INIT: no acceptable proposal\n");
+			fprintf(stderr, "esptcp: %s: IKE_SA_INIT: no acceptable proposal\n",
+				esptcp_addr_str(&link->peer, abuf, sizeof(abuf)));
 		ike_respond_init_notify(d, link, m, N_NO_PROPOSAL_CHOSEN, NULL, 0);
 		return;
 	}
 	if (suite.dh != ke_group) {
 		uint8_t g[2] = { suite.dh >> 8, suite.dh & 0xff };
 
+		init_failed(d);
 		d->st.invalid_ke_sent++;
 		ike_respond_init_notify(d, link, m, N_INVALID_KE_PAYLOAD, g, 2);
+		return;
+	}
+	/* checked before a key of ours is spent on it; dropped without a reply */
+	if (ike_dh_check(ke_group, ke->data + 4, ke->len - 4) ||
+	    ni->len < ike_prf_len(suite.prf) / 2) {
+		init_failed(d);
+		d->st.rx_bad++;
+		if (ike_log_bad(d))
+			fprintf(stderr, "esptcp: %s: IKE_SA_INIT with an unusable %s dropped\n",
+				esptcp_addr_str(&link->peer, abuf, sizeof(abuf)),
+				ni->len < ike_prf_len(suite.prf) / 2 ? "nonce" : "KE");
 		return;
 	}
 	sa = ike_sa_new(d, c, link, false);
@@ -358,13 +483,13 @@ void ike_init_request(struct ike_daemon *d, struct ike_link *link, const struct 
 	memcpy(sa->ni, ni->data, ni->len);
 	sa->ni_len = ni->len;
 	sa->nr_len = IKE_NONCE_LEN;
-	ike_random(sa->nr, sa->nr_len);
 	sa->dh = ike_dh_new(suite.dh);
-	if (!sa->dh || ike_dh_public(sa->dh, kebuf, sizeof(kebuf)) ||
+	if (!sa->spi_r || ike_random(sa->nr, sa->nr_len) || !sa->dh ||
+	    ike_dh_public(sa->dh, kebuf, sizeof(kebuf)) ||
 	    derive_keys(sa, ke->data + 4, ke->len - 4)) {
 		d->st.rx_bad++;
-		ike_log(sa, "unusable KE from the initiator");
-		ike_respond_init_notify(d, link, m, N_INVALID_SYNTAX, NULL, 0);
+		if (ike_log_bad(d))
+			ike_log(sa, "IKE_SA_INIT failed (randomness, key generation or KE)");
 		ike_sa_free(sa);
 		return;
 	}

@@ -275,12 +275,20 @@ static void tcp_connected(struct ike_daemon *d, struct ike_link *l)
 	d->link_ops->ready(d, l);
 }
 
-static unsigned int unauthenticated_links(struct ike_daemon *d)
+/* TCP connections not yet authenticated: all of them, and those from one address */
+static unsigned int unauthenticated_links(struct ike_daemon *d,
+					  const struct sockaddr_storage *from,
+					  unsigned int *same)
 {
 	unsigned int n = 0;
 
-	for (struct ike_link *l = d->links; l; l = l->next)
-		n += l->type == TRANSPORT_TCP && l->stage != LINK_DEAD && !l->authed;
+	*same = 0;
+	for (struct ike_link *l = d->links; l; l = l->next) {
+		if (l->type != TRANSPORT_TCP || l->stage == LINK_DEAD || l->authed)
+			continue;
+		n++;
+		*same += ike_ss_same_addr(&l->peer, from);
+	}
 	return n;
 }
 
@@ -288,16 +296,24 @@ static void tcp_accept(struct ike_daemon *d, struct ike_sock *o)
 {
 	struct sockaddr_storage peer;
 	socklen_t plen = sizeof(peer), llen = sizeof(peer);
+	unsigned int same;
 	struct ike_link *l;
 	int fd;
 
 	fd = accept4(o->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
-	if (unauthenticated_links(d) >= d->conf->half_open_max) {
+	if (unauthenticated_links(d, &peer, &same) >= d->conf->half_open_max ||
+	    same >= d->conf->half_open_per_source) {
+		char buf[64];
+
 		d->st.tcp_rejected++;
+		if (same >= d->conf->half_open_per_source)
+			d->st.per_source_dropped++;
 		if (ike_log_bad(d))
-			fprintf(stderr, "esptcp: too many unauthenticated TCP connections; refusing one\n");
+			fprintf(stderr, "esptcp: %s: too many unauthenticated TCP connections%s; refusing one\n",
+				esptcp_addr_str(&peer, buf, sizeof(buf)),
+				same >= d->conf->half_open_per_source ? " from this address" : "");
 		close(fd);
 		return;
 	}

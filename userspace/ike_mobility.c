@@ -50,6 +50,16 @@ void ike_mob_switch(struct ike_sa *sa, struct ike_link *link)
 			 "UDP path lost") : "UDP works again");
 		ike_sa_transition(sa, why);
 	}
+	if (link->type == TRANSPORT_TCP && was_tcp && !sa->conf->initiator &&
+	    sa->req.kind != REQ_NONE) {
+		/*
+		 * Our own request (DPD, a rekey) went out on the connection that
+		 * broke: it goes again on the new one (RFC 9329 7.2), whose
+		 * answer counts, and the peer has the whole timeout for it.
+		 */
+		sa->req.sent = ike_now(sa);
+		ike_link_send(sa->d, link, sa->req.msg.p, sa->req.msg.len);
+	}
 	ike_link_put(sa->d, old);
 }
 
@@ -73,10 +83,16 @@ void ike_mob_probe_answered(struct ike_sa *sa, struct ike_link *link)
 bool ike_mob_may_move(const struct ike_sa *sa, const struct ike_link *link,
 		      const struct ike_msg *m, bool response)
 {
+	if (link->type == sa->link->type && link->type == TRANSPORT_UDP)
+		/*
+		 * Before AUTH only the float from 500 to 4500, from the address
+		 * IKE_SA_INIT came from (its port may change behind a NAT).
+		 * NAT rebinding of an established SA is not followed.
+		 */
+		return sa->state != SA_ESTABLISHED && link->marker && !sa->link->marker &&
+		       ike_ss_same_addr(&link->peer, &sa->init_peer);
 	if (link->type == sa->link->type)
-		/* UDP: the float to 4500 during setup; NAT rebinding is not followed */
-		return link->type == TRANSPORT_UDP ? sa->state != SA_ESTABLISHED :
-		       sa->state == SA_ESTABLISHED && !response;
+		return sa->state == SA_ESTABLISHED && !response;
 	if (sa->state != SA_ESTABLISHED || response)
 		return false;
 	/* UDP to TCP: any authenticated request (RFC 9329); back: MOBIKE only */
@@ -87,8 +103,8 @@ bool ike_mob_may_move(const struct ike_sa *sa, const struct ike_link *link,
 /* the TCP connection closed under an established SA */
 void ike_mob_link_down(struct ike_sa *sa)
 {
-	if (sa->state == SA_DELETING) {
-		/* replaced by a rekey: its successor handles the connection */
+	if (sa->state == SA_DELETING || sa->state == SA_FAILED) {
+		/* replaced by a rekey (its successor handles the connection), or refused */
 		sa->state = SA_DEAD;
 		ike_sa_free(sa);
 		return;

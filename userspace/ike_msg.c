@@ -121,13 +121,18 @@ int ike_parse(struct ike_msg *m, const uint8_t *buf, size_t len)
 int ike_parse_inner(struct ike_msg *m, const uint8_t *plain, size_t len)
 {
 	m->plain = (uint8_t *)plain;
+	m->plain_len = len;
 	return parse_chain(m, m->sk_first, plain, len, false);
 }
 
+/* the decrypted payloads are secrets too (AUTH, keys' nonces): wiped, then freed */
 void ike_msg_free(struct ike_msg *m)
 {
+	if (m->plain)
+		explicit_bzero(m->plain, m->plain_len);
 	free(m->plain);
 	m->plain = NULL;
+	m->plain_len = 0;
 }
 
 const struct ike_pl *ike_find(const struct ike_msg *m, uint8_t type)
@@ -304,7 +309,8 @@ bool ike_proposal_has(const struct ike_proposal *p, const struct ike_suite *s)
 	if (s->dh ? !offered(p, TT_DH, s->dh, 0) :
 	    (p->nids[TT_DH] && !offered(p, TT_DH, 0, 0)))
 		return false;
-	if (p->nids[TT_ESN] && !offered(p, TT_ESN, 0, 0))
+	/* no ESN transform at all means "no ESN" (RFC 7296 3.3.2 makes it mandatory for ESP) */
+	if (s->esn ? !offered(p, TT_ESN, 1, 0) : p->nids[TT_ESN] && !offered(p, TT_ESN, 0, 0))
 		return false;
 	return true;
 }
@@ -551,7 +557,7 @@ void ike_pl_sa(struct ike_chain *c, uint8_t proto, const struct ike_suite *s, si
 		if (s[i].dh)
 			tr[n++] = (typeof(tr[0])){ TT_DH, s[i].dh, 0 };
 		if (proto == PROTO_ESP)
-			tr[n++] = (typeof(tr[0])){ TT_ESN, 0, 0 };
+			tr[n++] = (typeof(tr[0])){ TT_ESN, s[i].esn, 0 };
 		ike_put8(b, i + 1 == ns ? 0 : 2);
 		ike_put8(b, 0);
 		ike_put16(b, 0);

@@ -22,12 +22,14 @@ struct ike_sa *ike_sa_find(struct ike_daemon *d, uint64_t ours, bool we_initiate
 	return NULL;
 }
 
+/* a random non-zero IKE SPI, or 0 when the random generator fails */
 uint64_t ike_new_spi(void)
 {
 	uint64_t spi = 0;
 
-	while (!spi)
-		ike_random(&spi, sizeof(spi));
+	for (int i = 0; i < 4 && !spi; i++)
+		if (ike_random(&spi, sizeof(spi)))
+			spi = 0;
 	return spi;
 }
 
@@ -42,6 +44,7 @@ struct ike_sa *ike_sa_new(struct ike_daemon *d, const struct ike_conn_conf *c,
 	sa->conf = c;
 	sa->initiator = initiator;
 	sa->link = link;
+	sa->init_peer = link->peer;
 	ike_link_get(link);
 	sa->created = d->now;
 	sa->last_rx = d->now;
@@ -63,6 +66,9 @@ void ike_sa_free(struct ike_sa *sa)
 	}
 	if (sa->half_counted && d->half_open)
 		d->half_open--;
+	for (struct ike_sa *o = d->sas; o; o = o->next)
+		if (o->req.coll_ike == sa)
+			o->req.coll_ike = NULL;
 	while (sa->children) {
 		struct ike_child *c = sa->children;
 
@@ -101,6 +107,48 @@ void ike_sa_die(struct ike_sa *sa, const char *why, bool restart)
 		ike_conn_restart(d, c, c->retry_s, false);
 }
 
+/* the identity the peer proved (its ID payload's body) */
+void ike_sa_set_peer_id(struct ike_sa *sa, const struct ike_pl *id)
+{
+	sa->peer_id_len = id->len <= sizeof(sa->peer_id) ? id->len : 0;
+	memcpy(sa->peer_id, id->data, sa->peer_id_len);
+}
+
+/*
+ * Two SAs with the same peer: the same conn and authenticated identity,
+ * and for an IP-address identity also the same address at IKE_SA_INIT.
+ */
+bool ike_sa_same_peer(const struct ike_sa *a, const struct ike_sa *b)
+{
+	if (a->conf != b->conf || !a->peer_id_len || a->peer_id_len != b->peer_id_len ||
+	    memcmp(a->peer_id, b->peer_id, a->peer_id_len))
+		return false;
+	if (a->peer_id[0] == ID_IPV4_ADDR || a->peer_id[0] == ID_IPV6_ADDR)
+		return ike_ss_same_addr(&a->init_peer, &b->init_peer);
+	return true;
+}
+
+/*
+ * A responder refused the peer in IKE_AUTH: nothing stays installed and
+ * the half-open slot is free, but the SA answers a retransmission of the
+ * request with the same refusal for a while, then goes.
+ */
+void ike_sa_fail(struct ike_sa *sa, const char *why)
+{
+	struct ike_daemon *d = sa->d;
+
+	ike_log(sa, "IKE SA down: %s", why);
+	ike_child_drop_pending(sa);
+	ike_children_remove(sa);
+	if (sa->half_counted && d->half_open)
+		d->half_open--;
+	sa->half_counted = false;
+	ike_dh_free(sa->dh);
+	sa->dh = NULL;
+	sa->state = SA_FAILED;
+	sa->expire_at = d->now + FAILED_LINGER_MS;
+}
+
 /* a change of transport, logged once with its reason and shown by esptcp show */
 void ike_sa_transition(struct ike_sa *sa, const char *why)
 {
@@ -119,7 +167,7 @@ void ike_sa_established(struct ike_sa *sa)
 	sa->half_counted = false;
 	sa->state = SA_ESTABLISHED;
 	sa->link->authed = true;
-	sa->rekey_at = ike_now(sa) + (uint64_t)sa->conf->ike_rekey_s * 1000;
+	sa->rekey_at = ike_rekey_time(sa, sa->conf->ike_rekey_s);
 	sa->d->st.sa_established++;
 	ike_log(sa, "IKE SA established (%s, %s%s)",
 		ike_suite_str(&sa->suite, true, s, sizeof(s)),

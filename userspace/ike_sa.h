@@ -99,13 +99,26 @@ struct ike_child {
 	bool installed;
 };
 
+/* how a new CHILD_SA's policies go in */
+enum ike_child_pol {
+	POL_NONE,		/* a rekey: its twin's policies stay */
+	POL_EXCL,		/* new selectors: -EEXIST if a policy has them */
+	POL_REPLACE,		/* the same peer's older SA had them: take them over */
+};
+
+uint32_t ike_reqid_new(struct ike_daemon *d);
+void ike_reqid_free(struct ike_daemon *d, uint32_t reqid);
 int ike_child_keys(struct ike_sa *sa, bool we_started, const uint8_t *gir, size_t girlen,
 		   const uint8_t *ni, size_t nilen, const uint8_t *nr, size_t nrlen,
 		   struct xfrm_child *x);
 void ike_child_xfrm(struct ike_sa *sa, const struct ike_child *c, struct xfrm_child *x);
 struct ike_child *ike_child_add(struct ike_sa *sa, const struct ike_child *tmpl);
 int ike_child_install(struct ike_sa *sa, struct ike_child *c, struct xfrm_child *x,
-		      bool policies);
+		      enum ike_child_pol policies);
+struct ike_sa *ike_child_ts_holder(struct ike_daemon *d, const struct ike_sa *self,
+				   const struct ike_ts *lts, const struct ike_ts *rts);
+uint16_t ike_child_ts_check(struct ike_sa *sa, const struct ike_ts *lts, const struct ike_ts *rts,
+			    enum ike_child_pol *pol);
 void ike_child_remove(struct ike_sa *sa, struct ike_child *c, bool policies);
 void ike_child_unlink(struct ike_sa *sa, struct ike_child *c);
 void ike_children_remove(struct ike_sa *sa);
@@ -123,6 +136,7 @@ enum sa_state {
 	SA_HALF_OPEN,		/* responder: IKE_SA_INIT answered */
 	SA_ESTABLISHED,
 	SA_DELETING,		/* DELETE sent, or replaced by a rekey */
+	SA_FAILED,		/* refused in IKE_AUTH: answers retransmissions only */
 	SA_DEAD,
 };
 
@@ -141,6 +155,7 @@ enum req_kind {
 
 #define RETRANSMIT_BASE_MS	1000	/* UDP: first retransmission, doubling */
 #define INIT_TRIES_MAX		3	/* IKE_SA_INIT after COOKIE or INVALID_KE */
+#define FAILED_LINGER_MS	10000	/* a refused SA answers retransmissions this long */
 
 /* our one outstanding request (window size 1) and what its exchange keeps */
 struct ike_req {
@@ -155,6 +170,13 @@ struct ike_req {
 	uint8_t nonce[256];
 	size_t nonce_len;
 	uint64_t new_spi;		/* IKE rekey: our new SPI */
+	bool ke_retried;		/* CHILD_SA rekey: sent again after INVALID_KE */
+	/* the peer rekeyed what this request rekeys (RFC 7296 2.8.1, 2.8.2) */
+	struct ike_child *coll_old;	/* the child both rekeyed */
+	struct ike_child *coll_new;	/* the child our answer made */
+	struct ike_sa *coll_ike;	/* the IKE SA our answer made */
+	uint8_t coll_low[256];		/* the lower nonce of the peer's exchange */
+	size_t coll_low_len;
 };
 
 /* the transport of an established SA: fallback, moves, reconnects, probes */
@@ -191,7 +213,10 @@ struct ike_sa {
 	size_t cookie_len;
 	unsigned int init_tries;
 	struct ike_link *link;
+	struct sockaddr_storage init_peer;	/* where IKE_SA_INIT came from or went to */
 	bool nat_here, nat_there;
+	uint8_t peer_id[4 + 255];	/* the ID payload the peer authenticated with */
+	size_t peer_id_len;
 
 	uint32_t next_req;		/* our next request's message ID */
 	uint32_t peer_next;		/* the peer's next request's message ID */
@@ -219,10 +244,23 @@ struct ike_sa *ike_sa_new(struct ike_daemon *d, const struct ike_conn_conf *c,
 			  struct ike_link *link, bool initiator);
 void ike_sa_free(struct ike_sa *sa);
 void ike_sa_die(struct ike_sa *sa, const char *why, bool restart);
+void ike_sa_fail(struct ike_sa *sa, const char *why);
 void ike_sa_transition(struct ike_sa *sa, const char *why);
+void ike_sa_set_peer_id(struct ike_sa *sa, const struct ike_pl *id);
+bool ike_sa_same_peer(const struct ike_sa *a, const struct ike_sa *b);
 void ike_sa_established(struct ike_sa *sa);
 void ike_conn_restart(struct ike_daemon *d, const struct ike_conn_conf *c, unsigned int delay_s,
 		      bool tcp);
+
+/* ---- ike_negotiate.c ---- */
+
+int ike_child_from_response(struct ike_sa *sa, const struct ike_msg *m, struct ike_child *p,
+			    enum ike_child_ke ke);
+uint16_t ike_child_respond(struct ike_sa *sa, const struct ike_msg *m, enum ike_child_ke ke,
+			   uint16_t ke_group, const uint8_t *gir, size_t glen, const uint8_t *ni,
+			   size_t nilen, const uint8_t *nr, size_t nrlen,
+			   const struct ike_child *old, struct ike_child **out, uint8_t *num,
+			   uint16_t *want_group);
 
 /* ---- ike_out.c ---- */
 
@@ -259,7 +297,6 @@ void ike_id_body(uint8_t type, const char *id, size_t len, struct ike_buf *b);
 int ike_auth_start(struct ike_sa *sa);
 void ike_auth_request(struct ike_sa *sa, const struct ike_msg *m);
 void ike_auth_response(struct ike_sa *sa, const struct ike_msg *m);
-int ike_child_from_response(struct ike_sa *sa, const struct ike_msg *m, struct ike_child *p);
 
 /* ike_info.c */
 void ike_info_delete(struct ike_sa *sa, uint8_t proto, const uint32_t *spis, unsigned int n,
@@ -269,7 +306,8 @@ void ike_info_request(struct ike_sa *sa, const struct ike_msg *m);
 void ike_info_response(struct ike_sa *sa, const struct ike_msg *m);
 
 /* ike_create.c */
-void ike_rekey_child_start(struct ike_sa *sa, struct ike_child *old);
+uint64_t ike_rekey_time(const struct ike_sa *sa, unsigned int lifetime_s);
+void ike_rekey_child_start(struct ike_sa *sa, struct ike_child *old, uint16_t group);
 void ike_rekey_ike_start(struct ike_sa *sa);
 void ike_create_request(struct ike_sa *sa, const struct ike_msg *m);
 void ike_rekey_child_response(struct ike_sa *sa, const struct ike_msg *m);
@@ -299,12 +337,14 @@ bool ike_log_bad(struct ike_daemon *d);
 
 /* ---- ike_daemon.c: the daemon's state, which every layer reads ---- */
 
+/* every field is a counter printed by its name (ike_daemon.c) */
 struct ike_stats {
 	uint64_t rx_msgs, tx_msgs, rx_bad, rx_bad_icv, rx_unknown_spi, rx_retransmits;
 	uint64_t auth_failed, half_open_dropped, cookies_sent, invalid_ke_sent;
 	uint64_t sa_established, child_installed, child_rekeyed, ike_rekeyed;
-	uint64_t dpd_dead, tcp_accepted, tcp_rejected;
+	uint64_t dpd_dead, tcp_accepted, tcp_rejected, ts_refused;
 	uint64_t fallback_connects, moved_to_tcp, moved_to_udp, tcp_reconnects, ike_sa_init_sent;
+	uint64_t rekey_collisions, per_source_dropped, dpd_sent, dpd_answered, info_answered;
 };
 
 struct ike_daemon {
@@ -316,8 +356,12 @@ struct ike_daemon {
 	struct ike_link *links;
 	struct ike_sock *socks;
 	struct ike_sa *sas;
-	uint8_t cookie_secret[32];
-	uint32_t next_reqid;
+	uint8_t cookie_secret[32], cookie_prev[32];
+	uint64_t cookie_at;		/* when cookie_secret was made */
+	unsigned int init_fails;	/* recent failed IKE_SA_INITs (toward COOKIE mode) */
+	uint64_t init_fail_at;
+	uint8_t *reqid_used;		/* bitmap of the 65535 reqids of our range */
+	uint32_t reqid_next;
 	unsigned int half_open;
 	struct ike_stats st;
 	uint64_t now;			/* ms, monotonic */

@@ -81,22 +81,37 @@ bool ike_ts_narrow(const struct ike_ts *peer, unsigned int n, const struct ike_t
 	return false;
 }
 
-/* pick our first ESP suite the peer's proposal list allows; nums[0] gets its number */
+/*
+ * Pick our first ESP suite the peer's proposal list allows; num gets the
+ * proposal's number.  What a Diffie-Hellman transform means depends on the
+ * exchange (ke): IKE_AUTH has no KE, so the peer's groups are ignored (RFC
+ * 7296 1.2); a CREATE_CHILD_SA without KE cannot take a suite of ours that
+ * names a group (no PFS downgrade); one with a KE takes its group, also for
+ * a suite of ours without one (the peer asked for PFS; we can give it).
+ */
 bool ike_choose_esp(const struct ike_conn_conf *c, const struct ike_proposal *props,
-		    unsigned int n, bool with_dh, uint16_t ke_group, struct ike_suite *out,
-		    uint8_t *num, uint32_t *peer_spi)
+		    unsigned int n, enum ike_child_ke ke, uint16_t ke_group,
+		    struct ike_suite *out, uint8_t *num, uint32_t *peer_spi)
 {
 	for (unsigned int i = 0; i < n; i++) {
 		if (props[i].proto != PROTO_ESP || props[i].spi_len != 4)
 			continue;
 		for (size_t j = 0; j < c->nesp; j++) {
+			struct ike_proposal p = props[i];
 			struct ike_suite s = c->esp[j];
 
-			if (!with_dh)
+			if (ke == CHILD_KE_IGNORE) {
 				s.dh = 0;
-			else if (s.dh && ke_group && s.dh != ke_group)
-				continue;
-			if (!ike_proposal_has(&props[i], &s))
+				p.nids[TT_DH] = 0;
+			} else if (ke == CHILD_KE_NONE) {
+				if (s.dh)
+					continue;
+			} else if (s.dh != ke_group) {
+				if (s.dh || !ike_ke_len(ke_group))
+					continue;
+				s.dh = ke_group;
+			}
+			if (!ike_proposal_has(&p, &s))
 				continue;
 			*out = s;
 			*num = props[i].num;
@@ -105,6 +120,21 @@ bool ike_choose_esp(const struct ike_conn_conf *c, const struct ike_proposal *pr
 		}
 	}
 	return false;
+}
+
+/* a group of ours that a child proposal of the peer's would take (INVALID_KE_PAYLOAD) */
+uint16_t ike_child_ke_wanted(const struct ike_conn_conf *c, const struct ike_proposal *props,
+			     unsigned int n)
+{
+	struct ike_suite s;
+	uint32_t spi;
+	uint8_t num;
+
+	for (size_t j = 0; j < c->nesp; j++)
+		if (c->esp[j].dh &&
+		    ike_choose_esp(c, props, n, CHILD_KE_GROUP, c->esp[j].dh, &s, &num, &spi))
+			return c->esp[j].dh;
+	return 0;
 }
 
 /* may a responder conn serve a peer at this address, reached at our local one? */

@@ -14,9 +14,18 @@ bool ike_ts_within(const struct ike_ts *t, const struct ike_ts *outer);
 bool ike_ts_overlap(const struct ike_ts *a, const struct ike_ts *b);
 bool ike_ts_narrow(const struct ike_ts *peer, unsigned int n, const struct ike_ts *ours,
 		   struct ike_ts *out);
+/* the Diffie-Hellman of a CHILD_SA negotiation: what ike_choose_esp() makes of groups */
+enum ike_child_ke {
+	CHILD_KE_IGNORE,	/* IKE_AUTH: no KE; the peer's groups are ignored */
+	CHILD_KE_NONE,		/* CREATE_CHILD_SA without KE: no group at all */
+	CHILD_KE_GROUP,		/* CREATE_CHILD_SA with a KE of ke_group */
+};
+
 bool ike_choose_esp(const struct ike_conn_conf *c, const struct ike_proposal *props,
-		    unsigned int n, bool with_dh, uint16_t ke_group, struct ike_suite *out,
-		    uint8_t *num, uint32_t *peer_spi);
+		    unsigned int n, enum ike_child_ke ke, uint16_t ke_group,
+		    struct ike_suite *out, uint8_t *num, uint32_t *peer_spi);
+uint16_t ike_child_ke_wanted(const struct ike_conn_conf *c, const struct ike_proposal *props,
+			     unsigned int n);
 bool ike_conn_accepts(const struct ike_conn_conf *c, const struct sockaddr_storage *local,
 		      const struct sockaddr_storage *peer);
 bool ike_id_matches(const struct ike_conn_conf *c, const struct ike_pl *id,

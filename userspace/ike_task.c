@@ -84,6 +84,14 @@ void ike_input(struct ike_daemon *d, struct ike_link *link, const uint8_t *msg, 
 	response = m.hdr.flags & IKE_FLAG_R;
 	from_init = m.hdr.flags & IKE_FLAG_I;
 	if (m.hdr.exchange == IKE_SA_INIT) {
+		if (err == -ENOTSUP && !response && m.hdr.msgid == 0) {
+			uint8_t t = m.unknown_critical;
+
+			/* RFC 7296 2.5: refused, and said why */
+			d->st.rx_bad++;
+			ike_respond_init_notify(d, link, &m, N_UNSUPPORTED_CRITICAL_PAYLOAD, &t, 1);
+			return;
+		}
 		if (err || m.hdr.msgid != 0) {
 			d->st.rx_bad++;
 			return;
@@ -227,6 +235,12 @@ void ike_sa_timers(struct ike_sa *sa)
 			return;
 		}
 		break;
+	case SA_FAILED:
+		if (t >= sa->expire_at) {
+			sa->state = SA_DEAD;
+			ike_sa_free(sa);
+		}
+		return;
 	default:
 		break;
 	}
@@ -251,17 +265,16 @@ void ike_sa_timers(struct ike_sa *sa)
 	}
 	if (sa->state != SA_ESTABLISHED || sa->link->stage != LINK_READY)
 		return;
-	if (sa->initiator) {
-		for (struct ike_child *ch = sa->children; ch; ch = ch->next) {
-			if (t >= ch->rekey_at) {
-				ike_rekey_child_start(sa, ch);
-				return;
-			}
-		}
-		if (t >= sa->rekey_at) {
-			ike_rekey_ike_start(sa);
+	/* either side rekeys on its own lifetimes (collisions: ike_create.c) */
+	for (struct ike_child *ch = sa->children; ch; ch = ch->next) {
+		if (t >= ch->rekey_at) {
+			ike_rekey_child_start(sa, ch, 0);
 			return;
 		}
+	}
+	if (t >= sa->rekey_at) {
+		ike_rekey_ike_start(sa);
+		return;
 	}
 	if (c->dpd_s && t - sa->last_rx >= (uint64_t)c->dpd_s * 1000)
 		ike_info_dpd(sa);

@@ -159,6 +159,9 @@ static int add_state(struct xfrm_nl *x, const struct xfrm_child *c, bool in)
 	struct xfrm_usersa_info *info = mnl_nlmsg_put_extra_header(nlh, sizeof(*info));
 	const uint8_t *key = in ? c->key_in : c->key_out;
 	char algbuf[sizeof(struct xfrm_algo_auth) + 2 * IKE_MAX_KEY];
+	const char *encr, *integ;
+	unsigned int bits;
+	int err;
 
 	put_addr(&info->id.daddr, c->family, in ? c->local : c->remote);
 	put_addr(&info->saddr, c->family, in ? c->remote : c->local);
@@ -169,6 +172,8 @@ static int add_state(struct xfrm_nl *x, const struct xfrm_child *c, bool in)
 	info->reqid = c->reqid;
 	info->mode = c->tunnel ? XFRM_MODE_TUNNEL : XFRM_MODE_TRANSPORT;
 	put_lft(&info->lft, c->hard_s);
+	if (c->suite.esn)
+		info->flags |= XFRM_STATE_ESN;
 	{
 		/*
 		 * A 128-packet window, as a bitmap: packets in flight on the
@@ -182,13 +187,17 @@ static int add_state(struct xfrm_nl *x, const struct xfrm_child *c, bool in)
 		rs->replay_window = 128;
 		mnl_attr_put(nlh, XFRMA_REPLAY_ESN_VAL, sizeof(rbuf), rs);
 	}
-	if (c->suite.encr == ENCR_AES_GCM_16) {
+	if (ike_esp_xfrm_algs(&c->suite, &encr, &integ, &bits)) {
+		ike_wipe(buf, sizeof(buf));
+		return -EINVAL;
+	}
+	if (!integ) {
 		struct xfrm_algo_aead *a = (void *)algbuf;
 
 		memset(a, 0, sizeof(*a));
-		snprintf(a->alg_name, sizeof(a->alg_name), "rfc4106(gcm(aes))");
+		snprintf(a->alg_name, sizeof(a->alg_name), "%s", encr);
 		a->alg_key_len = (unsigned int)c->enc_len * 8;
-		a->alg_icv_len = 128;
+		a->alg_icv_len = bits;
 		memcpy(a->alg_key, key, c->enc_len);
 		mnl_attr_put(nlh, XFRMA_ALG_AEAD, sizeof(*a) + c->enc_len, a);
 	} else {
@@ -196,14 +205,14 @@ static int add_state(struct xfrm_nl *x, const struct xfrm_child *c, bool in)
 		struct xfrm_algo_auth *a = (void *)algbuf;
 
 		memset(e, 0, sizeof(*e));
-		snprintf(e->alg_name, sizeof(e->alg_name), "cbc(aes)");
+		snprintf(e->alg_name, sizeof(e->alg_name), "%s", encr);
 		e->alg_key_len = (unsigned int)c->enc_len * 8;
 		memcpy(e->alg_key, key, c->enc_len);
 		mnl_attr_put(nlh, XFRMA_ALG_CRYPT, sizeof(*e) + c->enc_len, e);
 		memset(a, 0, sizeof(*a));
-		snprintf(a->alg_name, sizeof(a->alg_name), "hmac(sha256)");
+		snprintf(a->alg_name, sizeof(a->alg_name), "%s", integ);
 		a->alg_key_len = (unsigned int)c->integ_len * 8;
-		a->alg_trunc_len = 128;
+		a->alg_trunc_len = bits;
 		memcpy(a->alg_key, key + c->enc_len, c->integ_len);
 		mnl_attr_put(nlh, XFRMA_ALG_AUTH_TRUNC, sizeof(*a) + c->integ_len, a);
 	}
@@ -217,7 +226,10 @@ static int add_state(struct xfrm_nl *x, const struct xfrm_child *c, bool in)
 		mnl_attr_put(nlh, XFRMA_ENCAP, sizeof(enc), &enc);
 	}
 	ike_wipe(algbuf, sizeof(algbuf));
-	return xfrm_talk(x, nlh, NULL, NULL);
+	err = xfrm_talk(x, nlh, NULL, NULL);
+	/* the keys were in the message too */
+	ike_wipe(buf, sizeof(buf));
+	return err;
 }
 
 /**
@@ -282,7 +294,9 @@ static void put_sel(struct xfrm_selector *sel, const struct ike_ts *src,
 	}
 }
 
-static int policy(struct xfrm_nl *x, const struct xfrm_child *c, uint8_t dir, bool add)
+/* add (exclusively, or replacing one with the same selector) or delete one policy */
+static int policy(struct xfrm_nl *x, const struct xfrm_child *c, uint8_t dir, bool add,
+		  bool replace)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	bool out = dir == XFRM_POLICY_OUT;
@@ -301,7 +315,7 @@ static int policy(struct xfrm_nl *x, const struct xfrm_child *c, uint8_t dir, bo
 		struct xfrm_userpolicy_info *p;
 		struct xfrm_user_tmpl t = { 0 };
 
-		nlh = msg_start(x, buf, XFRM_MSG_UPDPOLICY, NLM_F_ACK);
+		nlh = msg_start(x, buf, replace ? XFRM_MSG_UPDPOLICY : XFRM_MSG_NEWPOLICY, NLM_F_ACK);
 		p = mnl_nlmsg_put_extra_header(nlh, sizeof(*p));
 		put_sel(&p->sel, src, dst);
 		put_lft(&p->lft, 0);
@@ -323,22 +337,34 @@ static int policy(struct xfrm_nl *x, const struct xfrm_child *c, uint8_t dir, bo
 }
 
 /* out, in, and fwd so that a gateway forwards for the subnet behind it */
-int xfrm_add_policies(struct xfrm_nl *x, const struct xfrm_child *c)
+/*
+ * Exclusively unless replace: a policy with the same selectors that exists
+ * already is -EEXIST, and what this call added is removed again.
+ */
+int xfrm_add_policies(struct xfrm_nl *x, const struct xfrm_child *c, bool replace)
 {
-	int err = policy(x, c, XFRM_POLICY_OUT, true);
+	int err = policy(x, c, XFRM_POLICY_OUT, true, replace);
 
-	if (!err)
-		err = policy(x, c, XFRM_POLICY_IN, true);
-	if (!err && c->tunnel)
-		err = policy(x, c, XFRM_POLICY_FWD, true);
+	if (!err) {
+		err = policy(x, c, XFRM_POLICY_IN, true, replace);
+		if (err && !replace)
+			policy(x, c, XFRM_POLICY_OUT, false, false);
+	}
+	if (!err && c->tunnel) {
+		err = policy(x, c, XFRM_POLICY_FWD, true, replace);
+		if (err && !replace) {
+			policy(x, c, XFRM_POLICY_OUT, false, false);
+			policy(x, c, XFRM_POLICY_IN, false, false);
+		}
+	}
 	return err;
 }
 
 int xfrm_del_policies(struct xfrm_nl *x, const struct xfrm_child *c)
 {
-	int e1 = policy(x, c, XFRM_POLICY_OUT, false);
-	int e2 = policy(x, c, XFRM_POLICY_IN, false);
-	int e3 = c->tunnel ? policy(x, c, XFRM_POLICY_FWD, false) : 0;
+	int e1 = policy(x, c, XFRM_POLICY_OUT, false, false);
+	int e2 = policy(x, c, XFRM_POLICY_IN, false, false);
+	int e3 = c->tunnel ? policy(x, c, XFRM_POLICY_FWD, false, false) : 0;
 
 	return e1 ? e1 : e2 ? e2 : e3;
 }
