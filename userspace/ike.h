@@ -406,6 +406,7 @@ struct ike_conn_conf {
 	unsigned int udp_timeout_ms;	/* UDP silent this long while busy: TCP */
 	bool mobike;			/* negotiate MOBIKE; probe UDP from TCP */
 	unsigned int probe_s;		/* how often, on TCP, to try UDP again */
+	unsigned int keepalive_s;	/* NAT keepalives behind a NAT on UDP; 0 = none */
 };
 
 struct ike_conf {

@@ -289,10 +289,6 @@ void ike_auth_request(struct ike_sa *sa, const struct ike_msg *m)
 	} else {
 		ike_pl_notify(&o.c, 0, NULL, 0, child_err, NULL, 0);
 	}
-	if (ike_out_seal(sa, &o)) {
-		ike_buf_free(&o.b);
+	if (ike_out_respond(sa, &o))
 		ike_sa_die(sa, "cannot build the IKE_AUTH response", false);
-		return;
-	}
-	ike_send_response(sa, &o.b);
 }

@@ -359,6 +359,7 @@ static void conn_defaults(struct ike_conn_conf *c, const char *name)
 	c->udp_timeout_ms = 1500;
 	c->mobike = true;
 	c->probe_s = 30;
+	c->keepalive_s = 20;
 	/*
 	 * What gateways and clients offer today (FortiClient's defaults among
 	 * them): AEAD first, then CBC with SHA2; the first one's group is the
@@ -436,6 +437,8 @@ static int conn_key(struct ike_conn_conf *c, const char *k, const char *v)
 		c->mobike = !strcmp(v, "yes");
 	} else if (!strcmp(k, "udp-probe")) {
 		return parse_duration(v, &c->probe_s);
+	} else if (!strcmp(k, "keepalive")) {
+		return parse_duration(v, &c->keepalive_s);
 	} else if (!strcmp(k, "encap")) {
 		if (strcmp(v, "yes") && strcmp(v, "auto"))
 			return -EINVAL;

@@ -322,10 +322,7 @@ static void ike_rekey_request(struct ike_sa *sa, const struct ike_msg *m,
 	ike_put(&o.in, nr, sizeof(nr));
 	ike_put_ke(&o.c, dh, ke_group);
 	ike_dh_free(dh);
-	if (!ike_out_seal(sa, &o))
-		ike_send_response(sa, &o.b);
-	else
-		ike_buf_free(&o.b);
+	ike_out_respond(sa, &o);
 }
 
 /**
@@ -441,10 +438,7 @@ void ike_create_request(struct ike_sa *sa, const struct ike_msg *m)
 		ike_pl_notify(&o.c, 0, NULL, 0, N_USE_TRANSPORT_MODE, NULL, 0);
 	ike_pl_ts(&o.c, PL_TSI, &nc->rts, 1);
 	ike_pl_ts(&o.c, PL_TSR, &nc->lts, 1);
-	if (!ike_out_seal(sa, &o))
-		ike_send_response(sa, &o.b);
-	else
-		ike_buf_free(&o.b);
+	ike_out_respond(sa, &o);
 }
 
 /* the answer to our CHILD_SA rekey */

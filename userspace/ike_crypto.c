@@ -50,10 +50,11 @@ static const struct integ_alg {
 	uint16_t id;
 	const char *xfrm;
 	size_t key_len, icv_len;
+	const EVP_MD *(*md)(void);
 } integ_algs[] = {
-	{ AUTH_HMAC_SHA2_256_128, "hmac(sha256)", 32, 16 },
-	{ AUTH_HMAC_SHA2_384_192, "hmac(sha384)", 48, 24 },
-	{ AUTH_HMAC_SHA2_512_256, "hmac(sha512)", 64, 32 },
+	{ AUTH_HMAC_SHA2_256_128, "hmac(sha256)", 32, 16, EVP_sha256 },
+	{ AUTH_HMAC_SHA2_384_192, "hmac(sha384)", 48, 24, EVP_sha384 },
+	{ AUTH_HMAC_SHA2_512_256, "hmac(sha512)", 64, 32, EVP_sha512 },
 };
 
 static const struct integ_alg *integ_alg(uint16_t id)
@@ -66,15 +67,9 @@ static const struct integ_alg *integ_alg(uint16_t id)
 
 static const EVP_MD *integ_md(uint16_t id)
 {
-	switch (id) {
-	case AUTH_HMAC_SHA2_256_128:
-		return EVP_sha256();
-	case AUTH_HMAC_SHA2_384_192:
-		return EVP_sha384();
-	case AUTH_HMAC_SHA2_512_256:
-		return EVP_sha512();
-	}
-	return NULL;
+	const struct integ_alg *ia = integ_alg(id);
+
+	return ia ? ia->md() : NULL;
 }
 
 /* AEAD ciphers: a 4-byte salt after the key, an 8-byte IV, a 16-byte ICV (RFC 5282, 7634) */

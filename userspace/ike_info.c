@@ -23,11 +23,7 @@ void ike_info_delete(struct ike_sa *sa, uint8_t proto, const uint32_t *spis, uns
 	ike_put16(&o.in, (uint16_t)n);
 	for (unsigned int i = 0; i < n; i++)
 		ike_put(&o.in, &spis[i], 4);
-	if (ike_out_seal(sa, &o)) {
-		ike_buf_free(&o.b);
-		return;
-	}
-	ike_send_request(sa, kind, &o.b);
+	ike_out_request(sa, &o, kind);
 }
 
 void ike_info_request(struct ike_sa *sa, const struct ike_msg *m)
@@ -76,10 +72,7 @@ void ike_info_request(struct ike_sa *sa, const struct ike_msg *m)
 		ike_put(&o.in, gone, 4 * ngone);
 	}
 	sa->d->st.info_answered++;
-	if (!ike_out_seal(sa, &o))
-		ike_send_response(sa, &o.b);
-	else
-		ike_buf_free(&o.b);
+	ike_out_respond(sa, &o);
 	if (ike_gone) {
 		if (sa->state == SA_DELETING && !sa->children) {
 			ike_log(sa, "old IKE SA deleted after rekey");
@@ -120,8 +113,5 @@ void ike_info_dpd(struct ike_sa *sa)
 
 	ike_out_begin(sa, &o, INFORMATIONAL, false, sa->next_req);
 	sa->d->st.dpd_sent++;
-	if (!ike_out_seal(sa, &o))
-		ike_send_request(sa, REQ_DPD, &o.b);
-	else
-		ike_buf_free(&o.b);
+	ike_out_request(sa, &o, REQ_DPD);
 }

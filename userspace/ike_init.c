@@ -20,7 +20,7 @@ static int send_init(struct ike_sa *sa)
 {
 	const struct ike_conn_conf *c = sa->conf;
 	struct ike_hdr h = { .spi_i = sa->spi_i, .exchange = IKE_SA_INIT, .flags = IKE_FLAG_I };
-	uint8_t ke[256];
+	uint8_t ke[512];
 	size_t kelen = ike_ke_len(sa->group);
 	struct ike_suite order[IKE_MAX_SUITES];
 	size_t n = 0;

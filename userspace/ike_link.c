@@ -84,6 +84,19 @@ int ike_link_send(struct ike_daemon *d, struct ike_link *l, const uint8_t *msg, 
 	return 0;
 }
 
+/* bytes as they are, without a non-ESP marker: a UDP NAT keepalive */
+int ike_link_send_raw(struct ike_daemon *d, const struct ike_link *l, const uint8_t *p,
+		      size_t len)
+{
+	(void)d;
+	if (l->type != TRANSPORT_UDP || l->stage != LINK_READY)
+		return -EINVAL;
+	if (sendto(l->fd, p, len, MSG_DONTWAIT, (const struct sockaddr *)&l->peer,
+		   ike_ss_len(&l->peer)) < 0)
+		return -errno;
+	return 0;
+}
+
 static int udp_socket(struct ike_daemon *d, const struct sockaddr_storage *local, bool natt)
 {
 	int fd = socket(local->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

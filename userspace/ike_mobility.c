@@ -150,12 +150,8 @@ static void send_resync(struct ike_sa *sa)
 
 	sa->mob.resync_needed = false;
 	ike_out_begin(sa, &o, INFORMATIONAL, false, sa->next_req);
-	if (ike_out_seal(sa, &o)) {
-		ike_buf_free(&o.b);
-		return;
-	}
-	ike_send_request(sa, REQ_RESYNC, &o.b);
-	sa->req.deadline = ike_now(sa) + 10000;
+	if (!ike_out_request(sa, &o, REQ_RESYNC))
+		sa->req.deadline = ike_now(sa) + 10000;
 }
 
 /* the new TCP connection is up: bind the CHILD_SAs to it and say so to the peer */
@@ -268,11 +264,34 @@ static void send_probe(struct ike_sa *sa)
 	ike_link_send(sa->d, sa->mob.probe, o.b.p, o.b.len);
 }
 
+/*
+ * Behind a NAT on UDP 4500, a one-byte 0xff every keepalive interval keeps
+ * the mapping open (RFC 3948 section 2.3) whatever else is sent; never over
+ * TCP (RFC 9329 section 6), and not when the NAT is only the peer's.
+ */
+static void nat_keepalive(struct ike_sa *sa, uint64_t t)
+{
+	static const uint8_t ka = 0xff;
+	const struct ike_link *l = sa->link;
+
+	if (!sa->conf->keepalive_s || l->type != TRANSPORT_UDP || !l->marker || !sa->nat_here)
+		return;
+	if (!sa->mob.keepalive_at)
+		sa->mob.keepalive_at = t + (uint64_t)sa->conf->keepalive_s * 1000;
+	if (t < sa->mob.keepalive_at)
+		return;
+	sa->mob.keepalive_at = t + (uint64_t)sa->conf->keepalive_s * 1000;
+	if (!ike_link_send_raw(sa->d, l, &ka, 1))
+		sa->d->st.nat_keepalives++;
+}
+
 /* the initiator's transport duties; true when it did something */
 bool ike_mob_timers(struct ike_sa *sa, uint64_t t)
 {
 	const struct ike_conn_conf *c = sa->conf;
 
+	if (sa->state == SA_ESTABLISHED)
+		nat_keepalive(sa, t);
 	if (!c->initiator || sa->state != SA_ESTABLISHED)
 		return false;
 	if (sa->link->stage == LINK_DEAD) {

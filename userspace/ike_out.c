@@ -70,6 +70,30 @@ void ike_send_response(struct ike_sa *sa, struct ike_buf *b)
 	ike_link_send(sa->d, sa->link, b->p, b->len);
 }
 
+/* seal and send a response, or drop it when it cannot be sealed */
+int ike_out_respond(struct ike_sa *sa, struct ike_out *o)
+{
+	int err = ike_out_seal(sa, o);
+
+	if (err)
+		ike_buf_free(&o->b);
+	else
+		ike_send_response(sa, &o->b);
+	return err;
+}
+
+/* seal and send a request of ours, or drop it when it cannot be sealed */
+int ike_out_request(struct ike_sa *sa, struct ike_out *o, enum req_kind kind)
+{
+	int err = ike_out_seal(sa, o);
+
+	if (err)
+		ike_buf_free(&o->b);
+	else
+		ike_send_request(sa, kind, &o->b);
+	return err;
+}
+
 /* an encrypted response that carries only a notification */
 void ike_respond_notify(struct ike_sa *sa, uint8_t exchange, uint32_t msgid, uint16_t type,
 			const void *data, size_t len)
@@ -78,11 +102,7 @@ void ike_respond_notify(struct ike_sa *sa, uint8_t exchange, uint32_t msgid, uin
 
 	ike_out_begin(sa, &o, exchange, true, msgid);
 	ike_pl_notify(&o.c, 0, NULL, 0, type, data, len);
-	if (ike_out_seal(sa, &o)) {
-		ike_buf_free(&o.b);
-		return;
-	}
-	ike_send_response(sa, &o.b);
+	ike_out_respond(sa, &o);
 }
 
 /* an unprotected IKE_SA_INIT response with one notification (COOKIE, errors) */
@@ -119,7 +139,7 @@ void ike_put_nat_notifies(struct ike_sa *sa, struct ike_chain *c)
 
 void ike_put_ke(struct ike_chain *c, struct ike_dh *dh, uint16_t group)
 {
-	uint8_t ke[256];
+	uint8_t ke[512];
 
 	if (ike_dh_public(dh, ke, sizeof(ke))) {
 		c->b->err = true;

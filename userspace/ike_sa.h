@@ -77,6 +77,8 @@ struct ike_link_ops {
 void ike_link_get(struct ike_link *l);
 void ike_link_put(struct ike_daemon *d, struct ike_link *l);
 int ike_link_send(struct ike_daemon *d, struct ike_link *l, const uint8_t *msg, size_t len);
+int ike_link_send_raw(struct ike_daemon *d, const struct ike_link *l, const uint8_t *p,
+		      size_t len);
 struct ike_link *ike_udp_link(struct ike_daemon *d, const struct sockaddr_storage *local,
 			      const struct sockaddr_storage *peer, bool natt);
 struct ike_link *ike_tcp_connect(struct ike_daemon *d, const struct ike_conn_conf *c);
@@ -192,6 +194,7 @@ struct ike_mob {
 	bool created_nat;		/* NAT seen when the children were made */
 	bool resync_needed;		/* after a move: a fresh request must follow */
 	bool down_seen;			/* told that its TCP connection closed */
+	uint64_t keepalive_at;		/* the next NAT keepalive (UDP behind NAT) */
 };
 
 struct ike_sa {
@@ -272,6 +275,8 @@ struct ike_out {
 void ike_out_begin(struct ike_sa *sa, struct ike_out *o, uint8_t exchange, bool response,
 		   uint32_t msgid);
 int ike_out_seal(struct ike_sa *sa, struct ike_out *o);
+int ike_out_respond(struct ike_sa *sa, struct ike_out *o);
+int ike_out_request(struct ike_sa *sa, struct ike_out *o, enum req_kind kind);
 void ike_send_request(struct ike_sa *sa, enum req_kind kind, struct ike_buf *b);
 void ike_send_response(struct ike_sa *sa, struct ike_buf *b);
 void ike_respond_notify(struct ike_sa *sa, uint8_t exchange, uint32_t msgid, uint16_t type,
@@ -345,6 +350,7 @@ struct ike_stats {
 	uint64_t dpd_dead, tcp_accepted, tcp_rejected, ts_refused;
 	uint64_t fallback_connects, moved_to_tcp, moved_to_udp, tcp_reconnects, ike_sa_init_sent;
 	uint64_t rekey_collisions, per_source_dropped, dpd_sent, dpd_answered, info_answered;
+	uint64_t nat_keepalives;
 };
 
 struct ike_daemon {
