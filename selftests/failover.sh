@@ -51,6 +51,7 @@ unblock() {
 	ip netns exec $NSR nft delete table inet esptcp_block 2>/dev/null || true
 	ip netns exec $NSR nft delete table inet esptcp_reset 2>/dev/null || true
 	ip netns exec $NSR nft delete table ip esptcp_nat 2>/dev/null || true
+	ip netns exec $NSR nft delete table inet esptcp_ka 2>/dev/null || true
 }
 
 # start [r:KEY=V | i:KEY=V | KEY=V ...]: both helpers
@@ -94,9 +95,7 @@ oseq() {
 
 # stat_i NAME: one of the initiator helper's counters (SIGUSR1 prints them)
 stat_i() {
-	kill -USR1 "$PID_i"
-	sleep 0.3
-	grep stats "$_tmp/i.out" | tail -n 1 | tr ' ' '\n' | awk -v n="$1" 'f { print; exit } $0 == n { f = 1 }'
+	helper_stat "$PID_i" "$_tmp/i.out" "$1"
 }
 
 t_blocked_from_start() {
@@ -158,6 +157,39 @@ t_blocked_mid() {
 	cp "$_tmp/i.out" "$_tmp/mid-i.log"
 }
 
+# stat_r NAME: one of the responder helper's counters
+stat_r() {
+	helper_stat "$PID_r" "$_tmp/r.out" "$1"
+}
+
+# the responder's own DPD request is out when the connection breaks; after
+# the initiator reconnects it goes again on the new connection (RFC 9329
+# 7.2) and is answered there, so the tunnel outlives dpd-timeout
+t_responder_dpd_reconnect() {
+	inner_addrs 4
+	local sent
+	start i:transport=tcp i:dpd=0 r:dpd=1s r:dpd-timeout=10s
+	n1 ping -c 2 -i 0.2 -W 2 -I "$IN1" "$IN2"
+	# nothing from the responder reaches the initiator: its next DPD goes unanswered
+	sent=$(stat_r dpd_sent)
+	nr nft add table inet esptcp_reset
+	nr nft add chain inet esptcp_reset filt '{ type filter hook forward priority 0; }'
+	nr nft add rule inet esptcp_reset filt tcp sport 4500 drop
+	wait_for 50 test "$(stat_r dpd_sent)" -gt "$sent"
+	# then the initiator's connection is reset; it reconnects
+	nr nft add rule inet esptcp_reset filt tcp dport 4500 reject with tcp reset
+	n1 ping -c 2 -i 0.2 -W 1 -I "$IN1" "$IN2" || true
+	wait_for 50 grep -q "TCP connection lost" "$_tmp/i.out"
+	nr nft delete table inet esptcp_reset
+	wait_for 100 grep -q "now on TCP (the initiator reconnected)" "$_tmp/r.out"
+	# past the dpd-timeout of the request sent on the old connection
+	sleep 12
+	grep -E "lost|reconnect|now on|stopped" "$_tmp/i.out" "$_tmp/r.out" | sed 's/^/# /'
+	expect_fail grep -q "the peer stopped answering" "$_tmp/r.out"
+	[ "$(stat_r dpd_answered)" -ge 1 ]
+	n1 ping -c 3 -i 0.2 -W 2 -I "$IN1" "$IN2"
+}
+
 # the router resets the TCP connection; the initiator reconnects
 t_tcp_reset() {
 	local s1 s2 o1 o2
@@ -217,14 +249,25 @@ t_nat() {
 	local tr=$1
 	inner_addrs 4
 	nat_on
-	start "i:transport=$tr"
+	# the router counts one-byte UDP datagrams to 4500: NAT keepalives
+	nr nft add table inet esptcp_ka
+	nr nft add chain inet esptcp_ka filt '{ type filter hook forward priority 0; }'
+	nr nft add rule inet esptcp_ka filt udp dport 4500 udp length 9 counter
+	start "i:transport=$tr" i:keepalive=1s
 	grep "established" "$_tmp/i.out" "$_tmp/r.out"
 	n1 ping -c 3 -i 0.2 -W 2 -I "$IN1" "$IN2"
+	sleep 3
+	local ka
+	ka=$(ip netns exec $NSR nft list chain inet esptcp_ka filt | sed -n 's/.*counter packets \([0-9]*\).*/\1/p')
+	nr nft delete table inet esptcp_ka
+	echo "# NAT keepalives seen by the router: $ka"
 	if [ "$tr" = udp ]; then
 		grep -q "behind NAT" "$_tmp/r.out"
 		ip -n $NS1 xfrm state | grep -q "encap type espinudp"
+		[ "$ka" -ge 2 ]
 	else
 		[ "$(n1 "$ESPTCP" show | grep -c '^socket ino')" = 1 ]
+		[ "$ka" = 0 ]
 	fi
 }
 
@@ -271,6 +314,9 @@ cleanup >/dev/null 2>&1
 t_case_subset mid_iperf "UDP blocked under iperf3: the transfer completes over TCP" t_blocked_mid iperf
 cleanup >/dev/null 2>&1
 t_case_subset reset "TCP reset by the router: the initiator reconnects, same SAs" t_tcp_reset
+cleanup >/dev/null 2>&1
+t_case_subset resp_dpd "the responder's DPD, out when TCP broke, is answered on the new connection" \
+	t_responder_dpd_reconnect
 cleanup >/dev/null 2>&1
 t_case_subset mobike "MOBIKE: UDP unblocked, the SAs move back to UDP" t_back_to_udp
 cleanup >/dev/null 2>&1

@@ -159,7 +159,7 @@ t_basic() {
 	if [ -n "$perf" ]; then
 		ip netns exec $NS2 iperf3 -s -1 -B "$T2" >/dev/null 2>&1 &
 		sleep 0.5
-		n1 iperf3 -c "$T2" -B "$T1" -t 2 -f m | tail -n 3
+		n1 timeout 30 iperf3 -c "$T2" -B "$T1" -t 2 -f m | tail -n 3
 	fi
 	n1 ip xfrm state
 	[ "$(states $NS1)" = 2 ]
@@ -272,6 +272,88 @@ PY
 	n1 ping -c 2 -i 0.3 -W 2 -I "$T1" "$T2"
 }
 
+# r_stat NAME: one of the responder's counters (SIGUSR1 prints them)
+r_stat() {
+	helper_stat "$PID_r" "$_tmp/r.out" "$1"
+}
+
+# what an unauthenticated peer may hold: 4 TCP connections from one address,
+# no key generation and no reply for an unusable KE, and an unknown critical
+# payload in IKE_SA_INIT answered UNSUPPORTED_CRITICAL_PAYLOAD
+t_limits() {
+	inner_addrs 4
+	pair 4 tcp r:global.half-open-per-source=4 r:global.half-open-timeout=4
+	ike $NS2 r "$_tmp/r.conf"
+	wait_for 50 grep -q "running" "$_tmp/r.out"
+	echo "# [n1] 6 silent TCP connections, a bad KE and an unknown critical payload to $IP2"
+	ip netns exec $NS1 python3 - "$IP2" <<'PY'
+import os, socket, struct, sys, time
+peer = sys.argv[1]
+
+def pl(t, body, nxt, crit=0):
+    return struct.pack("!BBH", nxt, crit, len(body) + 4) + body
+
+def hdr(spi_i, nxt, length):
+    return struct.pack("!QQBBBBII", spi_i, 0, nxt, 0x20, 34, 8, 0, length)
+
+# AES-GCM-16/128, PRF-HMAC-SHA2-256, ECP-256
+tr = [(1, 20, struct.pack("!HH", 0x800e, 128)), (2, 5, b""), (4, 19, b"")]
+trs = b""
+for i, (t, tid, attr) in enumerate(tr):
+    trs += struct.pack("!BBHBBH", 0 if i == len(tr) - 1 else 3, 0, 8 + len(attr), t, 0, tid) + attr
+prop = struct.pack("!BBHBBBB", 0, 0, 8 + len(trs), 1, 1, 0, len(tr)) + trs
+bad_point = b"\x01" * 64                       # (1, 1) is not on P-256
+body = pl(33, prop, 34) + pl(34, struct.pack("!HH", 19, 0) + bad_point, 40) + \
+       pl(40, os.urandom(32), 0)
+init = hdr(0x1111, 33, 28 + len(body)) + body
+
+held = []
+refused = 0
+for i in range(6):
+    s = socket.create_connection((peer, 4500))
+    s.sendall(b"IKETCP")
+    held.append(s)
+time.sleep(1)
+for s in held:
+    s.settimeout(0.5)
+    try:
+        if s.recv(10) == b"":
+            refused += 1
+    except socket.timeout:
+        pass
+    except ConnectionResetError:
+        refused += 1
+print("# %d of 6 connections from one address refused" % refused)
+assert refused == 2, "expected the 5th and 6th refused"
+
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.settimeout(2)
+u.sendto(init, (peer, 500))
+try:
+    u.recvfrom(2000)
+    raise SystemExit("an IKE_SA_INIT with a KE off the curve was answered")
+except socket.timeout:
+    print("# bad KE: no answer")
+crit = hdr(0x2222, 99, 32) + b"\0\x80\0\x04"
+u.sendto(crit, (peer, 500))
+r, _ = u.recvfrom(2000)
+# header, then a Notify: protocol 0, SPI size 0, type 1, data = the payload type
+assert r[16] == 41 and struct.unpack("!H", r[28 + 6:28 + 8])[0] == 1 and r[28 + 8] == 99, r.hex()
+print("# unknown critical payload: UNSUPPORTED_CRITICAL_PAYLOAD (99)")
+for s in held:
+    s.close()
+PY
+	grep -E "refusing|dropped|unusable" "$_tmp/r.out" | sed 's/^/# /'
+	[ "$(r_stat per_source_dropped)" -ge 2 ]
+	[ "$(r_stat tcp_rejected)" -ge 2 ]
+	[ "$(r_stat rx_bad)" -ge 1 ]
+	expect_fail grep -q "unusable KE from the initiator" "$_tmp/r.out"
+	# the silent ones go after half-open-timeout; then a real client comes in
+	ike $NS1 i "$_tmp/i.conf"
+	up i || { show_logs; false; }
+	n1 ping -c 2 -i 0.3 -W 2 -I "$T1" "$T2"
+}
+
 # CHILD_SA and IKE SA rekeys while ping and iperf3 run
 t_rekey() {
 	start 4 tcp i:child-rekey=4s i:ike-rekey=7s
@@ -280,7 +362,7 @@ t_rekey() {
 	sleep 0.5
 	ip netns exec $NS1 ping -c 60 -i 0.2 -W 1 -I "$T1" "$T2" >"$_tmp/ping.txt" 2>&1 &
 	local ping=$!
-	n1 iperf3 -c "$T2" -B "$T1" -t 11 -b 20M -f m | tail -n 3
+	n1 timeout 40 iperf3 -c "$T2" -B "$T1" -t 11 -b 20M -f m | tail -n 3
 	wait $ping || true
 	tail -n 2 "$_tmp/ping.txt"
 	grep -E "rekey|installed|removed" "$_tmp/i.out"
@@ -320,7 +402,7 @@ t_restart() {
 
 # The debug kernel (KASAN, lockdep, kmemleak) is ~20 times slower under TCG:
 # it runs the cases that exercise different code; the stock kernels run all
-debug_subset="basic_tcp4 wrong_psk bad_input rekey"
+debug_subset="basic_tcp4 wrong_psk bad_input limits rekey"
 
 esptcp_load
 topo_up
@@ -347,6 +429,9 @@ clean >/dev/null 2>&1
 t_case_subset wrong_psk "wrong PSK: AUTHENTICATION_FAILED, counted, no SA left in either kernel" t_wrong_psk
 clean >/dev/null 2>&1
 t_case_subset bad_input "bad input over TCP and UDP is counted and dropped; a silent client is closed" t_bad_input
+clean >/dev/null 2>&1
+t_case_subset limits "unauthenticated peers: per-source TCP limit, a bad KE costs nothing, UNSUPPORTED_CRITICAL_PAYLOAD" \
+	t_limits
 clean >/dev/null 2>&1
 t_case_subset rekey "rekey CHILD_SA and IKE SA under ping and iperf3, no loss of the tunnel" t_rekey
 clean >/dev/null 2>&1

@@ -6,6 +6,8 @@
 #   mine NS ROLE TRANSPORT [KEY=VALUE...]   write the conn and start
 #                                           `esptcp ike` in NS; log $_tmp/mine.out
 #   mine_up [TRIES]                         wait for its CHILD_SA
+#   mine_stat NAME                          one of its counters (SIGUSR1)
+#   nstates NS                              how many xfrm states NS has
 #   mine_dump                               its log, for a failure
 #   case_cleanup                            a case's EXIT trap: logs on failure,
 #                                           then no daemon, SA or address left
@@ -35,6 +37,7 @@ mine() {
 	sed 's/^/#   /' "$_tmp/mine.conf"
 	echo "# [$ns] esptcp ike -v mine.conf &"
 	ip netns exec "$ns" "$ESPTCP" ike -v "$_tmp/mine.conf" >"$_tmp/mine.out" 2>&1 &
+	MINE_PID=$!
 	pids+=($!)
 	wait_for 50 grep -q "running" "$_tmp/mine.out"
 }
@@ -42,6 +45,14 @@ mine() {
 mine_up() {
 	wait_for "${1:-200}" grep -q "CHILD_SA installed" "$_tmp/mine.out"
 	grep -E "established|installed" "$_tmp/mine.out" | sed 's/^/# /'
+}
+
+mine_stat() { # mine_stat NAME
+	helper_stat "$MINE_PID" "$_tmp/mine.out" "$1"
+}
+
+nstates() { # nstates NS: how many xfrm states
+	ip -n "$1" xfrm state | grep -c '^src' || true
 }
 
 mine_dump() {

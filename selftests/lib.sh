@@ -65,6 +65,10 @@ t_case() {
 t_case_subset() {
 	local key=$1
 	shift
+	if [ -n "${CASES:-}" ] && [[ " $CASES " != *" $key "* ]]; then
+		t_case "$1" t_skip "not among CASES=\"$CASES\""
+		return
+	fi
 	if [ "${FLAVOUR:-}" = debug ] && [[ " ${debug_subset:-} " != *" $key "* ]]; then
 		t_case "$1" t_skip "the debug kernel runs a subset; the stock kernels run this case"
 		return
@@ -84,6 +88,17 @@ expect_fail() {
 		return 1
 	fi
 	return 0
+}
+
+# helper_stat PID LOG NAME: one counter of the `esptcp ike` helper PID that
+# logs to LOG: SIGUSR1 makes it print a fresh stats line
+helper_stat() {
+	local pid=$1 log=$2 name=$3 before
+	before=$(grep -c "esptcp: stats" "$log" || true)
+	kill -USR1 "$pid"
+	wait_for 25 test "$(grep -c "esptcp: stats" "$log")" -gt "$before"
+	grep "esptcp: stats" "$log" | tail -n 1 | tr ' ' '\n' |
+		awk -v n="$name" 'f { print; exit } $0 == n { f = 1 }'
 }
 
 # wait_for TRIES CMD...: retry CMD every 0.2 s

@@ -19,6 +19,8 @@
 #                           gcm-ecp256     aes128gcm16-prfsha256-ecp256 / aes128gcm16
 #                           cbc-modp2048   aes256-sha256-modp2048 / aes256-sha256
 #                           gcm-x25519     aes128gcm16-prfsha384-x25519 / aes128gcm16
+#                           chacha-ecp384  chacha20poly1305-prfsha256-ecp384 / chacha20poly1305
+#                           cbc384-modp3072 aes256-sha384-modp3072 / aes256-sha512
 #
 #   swan_start NS DIR       start charon in NS, in a mount namespace of its own
 #                           (DIR/run bound on /run: pid file, vici socket);
@@ -33,7 +35,9 @@
 #                           default the gcm-ecp256 set), mode=tunnel|transport,
 #                           encap=yes|no (force UDP encapsulation), start=
 #                           none|trap|start (start_action), rekey= (IKE and
-#                           child rekey_time, default 0 = never)
+#                           child rekey_time, default 0 = never; ike_rekey=
+#                           and child_rekey= set one), dpd= (dpd_delay,
+#                           default 0 = none)
 #   swan_load DIR           reload DIR/swanctl.conf (conns/*.conf, secrets/*.conf)
 #   swan_initiate DIR NAME [SECS]
 #                           swanctl --initiate under timeout (default 40 s)
@@ -104,6 +108,12 @@ peers_proposal() { # peers_proposal SET
 	gcm-x25519)
 		SWAN_IKE=aes128gcm16-prfsha384-x25519 SWAN_ESP=aes128gcm16
 		PLUTO_IKE='aes_gcm128-sha2_384;dh31' PLUTO_ESP=aes_gcm128 ;;
+	chacha-ecp384)
+		SWAN_IKE=chacha20poly1305-prfsha256-ecp384 SWAN_ESP=chacha20poly1305
+		PLUTO_IKE='chacha20_poly1305-sha2_256;dh20' PLUTO_ESP=chacha20_poly1305 ;;
+	cbc384-modp3072)
+		SWAN_IKE=aes256-sha384-modp3072 SWAN_ESP=aes256-sha512
+		PLUTO_IKE='aes256-sha2_384;dh15' PLUTO_ESP=aes256-sha2_512 ;;
 	*)
 		echo "# peers_proposal: unknown set $1" >&2
 		return 1 ;;
@@ -258,8 +268,15 @@ swan_conf() { # swan_conf DIR NAME KEY=VALUE...
 	local dir=$1 name=$2 encap
 	shift 2
 	local -A KV=([psk]=$PEERS_PSK [ike]=aes128gcm16-prfsha256-ecp256 [esp]=aes128gcm16
-		[mode]=tunnel [encap]=no [start]=none [rekey]=0)
+		[mode]=tunnel [encap]=no [start]=none [rekey]=0 [dpd]=0)
 	_peers_kv "$@"
+	: "${KV[ike_rekey]:=${KV[rekey]}}" "${KV[child_rekey]:=${KV[rekey]}}"
+	# short test lifetimes: a hard lifetime of rekey + 10% would expire while
+	# a rekey waits its turn (window size 1), so the SAs get a minute more,
+	# and no random head start (it defaults to that extra minute)
+	local over=0 life=0
+	[ "${KV[ike_rekey]}" != 0 ] && over=60s
+	[ "${KV[child_rekey]}" != 0 ] && life=$((${KV[child_rekey]%s} + 60))s
 	local l=${KV[local]:?swan_conf: local= is required} r=${KV[remote]:?swan_conf: remote= is required}
 	local lts rts
 	lts=$(_peers_ts "${KV[lts]:-$l}") rts=$(_peers_ts "${KV[rts]:-$r}")
@@ -271,8 +288,10 @@ $name {
 	remote_addrs = $r
 	proposals = ${KV[ike]}
 	encap = ${KV[encap]}
-	rekey_time = ${KV[rekey]}
-	dpd_delay = 0
+	rekey_time = ${KV[ike_rekey]}
+	over_time = $over
+	rand_time = 0
+	dpd_delay = ${KV[dpd]}
 	local {
 		auth = psk
 		id = ${KV[lid]:-$l}
@@ -288,7 +307,9 @@ $name {
 			esp_proposals = ${KV[esp]}
 			mode = ${KV[mode]}
 			start_action = ${KV[start]}
-			rekey_time = ${KV[rekey]}
+			rekey_time = ${KV[child_rekey]}
+			life_time = $life
+			rand_time = 0
 			updown =
 		}
 	}

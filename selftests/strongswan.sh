@@ -9,6 +9,37 @@
 . "$(dirname "$0")/ike_lib.sh"
 trap 'peers_stop_all; stop_all; topo_down; rm -rf "$_tmp"' EXIT
 
+# swan_to_mine "OUR KEY=VALUE..." [SWAN KEY=VALUE...]: our responder in n2
+# (words of the first argument go to its conn), strongSwan in n1 initiates
+# conn c1 (T1 <-> T2); returns with the CHILD_SA up on both sides
+swan_to_mine() {
+	local ours=$1
+	shift
+	# shellcheck disable=SC2086
+	mine $NS2 responder udp $ours
+	swan_conf "$_tmp/swan1" c1 local="$O1" remote="$O2" lts="$T1" rts="$T2" "$@"
+	swan_start $NS1 "$_tmp/swan1"
+	swan_initiate "$_tmp/swan1" c1
+	mine_up
+}
+
+# sw_ping COUNT INTERVAL FILE: ping T1 -> T2 from n1 in the background; PING_PID
+sw_ping() {
+	ip netns exec $NS1 ping -c "$1" -i "$2" -W 1 -I "$T1" "$T2" >"$3" 2>&1 &
+	PING_PID=$!
+}
+
+replies() { # replies FILE: how many echo replies a finished ping got
+	sed -n 's/.* \([0-9]*\) received.*/\1/p' "$1"
+}
+
+# out_packets NS SRC DST: packets through the outbound state SRC -> DST
+out_packets() {
+	ip -s -n "$1" xfrm state | awk -v s="$2" -v d="$3" '
+		$1 == "src" { cur = ($2 == s && $4 == d) }
+		cur && $1 ~ /^[0-9]+\(bytes\),$/ { sub(/\(packets\)/, "", $2); print $2; exit }'
+}
+
 # strongSwan in n2 responds; our helper in n1 initiates
 t_we_initiate() {
 	local set=$1
@@ -43,12 +74,218 @@ t_swan_initiates() {
 	peers_ping n2 2
 }
 
-# the debug kernel is ~20x slower: it runs one case per role
-debug_subset="we-gcm-ecp256 swan-cbc-modp2048"
+# both sides rekey on short lifetimes while a ping runs (WHO initiates)
+t_rekey_both() {
+	local who=$1 ours=$NS2 theirs=$NS1 got
+	trap case_cleanup EXIT
+	inner_addrs 4
+	if [ "$who" = swan ]; then
+		swan_to_mine "child-rekey=5s ike-rekey=9s" child_rekey=6s ike_rekey=8s
+	else
+		ours=$NS1 theirs=$NS2
+		swan_conf "$_tmp/swan2" c1 local="$O2" remote="$O1" lts="$T2" rts="$T1" \
+			child_rekey=6s ike_rekey=8s
+		swan_start $NS2 "$_tmp/swan2"
+		mine $NS1 initiator udp child-rekey=5s ike-rekey=9s
+		mine_up
+	fi
+	sw_ping 80 0.25 "$_tmp/ping.txt"
+	wait $PING_PID || true
+	tail -n 2 "$_tmp/ping.txt"
+	grep -E "rekey|installed|removed|collision" "$_tmp/mine.out" | sed 's/^/# /'
+	got=$(replies "$_tmp/ping.txt")
+	echo "# ping: $got of 80 replies through the rekeys"
+	# rekeys by us and by strongSwan, of both the CHILD_SA and the IKE SA
+	[ "$(grep -c "rekeying CHILD_SA" "$_tmp/mine.out")" -ge 1 ]
+	[ "$(grep -c "CHILD_SA installed" "$_tmp/mine.out")" -ge 4 ]
+	[ "$(grep -c "IKE SA rekeyed" "$_tmp/mine.out")" -ge 1 ]
+	[ "$got" -ge 76 ]
+	# between rekeys, one pair on our side: no redundant SA left behind;
+	# strongSwan keeps a rekeyed inbound SA 5 s more (delete_rekeyed_delay)
+	wait_for 75 eval '[ "$(nstates '"$ours"')" = 2 ] && [ "$(nstates '"$theirs"')" -le 3 ]'
+	peers_ping n1 2
+}
+
+# both rekey the CHILD_SA at once (RFC 7296 2.8.1): with 700 ms each way on
+# the router the two requests cross; one pair survives on both sides
+t_collision() {
+	local i n=0
+	trap case_cleanup EXIT
+	inner_addrs 4
+	swan_to_mine ""
+	nr tc qdisc add dev r1 root netem delay 700ms
+	nr tc qdisc add dev r2 root netem delay 700ms
+	for i in 1 2 3; do
+		swanctl_ "$_tmp/swan1" --rekey --child c1 >/dev/null 2>&1 &
+		kill -USR2 "$MINE_PID"
+		wait $! || true
+		sleep 4
+		n=$(mine_stat rekey_collisions)
+		echo "# attempt $i: $n collision(s) seen"
+		[ "$n" -ge 1 ] && break
+	done
+	nr tc qdisc del dev r1 root
+	nr tc qdisc del dev r2 root
+	grep -E "rekey|collision|installed|removed" "$_tmp/mine.out" | sed 's/^/# /'
+	[ "$n" -ge 1 ]
+	wait_for 75 eval '[ "$(nstates $NS1)" = 2 ] && [ "$(nstates $NS2)" = 2 ]'
+	ip -n $NS2 xfrm state | grep -E '^src|proto esp' | sed 's/^/# /'
+	peers_ping n1 3
+	peers_ping n2 2
+}
+
+# liveness: strongSwan's DPD answered (WHO=swan), or ours answered and a
+# dead strongSwan noticed within dpd-timeout (WHO=we).  Each side's request
+# is liveness to the other, so one side checks at a time.
+t_dpd() {
+	local who=$1 sent ok answered
+	trap case_cleanup EXIT
+	inner_addrs 4
+	if [ "$who" = swan ]; then
+		swan_to_mine "dpd=0" dpd=2s
+	else
+		swan_to_mine "dpd=2s dpd-timeout=8s"
+	fi
+	sleep 7
+	sent=$(mine_stat dpd_sent) ok=$(mine_stat dpd_answered) answered=$(mine_stat info_answered)
+	echo "# our DPD requests $sent, answered $ok; strongSwan's answered by us $answered"
+	if [ "$who" = swan ]; then
+		[ "$answered" -ge 2 ]
+		swan_up "$_tmp/swan1" c1
+		return
+	fi
+	[ "$sent" -ge 2 ]
+	[ "$ok" -ge 2 ]
+	# the path dies: nothing crosses the router any more
+	nr tc qdisc add dev r1 root netem loss 100%
+	nr tc qdisc add dev r2 root netem loss 100%
+	wait_for 100 grep -q "the peer stopped answering" "$_tmp/mine.out"
+	wait_for 25 test "$(nstates $NS2)" = 0
+	nr tc qdisc del dev r1 root
+	nr tc qdisc del dev r2 root
+}
+
+# strongSwan takes its CHILD_SA down and makes a new one in the same IKE
+# SA (CREATE_CHILD_SA without REKEY_SA): an IKE SA without a child takes one
+t_new_child() {
+	trap case_cleanup EXIT
+	inner_addrs 4
+	swan_to_mine ""
+	swanctl_ "$_tmp/swan1" --terminate --child c1 >/dev/null
+	wait_for 50 grep -q "CHILD_SA removed" "$_tmp/mine.out"
+	swanctl_ "$_tmp/swan1" --initiate --child c1 >/dev/null
+	wait_for 100 test "$(grep -c "CHILD_SA installed" "$_tmp/mine.out")" -ge 2
+	[ "$(grep -c "IKE SA established" "$_tmp/mine.out")" -eq 1 ]
+	expect_fail grep -q "NO_ADDITIONAL_SAS\|notify 35" "$(cat "$_tmp/swan1/log")"
+	peers_ping n1 3
+	peers_ping n2 2
+}
+
+# a second client of the gateway's conn: an address in n1 beside O1, and
+# its inner address beside T1
+second_client() {
+	O1B=192.0.2.11 T1B=203.0.113.11
+	n1 ip addr replace $O1B/24 dev v1
+	n1 ip addr replace $T1B/32 dev lo
+	n2 ip route replace $T1B/32 via 198.51.100.254 src "$T2"
+}
+
+# esptcp_client NAME LOCAL-ID KEY=VALUE...: our helper as a client from
+# O1B over TCP, inner address T1B unless local-ts= says otherwise
+esptcp_client() {
+	local name=$1 kv
+	shift
+	{
+		echo "[conn $name]"
+		echo "role = initiator"
+		echo "transport = tcp"
+		echo "local = $O1B"
+		echo "remote = $O2"
+		echo "psk = \"$PEERS_PSK\""
+		echo "local-ts = $T1B/32"
+		echo "remote-ts = $T2/32"
+		for kv in "$@"; do
+			echo "${kv%%=*} = ${kv#*=}"
+		done
+	} >"$_tmp/$name.conf"
+	sed 's/^/#   /' "$_tmp/$name.conf"
+	ip netns exec $NS1 "$ESPTCP" ike -v "$_tmp/$name.conf" >"$_tmp/$name.out" 2>&1 &
+	pids+=($!)
+}
+
+# two clients of one conn, each with INITIAL_CONTACT: neither evicts the other
+t_two_clients() {
+	trap case_cleanup EXIT
+	inner_addrs 4
+	second_client
+	swan_to_mine "remote=any remote-ts=203.0.113.0/24"
+	peers_ping n1 2
+	esptcp_client b
+	wait_for 150 grep -q "CHILD_SA installed" "$_tmp/b.out"
+	n1 ping -c 2 -i 0.3 -W 3 -I "$T1B" "$T2"
+	# strongSwan's SA is still the gateway's: both tunnels carry traffic
+	peers_ping n1 3
+	peers_ping n2 2
+	expect_fail grep -q "INITIAL_CONTACT" "$_tmp/mine.out"
+	[ "$(grep -c "IKE SA established" "$_tmp/mine.out")" -eq 2 ]
+	swan_up "$_tmp/swan1" c1
+}
+
+# a client of another conn asks for the first conn's selectors: refused,
+# and the first tunnel's traffic stays in its own SA
+t_foreign_ts() {
+	local before after
+	trap case_cleanup EXIT
+	inner_addrs 4
+	second_client
+	{
+		echo "[conn a]"
+		echo "role = responder"
+		echo "local = $O2"
+		echo "remote = any"
+		echo "remote-id = @a.example"
+		echo "psk = \"$PEERS_PSK\""
+		echo "local-ts = $T2/32"
+		echo "remote-ts = $T1/32"
+		echo "[conn b]"
+		echo "role = responder"
+		echo "local = $O2"
+		echo "remote = any"
+		echo "remote-id = @b.example"
+		echo "psk = \"b-$PEERS_PSK\""
+		echo "local-ts = $T2/32"
+		echo "remote-ts = 203.0.113.0/24"
+	} >"$_tmp/mine.conf"
+	sed 's/^/#   /' "$_tmp/mine.conf"
+	ip netns exec $NS2 "$ESPTCP" ike -v "$_tmp/mine.conf" >"$_tmp/mine.out" 2>&1 &
+	MINE_PID=$!
+	pids+=($!)
+	wait_for 50 grep -q "running" "$_tmp/mine.out"
+	swan_conf "$_tmp/swan1" c1 local="$O1" remote="$O2" lts="$T1" rts="$T2" lid=@a.example
+	swan_start $NS1 "$_tmp/swan1"
+	swan_initiate "$_tmp/swan1" c1
+	mine_up
+	# b proves its own PSK but proposes a's inner address
+	esptcp_client b local-id=@b.example "psk=\"b-$PEERS_PSK\"" local-ts=$T1/32
+	wait_for 150 grep -q "refused the CHILD_SA" "$_tmp/b.out"
+	grep "refused" "$_tmp/b.out" "$_tmp/mine.out" | sed 's/^/# /'
+	grep -q "refused the CHILD_SA (notify 38)" "$_tmp/b.out"
+	[ "$(mine_stat ts_refused)" -ge 1 ]
+	before=$(out_packets $NS2 "$O2" "$O1")
+	peers_ping n2 5
+	after=$(out_packets $NS2 "$O2" "$O1")
+	echo "# a's outbound state at the gateway: $before -> $after packets"
+	[ "$after" -ge $((before + 5)) ]
+	peers_ping n1 2
+}
+
+# the debug kernel is ~20x slower: it runs one case per role, and the
+# selector-ownership case
+debug_subset="we-gcm-ecp256 swan-cbc-modp2048 foreign-ts"
 
 esptcp_load
 topo_up
-for set in gcm-ecp256 cbc-modp2048 gcm-x25519; do
+for set in gcm-ecp256 cbc-modp2048 gcm-x25519 chacha-ecp384 cbc384-modp3072; do
 	for who in we swan; do
 		if [ "$who" = we ]; then
 			name="esptcp initiates, strongSwan responds ($set)" fn=t_we_initiate
@@ -58,4 +295,15 @@ for set in gcm-ecp256 cbc-modp2048 gcm-x25519; do
 		t_case_subset "$who-$set" "$name" $fn "$set"
 	done
 done
+t_case_subset rekey-swan "strongSwan initiates; both sides rekey IKE and CHILD SAs under ping" \
+	t_rekey_both swan
+t_case_subset rekey-we "esptcp initiates; both sides rekey IKE and CHILD SAs under ping" \
+	t_rekey_both we
+t_case_subset collision "CHILD_SA rekey collision with strongSwan: one pair survives" t_collision
+t_case_subset dpd-swan "strongSwan's DPD requests are answered" t_dpd swan
+t_case_subset dpd-we "our DPD is answered; a dead strongSwan is noticed within dpd-timeout" t_dpd we
+t_case_subset new-child "an IKE SA without a CHILD_SA accepts a new one from strongSwan" t_new_child
+t_case_subset two-clients "two clients of one conn with INITIAL_CONTACT keep both tunnels" \
+	t_two_clients
+t_case_subset foreign-ts "a client proposing another conn's selectors is refused" t_foreign_ts
 t_done

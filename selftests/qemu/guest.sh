@@ -6,7 +6,7 @@
 out=$1
 . "$out/guest.env"
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export HOME=/root TERM=dumb OUT REPO KVER KO FLAVOUR MODE TESTS BENCH_ARGS
+export HOME=/root TERM=dumb OUT REPO KVER KO FLAVOUR MODE TESTS CASES BENCH_ARGS
 
 # /tmp stays the overlay's (writable already): the repo or the run's output
 # folder may live under the host's /tmp, and a fresh tmpfs would hide them

@@ -86,6 +86,7 @@ OUT=$out
 KO=$kmod/esptcp.ko
 BENCH_ARGS="${BENCH_ARGS:-}"
 TESTS="${TESTS:-}"
+CASES="${CASES:-}"
 EOF
 
 mem=2G
