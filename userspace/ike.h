@@ -85,6 +85,7 @@ enum ike_notify {
 	N_NON_FIRST_FRAGMENTS_ALSO = 16395,
 	N_MOBIKE_SUPPORTED = 16396,
 	N_UPDATE_SA_ADDRESSES = 16400,
+	N_COOKIE2 = 16401,
 };
 
 enum ike_proto { PROTO_IKE = 1, PROTO_AH = 2, PROTO_ESP = 3 };
@@ -452,6 +453,7 @@ int xfrm_add_states(struct xfrm_nl *x, const struct xfrm_child *c);
 int xfrm_del_state(struct xfrm_nl *x, int family, const uint8_t *daddr, uint32_t spi);
 int xfrm_add_policies(struct xfrm_nl *x, const struct xfrm_child *c, bool replace);
 int xfrm_del_policies(struct xfrm_nl *x, const struct xfrm_child *c);
+int xfrm_migrate_child(struct xfrm_nl *x, const struct xfrm_child *o, const struct xfrm_child *n);
 int xfrm_flush_owned(struct xfrm_nl *x, uint32_t reqid_base, uint32_t reqid_mask);
 int xfrm_state_seq(struct xfrm_nl *x, int family, const uint8_t *daddr, uint32_t spi,
 		   uint64_t *packets);

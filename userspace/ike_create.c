@@ -366,6 +366,19 @@ void ike_create_request(struct ike_sa *sa, const struct ike_msg *m)
 					   NULL, 0);
 			return;
 		}
+		if ((sa->req.kind == REQ_DELETE_CHILD && sa->req.child == old) ||
+		    (old->rekey_at == UINT64_MAX && sa->req.child != old)) {
+			/*
+			 * We rekeyed it already and are closing it: the peer's rekey
+			 * crossed ours (RFC 7296 2.25.1: TEMPORARY_FAILURE).
+			 */
+			sa->d->st.rekey_collisions++;
+			ike_log(sa, "the peer rekeys CHILD_SA 0x%08x, which we rekeyed and close",
+				ntohl(old->spi_in));
+			ike_respond_notify(sa, CREATE_CHILD_SA, m->hdr.msgid, N_TEMPORARY_FAILURE,
+					   NULL, 0);
+			return;
+		}
 	} else if (sa->children) {
 		/* one CHILD_SA per IKE SA: the tunnel's (a new one when it has none) */
 		ike_respond_notify(sa, CREATE_CHILD_SA, m->hdr.msgid, N_NO_ADDITIONAL_SAS, NULL, 0);

@@ -71,6 +71,20 @@ void ike_info_request(struct ike_sa *sa, const struct ike_msg *m)
 		ike_put16(&o.in, (uint16_t)ngone);
 		ike_put(&o.in, gone, 4 * ngone);
 	}
+	if (sa->mobike && ike_find_notify(m, N_UPDATE_SA_ADDRESSES)) {
+		/*
+		 * RFC 4555 3.5: NAT detection for the addresses the request came
+		 * from (where the SA is now), and its COOKIE2 back as it was.
+		 */
+		const struct ike_pl *c2 = ike_find_notify(m, N_COOKIE2);
+		const uint8_t *data;
+		size_t len = 0;
+
+		ike_put_nat_notifies(sa, &o.c);
+		data = c2 ? ike_notify_data(c2, &len) : NULL;
+		if (data && len >= 8 && len <= 64)
+			ike_pl_notify(&o.c, 0, NULL, 0, N_COOKIE2, data, len);
+	}
 	sa->d->st.info_answered++;
 	ike_out_respond(sa, &o);
 	if (ike_gone) {

@@ -113,35 +113,6 @@ static int derive_keys(struct ike_sa *sa, const uint8_t *peer_ke, size_t kelen)
 	return err;
 }
 
-/* compare the peer's NAT_DETECTION notifications with the addresses we see */
-static void check_nat(struct ike_sa *sa, const struct ike_msg *m)
-{
-	uint8_t h[20];
-	bool src_seen = false, src_match = false, dst_match = true;
-
-	for (unsigned int i = 0; i < m->npl; i++) {
-		const struct ike_pl *pl = &m->pl[i];
-		const uint8_t *data;
-		uint16_t type;
-		size_t len;
-
-		if (ike_notify_type(pl, &type))
-			continue;
-		data = ike_notify_data(pl, &len);
-		if (type == N_NAT_DETECTION_SOURCE_IP && len == 20) {
-			src_seen = true;
-			if (!ike_nat_hash(m->hdr.spi_i, m->hdr.spi_r, &sa->link->peer, h) &&
-			    !memcmp(h, data, 20))
-				src_match = true;
-		} else if (type == N_NAT_DETECTION_DESTINATION_IP && len == 20) {
-			dst_match = !ike_nat_hash(m->hdr.spi_i, m->hdr.spi_r, &sa->link->local, h) &&
-				    !memcmp(h, data, 20);
-		}
-	}
-	sa->nat_there = src_seen && !src_match;
-	sa->nat_here = src_seen && !dst_match;
-}
-
 void ike_init_response(struct ike_sa *sa, const struct ike_msg *m)
 {
 	const struct ike_pl *pl, *ke, *nr;
@@ -227,7 +198,7 @@ void ike_init_response(struct ike_sa *sa, const struct ike_msg *m)
 	}
 	ike_buf_free(&sa->init_resp);
 	ike_put(&sa->init_resp, m->raw, m->raw_len);
-	check_nat(sa, m);
+	ike_nat_check(sa, m, sa->link);
 	sa->req.kind = REQ_NONE;
 	if (sa->link->type == TRANSPORT_UDP && !sa->link->marker &&
 	    (sa->nat_here || sa->nat_there || sa->conf->encap_force)) {
@@ -493,7 +464,7 @@ void ike_init_request(struct ike_daemon *d, struct ike_link *link, const struct 
 		ike_sa_free(sa);
 		return;
 	}
-	check_nat(sa, m);
+	ike_nat_check(sa, m, sa->link);
 	ike_put(&sa->init_req, m->raw, m->raw_len);
 	ike_buf_init(&b);
 	{

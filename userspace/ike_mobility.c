@@ -11,20 +11,85 @@
 #include <string.h>
 #include <arpa/inet.h>
 
+#include "esptcp.h"
 #include "ike_sa.h"
 
 /*
- * An authenticated message came over another path: move there.  To TCP,
- * the CHILD_SAs are bound to the new connection (a bind moves them off the
- * old one); from TCP to UDP they are unbound, so xfrm sends them itself.
+ * The peer's address (or its NAT's port) changed: every CHILD_SA's states
+ * and policies follow, by XFRM_MSG_MIGRATE, before anything is sent or
+ * bound there.  The NAT flags are the new path's already.
  */
-void ike_mob_switch(struct ike_sa *sa, struct ike_link *link)
+static void migrate_children(struct ike_sa *sa, struct ike_link *from, bool nat_here,
+			     bool nat_there)
+{
+	bool nh = sa->nat_here, nt = sa->nat_there;
+	struct ike_link *to = sa->link;
+
+	for (struct ike_child *c = sa->children; c; c = c->next) {
+		struct xfrm_child o = { 0 }, n = { 0 };
+		int err;
+
+		if (!c->installed)
+			continue;
+		sa->link = from;
+		sa->nat_here = nat_here;
+		sa->nat_there = nat_there;
+		ike_child_xfrm(sa, c, &o);
+		sa->link = to;
+		sa->nat_here = nh;
+		sa->nat_there = nt;
+		ike_child_xfrm(sa, c, &n);
+		err = xfrm_migrate_child(sa->d->xfrm, &o, &n);
+		if (err)
+			ike_log(sa, "moving CHILD_SA 0x%08x to the new address failed: %s",
+				ntohl(c->spi_in), strerror(-err));
+	}
+}
+
+/* does a move from one link to the other change the CHILD_SAs' outer header? */
+static bool outer_changes(const struct ike_sa *sa, const struct ike_link *from,
+			  const struct ike_link *to)
+{
+	if (!ike_ss_same_addr(&from->peer, &to->peer) || !ike_ss_same_addr(&from->local, &to->local))
+		return true;
+	/* ESP in UDP: the ports are in the states too */
+	return from->type == TRANSPORT_UDP && to->type == TRANSPORT_UDP &&
+	       (sa->nat_here || sa->nat_there) && ike_ss_port(&from->peer) != ike_ss_port(&to->peer);
+}
+
+/**
+ * ike_mob_switch() - an authenticated message came over another path: move there
+ * @sa: the SA
+ * @link: the path
+ * @m: the message (its NAT_DETECTION notifications, when it is an
+ *	UPDATE_SA_ADDRESSES), or NULL
+ *
+ * To TCP, the CHILD_SAs are bound to the new connection (a bind moves them
+ * off the old one); from TCP to UDP they are unbound, so xfrm sends them
+ * itself.  A new address or NAT port is migrated in the kernel first.
+ */
+void ike_mob_switch(struct ike_sa *sa, struct ike_link *link, const struct ike_msg *m)
 {
 	struct ike_link *old = sa->link;
 	bool was_tcp = old->type == TRANSPORT_TCP;
+	bool nat_here = sa->nat_here, nat_there = sa->nat_there;
+	bool moved = sa->state == SA_ESTABLISHED && outer_changes(sa, old, link);
 
 	ike_link_get(link);
 	sa->link = link;
+	if (m && ike_find_notify(m, N_UPDATE_SA_ADDRESSES))
+		ike_nat_check(sa, m, link);
+	if (moved) {
+		char why[120], buf[64];
+
+		migrate_children(sa, old, nat_here, nat_there);
+		sa->d->st.moved_address++;
+		snprintf(why, sizeof(why), "the peer moved to %s%s",
+			 esptcp_addr_str(&link->peer, buf, sizeof(buf)),
+			 link->type == TRANSPORT_UDP && ike_find_notify(m, N_UPDATE_SA_ADDRESSES) ?
+			 " (MOBIKE)" : link->type == TRANSPORT_UDP ? " (NAT mapping)" : "");
+		ike_sa_transition(sa, why);
+	}
 	sa->mob.down_seen = false;
 	sa->mob.reconnects = 0;
 	sa->mob.esp_stall_since = 0;
@@ -70,7 +135,7 @@ void ike_mob_probe_answered(struct ike_sa *sa, struct ike_link *link)
 
 	sa->req.kind = REQ_NONE;
 	ike_link_get(tcp);
-	ike_mob_switch(sa, link);
+	ike_mob_switch(sa, link, NULL);
 	ike_link_put(sa->d, sa->mob.probe);
 	sa->mob.probe = NULL;
 	/* closed after this event batch: its events may be pending */
@@ -83,14 +148,22 @@ void ike_mob_probe_answered(struct ike_sa *sa, struct ike_link *link)
 bool ike_mob_may_move(const struct ike_sa *sa, const struct ike_link *link,
 		      const struct ike_msg *m, bool response)
 {
-	if (link->type == sa->link->type && link->type == TRANSPORT_UDP)
+	if (link->type == sa->link->type && link->type == TRANSPORT_UDP) {
 		/*
 		 * Before AUTH only the float from 500 to 4500, from the address
 		 * IKE_SA_INIT came from (its port may change behind a NAT).
-		 * NAT rebinding of an established SA is not followed.
 		 */
-		return sa->state != SA_ESTABLISHED && link->marker && !sa->link->marker &&
-		       ike_ss_same_addr(&link->peer, &sa->init_peer);
+		if (sa->state != SA_ESTABLISHED)
+			return link->marker && !sa->link->marker &&
+			       ike_ss_same_addr(&link->peer, &sa->init_peer);
+		if (response || !link->marker)
+			return false;
+		/* a new address: MOBIKE's UPDATE_SA_ADDRESSES (RFC 4555), tunnel mode */
+		if (sa->mobike && sa->conf->tunnel && ike_find_notify(m, N_UPDATE_SA_ADDRESSES))
+			return true;
+		/* the peer's NAT gave it a new port (RFC 7296 2.23) */
+		return sa->nat_there && ike_ss_same_addr(&link->peer, &sa->link->peer);
+	}
 	if (link->type == sa->link->type)
 		return sa->state == SA_ESTABLISHED && !response;
 	if (sa->state != SA_ESTABLISHED || response)
@@ -161,7 +234,7 @@ void ike_mob_connected(struct ike_sa *sa, struct ike_link *l)
 	sa->mob.moving = NULL;
 	if (sa->link->type == TRANSPORT_TCP)
 		sa->d->st.tcp_reconnects++;
-	ike_mob_switch(sa, l);
+	ike_mob_switch(sa, l, NULL);
 	if (sa->mob.probe) {
 		ike_link_put(sa->d, sa->mob.probe);
 		sa->mob.probe = NULL;

@@ -63,11 +63,14 @@ void ike_send_request(struct ike_sa *sa, enum req_kind kind, struct ike_buf *b)
 
 void ike_send_response(struct ike_sa *sa, struct ike_buf *b)
 {
+	struct ike_link *via = sa->reply_via ? sa->reply_via : sa->link;
+
 	ike_buf_free(&sa->last_resp);
 	sa->last_resp = *b;
 	sa->have_last_resp = true;
 	sa->peer_next++;
-	ike_link_send(sa->d, sa->link, b->p, b->len);
+	sa->reply_via = NULL;
+	ike_link_send(sa->d, via, b->p, b->len);
 }
 
 /* seal and send a response, or drop it when it cannot be sealed */
@@ -135,6 +138,43 @@ void ike_put_nat_notifies(struct ike_sa *sa, struct ike_chain *c)
 		ike_pl_notify(c, 0, NULL, 0, N_NAT_DETECTION_SOURCE_IP, h, sizeof(h));
 	if (!ike_nat_hash(sa->spi_i, sa->spi_r, &sa->link->peer, h))
 		ike_pl_notify(c, 0, NULL, 0, N_NAT_DETECTION_DESTINATION_IP, h, sizeof(h));
+}
+
+/**
+ * ike_nat_check() - what the peer's NAT_DETECTION notifications say
+ * @sa: the SA; nat_here and nat_there are set
+ * @m: a message with them (IKE_SA_INIT, or UPDATE_SA_ADDRESSES)
+ * @l: the link it came on, whose addresses we compare with
+ *
+ * Return: true when the message carried NAT_DETECTION_SOURCE_IP at all.
+ */
+bool ike_nat_check(struct ike_sa *sa, const struct ike_msg *m, const struct ike_link *l)
+{
+	uint8_t h[20];
+	bool src_seen = false, src_match = false, dst_match = true;
+
+	for (unsigned int i = 0; i < m->npl; i++) {
+		const struct ike_pl *pl = &m->pl[i];
+		const uint8_t *data;
+		uint16_t type;
+		size_t len;
+
+		if (ike_notify_type(pl, &type))
+			continue;
+		data = ike_notify_data(pl, &len);
+		if (type == N_NAT_DETECTION_SOURCE_IP && len == 20) {
+			src_seen = true;
+			if (!ike_nat_hash(m->hdr.spi_i, m->hdr.spi_r, &l->peer, h) &&
+			    !memcmp(h, data, 20))
+				src_match = true;
+		} else if (type == N_NAT_DETECTION_DESTINATION_IP && len == 20) {
+			dst_match = !ike_nat_hash(m->hdr.spi_i, m->hdr.spi_r, &l->local, h) &&
+				    !memcmp(h, data, 20);
+		}
+	}
+	sa->nat_there = src_seen && !src_match;
+	sa->nat_here = src_seen && !dst_match;
+	return src_seen;
 }
 
 void ike_put_ke(struct ike_chain *c, struct ike_dh *dh, uint16_t group)

@@ -216,6 +216,7 @@ struct ike_sa {
 	size_t cookie_len;
 	unsigned int init_tries;
 	struct ike_link *link;
+	struct ike_link *reply_via;		/* a MOBIKE path test's: answer there */
 	struct sockaddr_storage init_peer;	/* where IKE_SA_INIT came from or went to */
 	bool nat_here, nat_there;
 	uint8_t peer_id[4 + 255];	/* the ID payload the peer authenticated with */
@@ -285,6 +286,7 @@ void ike_respond_init_notify(struct ike_daemon *d, struct ike_link *link,
 			     const struct ike_msg *m, uint16_t type, const void *data,
 			     size_t len);
 void ike_put_nat_notifies(struct ike_sa *sa, struct ike_chain *c);
+bool ike_nat_check(struct ike_sa *sa, const struct ike_msg *m, const struct ike_link *l);
 void ike_put_ke(struct ike_chain *c, struct ike_dh *dh, uint16_t group);
 const char *ike_first_error(const struct ike_msg *m, uint16_t *type);
 
@@ -319,7 +321,7 @@ void ike_rekey_child_response(struct ike_sa *sa, const struct ike_msg *m);
 void ike_rekey_ike_response(struct ike_sa *sa, const struct ike_msg *m);
 
 /* ike_mobility.c */
-void ike_mob_switch(struct ike_sa *sa, struct ike_link *link);
+void ike_mob_switch(struct ike_sa *sa, struct ike_link *link, const struct ike_msg *m);
 bool ike_mob_may_move(const struct ike_sa *sa, const struct ike_link *link,
 		      const struct ike_msg *m, bool response);
 void ike_mob_probe_answered(struct ike_sa *sa, struct ike_link *link);
@@ -350,7 +352,7 @@ struct ike_stats {
 	uint64_t dpd_dead, tcp_accepted, tcp_rejected, ts_refused;
 	uint64_t fallback_connects, moved_to_tcp, moved_to_udp, tcp_reconnects, ike_sa_init_sent;
 	uint64_t rekey_collisions, per_source_dropped, dpd_sent, dpd_answered, info_answered;
-	uint64_t nat_keepalives;
+	uint64_t nat_keepalives, moved_address;
 };
 
 struct ike_daemon {

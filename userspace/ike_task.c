@@ -120,6 +120,7 @@ void ike_input(struct ike_daemon *d, struct ike_link *link, const uint8_t *msg, 
 			fprintf(stderr, "esptcp: IKE message for an unknown SA dropped\n");
 		return;
 	}
+	sa->reply_via = NULL;
 	if (response ? (sa->req.kind == REQ_NONE || m.hdr.msgid + 1 != sa->next_req) :
 	    m.hdr.msgid != sa->peer_next) {
 		if (!response && m.hdr.msgid + 1 == sa->peer_next && sa->have_last_resp) {
@@ -160,7 +161,16 @@ void ike_input(struct ike_daemon *d, struct ike_link *link, const uint8_t *msg, 
 			ike_mob_probe_answered(sa, link);
 		goto out;
 	} else if (link != sa->link && !err && ike_mob_may_move(sa, link, &m, response)) {
-		ike_mob_switch(sa, link);
+		ike_mob_switch(sa, link, &m);
+	} else if (link != sa->link && !err && !response && sa->mobike &&
+		   sa->state == SA_ESTABLISHED && m.hdr.exchange == INFORMATIONAL &&
+		   link->type == TRANSPORT_UDP && sa->link->type == TRANSPORT_UDP) {
+		/*
+		 * RFC 4555 3.5: a MOBIKE peer tests a new path with an
+		 * INFORMATIONAL from there before it moves; it is answered on
+		 * that path, and the SA stays where it is.
+		 */
+		sa->reply_via = link;
 	} else if (link != sa->link) {
 		goto out;
 	}

@@ -337,6 +337,65 @@ static int policy(struct xfrm_nl *x, const struct xfrm_child *c, uint8_t dir, bo
 }
 
 /* out, in, and fwd so that a gateway forwards for the subnet behind it */
+/* one policy's template, and the state it names, to new addresses (and UDP encapsulation) */
+static int migrate(struct xfrm_nl *x, const struct xfrm_child *o, const struct xfrm_child *n,
+		   uint8_t dir)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	bool out = dir == XFRM_POLICY_OUT;
+	struct nlmsghdr *nlh = msg_start(x, buf, XFRM_MSG_MIGRATE, NLM_F_ACK);
+	struct xfrm_userpolicy_id *id = mnl_nlmsg_put_extra_header(nlh, sizeof(*id));
+	struct xfrm_user_migrate um = { 0 };
+
+	put_sel(&id->sel, out ? &o->local_ts : &o->remote_ts, out ? &o->remote_ts : &o->local_ts);
+	id->dir = dir;
+	put_addr(&um.old_daddr, o->family, out ? o->remote : o->local);
+	put_addr(&um.old_saddr, o->family, out ? o->local : o->remote);
+	put_addr(&um.new_daddr, n->family, out ? n->remote : n->local);
+	put_addr(&um.new_saddr, n->family, out ? n->local : n->remote);
+	um.proto = IPPROTO_ESP;
+	um.mode = o->tunnel ? XFRM_MODE_TUNNEL : XFRM_MODE_TRANSPORT;
+	um.reqid = o->reqid;
+	um.old_family = (uint16_t)o->family;
+	um.new_family = (uint16_t)n->family;
+	mnl_attr_put(nlh, XFRMA_MIGRATE, sizeof(um), &um);
+	if (n->encap_sport) {
+		bool in = !out;
+		struct xfrm_encap_tmpl enc = {
+			.encap_type = UDP_ENCAP_ESPINUDP,
+			.encap_sport = htons(in ? n->encap_dport : n->encap_sport),
+			.encap_dport = htons(in ? n->encap_sport : n->encap_dport),
+		};
+
+		mnl_attr_put(nlh, XFRMA_ENCAP, sizeof(enc), &enc);
+	}
+	return xfrm_talk(x, nlh, NULL, NULL);
+}
+
+/**
+ * xfrm_migrate_child() - move a CHILD_SA to new outer addresses or NAT-T ports
+ * @x: the socket
+ * @o: the child as installed
+ * @n: the same child with its new addresses and ports
+ *
+ * XFRM_MSG_MIGRATE per policy (out, in, fwd): the kernel moves the
+ * template and clones the state it names, sequence numbers and replay
+ * window included, so the peer's replay window never sees a restart.
+ * A migrated state keeps its UDP encapsulation when @n has none.
+ *
+ * Return: 0 or a negative errno.
+ */
+int xfrm_migrate_child(struct xfrm_nl *x, const struct xfrm_child *o, const struct xfrm_child *n)
+{
+	int err = migrate(x, o, n, XFRM_POLICY_OUT);
+
+	if (!err)
+		err = migrate(x, o, n, XFRM_POLICY_IN);
+	if (!err && o->tunnel)
+		err = migrate(x, o, n, XFRM_POLICY_FWD);
+	return err;
+}
+
 /*
  * Exclusively unless replace: a policy with the same selectors that exists
  * already is -EEXIST, and what this call added is removed again.
