@@ -106,20 +106,22 @@ t_rekey_both() {
 	peers_ping n1 2
 }
 
-# both rekey the CHILD_SA at once (RFC 7296 2.8.1): with 700 ms each way on
-# the router the two requests cross; one pair survives on both sides
+# both rekey the CHILD_SA at once (RFC 7296 2.8.1): with 2 s each way on the
+# router, requests sent less than 2 s apart cross (swanctl takes a moment to
+# start; ours goes 0.8 s after it); one pair survives on both sides
 t_collision() {
 	local i n=0
 	trap case_cleanup EXIT
 	inner_addrs 4
 	swan_to_mine ""
-	nr tc qdisc add dev r1 root netem delay 700ms
-	nr tc qdisc add dev r2 root netem delay 700ms
+	nr tc qdisc add dev r1 root netem delay 2000ms
+	nr tc qdisc add dev r2 root netem delay 2000ms
 	for i in 1 2 3; do
 		swanctl_ "$_tmp/swan1" --rekey --child c1 >/dev/null 2>&1 &
+		sleep 0.8
 		kill -USR2 "$MINE_PID"
 		wait $! || true
-		sleep 4
+		sleep 9
 		n=$(mine_stat rekey_collisions)
 		echo "# attempt $i: $n collision(s) seen"
 		[ "$n" -ge 1 ] && break
@@ -179,6 +181,41 @@ t_new_child() {
 	expect_fail grep -q "NO_ADDITIONAL_SAS\|notify 35" "$(cat "$_tmp/swan1/log")"
 	peers_ping n1 3
 	peers_ping n2 2
+}
+
+# strongSwan's host changes its address (MOBIKE, RFC 4555): its
+# UPDATE_SA_ADDRESSES moves the IKE SA, and the CHILD_SAs are migrated to
+# the new address with their sequence numbers; the tunnel carries on
+ROAM=192.0.2.31
+roam_back() {
+	ip -n $NS1 addr add "$O1/24" dev v1 2>/dev/null || true
+	ip -n $NS1 addr del "$ROAM/24" dev v1 2>/dev/null || true
+	ip -n $NS1 route replace default via 192.0.2.254 2>/dev/null || true
+}
+
+t_mobike_roam() {
+	local spis1 spis2
+	trap 'rc=$?; roam_back; (exit $rc); case_cleanup' EXIT
+	inner_addrs 4
+	swan_to_mine ""
+	peers_ping n1 2
+	spis1=$(ip -n $NS2 xfrm state | awk '/proto esp spi/ {print $4}' | sort | tr '\n' ' ')
+	n1 sysctl -qw net.ipv4.conf.v1.promote_secondaries=1
+	n1 ip addr add "$ROAM/24" dev v1
+	n1 ip addr del "$O1/24" dev v1
+	n1 ip route replace default via 192.0.2.254
+	wait_for 150 grep -q "the peer moved to $ROAM" "$_tmp/mine.out"
+	grep -E "moved|now on" "$_tmp/mine.out" | sed 's/^/# /'
+	ip -n $NS2 xfrm state | grep -E '^src' | sed 's/^/# /'
+	ip -n $NS2 xfrm state | grep -q "^src $ROAM dst $O2"
+	ip -n $NS2 xfrm state | grep -q "^src $O2 dst $ROAM"
+	ip -n $NS2 xfrm policy | grep -q "tmpl src $O2 dst $ROAM"
+	peers_ping n1 3
+	peers_ping n2 2
+	spis2=$(ip -n $NS2 xfrm state | awk '/proto esp spi/ {print $4}' | sort | tr '\n' ' ')
+	echo "# SPIs $spis1-> $spis2"
+	[ "$spis1" = "$spis2" ]
+	[ "$(mine_stat moved_address)" -ge 1 ]
 }
 
 # a second client of the gateway's conn: an address in n1 beside O1, and
@@ -303,6 +340,8 @@ t_case_subset collision "CHILD_SA rekey collision with strongSwan: one pair surv
 t_case_subset dpd-swan "strongSwan's DPD requests are answered" t_dpd swan
 t_case_subset dpd-we "our DPD is answered; a dead strongSwan is noticed within dpd-timeout" t_dpd we
 t_case_subset new-child "an IKE SA without a CHILD_SA accepts a new one from strongSwan" t_new_child
+t_case_subset mobike-roam "MOBIKE: strongSwan changes its address; the SAs follow with the same SPIs" \
+	t_mobike_roam
 t_case_subset two-clients "two clients of one conn with INITIAL_CONTACT keep both tunnels" \
 	t_two_clients
 t_case_subset foreign-ts "a client proposing another conn's selectors is refused" t_foreign_ts
