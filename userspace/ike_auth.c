@@ -244,6 +244,7 @@ void ike_auth_request(struct ike_sa *sa, const struct ike_msg *m)
 	    !ike_memeq(want, auth->data + 4, sa->keys.prf_len)) {
 		sa->d->st.auth_failed++;
 		ike_respond_notify(sa, IKE_AUTH, m->hdr.msgid, N_AUTHENTICATION_FAILED, NULL, 0);
+		ike_init_failed(sa->d);
 		ike_sa_fail(sa, c ? "AUTHENTICATION_FAILED: wrong PSK" :
 			    "AUTHENTICATION_FAILED: no conn for this identity");
 		return;

@@ -109,14 +109,18 @@ static bool same_ts(const struct ike_child *a, const struct ike_child *b)
  */
 static void policies_release(struct ike_sa *sa, struct ike_child *gone, struct xfrm_child *x)
 {
+	/* its rekeyed twin first: the policies name their reqid already */
+	for (struct ike_sa *o = sa->d->sas; o; o = o->next)
+		for (struct ike_child *c = o->children; c; c = c->next)
+			if (c != gone && c->installed && c->reqid == gone->reqid &&
+			    same_ts(c, gone))
+				return;
 	for (struct ike_sa *o = sa->d->sas; o; o = o->next) {
 		for (struct ike_child *c = o->children; c; c = c->next) {
 			struct xfrm_child ox = { 0 };
 
 			if (c == gone || !c->installed || !same_ts(c, gone))
 				continue;
-			if (c->reqid == gone->reqid)
-				return;
 			ike_child_xfrm(o, c, &ox);
 			if (xfrm_add_policies(sa->d->xfrm, &ox, true))
 				ike_log(o, "taking back the policies of its CHILD_SA failed");
@@ -126,30 +130,6 @@ static void policies_release(struct ike_sa *sa, struct ike_child *gone, struct x
 		}
 	}
 	xfrm_del_policies(sa->d->xfrm, x);
-}
-
-/**
- * ike_child_ts_holder() - the SA whose CHILD_SA holds selectors like these
- * @d: the daemon
- * @self: the SA asking (its own children do not count)
- * @lts: our side's selector
- * @rts: the peer's
- *
- * Return: the first other SA with an installed child whose selectors
- * overlap both of these, or NULL.
- */
-struct ike_sa *ike_child_ts_holder(struct ike_daemon *d, const struct ike_sa *self,
-				   const struct ike_ts *lts, const struct ike_ts *rts)
-{
-	for (struct ike_sa *sa = d->sas; sa; sa = sa->next) {
-		if (sa == self || sa->state == SA_DEAD)
-			continue;
-		for (struct ike_child *c = sa->children; c; c = c->next)
-			if (c->installed && ike_ts_overlap(&c->lts, lts) &&
-			    ike_ts_overlap(&c->rts, rts))
-				return sa;
-	}
-	return NULL;
 }
 
 /**
@@ -169,15 +149,27 @@ struct ike_sa *ike_child_ts_holder(struct ike_daemon *d, const struct ike_sa *se
 uint16_t ike_child_ts_check(struct ike_sa *sa, const struct ike_ts *lts, const struct ike_ts *rts,
 			    enum ike_child_pol *pol)
 {
-	struct ike_sa *o = ike_child_ts_holder(sa->d, sa, lts, rts);
+	struct ike_sa *o = NULL;
 
+	/* every holder counts: one of another peer's is enough to refuse */
 	*pol = POL_EXCL;
-	if (!o)
-		return 0;
-	if (ike_sa_same_peer(o, sa)) {
-		*pol = POL_REPLACE;
-		return 0;
+	for (struct ike_sa *h = sa->d->sas; h; h = h->next) {
+		if (h == sa || h->state == SA_DEAD)
+			continue;
+		for (struct ike_child *c = h->children; c; c = c->next) {
+			if (!c->installed || !ike_ts_overlap(&c->lts, lts) ||
+			    !ike_ts_overlap(&c->rts, rts))
+				continue;
+			if (!ike_sa_same_peer(h, sa)) {
+				o = h;
+				goto refuse;
+			}
+			*pol = POL_REPLACE;
+		}
 	}
+	return 0;
+refuse:
+	*pol = POL_EXCL;
 	if (ike_log_bad(sa->d))
 		ike_log(sa, "CHILD_SA refused: its selectors overlap those of another peer's SA %016llx",
 			(unsigned long long)(o->initiator ? o->spi_i : o->spi_r));

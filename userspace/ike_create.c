@@ -79,6 +79,8 @@ static void take_children(struct ike_sa *to, struct ike_sa *from)
 {
 	struct ike_child **end = &to->children;
 
+	/* a child the old SA was negotiating does not come along */
+	ike_child_drop_pending(from);
 	while (*end)
 		end = &(*end)->next;
 	*end = from->children;
@@ -269,6 +271,11 @@ static void ike_rekey_request(struct ike_sa *sa, const struct ike_msg *m,
 		ike_respond_notify(sa, CREATE_CHILD_SA, m->hdr.msgid, N_INVALID_SYNTAX, NULL, 0);
 		return;
 	}
+	if (sa->req.kind == REQ_REKEY_CHILD || sa->req.kind == REQ_DELETE_CHILD) {
+		/* a CHILD_SA exchange of ours is under way (RFC 7296 2.25.2) */
+		ike_respond_notify(sa, CREATE_CHILD_SA, m->hdr.msgid, N_TEMPORARY_FAILURE, NULL, 0);
+		return;
+	}
 	ke_group = (uint16_t)(ke->data[0] << 8 | ke->data[1]);
 	for (unsigned int i = 0; i < n && !suite.encr; i++) {
 		if (props[i].proto != PROTO_IKE || props[i].spi_len != 8)
@@ -351,6 +358,11 @@ void ike_create_request(struct ike_sa *sa, const struct ike_msg *m)
 	}
 	if (props[0].proto == PROTO_IKE) {
 		ike_rekey_request(sa, m, props, n);
+		return;
+	}
+	if (sa->req.kind == REQ_REKEY_IKE) {
+		/* we rekey the IKE SA: its CHILD_SAs move with it (RFC 7296 2.25.2) */
+		ike_respond_notify(sa, CREATE_CHILD_SA, m->hdr.msgid, N_TEMPORARY_FAILURE, NULL, 0);
 		return;
 	}
 	if (rk) {
@@ -490,6 +502,10 @@ void ike_rekey_child_response(struct ike_sa *sa, const struct ike_msg *m)
 	sa->req.ke_retried = false;
 	err = ike_child_from_response(sa, m, &sa->req.pending,
 				      sa->req.pending.suite.dh ? CHILD_KE_GROUP : CHILD_KE_NONE);
+	/* the new pair takes over the old one's policies: same selectors only */
+	if (!err && (memcmp(&sa->req.pending.lts, &old->lts, sizeof(old->lts)) ||
+		     memcmp(&sa->req.pending.rts, &old->rts, sizeof(old->rts))))
+		err = -EPROTO;
 	if (err || !nonce_ok(sa, nr) ||
 	    (sa->req.dh && (!ke || ke->len < 4 ||
 			    ike_dh_shared(sa->req.dh, ke->data + 4, ke->len - 4, gir, &glen)))) {

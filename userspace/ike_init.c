@@ -290,13 +290,14 @@ static unsigned int recent_failures(struct ike_daemon *d)
 	return d->init_fails;
 }
 
-static void init_failed(struct ike_daemon *d)
+/* a failure of an unauthenticated peer's: IKE_SA_INIT refused, or IKE_AUTH that failed */
+void ike_init_failed(struct ike_daemon *d)
 {
 	recent_failures(d);
 	d->init_fails++;
 }
 
-/* what one source address holds before it authenticates */
+/* what one source address holds before it authenticates (refused ones linger too) */
 static unsigned int half_open_from(struct ike_daemon *d, const struct ike_link *link,
 				   bool *on_link)
 {
@@ -304,7 +305,7 @@ static unsigned int half_open_from(struct ike_daemon *d, const struct ike_link *
 
 	*on_link = false;
 	for (struct ike_sa *sa = d->sas; sa; sa = sa->next) {
-		if (sa->state != SA_HALF_OPEN)
+		if (sa->state != SA_HALF_OPEN && sa->state != SA_FAILED)
 			continue;
 		n += ike_ss_same_addr(&sa->init_peer, &link->peer);
 		*on_link |= sa->link == link;
@@ -367,7 +368,8 @@ void ike_init_request(struct ike_daemon *d, struct ike_link *link, const struct 
 	struct ike_chain ch;
 	struct ike_buf b;
 	struct ike_sa *sa;
-	bool on_link;
+	bool on_link, need_cookie;
+	unsigned int from;
 	char abuf[64];
 
 	/* a retransmission of a request we answered: answer again (UDP only) */
@@ -396,8 +398,16 @@ void ike_init_request(struct ike_daemon *d, struct ike_link *link, const struct 
 				d->half_open);
 		return;
 	}
-	if (half_open_from(d, link, &on_link) >= d->conf->half_open_per_source || on_link) {
-		/* one source cannot hold every slot; one connection, one SA (RFC 9329 6) */
+	/*
+	 * One source cannot hold every slot.  Over TCP, one connection has one
+	 * half-open SA (RFC 9329 section 6) and the limit is firm; over UDP an
+	 * address can be spoofed, so past the limit it must return a COOKIE
+	 * (which a spoofer cannot), and past twice the limit it is refused.
+	 */
+	from = half_open_from(d, link, &on_link);
+	need_cookie = d->half_open + recent_failures(d) >= d->conf->cookie_threshold;
+	if ((link->type == TRANSPORT_TCP && (on_link || from >= d->conf->half_open_per_source)) ||
+	    from >= 2 * d->conf->half_open_per_source) {
 		d->st.per_source_dropped++;
 		if (ike_log_bad(d))
 			fprintf(stderr, "esptcp: %s: IKE_SA_INIT dropped (%s)\n",
@@ -406,8 +416,9 @@ void ike_init_request(struct ike_daemon *d, struct ike_link *link, const struct 
 				"half-open-per-source reached");
 		return;
 	}
-	if (d->half_open + recent_failures(d) >= d->conf->cookie_threshold &&
-	    !cookie_ok(d, link, m, ni, want)) {
+	if (from >= d->conf->half_open_per_source)
+		need_cookie = true;
+	if (need_cookie && !cookie_ok(d, link, m, ni, want)) {
 		d->st.cookies_sent++;
 		ike_respond_init_notify(d, link, m, N_COOKIE, want, sizeof(want));
 		return;
@@ -415,7 +426,7 @@ void ike_init_request(struct ike_daemon *d, struct ike_link *link, const struct 
 	ke_group = (uint16_t)(ke->data[0] << 8 | ke->data[1]);
 	c = choose_ike(d, link, props, n, ke_group, &suite, &num);
 	if (!c) {
-		init_failed(d);
+		ike_init_failed(d);
 		if (ike_log_bad(d))
 			fprintf(stderr, "esptcp: %s: IKE_SA_INIT: no acceptable proposal\n",
 				esptcp_addr_str(&link->peer, abuf, sizeof(abuf)));
@@ -425,7 +436,7 @@ void ike_init_request(struct ike_daemon *d, struct ike_link *link, const struct 
 	if (suite.dh != ke_group) {
 		uint8_t g[2] = { suite.dh >> 8, suite.dh & 0xff };
 
-		init_failed(d);
+		ike_init_failed(d);
 		d->st.invalid_ke_sent++;
 		ike_respond_init_notify(d, link, m, N_INVALID_KE_PAYLOAD, g, 2);
 		return;
@@ -433,7 +444,7 @@ void ike_init_request(struct ike_daemon *d, struct ike_link *link, const struct 
 	/* checked before a key of ours is spent on it; dropped without a reply */
 	if (ike_dh_check(ke_group, ke->data + 4, ke->len - 4) ||
 	    ni->len < ike_prf_len(suite.prf) / 2) {
-		init_failed(d);
+		ike_init_failed(d);
 		d->st.rx_bad++;
 		if (ike_log_bad(d))
 			fprintf(stderr, "esptcp: %s: IKE_SA_INIT with an unusable %s dropped\n",
@@ -458,6 +469,8 @@ void ike_init_request(struct ike_daemon *d, struct ike_link *link, const struct 
 	if (!sa->spi_r || ike_random(sa->nr, sa->nr_len) || !sa->dh ||
 	    ike_dh_public(sa->dh, kebuf, sizeof(kebuf)) ||
 	    derive_keys(sa, ke->data + 4, ke->len - 4)) {
+		/* an X25519 point of low order shows only here */
+		ike_init_failed(d);
 		d->st.rx_bad++;
 		if (ike_log_bad(d))
 			ike_log(sa, "IKE_SA_INIT failed (randomness, key generation or KE)");

@@ -70,7 +70,7 @@ int ike_skeyseed(uint16_t prf, struct ike_bytes ni, struct ike_bytes nr, struct 
 int ike_skeyseed_rekey(uint16_t prf, struct ike_bytes sk_d, struct ike_bytes gir,
 		       struct ike_bytes ni, struct ike_bytes nr, uint8_t *out)
 {
-	uint8_t seed[256 + 512];
+	uint8_t seed[512 + 2 * 256];	/* g^ir of MODP-4096, two nonces of 256 */
 	size_t slen;
 	int err;
 

@@ -27,9 +27,18 @@ static void migrate_children(struct ike_sa *sa, struct ike_link *from, bool nat_
 
 	for (struct ike_child *c = sa->children; c; c = c->next) {
 		struct xfrm_child o = { 0 }, n = { 0 };
+		bool done = false;
 		int err;
 
-		if (!c->installed)
+		/*
+		 * One migrate per reqid: its policies are the twins' too.  The
+		 * kernel moves the first state it finds of the reqid; during a
+		 * rekey's overlap the other twin can stay on the old address
+		 * until it is deleted.
+		 */
+		for (struct ike_child *p = sa->children; p != c; p = p->next)
+			done |= p->installed && p->reqid == c->reqid;
+		if (!c->installed || done)
 			continue;
 		sa->link = from;
 		sa->nat_here = nat_here;
@@ -86,7 +95,7 @@ void ike_mob_switch(struct ike_sa *sa, struct ike_link *link, const struct ike_m
 		sa->d->st.moved_address++;
 		snprintf(why, sizeof(why), "the peer moved to %s%s",
 			 esptcp_addr_str(&link->peer, buf, sizeof(buf)),
-			 link->type == TRANSPORT_UDP && ike_find_notify(m, N_UPDATE_SA_ADDRESSES) ?
+			 link->type == TRANSPORT_UDP && m && ike_find_notify(m, N_UPDATE_SA_ADDRESSES) ?
 			 " (MOBIKE)" : link->type == TRANSPORT_UDP ? " (NAT mapping)" : "");
 		ike_sa_transition(sa, why);
 	}

@@ -116,6 +116,10 @@ uint16_t ike_child_respond(struct ike_sa *sa, const struct ike_msg *m, enum ike_
 	if (!ike_ts_narrow(ti, nti, old ? &old->rts : &c->remote_ts, &p.rts) ||
 	    !ike_ts_narrow(tr, ntr, old ? &old->lts : &c->local_ts, &p.lts))
 		return N_TS_UNACCEPTABLE;
+	/* a rekey keeps its predecessor's selectors: it takes over its policies */
+	if (old && (memcmp(&p.rts, &old->rts, sizeof(p.rts)) ||
+		    memcmp(&p.lts, &old->lts, sizeof(p.lts))))
+		return N_TS_UNACCEPTABLE;
 	if (!c->tunnel != !!ike_find_notify(m, N_USE_TRANSPORT_MODE))
 		return N_NO_PROPOSAL_CHOSEN;
 	if (!old) {

@@ -58,6 +58,7 @@ void ike_sa_free(struct ike_sa *sa)
 {
 	struct ike_daemon *d = sa->d;
 
+	ike_child_drop_pending(sa);
 	for (struct ike_sa **p = &d->sas; *p; p = &(*p)->next) {
 		if (*p == sa) {
 			*p = sa->next;

@@ -117,8 +117,6 @@ void ike_child_xfrm(struct ike_sa *sa, const struct ike_child *c, struct xfrm_ch
 struct ike_child *ike_child_add(struct ike_sa *sa, const struct ike_child *tmpl);
 int ike_child_install(struct ike_sa *sa, struct ike_child *c, struct xfrm_child *x,
 		      enum ike_child_pol policies);
-struct ike_sa *ike_child_ts_holder(struct ike_daemon *d, const struct ike_sa *self,
-				   const struct ike_ts *lts, const struct ike_ts *rts);
 uint16_t ike_child_ts_check(struct ike_sa *sa, const struct ike_ts *lts, const struct ike_ts *rts,
 			    enum ike_child_pol *pol);
 void ike_child_remove(struct ike_sa *sa, struct ike_child *c, bool policies);
@@ -298,6 +296,7 @@ struct ike_sa *ike_sa_initiate(struct ike_daemon *d, const struct ike_conn_conf 
 void ike_sa_start(struct ike_sa *sa);
 void ike_init_request(struct ike_daemon *d, struct ike_link *link, const struct ike_msg *m);
 void ike_init_response(struct ike_sa *sa, const struct ike_msg *m);
+void ike_init_failed(struct ike_daemon *d);
 
 /* ike_auth.c */
 void ike_id_body(uint8_t type, const char *id, size_t len, struct ike_buf *b);

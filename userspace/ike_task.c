@@ -28,6 +28,12 @@ static void dispatch_request(struct ike_sa *sa, const struct ike_msg *m)
 			ike_create_request(sa, m);
 			return;
 		}
+		if (sa->state == SA_DELETING) {
+			/* rekeyed or being deleted: try again on the new one (2.25.2) */
+			ike_respond_notify(sa, m->hdr.exchange, m->hdr.msgid, N_TEMPORARY_FAILURE,
+					   NULL, 0);
+			return;
+		}
 		break;
 	case INFORMATIONAL:
 		if (sa->state == SA_ESTABLISHED || sa->state == SA_DELETING) {
@@ -187,6 +193,8 @@ void ike_input(struct ike_daemon *d, struct ike_link *link, const uint8_t *msg, 
 						   NULL, 0);
 		} else {
 			sa->req.kind = REQ_NONE;
+			sa->req.child = NULL;
+			ike_child_drop_pending(sa);
 		}
 		goto out;
 	}
@@ -317,6 +325,8 @@ static void link_ready(struct ike_daemon *d, struct ike_link *l)
 			return;
 		}
 	}
+	/* the SA it was opened for is gone: closed after this event batch */
+	l->closing = "no IKE SA waits for it";
 }
 
 static void link_down(struct ike_daemon *d, struct ike_link *l, const char *why)
