@@ -138,7 +138,8 @@ void ike_auth_response(struct ike_sa *sa, const struct ike_msg *m)
 		ike_sa_die(sa, why, true);
 		return;
 	}
-	if (!idr || !auth || auth->len < 4 + sa->keys.prf_len || auth->data[0] != AUTH_SHARED_KEY_MIC ||
+	if (!idr || !auth || auth->len < 4 + sa->keys.prf_len ||
+	    auth->data[0] != AUTH_SHARED_KEY_MIC ||
 	    !ike_id_matches(sa->conf, idr, &sa->link->peer) ||
 	    psk_auth(sa, sa->conf, false, idr->data, idr->len, want) ||
 	    auth->len != 4 + sa->keys.prf_len ||
@@ -158,8 +159,8 @@ void ike_auth_response(struct ike_sa *sa, const struct ike_msg *m)
 		 * Trying again would draw the same answer: an operator has to
 		 * change a configuration, and the log says which notify.
 		 */
-		ike_log(sa, "the responder refused the CHILD_SA (notify %d); the IKE SA stays up without one",
-			err);
+		ike_log(sa, "the responder refused the CHILD_SA (notify %d); "
+			"the IKE SA stays up without one", err);
 		ike_child_drop_pending(sa);
 		return;
 	}

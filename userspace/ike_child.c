@@ -98,7 +98,8 @@ void ike_child_xfrm(struct ike_sa *sa, const struct ike_child *c, struct xfrm_ch
 
 static bool same_ts(const struct ike_child *a, const struct ike_child *b)
 {
-	return !memcmp(&a->lts, &b->lts, sizeof(a->lts)) && !memcmp(&a->rts, &b->rts, sizeof(a->rts));
+	return !memcmp(&a->lts, &b->lts, sizeof(a->lts)) &&
+	       !memcmp(&a->rts, &b->rts, sizeof(a->rts));
 }
 
 /*
@@ -171,7 +172,7 @@ uint16_t ike_child_ts_check(struct ike_sa *sa, const struct ike_ts *lts, const s
 refuse:
 	*pol = POL_EXCL;
 	if (ike_log_bad(sa->d))
-		ike_log(sa, "CHILD_SA refused: its selectors overlap those of another peer's SA %016llx",
+		ike_log(sa, "CHILD_SA refused: its selectors overlap another peer's SA %016llx",
 			(unsigned long long)(o->initiator ? o->spi_i : o->spi_r));
 	sa->d->st.ts_refused++;
 	return N_TS_UNACCEPTABLE;

@@ -106,7 +106,8 @@ void ike_rekey_child_start(struct ike_sa *sa, struct ike_child *old, uint16_t gr
 
 	memset(p, 0, sizeof(*p));
 	p->reqid = old->reqid;
-	p->suite.dh = group ? group : c->esp[0].dh;	/* PFS when our first suite names a group */
+	/* PFS when asked for, or when our first suite names a group */
+	p->suite.dh = group ? group : c->esp[0].dh;
 	err = xfrm_alloc_spi(sa->d->xfrm, sa->link->local.ss_family, ike_ss_addr(&sa->link->peer),
 			     ike_ss_addr(&sa->link->local), p->reqid, &p->spi_in);
 	if (err) {
@@ -252,7 +253,6 @@ static struct ike_sa *successor(struct ike_sa *old, bool we_started, uint64_t sp
 	return sa;
 }
 
-
 /* the peer rekeys the IKE SA */
 static void ike_rekey_request(struct ike_sa *sa, const struct ike_msg *m,
 			      const struct ike_proposal *props, unsigned int n)
@@ -300,8 +300,10 @@ static void ike_rekey_request(struct ike_sa *sa, const struct ike_msg *m,
 		ike_respond_notify(sa, CREATE_CHILD_SA, m->hdr.msgid, N_INVALID_KE_PAYLOAD, g, 2);
 		return;
 	}
+	if (suite.encr)
+		new_spi = ike_new_spi();
 	if (!suite.encr || !peer_spi || ke->len - 4 != ike_ke_len(ke_group) ||
-	    ike_random(nr, sizeof(nr)) || !(new_spi = ike_new_spi())) {
+	    ike_random(nr, sizeof(nr)) || !new_spi) {
 		ike_respond_notify(sa, CREATE_CHILD_SA, m->hdr.msgid,
 				   suite.encr ? N_INVALID_SYNTAX : N_NO_PROPOSAL_CHOSEN, NULL, 0);
 		return;
@@ -311,7 +313,8 @@ static void ike_rekey_request(struct ike_sa *sa, const struct ike_msg *m,
 			     ke->len - 4, ni->data, ni->len, nr, sizeof(nr)) : NULL;
 	if (!nsa) {
 		ike_dh_free(dh);
-		ike_respond_notify(sa, CREATE_CHILD_SA, m->hdr.msgid, N_NO_PROPOSAL_CHOSEN, NULL, 0);
+		ike_respond_notify(sa, CREATE_CHILD_SA, m->hdr.msgid, N_NO_PROPOSAL_CHOSEN,
+				   NULL, 0);
 		return;
 	}
 	if (sa->req.kind == REQ_REKEY_IKE) {

@@ -200,6 +200,7 @@ int esptcp_ike_main(int argc, char **argv)
 	struct ike_daemon d = { 0 };
 	struct ike_conf conf;
 	struct ike_sock sigobj = { .kind = OBJ_SIGNAL };
+	struct epoll_event sev = { .events = EPOLLIN };
 	bool need_tcp = false, check = false;
 	sigset_t mask;
 	int c, n;
@@ -278,8 +279,8 @@ int esptcp_ike_main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sigobj.fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (d.epfd < 0 || sigobj.fd < 0 || epoll_ctl(d.epfd, EPOLL_CTL_ADD, sigobj.fd,
-						     &(struct epoll_event){ .events = EPOLLIN, .data.ptr = &sigobj }) ||
+	sev.data.ptr = &sigobj;
+	if (d.epfd < 0 || sigobj.fd < 0 || epoll_ctl(d.epfd, EPOLL_CTL_ADD, sigobj.fd, &sev) ||
 	    ike_open_listeners(&d)) {
 		fprintf(stderr, "esptcp: cannot set up sockets\n");
 		return 1;

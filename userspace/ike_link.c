@@ -249,7 +249,8 @@ struct ike_link *ike_tcp_connect(struct ike_daemon *d, const struct ike_conn_con
 	ike_ss_set_port(&peer, c->tcp_port);
 	if (fd < 0 || esptcp_set_bypass(fd, c->remote.ss_family) ||
 	    bind(fd, (struct sockaddr *)&local, ike_ss_len(&local)) < 0 ||
-	    (connect(fd, (struct sockaddr *)&peer, ike_ss_len(&peer)) < 0 && errno != EINPROGRESS)) {
+	    (connect(fd, (struct sockaddr *)&peer, ike_ss_len(&peer)) < 0 &&
+	     errno != EINPROGRESS)) {
 		fprintf(stderr, "esptcp[%s]: connect: %s\n", c->name, strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -457,7 +458,8 @@ int ike_open_listeners(struct ike_daemon *d)
 				return -1;
 			}
 			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-			if (bind(fd, (struct sockaddr *)&a, ike_ss_len(&a)) < 0 || listen(fd, 64) < 0 ||
+			if (bind(fd, (struct sockaddr *)&a, ike_ss_len(&a)) < 0 ||
+			    listen(fd, 64) < 0 ||
 			    ep_add(d, fd, o, EPOLLIN)) {
 				fprintf(stderr, "esptcp: TCP %s: %s\n",
 					esptcp_addr_str(&a, buf, sizeof(buf)), strerror(errno));

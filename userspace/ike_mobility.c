@@ -59,11 +59,13 @@ static void migrate_children(struct ike_sa *sa, struct ike_link *from, bool nat_
 static bool outer_changes(const struct ike_sa *sa, const struct ike_link *from,
 			  const struct ike_link *to)
 {
-	if (!ike_ss_same_addr(&from->peer, &to->peer) || !ike_ss_same_addr(&from->local, &to->local))
+	if (!ike_ss_same_addr(&from->peer, &to->peer) ||
+	    !ike_ss_same_addr(&from->local, &to->local))
 		return true;
 	/* ESP in UDP: the ports are in the states too */
 	return from->type == TRANSPORT_UDP && to->type == TRANSPORT_UDP &&
-	       (sa->nat_here || sa->nat_there) && ike_ss_port(&from->peer) != ike_ss_port(&to->peer);
+	       (sa->nat_here || sa->nat_there) &&
+	       ike_ss_port(&from->peer) != ike_ss_port(&to->peer);
 }
 
 /**
@@ -95,7 +97,8 @@ void ike_mob_switch(struct ike_sa *sa, struct ike_link *link, const struct ike_m
 		sa->d->st.moved_address++;
 		snprintf(why, sizeof(why), "the peer moved to %s%s",
 			 esptcp_addr_str(&link->peer, buf, sizeof(buf)),
-			 link->type == TRANSPORT_UDP && m && ike_find_notify(m, N_UPDATE_SA_ADDRESSES) ?
+			 link->type == TRANSPORT_UDP && m &&
+			 ike_find_notify(m, N_UPDATE_SA_ADDRESSES) ?
 			 " (MOBIKE)" : link->type == TRANSPORT_UDP ? " (NAT mapping)" : "");
 		ike_sa_transition(sa, why);
 	}
@@ -213,7 +216,8 @@ static void move_to_tcp(struct ike_sa *sa, const char *why)
 		return;
 	l = ike_tcp_connect(sa->d, sa->conf);
 	if (!l) {
-		sa->mob.reconnect_at = ike_now(sa) + (1000u << (sa->mob.reconnects < 5 ? sa->mob.reconnects : 5));
+		sa->mob.reconnect_at = ike_now(sa) +
+				       (1000u << (sa->mob.reconnects < 5 ? sa->mob.reconnects : 5));
 		sa->mob.reconnects++;
 		return;
 	}
