@@ -20,7 +20,8 @@ pkgs=(
 	libreswan libnss3-tools
 	libcap2 libgmp10 libsystemd0 libssl3 libip4tc2
 )
-[ "${ESPTCP_WITH_DKMS:-0}" = 1 ] && pkgs+=(dkms)
+# dkms-check builds against the host's stock 6.1 headers, as a user would
+[ "${ESPTCP_WITH_DKMS:-0}" = 1 ] && pkgs+=(dkms linux-headers-amd64)
 
 missing=()
 for p in "${pkgs[@]}"; do
