@@ -166,12 +166,31 @@ static struct esptcp_sock *esptcp_ctx_find(struct esptcp_net *en,
 	return NULL;
 }
 
+/*
+ * Does a binding still rebuild the outer header its state has now?  An
+ * XFRM_MSG_UPDSA or a migrate may have given the state a new source or new
+ * NAT-T ports since the binding copied them.
+ */
+static bool esptcp_binding_header_eq(const struct esptcp_binding *a,
+				     const struct esptcp_binding *b)
+{
+	return !memcmp(&a->saddr, &b->saddr, sizeof(a->saddr)) &&
+	       a->encap_type == b->encap_type &&
+	       a->encap_sport == b->encap_sport &&
+	       a->encap_dport == b->encap_dport;
+}
+
 /**
  * esptcp_sa_bind() - bind an SA to a socket, moving it if bound elsewhere
  * @en: the netns state
  * @ctx: the socket, kept alive by the caller; or NULL to find it by @ino
  * @ino: the socket inode number, when @ctx is NULL
  * @req: the SA, as the user names it
+ *
+ * Binding again to the same socket refreshes the outer header the receive
+ * path rebuilds from the state (its source address and NAT-T ports), so a
+ * binding follows its state after the state was updated or migrated; the
+ * refreshed binding replaces the old one as a move to the same socket does.
  *
  * Context: process; takes esptcp_net.lock; must not hold the socket lock.
  * Return: 0; -ENOENT when xfrm has no such ESP state; -EOPNOTSUPP for an
@@ -241,8 +260,8 @@ int esptcp_sa_bind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 ino,
 		err = -EEXIST;
 		goto unlock;
 	}
-	if (old && old->ctx == ctx) {
-		/* already here: nothing to do */
+	if (old && old->ctx == ctx && esptcp_binding_header_eq(old, b)) {
+		/* already here, with the state's header: nothing to do */
 		err = 0;
 		goto unlock;
 	}
