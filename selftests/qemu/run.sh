@@ -96,7 +96,10 @@ case $flavour in debug) mem=4G ;; esac
 # early boot ("wild-memory-access in do_raw_spin_lock", swapper, 0.005 s)
 paging=
 case $flavour in debug | reference) paging=no5lvl ;; esac
-limit=${ESPTCP_VM_TIMEOUT:-2400}
+# a whole debug check takes about 35 min here; the limit is a safety net
+limit=2400
+case $flavour in debug) limit=3300 ;; esac
+limit=${ESPTCP_VM_TIMEOUT:-$limit}
 say "booting QEMU (TCG, -smp 2, $mem); console log: $out/console.log"
 : >"$out/results.tap"
 tail -n +1 -F "$out/results.tap" 2>/dev/null | sed -u 's/\r$//' >&2 &
