@@ -239,6 +239,33 @@ t_back_to_udp() {
 	n1 "$ESPTCP" show | grep "^ike\|^  ike"
 }
 
+# the initiator's host changes its address while on TCP (local = %any): the
+# old connection can only time out, so the initiator reconnects from the new
+# address; the responder migrates the states there and binds them to the
+# new connection: same SPIs, and the tunnel carries on
+ROAM=192.0.2.31
+t_tcp_new_address() {
+	local s1 s2
+	inner_addrs 4
+	start i:transport=tcp "i:local=%any"
+	n1 ping -c 2 -i 0.2 -W 2 -I "$IN1" "$IN2"
+	s1=$(spis $NS2)
+	n1 sysctl -qw net.ipv4.conf.v1.promote_secondaries=1
+	n1 ip addr add "$ROAM/24" dev v1
+	n1 ip addr del "$IP1/24" dev v1
+	n1 ip route replace default via 192.0.2.254
+	wait_for 100 grep -q "our address is gone" "$_tmp/i.out"
+	wait_for 150 grep -q "the peer moved to $ROAM" "$_tmp/r.out"
+	grep -E "moved|now on|closed|reconnect" "$_tmp/i.out" "$_tmp/r.out"
+	ip -n $NS2 xfrm state | grep -q "^src $ROAM dst $IP2"
+	ip -n $NS1 xfrm state | grep -q "^src $ROAM dst $IP2"
+	n1 ping -c 3 -i 0.2 -W 2 -I "$IN1" "$IN2"
+	s2=$(spis $NS2)
+	echo "# SPIs $s1-> $s2"
+	[ "$s1" = "$s2" ]
+	[ "$(n1 "$ESPTCP" show | grep -c '^socket ino')" = 1 ]
+}
+
 nat_on() {
 	nr nft add table ip esptcp_nat
 	nr nft add chain ip esptcp_nat post '{ type nat hook postrouting priority 100; }'
@@ -298,6 +325,9 @@ cleanup() {
 	peers_stop_all
 	stop_all
 	unblock
+	ip -n $NS1 addr add "$IP1/24" dev v1 2>/dev/null || true
+	ip -n $NS1 addr del "$ROAM/24" dev v1 2>/dev/null || true
+	ip -n $NS1 route replace default via 192.0.2.254 2>/dev/null || true
 	tunnel_down
 	rm -f "$_tmp"/*.out
 }
@@ -317,6 +347,9 @@ t_case_subset reset "TCP reset by the router: the initiator reconnects, same SAs
 cleanup >/dev/null 2>&1
 t_case_subset resp_dpd "the responder's DPD, out when TCP broke, is answered on the new connection" \
 	t_responder_dpd_reconnect
+cleanup >/dev/null 2>&1
+t_case_subset tcp_new_address "TCP: the initiator's address changes; it reconnects from the new one" \
+	t_tcp_new_address
 cleanup >/dev/null 2>&1
 t_case_subset mobike "MOBIKE: UDP unblocked, the SAs move back to UDP" t_back_to_udp
 cleanup >/dev/null 2>&1

@@ -61,6 +61,16 @@ mine_dump() {
 }
 
 # the EXIT trap of each case: logs on a failure, then nothing left behind
+# case_cleanup_with CMD...: as an EXIT trap, CMD (undoing what the case
+# changed outside the helpers) and then case_cleanup, with the case's status
+case_cleanup_with() {
+	local rc=$?
+	set +e
+	"$@"
+	(exit $rc)
+	case_cleanup
+}
+
 case_cleanup() {
 	local rc=$?
 	set +e

@@ -385,6 +385,7 @@ struct ike_conn_conf {
 	struct sockaddr_storage local;	/* port: where the responder listens */
 	struct sockaddr_storage remote;	/* any address on a responder: remote-any */
 	bool remote_any;
+	bool local_any;		/* initiator: routing picks the source, which may change */
 	uint16_t tcp_port;
 	uint16_t udp_port;
 	uint8_t local_id_type, remote_id_type;
@@ -445,7 +446,20 @@ struct xfrm_child {
 	unsigned int hard_s;
 };
 
+/* an XFRM_MSG_MAPPING: an inbound state's peer seen at a new address or port */
+struct xfrm_mapping {
+	int family;
+	uint32_t spi, reqid;		/* network order; host order */
+	uint8_t daddr[16];
+	uint8_t old_addr[16], new_addr[16];
+	uint16_t old_port, new_port;	/* host order */
+};
+
 struct xfrm_nl *xfrm_open(void);
+struct xfrm_nl *xfrm_open_mappings(void);
+int xfrm_fd(const struct xfrm_nl *x);
+int xfrm_read_mappings(struct xfrm_nl *x, void (*cb)(const struct xfrm_mapping *m, void *data),
+		       void *data);
 void xfrm_close(struct xfrm_nl *x);
 int xfrm_alloc_spi(struct xfrm_nl *x, int family, const uint8_t *src, const uint8_t *dst,
 		   uint32_t reqid, uint32_t *spi);

@@ -387,6 +387,13 @@ static int conn_key(struct ike_conn_conf *c, const char *k, const char *v)
 		else
 			return -EINVAL;
 	} else if (!strcmp(k, "local")) {
+		if (!strcmp(v, "any") || !strcmp(v, "%any")) {
+			/* the family is the remote's; the address routing's */
+			c->local_any = true;
+			memset(&c->local, 0, sizeof(c->local));
+			return 0;
+		}
+		c->local_any = false;
 		return parse_addr(v, &c->local);
 	} else if (!strcmp(k, "remote")) {
 		if (!strcmp(v, "any") || !strcmp(v, "%any")) {
@@ -497,10 +504,22 @@ static char *trim(char *s)
 	return s;
 }
 
-static int check_conn(const char *path, const struct ike_conn_conf *c)
+static int check_conn(const char *path, struct ike_conn_conf *c)
 {
 	const char *miss = NULL;
 
+	if (c->local_any && !c->initiator) {
+		fprintf(stderr, "esptcp: %s: [conn %s]: local = %%any is for initiators; a responder"
+			" listens on its address\n", path, c->name);
+		return -EINVAL;
+	}
+	if (c->local_any && !c->tunnel) {
+		fprintf(stderr, "esptcp: %s: [conn %s]: local = %%any needs tunnel mode (transport"
+			" mode's selectors are the outer addresses)\n", path, c->name);
+		return -EINVAL;
+	}
+	if (c->local_any)
+		c->local.ss_family = c->remote.ss_family;
 	if (!c->local.ss_family)
 		miss = "local";
 	else if (c->initiator && c->remote_any)

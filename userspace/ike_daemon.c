@@ -59,6 +59,12 @@ static void conn_start(struct ike_daemon *d, const struct ike_conn_conf *c)
 		conn_start_tcp(d, c);
 		return;
 	}
+	if (c->local_any && ike_route_source(&c->remote, &local)) {
+		fprintf(stderr, "esptcp[%s]: no route to the responder; trying again in %u s\n",
+			c->name, c->retry_s);
+		ike_conn_restart(d, c, c->retry_s, false);
+		return;
+	}
 	ike_ss_set_port(&local, c->udp_port);
 	ike_ss_set_port(&peer, c->udp_port);
 	l = ike_udp_link(d, &local, &peer, c->udp_port == 4500);
@@ -120,6 +126,11 @@ static void status_write(struct ike_daemon *d)
 	rename(tmp, status_path);
 }
 
+static void mapping_event(const struct xfrm_mapping *m, void *data)
+{
+	ike_mob_mapping(data, m);
+}
+
 #define STAT(n)	{ #n, offsetof(struct ike_stats, n) }
 
 static const struct {
@@ -133,7 +144,7 @@ static const struct {
 	STAT(fallback_connects), STAT(moved_to_tcp), STAT(moved_to_udp), STAT(tcp_reconnects),
 	STAT(ike_sa_init_sent), STAT(ts_refused), STAT(rekey_collisions),
 	STAT(per_source_dropped), STAT(dpd_sent), STAT(dpd_answered), STAT(info_answered),
-	STAT(nat_keepalives), STAT(moved_address),
+	STAT(nat_keepalives), STAT(moved_address), STAT(nat_mappings),
 };
 
 /* SIGUSR1 and exit: one line, "esptcp: stats NAME VALUE ..." */
@@ -199,7 +210,7 @@ int esptcp_ike_main(int argc, char **argv)
 	};
 	struct ike_daemon d = { 0 };
 	struct ike_conf conf;
-	struct ike_sock sigobj = { .kind = OBJ_SIGNAL };
+	struct ike_sock sigobj = { .kind = OBJ_SIGNAL }, mapobj = { .kind = OBJ_XFRM };
 	struct epoll_event sev = { .events = EPOLLIN };
 	bool need_tcp = false, check = false;
 	sigset_t mask;
@@ -271,6 +282,19 @@ int esptcp_ike_main(int argc, char **argv)
 			fprintf(stderr, "esptcp: the esptcp module is not loaded: no TCP\n");
 	}
 	d.epfd = epoll_create1(EPOLL_CLOEXEC);
+	d.xfrm_map = xfrm_open_mappings();
+	if (d.xfrm_map) {
+		struct epoll_event mev = { .events = EPOLLIN, .data.ptr = &mapobj };
+
+		mapobj.fd = xfrm_fd(d.xfrm_map);
+		if (d.epfd >= 0 && epoll_ctl(d.epfd, EPOLL_CTL_ADD, mapobj.fd, &mev)) {
+			xfrm_close(d.xfrm_map);
+			d.xfrm_map = NULL;
+		}
+	}
+	if (!d.xfrm_map)
+		fprintf(stderr, "esptcp: no NAT mapping events from XFRM (%s): a client's new"
+			" NAT port is followed on its next IKE request only\n", strerror(errno));
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
@@ -313,6 +337,11 @@ int esptcp_ike_main(int argc, char **argv)
 					rekey_now(&d);
 				else
 					d.stopping = true;
+			} else if (kind == OBJ_XFRM) {
+				n = xfrm_read_mappings(d.xfrm_map, mapping_event, &d);
+				if (n < 0 && n != -ENOBUFS)
+					fprintf(stderr, "esptcp: reading NAT mapping events: %s\n",
+						strerror(-n));
 			} else if (kind == OBJ_LINK) {
 				ike_link_event(&d, ev[i].data.ptr);
 			} else {
@@ -338,6 +367,7 @@ int esptcp_ike_main(int argc, char **argv)
 	if (d.nl)
 		esptcp_nl_close(d.nl);
 	xfrm_close(d.xfrm);
+	xfrm_close(d.xfrm_map);
 	free(d.restart_at);
 	free(d.restart_tcp);
 	free(d.reqid_used);

@@ -179,6 +179,47 @@ struct ike_link *ike_udp_link(struct ike_daemon *d, const struct sockaddr_storag
 	return l;
 }
 
+/**
+ * ike_route_source() - the address routing would send from to a peer
+ * @peer: the peer (its port does not matter)
+ * @src: set to our source address, port 0
+ *
+ * A connected UDP socket that sends nothing: the kernel's own choice.
+ *
+ * Return: 0, or a negative errno (no route, no address).
+ */
+int ike_route_source(const struct sockaddr_storage *peer, struct sockaddr_storage *src)
+{
+	struct sockaddr_storage p = *peer;
+	socklen_t len = sizeof(*src);
+	int fd = socket(peer->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	ike_ss_set_port(&p, 4500);
+	if (connect(fd, (struct sockaddr *)&p, ike_ss_len(&p)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)src, &len) < 0)
+		err = -errno;
+	close(fd);
+	if (!err)
+		ike_ss_set_port(src, 0);
+	return err;
+}
+
+/* is this address still one of ours (can a socket be bound to it)? */
+bool ike_addr_present(const struct sockaddr_storage *a)
+{
+	struct sockaddr_storage x = *a;
+	int fd = socket(a->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	ike_ss_set_port(&x, 0);
+	ok = fd >= 0 && !bind(fd, (struct sockaddr *)&x, ike_ss_len(&x));
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
 static struct ike_link *tcp_link_new(struct ike_daemon *d, int fd, enum link_stage stage)
 {
 	struct ike_link *l = calloc(1, sizeof(*l));

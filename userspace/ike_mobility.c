@@ -68,6 +68,9 @@ static bool outer_changes(const struct ike_sa *sa, const struct ike_link *from,
 	       ike_ss_port(&from->peer) != ike_ss_port(&to->peer);
 }
 
+static void switch_path(struct ike_sa *sa, struct ike_link *link, const struct ike_msg *m,
+			bool moved, bool nat_here, bool nat_there);
+
 /**
  * ike_mob_switch() - an authenticated message came over another path: move there
  * @sa: the SA
@@ -81,25 +84,40 @@ static bool outer_changes(const struct ike_sa *sa, const struct ike_link *from,
  */
 void ike_mob_switch(struct ike_sa *sa, struct ike_link *link, const struct ike_msg *m)
 {
+	bool nat_here = sa->nat_here, nat_there = sa->nat_there;
+	bool moved = sa->state == SA_ESTABLISHED && outer_changes(sa, sa->link, link);
+
+	if (m && ike_find_notify(m, N_UPDATE_SA_ADDRESSES))
+		ike_nat_check(sa, m, link);
+	switch_path(sa, link, m, moved, nat_here, nat_there);
+}
+
+/*
+ * The move itself; the NAT flags are the new path's already, @nat_here and
+ * @nat_there the old one's, and @moved says whether the outer header changes.
+ */
+static void switch_path(struct ike_sa *sa, struct ike_link *link, const struct ike_msg *m,
+			bool moved, bool nat_here, bool nat_there)
+{
 	struct ike_link *old = sa->link;
 	bool was_tcp = old->type == TRANSPORT_TCP;
-	bool nat_here = sa->nat_here, nat_there = sa->nat_there;
-	bool moved = sa->state == SA_ESTABLISHED && outer_changes(sa, old, link);
 
 	ike_link_get(link);
 	sa->link = link;
-	if (m && ike_find_notify(m, N_UPDATE_SA_ADDRESSES))
-		ike_nat_check(sa, m, link);
 	if (moved) {
 		char why[120], buf[64];
 
 		migrate_children(sa, old, nat_here, nat_there);
 		sa->d->st.moved_address++;
-		snprintf(why, sizeof(why), "the peer moved to %s%s",
-			 esptcp_addr_str(&link->peer, buf, sizeof(buf)),
-			 link->type == TRANSPORT_UDP && m &&
-			 ike_find_notify(m, N_UPDATE_SA_ADDRESSES) ?
-			 " (MOBIKE)" : link->type == TRANSPORT_UDP ? " (NAT mapping)" : "");
+		if (sa->mob.addr_probe)
+			snprintf(why, sizeof(why), "moved to our new address %s (MOBIKE)",
+				 esptcp_addr_str(&link->local, buf, sizeof(buf)));
+		else
+			snprintf(why, sizeof(why), "the peer moved to %s%s",
+				 esptcp_addr_str(&link->peer, buf, sizeof(buf)),
+				 link->type == TRANSPORT_UDP && m &&
+				 ike_find_notify(m, N_UPDATE_SA_ADDRESSES) ?
+				 " (MOBIKE)" : link->type == TRANSPORT_UDP ? " (NAT mapping)" : "");
 		ike_sa_transition(sa, why);
 	}
 	sa->mob.down_seen = false;
@@ -141,13 +159,23 @@ void ike_mob_switch(struct ike_sa *sa, struct ike_link *link, const struct ike_m
 }
 
 /* the MOBIKE probe came back over UDP: UDP works, go back to it */
-void ike_mob_probe_answered(struct ike_sa *sa, struct ike_link *link)
+void ike_mob_probe_answered(struct ike_sa *sa, struct ike_link *link, const struct ike_msg *m)
 {
 	struct ike_link *tcp = sa->link;
 
 	sa->req.kind = REQ_NONE;
 	ike_link_get(tcp);
-	ike_mob_switch(sa, link, NULL);
+	if (sa->mob.addr_probe) {
+		/* our new address: the answer's NAT_DETECTION says what the path is */
+		bool nat_here = sa->nat_here, nat_there = sa->nat_there;
+		bool moved = outer_changes(sa, sa->link, link);
+
+		ike_nat_check(sa, m, link);
+		switch_path(sa, link, NULL, moved, nat_here, nat_there);
+		sa->mob.addr_probe = false;
+	} else {
+		ike_mob_switch(sa, link, NULL);
+	}
 	ike_link_put(sa->d, sa->mob.probe);
 	sa->mob.probe = NULL;
 	/* closed after this event batch: its events may be pending */
@@ -183,6 +211,52 @@ bool ike_mob_may_move(const struct ike_sa *sa, const struct ike_link *link,
 	/* UDP to TCP: any authenticated request (RFC 9329); back: MOBIKE only */
 	return link->type == TRANSPORT_TCP ||
 	       (sa->mobike && ike_find_notify(m, N_UPDATE_SA_ADDRESSES));
+}
+
+/**
+ * ike_mob_mapping() - the kernel saw a CHILD_SA's ESP come from a new NAT port
+ * @d: the daemon
+ * @m: the XFRM_MSG_MAPPING, for one of the inbound states
+ *
+ * RFC 7296 2.23: a host that is not behind a NAT follows its peer's NAT to
+ * the port of a validated packet; ESP validates as IKE does (the kernel
+ * reports the mapping after the ICV and replay checks).  As for IKE
+ * requests (ike_mob_may_move()), only the port of a peer behind a NAT may
+ * change this way, over UDP; a new address is MOBIKE's to announce, and on
+ * TCP the connection is the path.  The IKE SA moves too, so that its own
+ * requests reach the peer.
+ *
+ * Context: the event loop, with the mapping socket readable.
+ */
+void ike_mob_mapping(struct ike_daemon *d, const struct xfrm_mapping *m)
+{
+	struct sockaddr_storage peer;
+	struct ike_child *c = NULL;
+	struct ike_link *link;
+	struct ike_sa *sa;
+
+	for (sa = d->sas; sa; sa = sa->next) {
+		for (c = sa->children; c; c = c->next)
+			if (c->installed && c->spi_in == m->spi && c->reqid == m->reqid)
+				break;
+		if (c)
+			break;
+	}
+	if (!sa || sa->state != SA_ESTABLISHED || sa->link->type != TRANSPORT_UDP ||
+	    !sa->link->marker || !sa->nat_there || sa->nat_here ||
+	    sa->link->peer.ss_family != m->family)
+		return;
+	if (memcmp(ike_ss_addr(&sa->link->peer), m->new_addr, ike_ss_alen(&sa->link->peer)) ||
+	    m->new_port == ike_ss_port(&sa->link->peer) || !m->new_port)
+		return;
+	peer = sa->link->peer;
+	ike_ss_set_port(&peer, m->new_port);
+	link = ike_udp_link(d, &sa->link->local, &peer, true);
+	if (!link)
+		return;
+	d->st.nat_mappings++;
+	ike_mob_switch(sa, link, NULL);
+	ike_link_put(d, link);
 }
 
 /* the TCP connection closed under an established SA */
@@ -311,20 +385,22 @@ static void esp_watch(struct ike_sa *sa, uint64_t t)
 	}
 }
 
-/* on TCP with MOBIKE: ask over UDP 4500 whether UDP works again */
-static void send_probe(struct ike_sa *sa)
+/*
+ * UPDATE_SA_ADDRESSES over UDP 4500 from @local to @peer (RFC 4555): on TCP,
+ * whether UDP works again; on UDP, our new address.  The SA moves when the
+ * answer comes back on that path (ike_mob_probe_answered()).
+ */
+static void send_update(struct ike_sa *sa, struct sockaddr_storage local,
+			struct sockaddr_storage peer, bool addr_change)
 {
-	struct sockaddr_storage local = sa->conf->local, peer = sa->conf->remote;
 	uint8_t h[20];
 	struct ike_out o;
 
-	if (local.ss_family == AF_INET) {
-		((struct sockaddr_in *)&local)->sin_port = htons(4500);
-		((struct sockaddr_in *)&peer)->sin_port = htons(4500);
-	} else {
-		((struct sockaddr_in6 *)&local)->sin6_port = htons(4500);
-		((struct sockaddr_in6 *)&peer)->sin6_port = htons(4500);
-	}
+	ike_ss_set_port(&local, 4500);
+	/* the port the peer floated to, or 4500 */
+	if (!addr_change || !sa->link->marker)
+		ike_ss_set_port(&peer, 4500);
+	sa->mob.addr_probe = false;
 	sa->mob.probe = ike_udp_link(sa->d, &local, &peer, true);
 	if (!sa->mob.probe)
 		return;
@@ -343,11 +419,59 @@ static void send_probe(struct ike_sa *sa)
 	ike_buf_free(&sa->req.msg);
 	sa->req.msg = o.b;
 	sa->req.kind = REQ_PROBE;
+	sa->mob.addr_probe = addr_change;
 	sa->req.sent = ike_now(sa);
 	sa->req.tries = 1;
 	sa->req.next_tx = ike_now(sa) + 500;
 	sa->next_req++;
 	ike_link_send(sa->d, sa->mob.probe, o.b.p, o.b.len);
+}
+
+/* on TCP with MOBIKE: ask over UDP 4500 whether UDP works again */
+static void send_probe(struct ike_sa *sa)
+{
+	struct sockaddr_storage local = sa->conf->local;
+
+	if (sa->conf->local_any && ike_route_source(&sa->conf->remote, &local))
+		return;
+	send_update(sa, local, sa->conf->remote, false);
+}
+
+/*
+ * RFC 4555 as the initiator, once a second on UDP: routing now sends from
+ * another address of ours (the old one went, or, with local = %any, routing
+ * prefers another): UPDATE_SA_ADDRESSES from there, and the SA moves on its
+ * answer.  A request in flight finishes first (window size 1).
+ */
+static bool addr_check(struct ike_sa *sa, uint64_t t)
+{
+	struct sockaddr_storage src;
+
+	if (t < sa->mob.addr_check_at || sa->link->stage != LINK_READY)
+		return false;
+	sa->mob.addr_check_at = t + 1000;
+	if (sa->link->type == TRANSPORT_TCP) {
+		/*
+		 * A connection from an address we no longer have can only
+		 * time out: with local = %any, reconnect (RFC 9329 section 6,
+		 * from wherever routing says); the responder follows the
+		 * reconnect to the new address.
+		 */
+		if (sa->conf->local_any && !sa->link->closing &&
+		    !ike_addr_present(&sa->link->local)) {
+			sa->link->closing = "our address is gone";
+			return true;
+		}
+		return false;
+	}
+	if (!sa->mobike || !sa->conf->tunnel || sa->req.kind != REQ_NONE)
+		return false;
+	if (ike_route_source(&sa->link->peer, &src) || ike_ss_same_addr(&src, &sa->link->local))
+		return false;
+	if (!sa->conf->local_any && ike_addr_present(&sa->link->local))
+		return false;
+	send_update(sa, src, sa->link->peer, true);
+	return sa->mob.probe != NULL;
 }
 
 /*
@@ -385,6 +509,14 @@ bool ike_mob_timers(struct ike_sa *sa, uint64_t t)
 			move_to_tcp(sa, "TCP connection lost");
 		return true;
 	}
+	if (sa->req.kind == REQ_PROBE && sa->mob.addr_probe) {
+		/* only the new path can answer; the SA dies at dpd-timeout */
+		if (t >= sa->req.next_tx) {
+			sa->req.next_tx = t + 1000;
+			ike_link_send(sa->d, sa->mob.probe, sa->req.msg.p, sa->req.msg.len);
+		}
+		return true;
+	}
 	if (sa->req.kind == REQ_PROBE) {
 		if (t - sa->req.sent >= c->udp_timeout_ms) {
 			/* no answer over UDP: the same request goes over TCP */
@@ -403,6 +535,8 @@ bool ike_mob_timers(struct ike_sa *sa, uint64_t t)
 		send_resync(sa);
 		return true;
 	}
+	if (addr_check(sa, t))
+		return true;
 	if (c->transport != TRANSPORT_FALLBACK)
 		return false;
 	if (sa->link->type == TRANSPORT_UDP) {

@@ -36,7 +36,7 @@ enum link_stage {
 };
 
 /* what epoll hands back: the first int of each object */
-enum ike_obj_kind { OBJ_LISTEN = 1, OBJ_UDP, OBJ_LINK, OBJ_SIGNAL };
+enum ike_obj_kind { OBJ_LISTEN = 1, OBJ_UDP, OBJ_LINK, OBJ_SIGNAL, OBJ_XFRM };
 
 /* a TCP listener or a UDP socket of ours */
 struct ike_sock {
@@ -79,6 +79,8 @@ void ike_link_put(struct ike_daemon *d, struct ike_link *l);
 int ike_link_send(struct ike_daemon *d, struct ike_link *l, const uint8_t *msg, size_t len);
 int ike_link_send_raw(struct ike_daemon *d, const struct ike_link *l, const uint8_t *p,
 		      size_t len);
+int ike_route_source(const struct sockaddr_storage *peer, struct sockaddr_storage *src);
+bool ike_addr_present(const struct sockaddr_storage *a);
 struct ike_link *ike_udp_link(struct ike_daemon *d, const struct sockaddr_storage *local,
 			      const struct sockaddr_storage *peer, bool natt);
 struct ike_link *ike_tcp_connect(struct ike_daemon *d, const struct ike_conn_conf *c);
@@ -193,6 +195,8 @@ struct ike_mob {
 	bool resync_needed;		/* after a move: a fresh request must follow */
 	bool down_seen;			/* told that its TCP connection closed */
 	uint64_t keepalive_at;		/* the next NAT keepalive (UDP behind NAT) */
+	uint64_t addr_check_at;		/* the next look at our own address (MOBIKE) */
+	bool addr_probe;		/* the probe announces a new address of ours */
 };
 
 struct ike_sa {
@@ -321,9 +325,10 @@ void ike_rekey_ike_response(struct ike_sa *sa, const struct ike_msg *m);
 
 /* ike_mobility.c */
 void ike_mob_switch(struct ike_sa *sa, struct ike_link *link, const struct ike_msg *m);
+void ike_mob_mapping(struct ike_daemon *d, const struct xfrm_mapping *m);
 bool ike_mob_may_move(const struct ike_sa *sa, const struct ike_link *link,
 		      const struct ike_msg *m, bool response);
-void ike_mob_probe_answered(struct ike_sa *sa, struct ike_link *link);
+void ike_mob_probe_answered(struct ike_sa *sa, struct ike_link *link, const struct ike_msg *m);
 void ike_mob_link_down(struct ike_sa *sa);
 void ike_mob_connected(struct ike_sa *sa, struct ike_link *l);
 void ike_mob_connect_failed(struct ike_sa *sa, const char *why);
@@ -351,12 +356,13 @@ struct ike_stats {
 	uint64_t dpd_dead, tcp_accepted, tcp_rejected, ts_refused;
 	uint64_t fallback_connects, moved_to_tcp, moved_to_udp, tcp_reconnects, ike_sa_init_sent;
 	uint64_t rekey_collisions, per_source_dropped, dpd_sent, dpd_answered, info_answered;
-	uint64_t nat_keepalives, moved_address;
+	uint64_t nat_keepalives, moved_address, nat_mappings;
 };
 
 struct ike_daemon {
 	struct ike_conf *conf;
 	struct xfrm_nl *xfrm;
+	struct xfrm_nl *xfrm_map;	/* NAT mapping events, or NULL */
 	struct esptcp_nl *nl;		/* NULL when only UDP is configured */
 	int epfd;
 	const struct ike_link_ops *link_ops;

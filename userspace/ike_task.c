@@ -164,7 +164,7 @@ void ike_input(struct ike_daemon *d, struct ike_link *link, const uint8_t *msg, 
 	 */
 	if (response && link != sa->link && link == sa->mob.probe) {
 		if (!err && sa->req.kind == REQ_PROBE)
-			ike_mob_probe_answered(sa, link);
+			ike_mob_probe_answered(sa, link, &m);
 		goto out;
 	} else if (link != sa->link && !err && ike_mob_may_move(sa, link, &m, response)) {
 		ike_mob_switch(sa, link, &m);
@@ -185,6 +185,8 @@ void ike_input(struct ike_daemon *d, struct ike_link *link, const uint8_t *msg, 
 		if (!response) {
 			uint8_t t = m.unknown_critical;
 
+			/* its retransmission draws the same answer again */
+			ike_sha256(m.raw, m.raw_len, sa->last_req_hash);
 			if (err == -ENOTSUP)
 				ike_respond_notify(sa, m.hdr.exchange, m.hdr.msgid,
 						   N_UNSUPPORTED_CRITICAL_PAYLOAD, &t, 1);

@@ -49,6 +49,95 @@ struct xfrm_nl *xfrm_open(void)
 	return x;
 }
 
+/**
+ * xfrm_open_mappings() - a socket that hears the kernel's NAT mapping changes
+ *
+ * XFRMNLGRP_MAPPING: an authenticated ESP-in-UDP packet of one of the
+ * states arrived from another address or port than the state's (RFC 7296
+ * 2.23).  Non-blocking, for the event loop; read with xfrm_read_mappings().
+ *
+ * Return: the socket, or NULL with errno set.
+ */
+struct xfrm_nl *xfrm_open_mappings(void)
+{
+	struct xfrm_nl *x = calloc(1, sizeof(*x));
+	int grp = XFRMNLGRP_MAPPING;
+
+	if (!x)
+		return NULL;
+	x->sock = mnl_socket_open2(NETLINK_XFRM, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (!x->sock || mnl_socket_bind(x->sock, 0, MNL_SOCKET_AUTOPID) < 0 ||
+	    mnl_socket_setsockopt(x->sock, NETLINK_ADD_MEMBERSHIP, &grp, sizeof(grp)) < 0) {
+		if (x->sock)
+			mnl_socket_close(x->sock);
+		free(x);
+		return NULL;
+	}
+	x->portid = mnl_socket_get_portid(x->sock);
+	return x;
+}
+
+int xfrm_fd(const struct xfrm_nl *x)
+{
+	return mnl_socket_get_fd(x->sock);
+}
+
+struct mapping_run {
+	void (*cb)(const struct xfrm_mapping *m, void *data);
+	void *data;
+};
+
+static int mapping_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct xfrm_user_mapping *um;
+	struct mapping_run *r = data;
+	struct xfrm_mapping m = { 0 };
+	size_t len;
+
+	if (nlh->nlmsg_type != XFRM_MSG_MAPPING || mnl_nlmsg_get_payload_len(nlh) < sizeof(*um))
+		return MNL_CB_OK;
+	um = mnl_nlmsg_get_payload(nlh);
+	if (um->id.proto != IPPROTO_ESP || (um->id.family != AF_INET && um->id.family != AF_INET6))
+		return MNL_CB_OK;
+	len = um->id.family == AF_INET ? 4 : 16;
+	m.family = um->id.family;
+	m.spi = um->id.spi;
+	m.reqid = um->reqid;
+	memcpy(m.daddr, &um->id.daddr, len);
+	memcpy(m.old_addr, &um->old_saddr, len);
+	memcpy(m.new_addr, &um->new_saddr, len);
+	m.old_port = ntohs(um->old_sport);
+	m.new_port = ntohs(um->new_sport);
+	r->cb(&m, r->data);
+	return MNL_CB_OK;
+}
+
+/**
+ * xfrm_read_mappings() - hand each queued mapping change to @cb
+ * @x: a socket from xfrm_open_mappings()
+ * @cb: called once per XFRM_MSG_MAPPING
+ * @data: its argument
+ *
+ * Return: how many datagrams were read, or a negative errno other than
+ * -EAGAIN (-ENOBUFS: the kernel dropped some; the next packet repeats them).
+ */
+int xfrm_read_mappings(struct xfrm_nl *x, void (*cb)(const struct xfrm_mapping *m, void *data),
+		       void *data)
+{
+	struct mapping_run r = { cb, data };
+	char buf[8192];
+	int n = 0;
+
+	for (;;) {
+		ssize_t ret = mnl_socket_recvfrom(x->sock, buf, sizeof(buf));
+
+		if (ret < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK ? n : -errno;
+		mnl_cb_run(buf, (size_t)ret, 0, 0, mapping_cb, &r);
+		n++;
+	}
+}
+
 void xfrm_close(struct xfrm_nl *x)
 {
 	if (!x)
