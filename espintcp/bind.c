@@ -275,7 +275,11 @@ int esptcp_sa_bind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 ino,
 		 * sequence got to, unless the output hook got there first.
 		 */
 		hlist_replace_rcu(&old->hnode, &b->hnode);
-		list_del_rcu(&old->snode);
+		/* a refresh on the same socket: the receive path always finds one */
+		if (old->ctx == ctx)
+			list_replace_rcu(&old->snode, &b->snode);
+		else
+			list_del_rcu(&old->snode);
 		esptcp_binding_retire(old);
 		spin_lock_bh(&old->lock);
 		synced = old->synced;
@@ -287,14 +291,16 @@ int esptcp_sa_bind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 ino,
 			b->next_seq = next;
 		}
 		spin_unlock_bh(&b->lock);
+		if (old->ctx != ctx)
+			list_add_tail_rcu(&b->snode, &ctx->bindings);
 		kfree_rcu(old, rcu);
 	} else {
 		hlist_add_head_rcu(&b->hnode, esptcp_bucket(en, b->key.family, &b->key.daddr,
 							    b->key.spi, b->key.dir));
 		if (b->key.dir == ESPTCP_DIR_OUT)
 			atomic_inc(&en->n_out);
+		list_add_tail_rcu(&b->snode, &ctx->bindings);
 	}
-	list_add_tail_rcu(&b->snode, &ctx->bindings);
 	mutex_unlock(&en->lock);
 	return 0;
 

@@ -325,6 +325,7 @@ cleanup() {
 	peers_stop_all
 	stop_all
 	unblock
+	ip netns exec $NS1 sysctl -qw net.ipv4.conf.v1.promote_secondaries=0
 	ip -n $NS1 addr add "$IP1/24" dev v1 2>/dev/null || true
 	ip -n $NS1 addr del "$ROAM/24" dev v1 2>/dev/null || true
 	ip -n $NS1 route replace default via 192.0.2.254 2>/dev/null || true

@@ -82,9 +82,18 @@ t_rebind() {
 	tunnel_down
 }
 
-# mappings FILE: how many XFRM_MSG_MAPPING the listener has printed
+# mappings FILE: how many XFRM_MSG_MAPPING the listener has printed, once
+# the count has stopped changing (the listener prints as they come)
 mappings() {
-	grep -c '^mapping' "$1" || true
+	local a b i
+	b=$(grep -c '^mapping' "$1" || true)
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		sleep 0.5
+		a=$b
+		b=$(grep -c '^mapping' "$1" || true)
+		[ "$a" = "$b" ] && break
+	done
+	echo "$b"
 }
 
 # a bound state updated in place (new NAT-T port of the peer, as a helper
@@ -122,7 +131,6 @@ while True:
 	m1=$(mappings "$_tmp/map.out")
 	n2 "$ESPTCP" bind --sock "$INO2" --in $SPI_12
 	ping_ok
-	sleep 0.5
 	m2=$(mappings "$_tmp/map.out")
 	echo "# XFRM_MSG_MAPPING seen: $m0 before the update, $m1 after it, $m2 after the re-bind"
 	[ "$m0" = 0 ]

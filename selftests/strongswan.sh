@@ -136,6 +136,25 @@ t_collision() {
 	peers_ping n2 2
 }
 
+# strongSwan rekeys its CHILD_SA with PFS, its KE in MODP-2048 first while
+# our conn wants ECP-256 (RFC 7296 1.3): INVALID_KE_PAYLOAD names our group,
+# strongSwan tries again with it, and the rekey completes; the DH groups of
+# its IKE_AUTH proposal were ignored, as 1.2 says
+t_invalid_ke_rekey() {
+	trap case_cleanup EXIT
+	inner_addrs 4
+	swan_to_mine "esp=aes128gcm16-ecp256" esp=aes128gcm16-modp2048-ecp256
+	peers_ping n1 2
+	swanctl_ "$_tmp/swan1" --rekey --child c1 >/dev/null
+	wait_for 100 test "$(grep -c "CHILD_SA installed" "$_tmp/mine.out")" -ge 2
+	grep -E "rekey|installed|removed" "$_tmp/mine.out" | sed 's/^/# /'
+	[ "$(mine_stat invalid_ke_sent)" -ge 1 ]
+	grep -q "INVALID_KE_PAYLOAD" "$(cat "$_tmp/swan1/log")"
+	wait_for 75 eval '[ "$(nstates $NS2)" = 2 ]'
+	peers_ping n1 3
+	peers_ping n2 2
+}
+
 # liveness: strongSwan's DPD answered (WHO=swan), or ours answered and a
 # dead strongSwan noticed within dpd-timeout (WHO=we).  Each side's request
 # is liveness to the other, so one side checks at a time.
@@ -188,6 +207,7 @@ t_new_child() {
 # the new address with their sequence numbers; the tunnel carries on
 ROAM=192.0.2.31
 roam_back() {
+	ip netns exec $NS1 sysctl -qw net.ipv4.conf.v1.promote_secondaries=0
 	ip -n $NS1 addr add "$O1/24" dev v1 2>/dev/null || true
 	ip -n $NS1 addr del "$ROAM/24" dev v1 2>/dev/null || true
 	ip -n $NS1 route replace default via 192.0.2.254 2>/dev/null || true
@@ -479,7 +499,7 @@ debug_subset="foreign-ts"
 # CI time: 6.12 runs the cases that reach the kernel differently (policies,
 # migrate, collisions); these are the helper's logic alone
 stock61_only="we-chacha-ecp384 swan-chacha-ecp384 we-cbc384-modp3072 swan-cbc384-modp3072
-	rekey-we dpd-swan dpd-we new-child two-clients shared-listener retransmit-error"
+	rekey-we dpd-swan dpd-we new-child two-clients shared-listener retransmit-error invalid-ke"
 
 esptcp_load
 topo_up
@@ -498,6 +518,8 @@ t_case_subset rekey-swan "strongSwan initiates; both sides rekey IKE and CHILD S
 t_case_subset rekey-we "esptcp initiates; both sides rekey IKE and CHILD SAs under ping" \
 	t_rekey_both we
 t_case_subset collision "CHILD_SA rekey collision with strongSwan: one pair survives" t_collision
+t_case_subset invalid-ke "strongSwan's PFS rekey in another group gets INVALID_KE_PAYLOAD, then succeeds" \
+	t_invalid_ke_rekey
 t_case_subset dpd-swan "strongSwan's DPD requests are answered" t_dpd swan
 t_case_subset dpd-we "our DPD is answered; a dead strongSwan is noticed within dpd-timeout" t_dpd we
 t_case_subset new-child "an IKE SA without a CHILD_SA accepts a new one from strongSwan" t_new_child

@@ -197,7 +197,9 @@ int ike_route_source(const struct sockaddr_storage *peer, struct sockaddr_storag
 	if (fd < 0)
 		return -errno;
 	ike_ss_set_port(&p, 4500);
-	if (connect(fd, (struct sockaddr *)&p, ike_ss_len(&p)) < 0 ||
+	/* IKE's own sockets bypass IPsec policy; so does this look-up */
+	if (esptcp_set_bypass(fd, peer->ss_family) ||
+	    connect(fd, (struct sockaddr *)&p, ike_ss_len(&p)) < 0 ||
 	    getsockname(fd, (struct sockaddr *)src, &len) < 0)
 		err = -errno;
 	close(fd);
@@ -206,18 +208,23 @@ int ike_route_source(const struct sockaddr_storage *peer, struct sockaddr_storag
 	return err;
 }
 
-/* is this address still one of ours (can a socket be bound to it)? */
+/*
+ * Is this address still one of ours?  Only a bind() refused with
+ * EADDRNOTAVAIL says no: a failure of any other kind (no descriptors, a
+ * security module) is no reason to leave a working path.
+ */
 bool ike_addr_present(const struct sockaddr_storage *a)
 {
 	struct sockaddr_storage x = *a;
 	int fd = socket(a->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	bool ok;
+	bool gone;
 
+	if (fd < 0)
+		return true;
 	ike_ss_set_port(&x, 0);
-	ok = fd >= 0 && !bind(fd, (struct sockaddr *)&x, ike_ss_len(&x));
-	if (fd >= 0)
-		close(fd);
-	return ok;
+	gone = bind(fd, (struct sockaddr *)&x, ike_ss_len(&x)) < 0 && errno == EADDRNOTAVAIL;
+	close(fd);
+	return !gone;
 }
 
 static struct ike_link *tcp_link_new(struct ike_daemon *d, int fd, enum link_stage stage)

@@ -169,10 +169,25 @@ void ike_mob_probe_answered(struct ike_sa *sa, struct ike_link *link, const stru
 		/* our new address: the answer's NAT_DETECTION says what the path is */
 		bool nat_here = sa->nat_here, nat_there = sa->nat_there;
 		bool moved = outer_changes(sa, sa->link, link);
+		uint16_t err;
 
-		ike_nat_check(sa, m, link);
-		switch_path(sa, link, NULL, moved, nat_here, nat_there);
 		sa->mob.addr_probe = false;
+		if (ike_first_error(m, &err)) {
+			/* UNACCEPTABLE_ADDRESSES and the like (RFC 4555 3.5): stay */
+			ike_log(sa, "the peer refused our new address (notify %u)", err);
+			ike_link_put(sa->d, sa->mob.probe);
+			sa->mob.probe = NULL;
+			ike_link_put(sa->d, tcp);
+			return;
+		}
+		if (!ike_nat_check(sa, m, link)) {
+			sa->nat_here = nat_here;
+			sa->nat_there = nat_there;
+		} else if ((nat_here || nat_there) && !sa->nat_here && !sa->nat_there) {
+			/* the states stay in UDP (see send_update()), and so do we */
+			sa->nat_here = true;
+		}
+		switch_path(sa, link, NULL, moved, nat_here, nat_there);
 	} else {
 		ike_mob_switch(sa, link, NULL);
 	}
@@ -219,8 +234,9 @@ bool ike_mob_may_move(const struct ike_sa *sa, const struct ike_link *link,
  * @m: the XFRM_MSG_MAPPING, for one of the inbound states
  *
  * RFC 7296 2.23: a host that is not behind a NAT follows its peer's NAT to
- * the port of a validated packet; ESP validates as IKE does (the kernel
- * reports the mapping after the ICV and replay checks).  As for IKE
+ * the port of a validated packet; the kernel reports the mapping after the
+ * packet's ICV check and the first replay check (the window is updated only
+ * after it).  As for IKE
  * requests (ike_mob_may_move()), only the port of a peer behind a NAT may
  * change this way, over UDP; a new address is MOBIKE's to announce, and on
  * TCP the connection is the path.  The IKE SA moves too, so that its own
@@ -337,6 +353,7 @@ void ike_mob_connected(struct ike_sa *sa, struct ike_link *l)
 		sa->mob.resync_needed = true;
 		if (sa->req.kind == REQ_PROBE)
 			sa->req.kind = REQ_RESYNC;
+		sa->mob.addr_probe = false;
 		ike_link_send(sa->d, sa->link, sa->req.msg.p, sa->req.msg.len);
 	} else {
 		send_resync(sa);
@@ -401,13 +418,27 @@ static void send_update(struct ike_sa *sa, struct sockaddr_storage local,
 	if (!addr_change || !sa->link->marker)
 		ike_ss_set_port(&peer, 4500);
 	sa->mob.addr_probe = false;
+	if (sa->mob.probe)
+		ike_link_put(sa->d, sa->mob.probe);
 	sa->mob.probe = ike_udp_link(sa->d, &local, &peer, true);
 	if (!sa->mob.probe)
 		return;
 	ike_out_begin(sa, &o, INFORMATIONAL, false, sa->next_req);
 	ike_pl_notify(&o.c, 0, NULL, 0, N_UPDATE_SA_ADDRESSES, NULL, 0);
-	if (!ike_nat_hash(sa->spi_i, sa->spi_r, &local, h))
+	/*
+	 * Migrate cannot take UDP encapsulation away: states in ESP-in-UDP
+	 * stay so, and a source hash of no address of ours tells the peer to
+	 * keep its side encapsulated too (as strongSwan's encap = yes does).
+	 */
+	if (addr_change && (sa->nat_here || sa->nat_there)) {
+		struct sockaddr_storage none = local;
+
+		ike_ss_set_port(&none, 0);
+		if (!ike_nat_hash(sa->spi_i, sa->spi_r, &none, h))
+			ike_pl_notify(&o.c, 0, NULL, 0, N_NAT_DETECTION_SOURCE_IP, h, sizeof(h));
+	} else if (!ike_nat_hash(sa->spi_i, sa->spi_r, &local, h)) {
 		ike_pl_notify(&o.c, 0, NULL, 0, N_NAT_DETECTION_SOURCE_IP, h, sizeof(h));
+	}
 	if (!ike_nat_hash(sa->spi_i, sa->spi_r, &peer, h))
 		ike_pl_notify(&o.c, 0, NULL, 0, N_NAT_DETECTION_DESTINATION_IP, h, sizeof(h));
 	if (ike_out_seal(sa, &o)) {
@@ -421,8 +452,9 @@ static void send_update(struct ike_sa *sa, struct sockaddr_storage local,
 	sa->req.kind = REQ_PROBE;
 	sa->mob.addr_probe = addr_change;
 	sa->req.sent = ike_now(sa);
+	sa->req.deadline = 0;
 	sa->req.tries = 1;
-	sa->req.next_tx = ike_now(sa) + 500;
+	sa->req.next_tx = ike_now(sa) + (addr_change ? 1000 : 500);
 	sa->next_req++;
 	ike_link_send(sa->d, sa->mob.probe, o.b.p, o.b.len);
 }
@@ -447,7 +479,7 @@ static bool addr_check(struct ike_sa *sa, uint64_t t)
 {
 	struct sockaddr_storage src;
 
-	if (t < sa->mob.addr_check_at || sa->link->stage != LINK_READY)
+	if (t < sa->mob.addr_check_at || sa->link->stage != LINK_READY || sa->mob.moving)
 		return false;
 	sa->mob.addr_check_at = t + 1000;
 	if (sa->link->type == TRANSPORT_TCP) {
@@ -510,9 +542,15 @@ bool ike_mob_timers(struct ike_sa *sa, uint64_t t)
 		return true;
 	}
 	if (sa->req.kind == REQ_PROBE && sa->mob.addr_probe) {
-		/* only the new path can answer; the SA dies at dpd-timeout */
+		/*
+		 * Only the new path is tried, again after 1, 2, 4 ... 16 s; with
+		 * no answer the SA dies at dpd-timeout like a dead peer's.
+		 */
 		if (t >= sa->req.next_tx) {
-			sa->req.next_tx = t + 1000;
+			unsigned int k = sa->req.tries < 4 ? sa->req.tries : 4;
+
+			sa->req.tries++;
+			sa->req.next_tx = t + (1000u << k);
 			ike_link_send(sa->d, sa->mob.probe, sa->req.msg.p, sa->req.msg.len);
 		}
 		return true;

@@ -98,14 +98,14 @@ int ike_out_request(struct ike_sa *sa, struct ike_out *o, enum req_kind kind)
 }
 
 /* an encrypted response that carries only a notification */
-void ike_respond_notify(struct ike_sa *sa, uint8_t exchange, uint32_t msgid, uint16_t type,
-			const void *data, size_t len)
+int ike_respond_notify(struct ike_sa *sa, uint8_t exchange, uint32_t msgid, uint16_t type,
+		       const void *data, size_t len)
 {
 	struct ike_out o;
 
 	ike_out_begin(sa, &o, exchange, true, msgid);
 	ike_pl_notify(&o.c, 0, NULL, 0, type, data, len);
-	ike_out_respond(sa, &o);
+	return ike_out_respond(sa, &o);
 }
 
 /* an unprotected IKE_SA_INIT response with one notification (COOKIE, errors) */

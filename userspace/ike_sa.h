@@ -282,8 +282,8 @@ int ike_out_respond(struct ike_sa *sa, struct ike_out *o);
 int ike_out_request(struct ike_sa *sa, struct ike_out *o, enum req_kind kind);
 void ike_send_request(struct ike_sa *sa, enum req_kind kind, struct ike_buf *b);
 void ike_send_response(struct ike_sa *sa, struct ike_buf *b);
-void ike_respond_notify(struct ike_sa *sa, uint8_t exchange, uint32_t msgid, uint16_t type,
-			const void *data, size_t len);
+int ike_respond_notify(struct ike_sa *sa, uint8_t exchange, uint32_t msgid, uint16_t type,
+		       const void *data, size_t len);
 void ike_respond_init_notify(struct ike_daemon *d, struct ike_link *link,
 			     const struct ike_msg *m, uint16_t type, const void *data,
 			     size_t len);

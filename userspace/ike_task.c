@@ -183,16 +183,18 @@ void ike_input(struct ike_daemon *d, struct ike_link *link, const uint8_t *msg, 
 	if (err) {
 		d->st.rx_bad++;
 		if (!response) {
-			uint8_t t = m.unknown_critical;
+			uint8_t t = m.unknown_critical, h[32];
+			int sent;
 
-			/* its retransmission draws the same answer again */
-			ike_sha256(m.raw, m.raw_len, sa->last_req_hash);
 			if (err == -ENOTSUP)
-				ike_respond_notify(sa, m.hdr.exchange, m.hdr.msgid,
-						   N_UNSUPPORTED_CRITICAL_PAYLOAD, &t, 1);
+				sent = ike_respond_notify(sa, m.hdr.exchange, m.hdr.msgid,
+							  N_UNSUPPORTED_CRITICAL_PAYLOAD, &t, 1);
 			else
-				ike_respond_notify(sa, m.hdr.exchange, m.hdr.msgid, N_INVALID_SYNTAX,
-						   NULL, 0);
+				sent = ike_respond_notify(sa, m.hdr.exchange, m.hdr.msgid,
+							  N_INVALID_SYNTAX, NULL, 0);
+			/* answered: its retransmission draws the same answer again */
+			if (!sent && !ike_sha256(m.raw, m.raw_len, h))
+				memcpy(sa->last_req_hash, h, sizeof(h));
 		} else {
 			sa->req.kind = REQ_NONE;
 			sa->req.child = NULL;
