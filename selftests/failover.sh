@@ -175,7 +175,7 @@ t_responder_dpd_reconnect() {
 	nr nft add table inet esptcp_reset
 	nr nft add chain inet esptcp_reset filt '{ type filter hook forward priority 0; }'
 	nr nft add rule inet esptcp_reset filt tcp sport 4500 drop
-	wait_for 50 test "$(stat_r dpd_sent)" -gt "$sent"
+	wait_for 50 eval '[ "$(stat_r dpd_sent)" -gt "$sent" ]'
 	# then the initiator's connection is reset; it reconnects
 	nr nft add rule inet esptcp_reset filt tcp dport 4500 reject with tcp reset
 	n1 ping -c 2 -i 0.2 -W 1 -I "$IN1" "$IN2" || true
@@ -325,10 +325,10 @@ cleanup() {
 	peers_stop_all
 	stop_all
 	unblock
-	ip netns exec $NS1 sysctl -qw net.ipv4.conf.v1.promote_secondaries=0
 	ip -n $NS1 addr add "$IP1/24" dev v1 2>/dev/null || true
 	ip -n $NS1 addr del "$ROAM/24" dev v1 2>/dev/null || true
 	ip -n $NS1 route replace default via 192.0.2.254 2>/dev/null || true
+	ip netns exec $NS1 sysctl -qw net.ipv4.conf.v1.promote_secondaries=0
 	tunnel_down
 	rm -f "$_tmp"/*.out
 }

@@ -47,6 +47,11 @@ mine_up() {
 	grep -E "established|installed" "$_tmp/mine.out" | sed 's/^/# /'
 }
 
+# installed_ge N: our helper has logged N CHILD_SA installations or more
+installed_ge() {
+	[ "$(grep -c "CHILD_SA installed" "$_tmp/mine.out")" -ge "$1" ]
+}
+
 mine_stat() { # mine_stat NAME
 	helper_stat "$MINE_PID" "$_tmp/mine.out" "$1"
 }

@@ -103,7 +103,7 @@ helper_stat() {
 	local pid=$1 log=$2 name=$3 before
 	before=$(grep -c "esptcp: stats" "$log" || true)
 	kill -USR1 "$pid"
-	wait_for 25 test "$(grep -c "esptcp: stats" "$log")" -gt "$before"
+	wait_for 25 eval '[ "$(grep -c "esptcp: stats" "$log")" -gt "$before" ]'
 	grep "esptcp: stats" "$log" | tail -n 1 | tr ' ' '\n' |
 		awk -v n="$name" 'f { print; exit } $0 == n { f = 1 }'
 }

@@ -146,7 +146,7 @@ t_invalid_ke_rekey() {
 	swan_to_mine "esp=aes128gcm16-ecp256" esp=aes128gcm16-modp2048-ecp256
 	peers_ping n1 2
 	swanctl_ "$_tmp/swan1" --rekey --child c1 >/dev/null
-	wait_for 100 test "$(grep -c "CHILD_SA installed" "$_tmp/mine.out")" -ge 2
+	wait_for 100 installed_ge 2
 	grep -E "rekey|installed|removed" "$_tmp/mine.out" | sed 's/^/# /'
 	[ "$(mine_stat invalid_ke_sent)" -ge 1 ]
 	grep -q "N(INVAL_KE)" "$(cat "$_tmp/swan1/log")"
@@ -181,7 +181,7 @@ t_dpd() {
 	nr tc qdisc add dev r1 root netem loss 100%
 	nr tc qdisc add dev r2 root netem loss 100%
 	wait_for 100 grep -q "the peer stopped answering" "$_tmp/mine.out"
-	wait_for 25 test "$(nstates $NS2)" = 0
+	wait_for 25 eval '[ "$(nstates $NS2)" = 0 ]'
 	nr tc qdisc del dev r1 root
 	nr tc qdisc del dev r2 root
 }
@@ -195,7 +195,7 @@ t_new_child() {
 	swanctl_ "$_tmp/swan1" --terminate --child c1 >/dev/null
 	wait_for 50 grep -q "CHILD_SA removed" "$_tmp/mine.out"
 	swanctl_ "$_tmp/swan1" --initiate --child c1 >/dev/null
-	wait_for 100 test "$(grep -c "CHILD_SA installed" "$_tmp/mine.out")" -ge 2
+	wait_for 100 installed_ge 2
 	[ "$(grep -c "IKE SA established" "$_tmp/mine.out")" -eq 1 ]
 	expect_fail grep -q "NO_ADDITIONAL_SAS\|notify 35" "$(cat "$_tmp/swan1/log")"
 	peers_ping n1 3
@@ -207,10 +207,11 @@ t_new_child() {
 # the new address with their sequence numbers; the tunnel carries on
 ROAM=192.0.2.31
 roam_back() {
-	ip netns exec $NS1 sysctl -qw net.ipv4.conf.v1.promote_secondaries=0
 	ip -n $NS1 addr add "$O1/24" dev v1 2>/dev/null || true
 	ip -n $NS1 addr del "$ROAM/24" dev v1 2>/dev/null || true
 	ip -n $NS1 route replace default via 192.0.2.254 2>/dev/null || true
+	# only now: with it off, deleting the primary address takes O1 with it
+	ip netns exec $NS1 sysctl -qw net.ipv4.conf.v1.promote_secondaries=0
 }
 
 # n1 takes ROAM instead of O1
@@ -295,7 +296,7 @@ t_nat_rebind() {
 	[ "$(mine_stat nat_mappings)" -ge 1 ]
 	# the IKE SA moved too: our rekey reaches strongSwan at the new port
 	kill -USR2 "$MINE_PID"
-	wait_for 100 test "$(grep -c "CHILD_SA installed" "$_tmp/mine.out")" -ge 2
+	wait_for 100 installed_ge 2
 	peers_ping n1 2
 }
 

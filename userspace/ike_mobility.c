@@ -171,8 +171,8 @@ void ike_mob_probe_answered(struct ike_sa *sa, struct ike_link *link, const stru
 		bool moved = outer_changes(sa, sa->link, link);
 		uint16_t err;
 
-		sa->mob.addr_probe = false;
 		if (ike_first_error(m, &err)) {
+			sa->mob.addr_probe = false;
 			/* UNACCEPTABLE_ADDRESSES and the like (RFC 4555 3.5): stay */
 			ike_log(sa, "the peer refused our new address (notify %u)", err);
 			ike_link_put(sa->d, sa->mob.probe);
@@ -188,6 +188,7 @@ void ike_mob_probe_answered(struct ike_sa *sa, struct ike_link *link, const stru
 			sa->nat_here = true;
 		}
 		switch_path(sa, link, NULL, moved, nat_here, nat_there);
+		sa->mob.addr_probe = false;
 	} else {
 		ike_mob_switch(sa, link, NULL);
 	}
