@@ -76,7 +76,7 @@ measure() {
 	for i in $(seq "$RUNS"); do
 		ip netns exec $NS2 timeout $((secs + 20)) iperf3 -s -1 -B "$T2" >/dev/null 2>&1 &
 		local srv=$!
-		sleep 0.5
+		wait_for 50 iperf_listening $NS2
 		ip netns exec $NS1 timeout $((secs + 15)) iperf3 -c "$T2" -B "$T1" -t "$secs" \
 			"${args[@]}" -J >"$_tmp/iperf.json" 2>/dev/null || true
 		wait $srv || true
@@ -91,7 +91,7 @@ measure() {
 warm_up() {
 	ip netns exec $NS2 timeout 20 iperf3 -s -1 -B "$T2" >/dev/null 2>&1 &
 	local srv=$!
-	sleep 0.5
+	wait_for 50 iperf_listening $NS2
 	ip netns exec $NS1 timeout 15 iperf3 -c "$T2" -B "$T1" -t 1 >/dev/null 2>&1 || true
 	wait $srv || true
 }
@@ -118,7 +118,7 @@ profile() {
 	command -v perf >/dev/null || { echo "# bench: no perf: profile skipped" >&3; return 0; }
 	ip netns exec $NS2 timeout $((SECS + 20)) iperf3 -s -1 -B "$T2" >/dev/null 2>&1 &
 	local srv=$!
-	sleep 0.5
+	wait_for 50 iperf_listening $NS2
 	perf record -q -a -g -e cpu-clock -o "$_tmp/perf.data" -- \
 		ip netns exec $NS1 iperf3 -c "$T2" -B "$T1" -t "$SECS" >/dev/null 2>&1 || true
 	wait $srv || true

@@ -23,7 +23,7 @@ t_tunnel() {
 	n1 ping -c 5 -i 0.2 -W 2 -I "$T1" "$T2"
 	if [ -n "$perf" ]; then
 		ip netns exec $NS2 iperf3 -s -1 -B "$T2" >/dev/null 2>&1 &
-		sleep 0.5
+		wait_for 50 iperf_listening $NS2
 		n1 iperf3 -c "$T2" -B "$T1" -t 2 -P 2 -f m | tail -n 4
 	fi
 	# a reply ping gave up on may still be on its way: wait for it

@@ -90,7 +90,7 @@ ip netns exec $NS1 ping -c 4 -i 0.3 -I "$IN1" "$IN2"
 
 heading "iperf3 through the tunnel, 3 s"
 ip netns exec $NS2 iperf3 -s -1 -B "$IN2" >/dev/null 2>&1 &
-sleep 0.5
+wait_for 50 iperf_listening $NS2
 ip netns exec $NS1 iperf3 -c "$IN2" -B "$IN1" -t 3 -f m | grep -E 'sender|receiver'
 sleep 0.5
 kill -INT $dump

@@ -122,7 +122,7 @@ t_blocked_mid() {
 	echo "# SPIs before: $s1; oseq $o1"
 	if [ -n "$perf" ]; then
 		ip netns exec $NS2 iperf3 -s -1 -B "$IN2" >/dev/null 2>&1 &
-		sleep 0.5
+		wait_for 50 iperf_listening $NS2
 		ip netns exec $NS1 iperf3 -c "$IN2" -B "$IN1" -t 10 -f m >"$_tmp/perf.txt" 2>&1 &
 		local ip=$!
 		sleep 2

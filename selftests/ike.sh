@@ -158,7 +158,7 @@ t_basic() {
 	fi
 	if [ -n "$perf" ]; then
 		ip netns exec $NS2 iperf3 -s -1 -B "$T2" >/dev/null 2>&1 &
-		sleep 0.5
+		wait_for 50 iperf_listening $NS2
 		n1 timeout 30 iperf3 -c "$T2" -B "$T1" -t 2 -f m | tail -n 3
 	fi
 	n1 ip xfrm state
@@ -359,7 +359,7 @@ t_rekey() {
 	start 4 tcp i:child-rekey=4s i:ike-rekey=7s
 	up i || { show_logs; false; }
 	ip netns exec $NS2 iperf3 -s -1 -B "$T2" >/dev/null 2>&1 &
-	sleep 0.5
+	wait_for 50 iperf_listening $NS2
 	ip netns exec $NS1 ping -c 60 -i 0.2 -W 1 -I "$T1" "$T2" >"$_tmp/ping.txt" 2>&1 &
 	local ping=$!
 	n1 timeout 40 iperf3 -c "$T2" -B "$T1" -t 11 -b 20M -f m | tail -n 3

@@ -33,7 +33,7 @@ traffic() {
 	n1 ping -c 4 -i 0.3 -W 2 -I "$T1" "$T2"
 	n2 ping -c 2 -i 0.3 -W 2 -I "$T2" "$T1"
 	ip netns exec $NS2 iperf3 -s -1 -B "$T2" >/dev/null 2>&1 &
-	sleep 0.5
+	wait_for 50 iperf_listening $NS2
 	n1 iperf3 -c "$T2" -B "$T1" -t 2 -f m | grep -E 'sender|receiver'
 	n2 iperf3 -c "$T1" -B "$T2" -t 2 -f m -R 2>/dev/null | grep -E 'receiver' || true
 }

@@ -108,6 +108,13 @@ helper_stat() {
 		awk -v n="$name" 'f { print; exit } $0 == n { f = 1 }'
 }
 
+# iperf_listening NS: an iperf3 server listens in NS (its port, 5201); a
+# client started before that is refused, which the debug kernel's slow
+# start made happen after a fixed 0.5 s
+iperf_listening() {
+	ip netns exec "$1" ss -Hltn 'sport = :5201' | grep -q .
+}
+
 # wait_for TRIES CMD...: retry CMD every 0.2 s
 wait_for() {
 	local i=$1

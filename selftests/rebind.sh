@@ -175,7 +175,7 @@ t_ike_under_load() {
 	wait_for 50 grep -q listening "$_tmp/dump.err"
 	ip netns exec $NS2 iperf3 -s -1 -B "$T2" >/dev/null 2>&1 &
 	local srv=$!
-	sleep 0.5
+	wait_for 50 iperf_listening $NS2
 	# stopped once the exchange is over (and so directly, not through n1)
 	# (as long as the exchange takes: on the debug kernel that can pass a minute)
 	ip netns exec $NS1 iperf3 -c "$T2" -B "$T1" -t 600 -P 4 -f m >"$_tmp/iperf.txt" 2>&1 &
