@@ -18,6 +18,7 @@
 #include <net/xfrm.h>
 
 #include "esptcp.h"
+#include "compat.h"
 
 static u32 esptcp_key_hash(u16 family, const void *daddr, __be32 spi, u8 dir)
 {
@@ -138,7 +139,7 @@ static void esptcp_binding_retire(struct esptcp_binding *b)
 	spin_unlock_bh(&b->lock);
 	esptcp_binding_release_held(b);
 	/* dead bindings never arm it again */
-	del_timer_sync(&b->gap_timer);
+	timer_delete_sync(&b->gap_timer);
 }
 
 static void esptcp_binding_unlink(struct esptcp_net *en, struct esptcp_binding *b)

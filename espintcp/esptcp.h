@@ -237,8 +237,7 @@ void esptcp_steer_net_exit(struct net *net);
 int esptcp_rx_start(struct esptcp_sock *ctx);
 void esptcp_rx_stop(struct esptcp_sock *ctx);
 void esptcp_rx_done(struct esptcp_sock *ctx);
-int esptcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
-		   int *addr_len);
+int esptcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags);
 __poll_t esptcp_poll(struct file *file, struct socket *sock,
 		     struct poll_table_struct *wait);
 

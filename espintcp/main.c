@@ -8,6 +8,7 @@
 #include <linux/moduleparam.h>
 
 #include "esptcp.h"
+#include "compat.h"
 
 struct workqueue_struct *esptcp_wq;
 
@@ -46,7 +47,7 @@ static int __init esptcp_mod_init(void)
 	if (!esptcp_selftests())
 		return -ENOTRECOVERABLE;
 
-	esptcp_wq = alloc_workqueue("esptcp", WQ_MEM_RECLAIM, 0);
+	esptcp_wq = alloc_workqueue("esptcp", WQ_MEM_RECLAIM | ESPTCP_WQ_PERCPU, 0);
 	if (!esptcp_wq)
 		return -ENOMEM;
 	err = esptcp_net_init();

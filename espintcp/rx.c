@@ -411,10 +411,10 @@ void esptcp_rx_stop(struct esptcp_sock *ctx)
 void esptcp_rx_done(struct esptcp_sock *ctx)
 {
 	/* first: the work may unpause the parser, which queues its work */
-	cancel_work_sync(&ctx->rx_work);
+	disable_work_sync(&ctx->rx_work);
 	skb_queue_purge(&ctx->rx_esp);
 	strp_done(&ctx->strp);
-	if (cancel_work_sync(&ctx->abort_work))
+	if (disable_work_sync(&ctx->abort_work))
 		sock_put(ctx->sk);
 	skb_queue_purge(&ctx->ike_queue);
 	atomic_set(&ctx->ike_bytes, 0);
@@ -426,14 +426,12 @@ void esptcp_rx_done(struct esptcp_sock *ctx)
  * @msg: where it goes
  * @len: room in @msg
  * @flags: MSG_DONTWAIT, MSG_PEEK, MSG_TRUNC
- * @addr_len: unused
  *
  * Context: process, socket not locked.
  * Return: the bytes copied (the message length with MSG_TRUNC), 0 at EOF,
  * or a negative errno; MSG_TRUNC is set in @msg when @len was short.
  */
-int esptcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
-		   int *addr_len)
+int esptcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags)
 {
 	struct esptcp_sock *ctx = esptcp_sk(sk);
 	unsigned int mlen, copy;

@@ -255,7 +255,7 @@ void esptcp_tx_stop(struct esptcp_sock *ctx)
 	spin_lock_bh(&ctx->tx_queue.lock);
 	ctx->tx_dead = true;
 	spin_unlock_bh(&ctx->tx_queue.lock);
-	cancel_work_sync(&ctx->tx_work);
+	disable_work_sync(&ctx->tx_work);
 	esptcp_tx_fail(ctx);
 }
 
@@ -323,7 +323,7 @@ void esptcp_steer(struct esptcp_binding *b, struct sk_buff *skb, u32 seq)
 			b->next_seq++;
 		}
 		if (!b->nheld)
-			del_timer(&b->gap_timer);
+			timer_delete(&b->gap_timer);
 	} else if (d > 0 && d < ESPTCP_REORDER && !b->held[seq % ESPTCP_REORDER]) {
 		b->held[seq % ESPTCP_REORDER] = skb;
 		b->nheld++;
@@ -354,7 +354,7 @@ out:
  */
 void esptcp_gap_timer(struct timer_list *t)
 {
-	struct esptcp_binding *b = from_timer(b, t, gap_timer);
+	struct esptcp_binding *b = timer_container_of(b, t, gap_timer);
 
 	spin_lock_bh(&b->lock);
 	esptcp_flush_held(b);

@@ -63,6 +63,15 @@ static void esptcp_close(struct sock *sk, long timeout)
 	prot->close(sk, timeout);
 }
 
+#ifdef ESPTCP_HAVE_RECVMSG_ADDR_LEN
+/* kernels whose struct proto still passes an address length to recvmsg */
+static int esptcp_recvmsg_addr_len(struct sock *sk, struct msghdr *msg, size_t len,
+				   int flags, int *addr_len)
+{
+	return esptcp_recvmsg(sk, msg, len, flags);
+}
+#endif
+
 /* connect(AF_UNSPEC) would reuse the socket under a live parser */
 static int esptcp_disconnect(struct sock *sk, int flags)
 {
@@ -121,7 +130,11 @@ static void esptcp_build_tables(struct proto *prot, const struct proto *base_pro
 	prot->close = esptcp_close;
 	prot->disconnect = esptcp_disconnect;
 	prot->sendmsg = esptcp_sendmsg;
+#ifdef ESPTCP_HAVE_RECVMSG_ADDR_LEN
+	prot->recvmsg = esptcp_recvmsg_addr_len;
+#else
 	prot->recvmsg = esptcp_recvmsg;
+#endif
 	prot->setsockopt = esptcp_setsockopt;
 	prot->getsockopt = esptcp_getsockopt;
 
