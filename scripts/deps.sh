@@ -17,7 +17,7 @@ pkgs=(
 	linux-source-6.1 qemu-system-x86 busybox-static
 	iproute2 iperf3 iputils-ping nftables tcpdump procps
 	gnuplot-nox linux-perf clang libclang-rt-14-dev
-	libreswan libnss3-tools
+	libreswan libnss3-tools mmdebstrap
 	libcap2 libgmp10 libsystemd0 libssl3 libip4tc2
 )
 # dkms-check builds against the host's stock 6.1 headers, as a user would

@@ -2,10 +2,16 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Resolve a test kernel and print the shell assignments the harness needs:
-#   KVER=...  BZIMAGE=...  KDIR=...  MODDIR=...  FLAVOUR=...
+#   KVER=...  BZIMAGE=...  KDIR=...  MODDIR=...  FLAVOUR=...  [BUILDROOT=...]
+# BUILDROOT, when set, is the build root the module must be built in (KDIR is
+# then a path inside it): trixie's headers need trixie's gcc-14.
 #
 #   kernel.sh stock        Debian 12's linux-image-amd64 (6.1)
 #   kernel.sh stock-6.12   the newest linux-image-6.12.*-amd64-unsigned in the archive
+#   kernel.sh trixie       Debian 13's linux-image-amd64 (6.12, with security updates)
+#   kernel.sh trixie-backports
+#                          the linux-image-amd64 of trixie-backports (the newest
+#                          kernel Debian 13 offers; 7.3 today)
 #   kernel.sh debug        built from linux-source-6.1: base.config + debug.config
 #   kernel.sh reference    built from linux-source-6.1: base.config only
 #
@@ -15,6 +21,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../../scripts/trixie.sh
+. "$here/../../scripts/trixie.sh"
 cache=${ESPTCP_CACHE:-/var/cache/esptcp}
 flavour=${1:-stock}
 log() { printf '[kernel] %s\n' "$*" >&2; }
@@ -36,19 +44,34 @@ fix_headers() {
 	done
 }
 
-# Unpack image + headers (+ their -common and kbuild deps) of one ABI.
+# Unpack image + headers (+ their -common and kbuild deps) of one ABI; with
+# no headers named, the image only.
 stock_fetch() {
 	local img=$1 hdr=$2 dir=$3
 	[ -e "$dir/.done" ] && return 0
 	log "fetching $img $hdr"
 	rm -rf "$dir" && mkdir -p "$dir/debs"
-	local deps
-	deps=$(apt-cache depends "$hdr" | awk '/Depends: linux-(headers|kbuild)/ {print $2}')
-	(cd "$dir/debs" && apt-get download -q "$img" "$hdr" $deps >&2)
+	# _apt downloads into a folder it can write
+	chmod 0777 "$dir/debs"
+	if [ -n "$hdr" ]; then
+		local deps
+		deps=$(apt-cache depends "$hdr" | awk '/Depends: linux-(headers|kbuild)/ {print $2}')
+		(cd "$dir/debs" && apt-get download -q "$img" "$hdr" $deps >&2)
+	else
+		# 7.x splits the image: linux-base-, linux-binary-, linux-modules-ABI
+		local abi=${img#linux-image-} parts
+		parts=$(trixie_apt_cache depends "$img" |
+			awk -v abi="$abi" '/Depends: linux-(base|binary|modules)-/ && index($2, abi) {print $2}')
+		(cd "$dir/debs" && trixie_apt download -q "$img" $parts >&2)
+	fi
 	for d in "$dir"/debs/*.deb; do
 		dpkg -x "$d" "$dir/root"
 	done
-	fix_headers "$dir/root"
+	[ -z "$hdr" ] || fix_headers "$dir/root"
+	# 7.x packages are merged-/usr only: modules and vmlinuz in /usr/lib/modules
+	if [ ! -e "$dir/root/lib" ] && [ -d "$dir/root/usr/lib/modules" ]; then
+		ln -s usr/lib "$dir/root/lib"
+	fi
 	local kver
 	kver=$(ls "$dir/root/lib/modules")
 	depmod -b "$dir/root" "$kver"
@@ -80,6 +103,38 @@ stock() {
 	echo "BZIMAGE=$dir/root/boot/vmlinuz-$kver"
 	echo "KDIR=$dir/root/usr/src/linux-headers-$kver"
 	echo "MODDIR=$dir/root/lib/modules/$kver"
+}
+
+# Debian 13: the image is unpacked as for stock; the headers go into the
+# trixie build root, whose gcc-14 they need.
+trixie() {
+	local meta ver img abi
+	# once here, not in each $(...) below: the lists are then fresh for all
+	trixie_apt_update
+	if [ "$flavour" = trixie ]; then
+		ver=$(trixie_apt_cache madison linux-image-amd64 | awk -F' [|] ' '$3 !~ /backports/ {print $2; exit}')
+	else
+		ver=$(trixie_apt_cache madison linux-image-amd64 | awk -F' [|] ' '$3 ~ /backports/ {print $2; exit}')
+	fi
+	[ -n "$ver" ] || { log "cannot resolve the $flavour kernel package"; exit 1; }
+	meta="linux-image-amd64=$ver"
+	img=$(trixie_apt_cache depends "$meta" | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+	[ -n "$img" ] || { log "cannot resolve what $meta depends on"; exit 1; }
+	abi=${img#linux-image-}
+	local dir=$cache/stock/$abi root
+	stock_fetch "$img" "" "$dir"
+	root=$(trixie_root)
+	trixie_headers "$root" "$abi"
+	local kver
+	kver=$(ls "$dir/root/lib/modules")
+	local bz=$dir/root/boot/vmlinuz-$kver
+	[ -f "$bz" ] || bz=$dir/root/lib/modules/$kver/vmlinuz
+	echo "FLAVOUR=$flavour"
+	echo "KVER=$kver"
+	echo "BZIMAGE=$bz"
+	echo "KDIR=/usr/src/linux-headers-$kver"
+	echo "MODDIR=$dir/root/lib/modules/$kver"
+	echo "BUILDROOT=$root"
 }
 
 built() {
@@ -140,6 +195,7 @@ fi
 
 case $flavour in
 stock | stock-6.12) stock ;;
+trixie | trixie-backports) trixie ;;
 debug | reference) built ;;
-*) log "unknown KERNEL=$flavour (stock, stock-6.12, debug, reference)"; exit 2 ;;
+*) log "unknown KERNEL=$flavour (stock, stock-6.12, trixie, trixie-backports, debug, reference)"; exit 2 ;;
 esac

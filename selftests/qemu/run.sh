@@ -37,11 +37,24 @@ mkdir -p "$kmod"
 rsync -a --delete --exclude '*.o' --exclude '*.ko' --exclude '*.cmd' \
 	"$repo/espintcp" "$repo/include" "$kmod/"
 cp "$repo/Kbuild" "$kmod/Kbuild"
-say "building esptcp.ko"
-make -s -C "$KDIR" M="$kmod" modules >"$kmod/build.log" 2>&1 || {
-	cat "$kmod/build.log" >&2
-	exit 1
-}
+say "building esptcp.ko${BUILDROOT:+ in $BUILDROOT}"
+if [ -n "${BUILDROOT:-}" ]; then
+	# shellcheck source=../../scripts/trixie.sh
+	. "$repo/scripts/trixie.sh"
+	inroot=/build/esptcp/$KVER
+	mkdir -p "$BUILDROOT$inroot"
+	rsync -a --delete "$kmod/" "$BUILDROOT$inroot/"
+	trixie_chroot "$BUILDROOT" make -s -C "$KDIR" M="$inroot" modules >"$kmod/build.log" 2>&1 || {
+		cat "$kmod/build.log" >&2
+		exit 1
+	}
+	cp "$BUILDROOT$inroot/esptcp.ko" "$kmod/esptcp.ko"
+else
+	make -s -C "$KDIR" M="$kmod" modules >"$kmod/build.log" 2>&1 || {
+		cat "$kmod/build.log" >&2
+		exit 1
+	}
+fi
 grep -E 'warning:' "$kmod/build.log" >&2 || true
 
 # --- userspace tool and tests: built on the host, run in the guest ---
@@ -74,11 +87,25 @@ if [ ! -s "$initrd" ] || [ "$here/init" -nt "$initrd" ]; then
 fi
 
 # --- the run ---
+# how much of the suite this kernel runs (README, "What each kernel runs");
+# TIER=full runs all of it anywhere
+case $flavour in
+stock | reference) tier=full ;;
+trixie-backports) tier=kernel ;;
+trixie | stock-6.12) tier=smoke ;;
+debug) tier=debug ;;
+esac
+tier=${TIER:-$tier}
+case $tier in
+full | kernel | smoke | debug) ;;
+*) say "unknown TIER=$tier (full, kernel, smoke, debug)"; exit 2 ;;
+esac
 out=$build/run/$flavour-$mode
 rm -rf "$out" && mkdir -p "$out"
 cat >"$out/guest.env" <<EOF
 MODE=$mode
 FLAVOUR=$flavour
+TIER=$tier
 KVER=$KVER
 MODDIR=$MODDIR
 REPO=$repo
