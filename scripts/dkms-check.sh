@@ -3,13 +3,18 @@
 #
 # make dkms-check: prove that dkms.conf works the way a distribution user
 # installs the module.  Copies the source tree to /usr/src/esptcp-VERSION,
-# runs `dkms add` and `dkms build -k KVER` against the stock Debian 6.1
-# headers installed on this host (linux-headers-amd64), checks that
-# esptcp.ko was built for that kernel, and removes everything again
-# (`dkms remove --all`, the /usr/src copy, dkms's signing key and the
-# /lib/modules/KVER/build link when this script created them: the host may
-# run another kernel).
+# runs `dkms add` and `dkms build -k KVER`, checks that esptcp.ko was built
+# for that kernel, and removes everything again (`dkms remove --all`, the
+# /usr/src copy, dkms's signing key and the /lib/modules/KVER/build link
+# when this script created them: the host may run another kernel).
 # Nothing is installed into /lib/modules.
+#
+# The kernels: the stock Debian 12 6.1 headers installed on this host
+# (linux-headers-amd64), then Debian 13's 6.12 and the newest
+# trixie-backports kernel, each in the trixie build root (scripts/trixie.sh)
+# with trixie's own dkms and gcc-14, as on a Debian 13 machine.
+# ESPTCP_DKMS_KVER=KVER checks that one kernel only, with the headers in
+# /usr/src/linux-headers-KVER (how the script runs itself in the root).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,9 +31,41 @@ else
 fi
 [ -n "$version" ] || { log "no VERSION file and no git description"; exit 1; }
 
-# the newest stock 6.1 headers on the host (never a hard-coded ABI)
-hdr=$(ls -d /usr/src/linux-headers-6.1.*-amd64 2>/dev/null | sort -V | tail -n 1 || true)
-[ -n "$hdr" ] || { log "no /usr/src/linux-headers-6.1.*-amd64: apt-get install linux-headers-amd64"; exit 1; }
+# Debian 13's kernels, each in the trixie build root: the script runs itself
+# there, on a copy of the tree
+if [ -z "${ESPTCP_DKMS_KVER:-}" ] && [ "${ESPTCP_DKMS_HOST_ONLY:-0}" != 1 ]; then
+	ESPTCP_DKMS_HOST_ONLY=1 "$0"
+	# shellcheck source=trixie.sh
+	. "$repo/scripts/trixie.sh"
+	for flavour in trixie trixie-backports; do
+		(
+			eval "$("$repo/selftests/qemu/kernel.sh" "$flavour")"
+			inroot=/build/dkms-src
+			rm -rf "${BUILDROOT:?}$inroot" && mkdir -p "$BUILDROOT$inroot"
+			rsync -a --exclude .git --exclude /build "$repo/" "$BUILDROOT$inroot/"
+			log "$flavour: in the trixie build root"
+			trixie_chroot "$BUILDROOT" env ESPTCP_DKMS_KVER="$KVER" \
+				bash "$inroot/scripts/dkms-check.sh"
+			if [ "$flavour" = trixie ]; then
+				# a Debian 13 user builds the tool with gcc-14, -Werror included
+				trixie_chroot "$BUILDROOT" make -s -C "$inroot/userspace" >&2
+				log "the esptcp tool builds with $(trixie_chroot "$BUILDROOT" cc --version | head -n 1)"
+			fi
+			rm -rf "${BUILDROOT:?}$inroot"
+		)
+	done
+	echo "dkms: ok: host 6.1, trixie and trixie-backports ($((SECONDS - t0)) s)"
+	exit 0
+fi
+
+if [ -n "${ESPTCP_DKMS_KVER:-}" ]; then
+	hdr=/usr/src/linux-headers-$ESPTCP_DKMS_KVER
+	[ -d "$hdr" ] || { log "no $hdr"; exit 1; }
+else
+	# the newest stock 6.1 headers on the host (never a hard-coded ABI)
+	hdr=$(ls -d /usr/src/linux-headers-6.1.*-amd64 2>/dev/null | sort -V | tail -n 1 || true)
+	[ -n "$hdr" ] || { log "no /usr/src/linux-headers-6.1.*-amd64: apt-get install linux-headers-amd64"; exit 1; }
+fi
 kver=${hdr#/usr/src/linux-headers-}
 src=/usr/src/esptcp-$version
 made_dir=0

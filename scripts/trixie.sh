@@ -22,8 +22,9 @@ trixie_cache=${ESPTCP_CACHE:-/var/cache/esptcp}
 trixie_mirror=http://deb.debian.org/debian
 trixie_security=http://deb.debian.org/debian-security
 # what the root holds: the module's build, dkms and the kernel headers'
-# needs, and the tool's (libmnl, OpenSSL), which is built there too
-trixie_pkgs=gcc,gcc-14,make,libc6-dev,libelf-dev,libssl-dev,libmnl-dev,pkg-config,bc,bison,flex,kmod,dkms,dwarves,xz-utils,zstd
+# needs, the tool's (libmnl, OpenSSL), which is built there too, and
+# rsync for dkms-check
+trixie_pkgs=gcc,gcc-14,make,libc6-dev,libelf-dev,libssl-dev,libmnl-dev,pkg-config,bc,bison,flex,kmod,dkms,dwarves,xz-utils,zstd,rsync
 
 trixie_log() { printf '[trixie] %s\n' "$*" >&2; }
 
@@ -104,6 +105,11 @@ trixie_root() {
 		cp /etc/resolv.conf "$tmp/etc/resolv.conf"
 		rm -rf "$root" && mv "$tmp" "$root"
 		touch "$root/.done"
+		# roots of older package lists are not used any more
+		local old
+		for old in "$trixie_cache"/trixie-root/*; do
+			[ "$old" = "$root" ] || rm -rf "$old"
+		done
 	fi
 	echo "$root"
 }
