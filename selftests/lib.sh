@@ -38,7 +38,7 @@ t_skip() {
 
 # t_case NAME FUNCTION [ARGS...]: run one case, print its TAP line
 t_case() {
-	local name=$1 rc=0
+	local name=$1 rc=0 t0=$SECONDS
 	shift
 	_ncase=$((_ncase + 1))
 	rm -f "$_tmp/skip"
@@ -49,6 +49,8 @@ t_case() {
 		"$@"
 	)
 	rc=$?
+	# what each case costs, for placing it in a leg (README, "CI")
+	[ $rc -eq 4 ] || echo "# case took $((SECONDS - t0)) s"
 	if [ $rc -eq 4 ] && [ -f "$_tmp/skip" ]; then
 		echo "ok $_ncase $name # SKIP $(cat "$_tmp/skip")"
 	elif [ $rc -eq 0 ]; then
@@ -59,27 +61,50 @@ t_case() {
 	_failed=$((${_failed:-0} + (rc != 0 && rc != 4)))
 }
 
-# t_case_subset KEY NAME FUNCTION [ARGS...]: t_case, except that the debug
-# kernel (KASAN, lockdep, kmemleak: ~20 times slower under TCG) runs only the
-# keys in $debug_subset, and the 6.12 kernel skips the keys in
-# $stock61_only (cases of the IKE helper's own logic, which no kernel
-# changes: the 6.1 leg runs them); the others print a SKIP with the reason
+# t_case_skipped NAME REASON: a case left out, without running anything (on
+# the debug kernel each exec costs a second)
+t_case_skipped() {
+	_ncase=$((_ncase + 1))
+	echo "# --- $1"
+	echo "ok $_ncase $1 # SKIP $2"
+}
+
+# t_case_subset KEY NAME FUNCTION [ARGS...]: t_case, as far as the leg's
+# tier ($TIER, set by the harness from the kernel: README, "What each
+# kernel runs") goes:
+#   full    every case
+#   kernel  all but the keys in $helper_only: cases of the IKE helper's own
+#           logic (proposals, PSK, limits...), which no kernel changes and
+#           the full leg runs
+#   debug   only the keys in $debug_subset: the debug kernel (KASAN,
+#           lockdep, kmemleak) is ~20 times slower under TCG
+#   smoke   as debug, and the harness runs fewer suites
+# A case left out prints a SKIP with the reason and returns 1, so that what
+# follows it for clean-up can be left out too (t_case_subset ... && tunnel_down).
 t_case_subset() {
 	local key=$1
 	shift
 	if [ -n "${CASES:-}" ] && [[ " $CASES " != *" $key "* ]]; then
-		t_case "$1" t_skip "not among CASES=\"$CASES\""
-		return
+		t_case_skipped "$1" "not among CASES=\"$CASES\""
+		return 1
 	fi
-	# shellcheck disable=SC2086
-	if [ "${FLAVOUR:-}" = stock-6.12 ] && [[ " $(echo ${stock61_only:-}) " == *" $key "* ]]; then
-		t_case "$1" t_skip "the IKE helper's own logic: the stock 6.1 leg runs this case"
-		return
-	fi
-	if [ "${FLAVOUR:-}" = debug ] && [[ " ${debug_subset:-} " != *" $key "* ]]; then
-		t_case "$1" t_skip "the debug kernel runs a subset; the stock kernels run this case"
-		return
-	fi
+	# the lists are written over several lines: $(echo ...) makes them one
+	case ${TIER:-full} in
+	kernel)
+		# shellcheck disable=SC2086
+		if [[ " $(echo ${helper_only:-}) " == *" $key "* ]]; then
+			t_case_skipped "$1" "the IKE helper's own logic: the full (stock 6.1) leg runs this case"
+			return 1
+		fi
+		;;
+	debug | smoke)
+		# shellcheck disable=SC2086
+		if [[ " $(echo ${debug_subset:-}) " != *" $key "* ]]; then
+			t_case_skipped "$1" "the $TIER tier runs a subset; the full and kernel tiers run this case"
+			return 1
+		fi
+		;;
+	esac
 	t_case "$@"
 }
 
@@ -201,16 +226,23 @@ ns_empty() { # ns_empty NS: no process left in the namespace
 }
 
 pids=()
+# stop_all: every process of the case, ours and what it left in the
+# namespaces.  Few execs: on the debug kernel each costs about a second.
 stop_all() {
-	local p ns
+	local p ns left busy=()
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	# cases run in subshells: also whatever they left in the namespaces
 	for ns in $NS1 $NS2 $NSR; do
-		ip netns pids $ns 2>/dev/null | xargs -r kill 2>/dev/null || true
+		left=$(ip netns pids $ns 2>/dev/null) || true
+		if [ -n "$left" ]; then
+			# shellcheck disable=SC2086
+			kill $left 2>/dev/null || true
+			busy+=("$ns")
+		fi
 	done
 	wait 2>/dev/null || true
-	for ns in $NS1 $NS2 $NSR; do
-		wait_for 25 ns_empty $ns >/dev/null || true
+	for ns in "${busy[@]}"; do
+		wait_for 25 ns_empty "$ns" >/dev/null || true
 	done
 	pids=()
 }
@@ -258,8 +290,7 @@ sa_setup() {
 xfrm_flush() {
 	local ns
 	for ns in $NS1 $NS2; do
-		ip -n $ns xfrm policy flush
-		ip -n $ns xfrm state flush
+		printf 'xfrm policy flush\nxfrm state flush\n' | ip -n $ns -batch -
 	done
 }
 
@@ -313,16 +344,12 @@ carrier_up() {
 tunnel_down() {
 	stop_all
 	xfrm_flush
-	local ns
-	for ns in $NS1 $NS2; do
-		ip -n $ns addr flush dev lo scope global 2>/dev/null || true
-		ip -n $ns -6 addr flush dev lo scope global 2>/dev/null || true
-	done
-	# the routes went with the addresses; these catch what is left
-	ip -n $NS1 route del "$IN2/32" 2>/dev/null || true
-	ip -n $NS2 route del "$IN1/32" 2>/dev/null || true
-	ip -n $NS1 -6 route del "$IN2_6/128" 2>/dev/null || true
-	ip -n $NS2 -6 route del "$IN1_6/128" 2>/dev/null || true
+	# one ip per namespace: global addresses of both families on lo, and
+	# the inner routes (they went with the addresses; these catch the rest)
+	printf 'addr flush dev lo scope global\nroute del %s/32\nroute del %s/128\n' \
+		"$IN2" "$IN2_6" | ip -n $NS1 -force -batch - >/dev/null 2>&1 || true
+	printf 'addr flush dev lo scope global\nroute del %s/32\nroute del %s/128\n' \
+		"$IN1" "$IN1_6" | ip -n $NS2 -force -batch - >/dev/null 2>&1 || true
 }
 
 stat_of() { # stat_of NS NAME

@@ -82,12 +82,17 @@ t_pluto_rekeys() {
 	pluto_up "$_tmp/pluto1" c1
 }
 
+# libreswan needs espintcp on its side: in CI only the debug kernel has it,
+# and runs libreswan initiating over TCP; the reference kernel (make check
+# KERNEL=reference) runs all of it
+debug_subset="pluto_initiates"
+
 esptcp_load
 topo_up
-t_case "libreswan initiates over TCP (enable-tcp=yes), esptcp responds" \
+t_case_subset pluto_initiates "libreswan initiates over TCP (enable-tcp=yes), esptcp responds" \
 	t_pluto_initiates 4
-t_case "esptcp initiates over TCP, libreswan responds (listen-tcp=yes)" \
+t_case_subset we_initiate "esptcp initiates over TCP, libreswan responds (listen-tcp=yes)" \
 	t_we_initiate 4
-t_case "libreswan's defaults (PFS on rekey) with 15 s lifetimes over TCP: the tunnel stays up" \
+t_case_subset pluto_rekeys "libreswan's defaults (PFS on rekey) with 15 s lifetimes over TCP: the tunnel stays up" \
 	t_pluto_rekeys
 t_done

@@ -498,9 +498,11 @@ t_foreign_ts() {
 # never reach the module, except this one (an esptcp client over TCP beside
 # strongSwan, policies of two peers); the stock kernels run them all
 debug_subset="foreign-ts"
-# CI time: 6.12 runs the cases that reach the kernel differently (policies,
-# migrate, collisions); these are the helper's logic alone
-stock61_only="we-chacha-ecp384 swan-chacha-ecp384 we-cbc384-modp3072 swan-cbc384-modp3072
+# CI time: the kernel tier runs the cases that reach the kernel differently
+# (policies, migrate, collisions) and each direction once with GCM and with
+# CBC states; these are the helper's logic alone
+helper_only="swan-gcm-ecp256 we-cbc-modp2048 we-gcm-x25519 swan-gcm-x25519
+	we-chacha-ecp384 swan-chacha-ecp384 we-cbc384-modp3072 swan-cbc384-modp3072
 	rekey-we dpd-swan dpd-we new-child two-clients shared-listener retransmit-error invalid-ke"
 
 esptcp_load

@@ -6,7 +6,7 @@
 out=$1
 . "$out/guest.env"
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export HOME=/root TERM=dumb OUT REPO KVER KO FLAVOUR MODE TESTS CASES BENCH_ARGS
+export HOME=/root TERM=dumb OUT REPO KVER KO FLAVOUR TIER MODE TESTS CASES BENCH_ARGS
 
 # /tmp stays the overlay's (writable already): the repo or the run's output
 # folder may live under the host's /tmp, and a fresh tmpfs would hide them
@@ -22,7 +22,7 @@ hostname esptcp-guest 2>/dev/null
 
 stty -F /dev/ttyS1 raw -echo 2>/dev/null
 exec 3>/dev/ttyS1
-echo "# guest: $FLAVOUR kernel $(uname -r), mode $MODE" >&3
+echo "# guest: $FLAVOUR kernel $(uname -r), mode $MODE, tier $TIER" >&3
 
 case $MODE in
 check) bash "$REPO/selftests/run_tests.sh" >&3 2>/dev/console 3>&- ;;

@@ -92,13 +92,14 @@ fi
 case $flavour in
 stock | reference) tier=full ;;
 trixie-backports) tier=kernel ;;
-trixie | stock-6.12) tier=smoke ;;
+trixie) tier=smoke ;;
+stock-6.12) tier=boot ;;
 debug) tier=debug ;;
 esac
 tier=${TIER:-$tier}
 case $tier in
-full | kernel | smoke | debug) ;;
-*) say "unknown TIER=$tier (full, kernel, smoke, debug)"; exit 2 ;;
+full | kernel | smoke | boot | debug) ;;
+*) say "unknown TIER=$tier (full, kernel, smoke, boot, debug)"; exit 2 ;;
 esac
 out=$build/run/$flavour-$mode
 rm -rf "$out" && mkdir -p "$out"
