@@ -1,9 +1,14 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# In the guest: iperf3 through the same two namespaces and router, one case
-# after another in one boot.  Cases: esptcp (ESP-in-TCP), upstream espintcp
-# (on a kernel that has it), ESP-in-UDP, plain ESP, and TCP with no IPsec.
-# Tests, each figure the median of 3 runs with their min and max:
+# In the guest: iperf3 through the same two namespaces and router, in one
+# boot.  Cases: esptcp (ESP-in-TCP), upstream espintcp (on a kernel that
+# has it), ESP-in-UDP, plain ESP, and TCP with no IPsec.  The cases take
+# turns: each round sets up every case's tunnel in turn and runs each test
+# once through it, so a burst of load on the host falls on every case of a
+# round alike, not on one case's runs.  Each figure is the median over the
+# rounds (5 by default) with its min and max; each ratio is taken within a
+# round (esptcp and upstream of the same round) and reported as its median
+# over the rounds with its min and max.  Tests:
 #
 #   throughput  iperf3 TCP, 1 and 4 streams, null cipher and AES-GCM (Mbit/s)
 #   udp64       iperf3 UDP, 64-byte payloads offered at 1 Gbit/s, both
@@ -18,7 +23,7 @@
 # Each row is shown as a ratio to upstream espintcp, when the kernel has it,
 # and to ESP-in-UDP.  Writes $OUT/bench.json (one object per row) and the
 # table to $OUT/bench.txt; progress lines go to fd 3, the harness's results.
-# Arguments (make bench BENCH_ARGS="..."): runs=N, secs=N and cases=A,B (of
+# Arguments (make bench BENCH_ARGS="..."): runs=N (rounds), secs=N and cases=A,B (of
 # tcp, esptcp, espintcp, esp-udp, esp, failover) for a quick try;
 # profile also records a cpu-clock profile (perf, software events) of one
 # null-cipher, 1-stream throughput run per tunnel, in $OUT/profile-CASE.txt.
@@ -26,7 +31,7 @@
 trap 'stop_all; topo_down; rm -rf "$_tmp"' EXIT
 exec 3>&1 1>&2	# progress goes to fd 3, the chatter to the console
 
-RUNS=${BENCH_RUNS:-3}
+RUNS=${BENCH_RUNS:-5}
 SECS=${BENCH_SECS:-4}
 LOSSY_SECS=${BENCH_LOSSY_SECS:-6}
 UDP_RATE=${BENCH_UDP_RATE:-1G}
@@ -64,26 +69,24 @@ except Exception:
 EOF
 }
 
-# measure TEST CASE CIPHER STREAMS: iperf3 from n1 to n2's inner address,
-# RUNS times; one row "TEST CASE CIPHER STREAMS V..." in $rows
+# measure TEST CASE CIPHER STREAMS: one iperf3 run from n1 to n2's inner
+# address; one row "TEST CASE CIPHER STREAMS ROUND V" in $rows
 measure() {
-	local test=$1 c=$2 cipher=$3 streams=$4 i secs=$SECS
-	local -a v=() args=(-P "$streams")
+	local test=$1 c=$2 cipher=$3 streams=$4 secs=$SECS v
+	local -a args=(-P "$streams")
 	case $test in
 	udp64) args+=(-u -l 64 -b "$UDP_RATE") ;;
 	lossy) secs=$LOSSY_SECS ;;
 	esac
-	for i in $(seq "$RUNS"); do
-		ip netns exec $NS2 timeout $((secs + 20)) iperf3 -s -1 -B "$T2" >/dev/null 2>&1 &
-		local srv=$!
-		wait_for 50 iperf_listening $NS2
-		ip netns exec $NS1 timeout $((secs + 15)) iperf3 -c "$T2" -B "$T1" -t "$secs" \
-			"${args[@]}" -J >"$_tmp/iperf.json" 2>/dev/null || true
-		wait $srv || true
-		v+=("$(iperf_value "$test" "$_tmp/iperf.json")")
-	done
-	echo "$test $c $cipher $streams ${v[*]}" >>"$rows"
-	echo "# bench: $test $c $cipher x$streams: ${v[*]} $([ "$test" = udp64 ] && echo kpps || echo Mbit/s)" >&3
+	ip netns exec $NS2 timeout $((secs + 20)) iperf3 -s -1 -B "$T2" >/dev/null 2>&1 &
+	local srv=$!
+	wait_for 50 iperf_listening $NS2
+	ip netns exec $NS1 timeout $((secs + 15)) iperf3 -c "$T2" -B "$T1" -t "$secs" \
+		"${args[@]}" -J >"$_tmp/iperf.json" 2>/dev/null || true
+	wait $srv || true
+	v=$(iperf_value "$test" "$_tmp/iperf.json")
+	echo "$test $c $cipher $streams $ROUND $v" >>"$rows"
+	echo "# bench: round $ROUND: $test $c $cipher x$streams: $v $([ "$test" = udp64 ] && echo kpps || echo Mbit/s)" >&3
 }
 
 # warm_up: one short run whose figure is not kept; under TCG a code path's
@@ -155,7 +158,7 @@ run_tests() {
 	warm_up
 	measure throughput "$c" "$cipher" 1
 	measure throughput "$c" "$cipher" 4
-	[ "$cipher" = null ] && profile "$c"
+	[ "$cipher" = null ] && [ "$ROUND" = 1 ] && profile "$c"
 	measure udp64 "$c" "$cipher" 1
 	if [ "$cipher" = gcm ] && [ "$c" != esp ]; then
 		lossy_path on
@@ -234,21 +237,24 @@ topo_up
 have_upstream=0
 grep -qw espintcp /proc/sys/net/ipv4/tcp_available_ulp && have_upstream=1
 want() { [[ $CASES == *" $1 "* ]]; }
-T1=$IP1 T2=$IP2
-if want tcp; then
-	warm_up
-	measure throughput tcp none 1
-	measure throughput tcp none 4
-	measure udp64 udp none 1	# no tunnel: plain UDP, the packet rate's ceiling
-	lossy_path on
-	measure lossy tcp none 1
-	lossy_path off
-fi
-for cipher in null gcm; do
-	want esptcp && bench_esptcp "$cipher"
-	want espintcp && [ $have_upstream = 1 ] && bench_espintcp "$cipher"
-	want esp-udp && bench_plain esp-udp "$cipher" udp
-	want esp && bench_plain esp "$cipher" esp
+for ROUND in $(seq "$RUNS"); do
+	echo "# bench: round $ROUND of $RUNS" >&3
+	T1=$IP1 T2=$IP2
+	if want tcp; then
+		warm_up
+		measure throughput tcp none 1
+		measure throughput tcp none 4
+		measure udp64 udp none 1	# no tunnel: plain UDP, the packet rate's ceiling
+		lossy_path on
+		measure lossy tcp none 1
+		lossy_path off
+	fi
+	for cipher in null gcm; do
+		want esptcp && bench_esptcp "$cipher"
+		want espintcp && [ $have_upstream = 1 ] && bench_espintcp "$cipher"
+		want esp-udp && bench_plain esp-udp "$cipher" udp
+		want esp && bench_plain esp "$cipher" esp
+	done
 done
 if want failover; then
 	stop_all
@@ -262,27 +268,39 @@ python3 - "$rows" "$OUT" "$(uname -r)" "${FLAVOUR:-}" "$have_upstream" \
 	"$LOSS" "$DELAY" "$UDP_RATE" "$((SECONDS - t_bench))" <<'EOF'
 import json, statistics, sys
 rows, out, kver, flavour, have_up, loss, delay, rate, secs = sys.argv[1:10]
-res = []
+# one row per run: TEST CASE CIPHER STREAMS ROUND VALUE
+runs = {}
 for line in open(rows):
-    test, c, cipher, streams, *v = line.split()
-    v = [float(x) for x in v]
-    r = {"test": test, "case": c, "cipher": "aes-gcm" if cipher == "gcm" else cipher,
-         "streams": int(streams), "unit": "kpps" if test == "udp64" else "Mbit/s",
-         "mbps": statistics.median(v), "min": min(v), "max": max(v),
-         "spread": round(max(v) - min(v), 2), "runs": v,
-         "kernel": flavour or kver, "kver": kver}
-    res.append(r)
+    test, c, cipher, streams, rnd, v = line.split()
+    runs.setdefault((test, c, cipher, int(streams)), {})[int(rnd)] = float(v)
+res = []
+for (test, c, cipher, streams), byround in runs.items():
+    v = [byround[k] for k in sorted(byround)]
+    res.append({"test": test, "case": c, "cipher": "aes-gcm" if cipher == "gcm" else cipher,
+                "streams": streams, "unit": "kpps" if test == "udp64" else "Mbit/s",
+                "mbps": statistics.median(v), "min": min(v), "max": max(v),
+                "spread": round(max(v) - min(v), 2), "runs": v, "rounds": byround,
+                "kernel": flavour or kver, "kver": kver})
 
 
-def by(case):
-    return {(r["test"], r["cipher"], r["streams"]): r["mbps"] for r in res if r["case"] == case}
+def ratio(r, ref):
+    """A ratio per round to REF's run of the same round: median, min, max."""
+    other = next((x for x in res if x["case"] == ref and x["test"] == r["test"]
+                  and x["cipher"] == r["cipher"] and x["streams"] == r["streams"]), None)
+    if not other:
+        return None, None
+    q = [r["rounds"][k] / other["rounds"][k] for k in r["rounds"]
+         if other["rounds"].get(k)]
+    if not q:
+        return None, None
+    return round(statistics.median(q), 2), [round(min(q), 2), round(max(q), 2)]
 
 
-udp, up = by("esp-udp"), by("espintcp")
 for r in res:
-    k = (r["test"], r["cipher"], r["streams"])
-    r["ratio_esp_udp"] = round(r["mbps"] / udp[k], 2) if udp.get(k) else None
-    r["ratio_espintcp"] = round(r["mbps"] / up[k], 2) if up.get(k) else None
+    r["ratio_esp_udp"], r["ratio_esp_udp_range"] = ratio(r, "esp-udp")
+    r["ratio_espintcp"], r["ratio_espintcp_range"] = ratio(r, "espintcp")
+for r in res:
+    del r["rounds"]
 
 order = {"esptcp": 0, "espintcp": 1, "esp-udp": 2, "esp": 3, "tcp": 4, "udp": 4}
 tests = [("throughput", "throughput, iperf3 TCP (Mbit/s)"),
@@ -292,6 +310,7 @@ tests = [("throughput", "throughput, iperf3 TCP (Mbit/s)"),
                    f"data direction, {delay} on the return (Mbit/s)")]
 lines = []
 f = lambda x: "-" if x is None else f"{x:.2f}"
+g = lambda x: "" if x is None else f"{x[0]:.2f}-{x[1]:.2f}"
 for test, title in tests:
     sel = [r for r in res if r["test"] == test]
     if not sel:
@@ -300,11 +319,12 @@ for test, title in tests:
                             order.get(r["case"], 9)))
     lines += ["", title,
               f"  {'case':<9} {'cipher':<8} {'streams':>7} {'median':>8} {'min':>8} {'max':>8}"
-              f" {'x espintcp':>10} {'x esp-udp':>9}"]
+              f" {'x espintcp':>10} {'(min-max)':>11} {'x esp-udp':>9} {'(min-max)':>11}"]
     for r in sel:
         lines.append(f"  {r['case']:<9} {r['cipher']:<8} {r['streams']:>7} {r['mbps']:>8.1f}"
                      f" {r['min']:>8.1f} {r['max']:>8.1f} {f(r['ratio_espintcp']):>10}"
-                     f" {f(r['ratio_esp_udp']):>9}")
+                     f" {g(r['ratio_espintcp_range']):>11}"
+                     f" {f(r['ratio_esp_udp']):>9} {g(r['ratio_esp_udp_range']):>11}")
 fo = []
 try:
     fo = [json.loads(x) for x in open(f"{out}/failover.rows") if x.startswith("{")]
@@ -321,8 +341,9 @@ if fo:
 res += fo
 lines.append("")
 nruns = next((len(r["runs"]) for r in res if "runs" in r), 0)
-lines.append(f"kernel {kver} ({flavour or 'unnamed'}); medians of {nruns} runs, "
-             f"min and max of those runs; bench time {secs} s")
+lines.append(f"kernel {kver} ({flavour or 'unnamed'}); medians of {nruns} rounds, "
+             f"min and max of those rounds; each ratio taken within a round, its median "
+             f"and (min-max) over the rounds; bench time {secs} s")
 if have_up != "1":
     lines.append(f"upstream espintcp: absent, kernel {kver} is built without "
                  "CONFIG_INET_ESPINTCP (make bench KERNEL=reference has it); "

@@ -35,7 +35,7 @@ def main():
           f'set output "{png}"',
           f'set multiplot layout {len(panels)},1 title '
           f'"esptcp benchmark: kernel {kernel} ({flavour}), QEMU TCG, medians of '
-          f'{len(rows[0]["runs"])} runs, bars show min-max" font ",12"',
+          f'{len(rows[0]["runs"])} rounds, bars show min-max" font ",12"',
           "set style fill solid 0.85 border -1",
           "set grid ytics lc rgb '#dddddd'",
           "set key outside right top vertical",
