@@ -4,7 +4,8 @@
 #
 #   make               build esptcp.ko against KDIR and the esptcp tool
 #   make install       install both (modules_install + depmod, /usr/local/sbin)
-#   make check         run the whole test suite in QEMU (KERNEL=stock|stock-6.12|debug)
+#   make check         run the test suite in QEMU (KERNEL=stock|trixie|trixie-backports|
+#                      stock-6.12|debug|reference; TIER=full runs all of it anywhere)
 #   make demo          boot a VM and show esptcp at work between namespaces
 #   make bench         throughput benchmark in QEMU (KERNEL=stock|reference|...)
 #   make style         checkpatch --strict and sparse over the module

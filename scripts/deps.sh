@@ -55,12 +55,12 @@ fi
 if ! swan_ok; then
 	echo "esptcp: unpacking ${swan_pkgs[*]} into $swan/root" >&2
 	rm -rf "$swan" && mkdir -p "$swan/debs"
-	# _apt downloads into a folder it can write; root falls back with a warning
-	chmod 0777 "$swan/debs"
-	fetch() { (cd "$swan/debs" && apt-get download -q "${swan_pkgs[@]}" >&2 2>/dev/null); }
-	if ! fetch; then
+	# root downloads: no world-writable folder whose .debs root then unpacks
+	chmod 0700 "$swan/debs"
+	fetch() { (cd "$swan/debs" && apt-get -o APT::Sandbox::User=root download -q "${swan_pkgs[@]}" >&2); }
+	if ! fetch 2>/dev/null; then
 		[ $updated = 1 ] || apt-get update -q >&2
-		(cd "$swan/debs" && apt-get download -q "${swan_pkgs[@]}" >&2)
+		fetch
 	fi
 	for d in "$swan"/debs/*.deb; do
 		dpkg-deb -x "$d" "$swan/root"

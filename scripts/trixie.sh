@@ -73,13 +73,28 @@ trixie_apt_cache() {
 	apt-cache "${o[@]}" "$@"
 }
 
+# objtool and dkms read /proc.  Runs may share a root: the mount is counted
+# (one per user) and the last one out unmounts it; an interrupted run's
+# mount is taken over by the next.
 trixie_chroot() {
 	local root=$1 rc=0
 	shift
-	# objtool and dkms read /proc; a mount left by an interrupted run is reused
-	mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
+	(
+		flock 7
+		mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
+		echo $(($(cat "$root/.proc-users" 2>/dev/null || echo 0) + 1)) >"$root/.proc-users"
+	) 7>"$root/.proc-lock"
 	chroot "$root" "$@" || rc=$?
-	umount "$root/proc" 2>/dev/null || true
+	(
+		flock 7
+		local n
+		n=$(($(cat "$root/.proc-users" 2>/dev/null || echo 1) - 1))
+		if [ $n -le 0 ]; then
+			umount "$root/proc" || umount -l "$root/proc"
+			n=0
+		fi
+		echo $n >"$root/.proc-users"
+	) 7>"$root/.proc-lock"
 	return $rc
 }
 
@@ -102,13 +117,16 @@ trixie_root() {
 			trixie_log "mmdebstrap failed"
 			return 1
 		}
-		cp /etc/resolv.conf "$tmp/etc/resolv.conf"
-		rm -rf "$root" && mv "$tmp" "$root"
-		touch "$root/.done"
-		# roots of older package lists are not used any more
+		# (called as $(trixie_root): set -e does not reach in here)
+		cp /etc/resolv.conf "$tmp/etc/resolv.conf" || return 1
+		rm -rf "$root" && mv "$tmp" "$root" && touch "$root/.done" || return 1
+		# roots of older package lists are not used any more; never
+		# through a /proc a killed run left mounted
 		local old
 		for old in "$trixie_cache"/trixie-root/*; do
-			[ "$old" = "$root" ] || rm -rf "$old"
+			[ "$old" = "$root" ] && continue
+			umount -l "$old/proc" 2>/dev/null || true
+			rm -rf --one-file-system "$old"
 		done
 	fi
 	echo "$root"
@@ -116,7 +134,9 @@ trixie_root() {
 
 trixie_headers() {
 	local root=$1 abi=$2
-	[ -d "$root/usr/src/linux-headers-$abi" ] && return 0
+	# installed and configured, not only unpacked by a run that failed
+	chroot "$root" dpkg-query -W -f '${Status}' "linux-headers-$abi" 2>/dev/null |
+		grep -q 'install ok installed' && return 0
 	trixie_log "installing linux-headers-$abi into the build root"
 	# the maintainer scripts are chatty: their output is shown on failure only
 	trixie_chroot "$root" sh -c "apt-get update -q &&

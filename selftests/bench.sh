@@ -65,7 +65,7 @@ try:
     else:
         print(round(r["bits_per_second"] / 1e6, 1))
 except Exception:
-    print(0)
+    print("-")	# no figure: the run failed (a 0 would skew medians and ratios)
 EOF
 }
 
@@ -272,10 +272,14 @@ rows, out, kver, flavour, have_up, loss, delay, rate, secs = sys.argv[1:10]
 runs = {}
 for line in open(rows):
     test, c, cipher, streams, rnd, v = line.split()
-    runs.setdefault((test, c, cipher, int(streams)), {})[int(rnd)] = float(v)
+    byround = runs.setdefault((test, c, cipher, int(streams)), {})
+    if v != "-":  # a failed run is left out of figures and ratios alike
+        byround[int(rnd)] = float(v)
 res = []
 for (test, c, cipher, streams), byround in runs.items():
     v = [byround[k] for k in sorted(byround)]
+    if not v:
+        continue
     res.append({"test": test, "case": c, "cipher": "aes-gcm" if cipher == "gcm" else cipher,
                 "streams": streams, "unit": "kpps" if test == "udp64" else "Mbit/s",
                 "mbps": statistics.median(v), "min": min(v), "max": max(v),
@@ -340,7 +344,7 @@ if fo:
         r["kernel"] = flavour or kver
 res += fo
 lines.append("")
-nruns = next((len(r["runs"]) for r in res if "runs" in r), 0)
+nruns = max((len(r["runs"]) for r in res if "runs" in r), default=0)
 lines.append(f"kernel {kver} ({flavour or 'unnamed'}); medians of {nruns} rounds, "
              f"min and max of those rounds; each ratio taken within a round, its median "
              f"and (min-max) over the rounds; bench time {secs} s")

@@ -405,9 +405,8 @@ t_restart() {
 # module's side of the rest (bad framing, SAs re-bound) is in the C tests
 # and rebind.sh, which they run too.  The full and kernel tiers run the rest
 debug_subset="basic_tcp4"
-# the kernel and smoke tiers leave to the full leg the cases of the helper's
-# own logic (proposals, INVALID_KE, COOKIE, PSK, limits), which no kernel
-# changes
+# the kernel tier leaves to the full leg the cases of the helper's own logic
+# (proposals, INVALID_KE, COOKIE, PSK, limits), which no kernel changes
 helper_only="prop_cbc prop_gcm invalid_ke cookie wrong_psk limits"
 
 esptcp_load

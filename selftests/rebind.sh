@@ -155,7 +155,7 @@ t_ike_under_load() {
 	stop_all
 	local q1 q2 g1 g2 e0 n msgs=300
 	# the debug kernel moves a tenth of the bytes in the same time
-	[ "${TIER:-full}" = debug ] && msgs=100
+	[ "${FLAVOUR:-}" = debug ] && msgs=100
 	q1=$(seq_errors $NS1)
 	q2=$(seq_errors $NS2)
 	g1=$(stat_of $NS1 tx_seq_gaps)

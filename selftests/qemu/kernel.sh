@@ -51,18 +51,19 @@ stock_fetch() {
 	[ -e "$dir/.done" ] && return 0
 	log "fetching $img $hdr"
 	rm -rf "$dir" && mkdir -p "$dir/debs"
-	# _apt downloads into a folder it can write
-	chmod 0777 "$dir/debs"
+	# root downloads (no world-writable folder for _apt): dpkg -x unpacks
+	# what lands here, as root
+	chmod 0700 "$dir/debs"
 	if [ -n "$hdr" ]; then
 		local deps
 		deps=$(apt-cache depends "$hdr" | awk '/Depends: linux-(headers|kbuild)/ {print $2}')
-		(cd "$dir/debs" && apt-get download -q "$img" "$hdr" $deps >&2)
+		(cd "$dir/debs" && apt-get -o APT::Sandbox::User=root download -q "$img" "$hdr" $deps >&2)
 	else
 		# 7.x splits the image: linux-base-, linux-binary-, linux-modules-ABI
 		local abi=${img#linux-image-} parts
 		parts=$(trixie_apt_cache depends "$img" |
 			awk -v abi="$abi" '/Depends: linux-(base|binary|modules)-/ && index($2, abi) {print $2}')
-		(cd "$dir/debs" && trixie_apt download -q "$img" $parts >&2)
+		(cd "$dir/debs" && trixie_apt -o APT::Sandbox::User=root download -q "$img" $parts >&2)
 	fi
 	for d in "$dir"/debs/*.deb; do
 		dpkg -x "$d" "$dir/root"

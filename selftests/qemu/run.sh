@@ -21,7 +21,10 @@ say() { printf '[%s] %s\n' "$flavour" "$*" >&2; }
 t0=$SECONDS
 # the kernel first (a cold build of a built flavour takes a while): it has a
 # lock of its own, so the VM lock below is not held while it builds
-eval "$("$here/kernel.sh" "$flavour")"
+# BUILDROOT comes from kernel.sh alone, never from the caller's environment
+unset BUILDROOT
+kout=$("$here/kernel.sh" "$flavour") || exit 1
+eval "$kout"
 say "kernel $KVER"
 
 # one VM at a time on this machine: TCG on 2 cores has nothing to spare
