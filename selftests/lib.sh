@@ -49,7 +49,7 @@ t_case() {
 		"$@"
 	)
 	rc=$?
-	# what each case costs, for placing it in a leg (README, "CI")
+	# what each case costs, for placing it in a leg (README, "What each kernel runs")
 	[ $rc -eq 4 ] || echo "# case took $((SECONDS - t0)) s"
 	if [ $rc -eq 4 ] && [ -f "$_tmp/skip" ]; then
 		echo "ok $_ncase $name # SKIP $(cat "$_tmp/skip")"
