@@ -13,7 +13,12 @@
 #                          the linux-image-amd64 of trixie-backports (the newest
 #                          kernel Debian 13 offers; 7.3 today)
 #   kernel.sh debug        built from linux-source-6.1: base.config + debug.config
-#   kernel.sh reference    built from linux-source-6.1: base.config only
+#   kernel.sh reference    built from the newest linux-source of trixie-backports
+#                          (7.3 today) in the trixie build root, with its gcc-14:
+#                          base.config + reference.config
+#   kernel.sh reference-6.1
+#                          built from linux-source-6.1: base.config +
+#                          reference-6.1.config
 #
 # Everything lands in $ESPTCP_CACHE (default /var/cache/esptcp), outside the
 # git tree, so a warm machine starts fast and a fresh clone stays clean.
@@ -138,45 +143,65 @@ trixie() {
 	echo "BUILDROOT=$root"
 }
 
+# Configure and build a kernel: kbuild SRC OUT FRAGMENTS... [-- RUN...]
+# RUN is the command prefix to run make with (empty on the host; the trixie
+# chroot for a kernel of trixie's); SRC and OUT are paths as RUN sees them,
+# HOSTOUT is OUT as the host sees it.
+kbuild() {
+	local src=$1 out=$2 hostout=$3
+	shift 3
+	local -a frags=() run=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do frags+=("$1"); shift; done
+	[ $# -gt 0 ] && shift
+	run=("$@")
+	local t0=$SECONDS
+	log "building the $flavour kernel in $hostout (cold build: expect 15-30 min on 2 cores)"
+	rm -rf "$hostout" && mkdir -p "$hostout"
+	cat "${frags[@]}" >"$hostout/fragments.config"
+	"${run[@]}" make -s -C "$src" O="$out" defconfig >&2
+	"${run[@]}" make -s -C "$src" O="$out" kvm_guest.config >&2
+	"${run[@]}" env KCONFIG_CONFIG="$out/.config" "$src/scripts/kconfig/merge_config.sh" -m -O "$out" \
+		"$out/.config" "$out/fragments.config" >/dev/null
+	"${run[@]}" make -s -C "$src" O="$out" olddefconfig >&2
+	# every option the fragments ask for must have survived olddefconfig
+	local miss
+	miss=$(grep -E '^CONFIG_[A-Z0-9_]+=[ym]$' "$hostout/fragments.config" | while read -r l; do
+		grep -qx "$l" "$hostout/.config" || echo "$l"; done)
+	[ -z "$miss" ] || log "warning: options not honoured: $(echo $miss)"
+	# progress: one line per 500 objects built, so CI logs show it moving
+	"${run[@]}" make -C "$src" O="$out" -j"$(nproc)" bzImage modules 2>&1 |
+		awk '/^  CC|^  LD|^  AR/ {n++; if (n % 500 == 0) printf "[kernel] %d objects\n", n > "/dev/stderr"}
+		     /error:|Error [0-9]/ {print > "/dev/stderr"}'
+	[ -f "$hostout/arch/x86/boot/bzImage" ] || { log "kernel build failed"; exit 1; }
+	"${run[@]}" make -s -C "$src" O="$out" INSTALL_MOD_PATH="$out/modroot" modules_install >&2
+	echo $((SECONDS - t0)) >"$hostout/build-seconds"
+	log "$flavour kernel built in $((SECONDS - t0)) s"
+	touch "$hostout/.done"
+}
+
+# unpack TARBALL (as the host sees it) into DIR once
+unpack_source() {
+	local tarball=$1 dir=$2 what=$3
+	[ -e "$dir/.done" ] && return 0
+	log "unpacking $what"
+	rm -rf "$dir" && mkdir -p "$dir"
+	tar -C "$dir" --strip-components=1 -xf "$tarball"
+	touch "$dir/.done"
+}
+
+# the debug kernel and the 6.1 reference: bookworm's linux-source-6.1 and
+# gcc-12, on the host
 built() {
 	local srcver srctar=/usr/src/linux-source-6.1.tar.xz
 	[ -f "$srctar" ] || { log "$srctar missing: install linux-source-6.1"; exit 1; }
 	srcver=$(dpkg-query -W -f '${Version}' linux-source-6.1)
 	local src=$cache/src/linux-source-6.1-$srcver
-	if [ ! -e "$src/.done" ]; then
-		log "unpacking linux-source-6.1 $srcver"
-		rm -rf "$src" && mkdir -p "$src"
-		tar -C "$src" --strip-components=1 -xf "$srctar"
-		touch "$src/.done"
-	fi
+	unpack_source "$srctar" "$src" "linux-source-6.1 $srcver"
 	local frags=("$here/base.config" "$here/$flavour.config")
 	local key
 	key=$( (echo "$srcver"; cat "${frags[@]}") | sha256sum | cut -c1-16)
 	local out=$cache/kbuild/$flavour-$key
-	if [ ! -e "$out/.done" ]; then
-		local t0=$SECONDS
-		log "building the $flavour kernel in $out (cold build: expect 15-30 min on 2 cores)"
-		rm -rf "$out" && mkdir -p "$out"
-		make -s -C "$src" O="$out" defconfig >&2
-		make -s -C "$src" O="$out" kvm_guest.config >&2
-		KCONFIG_CONFIG="$out/.config" "$src/scripts/kconfig/merge_config.sh" -m -O "$out" \
-			"$out/.config" "${frags[@]}" >/dev/null
-		make -s -C "$src" O="$out" olddefconfig >&2
-		# every option the fragments ask for must have survived olddefconfig
-		local miss
-		miss=$(cat "${frags[@]}" | grep -E '^CONFIG_[A-Z0-9_]+=[ym]$' | while read -r l; do
-			grep -qx "$l" "$out/.config" || echo "$l"; done)
-		[ -z "$miss" ] || log "warning: options not honoured: $(echo $miss)"
-		# progress: one line per 500 objects built, so CI logs show it moving
-		make -C "$src" O="$out" -j"$(nproc)" bzImage modules 2>&1 |
-			awk '/^  CC|^  LD|^  AR/ {n++; if (n % 500 == 0) printf "[kernel] %d objects\n", n > "/dev/stderr"}
-			     /error|Error/ {print > "/dev/stderr"}'
-		[ -f "$out/arch/x86/boot/bzImage" ] || { log "kernel build failed"; exit 1; }
-		make -s -C "$src" O="$out" INSTALL_MOD_PATH="$out/modroot" modules_install >&2
-		echo $((SECONDS - t0)) >"$out/build-seconds"
-		log "$flavour kernel built in $((SECONDS - t0)) s"
-		touch "$out/.done"
-	fi
+	[ -e "$out/.done" ] || kbuild "$src" "$out" "$out" "${frags[@]}"
 	local kver
 	kver=$(cat "$out/include/config/kernel.release")
 	echo "FLAVOUR=$flavour"
@@ -184,6 +209,47 @@ built() {
 	echo "BZIMAGE=$out/arch/x86/boot/bzImage"
 	echo "KDIR=$out"
 	echo "MODDIR=$out/modroot/lib/modules/$kver"
+}
+
+# The reference kernel: the newest upstream Debian carries for trixie, the
+# linux-source of trixie-backports (7.3 today), built in the trixie root
+# with its gcc-14.  Source and build live in the root (/build/...), so the
+# module is built against it there too; a new root builds it again.
+built_trixie() {
+	local ver pkg root
+	trixie_apt_update
+	ver=$(trixie_apt_cache madison linux-source | awk -F' [|] ' '$3 ~ /backports/ {print $2; exit}')
+	[ -n "$ver" ] || { log "cannot resolve linux-source in trixie-backports"; exit 1; }
+	pkg=$(trixie_apt_cache depends "linux-source=$ver" | awk '/Depends: linux-source-[0-9]/ {print $2; exit}')
+	[ -n "$pkg" ] || { log "cannot resolve what linux-source=$ver depends on"; exit 1; }
+	root=$(trixie_root)
+	if ! chroot "$root" dpkg-query -W -f '${Status} ${Version}' "$pkg" 2>/dev/null |
+		grep -qx "install ok installed $ver"; then
+		log "installing $pkg $ver into the build root"
+		trixie_chroot "$root" sh -c "apt-get update -q &&
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+				$pkg=$ver" >"$root/$pkg.log" 2>&1 || {
+			cat "$root/$pkg.log" >&2
+			log "cannot install $pkg $ver"
+			exit 1
+		}
+	fi
+	local tar=/usr/src/$pkg.tar.xz
+	local src=/build/src/$pkg-$ver
+	unpack_source "$root$tar" "$root$src" "$pkg $ver"
+	local frags=("$here/base.config" "$here/$flavour.config")
+	local key
+	key=$( (echo "$ver"; cat "${frags[@]}") | sha256sum | cut -c1-16)
+	local out=/build/kbuild/$flavour-$key
+	[ -e "$root$out/.done" ] || kbuild "$src" "$out" "$root$out" "${frags[@]}" -- trixie_chroot "$root"
+	local kver
+	kver=$(cat "$root$out/include/config/kernel.release")
+	echo "FLAVOUR=$flavour"
+	echo "KVER=$kver"
+	echo "BZIMAGE=$root$out/arch/x86/boot/bzImage"
+	echo "KDIR=$out"
+	echo "MODDIR=$root$out/modroot/lib/modules/$kver"
+	echo "BUILDROOT=$root"
 }
 
 # one fetch or build at a time per cache: two runs would share its folders
@@ -197,6 +263,7 @@ fi
 case $flavour in
 stock | stock-6.12) stock ;;
 trixie | trixie-backports) trixie ;;
-debug | reference) built ;;
-*) log "unknown KERNEL=$flavour (stock, stock-6.12, trixie, trixie-backports, debug, reference)"; exit 2 ;;
+debug | reference-6.1) built ;;
+reference) built_trixie ;;
+*) log "unknown KERNEL=$flavour (stock, stock-6.12, trixie, trixie-backports, debug, reference, reference-6.1)"; exit 2 ;;
 esac

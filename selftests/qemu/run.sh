@@ -93,7 +93,7 @@ fi
 # how much of the suite this kernel runs (README, "What each kernel runs");
 # TIER=full runs all of it anywhere
 case $flavour in
-stock | reference) tier=full ;;
+stock | reference | reference-6.1) tier=full ;;
 trixie-backports) tier=kernel ;;
 trixie) tier=smoke ;;
 stock-6.12) tier=boot ;;
@@ -126,7 +126,7 @@ case $flavour in debug) mem=4G ;; esac
 # -cpu max offers LA57, and 6.1's KASAN faults on 5-level addresses in
 # early boot ("wild-memory-access in do_raw_spin_lock", swapper, 0.005 s)
 paging=
-case $flavour in debug | reference) paging=no5lvl ;; esac
+case $flavour in debug | reference*) paging=no5lvl ;; esac
 # a whole debug check takes about 35 min here; the limit is a safety net
 limit=2400
 case $flavour in debug) limit=3300 ;; esac
