@@ -8,7 +8,7 @@
 #                      stock-6.12|debug|reference; TIER=full runs all of it anywhere)
 #   make demo          boot a VM and show esptcp at work between namespaces
 #   make bench         throughput benchmark in QEMU (KERNEL=stock|reference|...)
-#   make style         checkpatch --strict and sparse over the module
+#   make style         checkpatch --strict and sparse (6.1, trixie 6.12) over the module
 #   make dkms-check    build the module with Debian's dkms against the stock headers
 #   make fuzz          the IKE parser under libFuzzer + ASan/UBSan (FUZZ_TIME seconds)
 

@@ -11,6 +11,8 @@
 #   trixie_root               prints the trixie build root (gcc-14, make,
 #                             dkms...), made with mmdebstrap on first use and
 #                             again only when its package list changes
+#   trixie_install ROOT PKG[=VER]...
+#                             installs packages into ROOT (once)
 #   trixie_headers ROOT ABI   installs linux-headers-ABI into ROOT
 #   trixie_chroot ROOT CMD... runs CMD in ROOT with /proc mounted
 #
@@ -132,18 +134,35 @@ trixie_root() {
 	echo "$root"
 }
 
-trixie_headers() {
-	local root=$1 abi=$2
-	# installed and configured, not only unpacked by a run that failed
-	chroot "$root" dpkg-query -W -f '${Status}' "linux-headers-$abi" 2>/dev/null |
-		grep -q 'install ok installed' && return 0
-	trixie_log "installing linux-headers-$abi into the build root"
+# trixie_install ROOT PKG[=VER]...: installs packages into ROOT, unless each
+# is already installed and configured (not only unpacked by a run that
+# failed) at the version asked for
+trixie_install() {
+	local root=$1 p name ver st need=
+	shift
+	for p in "$@"; do
+		name=${p%%=*}
+		ver=
+		[ "$name" = "$p" ] || ver=${p#*=}
+		st=$(chroot "$root" dpkg-query -W -f '${Status} ${Version}' "$name" 2>/dev/null || true)
+		if [ -n "$ver" ]; then
+			[ "$st" = "install ok installed $ver" ] || need=1
+		else
+			case $st in "install ok installed "*) ;; *) need=1 ;; esac
+		fi
+	done
+	[ -z "$need" ] && return 0
+	trixie_log "installing $* into the build root"
 	# the maintainer scripts are chatty: their output is shown on failure only
 	trixie_chroot "$root" sh -c "apt-get update -q &&
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-			linux-headers-$abi" >"$root/headers-$abi.log" 2>&1 || {
-		cat "$root/headers-$abi.log" >&2
-		trixie_log "cannot install linux-headers-$abi"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $*" \
+		>"$root/install.log" 2>&1 || {
+		cat "$root/install.log" >&2
+		trixie_log "cannot install $* into the build root"
 		return 1
 	}
+}
+
+trixie_headers() {
+	trixie_install "$1" "linux-headers-$2"
 }

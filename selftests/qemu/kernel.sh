@@ -223,17 +223,7 @@ built_trixie() {
 	pkg=$(trixie_apt_cache depends "linux-source=$ver" | awk '/Depends: linux-source-[0-9]/ {print $2; exit}')
 	[ -n "$pkg" ] || { log "cannot resolve what linux-source=$ver depends on"; exit 1; }
 	root=$(trixie_root)
-	if ! chroot "$root" dpkg-query -W -f '${Status} ${Version}' "$pkg" 2>/dev/null |
-		grep -qx "install ok installed $ver"; then
-		log "installing $pkg $ver into the build root"
-		trixie_chroot "$root" sh -c "apt-get update -q &&
-			DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-				$pkg=$ver" >"$root/$pkg.log" 2>&1 || {
-			cat "$root/$pkg.log" >&2
-			log "cannot install $pkg $ver"
-			exit 1
-		}
-	fi
+	trixie_install "$root" "$pkg=$ver" || exit 1
 	local tar=/usr/src/$pkg.tar.xz
 	local src=/build/src/$pkg-$ver
 	unpack_source "$root$tar" "$root$src" "$pkg $ver"
