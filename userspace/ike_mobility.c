@@ -109,9 +109,15 @@ static void switch_path(struct ike_sa *sa, struct ike_link *link, const struct i
 
 		migrate_children(sa, old, nat_here, nat_there);
 		sa->d->st.moved_address++;
-		if (sa->mob.addr_probe)
-			snprintf(why, sizeof(why), "moved to our new address %s (MOBIKE)",
-				 esptcp_addr_str(&link->local, buf, sizeof(buf)));
+		/*
+		 * Our side moved when we probed a new address (MOBIKE) or
+		 * reconnected from one (TCP): the peer is where it was
+		 */
+		if (sa->mob.addr_probe || (ike_ss_equal(&old->peer, &link->peer) &&
+					   !ike_ss_same_addr(&old->local, &link->local)))
+			snprintf(why, sizeof(why), "moved to our new address %s%s",
+				 esptcp_addr_str(&link->local, buf, sizeof(buf)),
+				 sa->mob.addr_probe ? " (MOBIKE)" : "");
 		else
 			snprintf(why, sizeof(why), "the peer moved to %s%s",
 				 esptcp_addr_str(&link->peer, buf, sizeof(buf)),
