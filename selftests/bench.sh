@@ -26,7 +26,8 @@
 # Arguments (make bench BENCH_ARGS="..."): runs=N (rounds), secs=N and cases=A,B (of
 # tcp, esptcp, espintcp, esp-udp, esp, failover) for a quick try;
 # profile also records a cpu-clock profile (perf, software events) of one
-# null-cipher, 1-stream throughput run per tunnel, in $OUT/profile-CASE.txt.
+# null-cipher, 1-stream throughput run per tunnel, in $OUT/profile-CASE.txt;
+# profile=gcm the same with AES-GCM, in $OUT/profile-CASE-gcm.txt.
 . "$(dirname "$0")/lib.sh"
 trap 'stop_all; topo_down; rm -rf "$_tmp"' EXIT
 exec 3>&1 1>&2	# progress goes to fd 3, the chatter to the console
@@ -38,6 +39,7 @@ UDP_RATE=${BENCH_UDP_RATE:-1G}
 LOSS=${BENCH_LOSS:-1%}
 DELAY=${BENCH_DELAY:-5ms}
 PROFILE=0
+PROFILE_CIPHER=null
 CASES=" tcp esptcp espintcp esp-udp esp failover "
 for a in "$@"; do	# BENCH_ARGS="runs=1 secs=1 profile"
 	case $a in
@@ -45,6 +47,7 @@ for a in "$@"; do	# BENCH_ARGS="runs=1 secs=1 profile"
 	secs=*) SECS=${a#*=} LOSSY_SECS=${a#*=} ;;
 	cases=*) CASES=" ${a#*=} " && CASES=${CASES//,/ } ;;
 	profile) PROFILE=1 ;;
+	profile=null | profile=gcm) PROFILE=1 PROFILE_CIPHER=${a#*=} ;;
 	*) echo "bench: unknown argument $a" >&2; exit 2 ;;
 	esac
 done
@@ -114,9 +117,10 @@ for line in sys.stdin:
     sys.stdout.write(re.sub(r"0xffffffff[0-9a-f]{8}", name, line))'
 }
 
-# profile CASE: one iperf3 run under perf record (cpu-clock, all CPUs)
+# profile CASE CIPHER: one iperf3 run under perf record (cpu-clock, all CPUs)
 profile() {
-	local c=$1
+	local c=$1 f=profile-$1
+	[ "$2" = null ] || f=$f-$2
 	[ $PROFILE = 1 ] || return 0
 	command -v perf >/dev/null || { echo "# bench: no perf: profile skipped" >&3; return 0; }
 	ip netns exec $NS2 timeout $((SECS + 20)) iperf3 -s -1 -B "$T2" >/dev/null 2>&1 &
@@ -127,10 +131,10 @@ profile() {
 	wait $srv || true
 	# perf finds no esptcp.ko under /lib/modules: name its addresses from kallsyms
 	perf report -i "$_tmp/perf.data" --no-children --sort sym --stdio 2>/dev/null |
-		grep -v '^$' | modsyms | head -n 600 >"$OUT/profile-$c.txt" || true
+		grep -v '^$' | modsyms | head -n 600 >"$OUT/$f.txt" || true
 	perf report -i "$_tmp/perf.data" --no-children --sort sym --stdio -g none 2>/dev/null |
-		grep -E '^ +[0-9]' | modsyms | head -n 40 >"$OUT/profile-$c.flat.txt" || true
-	echo "# bench: profile of $c written to profile-$c.txt" >&3
+		grep -E '^ +[0-9]' | modsyms | head -n 40 >"$OUT/$f.flat.txt" || true
+	echo "# bench: profile of $c ($2) written to $f.txt" >&3
 }
 
 inner_up() {
@@ -158,7 +162,7 @@ run_tests() {
 	warm_up
 	measure throughput "$c" "$cipher" 1
 	measure throughput "$c" "$cipher" 4
-	[ "$cipher" = null ] && [ "$ROUND" = 1 ] && profile "$c"
+	[ "$cipher" = "$PROFILE_CIPHER" ] && [ "$ROUND" = 1 ] && profile "$c" "$cipher"
 	measure udp64 "$c" "$cipher" 1
 	if [ "$cipher" = gcm ] && [ "$c" != esp ]; then
 		lossy_path on
