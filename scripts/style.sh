@@ -64,7 +64,7 @@ sp_n=0
 sp_rc=0
 # sparse_run NAME: KDIR and BUILDROOT (empty: the host) from kernel.sh
 sparse_run() {
-	local name=$1 mod=$work/mod-$1 inroot=/build/style-$1 dir rc=0 lines n
+	local name=$1 mod=$work/mod-$1 inroot dir rc=0 lines n
 	dir=$mod
 	rm -rf "$mod" && mkdir -p "$mod"
 	rsync -a --exclude '*.o' --exclude '*.ko' --exclude '*.cmd' --exclude '*.mod*' \
@@ -74,7 +74,10 @@ sparse_run() {
 	local sp_log=$work/sparse-$name.log
 	if [ -n "${BUILDROOT:-}" ]; then
 		trixie_install "$BUILDROOT" sparse || return 1
-		rm -rf "${BUILDROOT:?}$inroot" && mkdir -p "$BUILDROOT$inroot"
+		# a folder of this run's own: runs may share the root
+		mkdir -p "$BUILDROOT/build"
+		inroot=$(mktemp -d "$BUILDROOT/build/style-$name.XXXXXX") || return 1
+		inroot=${inroot#"$BUILDROOT"}
 		rsync -a "$mod/" "$BUILDROOT$inroot/"
 		dir=$inroot
 		trixie_chroot "$BUILDROOT" make -C "$KDIR" M="$dir" C=2 CHECK=sparse modules \
@@ -108,10 +111,16 @@ sparse_run() {
 	fi
 	return 0
 }
-eval "$("$repo/selftests/qemu/kernel.sh" debug)"
-BUILDROOT=
+# each kernel's assignments replace the last one's, and a failed
+# resolution stops the run rather than checking the previous kernel again
+unset KDIR BUILDROOT
+kout=$("$repo/selftests/qemu/kernel.sh" debug) || { log "cannot resolve the debug kernel"; exit 1; }
+eval "$kout"
 sparse_run debug
-eval "$("$repo/selftests/qemu/kernel.sh" trixie)"
+unset KDIR BUILDROOT
+kout=$("$repo/selftests/qemu/kernel.sh" trixie) || { log "cannot resolve trixie's kernel"; exit 1; }
+eval "$kout"
+[ -n "${BUILDROOT:-}" ] || { log "trixie's kernel came without its build root"; exit 1; }
 sparse_run trixie || sp_rc=1
 
 total=$((cp_err + cp_warn + cp_chk + sp_n))

@@ -153,14 +153,18 @@ trixie_install() {
 	done
 	[ -z "$need" ] && return 0
 	trixie_log "installing $* into the build root"
+	# one install at a time per root (dpkg's lock would fail the second);
 	# the maintainer scripts are chatty: their output is shown on failure only
-	trixie_chroot "$root" sh -c "apt-get update -q &&
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $*" \
-		>"$root/install.log" 2>&1 || {
-		cat "$root/install.log" >&2
-		trixie_log "cannot install $* into the build root"
-		return 1
-	}
+	(
+		flock 6
+		trixie_chroot "$root" sh -c "apt-get update -q &&
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $*" \
+			>"$root/install.log" 2>&1 || {
+			cat "$root/install.log" >&2
+			trixie_log "cannot install $* into the build root"
+			exit 1
+		}
+	) 6>"$root/.install-lock"
 }
 
 trixie_headers() {

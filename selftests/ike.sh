@@ -153,7 +153,7 @@ t_basic() {
 		if [[ " $* " == *"encap=yes"* ]]; then
 			ip -n $NS1 xfrm state | grep -q "encap type espinudp sport 4500 dport 4500"
 		else
-			! ip -n $NS1 xfrm state | grep -q encap
+			[ "$(ip -n $NS1 xfrm state | grep -c encap)" = 0 ]
 		fi
 	fi
 	if [ -n "$perf" ]; then

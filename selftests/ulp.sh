@@ -68,7 +68,7 @@ t_rmmod_busy() {
 	stop_pair
 	# sockets go away with their TCP teardown, not at once
 	wait_for 100 rmmod esptcp
-	! grep -q '^esptcp ' /proc/modules
+	[ "$(grep -c '^esptcp ' /proc/modules)" = 0 ]
 	pp insmod "$KO"
 	pp grep -qw esptcp /proc/sys/net/ipv4/tcp_available_ulp
 }

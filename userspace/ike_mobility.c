@@ -110,11 +110,13 @@ static void switch_path(struct ike_sa *sa, struct ike_link *link, const struct i
 		migrate_children(sa, old, nat_here, nat_there);
 		sa->d->st.moved_address++;
 		/*
-		 * Our side moved when we probed a new address (MOBIKE) or
-		 * reconnected from one (TCP): the peer is where it was
+		 * Who made the new path: an initiator's new local address is
+		 * its own move (a MOBIKE probe, or a TCP reconnect from it,
+		 * whatever port it reaches the responder on); a responder
+		 * only follows its peer
 		 */
-		if (sa->mob.addr_probe || (ike_ss_equal(&old->peer, &link->peer) &&
-					   !ike_ss_same_addr(&old->local, &link->local)))
+		if (sa->mob.addr_probe ||
+		    (sa->conf->initiator && !ike_ss_same_addr(&old->local, &link->local)))
 			snprintf(why, sizeof(why), "moved to our new address %s%s",
 				 esptcp_addr_str(&link->local, buf, sizeof(buf)),
 				 sa->mob.addr_probe ? " (MOBIKE)" : "");

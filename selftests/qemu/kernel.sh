@@ -163,11 +163,19 @@ kbuild() {
 	"${run[@]}" env KCONFIG_CONFIG="$out/.config" "$src/scripts/kconfig/merge_config.sh" -m -O "$out" \
 		"$out/.config" "$out/fragments.config" >/dev/null
 	"${run[@]}" make -s -C "$src" O="$out" olddefconfig >&2
-	# every option the fragments ask for must have survived olddefconfig
+	# every option the fragments ask for must have survived olddefconfig:
+	# =y/=m set as asked, =n not on (absent is fine: a name this kernel
+	# does not have).  Else the kernel would not be the one the suite and
+	# the bench describe: stop before a long build.
 	local miss
 	miss=$(grep -E '^CONFIG_[A-Z0-9_]+=[ym]$' "$hostout/fragments.config" | while read -r l; do
-		grep -qx "$l" "$hostout/.config" || echo "$l"; done)
-	[ -z "$miss" ] || log "warning: options not honoured: $(echo $miss)"
+		grep -qx "$l" "$hostout/.config" || echo "$l"; done
+		grep -E '^CONFIG_[A-Z0-9_]+=n$' "$hostout/fragments.config" | while read -r l; do
+		! grep -qE "^${l%=n}=[ym]$" "$hostout/.config" || echo "$l"; done)
+	if [ -n "$miss" ]; then
+		log "options not honoured by olddefconfig: $(echo $miss)"
+		exit 1
+	fi
 	# progress: one line per 500 objects built, so CI logs show it moving
 	"${run[@]}" make -C "$src" O="$out" -j"$(nproc)" bzImage modules 2>&1 |
 		awk '/^  CC|^  LD|^  AR/ {n++; if (n % 500 == 0) printf "[kernel] %d objects\n", n > "/dev/stderr"}
