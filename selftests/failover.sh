@@ -259,7 +259,7 @@ t_tcp_new_address() {
 	grep -E "moved|now on|closed|reconnect" "$_tmp/i.out" "$_tmp/r.out"
 	# each side names who moved: the initiator itself, not its peer
 	wait_for 50 grep -q "moved to our new address $ROAM" "$_tmp/i.out"
-	[ "$(grep -c "the peer moved" "$_tmp/i.out")" = 0 ]
+	expect_fail grep -q "the peer moved" "$_tmp/i.out"
 	ip -n $NS2 xfrm state | grep -q "^src $ROAM dst $IP2"
 	ip -n $NS1 xfrm state | grep -q "^src $ROAM dst $IP2"
 	n1 ping -c 3 -i 0.2 -W 2 -I "$IN1" "$IN2"
@@ -345,26 +345,26 @@ debug_subset="libreswan"
 
 esptcp_load
 topo_up
-t_case_subset start "UDP blocked from the start: the tunnel comes up over TCP" t_blocked_from_start &&
-	cleanup >/dev/null 2>&1
-t_case_subset mid_ping "UDP blocked under ping: same SPIs over TCP, seq grows, no new IKE_SA_INIT" t_blocked_mid &&
-	cleanup >/dev/null 2>&1
-t_case_subset mid_iperf "UDP blocked under iperf3: the transfer completes over TCP" t_blocked_mid iperf &&
-	cleanup >/dev/null 2>&1
-t_case_subset reset "TCP reset by the router: the initiator reconnects, same SAs" t_tcp_reset &&
-	cleanup >/dev/null 2>&1
+t_case_subset start "UDP blocked from the start: the tunnel comes up over TCP" t_blocked_from_start
+t_ran && cleanup >/dev/null 2>&1
+t_case_subset mid_ping "UDP blocked under ping: same SPIs over TCP, seq grows, no new IKE_SA_INIT" t_blocked_mid
+t_ran && cleanup >/dev/null 2>&1
+t_case_subset mid_iperf "UDP blocked under iperf3: the transfer completes over TCP" t_blocked_mid iperf
+t_ran && cleanup >/dev/null 2>&1
+t_case_subset reset "TCP reset by the router: the initiator reconnects, same SAs" t_tcp_reset
+t_ran && cleanup >/dev/null 2>&1
 t_case_subset resp_dpd "the responder's DPD, out when TCP broke, is answered on the new connection" \
-	t_responder_dpd_reconnect &&
-	cleanup >/dev/null 2>&1
+	t_responder_dpd_reconnect
+t_ran && cleanup >/dev/null 2>&1
 t_case_subset tcp_new_address "TCP: the initiator's address changes; it reconnects from the new one" \
-	t_tcp_new_address &&
-	cleanup >/dev/null 2>&1
-t_case_subset mobike "MOBIKE: UDP unblocked, the SAs move back to UDP" t_back_to_udp &&
-	cleanup >/dev/null 2>&1
-t_case_subset nat_udp "NAT (masquerade) on the router, UDP: ESP in UDP" t_nat udp &&
-	cleanup >/dev/null 2>&1
-t_case_subset nat_tcp "NAT (masquerade) on the router, TCP" t_nat tcp &&
-	cleanup >/dev/null 2>&1
-t_case_subset libreswan "libreswan with enable-tcp=fallback, UDP blocked: over TCP to esptcp" t_libreswan_fallback &&
-	cleanup >/dev/null 2>&1
+	t_tcp_new_address
+t_ran && cleanup >/dev/null 2>&1
+t_case_subset mobike "MOBIKE: UDP unblocked, the SAs move back to UDP" t_back_to_udp
+t_ran && cleanup >/dev/null 2>&1
+t_case_subset nat_udp "NAT (masquerade) on the router, UDP: ESP in UDP" t_nat udp
+t_ran && cleanup >/dev/null 2>&1
+t_case_subset nat_tcp "NAT (masquerade) on the router, TCP" t_nat tcp
+t_ran && cleanup >/dev/null 2>&1
+t_case_subset libreswan "libreswan with enable-tcp=fallback, UDP blocked: over TCP to esptcp" t_libreswan_fallback
+t_ran && cleanup >/dev/null 2>&1
 t_done

@@ -68,7 +68,7 @@ t_rmmod_busy() {
 	stop_pair
 	# sockets go away with their TCP teardown, not at once
 	wait_for 100 rmmod esptcp
-	[ "$(grep -c '^esptcp ' /proc/modules)" = 0 ]
+	expect_fail grep -q '^esptcp ' /proc/modules
 	pp insmod "$KO"
 	pp grep -qw esptcp /proc/sys/net/ipv4/tcp_available_ulp
 }
