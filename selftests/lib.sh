@@ -42,10 +42,16 @@ t_case() {
 	shift
 	_ncase=$((_ncase + 1))
 	rm -f "$_tmp/skip"
+	touch "$_tmp/.case-start"
 	echo "# --- $name"
 	(
 		set -eE
-		trap 'echo "# FAILED (status $?): $BASH_COMMAND"; tail -n 5 "$_tmp"/*.out 2>/dev/null' ERR
+		# the outputs this case wrote, then the command again (last, where a
+		# tail of the log shows it)
+		trap 'rc=$?; echo "# FAILED (status $rc): $BASH_COMMAND"
+			find "$_tmp" -maxdepth 1 -name "*.out" -newer "$_tmp/.case-start" \
+				-exec tail -n 5 {} + 2>/dev/null
+			echo "# FAILED (status $rc): $BASH_COMMAND"' ERR
 		"$@"
 	)
 	rc=$?

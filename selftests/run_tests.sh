@@ -39,8 +39,12 @@ run_test() {
 			else
 				emit "$status" "$name: ${desc%% # *}"
 			fi
-			# a failure brings its own output (the tail of it) along
-			[ "$status" = "not ok" ] && printf '%s\n' "${since[@]: -30}" | sed 's/^/#   /'
+			# a failure brings its own output along: the failed command
+			# first (a CI summary may show only the first lines), then the tail
+			if [ "$status" = "not ok" ]; then
+				printf '%s\n' "${since[@]}" | grep -m 3 '^# FAILED' | sed 's/^/#   /' || true
+				printf '%s\n' "${since[@]: -30}" | sed 's/^/#   /'
+			fi
 			since=()
 		else
 			since+=("$line")
