@@ -345,6 +345,70 @@ TEST(ts_choices)
 	EXPECT_EQ(0, memcmp(out.start, host.start, 4));
 }
 
+TEST(ts_sets)
+{
+	struct ike_ts_set split = { .n = 2, .ts = {
+		ts4("10.1.0.0", "10.1.255.255", 0, 65535),
+		ts4("10.2.0.0", "10.2.255.255", 0, 65535) } };
+	struct ike_ts any = ts4("0.0.0.0", "255.255.255.255", 0, 65535);
+	struct ike_ts host2 = ts4("10.2.0.9", "10.2.0.9", 0, 65535);
+	struct ike_ts wide = ts4("10.0.0.0", "10.255.255.255", 0, 65535);
+	struct ike_ts other = ts4("192.168.0.0", "192.168.255.255", 0, 65535);
+	struct ike_ts_set out, one = { .n = 1, .ts = { host2 } };
+
+	/* a client asking for everything gets the split list, both entries */
+	ASSERT_TRUE(ike_ts_set_narrow(&any, 1, &split, &out));
+	ASSERT_EQ(2u, out.n);
+	EXPECT_TRUE(ike_ts_set_equal(&out, &split));
+	/* 10/8 and 0/0 both narrow to the same two: no duplicates */
+	struct ike_ts both[2] = { wide, any };
+
+	ASSERT_TRUE(ike_ts_set_narrow(both, 2, &split, &out));
+	EXPECT_EQ(2u, out.n);
+	/* a host in the second entry gets that host alone */
+	ASSERT_TRUE(ike_ts_set_narrow(&host2, 1, &split, &out));
+	ASSERT_EQ(1u, out.n);
+	EXPECT_TRUE(ike_ts_set_equal(&out, &one));
+	/* nothing of ours: refused */
+	EXPECT_FALSE(ike_ts_set_narrow(&other, 1, &split, &out));
+	EXPECT_EQ(0u, out.n);
+
+	/* a response must stay inside what we asked for, every entry of it */
+	EXPECT_TRUE(ike_ts_set_within(split.ts, 2, &split));
+	EXPECT_TRUE(ike_ts_set_within(&host2, 1, &split));
+	EXPECT_FALSE(ike_ts_set_within(&wide, 1, &split));
+	struct ike_ts mixed[2] = { host2, other };
+
+	EXPECT_FALSE(ike_ts_set_within(mixed, 2, &split));
+	EXPECT_FALSE(ike_ts_set_within(mixed, 0, &split));
+
+	/* ownership: one shared entry is an overlap */
+	struct ike_ts_set theirs = { .n = 2, .ts = { other, host2 } };
+	struct ike_ts_set apart = { .n = 1, .ts = { other } };
+
+	EXPECT_TRUE(ike_ts_set_overlap(&split, &theirs));
+	EXPECT_FALSE(ike_ts_set_overlap(&split, &apart));
+
+	/* equal in any order, not when one is a subset */
+	struct ike_ts_set swapped = { .n = 2, .ts = { split.ts[1], split.ts[0] } };
+
+	EXPECT_TRUE(ike_ts_set_equal(&split, &swapped));
+	EXPECT_FALSE(ike_ts_set_equal(&split, &one));
+
+	/* at most IKE_MAX_TS come out, however many the peer sends */
+	struct ike_ts many[IKE_MAX_TS + 2];
+	struct ike_ts_set all = { .n = 1, .ts = { ts4("10.0.0.0", "10.255.255.255", 0, 65535) } };
+
+	for (unsigned int i = 0; i < IKE_MAX_TS + 2; i++) {
+		char a[16];
+
+		snprintf(a, sizeof(a), "10.0.%u.1", i);
+		many[i] = ts4(a, a, 0, 65535);
+	}
+	ASSERT_TRUE(ike_ts_set_narrow(many, IKE_MAX_TS + 2, &all, &out));
+	EXPECT_EQ((unsigned int)IKE_MAX_TS, out.n);
+}
+
 static void conf_with(struct __test_metadata *_metadata, struct ike_conn_conf *c,
 		      const char *esp)
 {

@@ -231,6 +231,13 @@ struct ike_ts {
 	uint8_t start[16], end[16];
 };
 
+/* the selectors of one side of a CHILD_SA or of a conn (RFC 7296 2.9) */
+#define IKE_MAX_TS	8
+struct ike_ts_set {
+	unsigned int n;
+	struct ike_ts ts[IKE_MAX_TS];
+};
+
 /* a buffer that grows as a message is built; oom sets err */
 struct ike_buf {
 	uint8_t *p;

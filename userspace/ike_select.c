@@ -53,32 +53,108 @@ bool ike_ts_overlap(const struct ike_ts *a, const struct ike_ts *b)
 	       a->sport <= b->eport && b->sport <= a->eport;
 }
 
-/* the intersection of one of the peer's selectors with ours */
-bool ike_ts_narrow(const struct ike_ts *peer, unsigned int n, const struct ike_ts *ours,
-		   struct ike_ts *out)
+/* the intersection of one of the peer's selectors with one of ours, if it is one */
+static bool ts_intersect(const struct ike_ts *t, const struct ike_ts *ours, struct ike_ts *r)
 {
 	size_t alen = ours->family == AF_INET ? 4 : 16;
 
-	for (unsigned int i = 0; i < n; i++) {
-		const struct ike_ts *t = &peer[i];
-		struct ike_ts r = *ours;
+	if (t->family != ours->family)
+		return false;
+	if (t->proto && ours->proto && t->proto != ours->proto)
+		return false;
+	*r = *ours;
+	r->proto = ours->proto ? ours->proto : t->proto;
+	memcpy(r->start, cmp_addr(t->start, ours->start, alen) > 0 ? t->start : ours->start, alen);
+	memcpy(r->end, cmp_addr(t->end, ours->end, alen) < 0 ? t->end : ours->end, alen);
+	r->sport = t->sport > ours->sport ? t->sport : ours->sport;
+	r->eport = t->eport < ours->eport ? t->eport : ours->eport;
+	return cmp_addr(r->start, r->end, alen) <= 0 && r->sport <= r->eport && ike_ts_ok(r);
+}
 
-		if (t->family != ours->family)
-			continue;
-		if (t->proto && ours->proto && t->proto != ours->proto)
-			continue;
-		r.proto = ours->proto ? ours->proto : t->proto;
-		memcpy(r.start, cmp_addr(t->start, ours->start, alen) > 0 ? t->start : ours->start,
-		       alen);
-		memcpy(r.end, cmp_addr(t->end, ours->end, alen) < 0 ? t->end : ours->end, alen);
-		r.sport = t->sport > ours->sport ? t->sport : ours->sport;
-		r.eport = t->eport < ours->eport ? t->eport : ours->eport;
-		if (cmp_addr(r.start, r.end, alen) > 0 || r.sport > r.eport || !ike_ts_ok(&r))
-			continue;
-		*out = r;
-		return true;
+/* the first of the peer's selectors that meets ours, narrowed to it */
+bool ike_ts_narrow(const struct ike_ts *peer, unsigned int n, const struct ike_ts *ours,
+		   struct ike_ts *out)
+{
+	struct ike_ts r;
+
+	for (unsigned int i = 0; i < n; i++) {
+		if (ts_intersect(&peer[i], ours, &r)) {
+			*out = r;
+			return true;
+		}
 	}
 	return false;
+}
+
+static bool ts_in_set(const struct ike_ts *t, const struct ike_ts_set *set)
+{
+	for (unsigned int i = 0; i < set->n; i++)
+		if (!memcmp(t, &set->ts[i], sizeof(*t)))
+			return true;
+	return false;
+}
+
+/**
+ * ike_ts_set_narrow() - narrow the peer's selectors of one side to ours
+ * @peer: the peer's selectors, in its order
+ * @n: how many
+ * @ours: the conn's (or the rekeyed child's) selectors of that side
+ * @out: every distinct intersection of one of the peer's with one of ours,
+ *	in the peer's order, at most IKE_MAX_TS
+ *
+ * RFC 7296 2.9: the responder narrows to a subset of its policy; a peer
+ * asking for 0.0.0.0/0 against a split list gets the list.
+ *
+ * Return: true if at least one intersection is left.
+ */
+bool ike_ts_set_narrow(const struct ike_ts *peer, unsigned int n, const struct ike_ts_set *ours,
+		       struct ike_ts_set *out)
+{
+	struct ike_ts r;
+
+	out->n = 0;
+	for (unsigned int i = 0; i < n; i++)
+		for (unsigned int j = 0; j < ours->n && out->n < IKE_MAX_TS; j++)
+			if (ts_intersect(&peer[i], &ours->ts[j], &r) && !ts_in_set(&r, out))
+				out->ts[out->n++] = r;
+	return out->n > 0;
+}
+
+/* is each of t[] a valid selector inside one of outer's? (a response to ours) */
+bool ike_ts_set_within(const struct ike_ts *t, unsigned int n, const struct ike_ts_set *outer)
+{
+	if (!n)
+		return false;
+	for (unsigned int i = 0; i < n; i++) {
+		bool in = false;
+
+		for (unsigned int j = 0; j < outer->n && !in; j++)
+			in = ike_ts_within(&t[i], &outer->ts[j]);
+		if (!in)
+			return false;
+	}
+	return true;
+}
+
+/* does any selector of a overlap any of b's? */
+bool ike_ts_set_overlap(const struct ike_ts_set *a, const struct ike_ts_set *b)
+{
+	for (unsigned int i = 0; i < a->n; i++)
+		for (unsigned int j = 0; j < b->n; j++)
+			if (ike_ts_overlap(&a->ts[i], &b->ts[j]))
+				return true;
+	return false;
+}
+
+/* the same selectors, in any order */
+bool ike_ts_set_equal(const struct ike_ts_set *a, const struct ike_ts_set *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (unsigned int i = 0; i < a->n; i++)
+		if (!ts_in_set(&a->ts[i], b))
+			return false;
+	return true;
 }
 
 /*
