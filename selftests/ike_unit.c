@@ -5,9 +5,13 @@
  * ike_keys.c (vectors computed independently with Python's hmac), key
  * agreement in each group, SK payload round trips that must fail when a
  * byte changes, parser refusals, and tables for the choices of
- * ike_select.c.  Built from the userspace sources.
+ * ike_select.c and the selector lists of ike_conf.c.  Built from the
+ * userspace sources.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 
 #include "kselftest_harness.h"
@@ -407,6 +411,52 @@ TEST(ts_sets)
 	}
 	ASSERT_TRUE(ike_ts_set_narrow(many, IKE_MAX_TS + 2, &all, &out));
 	EXPECT_EQ((unsigned int)IKE_MAX_TS, out.n);
+}
+
+/* load a one-conn configuration whose selector lines are lts and rts */
+static int load_ts_conf(const char *lts, const char *rts, struct ike_conf *conf)
+{
+	char path[] = "/tmp/ike_unit_conf.XXXXXX";
+	int fd = mkstemp(path), rc;
+	FILE *f;
+
+	if (fd < 0)
+		return -1;
+	f = fdopen(fd, "w");
+	if (!f) {
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	fprintf(f, "[conn c]\nrole = responder\nlocal = 198.51.100.2\n"
+		"psk = \"a long enough secret for the unit test\"\n"
+		"local-ts = %s\nremote-ts = %s\n", lts, rts);
+	fclose(f);
+	memset(conf, 0, sizeof(*conf));
+	rc = ike_conf_load(path, conf);
+	unlink(path);
+	return rc;
+}
+
+TEST(ts_lists_in_conf)
+{
+	struct ike_conf conf;
+
+	/* a split list: each entry kept, in order */
+	ASSERT_EQ(0, load_ts_conf("10.1.0.0/16, 10.2.0.0/16", "192.168.111.0/29", &conf));
+	ASSERT_EQ(1u, (unsigned int)conf.nconns);
+	EXPECT_EQ(2u, conf.conns[0].local_ts.n);
+	EXPECT_EQ(1u, conf.conns[0].remote_ts.n);
+	EXPECT_EQ(2, conf.conns[0].local_ts.ts[1].start[1]);
+	ike_conf_free(&conf);
+	/* a repeated entry, an empty list, mixed families, too many: refused */
+	EXPECT_NE(0, load_ts_conf("10.1.0.0/16, 10.1.0.0/16", "10.9.0.0/16", &conf));
+	EXPECT_NE(0, load_ts_conf(",", "10.9.0.0/16", &conf));
+	EXPECT_NE(0, load_ts_conf("10.1.0.0/16, 2001:db8::/32", "10.9.0.0/16", &conf));
+	EXPECT_NE(0, load_ts_conf("10.1.0.0/16", "2001:db8::/32", &conf));
+	EXPECT_NE(0, load_ts_conf("10.1.0.0/24, 10.1.1.0/24, 10.1.2.0/24, 10.1.3.0/24, "
+				  "10.1.4.0/24, 10.1.5.0/24, 10.1.6.0/24, 10.1.7.0/24, "
+				  "10.1.8.0/24", "10.9.0.0/16", &conf));
 }
 
 static void conf_with(struct __test_metadata *_metadata, struct ike_conn_conf *c,

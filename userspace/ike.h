@@ -231,6 +231,22 @@ struct ike_ts {
 	uint8_t start[16], end[16];
 };
 
+/* the length of the prefix a selector's range has in common */
+static inline uint8_t ike_ts_prefix(const struct ike_ts *ts)
+{
+	unsigned int alen = ts->family == AF_INET ? 4 : 16;
+	uint8_t bits = 0;
+
+	for (unsigned int i = 0; i < alen * 8; i++) {
+		unsigned int byte = i / 8, bit = 0x80 >> (i % 8);
+
+		if ((ts->start[byte] & bit) != (ts->end[byte] & bit))
+			break;
+		bits++;
+	}
+	return bits;
+}
+
 /* the selectors of one side of a CHILD_SA or of a conn (RFC 7296 2.9) */
 #define IKE_MAX_TS	8
 struct ike_ts_set {
@@ -400,7 +416,7 @@ struct ike_conn_conf {
 	size_t local_id_len, remote_id_len;
 	uint8_t psk[256];
 	size_t psk_len;
-	struct ike_ts local_ts, remote_ts;
+	struct ike_ts_set local_ts, remote_ts;
 	struct ike_suite ike[IKE_MAX_SUITES];
 	size_t nike;
 	struct ike_suite esp[IKE_MAX_SUITES];
@@ -448,7 +464,7 @@ struct xfrm_child {
 	uint8_t key_in[IKE_MAX_KEY * 2], key_out[IKE_MAX_KEY * 2];
 	size_t enc_len, integ_len;
 	uint16_t encap_sport, encap_dport;	/* host order; 0 = plain ESP */
-	struct ike_ts local_ts, remote_ts;
+	struct ike_ts_set local_ts, remote_ts;
 	bool tunnel;
 	unsigned int hard_s;
 };

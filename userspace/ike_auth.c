@@ -104,8 +104,8 @@ int ike_auth_start(struct ike_sa *sa)
 		ike_pl_notify(&o.c, 0, NULL, 0, N_USE_TRANSPORT_MODE, NULL, 0);
 	ike_pl_notify(&o.c, 0, NULL, 0, N_ESP_TFC_PADDING_NOT_SUPPORTED, NULL, 0);
 	ike_pl_sa(&o.c, PROTO_ESP, esp, c->nesp, (const uint8_t *)&p->spi_in, 4, NULL);
-	ike_pl_ts(&o.c, PL_TSI, &c->local_ts, 1);
-	ike_pl_ts(&o.c, PL_TSR, &c->remote_ts, 1);
+	ike_pl_ts(&o.c, PL_TSI, c->local_ts.ts, c->local_ts.n);
+	ike_pl_ts(&o.c, PL_TSR, c->remote_ts.ts, c->remote_ts.n);
 	ike_buf_free(&idb);
 	err = ike_out_seal(sa, &o);
 	if (err) {
@@ -286,8 +286,8 @@ void ike_auth_request(struct ike_sa *sa, const struct ike_msg *m)
 			ike_pl_notify(&o.c, 0, NULL, 0, N_USE_TRANSPORT_MODE, NULL, 0);
 		ike_pl_sa(&o.c, PROTO_ESP, &child->suite, 1, (const uint8_t *)&child->spi_in, 4,
 			  &num);
-		ike_pl_ts(&o.c, PL_TSI, &child->rts, 1);
-		ike_pl_ts(&o.c, PL_TSR, &child->lts, 1);
+		ike_pl_ts(&o.c, PL_TSI, child->rts.ts, child->rts.n);
+		ike_pl_ts(&o.c, PL_TSR, child->lts.ts, child->lts.n);
 	} else {
 		ike_pl_notify(&o.c, 0, NULL, 0, child_err, NULL, 0);
 	}

@@ -98,8 +98,7 @@ void ike_child_xfrm(struct ike_sa *sa, const struct ike_child *c, struct xfrm_ch
 
 static bool same_ts(const struct ike_child *a, const struct ike_child *b)
 {
-	return !memcmp(&a->lts, &b->lts, sizeof(a->lts)) &&
-	       !memcmp(&a->rts, &b->rts, sizeof(a->rts));
+	return ike_ts_set_equal(&a->lts, &b->lts) && ike_ts_set_equal(&a->rts, &b->rts);
 }
 
 /*
@@ -136,7 +135,7 @@ static void policies_release(struct ike_sa *sa, struct ike_child *gone, struct x
 /**
  * ike_child_ts_check() - may this SA's new CHILD_SA have these selectors?
  * @sa: the SA
- * @lts: our side's selector
+ * @lts: our side's selectors
  * @rts: the peer's
  * @pol: set to how its policies are to be installed
  *
@@ -147,7 +146,8 @@ static void policies_release(struct ike_sa *sa, struct ike_child *gone, struct x
  *
  * Return: 0, or the notify type to refuse with.
  */
-uint16_t ike_child_ts_check(struct ike_sa *sa, const struct ike_ts *lts, const struct ike_ts *rts,
+uint16_t ike_child_ts_check(struct ike_sa *sa, const struct ike_ts_set *lts,
+			    const struct ike_ts_set *rts,
 			    enum ike_child_pol *pol)
 {
 	struct ike_sa *o = NULL;
@@ -158,8 +158,8 @@ uint16_t ike_child_ts_check(struct ike_sa *sa, const struct ike_ts *lts, const s
 		if (h == sa || h->state == SA_DEAD)
 			continue;
 		for (struct ike_child *c = h->children; c; c = c->next) {
-			if (!c->installed || !ike_ts_overlap(&c->lts, lts) ||
-			    !ike_ts_overlap(&c->rts, rts))
+			if (!c->installed || !ike_ts_set_overlap(&c->lts, lts) ||
+			    !ike_ts_set_overlap(&c->rts, rts))
 				continue;
 			if (!ike_sa_same_peer(h, sa)) {
 				o = h;
@@ -251,6 +251,12 @@ int ike_child_install(struct ike_sa *sa, struct ike_child *c, struct xfrm_child 
 		ntohl(c->spi_out), c->reqid,
 		sa->link->type == TRANSPORT_TCP ? " (bound to the TCP connection)" :
 		x->encap_sport ? " (ESP in UDP)" : "");
+	if (c->lts.n > 1 || c->rts.n > 1) {
+		char l[512], r[512];
+
+		ike_log(sa, "CHILD_SA selectors %s === %s", ike_ts_set_str(&c->lts, l, sizeof(l)),
+			ike_ts_set_str(&c->rts, r, sizeof(r)));
+	}
 	sa->d->st.child_installed++;
 	c->rekey_at = ike_rekey_time(sa, sa->conf->child_rekey_s);
 	if (sa->req.pending.spi_in == c->spi_in) {

@@ -282,6 +282,43 @@ static int parse_ts(const char *v, struct ike_ts *ts)
 	return 0;
 }
 
+/* a list of selectors, "10.1.0.0/16, 10.2.0.0/16": at most IKE_MAX_TS, no repeats */
+static int parse_ts_list(const char *v, struct ike_ts_set *set)
+{
+	char *copy = strdup(v), *save = NULL, *tok;
+	int err = 0;
+
+	set->n = 0;
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ", \t", &save); tok && !err; tok = strtok_r(NULL, ", \t", &save)) {
+		struct ike_ts t;
+
+		if (set->n == IKE_MAX_TS) {
+			fprintf(stderr, "esptcp: at most %d selectors a side\n", IKE_MAX_TS);
+			err = -EINVAL;
+		} else if (parse_ts(tok, &t)) {
+			err = -EINVAL;
+		} else {
+			for (unsigned int i = 0; i < set->n; i++)
+				if (!memcmp(&set->ts[i], &t, sizeof(t)))
+					err = -EINVAL;
+			set->ts[set->n++] = t;
+		}
+	}
+	free(copy);
+	return err ? err : set->n ? 0 : -EINVAL;
+}
+
+/* the family of every selector of a set, or 0 when they differ */
+static int ts_set_family(const struct ike_ts_set *set)
+{
+	for (unsigned int i = 1; i < set->n; i++)
+		if (set->ts[i].family != set->ts[0].family)
+			return 0;
+	return set->n ? set->ts[0].family : 0;
+}
+
 static int parse_id(const char *v, uint8_t *type, char *out, size_t *len)
 {
 	uint8_t a[16];
@@ -417,9 +454,9 @@ static int conn_key(struct ike_conn_conf *c, const char *k, const char *v)
 	} else if (!strcmp(k, "psk")) {
 		return parse_psk(v, c->psk, sizeof(c->psk), &c->psk_len);
 	} else if (!strcmp(k, "local-ts")) {
-		return parse_ts(v, &c->local_ts);
+		return parse_ts_list(v, &c->local_ts);
 	} else if (!strcmp(k, "remote-ts")) {
-		return parse_ts(v, &c->remote_ts);
+		return parse_ts_list(v, &c->remote_ts);
 	} else if (!strcmp(k, "ike")) {
 		return ike_parse_suites(v, true, c->ike, &c->nike);
 	} else if (!strcmp(k, "esp")) {
@@ -526,7 +563,7 @@ static int check_conn(const char *path, struct ike_conn_conf *c)
 		miss = "remote (an initiator needs an address)";
 	else if (!c->psk_len)
 		miss = "psk";
-	else if (!c->local_ts.family || !c->remote_ts.family)
+	else if (!c->local_ts.n || !c->remote_ts.n)
 		miss = "local-ts and remote-ts";
 	if (miss) {
 		fprintf(stderr, "esptcp: %s: [conn %s]: missing %s\n", path, c->name, miss);
@@ -541,12 +578,13 @@ static int check_conn(const char *path, struct ike_conn_conf *c)
 			path, c->name);
 		return -EINVAL;
 	}
-	if (c->local_ts.family != c->remote_ts.family) {
+	if (!ts_set_family(&c->local_ts) ||
+	    ts_set_family(&c->local_ts) != ts_set_family(&c->remote_ts)) {
 		fprintf(stderr, "esptcp: %s: [conn %s]: local-ts and remote-ts differ in family\n",
 			path, c->name);
 		return -EINVAL;
 	}
-	if (!c->tunnel && c->local_ts.family != c->local.ss_family) {
+	if (!c->tunnel && ts_set_family(&c->local_ts) != c->local.ss_family) {
 		fprintf(stderr, "esptcp: %s: [conn %s]: transport mode needs selectors of the outer family\n",
 			path, c->name);
 		return -EINVAL;

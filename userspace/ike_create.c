@@ -139,8 +139,8 @@ void ike_rekey_child_start(struct ike_sa *sa, struct ike_child *old, uint16_t gr
 		ike_put_ke(&o.c, sa->req.dh, p->suite.dh);
 	if (!c->tunnel)
 		ike_pl_notify(&o.c, 0, NULL, 0, N_USE_TRANSPORT_MODE, NULL, 0);
-	ike_pl_ts(&o.c, PL_TSI, &old->lts, 1);
-	ike_pl_ts(&o.c, PL_TSR, &old->rts, 1);
+	ike_pl_ts(&o.c, PL_TSI, old->lts.ts, old->lts.n);
+	ike_pl_ts(&o.c, PL_TSR, old->rts.ts, old->rts.n);
 	if (!n || ike_out_seal(sa, &o)) {
 		ike_buf_free(&o.b);
 		ike_child_drop_pending(sa);
@@ -464,8 +464,8 @@ void ike_create_request(struct ike_sa *sa, const struct ike_msg *m)
 	ike_dh_free(dh);
 	if (!c->tunnel)
 		ike_pl_notify(&o.c, 0, NULL, 0, N_USE_TRANSPORT_MODE, NULL, 0);
-	ike_pl_ts(&o.c, PL_TSI, &nc->rts, 1);
-	ike_pl_ts(&o.c, PL_TSR, &nc->lts, 1);
+	ike_pl_ts(&o.c, PL_TSI, nc->rts.ts, nc->rts.n);
+	ike_pl_ts(&o.c, PL_TSR, nc->lts.ts, nc->lts.n);
 	ike_out_respond(sa, &o);
 }
 
@@ -506,8 +506,8 @@ void ike_rekey_child_response(struct ike_sa *sa, const struct ike_msg *m)
 	err = ike_child_from_response(sa, m, &sa->req.pending,
 				      sa->req.pending.suite.dh ? CHILD_KE_GROUP : CHILD_KE_NONE);
 	/* the new pair takes over the old one's policies: same selectors only */
-	if (!err && (memcmp(&sa->req.pending.lts, &old->lts, sizeof(old->lts)) ||
-		     memcmp(&sa->req.pending.rts, &old->rts, sizeof(old->rts))))
+	if (!err && (!ike_ts_set_equal(&sa->req.pending.lts, &old->lts) ||
+		     !ike_ts_set_equal(&sa->req.pending.rts, &old->rts)))
 		err = -EPROTO;
 	if (err || !nonce_ok(sa, nr) ||
 	    (sa->req.dh && (!ke || ke->len < 4 ||

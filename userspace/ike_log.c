@@ -5,6 +5,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <arpa/inet.h>
 
 #include "ike_sa.h"
 
@@ -28,4 +29,30 @@ bool ike_log_bad(struct ike_daemon *d)
 		d->log_count = 0;
 	}
 	return d->log_count++ < 10;
+}
+
+/* "10.1.0.0/16, 10.2.0.0/16[6/443]": a side's selectors, for a log line */
+const char *ike_ts_set_str(const struct ike_ts_set *set, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = 0;
+	for (unsigned int i = 0; i < set->n && off < len; i++) {
+		const struct ike_ts *t = &set->ts[i];
+		char a[INET6_ADDRSTRLEN];
+		int n;
+
+		inet_ntop(t->family, t->start, a, sizeof(a));
+		n = snprintf(buf + off, len - off, "%s%s/%u", i ? ", " : "", a, ike_ts_prefix(t));
+		if (n > 0 && (size_t)n < len - off && (t->proto || t->sport == t->eport)) {
+			off += (size_t)n;
+			n = t->sport == t->eport ?
+			    snprintf(buf + off, len - off, "[%u/%u]", t->proto, t->sport) :
+			    snprintf(buf + off, len - off, "[%u]", t->proto);
+		}
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+	return buf;
 }

@@ -29,7 +29,7 @@ int ike_child_from_response(struct ike_sa *sa, const struct ike_msg *m, struct i
 	const struct ike_pl *sapl = ike_find(m, PL_SA), *tsi = ike_find(m, PL_TSI);
 	const struct ike_pl *tsr = ike_find(m, PL_TSR);
 	struct ike_proposal props[IKE_MAX_PROPOSALS];
-	struct ike_ts ti[4], tr[4];
+	struct ike_ts ti[IKE_MAX_TS], tr[IKE_MAX_TS];
 	unsigned int n, nti, ntr;
 	enum ike_child_pol pol;
 	uint32_t peer_spi = 0;
@@ -39,22 +39,25 @@ int ike_child_from_response(struct ike_sa *sa, const struct ike_msg *m, struct i
 	if (ike_first_error(m, &err_type))
 		return err_type;
 	if (!sapl || !tsi || !tsr || ike_parse_sa(sapl, props, &n) || n != 1 ||
-	    ike_parse_ts(tsi, ti, &nti, 4) || ike_parse_ts(tsr, tr, &ntr, 4) || nti != 1 ||
-	    ntr != 1)
+	    ike_parse_ts(tsi, ti, &nti, IKE_MAX_TS) || ike_parse_ts(tsr, tr, &ntr, IKE_MAX_TS) ||
+	    !nti || !ntr)
 		return -EBADMSG;
 	if (!ike_choose_esp(sa->conf, props, 1, ke, p->suite.dh, &p->suite, &num, &peer_spi) ||
 	    !peer_spi)
 		return -EPROTO;
-	if (!ike_ts_within(&ti[0], &sa->conf->local_ts) ||
-	    !ike_ts_within(&tr[0], &sa->conf->remote_ts))
+	/* every selector of the answer inside what we asked for */
+	if (!ike_ts_set_within(ti, nti, &sa->conf->local_ts) ||
+	    !ike_ts_set_within(tr, ntr, &sa->conf->remote_ts))
 		return -EPROTO;
 	if (!sa->conf->tunnel && !ike_find_notify(m, N_USE_TRANSPORT_MODE))
 		return -EPROTO;
-	if (ke == CHILD_KE_IGNORE && ike_child_ts_check(sa, &ti[0], &tr[0], &pol))
+	p->lts.n = nti;
+	memcpy(p->lts.ts, ti, nti * sizeof(ti[0]));
+	p->rts.n = ntr;
+	memcpy(p->rts.ts, tr, ntr * sizeof(tr[0]));
+	if (ke == CHILD_KE_IGNORE && ike_child_ts_check(sa, &p->lts, &p->rts, &pol))
 		return -EPROTO;
 	p->spi_out = peer_spi;
-	p->lts = ti[0];
-	p->rts = tr[0];
 	return 0;
 }
 
@@ -92,7 +95,7 @@ uint16_t ike_child_respond(struct ike_sa *sa, const struct ike_msg *m, enum ike_
 	const struct ike_conn_conf *c = sa->conf;
 	struct ike_proposal props[IKE_MAX_PROPOSALS];
 	enum ike_child_pol pol = POL_NONE;
-	struct ike_ts ti[8], tr[8];
+	struct ike_ts ti[IKE_MAX_TS], tr[IKE_MAX_TS];
 	struct xfrm_child x = { 0 };
 	struct ike_child p = { 0 };
 	unsigned int n, nti, ntr;
@@ -102,7 +105,7 @@ uint16_t ike_child_respond(struct ike_sa *sa, const struct ike_msg *m, enum ike_
 	*out = NULL;
 	*want_group = 0;
 	if (!sapl || !tsi || !tsr || ike_parse_sa(sapl, props, &n) ||
-	    ike_parse_ts(tsi, ti, &nti, 8) || ike_parse_ts(tsr, tr, &ntr, 8))
+	    ike_parse_ts(tsi, ti, &nti, IKE_MAX_TS) || ike_parse_ts(tsr, tr, &ntr, IKE_MAX_TS))
 		return N_INVALID_SYNTAX;
 	if (!ike_choose_esp(c, props, n, ke, ke_group, &p.suite, num, &p.spi_out)) {
 		/* the proposal would do with another group: say which (RFC 7296 1.3) */
@@ -113,12 +116,12 @@ uint16_t ike_child_respond(struct ike_sa *sa, const struct ike_msg *m, enum ike_
 		}
 		return N_NO_PROPOSAL_CHOSEN;
 	}
-	if (!ike_ts_narrow(ti, nti, old ? &old->rts : &c->remote_ts, &p.rts) ||
-	    !ike_ts_narrow(tr, ntr, old ? &old->lts : &c->local_ts, &p.lts))
+	if (!ike_ts_set_narrow(ti, nti, old ? &old->rts : &c->remote_ts, &p.rts) ||
+	    !ike_ts_set_narrow(tr, ntr, old ? &old->lts : &c->local_ts, &p.lts))
 		return N_TS_UNACCEPTABLE;
 	/* a rekey keeps its predecessor's selectors: it takes over its policies */
-	if (old && (memcmp(&p.rts, &old->rts, sizeof(p.rts)) ||
-		    memcmp(&p.lts, &old->lts, sizeof(p.lts))))
+	if (old && (!ike_ts_set_equal(&p.rts, &old->rts) ||
+		    !ike_ts_set_equal(&p.lts, &old->lts)))
 		return N_TS_UNACCEPTABLE;
 	if (!c->tunnel != !!ike_find_notify(m, N_USE_TRANSPORT_MODE))
 		return N_NO_PROPOSAL_CHOSEN;

@@ -98,7 +98,7 @@ struct ike_child {
 	uint32_t spi_in, spi_out;	/* network order */
 	uint32_t reqid;
 	struct ike_suite suite;
-	struct ike_ts lts, rts;
+	struct ike_ts_set lts, rts;
 	uint64_t rekey_at;
 	bool installed;
 };
@@ -119,7 +119,8 @@ void ike_child_xfrm(struct ike_sa *sa, const struct ike_child *c, struct xfrm_ch
 struct ike_child *ike_child_add(struct ike_sa *sa, const struct ike_child *tmpl);
 int ike_child_install(struct ike_sa *sa, struct ike_child *c, struct xfrm_child *x,
 		      enum ike_child_pol policies);
-uint16_t ike_child_ts_check(struct ike_sa *sa, const struct ike_ts *lts, const struct ike_ts *rts,
+uint16_t ike_child_ts_check(struct ike_sa *sa, const struct ike_ts_set *lts,
+			    const struct ike_ts_set *rts,
 			    enum ike_child_pol *pol);
 void ike_child_remove(struct ike_sa *sa, struct ike_child *c, bool policies);
 void ike_child_unlink(struct ike_sa *sa, struct ike_child *c);
@@ -345,6 +346,7 @@ void ike_sa_shutdown(struct ike_sa *sa);
 
 void ike_log(struct ike_sa *sa, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 bool ike_log_bad(struct ike_daemon *d);
+const char *ike_ts_set_str(const struct ike_ts_set *set, char *buf, size_t len);
 
 /* ---- ike_daemon.c: the daemon's state, which every layer reads ---- */
 

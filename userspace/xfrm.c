@@ -348,21 +348,6 @@ int xfrm_del_state(struct xfrm_nl *x, int family, const uint8_t *daddr, uint32_t
 	return xfrm_talk(x, nlh, NULL, NULL);
 }
 
-static uint8_t range_prefix(const struct ike_ts *ts)
-{
-	size_t alen = ts->family == AF_INET ? 4 : 16;
-	uint8_t bits = 0;
-
-	for (size_t i = 0; i < alen * 8; i++) {
-		unsigned int byte = (unsigned int)(i / 8), bit = 0x80 >> (i % 8);
-
-		if ((ts->start[byte] & bit) != (ts->end[byte] & bit))
-			break;
-		bits++;
-	}
-	return bits;
-}
-
 static void put_sel(struct xfrm_selector *sel, const struct ike_ts *src,
 		    const struct ike_ts *dst)
 {
@@ -370,8 +355,8 @@ static void put_sel(struct xfrm_selector *sel, const struct ike_ts *src,
 	sel->family = src->family;
 	put_addr(&sel->saddr, src->family, src->start);
 	put_addr(&sel->daddr, dst->family, dst->start);
-	sel->prefixlen_s = range_prefix(src);
-	sel->prefixlen_d = range_prefix(dst);
+	sel->prefixlen_s = ike_ts_prefix(src);
+	sel->prefixlen_d = ike_ts_prefix(dst);
 	sel->proto = src->proto ? src->proto : dst->proto;
 	if (src->sport == src->eport) {
 		sel->sport = htons(src->sport);
@@ -383,14 +368,24 @@ static void put_sel(struct xfrm_selector *sel, const struct ike_ts *src,
 	}
 }
 
+/*
+ * A CHILD_SA with several selectors a side has a policy (out, in and fwd)
+ * for each pair of ours and the peer's of one family: pair @i of ours and
+ * @j of the peer's.
+ */
+static bool pair_ok(const struct xfrm_child *c, unsigned int i, unsigned int j)
+{
+	return c->local_ts.ts[i].family == c->remote_ts.ts[j].family;
+}
+
 /* add (exclusively, or replacing one with the same selector) or delete one policy */
-static int policy(struct xfrm_nl *x, const struct xfrm_child *c, uint8_t dir, bool add,
-		  bool replace)
+static int policy(struct xfrm_nl *x, const struct xfrm_child *c, unsigned int i,
+		  unsigned int j, uint8_t dir, bool add, bool replace)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	bool out = dir == XFRM_POLICY_OUT;
-	const struct ike_ts *src = out ? &c->local_ts : &c->remote_ts;
-	const struct ike_ts *dst = out ? &c->remote_ts : &c->local_ts;
+	const struct ike_ts *src = out ? &c->local_ts.ts[i] : &c->remote_ts.ts[j];
+	const struct ike_ts *dst = out ? &c->remote_ts.ts[j] : &c->local_ts.ts[i];
 	struct nlmsghdr *nlh;
 
 	if (!add) {
@@ -428,7 +423,7 @@ static int policy(struct xfrm_nl *x, const struct xfrm_child *c, uint8_t dir, bo
 /* out, in, and fwd so that a gateway forwards for the subnet behind it */
 /* one policy's template, and the state it names, to new addresses (and UDP encapsulation) */
 static int migrate(struct xfrm_nl *x, const struct xfrm_child *o, const struct xfrm_child *n,
-		   uint8_t dir)
+		   unsigned int i, unsigned int j, uint8_t dir)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	bool out = dir == XFRM_POLICY_OUT;
@@ -436,7 +431,8 @@ static int migrate(struct xfrm_nl *x, const struct xfrm_child *o, const struct x
 	struct xfrm_userpolicy_id *id = mnl_nlmsg_put_extra_header(nlh, sizeof(*id));
 	struct xfrm_user_migrate um = { 0 };
 
-	put_sel(&id->sel, out ? &o->local_ts : &o->remote_ts, out ? &o->remote_ts : &o->local_ts);
+	put_sel(&id->sel, out ? &o->local_ts.ts[i] : &o->remote_ts.ts[j],
+		out ? &o->remote_ts.ts[j] : &o->local_ts.ts[i]);
 	id->dir = dir;
 	put_addr(&um.old_daddr, o->family, out ? o->remote : o->local);
 	put_addr(&um.old_saddr, o->family, out ? o->local : o->remote);
@@ -476,12 +472,50 @@ static int migrate(struct xfrm_nl *x, const struct xfrm_child *o, const struct x
  */
 int xfrm_migrate_child(struct xfrm_nl *x, const struct xfrm_child *o, const struct xfrm_child *n)
 {
-	int err = migrate(x, o, n, XFRM_POLICY_OUT);
+	int err = 0;
 
-	if (!err)
-		err = migrate(x, o, n, XFRM_POLICY_IN);
-	if (!err && o->tunnel)
-		err = migrate(x, o, n, XFRM_POLICY_FWD);
+	for (unsigned int i = 0; i < o->local_ts.n && !err; i++) {
+		for (unsigned int j = 0; j < o->remote_ts.n && !err; j++) {
+			if (!pair_ok(o, i, j))
+				continue;
+			err = migrate(x, o, n, i, j, XFRM_POLICY_OUT);
+			if (!err)
+				err = migrate(x, o, n, i, j, XFRM_POLICY_IN);
+			if (!err && o->tunnel)
+				err = migrate(x, o, n, i, j, XFRM_POLICY_FWD);
+		}
+	}
+	return err;
+}
+
+static int pair_del(struct xfrm_nl *x, const struct xfrm_child *c, unsigned int i,
+		    unsigned int j)
+{
+	int e1 = policy(x, c, i, j, XFRM_POLICY_OUT, false, false);
+	int e2 = policy(x, c, i, j, XFRM_POLICY_IN, false, false);
+	int e3 = c->tunnel ? policy(x, c, i, j, XFRM_POLICY_FWD, false, false) : 0;
+
+	return e1 ? e1 : e2 ? e2 : e3;
+}
+
+/* one pair's policies; exclusively, what it added is removed on failure */
+static int pair_add(struct xfrm_nl *x, const struct xfrm_child *c, unsigned int i,
+		    unsigned int j, bool replace)
+{
+	int err = policy(x, c, i, j, XFRM_POLICY_OUT, true, replace);
+
+	if (!err) {
+		err = policy(x, c, i, j, XFRM_POLICY_IN, true, replace);
+		if (err && !replace)
+			policy(x, c, i, j, XFRM_POLICY_OUT, false, false);
+	}
+	if (!err && c->tunnel) {
+		err = policy(x, c, i, j, XFRM_POLICY_FWD, true, replace);
+		if (err && !replace) {
+			policy(x, c, i, j, XFRM_POLICY_OUT, false, false);
+			policy(x, c, i, j, XFRM_POLICY_IN, false, false);
+		}
+	}
 	return err;
 }
 
@@ -491,18 +525,27 @@ int xfrm_migrate_child(struct xfrm_nl *x, const struct xfrm_child *o, const stru
  */
 int xfrm_add_policies(struct xfrm_nl *x, const struct xfrm_child *c, bool replace)
 {
-	int err = policy(x, c, XFRM_POLICY_OUT, true, replace);
+	unsigned int i, j, done = 0;
+	int err = 0;
 
-	if (!err) {
-		err = policy(x, c, XFRM_POLICY_IN, true, replace);
-		if (err && !replace)
-			policy(x, c, XFRM_POLICY_OUT, false, false);
+	for (i = 0; i < c->local_ts.n && !err; i++) {
+		for (j = 0; j < c->remote_ts.n && !err; j++) {
+			if (!pair_ok(c, i, j))
+				continue;
+			err = pair_add(x, c, i, j, replace);
+			if (!err)
+				done++;
+		}
 	}
-	if (!err && c->tunnel) {
-		err = policy(x, c, XFRM_POLICY_FWD, true, replace);
-		if (err && !replace) {
-			policy(x, c, XFRM_POLICY_OUT, false, false);
-			policy(x, c, XFRM_POLICY_IN, false, false);
+	if (!err || replace)
+		return err;
+	/* the pairs added before the one that failed, in the same order */
+	for (i = 0; i < c->local_ts.n && done; i++) {
+		for (j = 0; j < c->remote_ts.n && done; j++) {
+			if (!pair_ok(c, i, j))
+				continue;
+			pair_del(x, c, i, j);
+			done--;
 		}
 	}
 	return err;
@@ -510,11 +553,18 @@ int xfrm_add_policies(struct xfrm_nl *x, const struct xfrm_child *c, bool replac
 
 int xfrm_del_policies(struct xfrm_nl *x, const struct xfrm_child *c)
 {
-	int e1 = policy(x, c, XFRM_POLICY_OUT, false, false);
-	int e2 = policy(x, c, XFRM_POLICY_IN, false, false);
-	int e3 = c->tunnel ? policy(x, c, XFRM_POLICY_FWD, false, false) : 0;
+	int err = 0, e;
 
-	return e1 ? e1 : e2 ? e2 : e3;
+	for (unsigned int i = 0; i < c->local_ts.n; i++) {
+		for (unsigned int j = 0; j < c->remote_ts.n; j++) {
+			if (!pair_ok(c, i, j))
+				continue;
+			e = pair_del(x, c, i, j);
+			if (!err)
+				err = e;
+		}
+	}
+	return err;
 }
 
 /* ---- cleaning up after a predecessor ---- */
