@@ -494,6 +494,48 @@ t_foreign_ts() {
 	peers_ping n1 2
 }
 
+# several selectors a side (a split list, as a dial-up gateway's split
+# include): our side's list has two hosts of n2, T2 and SPLIT2.  WHO=swan:
+# strongSwan initiates asking for 0.0.0.0/0 and our responder narrows it to
+# the list; WHO=we: we initiate proposing the list, strongSwan's conn has
+# it too.  Each selector pair gets its policies, and a ping to each host
+# crosses the one CHILD_SA.
+SPLIT2=203.0.113.12
+t_split_ts() {
+	local who=$1 before after
+	trap case_cleanup EXIT
+	inner_addrs 4
+	n2 ip addr add "$SPLIT2/32" dev lo
+	n1 ip route replace "$SPLIT2/32" via 192.0.2.254 src "$T1"
+	if [ "$who" = swan ]; then
+		mine $NS2 responder udp "local-ts=$T2/32, $SPLIT2/32"
+		swan_conf "$_tmp/swan1" c1 local="$O1" remote="$O2" lts="$T1" rts=0.0.0.0/0
+		swan_start $NS1 "$_tmp/swan1"
+		swan_initiate "$_tmp/swan1" c1
+		mine_up
+		wait_for 100 swan_up "$_tmp/swan1" c1
+		grep -q "CHILD_SA selectors $T2/32, $SPLIT2/32 === $T1/32" "$_tmp/mine.out"
+	else
+		swan_conf "$_tmp/swan2" c1 local="$O2" remote="$O1" lts="$T2/32,$SPLIT2/32" rts="$T1"
+		swan_start $NS2 "$_tmp/swan2"
+		mine $NS1 initiator udp "remote-ts=$T2/32, $SPLIT2/32"
+		mine_up
+		wait_for 100 swan_up "$_tmp/swan2" c1
+		grep -q "CHILD_SA selectors $T1/32 === $T2/32, $SPLIT2/32" "$_tmp/mine.out"
+	fi
+	grep "selectors" "$_tmp/mine.out" | sed 's/^/# /'
+	# one policy pair a host, out from n1 (and in, fwd on both sides)
+	ip -n $NS1 xfrm policy | grep -q "^src $T1/32 dst $T2/32"
+	ip -n $NS1 xfrm policy | grep -q "^src $T1/32 dst $SPLIT2/32"
+	ip -n $NS2 xfrm policy | grep -q "^src $SPLIT2/32 dst $T1/32"
+	before=$(out_packets $NS1 "$O1" "$O2")
+	n1 ping -c 3 -i 0.3 -W 3 -I "$T1" "$T2"
+	n1 ping -c 3 -i 0.3 -W 3 -I "$T1" "$SPLIT2"
+	after=$(out_packets $NS1 "$O1" "$O2")
+	echo "# n1's outbound state: $before -> $after packets"
+	[ "$after" -ge $((before + 6)) ]
+}
+
 # the debug kernel is ~20x slower: strongSwan speaks UDP only, so its cases
 # never reach the module, except this one (an esptcp client over TCP beside
 # strongSwan, policies of two peers); the stock kernels run them all
@@ -540,4 +582,8 @@ t_case_subset retransmit-error "a retransmitted request that drew an error is an
 t_case_subset shared-listener "two conns with different IKE proposals share a listener" \
 	t_shared_listener
 t_case_subset foreign-ts "a client proposing another conn's selectors is refused" t_foreign_ts
+t_case_subset split-swan "two selectors on our side: strongSwan asks for 0.0.0.0/0 and gets both" \
+	t_split_ts swan
+t_case_subset split-we "we propose two selectors for strongSwan's side; both hosts through one CHILD_SA" \
+	t_split_ts we
 t_done
