@@ -300,10 +300,11 @@ static int parse_ts_list(const char *v, struct ike_ts_set *set)
 		} else if (parse_ts(tok, &t)) {
 			err = -EINVAL;
 		} else {
-			for (unsigned int i = 0; i < set->n; i++)
+			for (unsigned int i = 0; i < set->n && !err; i++)
 				if (!memcmp(&set->ts[i], &t, sizeof(t)))
 					err = -EINVAL;
-			set->ts[set->n++] = t;
+			if (!err)
+				set->ts[set->n++] = t;
 		}
 	}
 	free(copy);
