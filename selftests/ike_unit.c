@@ -8,6 +8,7 @@
  * ike_select.c and the selector lists of ike_conf.c.  Built from the
  * userspace sources.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -411,6 +412,84 @@ TEST(ts_sets)
 	}
 	ASSERT_TRUE(ike_ts_set_narrow(many, IKE_MAX_TS + 2, &all, &out));
 	EXPECT_EQ((unsigned int)IKE_MAX_TS, out.n);
+}
+
+/* a CP payload built by ike_pl_cp(), parsed back by ike_parse_cp() */
+static int cp_round_trip(const struct ike_cfg *in, struct ike_cfg *out)
+{
+	struct ike_chain c;
+	struct ike_buf b;
+	struct ike_pl pl;
+	int rc;
+
+	ike_buf_init(&b);
+	ike_put8(&b, 0);	/* the "next payload" byte the chain patches */
+	ike_chain_init(&c, &b, 0);
+	ike_pl_cp(&c, in);
+	ike_pl_end(&c);
+	pl = (struct ike_pl){ .type = PL_CP, .data = b.p + 5, .len = b.len - 5 };
+	rc = b.err ? -1 : ike_parse_cp(&pl, out);
+	ike_buf_free(&b);
+	return rc;
+}
+
+static int cp_parse_bytes(const uint8_t *body, size_t len, struct ike_cfg *out)
+{
+	struct ike_pl pl = { .type = PL_CP, .data = body, .len = len };
+
+	return ike_parse_cp(&pl, out);
+}
+
+TEST(cp_payload)
+{
+	struct ike_cfg reply = { .type = CFG_REPLY, .has_ip4 = true, .ip4 = { 192, 168, 111, 1 },
+				 .ndns4 = 2, .dns4 = { { 10, 1, 0, 53 }, { 10, 2, 0, 53 } },
+				 .subnets = { .n = 2, .ts = {
+					ts4("10.1.0.0", "10.1.255.255", 0, 65535),
+					ts4("10.2.0.0", "10.2.255.255", 0, 65535) } } };
+	struct ike_cfg req = { .type = CFG_REQUEST, .ask_ip4 = true, .ask_dns4 = true,
+			       .ask_ip6 = true };
+	struct ike_cfg got;
+
+	/* a gateway's reply: address, two DNS servers, the split list */
+	ASSERT_EQ(0, cp_round_trip(&reply, &got));
+	EXPECT_EQ(CFG_REPLY, got.type);
+	EXPECT_TRUE(got.has_ip4);
+	EXPECT_EQ(0, memcmp(got.ip4, reply.ip4, 4));
+	ASSERT_EQ(2u, got.ndns4);
+	EXPECT_EQ(0, memcmp(got.dns4[1], reply.dns4[1], 4));
+	EXPECT_TRUE(ike_ts_set_equal(&got.subnets, &reply.subnets));
+	EXPECT_FALSE(got.has_ip6);
+
+	/* a client's request: empty attributes name what it wants */
+	ASSERT_EQ(0, cp_round_trip(&req, &got));
+	EXPECT_EQ(CFG_REQUEST, got.type);
+	EXPECT_TRUE(got.ask_ip4);
+	EXPECT_TRUE(got.ask_ip6);
+	EXPECT_TRUE(got.ask_dns4);
+	EXPECT_FALSE(got.ask_dns6);
+	EXPECT_FALSE(got.has_ip4);
+	EXPECT_EQ(0u, got.ndns4);
+
+	/* what a peer may not send */
+	const uint8_t short_addr[] = { 1, 0, 0, 0, 0, 1, 0, 3, 10, 0, 0 };
+	const uint8_t bad_mask[] = { 2, 0, 0, 0, 0, 13, 0, 8, 10, 0, 0, 0, 255, 0, 255, 0 };
+	const uint8_t overrun[] = { 2, 0, 0, 0, 0, 1, 0, 8, 10, 0, 0, 1 };
+	const uint8_t bad_type[] = { 9, 0, 0, 0 };
+	const uint8_t bad_prefix[] = { 2, 0, 0, 0, 0, 8, 0, 17, 0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0,
+				       0, 0, 0, 0, 0, 0, 0, 1, 129 };
+
+	EXPECT_EQ(-EBADMSG, cp_parse_bytes(short_addr, sizeof(short_addr), &got));
+	EXPECT_EQ(-EBADMSG, cp_parse_bytes(bad_mask, sizeof(bad_mask), &got));
+	EXPECT_EQ(-EBADMSG, cp_parse_bytes(overrun, sizeof(overrun), &got));
+	EXPECT_EQ(-EBADMSG, cp_parse_bytes(bad_type, sizeof(bad_type), &got));
+	EXPECT_EQ(-EBADMSG, cp_parse_bytes(bad_prefix, sizeof(bad_prefix), &got));
+	/* an attribute of a type we do not know is skipped */
+	const uint8_t unknown[] = { 2, 0, 0, 0, 0x40, 0x00, 0, 2, 7, 7, 0, 1, 0, 4, 10, 0, 0, 9 };
+
+	ASSERT_EQ(0, cp_parse_bytes(unknown, sizeof(unknown), &got));
+	EXPECT_TRUE(got.has_ip4);
+	EXPECT_EQ(9, got.ip4[3]);
 }
 
 /* load a one-conn configuration whose selector lines are lts and rts */

@@ -254,6 +254,36 @@ struct ike_ts_set {
 	struct ike_ts ts[IKE_MAX_TS];
 };
 
+/* the Configuration payload (RFC 7296 3.15): what a client asks for and
+ * what a gateway gives it */
+enum { CFG_REQUEST = 1, CFG_REPLY = 2, CFG_SET = 3, CFG_ACK = 4 };
+enum {
+	CA_INTERNAL_IP4_ADDRESS = 1,
+	CA_INTERNAL_IP4_NETMASK = 2,
+	CA_INTERNAL_IP4_DNS = 3,
+	CA_INTERNAL_IP6_ADDRESS = 8,
+	CA_INTERNAL_IP6_DNS = 10,
+	CA_INTERNAL_IP4_SUBNET = 13,
+	CA_SUPPORTED_ATTRIBUTES = 14,
+	CA_INTERNAL_IP6_SUBNET = 15,
+};
+
+#define IKE_MAX_CFG_DNS	4
+struct ike_cfg {
+	uint8_t type;			/* CFG_* */
+	/* a request: which attributes were named (with or without a value) */
+	bool ask_ip4, ask_ip6, ask_dns4, ask_dns6;
+	/* the values: a reply's, or a request's preferred address */
+	bool has_ip4, has_ip6;
+	uint8_t ip4[4], ip6[16];
+	uint8_t ip6_prefix;
+	unsigned int ndns4, ndns6;
+	uint8_t dns4[IKE_MAX_CFG_DNS][4], dns6[IKE_MAX_CFG_DNS][16];
+	struct ike_ts_set subnets;	/* INTERNAL_IP4/6_SUBNET: the split list */
+};
+
+int ike_parse_cp(const struct ike_pl *pl, struct ike_cfg *cfg);
+
 /* a buffer that grows as a message is built; oom sets err */
 struct ike_buf {
 	uint8_t *p;
@@ -318,6 +348,7 @@ void ike_pl_notify(struct ike_chain *c, uint8_t proto, const uint8_t *spi, size_
 void ike_pl_sa(struct ike_chain *c, uint8_t proto, const struct ike_suite *s, size_t ns,
 	       const uint8_t *spi, size_t spi_len, const uint8_t *nums);
 void ike_pl_ts(struct ike_chain *c, uint8_t type, const struct ike_ts *ts, unsigned int n);
+void ike_pl_cp(struct ike_chain *c, const struct ike_cfg *cfg);
 void ike_hdr_put(struct ike_buf *b, const struct ike_hdr *h);
 void ike_hdr_finish(struct ike_buf *b);
 

@@ -315,6 +315,135 @@ bool ike_proposal_has(const struct ike_proposal *p, const struct ike_suite *s)
 	return true;
 }
 
+/* a subnet attribute (address and netmask, or address and prefix) as a selector */
+static int cp_parse_subnet(const uint8_t *v, int family, struct ike_ts *t)
+{
+	size_t alen = family == AF_INET ? 4 : 16;
+	unsigned int bits = 0;
+
+	memset(t, 0, sizeof(*t));
+	t->family = (uint8_t)family;
+	t->eport = 65535;
+	if (family == AF_INET) {
+		uint32_t mask = get32(v + 4);
+
+		/* a netmask is ones, then zeros */
+		while (bits < 32 && (mask & (0x80000000u >> bits)))
+			bits++;
+		if (mask != (bits ? 0xffffffffu << (32 - bits) : 0))
+			return -EBADMSG;
+	} else {
+		bits = v[16];
+		if (bits > 128)
+			return -EBADMSG;
+	}
+	for (size_t i = 0; i < alen; i++) {
+		unsigned int b = bits > i * 8 ? (bits - i * 8 >= 8 ? 8 : bits - i * 8) : 0;
+		uint8_t m = (uint8_t)(0xff00 >> b);
+
+		t->start[i] = v[i] & m;
+		t->end[i] = v[i] | (uint8_t)~m;
+	}
+	return 0;
+}
+
+/**
+ * ike_parse_cp() - a Configuration payload
+ * @pl: the payload
+ * @cfg: set to its type, the attributes named and their values; attributes
+ *	of other types are skipped, values beyond the room kept are dropped
+ *
+ * Every attribute's length must be one its type allows (RFC 7296 3.15.1):
+ * empty in a request, or the value's size.
+ *
+ * Return: 0 or -EBADMSG.
+ */
+int ike_parse_cp(const struct ike_pl *pl, struct ike_cfg *cfg)
+{
+	const uint8_t *p = pl->data;
+	size_t left = pl->len;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (left < 4)
+		return -EBADMSG;
+	cfg->type = p[0];
+	if (cfg->type < CFG_REQUEST || cfg->type > CFG_ACK)
+		return -EBADMSG;
+	p += 4;
+	left -= 4;
+	while (left) {
+		uint16_t type;
+		size_t len;
+
+		if (left < 4)
+			return -EBADMSG;
+		type = get16(p) & 0x7fff;
+		len = get16(p + 2);
+		if (len > left - 4)
+			return -EBADMSG;
+		p += 4;
+		left -= 4;
+		switch (type) {
+		case CA_INTERNAL_IP4_ADDRESS:
+			if (len && len != 4)
+				return -EBADMSG;
+			cfg->ask_ip4 = true;
+			if (len && !cfg->has_ip4) {
+				memcpy(cfg->ip4, p, 4);
+				cfg->has_ip4 = true;
+			}
+			break;
+		case CA_INTERNAL_IP6_ADDRESS:
+			if (len && (len != 17 || p[16] > 128))
+				return -EBADMSG;
+			cfg->ask_ip6 = true;
+			if (len && !cfg->has_ip6) {
+				memcpy(cfg->ip6, p, 16);
+				cfg->ip6_prefix = p[16];
+				cfg->has_ip6 = true;
+			}
+			break;
+		case CA_INTERNAL_IP4_NETMASK:
+			if (len && len != 4)
+				return -EBADMSG;
+			break;
+		case CA_INTERNAL_IP4_DNS:
+			if (len && len != 4)
+				return -EBADMSG;
+			cfg->ask_dns4 = true;
+			if (len && cfg->ndns4 < IKE_MAX_CFG_DNS)
+				memcpy(cfg->dns4[cfg->ndns4++], p, 4);
+			break;
+		case CA_INTERNAL_IP6_DNS:
+			if (len && len != 16)
+				return -EBADMSG;
+			cfg->ask_dns6 = true;
+			if (len && cfg->ndns6 < IKE_MAX_CFG_DNS)
+				memcpy(cfg->dns6[cfg->ndns6++], p, 16);
+			break;
+		case CA_INTERNAL_IP4_SUBNET:
+		case CA_INTERNAL_IP6_SUBNET: {
+			int fam = type == CA_INTERNAL_IP4_SUBNET ? AF_INET : AF_INET6;
+			size_t want = fam == AF_INET ? 8 : 17;
+
+			if (len && len != want)
+				return -EBADMSG;
+			if (len && cfg->subnets.n < IKE_MAX_TS) {
+				if (cp_parse_subnet(p, fam, &cfg->subnets.ts[cfg->subnets.n]))
+					return -EBADMSG;
+				cfg->subnets.n++;
+			}
+			break;
+		}
+		default:
+			break;
+		}
+		p += len;
+		left -= len;
+	}
+	return 0;
+}
+
 /**
  * ike_parse_ts() - the selectors of a TSi or TSr payload
  * @pl: the payload
@@ -570,6 +699,75 @@ void ike_pl_sa(struct ike_chain *c, uint8_t proto, const struct ike_suite *s, si
 			put_transform(b, j + 1 == n, tr[j].type, tr[j].id, tr[j].keylen);
 		ike_set16(b, start + 2, (uint16_t)(b->len - start));
 	}
+	ike_pl_end(c);
+}
+
+/* one attribute of a CP payload: type, length, value */
+static void cp_attr(struct ike_chain *c, uint16_t type, const void *v, size_t len)
+{
+	ike_put16(c->b, type & 0x7fff);
+	ike_put16(c->b, (uint16_t)len);
+	if (len)
+		ike_put(c->b, v, len);
+}
+
+/* a subnet attribute from a selector that is a prefix (what the sets hold) */
+static void cp_subnet(struct ike_chain *c, const struct ike_ts *t)
+{
+	uint8_t v[17] = { 0 };
+	unsigned int bits = ike_ts_prefix(t);
+
+	if (t->family == AF_INET) {
+		memcpy(v, t->start, 4);
+		for (unsigned int i = 0; i < 4; i++) {
+			unsigned int b = bits > i * 8 ? (bits - i * 8 >= 8 ? 8 : bits - i * 8) : 0;
+
+			v[4 + i] = (uint8_t)(0xff00 >> b);
+		}
+		cp_attr(c, CA_INTERNAL_IP4_SUBNET, v, 8);
+	} else {
+		memcpy(v, t->start, 16);
+		v[16] = (uint8_t)bits;
+		cp_attr(c, CA_INTERNAL_IP6_SUBNET, v, 17);
+	}
+}
+
+/**
+ * ike_pl_cp() - a Configuration payload
+ * @c: the chain
+ * @cfg: for CFG_REQUEST, the attributes asked for (empty, or a request's
+ *	preferred address); for CFG_REPLY, the values
+ */
+void ike_pl_cp(struct ike_chain *c, const struct ike_cfg *cfg)
+{
+	bool req = cfg->type == CFG_REQUEST;
+	uint8_t v6[17];
+
+	ike_pl_begin(c, PL_CP);
+	ike_put8(c->b, cfg->type);
+	ike_put8(c->b, 0);
+	ike_put16(c->b, 0);
+	if (cfg->has_ip4)
+		cp_attr(c, CA_INTERNAL_IP4_ADDRESS, cfg->ip4, 4);
+	else if (req && cfg->ask_ip4)
+		cp_attr(c, CA_INTERNAL_IP4_ADDRESS, NULL, 0);
+	if (cfg->has_ip6) {
+		memcpy(v6, cfg->ip6, 16);
+		v6[16] = cfg->ip6_prefix;
+		cp_attr(c, CA_INTERNAL_IP6_ADDRESS, v6, 17);
+	} else if (req && cfg->ask_ip6) {
+		cp_attr(c, CA_INTERNAL_IP6_ADDRESS, NULL, 0);
+	}
+	if (req && cfg->ask_dns4)
+		cp_attr(c, CA_INTERNAL_IP4_DNS, NULL, 0);
+	if (req && cfg->ask_dns6)
+		cp_attr(c, CA_INTERNAL_IP6_DNS, NULL, 0);
+	for (unsigned int i = 0; !req && i < cfg->ndns4 && i < IKE_MAX_CFG_DNS; i++)
+		cp_attr(c, CA_INTERNAL_IP4_DNS, cfg->dns4[i], 4);
+	for (unsigned int i = 0; !req && i < cfg->ndns6 && i < IKE_MAX_CFG_DNS; i++)
+		cp_attr(c, CA_INTERNAL_IP6_DNS, cfg->dns6[i], 16);
+	for (unsigned int i = 0; !req && i < cfg->subnets.n; i++)
+		cp_subnet(c, &cfg->subnets.ts[i]);
 	ike_pl_end(c);
 }
 

@@ -2,8 +2,8 @@
 /*
  * libFuzzer target for the IKE helper's parser: everything a peer can make
  * it read before and after decryption.  The input is one message; its
- * payloads are also read as an SK payload's plaintext, and each SA, TS and
- * Notify payload is taken apart the way the exchanges do.
+ * payloads are also read as an SK payload's plaintext, and each SA, TS, CP
+ * and Notify payload is taken apart the way the exchanges do.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,6 +17,7 @@ static void payloads(const struct ike_msg *m)
 	struct ike_suite s = { .encr = ENCR_AES_GCM_16, .keylen = 128,
 			       .prf = PRF_HMAC_SHA2_256, .dh = DH_ECP_256 };
 	struct ike_ts ts[8];
+	struct ike_cfg cfg;
 	unsigned int n;
 
 	for (unsigned int i = 0; i < m->npl; i++) {
@@ -35,6 +36,9 @@ static void payloads(const struct ike_msg *m)
 		case PL_TSI:
 		case PL_TSR:
 			(void)ike_parse_ts(pl, ts, &n, 8);
+			break;
+		case PL_CP:
+			(void)ike_parse_cp(pl, &cfg);
 			break;
 		case PL_NOTIFY:
 			if (!ike_notify_type(pl, &type)) {
