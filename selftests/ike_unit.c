@@ -17,6 +17,7 @@
 
 #include "kselftest_harness.h"
 #include "../userspace/ike_select.h"
+#include "../userspace/ike_pool.h"
 
 static void unhex(const char *s, uint8_t *out, size_t *len)
 {
@@ -490,6 +491,71 @@ TEST(cp_payload)
 	ASSERT_EQ(0, cp_parse_bytes(unknown, sizeof(unknown), &got));
 	EXPECT_TRUE(got.has_ip4);
 	EXPECT_EQ(9, got.ip4[3]);
+}
+
+TEST(address_pool)
+{
+	/* the seed's pool: 192.168.111.1 to .5 */
+	const uint8_t first[4] = { 192, 168, 111, 1 }, last[4] = { 192, 168, 111, 5 };
+	uint8_t a[16], b[16], c[16];
+	struct ike_pool p;
+	char id[16];
+
+	ASSERT_EQ(0, ike_pool_init(&p, AF_INET, first, last));
+	ASSERT_EQ(5u, p.size);
+	ASSERT_EQ(0, ike_pool_acquire(&p, ID_RFC822_ADDR, "alice", 5, 1000, a));
+	EXPECT_EQ(0, memcmp(a, first, 4));
+	ASSERT_EQ(0, ike_pool_acquire(&p, ID_RFC822_ADDR, "bob", 3, 1000, b));
+	EXPECT_EQ(2, b[3]);
+	/* a second SA of alice's (a failover, a rekey) shares her address */
+	ASSERT_EQ(0, ike_pool_acquire(&p, ID_RFC822_ADDR, "alice", 5, 1100, c));
+	EXPECT_EQ(0, memcmp(a, c, 4));
+	EXPECT_EQ(0, ike_pool_release(&p, c, 1200, 60000));
+	EXPECT_EQ(1u, p.leases[0].users);
+	/* released, she gets it back within the grace period, and after it
+	 * while nobody else needed it */
+	EXPECT_EQ(0, ike_pool_release(&p, a, 2000, 60000));
+	ASSERT_EQ(0, ike_pool_acquire(&p, ID_RFC822_ADDR, "alice", 5, 30000, c));
+	EXPECT_EQ(0, memcmp(a, c, 4));
+	EXPECT_EQ(0, ike_pool_release(&p, c, 31000, 60000));
+	/* the same name of another identity type is another client */
+	ASSERT_EQ(0, ike_pool_acquire(&p, ID_FQDN, "alice", 5, 32000, c));
+	EXPECT_EQ(3, c[3]);
+	/* fill it: .4 and .5; alice's .1 is in its grace period: exhausted */
+	ASSERT_EQ(0, ike_pool_acquire(&p, ID_RFC822_ADDR, "carol", 5, 33000, c));
+	ASSERT_EQ(0, ike_pool_acquire(&p, ID_RFC822_ADDR, "dave", 4, 33000, c));
+	EXPECT_EQ(5, c[3]);
+	EXPECT_EQ(-ENOSPC, ike_pool_acquire(&p, ID_RFC822_ADDR, "erin", 4, 40000, c));
+	/* once alice's grace has passed, .1 goes to the next newcomer */
+	ASSERT_EQ(0, ike_pool_acquire(&p, ID_RFC822_ADDR, "erin", 4, 91001, c));
+	EXPECT_EQ(1, c[3]);
+	/* releasing what is not leased, or not from this pool */
+	const uint8_t outside[4] = { 192, 168, 112, 1 };
+
+	EXPECT_EQ(-ENOENT, ike_pool_release(&p, outside, 92000, 0));
+	EXPECT_EQ(0, ike_pool_release(&p, c, 92000, 0));
+	EXPECT_EQ(-ENOENT, ike_pool_release(&p, c, 92000, 0));
+	ike_pool_free(&p);
+
+	/* an IPv6 range; one that is empty, too large or spans the high bits */
+	uint8_t f6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 }, l6[16];
+
+	memcpy(l6, f6, 16);
+	l6[14] = 0x01;
+	ASSERT_EQ(0, ike_pool_init(&p, AF_INET6, f6, l6));
+	EXPECT_EQ(257u, p.size);
+	for (unsigned int i = 0; i < 3; i++) {
+		snprintf(id, sizeof(id), "user%u", i);
+		ASSERT_EQ(0, ike_pool_acquire(&p, ID_FQDN, id, strlen(id), 0, a));
+	}
+	EXPECT_EQ(3, a[15]);
+	ike_pool_free(&p);
+	EXPECT_EQ(-EINVAL, ike_pool_init(&p, AF_INET, last, first));
+	const uint8_t big[4] = { 192, 169, 111, 1 };
+
+	EXPECT_EQ(-EINVAL, ike_pool_init(&p, AF_INET, first, big));
+	l6[3] = 0xb9;
+	EXPECT_EQ(-EINVAL, ike_pool_init(&p, AF_INET6, f6, l6));
 }
 
 /* load a one-conn configuration whose selector lines are lts and rts */

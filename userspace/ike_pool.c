@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * esptcp tool: the virtual address pool of a gateway (RFC 7296 3.15),
+ * leases keyed by identity.  Pure: time comes in as an argument.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "ike_pool.h"
+
+static size_t alen(const struct ike_pool *p)
+{
+	return p->family == AF_INET ? 4 : 16;
+}
+
+/* the low 32 bits of an address, and the address with them replaced */
+static uint32_t low32(const uint8_t *a, size_t len)
+{
+	const uint8_t *l = a + len - 4;
+
+	return (uint32_t)l[0] << 24 | (uint32_t)l[1] << 16 | (uint32_t)l[2] << 8 | l[3];
+}
+
+static void set_low32(uint8_t *a, size_t len, uint32_t v)
+{
+	uint8_t *l = a + len - 4;
+
+	l[0] = (uint8_t)(v >> 24);
+	l[1] = (uint8_t)(v >> 16);
+	l[2] = (uint8_t)(v >> 8);
+	l[3] = (uint8_t)v;
+}
+
+/**
+ * ike_pool_init() - a pool of the addresses first..last
+ * @p: the pool
+ * @family: AF_INET or AF_INET6
+ * @first: the first address
+ * @last: the last; it must differ from @first in the low 32 bits only,
+ *	and the pool holds at most IKE_POOL_MAX addresses
+ *
+ * Return: 0, -EINVAL for a range that is empty or too large, or -ENOMEM.
+ */
+int ike_pool_init(struct ike_pool *p, int family, const uint8_t *first, const uint8_t *last)
+{
+	size_t len = family == AF_INET ? 4 : 16;
+	uint32_t lo, hi;
+
+	memset(p, 0, sizeof(*p));
+	if (family != AF_INET && family != AF_INET6)
+		return -EINVAL;
+	if (memcmp(first, last, len - 4))
+		return -EINVAL;
+	lo = low32(first, len);
+	hi = low32(last, len);
+	if (hi < lo || hi - lo >= IKE_POOL_MAX)
+		return -EINVAL;
+	p->leases = calloc(hi - lo + 1, sizeof(*p->leases));
+	if (!p->leases)
+		return -ENOMEM;
+	p->family = family;
+	memcpy(p->start, first, len);
+	p->size = hi - lo + 1;
+	return 0;
+}
+
+void ike_pool_free(struct ike_pool *p)
+{
+	for (uint32_t i = 0; p->leases && i < p->size; i++)
+		free(p->leases[i].id);
+	free(p->leases);
+	memset(p, 0, sizeof(*p));
+}
+
+/* address number i of the pool */
+void ike_pool_addr(const struct ike_pool *p, uint32_t i, uint8_t *addr)
+{
+	memcpy(addr, p->start, alen(p));
+	set_low32(addr, alen(p), low32(p->start, alen(p)) + i);
+}
+
+static bool held_by(const struct ike_lease *l, uint8_t id_type, const void *id, size_t idlen)
+{
+	return l->id && l->id_type == id_type && l->idlen == idlen && !memcmp(l->id, id, idlen);
+}
+
+/**
+ * ike_pool_acquire() - an address for an identity
+ * @p: the pool
+ * @id_type: the identity's type (ID_*)
+ * @id: its value
+ * @idlen: its length
+ * @now: the time, in ms
+ * @addr: set to the address
+ *
+ * The identity's own lease first, in use by another of its SAs or in its
+ * grace period (a reconnect, a failover, a second SA of the same client
+ * get the same address); then an address never leased; then the one
+ * whose grace period ended first.
+ *
+ * Return: 0, -ENOSPC when every address is in use or in another
+ * identity's grace period, or -ENOMEM.
+ */
+int ike_pool_acquire(struct ike_pool *p, uint8_t id_type, const void *id, size_t idlen,
+		     uint64_t now, uint8_t *addr)
+{
+	struct ike_lease *best = NULL, *l;
+	uint8_t *copy;
+
+	for (uint32_t i = 0; i < p->size; i++) {
+		l = &p->leases[i];
+		if (held_by(l, id_type, id, idlen)) {
+			l->users++;
+			ike_pool_addr(p, i, addr);
+			return 0;
+		}
+	}
+	for (uint32_t i = 0; i < p->size && !best; i++)
+		if (!p->leases[i].id)
+			best = &p->leases[i];
+	/* none left that was never leased: the grace period that ended first */
+	for (uint32_t i = 0; i < p->size && !(best && !best->id); i++) {
+		l = &p->leases[i];
+		if (!l->users && l->free_at <= now && (!best || l->free_at < best->free_at))
+			best = l;
+	}
+	if (!best)
+		return -ENOSPC;
+	copy = malloc(idlen ? idlen : 1);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, id, idlen);
+	free(best->id);
+	best->id = copy;
+	best->idlen = idlen;
+	best->id_type = id_type;
+	best->users = 1;
+	best->free_at = 0;
+	best->since = now;
+	ike_pool_addr(p, (uint32_t)(best - p->leases), addr);
+	return 0;
+}
+
+/**
+ * ike_pool_release() - an SA gives its address back
+ * @p: the pool
+ * @addr: the address
+ * @now: the time, in ms
+ * @grace_ms: how long the address stays its identity's once no SA uses it
+ *
+ * Return: 0, or -ENOENT when the address is not leased from this pool.
+ */
+int ike_pool_release(struct ike_pool *p, const uint8_t *addr, uint64_t now, uint64_t grace_ms)
+{
+	size_t len = alen(p);
+	uint32_t i;
+	struct ike_lease *l;
+
+	if (!p->leases || memcmp(addr, p->start, len - 4))
+		return -ENOENT;
+	i = low32(addr, len) - low32(p->start, len);
+	if (low32(addr, len) < low32(p->start, len) || i >= p->size)
+		return -ENOENT;
+	l = &p->leases[i];
+	if (!l->id || !l->users)
+		return -ENOENT;
+	if (--l->users == 0)
+		l->free_at = now + grace_ms;
+	return 0;
+}
