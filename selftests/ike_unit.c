@@ -558,8 +558,8 @@ TEST(address_pool)
 	EXPECT_EQ(-EINVAL, ike_pool_init(&p, AF_INET6, f6, l6));
 }
 
-/* load a one-conn configuration whose selector lines are lts and rts */
-static int load_ts_conf(const char *lts, const char *rts, struct ike_conf *conf)
+/* load a one-conn responder configuration with these further lines */
+static int load_conf(const char *lines, struct ike_conf *conf)
 {
 	char path[] = "/tmp/ike_unit_conf.XXXXXX";
 	int fd = mkstemp(path), rc;
@@ -574,13 +574,56 @@ static int load_ts_conf(const char *lts, const char *rts, struct ike_conf *conf)
 		return -1;
 	}
 	fprintf(f, "[conn c]\nrole = responder\nlocal = 198.51.100.2\n"
-		"psk = \"a long enough secret for the unit test\"\n"
-		"local-ts = %s\nremote-ts = %s\n", lts, rts);
+		"psk = \"a long enough secret for the unit test\"\n%s", lines);
 	fclose(f);
 	memset(conf, 0, sizeof(*conf));
 	rc = ike_conf_load(path, conf);
 	unlink(path);
 	return rc;
+}
+
+/* ... whose selector lines are lts and rts */
+static int load_ts_conf(const char *lts, const char *rts, struct ike_conf *conf)
+{
+	char lines[512];
+
+	snprintf(lines, sizeof(lines), "local-ts = %s\nremote-ts = %s\n", lts, rts);
+	return load_conf(lines, conf);
+}
+
+TEST(pool_in_conf)
+{
+	struct ike_conf conf;
+	const struct ike_conn_conf *c;
+
+	/* the seed's range, DNS, no remote-ts: the pool is the clients' */
+	ASSERT_EQ(0, load_conf("local-ts = 10.1.0.0/16, 10.2.0.0/16\n"
+			       "pool = 192.168.111.1-192.168.111.5\n"
+			       "dns = 10.1.0.53, 2001:db8::53\nlease-grace = 1m\n", &conf));
+	c = &conf.conns[0];
+	EXPECT_TRUE(c->pool_set);
+	EXPECT_EQ(AF_INET, c->pool_family);
+	EXPECT_EQ(1, c->pool_first[3]);
+	EXPECT_EQ(5, c->pool_last[3]);
+	EXPECT_EQ(1u, c->ndns4);
+	EXPECT_EQ(1u, c->ndns6);
+	EXPECT_EQ(60u, c->lease_grace_s);
+	ike_conf_free(&conf);
+	/* a prefix leaves out its network and broadcast addresses */
+	ASSERT_EQ(0, load_conf("local-ts = 10.1.0.0/16\npool = 10.3.0.0/24\n", &conf));
+	EXPECT_EQ(1, conf.conns[0].pool_first[3]);
+	EXPECT_EQ(254, conf.conns[0].pool_last[3]);
+	ike_conf_free(&conf);
+	/* too large, reversed, another family than local-ts, an initiator's */
+	EXPECT_NE(0, load_conf("local-ts = 10.1.0.0/16\npool = 10.0.0.0/8\n", &conf));
+	EXPECT_NE(0, load_conf("local-ts = 10.1.0.0/16\npool = 10.3.0.9-10.3.0.1\n", &conf));
+	EXPECT_NE(0, load_conf("local-ts = 10.1.0.0/16\npool = 2001:db8::/120\n", &conf));
+	EXPECT_NE(0, load_conf("local-ts = 10.1.0.0/16\npool = 10.3.0.0/24\n"
+			       "role = initiator\nremote = 192.0.2.1\n", &conf));
+	EXPECT_NE(0, load_conf("local-ts = 10.1.0.0/16\npool = 10.3.0.0/24\ndns = nowhere\n",
+			       &conf));
+	/* no pool and no remote-ts: nothing to narrow the client to */
+	EXPECT_NE(0, load_conf("local-ts = 10.1.0.0/16\n", &conf));
 }
 
 TEST(ts_lists_in_conf)

@@ -144,7 +144,7 @@ _peers_kv() {
 # becomes /32 or /128: pluto wants the prefix)
 _peers_ts() {
 	case $1 in
-	*/*) echo "$1" ;;
+	*/* | dynamic) echo "$1" ;;
 	*:*) echo "$1/128" ;;
 	*) echo "$1/32" ;;
 	esac
@@ -292,6 +292,7 @@ $name {
 	over_time = $over
 	rand_time = 0
 	dpd_delay = ${KV[dpd]}
+	${KV[vips]:+vips = ${KV[vips]}}
 	local {
 		auth = psk
 		id = ${KV[lid]:-$l}

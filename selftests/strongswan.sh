@@ -536,6 +536,41 @@ t_split_ts() {
 	[ "$after" -ge $((before + 6)) ]
 }
 
+# a dial-up gateway's virtual address: strongSwan asks for one (vips =
+# 0.0.0.0) and our responder leases the first of its pool to strongSwan's
+# identity, with the DNS server and local-ts as the split list; the child's
+# selector on strongSwan's side is that address.  A second connection of
+# the same identity gets the same address again.
+VIP=192.168.111.1
+t_vip() {
+	trap case_cleanup EXIT
+	inner_addrs 4
+	mine $NS2 responder udp "pool=$VIP-192.168.111.5" "dns=10.1.0.53"
+	swan_conf "$_tmp/swan1" c1 local="$O1" remote="$O2" lts=dynamic rts="$T2" vips=0.0.0.0
+	swan_start $NS1 "$_tmp/swan1"
+	swan_initiate "$_tmp/swan1" c1
+	mine_up
+	wait_for 100 swan_up "$_tmp/swan1" c1
+	grep -q "virtual address $VIP leased to the client" "$_tmp/mine.out"
+	swanctl_ "$_tmp/swan1" --list-sas | sed 's/^/# /'
+	swanctl_ "$_tmp/swan1" --list-sas | grep -q "local  $VIP/32"
+	ip -n $NS2 xfrm policy | grep -q "^src $T2/32 dst $VIP/32"
+	# strongSwan installs no address here (install_virtual_ip = no): we do
+	n1 ip addr add "$VIP/32" dev lo
+	n1 ip route replace "$T2/32" via 192.0.2.254 src "$VIP"
+	n2 ip route replace "$VIP/32" via 198.51.100.254
+	n1 ping -c 3 -i 0.3 -W 3 -I "$VIP" "$T2"
+	[ "$(mine_stat vip_leased)" = 1 ]
+	# the same identity again, after its IKE SA went: the same address
+	swanctl_ "$_tmp/swan1" --terminate --ike c1 >/dev/null
+	wait_for 100 expect_fail swan_up "$_tmp/swan1" c1
+	swan_initiate "$_tmp/swan1" c1
+	wait_for 100 swan_up "$_tmp/swan1" c1
+	# (evaluated on each try, not once)
+	wait_for 50 sh -c "[ \$(grep -c 'virtual address $VIP leased' '$_tmp/mine.out') -ge 2 ]"
+	n1 ping -c 2 -i 0.3 -W 3 -I "$VIP" "$T2"
+}
+
 # the debug kernel is ~20x slower: strongSwan speaks UDP only, so its cases
 # never reach the module, except this one (an esptcp client over TCP beside
 # strongSwan, policies of two peers); the stock kernels run them all
@@ -586,4 +621,6 @@ t_case_subset split-swan "two selectors on our side: strongSwan asks for 0.0.0.0
 	t_split_ts swan
 t_case_subset split-we "we propose two selectors for strongSwan's side; both hosts through one CHILD_SA" \
 	t_split_ts we
+t_case_subset vip "a virtual address from the pool for strongSwan's identity, again on reconnect" \
+	t_vip
 t_done

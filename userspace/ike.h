@@ -71,6 +71,7 @@ enum ike_notify {
 	N_INVALID_KE_PAYLOAD = 17,
 	N_AUTHENTICATION_FAILED = 24,
 	N_NO_ADDITIONAL_SAS = 35,
+	N_INTERNAL_ADDRESS_FAILURE = 36,
 	N_TS_UNACCEPTABLE = 38,
 	N_TEMPORARY_FAILURE = 43,
 	N_CHILD_SA_NOT_FOUND = 44,
@@ -463,6 +464,13 @@ struct ike_conn_conf {
 	bool mobike;			/* negotiate MOBIKE; probe UDP from TCP */
 	unsigned int probe_s;		/* how often, on TCP, to try UDP again */
 	unsigned int keepalive_s;	/* NAT keepalives behind a NAT on UDP; 0 = none */
+	/* a gateway's virtual addresses for its clients (pool =, dns =) */
+	bool pool_set;
+	uint8_t pool_family;
+	uint8_t pool_first[16], pool_last[16];
+	unsigned int ndns4, ndns6;
+	uint8_t dns4[IKE_MAX_CFG_DNS][4], dns6[IKE_MAX_CFG_DNS][16];
+	unsigned int lease_grace_s;	/* a released address stays its identity's */
 };
 
 struct ike_conf {

@@ -223,6 +223,70 @@ static void drop_stale(struct ike_sa *sa)
 	}
 }
 
+/*
+ * A client's CFG_REQUEST for an address of its conn's pool family: the
+ * lease of its authenticated identity (RFC 7296 3.15.4).  Return: 0 (an
+ * address, or none asked for), or INTERNAL_ADDRESS_FAILURE when the pool
+ * has none left.
+ */
+static uint16_t vip_assign(struct ike_sa *sa, const struct ike_msg *m)
+{
+	const struct ike_conn_conf *c = sa->conf;
+	const struct ike_pl *cp = ike_find(m, PL_CP);
+	struct ike_pool *pool;
+	struct ike_cfg req;
+	size_t alen;
+	int err;
+
+	if (!c->pool_set || !cp || ike_parse_cp(cp, &req) || req.type != CFG_REQUEST)
+		return 0;
+	if (c->pool_family == AF_INET ? !req.ask_ip4 : !req.ask_ip6)
+		return 0;
+	pool = &sa->d->pools[c - sa->d->conf->conns];
+	err = ike_pool_acquire(pool, sa->peer_id[0], sa->peer_id + 4, sa->peer_id_len - 4,
+			       ike_now(sa), sa->vip);
+	if (err) {
+		sa->d->st.vip_exhausted++;
+		if (ike_log_bad(sa->d))
+			ike_log(sa, "no virtual address for the client: the pool of conn %s %s",
+				c->name, err == -ENOSPC ? "is exhausted" : "failed");
+		return N_INTERNAL_ADDRESS_FAILURE;
+	}
+	alen = c->pool_family == AF_INET ? 4 : 16;
+	sa->has_vip = true;
+	sa->vip_ts.n = 1;
+	sa->vip_ts.ts[0] = (struct ike_ts){ .family = c->pool_family, .eport = 65535 };
+	memcpy(sa->vip_ts.ts[0].start, sa->vip, alen);
+	memcpy(sa->vip_ts.ts[0].end, sa->vip, alen);
+	sa->d->st.vip_leased++;
+	return 0;
+}
+
+/* the CFG_REPLY to it: the address, the DNS servers, the split list */
+static void vip_reply(struct ike_sa *sa, struct ike_out *o)
+{
+	const struct ike_conn_conf *c = sa->conf;
+	struct ike_cfg r = { .type = CFG_REPLY };
+	char buf[INET6_ADDRSTRLEN];
+
+	if (c->pool_family == AF_INET) {
+		r.has_ip4 = true;
+		memcpy(r.ip4, sa->vip, 4);
+	} else {
+		r.has_ip6 = true;
+		memcpy(r.ip6, sa->vip, 16);
+		r.ip6_prefix = 128;
+	}
+	r.ndns4 = c->ndns4;
+	memcpy(r.dns4, c->dns4, sizeof(r.dns4));
+	r.ndns6 = c->ndns6;
+	memcpy(r.dns6, c->dns6, sizeof(r.dns6));
+	r.subnets = c->local_ts;
+	ike_pl_cp(&o->c, &r);
+	ike_log(sa, "virtual address %s leased to the client",
+		inet_ntop(c->pool_family, sa->vip, buf, sizeof(buf)) ? buf : "?");
+}
+
 void ike_auth_request(struct ike_sa *sa, const struct ike_msg *m)
 {
 	const struct ike_pl *idi = ike_find(m, PL_IDI), *auth = ike_find(m, PL_AUTH);
@@ -258,8 +322,10 @@ void ike_auth_request(struct ike_sa *sa, const struct ike_msg *m)
 		drop_stale(sa);
 
 	/* the CHILD_SA: a failure here leaves the IKE SA up, without a child */
-	child_err = ike_child_respond(sa, m, CHILD_KE_IGNORE, 0, NULL, 0, sa->ni, sa->ni_len,
-				      sa->nr, sa->nr_len, NULL, &child, &num, &want_group);
+	child_err = vip_assign(sa, m);
+	if (!child_err)
+		child_err = ike_child_respond(sa, m, CHILD_KE_IGNORE, 0, NULL, 0, sa->ni, sa->ni_len,
+					      sa->nr, sa->nr_len, NULL, &child, &num, &want_group);
 	if (child_err)
 		ike_log(sa, "CHILD_SA refused (notify %u)", child_err);
 
@@ -281,6 +347,8 @@ void ike_auth_request(struct ike_sa *sa, const struct ike_msg *m)
 	ike_put(&o.in, want, sa->keys.prf_len);
 	if (sa->mobike)
 		ike_pl_notify(&o.c, 0, NULL, 0, N_MOBIKE_SUPPORTED, NULL, 0);
+	if (sa->has_vip)
+		vip_reply(sa, &o);
 	if (child) {
 		if (!c->tunnel)
 			ike_pl_notify(&o.c, 0, NULL, 0, N_USE_TRANSPORT_MODE, NULL, 0);

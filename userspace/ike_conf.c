@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 
 #include "ike.h"
+#include "ike_pool.h"
 
 struct alg_name {
 	const char *name;
@@ -311,6 +312,69 @@ static int parse_ts_list(const char *v, struct ike_ts_set *set)
 	return err ? err : set->n ? 0 : -EINVAL;
 }
 
+/*
+ * pool = FIRST-LAST (the seed's 192.168.111.1-192.168.111.5) or a prefix;
+ * an IPv4 prefix of /30 or larger leaves out its network and broadcast
+ * addresses
+ */
+static int parse_pool(const char *v, struct ike_conn_conf *c)
+{
+	char first[INET6_ADDRSTRLEN + 4], *dash;
+	struct ike_ts t;
+	size_t alen;
+
+	if (strlen(v) >= sizeof(first))
+		return -EINVAL;
+	strcpy(first, v);
+	dash = strchr(first, '-');
+	if (dash) {
+		*dash = 0;
+		if (inet_pton(AF_INET, first, c->pool_first) == 1 &&
+		    inet_pton(AF_INET, dash + 1, c->pool_last) == 1)
+			c->pool_family = AF_INET;
+		else if (inet_pton(AF_INET6, first, c->pool_first) == 1 &&
+			 inet_pton(AF_INET6, dash + 1, c->pool_last) == 1)
+			c->pool_family = AF_INET6;
+		else
+			return -EINVAL;
+	} else {
+		if (strchr(v, '[') || parse_ts(v, &t))
+			return -EINVAL;
+		alen = t.family == AF_INET ? 4 : 16;
+		memcpy(c->pool_first, t.start, alen);
+		memcpy(c->pool_last, t.end, alen);
+		c->pool_family = t.family;
+		if (t.family == AF_INET && ike_ts_prefix(&t) <= 30) {
+			c->pool_first[3]++;
+			c->pool_last[3]--;
+		}
+	}
+	c->pool_set = true;
+	return 0;
+}
+
+/* dns = a list of servers of either family, up to IKE_MAX_CFG_DNS of each */
+static int parse_dns(const char *v, struct ike_conn_conf *c)
+{
+	char *copy = strdup(v), *save = NULL, *tok;
+	int err = 0;
+
+	c->ndns4 = c->ndns6 = 0;
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ", \t", &save); tok && !err; tok = strtok_r(NULL, ", \t", &save)) {
+		if (c->ndns4 < IKE_MAX_CFG_DNS && inet_pton(AF_INET, tok, c->dns4[c->ndns4]) == 1)
+			c->ndns4++;
+		else if (c->ndns6 < IKE_MAX_CFG_DNS &&
+			 inet_pton(AF_INET6, tok, c->dns6[c->ndns6]) == 1)
+			c->ndns6++;
+		else
+			err = -EINVAL;
+	}
+	free(copy);
+	return err;
+}
+
 /* the family of every selector of a set, or 0 when they differ */
 static int ts_set_family(const struct ike_ts_set *set)
 {
@@ -398,6 +462,7 @@ static void conn_defaults(struct ike_conn_conf *c, const char *name)
 	c->mobike = true;
 	c->probe_s = 30;
 	c->keepalive_s = 20;
+	c->lease_grace_s = 600;
 	/*
 	 * What gateways and clients offer today (FortiClient's defaults among
 	 * them): AEAD first, then CBC with SHA2; the first one's group is the
@@ -454,6 +519,12 @@ static int conn_key(struct ike_conn_conf *c, const char *k, const char *v)
 		return parse_id(v, &c->remote_id_type, c->remote_id, &c->remote_id_len);
 	} else if (!strcmp(k, "psk")) {
 		return parse_psk(v, c->psk, sizeof(c->psk), &c->psk_len);
+	} else if (!strcmp(k, "pool")) {
+		return parse_pool(v, c);
+	} else if (!strcmp(k, "dns")) {
+		return parse_dns(v, c);
+	} else if (!strcmp(k, "lease-grace")) {
+		return parse_duration(v, &c->lease_grace_s);
 	} else if (!strcmp(k, "local-ts")) {
 		return parse_ts_list(v, &c->local_ts);
 	} else if (!strcmp(k, "remote-ts")) {
@@ -564,8 +635,8 @@ static int check_conn(const char *path, struct ike_conn_conf *c)
 		miss = "remote (an initiator needs an address)";
 	else if (!c->psk_len)
 		miss = "psk";
-	else if (!c->local_ts.n || !c->remote_ts.n)
-		miss = "local-ts and remote-ts";
+	else if (!c->local_ts.n || (!c->remote_ts.n && !c->pool_set))
+		miss = "local-ts and remote-ts (or pool)";
 	if (miss) {
 		fprintf(stderr, "esptcp: %s: [conn %s]: missing %s\n", path, c->name, miss);
 		return -EINVAL;
@@ -579,8 +650,24 @@ static int check_conn(const char *path, struct ike_conn_conf *c)
 			path, c->name);
 		return -EINVAL;
 	}
+	if (c->pool_set) {
+		struct ike_pool p;
+
+		if (ike_pool_init(&p, c->pool_family, c->pool_first, c->pool_last)) {
+			fprintf(stderr, "esptcp: %s: [conn %s]: the pool must be a range of 1 to %d "
+				"addresses\n", path, c->name, IKE_POOL_MAX);
+			return -EINVAL;
+		}
+		ike_pool_free(&p);
+	}
+	if (c->pool_set && (c->initiator || !c->tunnel ||
+			    c->pool_family != ts_set_family(&c->local_ts))) {
+		fprintf(stderr, "esptcp: %s: [conn %s]: a pool is for a responder in tunnel mode, "
+			"of local-ts's family\n", path, c->name);
+		return -EINVAL;
+	}
 	if (!ts_set_family(&c->local_ts) ||
-	    ts_set_family(&c->local_ts) != ts_set_family(&c->remote_ts)) {
+	    (c->remote_ts.n && ts_set_family(&c->local_ts) != ts_set_family(&c->remote_ts))) {
 		fprintf(stderr, "esptcp: %s: [conn %s]: local-ts and remote-ts differ in family\n",
 			path, c->name);
 		return -EINVAL;

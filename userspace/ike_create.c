@@ -86,6 +86,13 @@ static void take_children(struct ike_sa *to, struct ike_sa *from)
 	*end = from->children;
 	from->children = NULL;
 	from->req.child = NULL;
+	/* and its virtual address, whose lease they depend on */
+	if (from->has_vip && !to->has_vip) {
+		to->has_vip = true;
+		memcpy(to->vip, from->vip, sizeof(to->vip));
+		to->vip_ts = from->vip_ts;
+		from->has_vip = false;
+	}
 }
 
 /**

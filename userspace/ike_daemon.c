@@ -145,7 +145,17 @@ static const struct {
 	STAT(ike_sa_init_sent), STAT(ts_refused), STAT(rekey_collisions),
 	STAT(per_source_dropped), STAT(dpd_sent), STAT(dpd_answered), STAT(info_answered),
 	STAT(nat_keepalives), STAT(moved_address), STAT(nat_mappings),
+	STAT(vip_leased), STAT(vip_exhausted),
 };
+
+/* the conns' address pools (after the SAs that lease from them) */
+static void ike_daemon_pools_free(struct ike_daemon *d)
+{
+	for (size_t i = 0; d->pools && i < d->conf->nconns; i++)
+		ike_pool_free(&d->pools[i]);
+	free(d->pools);
+	d->pools = NULL;
+}
 
 /* SIGUSR1 and exit: one line, "esptcp: stats NAME VALUE ..." */
 static void print_stats(const struct ike_daemon *d)
@@ -257,9 +267,21 @@ int esptcp_ike_main(int argc, char **argv)
 	d.link_ops = &ike_task_link_ops;
 	d.restart_at = calloc(conf.nconns, sizeof(*d.restart_at));
 	d.restart_tcp = calloc(conf.nconns, sizeof(*d.restart_tcp));
+	d.pools = calloc(conf.nconns, sizeof(*d.pools));
+	for (size_t i = 0; d.pools && i < conf.nconns; i++) {
+		const struct ike_conn_conf *c = &conf.conns[i];
+
+		/* the configuration check made sure the range is one */
+		if (c->pool_set && ike_pool_init(&d.pools[i], c->pool_family, c->pool_first,
+						 c->pool_last)) {
+			ike_daemon_pools_free(&d);
+			break;
+		}
+	}
 	d.xfrm = xfrm_open();
-	if (!d.restart_at || !d.restart_tcp || !d.reqid_used || !d.xfrm) {
+	if (!d.restart_at || !d.restart_tcp || !d.reqid_used || !d.pools || !d.xfrm) {
 		fprintf(stderr, "esptcp: cannot open XFRM netlink: %s\n", strerror(errno));
+		ike_daemon_pools_free(&d);
 		free(d.restart_at);
 		free(d.restart_tcp);
 		free(d.reqid_used);
@@ -368,6 +390,7 @@ int esptcp_ike_main(int argc, char **argv)
 		esptcp_nl_close(d.nl);
 	xfrm_close(d.xfrm);
 	xfrm_close(d.xfrm_map);
+	ike_daemon_pools_free(&d);
 	free(d.restart_at);
 	free(d.restart_tcp);
 	free(d.reqid_used);

@@ -116,7 +116,9 @@ uint16_t ike_child_respond(struct ike_sa *sa, const struct ike_msg *m, enum ike_
 		}
 		return N_NO_PROPOSAL_CHOSEN;
 	}
-	if (!ike_ts_set_narrow(ti, nti, old ? &old->rts : &c->remote_ts, &p.rts) ||
+	/* a client with a virtual address gets that address as its selector */
+	if (!ike_ts_set_narrow(ti, nti, old ? &old->rts : sa->has_vip ? &sa->vip_ts : &c->remote_ts,
+			       &p.rts) ||
 	    !ike_ts_set_narrow(tr, ntr, old ? &old->lts : &c->local_ts, &p.lts))
 		return N_TS_UNACCEPTABLE;
 	/* a rekey keeps its predecessor's selectors: it takes over its policies */

@@ -59,6 +59,10 @@ void ike_sa_free(struct ike_sa *sa)
 	struct ike_daemon *d = sa->d;
 
 	ike_child_drop_pending(sa);
+	/* the lease stays the identity's for its grace period */
+	if (sa->has_vip && sa->conf && d->pools)
+		ike_pool_release(&d->pools[sa->conf - d->conf->conns], sa->vip, d->now,
+				 (uint64_t)sa->conf->lease_grace_s * 1000);
 	for (struct ike_sa **p = &d->sas; *p; p = &(*p)->next) {
 		if (*p == sa) {
 			*p = sa->next;

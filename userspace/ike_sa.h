@@ -21,6 +21,7 @@
 
 #include "ike.h"
 #include "ike_select.h"
+#include "ike_pool.h"
 
 struct esptcp_nl;
 struct ike_daemon;
@@ -224,6 +225,10 @@ struct ike_sa {
 	bool nat_here, nat_there;
 	uint8_t peer_id[4 + 255];	/* the ID payload the peer authenticated with */
 	size_t peer_id_len;
+	/* the virtual address leased to the peer from its conn's pool */
+	bool has_vip;
+	uint8_t vip[16];
+	struct ike_ts_set vip_ts;	/* it, as the peer's only selector */
 
 	uint32_t next_req;		/* our next request's message ID */
 	uint32_t peer_next;		/* the peer's next request's message ID */
@@ -359,6 +364,7 @@ struct ike_stats {
 	uint64_t fallback_connects, moved_to_tcp, moved_to_udp, tcp_reconnects, ike_sa_init_sent;
 	uint64_t rekey_collisions, per_source_dropped, dpd_sent, dpd_answered, info_answered;
 	uint64_t nat_keepalives, moved_address, nat_mappings;
+	uint64_t vip_leased, vip_exhausted;
 };
 
 struct ike_daemon {
@@ -385,6 +391,7 @@ struct ike_daemon {
 	bool verbose;
 	bool stopping;
 	bool status_dirty;		/* the status file is rewritten after this batch */
+	struct ike_pool *pools;		/* conn index -> its address pool (pool_set) */
 	/* initiators waiting to (re)start: conn index -> when, and over TCP at once */
 	uint64_t *restart_at;
 	bool *restart_tcp;
