@@ -401,6 +401,19 @@ TEST(ts_sets)
 	EXPECT_TRUE(ike_ts_set_equal(&split, &swapped));
 	EXPECT_FALSE(ike_ts_set_equal(&split, &one));
 
+	/* overlapping entries: a rekey sending back what it got gets it again,
+	 * not also the entries' own intersection (10.1/16, TCP) */
+	struct ike_ts x = ts4("10.0.0.0", "10.255.255.255", 0, 65535);
+	struct ike_ts y = ts4("10.1.0.0", "10.1.255.255", 0, 65535);
+	struct ike_ts_set lap, first_time, again;
+
+	x.proto = 6;
+	lap = (struct ike_ts_set){ .n = 2, .ts = { x, y } };
+	ASSERT_TRUE(ike_ts_set_narrow(&any, 1, &lap, &first_time));
+	EXPECT_TRUE(ike_ts_set_equal(&first_time, &lap));
+	ASSERT_TRUE(ike_ts_set_narrow(first_time.ts, first_time.n, &first_time, &again));
+	EXPECT_TRUE(ike_ts_set_equal(&again, &first_time));
+
 	/* at most IKE_MAX_TS come out, however many the peer sends */
 	struct ike_ts many[IKE_MAX_TS + 2];
 	struct ike_ts_set all = { .n = 1, .ts = { ts4("10.0.0.0", "10.255.255.255", 0, 65535) } };

@@ -528,6 +528,9 @@ int xfrm_alloc_spi(struct xfrm_nl *x, int family, const uint8_t *src, const uint
 int xfrm_add_states(struct xfrm_nl *x, const struct xfrm_child *c);
 int xfrm_del_state(struct xfrm_nl *x, int family, const uint8_t *daddr, uint32_t spi);
 int xfrm_add_policies(struct xfrm_nl *x, const struct xfrm_child *c, bool replace);
+int xfrm_pair_add(struct xfrm_nl *x, const struct xfrm_child *c, unsigned int i, unsigned int j,
+		  bool replace);
+int xfrm_pair_del(struct xfrm_nl *x, const struct xfrm_child *c, unsigned int i, unsigned int j);
 int xfrm_del_policies(struct xfrm_nl *x, const struct xfrm_child *c);
 int xfrm_migrate_child(struct xfrm_nl *x, const struct xfrm_child *o, const struct xfrm_child *n);
 int xfrm_flush_owned(struct xfrm_nl *x, uint32_t reqid_base, uint32_t reqid_mask);

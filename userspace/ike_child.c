@@ -96,40 +96,71 @@ void ike_child_xfrm(struct ike_sa *sa, const struct ike_child *c, struct xfrm_ch
 	}
 }
 
-static bool same_ts(const struct ike_child *a, const struct ike_child *b)
+static int ts_index(const struct ike_ts_set *set, const struct ike_ts *t)
 {
-	return ike_ts_set_equal(&a->lts, &b->lts) && ike_ts_set_equal(&a->rts, &b->rts);
+	for (unsigned int i = 0; i < set->n; i++)
+		if (!memcmp(&set->ts[i], t, sizeof(*t)))
+			return (int)i;
+	return -1;
+}
+
+/* does c hold the pair (l, r)?  Its indexes in *k, *m */
+static bool holds_pair(const struct ike_child *c, const struct ike_ts *l, const struct ike_ts *r,
+		       int *k, int *m)
+{
+	*k = ts_index(&c->lts, l);
+	*m = ts_index(&c->rts, r);
+	return *k >= 0 && *m >= 0;
 }
 
 /*
- * Policies are keyed by selectors.  When a child goes, another installed
- * child with the same selectors keeps them: its rekeyed twin (same reqid)
- * as they are, the SA of the same peer that took them over pointed back at
- * itself, so no policy is left with a dead template.
+ * Policies are keyed by selectors, one triple for each pair of a local and
+ * a remote selector.  When a child goes, each of its pairs that another
+ * installed child holds too stays: as it is for its rekeyed twin (same
+ * reqid), pointed back at itself for the SA of the same peer that took it
+ * over; every other pair is deleted.  Pair by pair, so a child whose
+ * selectors only partly match another's never takes the other's away.
  */
 static void policies_release(struct ike_sa *sa, struct ike_child *gone, struct xfrm_child *x)
 {
-	/* its rekeyed twin first: the policies name their reqid already */
-	for (struct ike_sa *o = sa->d->sas; o; o = o->next)
-		for (struct ike_child *c = o->children; c; c = c->next)
-			if (c != gone && c->installed && c->reqid == gone->reqid &&
-			    same_ts(c, gone))
-				return;
-	for (struct ike_sa *o = sa->d->sas; o; o = o->next) {
-		for (struct ike_child *c = o->children; c; c = c->next) {
-			struct xfrm_child ox = { 0 };
+	for (unsigned int i = 0; i < gone->lts.n; i++) {
+		for (unsigned int j = 0; j < gone->rts.n; j++) {
+			const struct ike_ts *l = &gone->lts.ts[i], *r = &gone->rts.ts[j];
+			struct ike_sa *ho = NULL;
+			struct ike_child *h = NULL;
+			bool twin = false;
+			int k, m, hk = 0, hm = 0;
 
-			if (c == gone || !c->installed || !same_ts(c, gone))
+			for (struct ike_sa *o = sa->d->sas; o && !twin; o = o->next) {
+				for (struct ike_child *c = o->children; c && !twin; c = c->next) {
+					if (c == gone || !c->installed || !holds_pair(c, l, r, &k, &m))
+						continue;
+					twin = c->reqid == gone->reqid;
+					if (!h || twin) {
+						ho = o;
+						h = c;
+						hk = k;
+						hm = m;
+					}
+				}
+			}
+			if (twin)
 				continue;
-			ike_child_xfrm(o, c, &ox);
-			if (xfrm_add_policies(sa->d->xfrm, &ox, true))
-				ike_log(o, "taking back the policies of its CHILD_SA failed");
-			else
-				ike_log(o, "its CHILD_SA carries the selectors again");
-			return;
+			if (h) {
+				struct xfrm_child ox = { 0 };
+
+				ike_child_xfrm(ho, h, &ox);
+				if (xfrm_pair_add(sa->d->xfrm, &ox, (unsigned int)hk, (unsigned int)hm,
+						  true))
+					ike_log(ho, "taking back the policies of its CHILD_SA failed");
+				else
+					ike_log(ho, "its CHILD_SA carries the selectors again");
+				ike_wipe(&ox, sizeof(ox));
+				continue;
+			}
+			xfrm_pair_del(sa->d->xfrm, x, i, j);
 		}
 	}
-	xfrm_del_policies(sa->d->xfrm, x);
 }
 
 /**
@@ -242,7 +273,8 @@ int ike_child_install(struct ike_sa *sa, struct ike_child *c, struct xfrm_child 
 		if (err) {
 			ike_log(sa, "installing policies failed: %s%s", strerror(-err),
 				err == -EEXIST ? " (another policy has these selectors)" : "");
-			ike_child_remove(sa, c, false);
+			/* replacing: what it pointed at c goes back to its holders */
+			ike_child_remove(sa, c, policies == POL_REPLACE);
 			c->installed = false;
 			return err;
 		}

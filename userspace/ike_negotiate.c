@@ -29,7 +29,8 @@ int ike_child_from_response(struct ike_sa *sa, const struct ike_msg *m, struct i
 	const struct ike_pl *sapl = ike_find(m, PL_SA), *tsi = ike_find(m, PL_TSI);
 	const struct ike_pl *tsr = ike_find(m, PL_TSR);
 	struct ike_proposal props[IKE_MAX_PROPOSALS];
-	struct ike_ts ti[IKE_MAX_TS], tr[IKE_MAX_TS];
+	/* one more than we keep: an answer with more is refused, not cut */
+	struct ike_ts ti[IKE_MAX_TS + 1], tr[IKE_MAX_TS + 1];
 	unsigned int n, nti, ntr;
 	enum ike_child_pol pol;
 	uint32_t peer_spi = 0;
@@ -39,9 +40,11 @@ int ike_child_from_response(struct ike_sa *sa, const struct ike_msg *m, struct i
 	if (ike_first_error(m, &err_type))
 		return err_type;
 	if (!sapl || !tsi || !tsr || ike_parse_sa(sapl, props, &n) || n != 1 ||
-	    ike_parse_ts(tsi, ti, &nti, IKE_MAX_TS) || ike_parse_ts(tsr, tr, &ntr, IKE_MAX_TS) ||
-	    !nti || !ntr)
+	    ike_parse_ts(tsi, ti, &nti, IKE_MAX_TS + 1) ||
+	    ike_parse_ts(tsr, tr, &ntr, IKE_MAX_TS + 1) || !nti || !ntr)
 		return -EBADMSG;
+	if (nti > IKE_MAX_TS || ntr > IKE_MAX_TS)
+		return -EPROTO;
 	if (!ike_choose_esp(sa->conf, props, 1, ke, p->suite.dh, &p->suite, &num, &peer_spi) ||
 	    !peer_spi)
 		return -EPROTO;
@@ -51,10 +54,19 @@ int ike_child_from_response(struct ike_sa *sa, const struct ike_msg *m, struct i
 		return -EPROTO;
 	if (!sa->conf->tunnel && !ike_find_notify(m, N_USE_TRANSPORT_MODE))
 		return -EPROTO;
-	p->lts.n = nti;
-	memcpy(p->lts.ts, ti, nti * sizeof(ti[0]));
-	p->rts.n = ntr;
-	memcpy(p->rts.ts, tr, ntr * sizeof(tr[0]));
+	p->lts.n = 0;
+	p->rts.n = 0;
+	/* a selector named twice would be a policy added twice */
+	for (unsigned int i = 0; i < nti; i++) {
+		if (ike_ts_set_has(&p->lts, &ti[i]))
+			return -EPROTO;
+		p->lts.ts[p->lts.n++] = ti[i];
+	}
+	for (unsigned int i = 0; i < ntr; i++) {
+		if (ike_ts_set_has(&p->rts, &tr[i]))
+			return -EPROTO;
+		p->rts.ts[p->rts.n++] = tr[i];
+	}
 	if (ke == CHILD_KE_IGNORE && ike_child_ts_check(sa, &p->lts, &p->rts, &pol))
 		return -EPROTO;
 	p->spi_out = peer_spi;

@@ -94,13 +94,19 @@ static bool ts_in_set(const struct ike_ts *t, const struct ike_ts_set *set)
 	return false;
 }
 
+/* is t one of the set's selectors? */
+bool ike_ts_set_has(const struct ike_ts_set *set, const struct ike_ts *t)
+{
+	return ts_in_set(t, set);
+}
+
 /**
  * ike_ts_set_narrow() - narrow the peer's selectors of one side to ours
  * @peer: the peer's selectors, in its order
  * @n: how many
  * @ours: the conn's (or the rekeyed child's) selectors of that side
- * @out: every distinct intersection of one of the peer's with one of ours,
- *	in the peer's order, at most IKE_MAX_TS
+ * @out: every distinct intersection of one of the peer's with one of ours
+ *	that no other contains, in the peer's order, at most IKE_MAX_TS
  *
  * RFC 7296 2.9: the responder narrows to a subset of its policy; a peer
  * asking for 0.0.0.0/0 against a split list gets the list.
@@ -110,13 +116,28 @@ static bool ts_in_set(const struct ike_ts *t, const struct ike_ts_set *set)
 bool ike_ts_set_narrow(const struct ike_ts *peer, unsigned int n, const struct ike_ts_set *ours,
 		       struct ike_ts_set *out)
 {
-	struct ike_ts r;
+	struct ike_ts all[IKE_MAX_TS * IKE_MAX_TS], r;
+	unsigned int m = 0;
 
+	for (unsigned int i = 0; i < n && i < IKE_MAX_TS; i++)
+		for (unsigned int j = 0; j < ours->n; j++)
+			if (ts_intersect(&peer[i], &ours->ts[j], &r))
+				all[m++] = r;
+	/*
+	 * Only the largest: an intersection inside another adds no traffic,
+	 * only a redundant policy (a rekey's {X, Y} against {X, Y} would
+	 * otherwise come back with X and Y's own intersection too)
+	 */
 	out->n = 0;
-	for (unsigned int i = 0; i < n; i++)
-		for (unsigned int j = 0; j < ours->n && out->n < IKE_MAX_TS; j++)
-			if (ts_intersect(&peer[i], &ours->ts[j], &r) && !ts_in_set(&r, out))
-				out->ts[out->n++] = r;
+	for (unsigned int i = 0; i < m && out->n < IKE_MAX_TS; i++) {
+		bool inside = ts_in_set(&all[i], out);
+
+		for (unsigned int j = 0; j < m && !inside; j++)
+			inside = j != i && memcmp(&all[i], &all[j], sizeof(all[i])) &&
+				 ike_ts_within(&all[i], &all[j]);
+		if (!inside)
+			out->ts[out->n++] = all[i];
+	}
 	return out->n > 0;
 }
 

@@ -19,6 +19,7 @@ bool ike_ts_set_narrow(const struct ike_ts *peer, unsigned int n, const struct i
 bool ike_ts_set_within(const struct ike_ts *t, unsigned int n, const struct ike_ts_set *outer);
 bool ike_ts_set_overlap(const struct ike_ts_set *a, const struct ike_ts_set *b);
 bool ike_ts_set_equal(const struct ike_ts_set *a, const struct ike_ts_set *b);
+bool ike_ts_set_has(const struct ike_ts_set *set, const struct ike_ts *t);
 /* the Diffie-Hellman of a CHILD_SA negotiation: what ike_choose_esp() makes of groups */
 enum ike_child_ke {
 	CHILD_KE_IGNORE,	/* IKE_AUTH: no KE; the peer's groups are ignored */

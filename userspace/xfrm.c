@@ -373,9 +373,38 @@ static void put_sel(struct xfrm_selector *sel, const struct ike_ts *src,
  * for each pair of ours and the peer's of one family: pair @i of ours and
  * @j of the peer's.
  */
+static bool pair_valid(const struct xfrm_child *c, unsigned int i, unsigned int j)
+{
+	const struct ike_ts *l = &c->local_ts.ts[i], *r = &c->remote_ts.ts[j];
+
+	/* one family, and one protocol (RFC 7296 2.9: TSi and TSr's) */
+	return l->family == r->family && (!l->proto || !r->proto || l->proto == r->proto);
+}
+
+static void put_sel(struct xfrm_selector *sel, const struct ike_ts *src,
+		    const struct ike_ts *dst);
+
+/*
+ * A pair gets policies unless it is invalid or selects what an earlier
+ * pair of the child selects already (L and L[6] with R[6]: one selector).
+ */
 static bool pair_ok(const struct xfrm_child *c, unsigned int i, unsigned int j)
 {
-	return c->local_ts.ts[i].family == c->remote_ts.ts[j].family;
+	struct xfrm_selector a, b;
+
+	if (!pair_valid(c, i, j))
+		return false;
+	put_sel(&a, &c->local_ts.ts[i], &c->remote_ts.ts[j]);
+	for (unsigned int k = 0; k <= i; k++) {
+		for (unsigned int m = 0; m < c->remote_ts.n && (k < i || m < j); m++) {
+			if (!pair_valid(c, k, m))
+				continue;
+			put_sel(&b, &c->local_ts.ts[k], &c->remote_ts.ts[m]);
+			if (!memcmp(&a, &b, sizeof(a)))
+				return false;
+		}
+	}
+	return true;
 }
 
 /* add (exclusively, or replacing one with the same selector) or delete one policy */
@@ -472,17 +501,20 @@ static int migrate(struct xfrm_nl *x, const struct xfrm_child *o, const struct x
  */
 int xfrm_migrate_child(struct xfrm_nl *x, const struct xfrm_child *o, const struct xfrm_child *n)
 {
-	int err = 0;
+	int err = 0, e;
 
-	for (unsigned int i = 0; i < o->local_ts.n && !err; i++) {
-		for (unsigned int j = 0; j < o->remote_ts.n && !err; j++) {
+	/* every pair, whatever one of them answers: the first error is returned */
+	for (unsigned int i = 0; i < o->local_ts.n; i++) {
+		for (unsigned int j = 0; j < o->remote_ts.n; j++) {
 			if (!pair_ok(o, i, j))
 				continue;
-			err = migrate(x, o, n, i, j, XFRM_POLICY_OUT);
+			e = migrate(x, o, n, i, j, XFRM_POLICY_OUT);
+			if (!e)
+				e = migrate(x, o, n, i, j, XFRM_POLICY_IN);
+			if (!e && o->tunnel)
+				e = migrate(x, o, n, i, j, XFRM_POLICY_FWD);
 			if (!err)
-				err = migrate(x, o, n, i, j, XFRM_POLICY_IN);
-			if (!err && o->tunnel)
-				err = migrate(x, o, n, i, j, XFRM_POLICY_FWD);
+				err = e;
 		}
 	}
 	return err;
@@ -519,9 +551,23 @@ static int pair_add(struct xfrm_nl *x, const struct xfrm_child *c, unsigned int 
 	return err;
 }
 
+/* one pair's policies, on their own (a pair that gets none: 0) */
+int xfrm_pair_add(struct xfrm_nl *x, const struct xfrm_child *c, unsigned int i, unsigned int j,
+		  bool replace)
+{
+	return pair_ok(c, i, j) ? pair_add(x, c, i, j, replace) : 0;
+}
+
+int xfrm_pair_del(struct xfrm_nl *x, const struct xfrm_child *c, unsigned int i, unsigned int j)
+{
+	return pair_ok(c, i, j) ? pair_del(x, c, i, j) : 0;
+}
+
 /*
  * Exclusively unless replace: a policy with the same selectors that exists
- * already is -EEXIST, and what this call added is removed again.
+ * already is -EEXIST, and what this call added is removed again.  With
+ * replace, what it pointed at @c stays so: the caller points it back
+ * (ike_child.c, policies_release()).
  */
 int xfrm_add_policies(struct xfrm_nl *x, const struct xfrm_child *c, bool replace)
 {
