@@ -248,6 +248,24 @@ static inline uint8_t ike_ts_prefix(const struct ike_ts *ts)
 	return bits;
 }
 
+/* a selector's range from an address and a prefix length: the byte mask of byte i */
+static inline uint8_t ike_prefix_mask(unsigned int bits, unsigned int i)
+{
+	unsigned int b = bits > i * 8 ? (bits - i * 8 >= 8 ? 8 : bits - i * 8) : 0;
+
+	return (uint8_t)(0xff00 >> b);
+}
+
+static inline void ike_ts_set_prefix(struct ike_ts *t, const uint8_t *addr, unsigned int bits)
+{
+	unsigned int alen = t->family == AF_INET ? 4 : 16;
+
+	for (unsigned int i = 0; i < alen; i++) {
+		t->start[i] = addr[i] & ike_prefix_mask(bits, i);
+		t->end[i] = addr[i] | (uint8_t)~ike_prefix_mask(bits, i);
+	}
+}
+
 /* the selectors of one side of a CHILD_SA or of a conn (RFC 7296 2.9) */
 #define IKE_MAX_TS	8
 struct ike_ts_set {

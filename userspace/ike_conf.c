@@ -270,13 +270,7 @@ static int parse_ts(const char *v, struct ike_ts *ts)
 	plen = alen * 8;
 	if (slash && parse_uint(slash + 1, alen * 8, &plen))
 		return -EINVAL;
-	for (size_t i = 0; i < alen; i++) {
-		unsigned int bits = plen > i * 8 ? (plen - i * 8 >= 8 ? 8 : plen - i * 8) : 0;
-		uint8_t mask = (uint8_t)(0xff00 >> bits);
-
-		ts->start[i] = a[i] & mask;
-		ts->end[i] = a[i] | (uint8_t)~mask;
-	}
+	ike_ts_set_prefix(ts, a, (unsigned int)plen);
 	ts->proto = (uint8_t)proto;
 	ts->sport = port ? (uint16_t)port : 0;
 	ts->eport = port ? (uint16_t)port : 65535;

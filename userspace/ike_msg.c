@@ -318,7 +318,6 @@ bool ike_proposal_has(const struct ike_proposal *p, const struct ike_suite *s)
 /* a subnet attribute (address and netmask, or address and prefix) as a selector */
 static int cp_parse_subnet(const uint8_t *v, int family, struct ike_ts *t)
 {
-	size_t alen = family == AF_INET ? 4 : 16;
 	unsigned int bits = 0;
 
 	memset(t, 0, sizeof(*t));
@@ -337,13 +336,7 @@ static int cp_parse_subnet(const uint8_t *v, int family, struct ike_ts *t)
 		if (bits > 128)
 			return -EBADMSG;
 	}
-	for (size_t i = 0; i < alen; i++) {
-		unsigned int b = bits > i * 8 ? (bits - i * 8 >= 8 ? 8 : bits - i * 8) : 0;
-		uint8_t m = (uint8_t)(0xff00 >> b);
-
-		t->start[i] = v[i] & m;
-		t->end[i] = v[i] | (uint8_t)~m;
-	}
+	ike_ts_set_prefix(t, v, bits);
 	return 0;
 }
 
@@ -719,11 +712,8 @@ static void cp_subnet(struct ike_chain *c, const struct ike_ts *t)
 
 	if (t->family == AF_INET) {
 		memcpy(v, t->start, 4);
-		for (unsigned int i = 0; i < 4; i++) {
-			unsigned int b = bits > i * 8 ? (bits - i * 8 >= 8 ? 8 : bits - i * 8) : 0;
-
-			v[4 + i] = (uint8_t)(0xff00 >> b);
-		}
+		for (unsigned int i = 0; i < 4; i++)
+			v[4 + i] = ike_prefix_mask(bits, i);
 		cp_attr(c, CA_INTERNAL_IP4_SUBNET, v, 8);
 	} else {
 		memcpy(v, t->start, 16);
