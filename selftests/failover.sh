@@ -23,7 +23,8 @@ conf() {
 			echo "remote = $IP2"
 			echo "local-id = @client.example"
 			echo "remote-id = @gw.example"
-			echo "local-ts = $IN1/32"
+			# a road warrior's selector is the address it gets
+			[[ " $* " == *" vip=yes "* ]] || echo "local-ts = $IN1/32"
 			echo "remote-ts = $IN2/32"
 		else
 			echo "local = $IP2"
@@ -239,6 +240,65 @@ t_back_to_udp() {
 	n1 "$ESPTCP" show | grep "^ike\|^  ike"
 }
 
+# the seed's dial-up gateway: a pool of 5, DNS, TCP on port 5500, UDP
+# first.  A road warrior (vip = yes) gets the pool's first address and
+# routes; UDP dies under a ping, and the tunnel carries on over TCP with the
+# same address, routes and SPIs, then returns to UDP.  Its updown script
+# hears up (UDP), the moves (TCP, then UDP) and down, and the gateway's show
+# lists the lease with the client's identity and transport.
+RW_VIP=192.168.111.1
+t_roadwarrior() {
+	local s1 s2 log=$_tmp/updown.log
+	inner_addrs 4
+	updown_script "$_tmp/updown.sh" "$log"
+	start port=5500 i:vip=yes i:udp-timeout=1s i:udp-probe=2s "i:updown=$_tmp/updown.sh" \
+		"r:pool=$RW_VIP-192.168.111.5" "r:dns=10.1.0.53"
+	wait_for 50 grep -q "virtual address $RW_VIP on lo" "$_tmp/i.out"
+	grep -q "virtual address $RW_VIP leased to the client" "$_tmp/r.out"
+	ip -n $NS1 route show table 220 | grep -q "^$IN2 via 192.0.2.254 dev v1 .*src $RW_VIP"
+	# the route picks the source: no -I
+	n1 ping -c 3 -i 0.2 -W 2 "$IN2"
+	s1=$(spis $NS1)
+	ip netns exec $NS1 ping -c 100 -i 0.1 -W 1 "$IN2" >"$_tmp/ping.txt" 2>&1 &
+	local p=$!
+	sleep 2
+	block_udp
+	wait_for 100 grep -q "now on TCP" "$_tmp/r.out"
+	wait $p || true
+	tail -n 2 "$_tmp/ping.txt"
+	n1 ping -c 2 -i 0.2 -W 2 "$IN2"
+	s2=$(spis $NS1)
+	[ "$s1" = "$s2" ]
+	ip -n $NS1 addr show dev lo | grep -q "inet $RW_VIP/32"
+	ip -n $NS1 route show table 220 | grep -q "^$IN2 .*src $RW_VIP"
+	n2 "$ESPTCP" show | grep -E "^  (ike|lease)"
+	n2 "$ESPTCP" show | grep -qE "^  ike t .* responder peer client.example at .* tcp children 1"
+	n2 "$ESPTCP" show | grep -qE "^  lease $RW_VIP to client.example since [0-9]+s"
+	wait_for 50 sh -c "grep -c '^verb move' '$log' | grep -qx 1"
+	[ "$(updown_var "$log" move ESPTCP_TRANSPORT)" = tcp ]
+	[ "$(updown_var "$log" move ESPTCP_VIP)" = "$RW_VIP" ]
+	# and back to UDP: the same again
+	unblock
+	wait_for 100 grep -q "now on UDP (UDP works again)" "$_tmp/i.out"
+	n1 ping -c 2 -i 0.2 -W 2 "$IN2"
+	[ "$(spis $NS1)" = "$s1" ]
+	ip -n $NS1 route show table 220 | grep -q "^$IN2 .*src $RW_VIP"
+	wait_for 50 sh -c "grep -c '^verb move' '$log' | grep -qx 2"
+	[ "$(updown_var "$log" move ESPTCP_TRANSPORT)" = udp ]
+	[ "$(updown_var "$log" up ESPTCP_TRANSPORT)" = udp ]
+	[ "$(updown_var "$log" up ESPTCP_VIP)" = "$RW_VIP" ]
+	[ "$(updown_var "$log" up ESPTCP_DNS)" = 10.1.0.53 ]
+	[ "$(updown_var "$log" up ESPTCP_PEER_ID)" = gw.example ]
+	# the client stops: down, and the address and routes go
+	kill "$PID_i"
+	wait "$PID_i" || true
+	grep -q "^verb down" "$log"
+	[ "$(updown_var "$log" down ESPTCP_VIP)" = "$RW_VIP" ]
+	expect_fail sh -c "ip -n $NS1 addr show dev lo | grep -q 'inet $RW_VIP/'"
+	[ -z "$(ip -n $NS1 route show table 220)" ]
+	sed 's/^/# updown: /' "$log" | grep -E "verb|TRANSPORT|VIP="
+}
+
 # the initiator's host changes its address while on TCP (local = %any): the
 # old connection can only time out, so the initiator reconnects from the new
 # address; the responder migrates the states there and binds them to the
@@ -332,6 +392,10 @@ cleanup() {
 	ip -n $NS1 addr del "$ROAM/24" dev v1 2>/dev/null || true
 	ip -n $NS1 route replace default via 192.0.2.254 2>/dev/null || true
 	ip netns exec $NS1 sysctl -qw net.ipv4.conf.v1.promote_secondaries=0
+	# a road warrior killed before it could take its address away
+	ip -n $NS1 addr del "$RW_VIP/32" dev lo 2>/dev/null || true
+	ip -n $NS1 route flush table 220 2>/dev/null || true
+	ip -n $NS1 rule del table 220 2>/dev/null || true
 	tunnel_down
 	rm -f "$_tmp"/*.out
 }
@@ -342,6 +406,8 @@ cleanup() {
 # on debug by hand (TESTS=failover), it keeps libreswan's fallback, which
 # needs espintcp: the reference kernel has it too.
 debug_subset="libreswan"
+# the kernel tier has the same moves without a virtual address (mid_ping, mobike)
+helper_only="roadwarrior"
 
 esptcp_load
 topo_up
@@ -360,6 +426,9 @@ t_case_subset tcp_new_address "TCP: the initiator's address changes; it reconnec
 	t_tcp_new_address
 t_ran && cleanup >/dev/null 2>&1
 t_case_subset mobike "MOBIKE: UDP unblocked, the SAs move back to UDP" t_back_to_udp
+t_ran && cleanup >/dev/null 2>&1
+t_case_subset roadwarrior "dial-up: a road warrior's virtual address and routes survive UDP -> TCP -> UDP" \
+	t_roadwarrior
 t_ran && cleanup >/dev/null 2>&1
 t_case_subset nat_udp "NAT (masquerade) on the router, UDP: ESP in UDP" t_nat udp
 t_ran && cleanup >/dev/null 2>&1

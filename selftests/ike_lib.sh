@@ -28,7 +28,8 @@ mine() {
 		echo "local = $l"
 		echo "remote = $r"
 		echo "psk = \"$PEERS_PSK\""
-		echo "local-ts = $lts/$p"
+		# a client asking for a virtual address has no selector of its own
+		[[ " $* " == *" vip=yes "* ]] || echo "local-ts = $lts/$p"
 		echo "remote-ts = $rts/$p"
 		for kv in "$@"; do
 			echo "${kv%%=*} = ${kv#*=}"

@@ -1,12 +1,16 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Many initiators against one responder: each `esptcp ike` client in a
-# namespace of its own on a bridge behind the router, all over TCP to one
-# gateway with a conn per client.  Every tunnel must come up and pass a ping.
+# namespace of its own behind the router.  A gateway with a conn per client
+# (over TCP), and a dial-up gateway with one conn and a pool for all of
+# them (road warriors with vip = yes): every tunnel must come up and pass a
+# ping; a pool too small refuses the client beyond it and no other.
 . "$(dirname "$0")/lib.sh"
-trap 'many_down "$N" >/dev/null 2>&1; stop_all; topo_down; rm -rf "$_tmp"' EXIT
+trap 'many_down $((N > D ? N : D)) >/dev/null 2>&1; stop_all; topo_down; rm -rf "$_tmp"' EXIT
 
-N=${ESPTCP_MANY:-50}
+# a conn per client (N), and one dial-up conn for all of them (D)
+N=${ESPTCP_MANY:-10}
+D=${ESPTCP_DIALUP:-100}
 
 installed() { # installed LOG: CHILD_SAs installed so far
 	grep -c "CHILD_SA installed" "$1" || true
@@ -18,6 +22,23 @@ all_up() { # all_up N: the gateway has N CHILD_SAs; progress every 10th try
 	_tries=$((${_tries:-0} + 1))
 	[ $((_tries % 25)) -eq 0 ] && echo "# $got of $1 tunnels up"
 	[ "$got" -ge "$1" ]
+}
+
+# ping_all N [inner]: every client pings $IN2 at once (from its inner
+# address 203.0.113.100+i, or the source its routes pick); prints how many
+# got a reply
+ping_all() {
+	local i pings=() src=() ok=0
+	for i in $(seq 1 "$1"); do
+		[ "${2:-}" = inner ] && src=(-I 203.0.113.$((100 + i)))
+		ip netns exec esptcp-c$i ping -c 1 -W 5 "${src[@]}" "$IN2" >"$_tmp/p$i.txt" 2>&1 &
+		pings+=($!)
+	done
+	wait "${pings[@]}" || true
+	for i in $(seq 1 "$1"); do
+		grep -q " 1 received" "$_tmp/p$i.txt" && ok=$((ok + 1))
+	done
+	echo "$ok"
 }
 
 # N initiators, each in its own namespace behind the router, against one
@@ -39,18 +60,9 @@ t_many() {
 		remote-ts = 203.0.113.$((100 + i))/32
 		EOC
 	done
-	# a veth and a /24 each (no bridge: not every test kernel has one)
-	echo "# $n clients: namespaces esptcp-c1..c$n, client i at 10.77.i.1 behind nr"
+	clients_up "$n"
 	for i in $(seq 1 "$n"); do
 		ns=esptcp-c$i
-		ip netns add $ns
-		ip -n $NSR link add cv$i type veth peer name eth0 netns $ns
-		ip -n $NSR addr add 10.77.$i.254/24 dev cv$i
-		ip -n $NSR link set cv$i up
-		ip -n $ns link set lo up
-		ip -n $ns addr add 10.77.$i.1/24 dev eth0
-		ip -n $ns link set eth0 up
-		ip -n $ns route add default via 10.77.$i.254
 		ip -n $ns addr add 203.0.113.$((100 + i))/32 dev lo
 		ip -n $ns route add "$IN2/32" via 10.77.$i.254 src 203.0.113.$((100 + i))
 		cat >"$_tmp/c$i.conf" <<-EOC
@@ -76,22 +88,133 @@ t_many() {
 	done
 	wait_for 1500 all_up "$n" ||
 		{ tail -n 30 "$_tmp/gw.out"; tail -n 5 "$_tmp"/c1.log; false; }
-	local pings=()
-	for i in $(seq 1 "$n"); do
-		ip netns exec esptcp-c$i ping -c 1 -W 5 -I 203.0.113.$((100 + i)) "$IN2" \
-			>"$_tmp/p$i.txt" 2>&1 &
-		pings+=($!)
-	done
-	wait "${pings[@]}" || true
-	for i in $(seq 1 "$n"); do
-		grep -q " 1 received" "$_tmp/p$i.txt" && ok=$((ok + 1))
-	done
+	ok=$(ping_all "$n" inner)
 	echo "# $ok of $n clients got a reply through their tunnel"
 	local socks
 	socks=$(ip netns exec $NS2 "$ESPTCP" show | grep -c "^socket ino" || true)
 	echo "# esptcp sockets on the gateway: $socks"
 	[ "$ok" -eq "$n" ]
 	[ "$socks" -eq "$n" ]
+}
+
+# clients_up N: namespaces esptcp-c1..cN, client i at 10.77.i.1 behind nr,
+# a veth and a /24 each (no bridge: not every test kernel has one)
+clients_up() {
+	local i ns
+	echo "# $1 clients: namespaces esptcp-c1..c$1, client i at 10.77.i.1 behind nr"
+	for i in $(seq 1 "$1"); do
+		ns=esptcp-c$i
+		ip netns add $ns
+		ip -n $NSR link add cv$i type veth peer name eth0 netns $ns
+		ip -n $NSR addr add 10.77.$i.254/24 dev cv$i
+		ip -n $NSR link set cv$i up
+		ip -n $ns link set lo up
+		ip -n $ns addr add 10.77.$i.1/24 dev eth0
+		ip -n $ns link set eth0 up
+		ip -n $ns route add default via 10.77.$i.254
+	done
+}
+
+# the dial-up gateway: one conn for every client (remote-id = *@example.org,
+# one group PSK), a pool of POOL, the split list $IN2
+dialup_gw() {
+	n2 ip addr add "$IN2/32" dev lo
+	cat >"$_tmp/gw.conf" <<-EOC
+	[conn dialup]
+	role = responder
+	local = $IP2
+	local-id = @gw.example
+	remote-id = *@example.org
+	psk = "the dial-up group's psk"
+	local-ts = $IN2/32
+	pool = $1
+	EOC
+	echo "# [n2] esptcp ike gw.conf & (pool $1)"
+	ip netns exec $NS2 "$ESPTCP" ike -v "$_tmp/gw.conf" >"$_tmp/gw.out" 2>&1 &
+	GW_PID=$!
+	pids+=($!)
+	wait_for 50 grep -q "running" "$_tmp/gw.out"
+}
+
+# dialup_client I TRANSPORT: road warrior c$I@example.org, vip = yes
+dialup_client() {
+	cat >"$_tmp/c$1.conf" <<-EOC
+	[conn gw]
+	role = initiator
+	transport = $2
+	local = 10.77.$1.1
+	remote = $IP2
+	local-id = c$1@example.org
+	remote-id = @gw.example
+	psk = "the dial-up group's psk"
+	vip = yes
+	EOC
+	ip netns exec esptcp-c$1 "$ESPTCP" ike -v "$_tmp/c$1.conf" >"$_tmp/c$1.log" 2>&1 &
+	pids+=($!)
+	eval "C$1_PID=$!"
+}
+
+# vip_of I: the virtual address client I has on its lo (none: empty)
+vip_of() {
+	ip -n esptcp-c$1 -4 -o addr show dev lo | awk '$4 != "127.0.0.1/8" { sub(/\/.*/, "", $4); print $4 }'
+}
+
+# N road warriors against one dial-up conn over TCP: each its own address
+# from the pool, all distinct, all ping from it
+t_dialup() {
+	local n=$1 i ok=0 addrs
+	clients_up "$n"
+	dialup_gw 10.3.0.0/24
+	for i in $(seq 1 "$n"); do
+		dialup_client "$i" tcp
+	done
+	wait_for 1500 all_up "$n" ||
+		{ tail -n 30 "$_tmp/gw.out"; tail -n 5 "$_tmp"/c1.log; false; }
+	for i in $(seq 1 "$n"); do
+		wait_for 50 grep -q "virtual address .* on lo" "$_tmp/c$i.log"
+	done
+	addrs=$(for i in $(seq 1 "$n"); do vip_of "$i"; done | sort -u | wc -l)
+	echo "# distinct virtual addresses: $addrs of $n clients"
+	[ "$addrs" -eq "$n" ]
+	# the route in table 220 picks the virtual address
+	ok=$(ping_all "$n")
+	echo "# $ok of $n clients got a reply from their virtual address"
+	[ "$ok" -eq "$n" ]
+	[ "$(ip netns exec $NS2 "$ESPTCP" show | grep -c '^  lease 10.3.0.')" -eq "$n" ]
+}
+
+# the seed's pool of 5 and 6 clients over UDP: the sixth is refused with
+# INTERNAL_ADDRESS_FAILURE and the others carry on; a client that comes
+# back gets its own address again
+t_pool5() {
+	local i a1
+	clients_up 6
+	dialup_gw 192.168.111.1-192.168.111.5
+	for i in 1 2 3 4 5; do
+		dialup_client "$i" udp
+		wait_for 100 grep -q "virtual address .* on lo" "$_tmp/c$i.log"
+	done
+	dialup_client 6 udp
+	wait_for 100 grep -q "INTERNAL_ADDRESS_FAILURE" "$_tmp/c6.log"
+	grep -E "INTERNAL_ADDRESS_FAILURE|no virtual address" "$_tmp/c6.log" "$_tmp/gw.out" |
+		sed "s|$_tmp/||; s/^/# /" | head -n 4
+	grep -q "no virtual address for the client: the pool of conn dialup" "$_tmp/gw.out"
+	[ -z "$(vip_of 6)" ]
+	for i in 1 2 3 4 5; do
+		ip netns exec esptcp-c$i ping -c 1 -W 5 "$IN2" >/dev/null
+	done
+	[ "$(helper_stat "$GW_PID" "$_tmp/gw.out" vip_exhausted)" -ge 1 ]
+	# client 1 goes (DELETE) and comes back: its address, not the waiting sixth's
+	a1=$(vip_of 1)
+	kill "$C1_PID"
+	wait "$C1_PID" || true
+	[ -z "$(vip_of 1)" ]
+	dialup_client 1 udp
+	wait_for 100 grep -q "virtual address .* on lo" "$_tmp/c1.log"
+	echo "# client 1: $a1, again $(vip_of 1)"
+	[ "$(vip_of 1)" = "$a1" ]
+	ip netns exec esptcp-c1 ping -c 1 -W 5 "$IN2" >/dev/null
+	[ -z "$(vip_of 6)" ]
 }
 
 many_down() {
@@ -108,4 +231,12 @@ many_down() {
 esptcp_load
 topo_up
 t_case_subset many "$N initiators in their own namespaces against one responder over TCP" t_many "$N"
+t_ran && many_down "$N" >/dev/null 2>&1
+t_ran && topo_up >/dev/null
+t_case_subset dialup "$D road warriors against one dial-up conn: distinct addresses, all ping" \
+	t_dialup "$D"
+t_ran && many_down "$D" >/dev/null 2>&1
+t_ran && topo_up >/dev/null
+t_case_subset pool5 "a pool of 5 and 6 clients: the sixth refused, a returning client's address kept" \
+	t_pool5
 t_done

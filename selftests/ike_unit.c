@@ -546,6 +546,10 @@ TEST(address_pool)
 	const uint8_t outside[4] = { 192, 168, 112, 1 };
 
 	EXPECT_EQ(-ENOENT, ike_pool_release(&p, outside, 92000, 0));
+	EXPECT_EQ(NULL, ike_pool_lease(&p, outside));
+	ASSERT_NE(NULL, ike_pool_lease(&p, c));
+	EXPECT_EQ(1u, ike_pool_lease(&p, c)->users);
+	EXPECT_EQ(91001u, ike_pool_lease(&p, c)->since);
 	EXPECT_EQ(0, ike_pool_release(&p, c, 92000, 0));
 	EXPECT_EQ(-ENOENT, ike_pool_release(&p, c, 92000, 0));
 	ike_pool_free(&p);
@@ -569,6 +573,29 @@ TEST(address_pool)
 	EXPECT_EQ(-EINVAL, ike_pool_init(&p, AF_INET, first, big));
 	l6[3] = 0xb9;
 	EXPECT_EQ(-EINVAL, ike_pool_init(&p, AF_INET6, f6, l6));
+}
+
+/* identities as `esptcp show` and the log print them: a peer cannot forge a line */
+TEST(id_format)
+{
+	const uint8_t v4[4] = { 192, 0, 2, 7 }, v6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+	char buf[64];
+
+	ike_id_format(ID_IPV4_ADDR, v4, 4, buf, sizeof(buf));
+	EXPECT_STREQ("192.0.2.7", buf);
+	ike_id_format(ID_IPV6_ADDR, v6, 16, buf, sizeof(buf));
+	EXPECT_STREQ("2001:db8::1", buf);
+	ike_id_format(ID_RFC822_ADDR, (const uint8_t *)"alice@example.org", 17, buf, sizeof(buf));
+	EXPECT_STREQ("alice@example.org", buf);
+	ike_id_format(ID_FQDN, (const uint8_t *)"a b\nlease 1\\\"", 13, buf, sizeof(buf));
+	EXPECT_STREQ("a\\x20b\\x0alease\\x201\\x5c\\x22", buf);
+	/* truncated whole, never mid-escape */
+	ike_id_format(ID_FQDN, (const uint8_t *)"\n\n\n", 3, buf, 8);
+	EXPECT_STREQ("\\x0a", buf);
+	ike_id_format(ID_IPV4_ADDR, v4, 3, buf, sizeof(buf));
+	EXPECT_STREQ("type 1, 3 bytes", buf);
+	ike_id_format(9, v4, 4, buf, sizeof(buf));
+	EXPECT_STREQ("type 9, 4 bytes", buf);
 }
 
 /* load a one-conn responder configuration with these further lines */
@@ -637,6 +664,54 @@ TEST(pool_in_conf)
 			       &conf));
 	/* no pool and no remote-ts: nothing to narrow the client to */
 	EXPECT_NE(0, load_conf("local-ts = 10.1.0.0/16\n", &conf));
+}
+
+/* a client's virtual address and updown: the keys and what they imply */
+TEST(vip_client_conf)
+{
+	struct ike_conf conf;
+	const struct ike_conn_conf *c;
+
+	/* our selector is any address; remote-ts defaults to everything too */
+	ASSERT_EQ(0, load_conf("role = initiator\nremote = 192.0.2.1\nvip = yes\n"
+			       "updown = /etc/esptcp/updown.sh\n", &conf));
+	c = &conf.conns[0];
+	EXPECT_TRUE(c->vip);
+	EXPECT_STREQ("lo", c->vip_dev);
+	EXPECT_EQ(220u, c->route_table);
+	EXPECT_STREQ("/etc/esptcp/updown.sh", c->updown);
+	ASSERT_EQ(1u, c->local_ts.n);
+	EXPECT_EQ(AF_INET, c->local_ts.ts[0].family);
+	EXPECT_EQ(0, ike_ts_prefix(&c->local_ts.ts[0]));
+	EXPECT_EQ(255, c->local_ts.ts[0].end[3]);
+	ASSERT_EQ(1u, c->remote_ts.n);
+	EXPECT_EQ(0, ike_ts_prefix(&c->remote_ts.ts[0]));
+	ike_conf_free(&conf);
+	/* a split list asked for, another interface and table; IPv6 from remote-ts */
+	ASSERT_EQ(0, load_conf("role = initiator\nremote = 192.0.2.1\nvip = yes\n"
+			       "remote-ts = 10.1.0.0/16, 10.2.0.0/16\nvip-interface = dummy0\n"
+			       "route-table = 1000\n", &conf));
+	c = &conf.conns[0];
+	EXPECT_EQ(2u, c->remote_ts.n);
+	EXPECT_STREQ("dummy0", c->vip_dev);
+	EXPECT_EQ(1000u, c->route_table);
+	ike_conf_free(&conf);
+	ASSERT_EQ(0, load_conf("role = initiator\nremote = 192.0.2.1\nvip = yes\n"
+			       "remote-ts = 2001:db8:1::/48\n", &conf));
+	EXPECT_EQ(AF_INET6, conf.conns[0].local_ts.ts[0].family);
+	ike_conf_free(&conf);
+	/* a responder's, with a selector of our own, transport mode; bad values */
+	EXPECT_NE(0, load_conf("vip = yes\nremote-ts = 10.1.0.0/16\n", &conf));
+	EXPECT_NE(0, load_conf("role = initiator\nremote = 192.0.2.1\nvip = yes\n"
+			       "local-ts = 10.9.0.1/32\n", &conf));
+	EXPECT_NE(0, load_conf("role = initiator\nremote = 192.0.2.1\nvip = yes\n"
+			       "mode = transport\n", &conf));
+	EXPECT_NE(0, load_conf("role = initiator\nremote = 192.0.2.1\nvip = yes\n"
+			       "route-table = 254\n", &conf));
+	EXPECT_NE(0, load_conf("role = initiator\nremote = 192.0.2.1\nvip = yes\n"
+			       "vip-interface = a/b\n", &conf));
+	EXPECT_NE(0, load_conf("local-ts = 10.1.0.0/16\nremote-ts = 10.2.0.0/16\n"
+			       "updown = updown.sh\n", &conf));
 }
 
 TEST(ts_lists_in_conf)
@@ -768,6 +843,52 @@ TEST(conn_and_identity)
 	EXPECT_TRUE(ike_id_matches(&c, &id, &stranger));
 	fqdn[14] = 'x';
 	EXPECT_FALSE(ike_id_matches(&c, &id, &peer));
+}
+
+/* one conn for many clients: remote-id = %any, or a pattern */
+TEST(identity_patterns)
+{
+	struct ike_conf conf;
+	const struct ike_conn_conf *c;
+	struct sockaddr_storage peer = ss4("192.0.2.1");
+	uint8_t mail[4 + 17] = { ID_RFC822_ADDR, 0, 0, 0 }, host[4 + 14] = { ID_FQDN, 0, 0, 0 };
+	uint8_t ipid[8] = { ID_IPV4_ADDR, 0, 0, 0, 192, 0, 2, 1 };
+	struct ike_pl m = { .type = PL_IDI, .data = mail, .len = sizeof(mail) };
+	struct ike_pl h = { .type = PL_IDI, .data = host, .len = sizeof(host) };
+	struct ike_pl ip = { .type = PL_IDI, .data = ipid, .len = sizeof(ipid) };
+
+	memcpy(mail + 4, "alice@example.org", 17);
+	memcpy(host + 4, "a.example.org.", 14);
+	ASSERT_EQ(0, load_conf("local-ts = 10.1.0.0/16\npool = 10.3.0.0/24\n"
+			       "remote-id = *@example.org\n", &conf));
+	c = &conf.conns[0];
+	EXPECT_TRUE(c->remote_id_glob);
+	EXPECT_TRUE(ike_id_matches(c, &m, &peer));
+	mail[4 + 16] = 'x';			/* alice@example.orx */
+	EXPECT_FALSE(ike_id_matches(c, &m, &peer));
+	mail[4 + 16] = 'g';
+	EXPECT_FALSE(ike_id_matches(c, &h, &peer));	/* an FQDN, not an address */
+	EXPECT_FALSE(ike_id_matches(c, &ip, &peer));
+	mail[4 + 3] = 0;			/* a NUL inside is no text ID */
+	EXPECT_FALSE(ike_id_matches(c, &m, &peer));
+	mail[4 + 3] = 'c';
+	ike_conf_free(&conf);
+	ASSERT_EQ(0, load_conf("local-ts = 10.1.0.0/16\npool = 10.3.0.0/24\n"
+			       "remote-id = @*.example.org\n", &conf));
+	EXPECT_FALSE(ike_id_matches(&conf.conns[0], &h, &peer));	/* the trailing dot */
+	host[4 + 13] = 'x';
+	memcpy(host + 4 + 10, "org", 3);
+	host[4 + 13] = 0;
+	h.len--;
+	EXPECT_TRUE(ike_id_matches(&conf.conns[0], &h, &peer));
+	EXPECT_FALSE(ike_id_matches(&conf.conns[0], &m, &peer));
+	ike_conf_free(&conf);
+	ASSERT_EQ(0, load_conf("local-ts = 10.1.0.0/16\npool = 10.3.0.0/24\n"
+			       "remote-id = %any\n", &conf));
+	EXPECT_TRUE(conf.conns[0].remote_id_any);
+	EXPECT_TRUE(ike_id_matches(&conf.conns[0], &m, &peer));
+	EXPECT_TRUE(ike_id_matches(&conf.conns[0], &ip, &peer));
+	ike_conf_free(&conf);
 }
 
 TEST_HARNESS_MAIN

@@ -22,9 +22,14 @@
 #                           chacha-ecp384  chacha20poly1305-prfsha256-ecp384 / chacha20poly1305
 #                           cbc384-modp3072 aes256-sha384-modp3072 / aes256-sha512
 #
-#   swan_start NS DIR       start charon in NS, in a mount namespace of its own
+#   swan_start NS DIR [roadwarrior]
+#                           start charon in NS, in a mount namespace of its own
 #                           (DIR/run bound on /run: pid file, vici socket);
-#                           loads DIR/swanctl.conf when there is one
+#                           loads DIR/swanctl.conf when there is one.  With
+#                           roadwarrior, charon installs the virtual address
+#                           it is given, routes (table 220) for the selectors
+#                           it gets, and DNS servers into DIR/resolv.conf
+#                           (the resolve plugin), as a client's would
 #   swan_conf DIR NAME KEY=VALUE...
 #                           write connection NAME (IKE and child both called
 #                           NAME) with its PSK; loads it when charon runs.
@@ -37,7 +42,11 @@
 #                           none|trap|start (start_action), rekey= (IKE and
 #                           child rekey_time, default 0 = never; ike_rekey=
 #                           and child_rekey= set one), dpd= (dpd_delay,
-#                           default 0 = none)
+#                           default 0 = none), vips= (addresses to ask for),
+#                           pools= (pools to give from: swan_pool)
+#   swan_pool DIR NAME ADDRS [DNS]
+#                           an address pool for clients (swanctl pools { }),
+#                           with DNS servers (comma-separated)
 #   swan_load DIR           reload DIR/swanctl.conf (conns/*.conf, secrets/*.conf)
 #   swan_initiate DIR NAME [SECS]
 #                           swanctl --initiate under timeout (default 40 s)
@@ -198,21 +207,29 @@ swanctl_() { # swanctl_ DIR ARGS...: under timeout $PEERS_TIMEOUT (20 s)
 	_swan_ns "$dir" timeout "${PEERS_TIMEOUT:-20}" "$PEERS_SWAN/usr/sbin/swanctl" "$@"
 }
 
-swan_start() { # swan_start NS DIR
-	local ns=$1 dir=$2 log pid
+swan_start() { # swan_start NS DIR [roadwarrior]
+	local ns=$1 dir=$2 rw=${3:-} log pid
+	local plugins="random nonce aes sha1 sha2 hmac gcm gmp kdf openssl pem pkcs1 x509 pubkey kernel-netlink socket-default vici"
+	local install=no
+	[ "$rw" = roadwarrior ] && plugins="$plugins resolve" install=yes
 	if [ ! -x "$PEERS_SWAN/usr/lib/ipsec/charon" ]; then
 		echo "# no strongSwan in $PEERS_SWAN (make deps unpacks it)"
 		return 1
 	fi
-	mkdir -p "$dir/run" "$dir/conns" "$dir/secrets"
+	mkdir -p "$dir/run" "$dir/conns" "$dir/secrets" "$dir/pools"
 	echo "$ns" >"$dir/ns"
 	log=$(_peers_log "$dir")
 	cat >"$dir/strongswan.conf" <<EOF
 charon {
 	load_modular = no
-	load = random nonce aes sha1 sha2 hmac gcm gmp kdf openssl pem pkcs1 x509 pubkey kernel-netlink socket-default vici
-	install_routes = no
-	install_virtual_ip = no
+	load = $plugins
+	install_routes = $install
+	install_virtual_ip = $install
+	plugins {
+		resolve {
+			file = $dir/resolv.conf
+		}
+	}
 	retransmit_tries = 5
 	retransmit_timeout = 2.0
 	retransmit_base = 1.5
@@ -239,6 +256,9 @@ EOF
 	cat >"$dir/swanctl.conf" <<EOF
 connections {
 	include conns/*.conf
+}
+pools {
+	include pools/*.conf
 }
 secrets {
 	include secrets/*.conf
@@ -293,6 +313,7 @@ $name {
 	rand_time = 0
 	dpd_delay = ${KV[dpd]}
 	${KV[vips]:+vips = ${KV[vips]}}
+	${KV[pools]:+pools = ${KV[pools]}}
 	local {
 		auth = psk
 		id = ${KV[lid]:-$l}
@@ -324,6 +345,21 @@ ike-$name {
 }
 EOF
 	echo "# swan_conf $dir $name: ${KV[ike]} / ${KV[esp]}, $lts <-> $rts"
+	if [ -S "$dir/run/charon.vici" ]; then
+		swan_load "$dir"
+	fi
+}
+
+swan_pool() { # swan_pool DIR NAME ADDRS [DNS]
+	local dir=$1 name=$2
+	mkdir -p "$dir/pools"
+	cat >"$dir/pools/$name.conf" <<EOF
+$name {
+	addrs = $3
+	${4:+dns = $4}
+}
+EOF
+	echo "# swan_pool $dir $name: $3${4:+, DNS $4}"
 	if [ -S "$dir/run/charon.vici" ]; then
 		swan_load "$dir"
 	fi

@@ -501,74 +501,209 @@ t_foreign_ts() {
 # it too.  Each selector pair gets its policies, and a ping to each host
 # crosses the one CHILD_SA.
 SPLIT2=203.0.113.12
+# dir_policies NS: NS's policies of a direction (not the IKE sockets' bypass ones)
+dir_policies() {
+	ip -n "$1" xfrm policy | grep -cE "^[[:space:]]dir (in|out|fwd) " || true
+}
+# split_ping N [SRC]: N pings to each host of the split list, from SRC
+# (without: the source the routes pick), cross n1's outbound state
+split_ping() {
+	local before after src=()
+	[ -n "${2:-}" ] && src=(-I "$2")
+	before=$(out_packets $NS1 "$O1" "$O2")
+	n1 ping -c "$1" -i 0.3 -W 3 "${src[@]}" "$T2"
+	n1 ping -c "$1" -i 0.3 -W 3 "${src[@]}" "$SPLIT2"
+	after=$(out_packets $NS1 "$O1" "$O2")
+	echo "# n1's outbound state: $before -> $after packets"
+	[ "$after" -ge $((before + 2 * $1)) ]
+	SPLIT_AFTER=$after
+}
 t_split_ts() {
-	local who=$1 before after
+	local who=$1 ours sel spi np
 	trap case_cleanup EXIT
 	inner_addrs 4
 	n2 ip addr add "$SPLIT2/32" dev lo
 	n1 ip route replace "$SPLIT2/32" via 192.0.2.254 src "$T1"
+	# the list in either order: strongSwan need not keep ours
+	sel="($T2/32, $SPLIT2/32|$SPLIT2/32, $T2/32)"
 	if [ "$who" = swan ]; then
+		ours=$NS2
 		mine $NS2 responder udp "local-ts=$T2/32, $SPLIT2/32"
 		swan_conf "$_tmp/swan1" c1 local="$O1" remote="$O2" lts="$T1" rts=0.0.0.0/0
 		swan_start $NS1 "$_tmp/swan1"
 		swan_initiate "$_tmp/swan1" c1
 		mine_up
 		wait_for 100 swan_up "$_tmp/swan1" c1
-		grep -q "CHILD_SA selectors $T2/32, $SPLIT2/32 === $T1/32" "$_tmp/mine.out"
+		grep -qE "CHILD_SA selectors $sel === $T1/32" "$_tmp/mine.out"
 	else
+		ours=$NS1
 		swan_conf "$_tmp/swan2" c1 local="$O2" remote="$O1" lts="$T2/32,$SPLIT2/32" rts="$T1"
 		swan_start $NS2 "$_tmp/swan2"
 		mine $NS1 initiator udp "remote-ts=$T2/32, $SPLIT2/32"
 		mine_up
 		wait_for 100 swan_up "$_tmp/swan2" c1
-		grep -q "CHILD_SA selectors $T1/32 === $T2/32, $SPLIT2/32" "$_tmp/mine.out"
+		grep -qE "CHILD_SA selectors $T1/32 === $sel" "$_tmp/mine.out"
 	fi
 	grep "selectors" "$_tmp/mine.out" | sed 's/^/# /'
 	# one policy pair a host, out from n1 (and in, fwd on both sides)
 	ip -n $NS1 xfrm policy | grep -q "^src $T1/32 dst $T2/32"
 	ip -n $NS1 xfrm policy | grep -q "^src $T1/32 dst $SPLIT2/32"
 	ip -n $NS2 xfrm policy | grep -q "^src $SPLIT2/32 dst $T1/32"
-	before=$(out_packets $NS1 "$O1" "$O2")
-	n1 ping -c 3 -i 0.3 -W 3 -I "$T1" "$T2"
-	n1 ping -c 3 -i 0.3 -W 3 -I "$T1" "$SPLIT2"
-	after=$(out_packets $NS1 "$O1" "$O2")
-	echo "# n1's outbound state: $before -> $after packets"
-	[ "$after" -ge $((before + 6)) ]
+	split_ping 3 "$T1"
+	# a CHILD_SA rekey (ours) keeps both selectors on the new SAs
+	np=$(dir_policies "$ours")
+	echo "# our policies: $np"
+	# out, in and fwd for each of the two pairs
+	[ "$np" = 6 ]
+	spi=$(ip -n "$ours" xfrm state | awk '$1 == "proto" { print $4; exit }')
+	kill -USR2 "$MINE_PID"
+	wait_for 100 sh -c "! ip -n $ours xfrm state | grep -q 'spi $spi '"
+	[ "$(dir_policies "$ours")" = 6 ]
+	split_ping 2 "$T1"
+	# strongSwan deletes the IKE SA: no policy of the list is left on our side
+	if [ "$who" = swan ]; then
+		swanctl_ "$_tmp/swan1" --terminate --ike c1 >/dev/null
+	else
+		swanctl_ "$_tmp/swan2" --terminate --ike c1 >/dev/null
+	fi
+	wait_for 100 sh -c "! ip -n $ours xfrm policy | grep -qE '^[[:space:]]dir (in|out|fwd) '"
+	wait_for 100 sh -c "[ -z \"\$(ip -n $ours xfrm state)\" ]"
 }
 
-# a dial-up gateway's virtual address: strongSwan asks for one (vips =
-# 0.0.0.0) and our responder leases the first of its pool to strongSwan's
-# identity, with the DNS server and local-ts as the split list; the child's
-# selector on strongSwan's side is that address.  A second connection of
-# the same identity gets the same address again.
+# a dial-up gateway's virtual address, as a road warrior sees it:
+# strongSwan asks for an address (vips = 0.0.0.0) and everything
+# (0.0.0.0/0) and installs what it is given (address, routes, DNS: swan_start
+# roadwarrior).  Our responder leases the first of its pool to strongSwan's
+# identity, with the DNS server, and narrows the selectors to the split list
+# (two hosts of n2).  Pings from the virtual address reach both hosts through
+# the CHILD_SA; a host outside the list is reached in the clear.  A second
+# connection of the same identity gets the same address again.
 VIP=192.168.111.1
+OUTSIDE=203.0.113.99
+vip_cleanup() {
+	# charon takes its address and routes along when it stops; a killed one
+	# does not
+	n1 ip addr del "$VIP/32" dev v1 2>/dev/null
+	n1 ip route flush table 220 2>/dev/null
+	n1 ip rule del table 220 2>/dev/null
+	n2 ip addr del "$SPLIT2/32" dev lo
+	n2 ip addr del "$OUTSIDE/32" dev lo
+	nr ip route del "$OUTSIDE/32"
+}
 t_vip() {
-	trap case_cleanup EXIT
+	local log
+	trap 'case_cleanup_with vip_cleanup' EXIT
 	inner_addrs 4
-	mine $NS2 responder udp "pool=$VIP-192.168.111.5" "dns=10.1.0.53"
-	swan_conf "$_tmp/swan1" c1 local="$O1" remote="$O2" lts=dynamic rts="$T2" vips=0.0.0.0
-	swan_start $NS1 "$_tmp/swan1"
+	n2 ip addr add "$SPLIT2/32" dev lo
+	# a host outside the split list, which the router reaches in the clear
+	n2 ip addr add "$OUTSIDE/32" dev lo
+	nr ip route add "$OUTSIDE/32" via "$O2"
+	mine $NS2 responder udp "pool=$VIP-192.168.111.5" "dns=10.1.0.53, 10.1.0.54" \
+		"local-ts=$T2/32, $SPLIT2/32"
+	swan_conf "$_tmp/swan1" c1 local="$O1" remote="$O2" lts=dynamic rts=0.0.0.0/0 vips=0.0.0.0
+	swan_start $NS1 "$_tmp/swan1" roadwarrior
+	log=$(cat "$_tmp/swan1/log")
 	swan_initiate "$_tmp/swan1" c1
 	mine_up
 	wait_for 100 swan_up "$_tmp/swan1" c1
 	grep -q "virtual address $VIP leased to the client" "$_tmp/mine.out"
+	grep -E "virtual IP|DNS server" "$log" | sed 's/^/# swan: /'
+	grep -q "installing new virtual IP $VIP" "$log"
+	grep -q "installing DNS server 10.1.0.53" "$log"
+	grep -q "installing DNS server 10.1.0.54" "$log"
+	grep -q "^nameserver 10.1.0.53" "$_tmp/swan1/resolv.conf"
 	swanctl_ "$_tmp/swan1" --list-sas | sed 's/^/# /'
 	swanctl_ "$_tmp/swan1" --list-sas | grep -q "local  $VIP/32"
+	swanctl_ "$_tmp/swan1" --list-sas | grep -qE "remote ($T2/32 $SPLIT2/32|$SPLIT2/32 $T2/32)\$"
 	ip -n $NS2 xfrm policy | grep -q "^src $T2/32 dst $VIP/32"
-	# strongSwan installs no address here (install_virtual_ip = no): we do
-	n1 ip addr add "$VIP/32" dev lo
-	n1 ip route replace "$T2/32" via 192.0.2.254 src "$VIP"
-	n2 ip route replace "$VIP/32" via 198.51.100.254
-	n1 ping -c 3 -i 0.3 -W 3 -I "$VIP" "$T2"
+	ip -n $NS2 xfrm policy | grep -q "^src $SPLIT2/32 dst $VIP/32"
+	# strongSwan's routes pick the source
+	n1 ip route get "$SPLIT2" | grep -q "src $VIP"
+	split_ping 3
+	# outside the split list: not through the tunnel, not from the address
+	expect_fail sh -c "ip -n $NS1 route get $OUTSIDE | grep -q 'src $VIP'"
+	n1 ping -c 2 -i 0.3 -W 3 "$OUTSIDE"
+	[ "$(out_packets $NS1 "$O1" "$O2")" = "$SPLIT_AFTER" ]
 	[ "$(mine_stat vip_leased)" = 1 ]
-	# the same identity again, after its IKE SA went: the same address
+	# the gateway's show: the client's identity, address and transport, the
+	# lease's age and bytes (refreshed every 10 s, and on SIGUSR1)
+	kill -USR1 "$MINE_PID"
+	wait_for 50 sh -c "ip netns exec $NS2 $ESPTCP show | grep -qE '^  lease $VIP to $O1 since [0-9]+s bytes in [1-9][0-9]* out [1-9]'"
+	n2 "$ESPTCP" show | grep -E "^  (ike|lease)" | sed 's/^/# /'
+	n2 "$ESPTCP" show | grep -qE "^  ike peer .* responder peer $O1 at $O1:(500|4500) udp children 1 since [0-9]+s: "
+	# the same identity again, after its IKE SA went: the same address, kept
+	# for it meanwhile
 	swanctl_ "$_tmp/swan1" --terminate --ike c1 >/dev/null
 	wait_for 100 expect_fail swan_up "$_tmp/swan1" c1
+	wait_for 50 sh -c "ip netns exec $NS2 $ESPTCP show | grep -qE '^  lease $VIP to $O1 conn peer released, kept for (9m5[0-9]s|10m00s)'"
 	swan_initiate "$_tmp/swan1" c1
 	wait_for 100 swan_up "$_tmp/swan1" c1
 	# (evaluated on each try, not once)
 	wait_for 50 sh -c "[ \$(grep -c 'virtual address $VIP leased' '$_tmp/mine.out') -ge 2 ]"
-	n1 ping -c 2 -i 0.3 -W 3 -I "$VIP" "$T2"
+	wait_for 50 sh -c "ip -n $NS1 route get $T2 | grep -q 'src $VIP'"
+	n1 ping -c 2 -i 0.3 -W 3 "$T2"
+}
+
+# the reverse: our client (vip = yes) against a strongSwan gateway with a
+# pool and DNS servers, whose selectors are two hosts of n2.  The address
+# goes on lo, a route per selector into table 220 with it as source, and the
+# updown script hears up and down with the address, the DNS servers and the
+# selectors; on down, address, routes and rule are gone.
+CVIP=10.3.0.1
+vip_client_cleanup() {
+	n2 ip addr del "$SPLIT2/32" dev lo
+}
+t_vip_client() {
+	local log=$_tmp/updown.log v
+	trap 'case_cleanup_with vip_client_cleanup' EXIT
+	inner_addrs 4
+	n2 ip addr add "$SPLIT2/32" dev lo
+	swan_pool "$_tmp/swan2" rw "$CVIP-10.3.0.9" "10.1.0.53, 10.1.0.54"
+	swan_conf "$_tmp/swan2" c1 local="$O2" remote="$O1" lts="$T2/32,$SPLIT2/32" rts=dynamic pools=rw
+	swan_start $NS2 "$_tmp/swan2"
+	updown_script "$_tmp/updown.sh" "$log"
+	mine $NS1 initiator udp vip=yes "remote-ts=0.0.0.0/0" "updown=$_tmp/updown.sh"
+	mine_up
+	wait_for 100 swan_up "$_tmp/swan2" c1
+	grep -E "virtual address|selectors" "$_tmp/mine.out" | sed 's/^/# /'
+	grep -q "virtual address $CVIP on lo, routes in table 220" "$_tmp/mine.out"
+	ip -n $NS1 addr show dev lo | grep -q "inet $CVIP/32"
+	ip -n $NS1 route show table 220 | sed 's/^/# table 220: /'
+	ip -n $NS1 route show table 220 | grep -q "^$T2 via 192.0.2.254 dev v1 .*src $CVIP"
+	ip -n $NS1 route show table 220 | grep -q "^$SPLIT2 via 192.0.2.254 dev v1 .*src $CVIP"
+	ip -n $NS1 rule | grep -q "^220:.*lookup 220"
+	ip -n $NS1 xfrm policy | grep -q "^src $CVIP/32 dst $T2/32"
+	# the routes pick the source
+	split_ping 3
+	# the updown script's view of "up"
+	wait_for 50 grep -q "^verb up" "$log"
+	sed 's/^/# updown: /' "$log"
+	[ "$(updown_var "$log" up ESPTCP_VIP)" = "$CVIP" ]
+	[ "$(updown_var "$log" up ESPTCP_DNS)" = "10.1.0.53 10.1.0.54" ]
+	[ "$(updown_var "$log" up ESPTCP_LOCAL_TS)" = "$CVIP/32" ]
+	v=$(updown_var "$log" up ESPTCP_PEER_TS)
+	[ "$v" = "$T2/32 $SPLIT2/32" ] || [ "$v" = "$SPLIT2/32 $T2/32" ]
+	[ "$(updown_var "$log" up ESPTCP_TRANSPORT)" = udp ]
+	[ "$(updown_var "$log" up ESPTCP_INTERFACE)" = v1 ]
+	[ "$(updown_var "$log" up ESPTCP_VIP_INTERFACE)" = lo ]
+	[ "$(updown_var "$log" up ESPTCP_PEER_ADDR)" = "$O2" ]
+	[ "$(updown_var "$log" up ESPTCP_PEER_ID)" = "$O2" ]
+	[ "$(updown_var "$log" up ESPTCP_ROLE)" = initiator ]
+	# the gateway ends it: down, and our client connects again for the
+	# same address
+	swanctl_ "$_tmp/swan2" --terminate --ike c1 >/dev/null
+	wait_for 100 grep -q "^verb down" "$log"
+	[ "$(updown_var "$log" down ESPTCP_VIP)" = "$CVIP" ]
+	wait_for 150 sh -c "[ \$(grep -c '^verb up' '$log') -ge 2 ]"
+	wait_for 50 sh -c "ip -n $NS1 route show table 220 | grep -q '^$T2 '"
+	n1 ping -c 2 -i 0.3 -W 3 "$T2"
+	# our helper stops: everything of the address goes with it
+	kill "$MINE_PID"
+	wait "$MINE_PID" || true
+	[ "$(grep -c '^verb down' "$log")" -ge 2 ]
+	expect_fail sh -c "ip -n $NS1 addr show dev lo | grep -q 'inet $CVIP/'"
+	[ -z "$(ip -n $NS1 route show table 220)" ]
+	expect_fail sh -c "ip -n $NS1 rule | grep -q 'lookup 220'"
 }
 
 # the debug kernel is ~20x slower: strongSwan speaks UDP only, so its cases
@@ -580,7 +715,8 @@ debug_subset="foreign-ts"
 # CBC states; these are the helper's logic alone
 helper_only="swan-gcm-ecp256 we-cbc-modp2048 we-gcm-x25519 swan-gcm-x25519
 	we-chacha-ecp384 swan-chacha-ecp384 we-cbc384-modp3072 swan-cbc384-modp3072
-	rekey-we dpd-swan dpd-we new-child two-clients shared-listener retransmit-error invalid-ke"
+	rekey-we dpd-swan dpd-we new-child two-clients shared-listener retransmit-error invalid-ke
+	split-we vip vip-client"
 
 esptcp_load
 topo_up
@@ -623,4 +759,6 @@ t_case_subset split-we "we propose two selectors for strongSwan's side; both hos
 	t_split_ts we
 t_case_subset vip "a virtual address from the pool for strongSwan's identity, again on reconnect" \
 	t_vip
+t_case_subset vip-client "our client gets a virtual address, DNS and routes from strongSwan's pool" \
+	t_vip_client
 t_done

@@ -10,9 +10,11 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -298,6 +300,47 @@ static const struct option show_longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+/* an age as a person reads it: 42s, 3m12s, 2h05m, 3d04h */
+static void fmt_age(unsigned long long s, char *buf, size_t len)
+{
+	if (s < 60)
+		snprintf(buf, len, "%llus", s);
+	else if (s < 3600)
+		snprintf(buf, len, "%llum%02llus", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(buf, len, "%lluh%02llum", s / 3600, s % 3600 / 60);
+	else
+		snprintf(buf, len, "%llud%02lluh", s / 86400, s % 86400 / 3600);
+}
+
+/*
+ * A line of a helper's status file, with its times (wall-clock seconds) as
+ * ages: "since T" becomes how long ago, "until T" how long from now ("for").
+ */
+static void print_status_line(char *line, time_t now)
+{
+	char *save = NULL, *tok, age[32];
+	const char *prev = "";
+
+	printf(" ");
+	for (tok = strtok_r(line, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
+		char *end;
+		unsigned long long t = strtoull(tok, &end, 10);
+		bool since = !strcmp(prev, "since"), until = !strcmp(prev, "until");
+
+		if ((since || until) && *tok && (!*end || *end == ':')) {
+			unsigned long long n = (unsigned long long)now;
+
+			fmt_age(since ? (n > t ? n - t : 0) : (t > n ? t - n : 0), age, sizeof(age));
+			printf(" %s%s%s", until ? "for " : "", age, end);
+		} else if (strcmp(tok, "until")) {
+			printf(until ? " until %s" : " %s", tok);
+		}
+		prev = tok;
+	}
+	printf("\n");
+}
+
 /*
  * The IKE helpers of this network namespace: each writes its IKE SAs, their
  * transport and the last transition to ESPTCP_STATUS_DIR/ike-PID.status.
@@ -329,7 +372,7 @@ static void show_ike(void)
 		if (fgets(first, sizeof(first), f) && !strncmp(first, want, strlen(want))) {
 			printf("ike helper %s", first + strlen(want));
 			while (fgets(line, sizeof(line), f))
-				printf("  %s", line);
+				print_status_line(line, time(NULL));
 		}
 		fclose(f);
 	}

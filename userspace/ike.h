@@ -302,6 +302,7 @@ struct ike_cfg {
 };
 
 int ike_parse_cp(const struct ike_pl *pl, struct ike_cfg *cfg);
+void ike_id_format(uint8_t type, const uint8_t *body, size_t len, char *buf, size_t size);
 
 /* a buffer that grows as a message is built; oom sets err */
 struct ike_buf {
@@ -464,6 +465,8 @@ struct ike_conn_conf {
 	uint8_t local_id_type, remote_id_type;
 	char local_id[256], remote_id[256];
 	size_t local_id_len, remote_id_len;
+	/* remote-id = %any, or a pattern with '*' (fnmatch): many clients, one conn */
+	bool remote_id_any, remote_id_glob;
 	uint8_t psk[256];
 	size_t psk_len;
 	struct ike_ts_set local_ts, remote_ts;
@@ -489,6 +492,11 @@ struct ike_conn_conf {
 	unsigned int ndns4, ndns6;
 	uint8_t dns4[IKE_MAX_CFG_DNS][4], dns6[IKE_MAX_CFG_DNS][16];
 	unsigned int lease_grace_s;	/* a released address stays its identity's */
+	/* a client's: vip = yes asks the gateway for an address (and DNS) */
+	bool vip;
+	char vip_dev[16];		/* where the address goes (IFNAMSIZ) */
+	uint32_t route_table;		/* routes to the gateway's selectors */
+	char updown[256];		/* a script run on CHILD_SA up, down, move */
 };
 
 struct ike_conf {
@@ -552,8 +560,12 @@ int xfrm_pair_del(struct xfrm_nl *x, const struct xfrm_child *c, unsigned int i,
 int xfrm_del_policies(struct xfrm_nl *x, const struct xfrm_child *c);
 int xfrm_migrate_child(struct xfrm_nl *x, const struct xfrm_child *o, const struct xfrm_child *n);
 int xfrm_flush_owned(struct xfrm_nl *x, uint32_t reqid_base, uint32_t reqid_mask);
-int xfrm_state_seq(struct xfrm_nl *x, int family, const uint8_t *daddr, uint32_t spi,
-		   uint64_t *packets);
+struct xfrm_counts {
+	uint64_t packets, bytes;
+};
+
+int xfrm_state_counts(struct xfrm_nl *x, int family, const uint8_t *daddr, uint32_t spi,
+		      struct xfrm_counts *counts);
 
 /* ---- ike_daemon.c ---- */
 

@@ -88,7 +88,7 @@ int ike_auth_start(struct ike_sa *sa)
 	ike_out_begin(sa, &o, IKE_AUTH, false, 1);
 	ike_pl_begin(&o.c, PL_IDI);
 	ike_put(&o.in, idb.p, idb.len);
-	if (c->remote_id_len) {
+	if (c->remote_id_len && !c->remote_id_glob) {
 		ike_pl_begin(&o.c, PL_IDR);
 		ike_id_body(c->remote_id_type, c->remote_id, c->remote_id_len, &o.in);
 	}
@@ -103,6 +103,8 @@ int ike_auth_start(struct ike_sa *sa)
 	if (!c->tunnel)
 		ike_pl_notify(&o.c, 0, NULL, 0, N_USE_TRANSPORT_MODE, NULL, 0);
 	ike_pl_notify(&o.c, 0, NULL, 0, N_ESP_TFC_PADDING_NOT_SUPPORTED, NULL, 0);
+	if (c->vip)
+		ike_vip_request(sa, &o.c);
 	ike_pl_sa(&o.c, PROTO_ESP, esp, c->nesp, (const uint8_t *)&p->spi_in, 4, NULL);
 	ike_pl_ts(&o.c, PL_TSI, c->local_ts.ts, c->local_ts.n);
 	ike_pl_ts(&o.c, PL_TSR, c->remote_ts.ts, c->remote_ts.n);
@@ -150,9 +152,17 @@ void ike_auth_response(struct ike_sa *sa, const struct ike_msg *m)
 	}
 	ike_sa_set_peer_id(sa, idr);
 	sa->mobike = sa->conf->mobike && ike_find_notify(m, N_MOBIKE_SUPPORTED);
+	if (sa->conf->vip && ike_vip_take(sa, m)) {
+		ike_sa_die(sa, "no virtual address from the gateway", true);
+		return;
+	}
 	ike_sa_established(sa);
 	sa->req.pending.suite.dh = 0;
 	err = ike_child_from_response(sa, m, &sa->req.pending, CHILD_KE_IGNORE);
+	/* with a virtual address, our selector is that address and nothing else */
+	if (!err && sa->cvip.got &&
+	    !ike_ts_set_within(sa->req.pending.lts.ts, sa->req.pending.lts.n, &sa->cvip.ts))
+		err = -EPROTO;
 	if (err > 0) {
 		/*
 		 * The IKE SA stands; the responder said why there is no child.
@@ -182,24 +192,31 @@ void ike_auth_response(struct ike_sa *sa, const struct ike_msg *m)
 		return;
 	}
 	ike_wipe(&x, sizeof(x));
+	if (sa->cvip.got && ike_vip_install(sa, &c->rts))
+		ike_sa_die(sa, "installing the virtual address failed", true);
 }
 
 static const struct ike_conn_conf *conn_by_id(struct ike_sa *sa, const struct ike_pl *idi)
 {
 	struct ike_daemon *d = sa->d;
 
-	for (size_t i = 0; i < d->conf->nconns; i++) {
-		const struct ike_conn_conf *c = &d->conf->conns[i];
-		bool suite_ok = false;
+	/* a conn naming the identity itself first, then patterns, then %any */
+	for (int pass = 0; pass < 3; pass++) {
+		for (size_t i = 0; i < d->conf->nconns; i++) {
+			const struct ike_conn_conf *c = &d->conf->conns[i];
+			bool suite_ok = false;
 
-		/* the address is the one IKE_SA_INIT came from, whatever the SA did since */
-		if (!ike_conn_accepts(c, &sa->link->local, &sa->init_peer) ||
-		    !ike_id_matches(c, idi, &sa->init_peer))
-			continue;
-		for (size_t j = 0; j < c->nike; j++)
-			suite_ok |= !memcmp(&c->ike[j], &sa->suite, sizeof(sa->suite));
-		if (suite_ok)
-			return c;
+			if (pass != (c->remote_id_any ? 2 : c->remote_id_glob ? 1 : 0))
+				continue;
+			/* the address is the one IKE_SA_INIT came from, whatever the SA did since */
+			if (!ike_conn_accepts(c, &sa->link->local, &sa->init_peer) ||
+			    !ike_id_matches(c, idi, &sa->init_peer))
+				continue;
+			for (size_t j = 0; j < c->nike; j++)
+				suite_ok |= !memcmp(&c->ike[j], &sa->suite, sizeof(sa->suite));
+			if (suite_ok)
+				return c;
+		}
 	}
 	return NULL;
 }

@@ -223,6 +223,8 @@ void ike_child_remove(struct ike_sa *sa, struct ike_child *c, bool policies)
 		snprintf(b1, sizeof(b1), "%08x", ntohl(c->spi_in));
 		snprintf(b2, sizeof(b2), "%08x", ntohl(c->spi_out));
 		ike_log(sa, "CHILD_SA removed, in 0x%s out 0x%s", b1, b2);
+		if (policies && c->announced)
+			ike_updown(sa, c, "down");
 	}
 	reqid_release(sa->d, c->reqid, c);
 	ike_wipe(&x, sizeof(x));
@@ -291,6 +293,10 @@ int ike_child_install(struct ike_sa *sa, struct ike_child *c, struct xfrm_child 
 	}
 	sa->d->st.child_installed++;
 	c->rekey_at = ike_rekey_time(sa, sa->conf->child_rekey_s);
+	/* a rekey's successor is its predecessor's tunnel: no second "up" */
+	if (policies != POL_NONE)
+		ike_updown(sa, c, "up");
+	c->announced = true;
 	if (sa->req.pending.spi_in == c->spi_in) {
 		sa->req.pending.spi_in = 0;
 		sa->req.pending.reqid = 0;
@@ -399,15 +405,15 @@ int ike_child_unbind(struct ike_daemon *d, struct ike_sa *sa, struct ike_child *
 }
 
 /* packets through a child's inbound and outbound states so far */
-int ike_child_packets(struct ike_sa *sa, const struct ike_child *c, uint64_t *in,
-		      uint64_t *out)
+int ike_child_counts(struct ike_sa *sa, const struct ike_child *c, struct xfrm_counts *in,
+		     struct xfrm_counts *out)
 {
 	struct xfrm_child x = { 0 };
 	int err;
 
 	ike_child_xfrm(sa, c, &x);
-	err = xfrm_state_seq(sa->d->xfrm, x.family, x.local, c->spi_in, in);
+	err = xfrm_state_counts(sa->d->xfrm, x.family, x.local, c->spi_in, in);
 	if (!err)
-		err = xfrm_state_seq(sa->d->xfrm, x.family, x.remote, c->spi_out, out);
+		err = xfrm_state_counts(sa->d->xfrm, x.family, x.remote, c->spi_out, out);
 	return err;
 }

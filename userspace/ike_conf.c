@@ -457,6 +457,8 @@ static void conn_defaults(struct ike_conn_conf *c, const char *name)
 	c->probe_s = 30;
 	c->keepalive_s = 20;
 	c->lease_grace_s = 600;
+	snprintf(c->vip_dev, sizeof(c->vip_dev), "lo");
+	c->route_table = 220;
 	/*
 	 * What gateways and clients offer today (FortiClient's defaults among
 	 * them): AEAD first, then CBC with SHA2; the first one's group is the
@@ -510,6 +512,12 @@ static int conn_key(struct ike_conn_conf *c, const char *k, const char *v)
 	} else if (!strcmp(k, "local-id")) {
 		return parse_id(v, &c->local_id_type, c->local_id, &c->local_id_len);
 	} else if (!strcmp(k, "remote-id")) {
+		c->remote_id_any = !strcmp(v, "%any");
+		if (c->remote_id_any) {
+			c->remote_id_len = 0;
+			return 0;
+		}
+		c->remote_id_glob = strchr(v, '*') || strchr(v, '?') || strchr(v, '[');
 		return parse_id(v, &c->remote_id_type, c->remote_id, &c->remote_id_len);
 	} else if (!strcmp(k, "psk")) {
 		return parse_psk(v, c->psk, sizeof(c->psk), &c->psk_len);
@@ -517,6 +525,23 @@ static int conn_key(struct ike_conn_conf *c, const char *k, const char *v)
 		return parse_pool(v, c);
 	} else if (!strcmp(k, "dns")) {
 		return parse_dns(v, c);
+	} else if (!strcmp(k, "vip")) {
+		if (strcmp(v, "yes") && strcmp(v, "no"))
+			return -EINVAL;
+		c->vip = !strcmp(v, "yes");
+	} else if (!strcmp(k, "vip-interface")) {
+		if (!*v || strlen(v) >= sizeof(c->vip_dev) || strchr(v, '/'))
+			return -EINVAL;
+		snprintf(c->vip_dev, sizeof(c->vip_dev), "%s", v);
+	} else if (!strcmp(k, "route-table")) {
+		/* 0 unspec, 253 default, 254 main, 255 local: not ours to fill */
+		if (parse_uint(v, 0xffffffffUL, &u) || !u || (u >= 253 && u <= 255))
+			return -EINVAL;
+		c->route_table = (uint32_t)u;
+	} else if (!strcmp(k, "updown")) {
+		if (v[0] != '/' || strlen(v) >= sizeof(c->updown))
+			return -EINVAL;
+		snprintf(c->updown, sizeof(c->updown), "%s", v);
 	} else if (!strcmp(k, "lease-grace")) {
 		return parse_duration(v, &c->lease_grace_s);
 	} else if (!strcmp(k, "local-ts")) {
@@ -623,6 +648,24 @@ static int check_conn(const char *path, struct ike_conn_conf *c)
 	}
 	if (c->local_any)
 		c->local.ss_family = c->remote.ss_family;
+	if (c->vip && (!c->initiator || !c->tunnel || c->local_ts.n)) {
+		fprintf(stderr, "esptcp: %s: [conn %s]: vip = yes is for an initiator in tunnel mode,"
+			" without local-ts (its selector is the address it gets)\n", path, c->name);
+		return -EINVAL;
+	}
+	if (c->vip && c->local.ss_family) {
+		/* we ask for any address of the family; the gateway narrows it to ours */
+		int fam = c->remote_ts.n ? ts_set_family(&c->remote_ts) : c->local.ss_family;
+		struct ike_ts any = { .family = (uint8_t)fam, .eport = 65535 };
+
+		if (fam) {
+			ike_ts_set_prefix(&any, any.start, 0);
+			c->local_ts.ts[0] = any;
+			c->local_ts.n = 1;
+			if (!c->remote_ts.n)
+				c->remote_ts = c->local_ts;
+		}
+	}
 	if (!c->local.ss_family)
 		miss = "local";
 	else if (c->initiator && c->remote_any)

@@ -93,6 +93,10 @@ static void take_children(struct ike_sa *to, struct ike_sa *from)
 		to->vip_ts = from->vip_ts;
 		from->has_vip = false;
 	}
+	if (from->cvip.got && !to->cvip.got) {
+		to->cvip = from->cvip;
+		from->cvip.got = false;
+	}
 }
 
 /**

@@ -22,6 +22,7 @@
 
 #include "esptcp.h"
 #include "ike_sa.h"
+#include "rtnl.h"
 
 #define TICK_MS			100
 
@@ -92,9 +93,68 @@ static unsigned int child_count(const struct ike_sa *sa)
 	return n;
 }
 
+/* a gateway's status file says how many bytes each lease moved, this fresh */
+#define STATUS_LEASE_MS	10000
+
+/* a monotonic time in ms, past or future, as wall-clock seconds, for the status file */
+static unsigned long long wall_of(const struct ike_daemon *d, uint64_t ms)
+{
+	uint64_t now = (uint64_t)time(NULL), ago;
+
+	if (ms > d->now)
+		return (unsigned long long)(now + (ms - d->now + 999) / 1000);
+	ago = (d->now - ms) / 1000;
+	return (unsigned long long)(ago < now ? now - ago : 0);
+}
+
+/* the lease of a client's SA: address, identity, since, bytes through its CHILD_SAs */
+static void status_lease(FILE *f, struct ike_sa *sa)
+{
+	struct ike_pool *p = &sa->d->pools[sa->conf - sa->d->conf->conns];
+	struct xfrm_counts in, out;
+	const struct ike_lease *l = ike_pool_lease(p, sa->vip);
+	unsigned long long bin = 0, bout = 0;
+	char addr[INET6_ADDRSTRLEN] = "?", id[200];
+
+	for (const struct ike_child *c = sa->children; c; c = c->next)
+		if (!ike_child_counts(sa, c, &in, &out)) {
+			bin += in.bytes;
+			bout += out.bytes;
+		}
+	inet_ntop(p->family, sa->vip, addr, sizeof(addr));
+	ike_id_format(sa->peer_id[0], sa->peer_id + 4, sa->peer_id_len - 4, id, sizeof(id));
+	fprintf(f, "lease %s to %s since %llu bytes in %llu out %llu\n", addr, id,
+		l ? wall_of(sa->d, l->since) : 0, bin, bout);
+}
+
+/* leases no SA uses now, kept for their identity until their grace period ends */
+static void status_grace(FILE *f, const struct ike_daemon *d)
+{
+	for (size_t c = 0; c < d->conf->nconns; c++) {
+		const struct ike_pool *p = &d->pools[c];
+
+		if (!d->conf->conns[c].pool_set)
+			continue;
+		for (uint32_t i = 0; i < p->size; i++) {
+			const struct ike_lease *l = &p->leases[i];
+			char addr[INET6_ADDRSTRLEN] = "?", id[200];
+			uint8_t a[16];
+
+			if (!l->id || l->users || l->free_at <= d->now)
+				continue;
+			ike_pool_addr(p, i, a);
+			inet_ntop(p->family, a, addr, sizeof(addr));
+			ike_id_format(l->id_type, l->id, l->idlen, id, sizeof(id));
+			fprintf(f, "lease %s to %s conn %s released, kept until %llu\n", addr, id,
+				d->conf->conns[c].name, wall_of(d, l->free_at));
+		}
+	}
+}
+
 /*
  * The state of each IKE SA for `esptcp show`: one file per helper, named
- * by pid, tagged with the network namespace it serves.
+ * by pid, tagged with the network namespace it serves.  A lease follows its
+ * SA's line; those kept after their SA went come last.
  */
 static void status_write(struct ike_daemon *d)
 {
@@ -112,16 +172,29 @@ static void status_write(struct ike_daemon *d)
 		return;
 	fprintf(f, "netns %s pid %d\n", ns, (int)getpid());
 	for (struct ike_sa *sa = d->sas; sa; sa = sa->next) {
+		char id[200], addr[64];
+
 		if (sa->state != SA_ESTABLISHED)
 			continue;
-		fprintf(f, "ike %s %016llx_i %016llx_r %s %s%s children %u since %llu: %s\n",
+		ike_id_format(sa->peer_id[0], sa->peer_id + 4, sa->peer_id_len - 4, id, sizeof(id));
+		esptcp_addr_str(&sa->link->peer, addr, sizeof(addr));
+		fprintf(f, "ike %s %016llx_i %016llx_r %s peer %s at %s %s%s children %u since %llu: %s\n",
 			sa->conf->name, (unsigned long long)sa->spi_i,
 			(unsigned long long)sa->spi_r, sa->conf->initiator ? "initiator" : "responder",
-			sa->link->type == TRANSPORT_TCP ? "tcp" : "udp",
+			id, addr, sa->link->type == TRANSPORT_TCP ? "tcp" : "udp",
 			sa->link->stage == LINK_DEAD ? " (connection lost)" : "",
 			child_count(sa),
 			(unsigned long long)sa->since, sa->why[0] ? sa->why : "-");
+		if (sa->has_vip)
+			status_lease(f, sa);
+		if (sa->cvip.got) {
+			char a[INET6_ADDRSTRLEN] = "?";
+
+			inet_ntop(sa->cvip.family, sa->cvip.addr, a, sizeof(a));
+			fprintf(f, "vip %s on %s\n", a, sa->conf->vip_dev);
+		}
 	}
+	status_grace(f, d);
 	fclose(f);
 	rename(tmp, status_path);
 }
@@ -145,7 +218,7 @@ static const struct {
 	STAT(ike_sa_init_sent), STAT(ts_refused), STAT(rekey_collisions),
 	STAT(per_source_dropped), STAT(dpd_sent), STAT(dpd_answered), STAT(info_answered),
 	STAT(nat_keepalives), STAT(moved_address), STAT(nat_mappings),
-	STAT(vip_leased), STAT(vip_exhausted),
+	STAT(vip_leased), STAT(vip_exhausted), STAT(updown_failed), STAT(updown_dropped),
 };
 
 /* the conns' address pools (after the SAs that lease from them) */
@@ -222,7 +295,7 @@ int esptcp_ike_main(int argc, char **argv)
 	struct ike_conf conf;
 	struct ike_sock sigobj = { .kind = OBJ_SIGNAL }, mapobj = { .kind = OBJ_XFRM };
 	struct epoll_event sev = { .events = EPOLLIN };
-	bool need_tcp = false, check = false;
+	bool need_tcp = false, need_rtnl = false, check = false;
 	sigset_t mask;
 	int c, n;
 
@@ -271,6 +344,7 @@ int esptcp_ike_main(int argc, char **argv)
 	for (size_t i = 0; d.pools && i < conf.nconns; i++) {
 		const struct ike_conn_conf *c = &conf.conns[i];
 
+		d.pools_any |= c->pool_set;
 		/* the configuration check made sure the range is one */
 		if (c->pool_set && ike_pool_init(&d.pools[i], c->pool_family, c->pool_first,
 						 c->pool_last)) {
@@ -296,8 +370,17 @@ int esptcp_ike_main(int argc, char **argv)
 	}
 	if (n)
 		fprintf(stderr, "esptcp: removed %d states and policies left by an earlier run\n", n);
-	for (size_t i = 0; i < conf.nconns; i++)
+	for (size_t i = 0; i < conf.nconns; i++) {
 		need_tcp |= !conf.conns[i].initiator || conf.conns[i].transport != TRANSPORT_UDP;
+		/* updown says which interface leads to the peer */
+		need_rtnl |= conf.conns[i].vip || conf.conns[i].updown[0];
+	}
+	if (need_rtnl) {
+		d.rtnl = rtnl_open();
+		if (!d.rtnl)
+			fprintf(stderr, "esptcp: no routing netlink (%s): a virtual address cannot"
+				" be installed\n", strerror(errno));
+	}
 	if (need_tcp) {
 		d.nl = esptcp_nl_open();
 		if (!d.nl)
@@ -322,6 +405,7 @@ int esptcp_ike_main(int argc, char **argv)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGUSR1);
 	sigaddset(&mask, SIGUSR2);
+	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sigobj.fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -353,11 +437,14 @@ int esptcp_ike_main(int argc, char **argv)
 
 				if (read(sigobj.fd, &si, sizeof(si)) != sizeof(si))
 					continue;
-				if (si.ssi_signo == SIGUSR1)
+				if (si.ssi_signo == SIGUSR1) {
+					/* and `esptcp show` gets fresh lease bytes */
 					print_stats(&d);
+					d.status_dirty = true;
+				}
 				else if (si.ssi_signo == SIGUSR2)
 					rekey_now(&d);
-				else
+				else if (si.ssi_signo != SIGCHLD)
 					d.stopping = true;
 			} else if (kind == OBJ_XFRM) {
 				n = xfrm_read_mappings(d.xfrm_map, mapping_event, &d);
@@ -371,6 +458,11 @@ int esptcp_ike_main(int argc, char **argv)
 			}
 		}
 		run_timers(&d);
+		ike_updown_reap(&d);
+		if (d.pools_any && d.now >= d.status_at) {
+			d.status_at = d.now + STATUS_LEASE_MS;
+			d.status_dirty = true;
+		}
 		if (d.status_dirty) {
 			d.status_dirty = false;
 			status_write(&d);
@@ -379,6 +471,7 @@ int esptcp_ike_main(int argc, char **argv)
 	fprintf(stderr, "esptcp: shutting down\n");
 	while (d.sas)
 		ike_sa_shutdown(d.sas);
+	ike_updown_drain(&d, mono_ms);
 	print_stats(&d);
 	if (status_path[0])
 		unlink(status_path);
@@ -390,6 +483,7 @@ int esptcp_ike_main(int argc, char **argv)
 		esptcp_nl_close(d.nl);
 	xfrm_close(d.xfrm);
 	xfrm_close(d.xfrm_map);
+	rtnl_close(d.rtnl);
 	ike_daemon_pools_free(&d);
 	free(d.restart_at);
 	free(d.restart_tcp);

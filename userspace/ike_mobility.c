@@ -153,6 +153,10 @@ static void switch_path(struct ike_sa *sa, struct ike_link *link, const struct i
 			 "UDP path lost") : "UDP works again");
 		ike_sa_transition(sa, why);
 	}
+	if (sa->state == SA_ESTABLISHED && (moved || was_tcp != (link->type == TRANSPORT_TCP)))
+		for (struct ike_child *c = sa->children; c; c = c->next)
+			if (c->announced)
+				ike_updown(sa, c, "move");
 	if (link->type == TRANSPORT_TCP && was_tcp && !sa->conf->initiator &&
 	    sa->req.kind != REQ_NONE) {
 		/*
@@ -386,14 +390,17 @@ static void esp_watch(struct ike_sa *sa, uint64_t t)
 {
 	const struct ike_conn_conf *c = sa->conf;
 	struct ike_child *ch = sa->children;
-	uint64_t in = 0, out = 0;
+	struct xfrm_counts cin, cout;
+	uint64_t in, out;
 	uint64_t step = c->udp_timeout_ms / 4 ? c->udp_timeout_ms / 4 : 1;
 
 	if (!ch || t < sa->mob.esp_check_at)
 		return;
 	sa->mob.esp_check_at = t + (step < 250 ? step : 250);
-	if (ike_child_packets(sa, ch, &in, &out))
+	if (ike_child_counts(sa, ch, &cin, &cout))
 		return;
+	in = cin.packets;
+	out = cout.packets;
 	if (in != sa->mob.esp_in || out == sa->mob.esp_out) {
 		/* something came in, or nothing went out: no evidence of a dead path */
 		sa->mob.esp_stall_since = in != sa->mob.esp_in ? 0 : sa->mob.esp_stall_since;

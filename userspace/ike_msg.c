@@ -7,6 +7,7 @@
  * This file is also the fuzz target's whole attack surface.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
@@ -779,4 +780,42 @@ void ike_pl_ts(struct ike_chain *c, uint8_t type, const struct ike_ts *ts, unsig
 		ike_put(c->b, ts[i].end, alen);
 	}
 	ike_pl_end(c);
+}
+
+/**
+ * ike_id_format() - an identity as a person reads it, safe in a log line
+ * @type: the ID payload's type (ID_*)
+ * @body: the identification data after the payload's 4-byte header
+ * @len: its length
+ * @buf: where the text goes, always NUL-terminated
+ * @size: its size (at least 1)
+ *
+ * Addresses are printed as addresses; FQDN, RFC 822 and key IDs as text,
+ * with every byte that is not printable ASCII (a newline, a quote, a
+ * backslash) as \xNN, so a peer's choice of ID cannot forge a line of the
+ * status file or the log.  Other types print as "type N, L bytes".
+ */
+void ike_id_format(uint8_t type, const uint8_t *body, size_t len, char *buf, size_t size)
+{
+	size_t o = 0;
+
+	buf[0] = 0;
+	if ((type == ID_IPV4_ADDR && len == 4) || (type == ID_IPV6_ADDR && len == 16)) {
+		if (!inet_ntop(len == 4 ? AF_INET : AF_INET6, body, buf, (socklen_t)size))
+			buf[0] = 0;
+		return;
+	}
+	if (type != ID_FQDN && type != ID_RFC822_ADDR && type != ID_KEY_ID) {
+		snprintf(buf, size, "type %u, %zu bytes", type, len);
+		return;
+	}
+	for (size_t i = 0; i < len && o + 5 <= size; i++) {
+		uint8_t ch = body[i];
+
+		if (ch > 0x20 && ch < 0x7f && ch != '\\' && ch != '"')
+			buf[o++] = (char)ch;
+		else
+			o += (size_t)snprintf(buf + o, size - o, "\\x%02x", ch);
+	}
+	buf[o] = 0;
 }

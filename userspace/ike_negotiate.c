@@ -131,7 +131,8 @@ uint16_t ike_child_respond(struct ike_sa *sa, const struct ike_msg *m, enum ike_
 	/* a client with a virtual address gets that address as its selector */
 	if (!ike_ts_set_narrow(ti, nti, old ? &old->rts : sa->has_vip ? &sa->vip_ts : &c->remote_ts,
 			       &p.rts) ||
-	    !ike_ts_set_narrow(tr, ntr, old ? &old->lts : &c->local_ts, &p.lts))
+	    !ike_ts_set_narrow(tr, ntr, old ? &old->lts : sa->cvip.got ? &sa->cvip.ts : &c->local_ts,
+			       &p.lts))
 		return N_TS_UNACCEPTABLE;
 	/* a rekey keeps its predecessor's selectors: it takes over its policies */
 	if (old && (!ike_ts_set_equal(&p.rts, &old->rts) ||

@@ -144,6 +144,25 @@ int ike_pool_acquire(struct ike_pool *p, uint8_t id_type, const void *id, size_t
 }
 
 /**
+ * ike_pool_lease() - the lease of an address of the pool
+ * @p: the pool
+ * @addr: the address
+ *
+ * Return: its lease (held or not), or NULL when the address is not the pool's.
+ */
+struct ike_lease *ike_pool_lease(const struct ike_pool *p, const uint8_t *addr)
+{
+	size_t len = alen(p);
+	uint32_t i;
+
+	if (!p->leases || memcmp(addr, p->start, len - 4) ||
+	    low32(addr, len) < low32(p->start, len))
+		return NULL;
+	i = low32(addr, len) - low32(p->start, len);
+	return i < p->size ? &p->leases[i] : NULL;
+}
+
+/**
  * ike_pool_release() - an SA gives its address back
  * @p: the pool
  * @addr: the address
@@ -154,17 +173,9 @@ int ike_pool_acquire(struct ike_pool *p, uint8_t id_type, const void *id, size_t
  */
 int ike_pool_release(struct ike_pool *p, const uint8_t *addr, uint64_t now, uint64_t grace_ms)
 {
-	size_t len = alen(p);
-	uint32_t i;
-	struct ike_lease *l;
+	struct ike_lease *l = ike_pool_lease(p, addr);
 
-	if (!p->leases || memcmp(addr, p->start, len - 4))
-		return -ENOENT;
-	i = low32(addr, len) - low32(p->start, len);
-	if (low32(addr, len) < low32(p->start, len) || i >= p->size)
-		return -ENOENT;
-	l = &p->leases[i];
-	if (!l->id || !l->users)
+	if (!l || !l->id || !l->users)
 		return -ENOENT;
 	if (--l->users == 0)
 		l->free_at = now + grace_ms;

@@ -36,6 +36,7 @@ void ike_pool_free(struct ike_pool *p);
 int ike_pool_acquire(struct ike_pool *p, uint8_t id_type, const void *id, size_t idlen,
 		     uint64_t now, uint8_t *addr);
 int ike_pool_release(struct ike_pool *p, const uint8_t *addr, uint64_t now, uint64_t grace_ms);
+struct ike_lease *ike_pool_lease(const struct ike_pool *p, const uint8_t *addr);
 void ike_pool_addr(const struct ike_pool *p, uint32_t i, uint8_t *addr);
 
 #endif

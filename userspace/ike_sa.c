@@ -59,6 +59,9 @@ void ike_sa_free(struct ike_sa *sa)
 	struct ike_daemon *d = sa->d;
 
 	ike_child_drop_pending(sa);
+	ike_vip_remove(sa);
+	/* its line goes from `esptcp show`, and a released lease shows up */
+	ike_status_changed(d);
 	/* the lease stays the identity's for its grace period */
 	if (sa->has_vip && sa->conf && d->pools)
 		ike_pool_release(&d->pools[sa->conf - d->conf->conns], sa->vip, d->now,

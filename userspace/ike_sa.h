@@ -23,6 +23,8 @@
 #include "ike_select.h"
 #include "ike_pool.h"
 
+struct rtnl;
+
 struct esptcp_nl;
 struct ike_daemon;
 struct ike_sa;
@@ -94,6 +96,32 @@ void ike_links_free(struct ike_daemon *d);
 
 /* ---- ike_child.c ---- */
 
+/*
+ * A client's virtual address (vip = yes): what the gateway's CFG_REPLY
+ * gave, and what of it went into the kernel, to be taken out again.
+ */
+struct ike_vip {
+	bool got;			/* taken from a CFG_REPLY */
+	int family;
+	uint8_t addr[16];
+	struct ike_ts_set ts;		/* it, as our only selector */
+	struct ike_cfg cfg;		/* DNS servers, split subnets */
+	int ifindex;
+	bool addr_added, rule, peer_route;
+	bool has_gw;			/* the next hop to the gateway */
+	uint8_t gw[16], peer[16];
+	int oif;
+	struct ike_ts_set routes;	/* the routes in route-table */
+};
+
+/* the rule "lookup TABLE" of the clients' routes, shared by their SAs */
+struct ike_vip_rule {
+	int family;
+	uint32_t table;
+	unsigned int users;
+	bool added;			/* by us: removed with its last user */
+};
+
 struct ike_child {
 	struct ike_child *next;
 	uint32_t spi_in, spi_out;	/* network order */
@@ -102,6 +130,7 @@ struct ike_child {
 	struct ike_ts_set lts, rts;
 	uint64_t rekey_at;
 	bool installed;
+	bool announced;			/* the updown script heard it come up */
 };
 
 /* how a new CHILD_SA's policies go in */
@@ -129,8 +158,8 @@ void ike_children_remove(struct ike_sa *sa);
 void ike_child_drop_pending(struct ike_sa *sa);
 int ike_child_bind(struct ike_daemon *d, struct ike_sa *sa, struct ike_child *c);
 int ike_child_unbind(struct ike_daemon *d, struct ike_sa *sa, struct ike_child *c);
-int ike_child_packets(struct ike_sa *sa, const struct ike_child *c, uint64_t *in,
-		      uint64_t *out);
+int ike_child_counts(struct ike_sa *sa, const struct ike_child *c, struct xfrm_counts *in,
+		     struct xfrm_counts *out);
 
 /* ---- ike_sa.c ---- */
 
@@ -229,6 +258,8 @@ struct ike_sa {
 	bool has_vip;
 	uint8_t vip[16];
 	struct ike_ts_set vip_ts;	/* it, as the peer's only selector */
+	/* a client's: the address the gateway gave us (ike_vip.c) */
+	struct ike_vip cvip;
 
 	uint32_t next_req;		/* our next request's message ID */
 	uint32_t peer_next;		/* the peer's next request's message ID */
@@ -247,6 +278,18 @@ struct ike_sa {
 	uint64_t tick;			/* the event loop's timer pass */
 	uint64_t created, last_rx, dpd_at, rekey_at, expire_at;
 };
+
+/* ---- ike_updown.c ---- */
+struct ike_updown_job;
+void ike_updown(struct ike_sa *sa, const struct ike_child *c, const char *verb);
+void ike_updown_reap(struct ike_daemon *d);
+void ike_updown_drain(struct ike_daemon *d, uint64_t (*now)(void));
+
+/* ---- ike_vip.c ---- */
+void ike_vip_request(struct ike_sa *sa, struct ike_chain *c);
+int ike_vip_take(struct ike_sa *sa, const struct ike_msg *m);
+int ike_vip_install(struct ike_sa *sa, const struct ike_ts_set *rts);
+void ike_vip_remove(struct ike_sa *sa);
 
 static inline uint64_t ike_now(const struct ike_sa *sa);
 
@@ -365,6 +408,7 @@ struct ike_stats {
 	uint64_t rekey_collisions, per_source_dropped, dpd_sent, dpd_answered, info_answered;
 	uint64_t nat_keepalives, moved_address, nat_mappings;
 	uint64_t vip_leased, vip_exhausted;
+	uint64_t updown_failed, updown_dropped;
 };
 
 struct ike_daemon {
@@ -391,7 +435,17 @@ struct ike_daemon {
 	bool verbose;
 	bool stopping;
 	bool status_dirty;		/* the status file is rewritten after this batch */
+	bool pools_any;			/* a conn leases addresses: */
+	uint64_t status_at;		/* then every STATUS_LEASE_MS too, for bytes */
 	struct ike_pool *pools;		/* conn index -> its address pool (pool_set) */
+	struct rtnl *rtnl;		/* a client's virtual addresses and routes */
+	/* updown scripts: one running, the others waiting their turn */
+	struct ike_updown_job *updown_queue;
+	unsigned int updown_queued;
+	int updown_pid;
+	uint64_t updown_started;
+	char updown_what[96];
+	struct ike_vip_rule vip_rules[4];
 	/* initiators waiting to (re)start: conn index -> when, and over TCP at once */
 	uint64_t *restart_at;
 	bool *restart_tcp;

@@ -4,6 +4,7 @@
  * which traffic selectors, which conn an address or identity belongs to.
  * Pure functions of their arguments, tested directly by ike_unit.
  */
+#include <fnmatch.h>
 #include <string.h>
 
 #include "ike_select.h"
@@ -251,6 +252,22 @@ bool ike_id_matches(const struct ike_conn_conf *c, const struct ike_pl *id,
 {
 	if (!id || id->len < 4)
 		return false;
+	if (c->remote_id_any)
+		return true;
+	if (c->remote_id_glob) {
+		char text[256], pat[256];
+		size_t n = id->len - 4;
+
+		/* a pattern names text IDs of its own type; an ID with a NUL is none */
+		if (id->data[0] != c->remote_id_type || n >= sizeof(text) ||
+		    memchr(id->data + 4, 0, n))
+			return false;
+		memcpy(text, id->data + 4, n);
+		text[n] = 0;
+		memcpy(pat, c->remote_id, c->remote_id_len);
+		pat[c->remote_id_len] = 0;
+		return !fnmatch(pat, text, FNM_CASEFOLD);
+	}
 	if (!c->remote_id_len) {
 		/* no remote-id: the peer must name itself by its address */
 		size_t alen = peer->ss_family == AF_INET ? 4 : 16;

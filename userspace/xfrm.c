@@ -728,7 +728,7 @@ int xfrm_flush_owned(struct xfrm_nl *x, uint32_t reqid_base, uint32_t reqid_mask
 }
 
 struct seq_reply {
-	uint64_t packets;
+	struct xfrm_counts c;
 	bool found;
 };
 
@@ -740,14 +740,15 @@ static int seq_cb(const struct nlmsghdr *nlh, void *data)
 	if (nlh->nlmsg_type != XFRM_MSG_NEWSA || mnl_nlmsg_get_payload_len(nlh) < sizeof(*info))
 		return MNL_CB_OK;
 	info = mnl_nlmsg_get_payload(nlh);
-	r->packets = info->curlft.packets;
+	r->c.packets = info->curlft.packets;
+	r->c.bytes = info->curlft.bytes;
 	r->found = true;
 	return MNL_CB_OK;
 }
 
-/* packets a state has processed: for inbound, a sign that the path works */
-int xfrm_state_seq(struct xfrm_nl *x, int family, const uint8_t *daddr, uint32_t spi,
-		   uint64_t *packets)
+/* what a state has processed: for inbound, a sign that the path works */
+int xfrm_state_counts(struct xfrm_nl *x, int family, const uint8_t *daddr, uint32_t spi,
+		      struct xfrm_counts *counts)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = msg_start(x, buf, XFRM_MSG_GETSA, NLM_F_ACK);
@@ -762,6 +763,6 @@ int xfrm_state_seq(struct xfrm_nl *x, int family, const uint8_t *daddr, uint32_t
 	err = xfrm_talk(x, nlh, seq_cb, &r);
 	if (!err && !r.found)
 		err = -ENOENT;
-	*packets = r.packets;
+	*counts = r.c;
 	return err;
 }

@@ -40,6 +40,19 @@ static void payloads(const struct ike_msg *m)
 		case PL_CP:
 			(void)ike_parse_cp(pl, &cfg);
 			break;
+		case PL_IDI:
+		case PL_IDR:
+			/* as the log, the status file and updown print a peer's ID */
+			if (pl->len >= 4) {
+				char id[200], small[7];
+
+				ike_id_format(pl->data[0], pl->data + 4, pl->len - 4, id, sizeof(id));
+				ike_id_format(pl->data[0], pl->data + 4, pl->len - 4, small,
+					      sizeof(small));
+				if (strlen(id) >= sizeof(id) || strlen(small) >= sizeof(small))
+					__builtin_trap();
+			}
+			break;
 		case PL_NOTIFY:
 			if (!ike_notify_type(pl, &type)) {
 				const uint8_t *d = ike_notify_data(pl, &len);

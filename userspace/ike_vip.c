@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * esptcp tool: a client's virtual address (vip = yes).  The IKE_AUTH
+ * request asks for an address and DNS servers (CFG_REQUEST, RFC 7296
+ * 3.15.4) and proposes any address of the family as our selector; the
+ * gateway narrows it to the address it gives.  That address goes on
+ * vip-interface, and each of the gateway's selectors (its split list, or
+ * everything) gets a route in route-table with the address as source,
+ * looked up before main by a rule (priority ESPTCP_VIP_RULE_PRIO), as a
+ * road warrior's routes go.  When a selector covers the gateway itself, a
+ * route to the gateway without that source keeps IKE and ESP on the path
+ * they had.  All of it is the IKE SA's and goes with it; an IKE SA rekey
+ * hands it on, and a move between UDP and TCP or to other addresses leaves
+ * it alone.
+ */
+#include <errno.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include "esptcp.h"
+#include "ike_sa.h"
+#include "ike_select.h"
+#include "rtnl.h"
+
+#define ESPTCP_VIP_RULE_PRIO	220
+
+/* the CFG_REQUEST of an IKE_AUTH request: an address and DNS of the conn's family */
+void ike_vip_request(struct ike_sa *sa, struct ike_chain *c)
+{
+	struct ike_cfg req = { .type = CFG_REQUEST };
+
+	if (sa->conf->local_ts.ts[0].family == AF_INET)
+		req.ask_ip4 = req.ask_dns4 = true;
+	else
+		req.ask_ip6 = req.ask_dns6 = true;
+	ike_pl_cp(c, &req);
+}
+
+/**
+ * ike_vip_take() - what the gateway's IKE_AUTH response gave us
+ * @sa: the SA (vip = yes)
+ * @m: the response
+ *
+ * The CFG_REPLY must hold an address of the family we asked for; the DNS
+ * servers and split subnets it brings along are kept for the log and the
+ * updown script.  Nothing is installed yet.
+ *
+ * Return: 0, or -EPROTO (logged) when there is no usable address.
+ */
+int ike_vip_take(struct ike_sa *sa, const struct ike_msg *m)
+{
+	const struct ike_pl *cp = ike_find(m, PL_CP);
+	int fam = sa->conf->local_ts.ts[0].family;
+	struct ike_vip *v = &sa->cvip;
+	struct ike_cfg r;
+	size_t alen = fam == AF_INET ? 4 : 16;
+
+	memset(v, 0, sizeof(*v));
+	if (ike_find_notify(m, N_INTERNAL_ADDRESS_FAILURE)) {
+		ike_log(sa, "the gateway has no address left for us (INTERNAL_ADDRESS_FAILURE)");
+		return -EPROTO;
+	}
+	if (!cp || ike_parse_cp(cp, &r) || r.type != CFG_REPLY ||
+	    (fam == AF_INET ? !r.has_ip4 : !r.has_ip6)) {
+		ike_log(sa, "the gateway gave no virtual address (vip = yes)");
+		return -EPROTO;
+	}
+	v->family = fam;
+	memcpy(v->addr, fam == AF_INET ? r.ip4 : r.ip6, alen);
+	/* a gateway handing out an address of its own side, or a reserved one, is refused */
+	if (!memcmp(v->addr, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", alen) ||
+	    (fam == AF_INET && (v->addr[0] == 127 || v->addr[0] >= 224)) ||
+	    (fam == AF_INET6 && (v->addr[0] == 0xff || !memcmp(v->addr, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16)))) {
+		ike_log(sa, "the gateway's virtual address is not a unicast address: refused");
+		return -EPROTO;
+	}
+	v->ts.n = 1;
+	v->ts.ts[0] = (struct ike_ts){ .family = (uint8_t)fam, .eport = 65535 };
+	ike_ts_set_prefix(&v->ts.ts[0], v->addr, (unsigned int)alen * 8);
+	v->cfg = r;
+	v->got = true;
+	return 0;
+}
+
+/* the daemon's rule to a table: added with its first user, removed with its last */
+static int rule_get(struct ike_daemon *d, int fam, uint32_t table)
+{
+	struct ike_vip_rule *free_slot = NULL;
+	int err;
+
+	for (size_t i = 0; i < ARRAY_SIZE(d->vip_rules); i++) {
+		struct ike_vip_rule *r = &d->vip_rules[i];
+
+		if (r->users && r->family == fam && r->table == table) {
+			r->users++;
+			return 0;
+		}
+		if (!r->users && !free_slot)
+			free_slot = r;
+	}
+	if (!free_slot)
+		return -ENOSPC;
+	err = rtnl_rule(d->rtnl, true, fam, table, ESPTCP_VIP_RULE_PRIO);
+	if (err && err != -EEXIST)
+		return err;
+	/* one there already (an earlier helper's, an operator's) stays */
+	*free_slot = (struct ike_vip_rule){ .family = fam, .table = table, .users = 1,
+					    .added = !err };
+	return 0;
+}
+
+static void rule_put(struct ike_daemon *d, int fam, uint32_t table)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(d->vip_rules); i++) {
+		struct ike_vip_rule *r = &d->vip_rules[i];
+
+		if (r->users && r->family == fam && r->table == table) {
+			if (--r->users == 0 && r->added)
+				rtnl_rule(d->rtnl, false, fam, table, ESPTCP_VIP_RULE_PRIO);
+			return;
+		}
+	}
+}
+
+static void route_of(const struct ike_vip *v, const struct ike_ts *t, uint32_t table,
+		     struct rtnl_route *rt)
+{
+	*rt = (struct rtnl_route){ .family = v->family, .plen = ike_ts_prefix(t),
+				   .has_gw = v->has_gw, .oif = v->oif, .table = table,
+				   .has_src = true };
+	memcpy(rt->dst, t->start, sizeof(rt->dst));
+	memcpy(rt->gw, v->gw, sizeof(rt->gw));
+	memcpy(rt->src, v->addr, sizeof(rt->src));
+}
+
+/* take the routes and the address away again, as far as they went in */
+static void uninstall(struct ike_sa *sa)
+{
+	struct ike_daemon *d = sa->d;
+	struct ike_vip *v = &sa->cvip;
+	struct rtnl_route rt;
+	unsigned int plen = v->family == AF_INET ? 32 : 128;
+
+	for (unsigned int i = 0; i < v->routes.n; i++) {
+		route_of(v, &v->routes.ts[i], sa->conf->route_table, &rt);
+		rtnl_route(d->rtnl, false, &rt);
+	}
+	v->routes.n = 0;
+	if (v->peer_route) {
+		struct ike_ts peer = { .family = (uint8_t)v->family };
+
+		ike_ts_set_prefix(&peer, v->peer, plen);
+		route_of(v, &peer, sa->conf->route_table, &rt);
+		rt.has_src = false;
+		rtnl_route(d->rtnl, false, &rt);
+		v->peer_route = false;
+	}
+	if (v->rule) {
+		rule_put(d, v->family, sa->conf->route_table);
+		v->rule = false;
+	}
+	if (v->addr_added) {
+		rtnl_addr(d->rtnl, false, v->family, v->addr, plen, v->ifindex);
+		v->addr_added = false;
+	}
+}
+
+/**
+ * ike_vip_install() - the address, the rule and a route for each of the gateway's selectors
+ * @sa: the SA, with ike_vip_take() done
+ * @rts: the gateway's selectors of the first CHILD_SA
+ *
+ * The routes go through the next hop the kernel takes to the gateway now.
+ * An address already on the interface (another helper's, or ours from a
+ * previous SA) is taken as it is and removed with the SA all the same.
+ *
+ * Return: 0, or -errno (logged; what went in is taken out again).
+ */
+int ike_vip_install(struct ike_sa *sa, const struct ike_ts_set *rts)
+{
+	struct ike_daemon *d = sa->d;
+	struct ike_vip *v = &sa->cvip;
+	const char *what = "the interface";
+	struct rtnl_route rt, via;
+	char a[INET6_ADDRSTRLEN] = "?", sel[256];
+	unsigned int plen = v->family == AF_INET ? 32 : 128;
+	struct ike_ts peer = { .family = (uint8_t)v->family, .eport = 65535 };
+	int err = -ENODEV;
+
+	if (!d->rtnl)
+		return -ENOTCONN;
+	inet_ntop(v->family, v->addr, a, sizeof(a));
+	v->ifindex = (int)if_nametoindex(sa->conf->vip_dev);
+	if (v->ifindex) {
+		what = "the address";
+		err = rtnl_addr(d->rtnl, true, v->family, v->addr, plen, v->ifindex);
+	}
+	v->addr_added = !err;
+	if (!err) {
+		what = "the route to the gateway";
+		memcpy(v->peer, ike_ss_addr(&sa->link->peer), plen / 8);
+		err = rtnl_route_get(d->rtnl, v->family, v->peer, &via);
+	}
+	if (!err) {
+		v->has_gw = via.has_gw;
+		memcpy(v->gw, via.gw, sizeof(v->gw));
+		v->oif = via.oif;
+		what = "the routing rule";
+		err = rule_get(d, v->family, sa->conf->route_table);
+		v->rule = !err;
+	}
+	ike_ts_set_prefix(&peer, v->peer, plen);
+	for (unsigned int i = 0; !err && i < rts->n; i++) {
+		if (!v->peer_route && ike_ts_within(&peer, &rts->ts[i])) {
+			/* IKE and ESP to the gateway keep their source */
+			what = "the route to the gateway";
+			route_of(v, &peer, sa->conf->route_table, &rt);
+			rt.has_src = false;
+			err = rtnl_route(d->rtnl, true, &rt);
+			v->peer_route = !err;
+		}
+		if (!err) {
+			what = "a route";
+			route_of(v, &rts->ts[i], sa->conf->route_table, &rt);
+			err = rtnl_route(d->rtnl, true, &rt);
+		}
+		if (!err)
+			v->routes.ts[v->routes.n++] = rts->ts[i];
+	}
+	if (err) {
+		ike_log(sa, "installing the virtual address %s failed at %s: %s", a, what,
+			strerror(-err));
+		uninstall(sa);
+		return err;
+	}
+	ike_log(sa, "virtual address %s on %s, routes in table %u to %s", a, sa->conf->vip_dev,
+		sa->conf->route_table, ike_ts_set_str(rts, sel, sizeof(sel)));
+	return 0;
+}
+
+/* the SA goes: its address and routes with it (nothing when handed on) */
+void ike_vip_remove(struct ike_sa *sa)
+{
+	if (!sa->cvip.got)
+		return;
+	uninstall(sa);
+	sa->cvip.got = false;
+}
