@@ -407,10 +407,31 @@ t_restart() {
 debug_subset="basic_tcp4"
 # the kernel tier leaves to the full leg the cases of the helper's own logic
 # (proposals, INVALID_KE, COOKIE, PSK, limits), which no kernel changes
-helper_only="prop_cbc prop_gcm invalid_ke cookie wrong_psk limits"
+helper_only="prop_cbc prop_gcm invalid_ke cookie wrong_psk limits ports"
 
 esptcp_load
 topo_up
+# several TCP ports (port = 5500, 443, as a FortiGate listens on both): the
+# responder listens on each; an initiator whose first port is refused says
+# so, takes the next on its next try, and keeps it; IKE over UDP on 443
+t_ports() {
+	start 4 tcp r:port=5500,443 i:port=5501,443 i:retry=1s
+	wait_for 50 grep -q "listening on TCP $IP2:443" "$_tmp/r.out"
+	grep -q "listening on TCP $IP2:5500" "$_tmp/r.out"
+	up i
+	grep "port" "$_tmp/i.out" | sed 's/^/# /'
+	grep -q "TCP port 5501 failed, port 443 next" "$_tmp/i.out"
+	n1 ping -c 2 -i 0.3 -W 2 -I "$IN1" "$IN2"
+	ip netns exec $NS1 ss -tnH state established "( dport = :443 )" | grep -q .
+	clean
+	# IKE on a non-standard UDP port on both sides
+	start 4 udp udp-port=443
+	wait_for 50 grep -q "IKE SA established" "$_tmp/i.out"
+	up i
+	n1 ping -c 2 -i 0.3 -W 2 -I "$IN1" "$IN2"
+	grep -q "(.*UDP" "$_tmp/i.out"
+}
+
 t_case_subset basic_tcp4 "tcp IPv4: tunnel up, ping and iperf3 through esptcp, DELETE cleans both kernels" \
 	t_basic 4 tcp iperf
 t_ran && clean >/dev/null 2>&1
@@ -437,6 +458,8 @@ t_case_subset bad_input "bad input over TCP and UDP is counted and dropped; a si
 t_ran && clean >/dev/null 2>&1
 t_case_subset limits "unauthenticated peers: per-source TCP limit, a bad KE costs nothing, UNSUPPORTED_CRITICAL_PAYLOAD" \
 	t_limits
+t_ran && clean >/dev/null 2>&1
+t_case_subset ports "TCP on two ports: a refused port is skipped; IKE over UDP port 443" t_ports
 t_ran && clean >/dev/null 2>&1
 t_case_subset rekey "rekey CHILD_SA and IKE SA under ping and iperf3, no loss of the tunnel" t_rekey
 t_ran && clean >/dev/null 2>&1

@@ -115,11 +115,14 @@ clients_up() {
 	done
 }
 
-# the dial-up gateway: one conn for every client (remote-id = *@example.org,
-# one group PSK), a pool of POOL, the split list $IN2
+# dialup_gw POOL [GLOBAL-LINE]: the dial-up gateway: one conn for every
+# client (remote-id = *@example.org, one group PSK), a pool of POOL, the
+# split list $IN2
 dialup_gw() {
-	n2 ip addr add "$IN2/32" dev lo
+	n2 ip addr replace "$IN2/32" dev lo
 	cat >"$_tmp/gw.conf" <<-EOC
+	[global]
+	${2:-}
 	[conn dialup]
 	role = responder
 	local = $IP2
@@ -189,7 +192,7 @@ t_dialup() {
 t_pool5() {
 	local i a1
 	clients_up 6
-	dialup_gw 192.168.111.1-192.168.111.5
+	dialup_gw 192.168.111.1-192.168.111.5 "lease-file = $_tmp/leases"
 	for i in 1 2 3 4 5; do
 		dialup_client "$i" udp
 		wait_for 100 grep -q "virtual address .* on lo" "$_tmp/c$i.log"
@@ -214,6 +217,26 @@ t_pool5() {
 	echo "# client 1: $a1, again $(vip_of 1)"
 	[ "$(vip_of 1)" = "$a1" ]
 	ip netns exec esptcp-c1 ping -c 1 -W 5 "$IN2" >/dev/null
+	[ -z "$(vip_of 6)" ]
+	# the gateway restarts: its lease file keeps each address for its
+	# identity, so the five get theirs back and the sixth still gets none
+	local before=() i
+	for i in 1 2 3 4 5; do
+		before[i]=$(vip_of "$i")
+	done
+	sed 's/^/# leases: /' "$_tmp/leases"
+	kill "$GW_PID"
+	wait "$GW_PID" || true
+	dialup_gw 192.168.111.1-192.168.111.5 "lease-file = $_tmp/leases"
+	grep "lease file" "$_tmp/gw.out" | sed 's/^/# /'
+	grep -q "5 leases kept for their identities" "$_tmp/gw.out"
+	# (the clients start over after the gateway's DELETE)
+	wait_for 300 sh -c "[ \$(grep -c 'leased to the client' '$_tmp/gw.out') -ge 5 ]"
+	for i in 1 2 3 4 5; do
+		wait_for 50 sh -c "ip netns exec esptcp-c$i ping -c 1 -W 2 $IN2 >/dev/null"
+		echo "# client $i: ${before[i]}, after the restart $(vip_of "$i")"
+		[ "$(vip_of "$i")" = "${before[i]}" ]
+	done
 	[ -z "$(vip_of 6)" ]
 }
 

@@ -554,6 +554,26 @@ TEST(address_pool)
 	EXPECT_EQ(-ENOENT, ike_pool_release(&p, c, 92000, 0));
 	ike_pool_free(&p);
 
+	/* leases from a lease file: free, kept for their identity until free_at */
+	ASSERT_EQ(0, ike_pool_init(&p, AF_INET, first, last));
+	memcpy(c, first, 4);
+	c[3] = 3;
+	EXPECT_EQ(0, ike_pool_restore(&p, c, ID_RFC822_ADDR, "carol", 5, 100, 60000));
+	EXPECT_EQ(-EEXIST, ike_pool_restore(&p, c, ID_RFC822_ADDR, "dave", 4, 100, 60000));
+	EXPECT_EQ(-ENOENT, ike_pool_restore(&p, outside, ID_RFC822_ADDR, "dave", 4, 100, 60000));
+	/* carol gets .3 again; until 60 s nobody else does */
+	ASSERT_EQ(0, ike_pool_acquire(&p, ID_RFC822_ADDR, "carol", 5, 1000, a));
+	EXPECT_EQ(3, a[3]);
+	EXPECT_EQ(100u, ike_pool_lease(&p, a)->since);
+	EXPECT_EQ(0, ike_pool_release(&p, a, 2000, 58000));
+	for (unsigned int i = 0; i < 4; i++) {
+		snprintf(id, sizeof(id), "u%u", i);
+		ASSERT_EQ(0, ike_pool_acquire(&p, ID_FQDN, id, strlen(id), 3000, b));
+		EXPECT_NE(3, b[3]);
+	}
+	EXPECT_EQ(-ENOSPC, ike_pool_acquire(&p, ID_FQDN, "u9", 2, 3000, b));
+	ike_pool_free(&p);
+
 	/* an IPv6 range; one that is empty, too large or spans the high bits */
 	uint8_t f6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 }, l6[16];
 
@@ -593,9 +613,9 @@ TEST(id_format)
 	ike_id_format(ID_FQDN, (const uint8_t *)"\n\n\n", 3, buf, 8);
 	EXPECT_STREQ("\\x0a", buf);
 	ike_id_format(ID_IPV4_ADDR, v4, 3, buf, sizeof(buf));
-	EXPECT_STREQ("type 1, 3 bytes", buf);
+	EXPECT_STREQ("(type-1,3-bytes)", buf);
 	ike_id_format(9, v4, 4, buf, sizeof(buf));
-	EXPECT_STREQ("type 9, 4 bytes", buf);
+	EXPECT_STREQ("(type-9,4-bytes)", buf);
 }
 
 /* load a one-conn responder configuration with these further lines */
@@ -666,6 +686,32 @@ TEST(pool_in_conf)
 	EXPECT_NE(0, load_conf("local-ts = 10.1.0.0/16\n", &conf));
 }
 
+/* port = 4500, 443: a responder's listeners, an initiator's ports in turn */
+TEST(tcp_ports_conf)
+{
+	struct ike_conf conf;
+
+	ASSERT_EQ(0, load_conf("local-ts = 10.1.0.0/16\nremote-ts = 10.2.0.0/16\n", &conf));
+	EXPECT_EQ(1u, conf.conns[0].ntcp_ports);
+	EXPECT_EQ(4500, conf.conns[0].tcp_ports[0]);
+	ike_conf_free(&conf);
+	ASSERT_EQ(0, load_conf("local-ts = 10.1.0.0/16\nremote-ts = 10.2.0.0/16\n"
+			       "port = 5500, 443\n", &conf));
+	EXPECT_EQ(2u, conf.conns[0].ntcp_ports);
+	EXPECT_EQ(5500, conf.conns[0].tcp_port);
+	EXPECT_EQ(443, conf.conns[0].tcp_ports[1]);
+	ike_conf_free(&conf);
+	/* a port twice, 0, too many, not a number */
+	EXPECT_NE(0, load_conf("local-ts = 10.1.0.0/16\nremote-ts = 10.2.0.0/16\n"
+			       "port = 443, 443\n", &conf));
+	EXPECT_NE(0, load_conf("local-ts = 10.1.0.0/16\nremote-ts = 10.2.0.0/16\n"
+			       "port = 0\n", &conf));
+	EXPECT_NE(0, load_conf("local-ts = 10.1.0.0/16\nremote-ts = 10.2.0.0/16\n"
+			       "port = 1, 2, 3, 4, 5\n", &conf));
+	EXPECT_NE(0, load_conf("local-ts = 10.1.0.0/16\nremote-ts = 10.2.0.0/16\n"
+			       "port = https\n", &conf));
+}
+
 /* a client's virtual address and updown: the keys and what they imply */
 TEST(vip_client_conf)
 {
@@ -696,10 +742,13 @@ TEST(vip_client_conf)
 	EXPECT_STREQ("dummy0", c->vip_dev);
 	EXPECT_EQ(1000u, c->route_table);
 	ike_conf_free(&conf);
-	ASSERT_EQ(0, load_conf("role = initiator\nremote = 192.0.2.1\nvip = yes\n"
-			       "remote-ts = 2001:db8:1::/48\n", &conf));
+	ASSERT_EQ(0, load_conf("role = initiator\nremote = 2001:db8::1\nvip = yes\n"
+			       "local = 2001:db8::2\nremote-ts = 2001:db8:1::/48\n", &conf));
 	EXPECT_EQ(AF_INET6, conf.conns[0].local_ts.ts[0].family);
 	ike_conf_free(&conf);
+	/* an IPv6 address over IPv4: not with vip = yes */
+	EXPECT_NE(0, load_conf("role = initiator\nremote = 192.0.2.1\nvip = yes\n"
+			       "remote-ts = 2001:db8:1::/48\n", &conf));
 	/* a responder's, with a selector of our own, transport mode; bad values */
 	EXPECT_NE(0, load_conf("vip = yes\nremote-ts = 10.1.0.0/16\n", &conf));
 	EXPECT_NE(0, load_conf("role = initiator\nremote = 192.0.2.1\nvip = yes\n"

@@ -706,6 +706,41 @@ t_vip_client() {
 	expect_fail sh -c "ip -n $NS1 rule | grep -q 'lookup 220'"
 }
 
+# a gateway that hands out an address of our host (n1's own outer one, on
+# v1) or one on our link: refused, nothing of it installed, our routes as
+# they were; and one whose selector is the gateway itself alone gets no
+# route from the address (IKE keeps its source)
+t_vip_hostile() {
+	local routes
+	trap case_cleanup EXIT
+	inner_addrs 4
+	routes=$(ip -n $NS1 route show table all | md5sum)
+	# (a pool a connection, so that no lease strongSwan still holds is in the way)
+	swan_pool "$_tmp/swan2" rw1 "$O1"
+	swan_conf "$_tmp/swan2" c1 local="$O2" remote="$O1" lts="$T2/32" rts=dynamic pools=rw1
+	swan_start $NS2 "$_tmp/swan2"
+	mine $NS1 initiator udp vip=yes retry=1s
+	wait_for 150 grep -q "the virtual address $O1 is an address of this host already: refused" \
+		"$_tmp/mine.out"
+	swan_pool "$_tmp/swan2" rw2 192.0.2.77
+	swan_conf "$_tmp/swan2" c1 local="$O2" remote="$O1" lts="$T2/32" rts=dynamic pools=rw2
+	wait_for 150 grep -q "the virtual address 192.0.2.77 is on a link of this host: refused" \
+		"$_tmp/mine.out"
+	grep "refused" "$_tmp/mine.out" | sed 's/^/# /' | head -n 2
+	[ "$(ip -n $NS1 route show table all | md5sum)" = "$routes" ]
+	expect_fail sh -c "ip -n $NS1 rule | grep -q 'lookup 220'"
+	# a usable address, and the gateway itself among its selectors
+	swan_pool "$_tmp/swan2" rw3 10.3.0.5
+	swan_conf "$_tmp/swan2" c1 local="$O2" remote="$O1" lts="$T2/32,$O2/32" rts=dynamic pools=rw3
+	wait_for 150 grep -q "virtual address 10.3.0.5 on lo" "$_tmp/mine.out"
+	ip -n $NS1 route show table 220 | sed 's/^/# table 220: /'
+	ip -n $NS1 route show table 220 | grep -q "^$T2 .*src 10.3.0.5"
+	ip -n $NS1 route show table 220 | grep -qE "^$O2 via 192.0.2.254 dev v1 proto 229 *$"
+	n1 ping -c 2 -i 0.3 -W 3 "$T2"
+	# IKE to the gateway still from our outer address
+	ip -n $NS1 route get "$O2" | grep -q "src $O1"
+}
+
 # the debug kernel is ~20x slower: strongSwan speaks UDP only, so its cases
 # never reach the module, except this one (an esptcp client over TCP beside
 # strongSwan, policies of two peers); the stock kernels run them all
@@ -716,7 +751,7 @@ debug_subset="foreign-ts"
 helper_only="swan-gcm-ecp256 we-cbc-modp2048 we-gcm-x25519 swan-gcm-x25519
 	we-chacha-ecp384 swan-chacha-ecp384 we-cbc384-modp3072 swan-cbc384-modp3072
 	rekey-we dpd-swan dpd-we new-child two-clients shared-listener retransmit-error invalid-ke
-	split-we vip vip-client"
+	split-we vip vip-client vip-hostile"
 
 esptcp_load
 topo_up
@@ -761,4 +796,6 @@ t_case_subset vip "a virtual address from the pool for strongSwan's identity, ag
 	t_vip
 t_case_subset vip-client "our client gets a virtual address, DNS and routes from strongSwan's pool" \
 	t_vip_client
+t_case_subset vip-hostile "a gateway's address of our own host or link is refused; its own address gets no route" \
+	t_vip_hostile
 t_done

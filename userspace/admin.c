@@ -347,7 +347,7 @@ static void print_status_line(char *line, time_t now)
  */
 static void show_ike(void)
 {
-	char ns[64] = "", first[128], line[512], path[512];
+	char ns[64] = "", first[128], line[1024], path[512];
 	struct dirent *e;
 	ssize_t len;
 	DIR *dir;

@@ -451,6 +451,8 @@ enum ike_transport { TRANSPORT_TCP, TRANSPORT_UDP, TRANSPORT_FALLBACK };
 			"chacha20poly1305-prfsha256-curve25519"
 #define IKE_DEFAULT_ESP	"aes128gcm16, aes256gcm16, aes128-sha256, aes256-sha256, chacha20poly1305"
 
+#define IKE_MAX_PORTS	4	/* TCP ports of a conn (port = 4500, 443) */
+
 struct ike_conn_conf {
 	char name[64];
 	bool initiator;
@@ -460,7 +462,9 @@ struct ike_conn_conf {
 	struct sockaddr_storage remote;	/* any address on a responder: remote-any */
 	bool remote_any;
 	bool local_any;		/* initiator: routing picks the source, which may change */
-	uint16_t tcp_port;
+	uint16_t tcp_port;		/* the first of tcp_ports */
+	uint16_t tcp_ports[IKE_MAX_PORTS];	/* a responder listens on all, an */
+	unsigned int ntcp_ports;		/* initiator tries them in turn */
 	uint16_t udp_port;
 	uint8_t local_id_type, remote_id_type;
 	char local_id[256], remote_id[256];
@@ -509,6 +513,7 @@ struct ike_conf {
 	uint32_t reqid_base;
 	char ulp[16];
 	char status_dir[128];
+	char lease_file[256];		/* a gateway's leases across restarts */
 };
 
 int ike_conf_load(const char *path, struct ike_conf *conf);

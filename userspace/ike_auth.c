@@ -276,6 +276,7 @@ static uint16_t vip_assign(struct ike_sa *sa, const struct ike_msg *m)
 	memcpy(sa->vip_ts.ts[0].start, sa->vip, alen);
 	memcpy(sa->vip_ts.ts[0].end, sa->vip, alen);
 	sa->d->st.vip_leased++;
+	ike_leases_changed(sa->d);
 	return 0;
 }
 

@@ -215,6 +215,8 @@ void ike_child_remove(struct ike_sa *sa, struct ike_child *c, bool policies)
 	char b1[16], b2[16];
 
 	ike_child_xfrm(sa, c, &x);
+	if (c->installed && policies)
+		ike_vip_child_gone(sa, c);
 	if (c->installed) {
 		xfrm_del_state(sa->d->xfrm, x.family, x.local, c->spi_in);
 		xfrm_del_state(sa->d->xfrm, x.family, x.remote, c->spi_out);
@@ -294,8 +296,10 @@ int ike_child_install(struct ike_sa *sa, struct ike_child *c, struct xfrm_child 
 	sa->d->st.child_installed++;
 	c->rekey_at = ike_rekey_time(sa, sa->conf->child_rekey_s);
 	/* a rekey's successor is its predecessor's tunnel: no second "up" */
-	if (policies != POL_NONE)
+	if (policies != POL_NONE) {
+		ike_vip_child_up(sa, c);
 		ike_updown(sa, c, "up");
+	}
 	c->announced = true;
 	if (sa->req.pending.spi_in == c->spi_in) {
 		sa->req.pending.spi_in = 0;

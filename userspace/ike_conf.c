@@ -278,6 +278,34 @@ static int parse_ts(const char *v, struct ike_ts *ts)
 }
 
 /* a list of selectors, "10.1.0.0/16, 10.2.0.0/16": at most IKE_MAX_TS, no repeats */
+/* port = 4500, 443: up to IKE_MAX_PORTS TCP ports, each once */
+static int parse_ports(const char *v, struct ike_conn_conf *c)
+{
+	char *copy = strdup(v), *save = NULL, *tok;
+	unsigned int n = 0;
+	int err = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ", \t", &save); tok && !err; tok = strtok_r(NULL, ", \t", &save)) {
+		unsigned long u;
+
+		if (n == IKE_MAX_PORTS || parse_uint(tok, 65535, &u) || !u)
+			err = -EINVAL;
+		for (unsigned int i = 0; i < n && !err; i++)
+			if (c->tcp_ports[i] == u)
+				err = -EINVAL;
+		if (!err)
+			c->tcp_ports[n++] = (uint16_t)u;
+	}
+	free(copy);
+	if (err || !n)
+		return -EINVAL;
+	c->ntcp_ports = n;
+	c->tcp_port = c->tcp_ports[0];
+	return 0;
+}
+
 static int parse_ts_list(const char *v, struct ike_ts_set *set)
 {
 	char *copy = strdup(v), *save = NULL, *tok;
@@ -443,6 +471,8 @@ static void conn_defaults(struct ike_conn_conf *c, const char *name)
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	c->transport = TRANSPORT_FALLBACK;
 	c->tcp_port = 4500;
+	c->tcp_ports[0] = 4500;
+	c->ntcp_ports = 1;
 	c->udp_port = 500;
 	c->ike_rekey_s = 4 * 3600;
 	c->child_rekey_s = 3600;
@@ -502,9 +532,7 @@ static int conn_key(struct ike_conn_conf *c, const char *k, const char *v)
 		c->remote_any = false;
 		return parse_addr(v, &c->remote);
 	} else if (!strcmp(k, "port")) {
-		if (parse_uint(v, 65535, &u) || !u)
-			return -EINVAL;
-		c->tcp_port = (uint16_t)u;
+		return parse_ports(v, c);
 	} else if (!strcmp(k, "udp-port")) {
 		if (parse_uint(v, 65535, &u) || !u)
 			return -EINVAL;
@@ -610,6 +638,10 @@ static int global_key(struct ike_conf *conf, const char *k, const char *v)
 		if (parse_uint(v, 0xffffffffUL, &u) || (u & 0xffff))
 			return -EINVAL;
 		conf->reqid_base = (uint32_t)u;
+	} else if (!strcmp(k, "lease-file")) {
+		if (v[0] != '/' || strlen(v) >= sizeof(conf->lease_file))
+			return -EINVAL;
+		snprintf(conf->lease_file, sizeof(conf->lease_file), "%s", v);
 	} else if (!strcmp(k, "ulp")) {
 		if (strcmp(v, "esptcp") && strcmp(v, "espintcp"))
 			return -EINVAL;
@@ -658,6 +690,11 @@ static int check_conn(const char *path, struct ike_conn_conf *c)
 		int fam = c->remote_ts.n ? ts_set_family(&c->remote_ts) : c->local.ss_family;
 		struct ike_ts any = { .family = (uint8_t)fam, .eport = 65535 };
 
+		if (fam && fam != c->local.ss_family) {
+			fprintf(stderr, "esptcp: %s: [conn %s]: vip = yes needs remote-ts of the outer"
+				" family\n", path, c->name);
+			return -EINVAL;
+		}
 		if (fam) {
 			ike_ts_set_prefix(&any, any.start, 0);
 			c->local_ts.ts[0] = any;

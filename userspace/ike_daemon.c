@@ -340,6 +340,7 @@ int esptcp_ike_main(int argc, char **argv)
 	d.link_ops = &ike_task_link_ops;
 	d.restart_at = calloc(conf.nconns, sizeof(*d.restart_at));
 	d.restart_tcp = calloc(conf.nconns, sizeof(*d.restart_tcp));
+	d.tcp_port_at = calloc(conf.nconns, sizeof(*d.tcp_port_at));
 	d.pools = calloc(conf.nconns, sizeof(*d.pools));
 	for (size_t i = 0; d.pools && i < conf.nconns; i++) {
 		const struct ike_conn_conf *c = &conf.conns[i];
@@ -353,16 +354,22 @@ int esptcp_ike_main(int argc, char **argv)
 		}
 	}
 	d.xfrm = xfrm_open();
-	if (!d.restart_at || !d.restart_tcp || !d.reqid_used || !d.pools || !d.xfrm) {
+	if (!d.restart_at || !d.restart_tcp || !d.tcp_port_at || !d.reqid_used || !d.pools ||
+	    !d.xfrm) {
 		fprintf(stderr, "esptcp: cannot open XFRM netlink: %s\n", strerror(errno));
 		ike_daemon_pools_free(&d);
 		free(d.restart_at);
 		free(d.restart_tcp);
+		free(d.tcp_port_at);
 		free(d.reqid_used);
 		xfrm_close(d.xfrm);
 		ike_conf_free(&conf);
 		return 1;
 	}
+	n = ike_leases_load(&d);
+	if (n < 0)
+		fprintf(stderr, "esptcp: lease file %s: %s (starting without it)\n",
+			conf.lease_file, strerror(-n));
 	n = xfrm_flush_owned(d.xfrm, conf.reqid_base, 0xffff0000);
 	if (n < 0) {
 		fprintf(stderr, "esptcp: reading XFRM state: %s\n", strerror(-n));
@@ -380,6 +387,13 @@ int esptcp_ike_main(int argc, char **argv)
 		if (!d.rtnl)
 			fprintf(stderr, "esptcp: no routing netlink (%s): a virtual address cannot"
 				" be installed\n", strerror(errno));
+		/* a killed helper's virtual addresses, routes and rule (one helper a namespace) */
+		n = d.rtnl ? rtnl_flush_ours(d.rtnl) : 0;
+		if (n > 0)
+			fprintf(stderr, "esptcp: removed %d addresses, routes and rules left by an"
+				" earlier run\n", n);
+		else if (n < 0)
+			fprintf(stderr, "esptcp: reading routes and addresses: %s\n", strerror(-n));
 	}
 	if (need_tcp) {
 		d.nl = esptcp_nl_open();
@@ -459,6 +473,7 @@ int esptcp_ike_main(int argc, char **argv)
 		}
 		run_timers(&d);
 		ike_updown_reap(&d);
+		ike_leases_tick(&d, false);
 		if (d.pools_any && d.now >= d.status_at) {
 			d.status_at = d.now + STATUS_LEASE_MS;
 			d.status_dirty = true;
@@ -472,6 +487,7 @@ int esptcp_ike_main(int argc, char **argv)
 	while (d.sas)
 		ike_sa_shutdown(d.sas);
 	ike_updown_drain(&d, mono_ms);
+	ike_leases_tick(&d, true);
 	print_stats(&d);
 	if (status_path[0])
 		unlink(status_path);
@@ -487,6 +503,7 @@ int esptcp_ike_main(int argc, char **argv)
 	ike_daemon_pools_free(&d);
 	free(d.restart_at);
 	free(d.restart_tcp);
+	free(d.tcp_port_at);
 	free(d.reqid_used);
 	ike_conf_free(&conf);
 	return 0;

@@ -248,10 +248,22 @@ static struct ike_link *tcp_link_new(struct ike_daemon *d, int fd, enum link_sta
 	return l;
 }
 
+/* a connection to port_idx of a conn's TCP ports failed: the next one is tried next */
+static void next_port(struct ike_daemon *d, const struct ike_conn_conf *c, unsigned int idx)
+{
+	if (c->ntcp_ports < 2 || !d->tcp_port_at)
+		return;
+	d->tcp_port_at[c - d->conf->conns] = (idx + 1) % c->ntcp_ports;
+	fprintf(stderr, "esptcp[%s]: TCP port %u failed, port %u next\n", c->name,
+		c->tcp_ports[idx], c->tcp_ports[(idx + 1) % c->ntcp_ports]);
+}
+
 void ike_link_close(struct ike_daemon *d, struct ike_link *l, const char *why)
 {
 	if (l->stage == LINK_DEAD)
 		return;
+	if (l->stage == LINK_CONNECTING && l->conn)
+		next_port(d, l->conn, l->port_idx);
 	if (d->verbose || l->authed) {
 		char buf[64];
 
@@ -283,6 +295,7 @@ void ike_link_close(struct ike_daemon *d, struct ike_link *l, const char *why)
 struct ike_link *ike_tcp_connect(struct ike_daemon *d, const struct ike_conn_conf *c)
 {
 	struct sockaddr_storage local = c->local, peer = c->remote;
+	unsigned int idx = d->tcp_port_at ? d->tcp_port_at[c - d->conf->conns] % c->ntcp_ports : 0;
 	socklen_t len = sizeof(local);
 	struct ike_link *l;
 	int fd;
@@ -294,7 +307,7 @@ struct ike_link *ike_tcp_connect(struct ike_daemon *d, const struct ike_conn_con
 	}
 	fd = socket(c->remote.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	ike_ss_set_port(&local, 0);
-	ike_ss_set_port(&peer, c->tcp_port);
+	ike_ss_set_port(&peer, c->tcp_ports[idx]);
 	if (fd < 0 || esptcp_set_bypass(fd, c->remote.ss_family) ||
 	    bind(fd, (struct sockaddr *)&local, ike_ss_len(&local)) < 0 ||
 	    (connect(fd, (struct sockaddr *)&peer, ike_ss_len(&peer)) < 0 &&
@@ -302,6 +315,7 @@ struct ike_link *ike_tcp_connect(struct ike_daemon *d, const struct ike_conn_con
 		fprintf(stderr, "esptcp[%s]: connect: %s\n", c->name, strerror(errno));
 		if (fd >= 0)
 			close(fd);
+		next_port(d, c, idx);
 		return NULL;
 	}
 	l = tcp_link_new(d, fd, LINK_CONNECTING);
@@ -309,6 +323,8 @@ struct ike_link *ike_tcp_connect(struct ike_daemon *d, const struct ike_conn_con
 		close(fd);
 		return NULL;
 	}
+	l->conn = c;
+	l->port_idx = idx;
 	getsockname(fd, (struct sockaddr *)&l->local, &len);
 	l->peer = peer;
 	l->deadline = d->now + CONNECT_TIMEOUT_MS;
@@ -475,13 +491,13 @@ static void udp_readable(struct ike_daemon *d, struct ike_sock *o)
 	}
 }
 
+static int listen_tcp(struct ike_daemon *d, struct sockaddr_storage *a, uint16_t port);
+
 int ike_open_listeners(struct ike_daemon *d)
 {
 	for (size_t i = 0; i < d->conf->nconns; i++) {
 		const struct ike_conn_conf *c = &d->conf->conns[i];
 		struct sockaddr_storage a = c->local;
-		char buf[64];
-		bool have = false;
 
 		if (c->initiator)
 			continue;
@@ -493,37 +509,47 @@ int ike_open_listeners(struct ike_daemon *d)
 			return -1;
 		if (!d->nl)
 			continue;
-		ike_ss_set_port(&a, c->tcp_port);
-		for (struct ike_sock *o = d->socks; o; o = o->next)
-			have |= o->kind == OBJ_LISTEN && ike_ss_equal(&o->local, &a);
-		if (!have) {
-			struct ike_sock *o = calloc(1, sizeof(*o));
-			int fd = socket(a.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-			int one = 1;
-
-			if (!o || fd < 0) {
-				free(o);
+		for (unsigned int p = 0; p < c->ntcp_ports; p++)
+			if (listen_tcp(d, &a, c->tcp_ports[p]))
 				return -1;
-			}
-			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-			if (bind(fd, (struct sockaddr *)&a, ike_ss_len(&a)) < 0 ||
-			    listen(fd, 64) < 0 ||
-			    ep_add(d, fd, o, EPOLLIN)) {
-				fprintf(stderr, "esptcp: TCP %s: %s\n",
-					esptcp_addr_str(&a, buf, sizeof(buf)), strerror(errno));
-				close(fd);
-				free(o);
-				return -1;
-			}
-			o->kind = OBJ_LISTEN;
-			o->fd = fd;
-			o->local = a;
-			o->next = d->socks;
-			d->socks = o;
-			fprintf(stderr, "esptcp: listening on TCP %s\n",
-				esptcp_addr_str(&a, buf, sizeof(buf)));
-		}
 	}
+	return 0;
+}
+
+/* a TCP listener on ADDR:PORT, unless one is there already */
+static int listen_tcp(struct ike_daemon *d, struct sockaddr_storage *a, uint16_t port)
+{
+	struct ike_sock *o;
+	char buf[64];
+	int fd, one = 1;
+
+	ike_ss_set_port(a, port);
+	for (o = d->socks; o; o = o->next)
+		if (o->kind == OBJ_LISTEN && ike_ss_equal(&o->local, a))
+			return 0;
+	o = calloc(1, sizeof(*o));
+	fd = socket(a->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (!o || fd < 0) {
+		free(o);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)a, ike_ss_len(a)) < 0 || listen(fd, 64) < 0 ||
+	    ep_add(d, fd, o, EPOLLIN)) {
+		fprintf(stderr, "esptcp: TCP %s: %s\n", esptcp_addr_str(a, buf, sizeof(buf)),
+			strerror(errno));
+		close(fd);
+		free(o);
+		return -1;
+	}
+	o->kind = OBJ_LISTEN;
+	o->fd = fd;
+	o->local = *a;
+	o->next = d->socks;
+	d->socks = o;
+	fprintf(stderr, "esptcp: listening on TCP %s\n", esptcp_addr_str(a, buf, sizeof(buf)));
 	return 0;
 }
 

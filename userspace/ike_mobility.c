@@ -153,6 +153,9 @@ static void switch_path(struct ike_sa *sa, struct ike_link *link, const struct i
 			 "UDP path lost") : "UDP works again");
 		ike_sa_transition(sa, why);
 	}
+	/* ended at the next timer pass: the callers still use it */
+	if (moved && ike_vip_moved(sa))
+		sa->die_why = "the virtual address's routes cannot follow the move";
 	if (sa->state == SA_ESTABLISHED && (moved || was_tcp != (link->type == TRANSPORT_TCP)))
 		for (struct ike_child *c = sa->children; c; c = c->next)
 			if (c->announced)

@@ -793,7 +793,8 @@ void ike_pl_ts(struct ike_chain *c, uint8_t type, const struct ike_ts *ts, unsig
  * Addresses are printed as addresses; FQDN, RFC 822 and key IDs as text,
  * with every byte that is not printable ASCII (a newline, a quote, a
  * backslash) as \xNN, so a peer's choice of ID cannot forge a line of the
- * status file or the log.  Other types print as "type N, L bytes".
+ * status file or the log.  Other types print as "(type-N,L-bytes)", without
+ * spaces too.
  */
 void ike_id_format(uint8_t type, const uint8_t *body, size_t len, char *buf, size_t size)
 {
@@ -806,7 +807,7 @@ void ike_id_format(uint8_t type, const uint8_t *body, size_t len, char *buf, siz
 		return;
 	}
 	if (type != ID_FQDN && type != ID_RFC822_ADDR && type != ID_KEY_ID) {
-		snprintf(buf, size, "type %u, %zu bytes", type, len);
+		snprintf(buf, size, "(type-%u,%zu-bytes)", type, len);
 		return;
 	}
 	for (size_t i = 0; i < len && o + 5 <= size; i++) {

@@ -144,6 +144,38 @@ int ike_pool_acquire(struct ike_pool *p, uint8_t id_type, const void *id, size_t
 }
 
 /**
+ * ike_pool_restore() - a lease from before a restart, free and kept for its identity
+ * @p: the pool
+ * @addr: the address
+ * @id_type: the identity's ID type
+ * @id: its ID data
+ * @idlen: its length
+ * @since: when it was leased (ms, on this run's clock)
+ * @free_at: when its grace period ends (ms)
+ *
+ * Return: 0, -ENOENT for an address not in the pool, -EEXIST when its lease
+ * has an identity already, or -ENOMEM.
+ */
+int ike_pool_restore(struct ike_pool *p, const uint8_t *addr, uint8_t id_type, const void *id,
+		     size_t idlen, uint64_t since, uint64_t free_at)
+{
+	struct ike_lease *l = ike_pool_lease(p, addr);
+	uint8_t *copy;
+
+	if (!l)
+		return -ENOENT;
+	if (l->id)
+		return -EEXIST;
+	copy = malloc(idlen ? idlen : 1);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, id, idlen);
+	*l = (struct ike_lease){ .id = copy, .idlen = idlen, .id_type = id_type,
+				 .free_at = free_at, .since = since };
+	return 0;
+}
+
+/**
  * ike_pool_lease() - the lease of an address of the pool
  * @p: the pool
  * @addr: the address

@@ -61,11 +61,14 @@ void ike_sa_free(struct ike_sa *sa)
 	ike_child_drop_pending(sa);
 	ike_vip_remove(sa);
 	/* its line goes from `esptcp show`, and a released lease shows up */
-	ike_status_changed(d);
+	if (sa->since || sa->has_vip)
+		ike_status_changed(d);
 	/* the lease stays the identity's for its grace period */
-	if (sa->has_vip && sa->conf && d->pools)
+	if (sa->has_vip && sa->conf && d->pools) {
 		ike_pool_release(&d->pools[sa->conf - d->conf->conns], sa->vip, d->now,
 				 (uint64_t)sa->conf->lease_grace_s * 1000);
+		ike_leases_changed(d);
+	}
 	for (struct ike_sa **p = &d->sas; *p; p = &(*p)->next) {
 		if (*p == sa) {
 			*p = sa->next;

@@ -65,6 +65,8 @@ struct ike_link {
 	uint64_t dead_since;	/* ms: when a TCP connection closed */
 	bool authed;		/* an authenticated message arrived on it */
 	const char *closing;	/* close it after this event batch, for this reason */
+	const struct ike_conn_conf *conn;	/* ours: the conn it connects for, */
+	unsigned int port_idx;			/* to which of its TCP ports */
 };
 
 /* how a link reports to the layer above; it never looks at SAs itself */
@@ -112,6 +114,7 @@ struct ike_vip {
 	uint8_t gw[16], peer[16];
 	int oif;
 	struct ike_ts_set routes;	/* the routes in route-table */
+	struct ike_ts_set want;		/* the gateway's selectors they are for */
 };
 
 /* the rule "lookup TABLE" of the clients' routes, shared by their SAs */
@@ -260,6 +263,7 @@ struct ike_sa {
 	struct ike_ts_set vip_ts;	/* it, as the peer's only selector */
 	/* a client's: the address the gateway gave us (ike_vip.c) */
 	struct ike_vip cvip;
+	const char *die_why;		/* set: ike_sa_timers() takes it down */
 
 	uint32_t next_req;		/* our next request's message ID */
 	uint32_t peer_next;		/* the peer's next request's message ID */
@@ -279,6 +283,11 @@ struct ike_sa {
 	uint64_t created, last_rx, dpd_at, rekey_at, expire_at;
 };
 
+/* ---- ike_leases.c ---- */
+void ike_leases_changed(struct ike_daemon *d);
+void ike_leases_tick(struct ike_daemon *d, bool force);
+int ike_leases_load(struct ike_daemon *d);
+
 /* ---- ike_updown.c ---- */
 struct ike_updown_job;
 void ike_updown(struct ike_sa *sa, const struct ike_child *c, const char *verb);
@@ -289,6 +298,9 @@ void ike_updown_drain(struct ike_daemon *d, uint64_t (*now)(void));
 void ike_vip_request(struct ike_sa *sa, struct ike_chain *c);
 int ike_vip_take(struct ike_sa *sa, const struct ike_msg *m);
 int ike_vip_install(struct ike_sa *sa, const struct ike_ts_set *rts);
+void ike_vip_child_gone(struct ike_sa *sa, const struct ike_child *c);
+void ike_vip_child_up(struct ike_sa *sa, const struct ike_child *c);
+int ike_vip_moved(struct ike_sa *sa);
 void ike_vip_remove(struct ike_sa *sa);
 
 static inline uint64_t ike_now(const struct ike_sa *sa);
@@ -435,6 +447,8 @@ struct ike_daemon {
 	bool verbose;
 	bool stopping;
 	bool status_dirty;		/* the status file is rewritten after this batch */
+	bool leases_dirty;		/* the lease file is behind (ike_leases.c) */
+	uint64_t leases_saved_at;
 	bool pools_any;			/* a conn leases addresses: */
 	uint64_t status_at;		/* then every STATUS_LEASE_MS too, for bytes */
 	struct ike_pool *pools;		/* conn index -> its address pool (pool_set) */
@@ -449,6 +463,7 @@ struct ike_daemon {
 	/* initiators waiting to (re)start: conn index -> when, and over TCP at once */
 	uint64_t *restart_at;
 	bool *restart_tcp;
+	unsigned int *tcp_port_at;	/* conn index -> the TCP port to try next */
 };
 
 static inline uint64_t ike_now(const struct ike_sa *sa)

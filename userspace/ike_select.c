@@ -250,7 +250,8 @@ bool ike_conn_accepts(const struct ike_conn_conf *c, const struct sockaddr_stora
 bool ike_id_matches(const struct ike_conn_conf *c, const struct ike_pl *id,
 		    const struct sockaddr_storage *peer)
 {
-	if (!id || id->len < 4)
+	/* an ID body over 255 bytes is none we keep (ike_sa_set_peer_id) */
+	if (!id || id->len < 4 || id->len > 4 + 255)
 		return false;
 	if (c->remote_id_any)
 		return true;

@@ -228,6 +228,11 @@ void ike_sa_timers(struct ike_sa *sa)
 	const struct ike_conn_conf *c = sa->conf;
 	uint64_t t = ike_now(sa), dpd_to = (uint64_t)c->dpd_timeout_s * 1000;
 
+	/* what could not end it where it happened (its callers went on with it) */
+	if (sa->die_why) {
+		ike_sa_die(sa, sa->die_why, true);
+		return;
+	}
 	switch (sa->state) {
 	case SA_INIT_SENT:
 	case SA_AUTH_SENT:

@@ -5,9 +5,12 @@
  * goes down, and when its IKE SA moves between UDP and TCP or to other
  * addresses, with what it is about in ESPTCP_* environment variables
  * (esptcp.conf(5)).  One script runs at a time, in the order of the events,
- * without holding up the event loop: the next starts when the last exits.
- * A script that fails or hangs (killed after UPDOWN_TIMEOUT_MS) is logged;
- * the tunnel stays as it is.
+ * without holding up the event loop: each starts from the loop, after the
+ * event batch that queued it (so an "up" finds the virtual address and its
+ * routes in place), when the one before has exited.  A script runs in a
+ * process group of its own; one that fails or hangs (the group killed
+ * after UPDOWN_TIMEOUT_MS) is logged, and the tunnel stays as it is.  A
+ * "down" is never dropped: the queue bound holds back ups and moves only.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +27,7 @@
 #include "rtnl.h"
 
 #define UPDOWN_TIMEOUT_MS	30000
+#define UPDOWN_DRAIN_MS		60000	/* at exit, for all the scripts left */
 #define UPDOWN_QUEUE_MAX	1024	/* events beyond this are dropped, and logged */
 #define UPDOWN_ENV_MAX		24
 
@@ -163,7 +167,9 @@ static void start_next(struct ike_daemon *d)
 		int fd = open("/dev/null", O_RDONLY);
 		sigset_t none;
 
-		/* the helper's signals are blocked for its signalfd: not the script's */
+		/* the helper's signals are blocked for its signalfd, SIGPIPE ignored */
+		setsid();
+		signal(SIGPIPE, SIG_DFL);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		if (fd >= 0) {
@@ -208,7 +214,7 @@ void ike_updown(struct ike_sa *sa, const struct ike_child *c, const char *verb)
 
 	if (!sa->conf->updown[0])
 		return;
-	if (d->updown_queued >= UPDOWN_QUEUE_MAX) {
+	if (d->updown_queued >= UPDOWN_QUEUE_MAX && strcmp(verb, "down")) {
 		d->st.updown_dropped++;
 		ike_log(sa, "updown script: %u events waiting, this %s is dropped",
 			d->updown_queued, verb);
@@ -227,12 +233,24 @@ void ike_updown(struct ike_sa *sa, const struct ike_child *c, const char *verb)
 		;
 	*end = j;
 	d->updown_queued++;
-	start_next(d);
+}
+
+static void exited(struct ike_daemon *d, int status)
+{
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		d->st.updown_failed++;
+		fprintf(stderr, "esptcp: updown script for the %s failed (%s %d); the tunnel stays\n",
+			d->updown_what, WIFEXITED(status) ? "exit status" : "signal",
+			WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	}
 }
 
 /**
- * ike_updown_reap() - a script exited (SIGCHLD), or has run too long
+ * ike_updown_reap() - scripts that exited (SIGCHLD), one that ran too long, the next
  * @d: the daemon
+ *
+ * Never waits: a killed script that does not go at once (stuck in the
+ * kernel) is reaped whenever it goes, and the next one starts meanwhile.
  *
  * Context: the event loop, on SIGCHLD and at every tick.
  */
@@ -241,38 +259,43 @@ void ike_updown_reap(struct ike_daemon *d)
 	int status;
 	pid_t pid;
 
-	if (!d->updown_pid) {
-		start_next(d);
-		return;
-	}
-	if (d->now - d->updown_started >= UPDOWN_TIMEOUT_MS) {
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		if (pid == d->updown_pid) {
+			d->updown_pid = 0;
+			exited(d, status);
+		}
+	if (d->updown_pid && d->now - d->updown_started >= UPDOWN_TIMEOUT_MS) {
+		kill(-d->updown_pid, SIGKILL);
 		kill(d->updown_pid, SIGKILL);
 		fprintf(stderr, "esptcp: updown script for the %s killed after %d s\n",
 			d->updown_what, UPDOWN_TIMEOUT_MS / 1000);
 		d->st.updown_failed++;
-		waitpid(d->updown_pid, &status, 0);
 		d->updown_pid = 0;
-	} else {
-		pid = waitpid(d->updown_pid, &status, WNOHANG);
-		if (pid != d->updown_pid)
-			return;
-		d->updown_pid = 0;
-		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-			d->st.updown_failed++;
-			fprintf(stderr, "esptcp: updown script for the %s failed (%s %d); "
-				"the tunnel stays\n", d->updown_what,
-				WIFEXITED(status) ? "exit status" : "signal",
-				WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-		}
 	}
 	start_next(d);
 }
 
-/* at shutdown: the scripts of the last downs run, each within its time */
+/* at shutdown: the scripts of the last downs run, each within its time, all within UPDOWN_DRAIN_MS */
 void ike_updown_drain(struct ike_daemon *d, uint64_t (*now)(void))
 {
+	uint64_t end = now() + UPDOWN_DRAIN_MS;
+
 	while (d->updown_pid || d->updown_queue) {
 		d->now = now();
+		if (d->now >= end) {
+			if (d->updown_pid)
+				kill(-d->updown_pid, SIGKILL);
+			fprintf(stderr, "esptcp: updown scripts still running or waiting after %d s: "
+				"%u not run\n", UPDOWN_DRAIN_MS / 1000, d->updown_queued);
+			while (d->updown_queue) {
+				struct ike_updown_job *j = d->updown_queue;
+
+				d->updown_queue = j->next;
+				job_free(j);
+			}
+			d->updown_queued = 0;
+			break;
+		}
 		ike_updown_reap(d);
 		if (d->updown_pid)
 			usleep(20000);

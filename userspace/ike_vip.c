@@ -17,6 +17,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <net/if.h>
+#include <linux/rtnetlink.h>
 #include "esptcp.h"
 #include "ike_sa.h"
 #include "ike_select.h"
@@ -36,6 +37,31 @@ void ike_vip_request(struct ike_sa *sa, struct ike_chain *c)
 	ike_pl_cp(c, &req);
 }
 
+/*
+ * An address we could not take as ours: one the host has (on any
+ * interface), one on a link of ours (we would answer ARP for a neighbour),
+ * the gateway's, or an IPv6 link-local or IPv4-mapped one.
+ */
+static const char *vip_unusable(struct ike_sa *sa)
+{
+	struct ike_vip *v = &sa->cvip;
+	size_t alen = v->family == AF_INET ? 4 : 16;
+	struct rtnl_route rt;
+
+	if (!memcmp(v->addr, ike_ss_addr(&sa->link->peer), alen))
+		return "the gateway's own address";
+	if (v->family == AF_INET6 && ((v->addr[0] == 0xfe && (v->addr[1] & 0xc0) == 0x80) ||
+				      !memcmp(v->addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12)))
+		return "link-local or IPv4-mapped";
+	if (rtnl_route_get(sa->d->rtnl, v->family, v->addr, &rt))
+		return NULL;
+	if (rt.type == RTN_LOCAL)
+		return "an address of this host already";
+	if (!rt.has_gw)
+		return "on a link of this host";
+	return NULL;
+}
+
 /**
  * ike_vip_take() - what the gateway's IKE_AUTH response gave us
  * @sa: the SA (vip = yes)
@@ -52,8 +78,9 @@ int ike_vip_take(struct ike_sa *sa, const struct ike_msg *m)
 	const struct ike_pl *cp = ike_find(m, PL_CP);
 	int fam = sa->conf->local_ts.ts[0].family;
 	struct ike_vip *v = &sa->cvip;
-	struct ike_cfg r;
 	size_t alen = fam == AF_INET ? 4 : 16;
+	const char *bad;
+	struct ike_cfg r;
 
 	memset(v, 0, sizeof(*v));
 	if (ike_find_notify(m, N_INTERNAL_ADDRESS_FAILURE)) {
@@ -72,6 +99,14 @@ int ike_vip_take(struct ike_sa *sa, const struct ike_msg *m)
 	    (fam == AF_INET && (v->addr[0] == 127 || v->addr[0] >= 224)) ||
 	    (fam == AF_INET6 && (v->addr[0] == 0xff || !memcmp(v->addr, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16)))) {
 		ike_log(sa, "the gateway's virtual address is not a unicast address: refused");
+		return -EPROTO;
+	}
+	bad = sa->d->rtnl ? vip_unusable(sa) : "not installable (no routing netlink)";
+	if (bad) {
+		char a[INET6_ADDRSTRLEN] = "?";
+
+		inet_ntop(fam, v->addr, a, sizeof(a));
+		ike_log(sa, "the virtual address %s is %s: refused", a, bad);
 		return -EPROTO;
 	}
 	v->ts.n = 1;
@@ -133,13 +168,21 @@ static void route_of(const struct ike_vip *v, const struct ike_ts *t, uint32_t t
 	memcpy(rt->src, v->addr, sizeof(rt->src));
 }
 
-/* take the routes and the address away again, as far as they went in */
-static void uninstall(struct ike_sa *sa)
+/* does a selector's address range hold this address (whatever its ports)? */
+static bool range_has(const struct ike_ts *t, const uint8_t *a)
+{
+	size_t len = t->family == AF_INET ? 4 : 16;
+
+	return memcmp(t->start, a, len) <= 0 && memcmp(a, t->end, len) <= 0;
+}
+
+/* the routes, and the route to the gateway, out again */
+static void routes_off(struct ike_sa *sa)
 {
 	struct ike_daemon *d = sa->d;
 	struct ike_vip *v = &sa->cvip;
-	struct rtnl_route rt;
 	unsigned int plen = v->family == AF_INET ? 32 : 128;
+	struct rtnl_route rt;
 
 	for (unsigned int i = 0; i < v->routes.n; i++) {
 		route_of(v, &v->routes.ts[i], sa->conf->route_table, &rt);
@@ -155,6 +198,65 @@ static void uninstall(struct ike_sa *sa)
 		rtnl_route(d->rtnl, false, &rt);
 		v->peer_route = false;
 	}
+}
+
+/*
+ * A route per selector of the gateway's side, through the next hop the
+ * kernel takes to the gateway now.  When a selector's range holds the
+ * gateway, the gateway gets a route of its own without our source, and a
+ * selector that is the gateway alone gets no route: IKE and the ESP
+ * carrier keep their source.  A route someone else has (another tunnel's)
+ * is not replaced: -EEXIST.
+ */
+static int routes_on(struct ike_sa *sa, const struct ike_ts_set *rts, const char **what)
+{
+	struct ike_daemon *d = sa->d;
+	struct ike_vip *v = &sa->cvip;
+	unsigned int plen = v->family == AF_INET ? 32 : 128;
+	struct ike_ts peer = { .family = (uint8_t)v->family, .eport = 65535 };
+	struct rtnl_route rt, via;
+	int err;
+
+	*what = "the route to the gateway";
+	memcpy(v->peer, ike_ss_addr(&sa->link->peer), plen / 8);
+	err = rtnl_route_get(d->rtnl, v->family, v->peer, &via);
+	if (err)
+		return err;
+	v->has_gw = via.has_gw;
+	memcpy(v->gw, via.gw, sizeof(v->gw));
+	v->oif = via.oif;
+	ike_ts_set_prefix(&peer, v->peer, plen);
+	for (unsigned int i = 0; i < rts->n; i++) {
+		const struct ike_ts *t = &rts->ts[i];
+
+		if (!v->peer_route && range_has(t, v->peer)) {
+			route_of(v, &peer, sa->conf->route_table, &rt);
+			rt.has_src = false;
+			err = rtnl_route(d->rtnl, true, &rt);
+			if (err)
+				return err;
+			v->peer_route = true;
+		}
+		if (ike_ts_prefix(t) == plen && range_has(t, v->peer))
+			continue;
+		*what = "a route";
+		route_of(v, t, sa->conf->route_table, &rt);
+		err = rtnl_route(d->rtnl, true, &rt);
+		if (err)
+			return err;
+		v->routes.ts[v->routes.n++] = *t;
+	}
+	return 0;
+}
+
+/* take the routes and the address away again, as far as they went in */
+static void uninstall(struct ike_sa *sa)
+{
+	struct ike_daemon *d = sa->d;
+	struct ike_vip *v = &sa->cvip;
+	unsigned int plen = v->family == AF_INET ? 32 : 128;
+
+	routes_off(sa);
 	if (v->rule) {
 		rule_put(d, v->family, sa->conf->route_table);
 		v->rule = false;
@@ -170,9 +272,9 @@ static void uninstall(struct ike_sa *sa)
  * @sa: the SA, with ike_vip_take() done
  * @rts: the gateway's selectors of the first CHILD_SA
  *
- * The routes go through the next hop the kernel takes to the gateway now.
- * An address already on the interface (another helper's, or ours from a
- * previous SA) is taken as it is and removed with the SA all the same.
+ * Nothing of it may be there already: an address the host has (checked by
+ * ike_vip_take() too), or a route another tunnel has, refuses the SA
+ * rather than be taken over (and be removed from under its owner later).
  *
  * Return: 0, or -errno (logged; what went in is taken out again).
  */
@@ -181,10 +283,8 @@ int ike_vip_install(struct ike_sa *sa, const struct ike_ts_set *rts)
 	struct ike_daemon *d = sa->d;
 	struct ike_vip *v = &sa->cvip;
 	const char *what = "the interface";
-	struct rtnl_route rt, via;
 	char a[INET6_ADDRSTRLEN] = "?", sel[256];
 	unsigned int plen = v->family == AF_INET ? 32 : 128;
-	struct ike_ts peer = { .family = (uint8_t)v->family, .eport = 65535 };
 	int err = -ENODEV;
 
 	if (!d->rtnl)
@@ -197,45 +297,93 @@ int ike_vip_install(struct ike_sa *sa, const struct ike_ts_set *rts)
 	}
 	v->addr_added = !err;
 	if (!err) {
-		what = "the route to the gateway";
-		memcpy(v->peer, ike_ss_addr(&sa->link->peer), plen / 8);
-		err = rtnl_route_get(d->rtnl, v->family, v->peer, &via);
-	}
-	if (!err) {
-		v->has_gw = via.has_gw;
-		memcpy(v->gw, via.gw, sizeof(v->gw));
-		v->oif = via.oif;
 		what = "the routing rule";
 		err = rule_get(d, v->family, sa->conf->route_table);
 		v->rule = !err;
 	}
-	ike_ts_set_prefix(&peer, v->peer, plen);
-	for (unsigned int i = 0; !err && i < rts->n; i++) {
-		if (!v->peer_route && ike_ts_within(&peer, &rts->ts[i])) {
-			/* IKE and ESP to the gateway keep their source */
-			what = "the route to the gateway";
-			route_of(v, &peer, sa->conf->route_table, &rt);
-			rt.has_src = false;
-			err = rtnl_route(d->rtnl, true, &rt);
-			v->peer_route = !err;
-		}
-		if (!err) {
-			what = "a route";
-			route_of(v, &rts->ts[i], sa->conf->route_table, &rt);
-			err = rtnl_route(d->rtnl, true, &rt);
-		}
-		if (!err)
-			v->routes.ts[v->routes.n++] = rts->ts[i];
-	}
+	if (!err)
+		err = routes_on(sa, rts, &what);
 	if (err) {
-		ike_log(sa, "installing the virtual address %s failed at %s: %s", a, what,
-			strerror(-err));
+		ike_log(sa, "installing the virtual address %s failed at %s: %s%s", a, what,
+			strerror(-err), err == -EEXIST ? " (another tunnel's, or the host's)" : "");
 		uninstall(sa);
 		return err;
 	}
+	v->want = *rts;
 	ike_log(sa, "virtual address %s on %s, routes in table %u to %s", a, sa->conf->vip_dev,
 		sa->conf->route_table, ike_ts_set_str(rts, sel, sizeof(sel)));
 	return 0;
+}
+
+/**
+ * ike_vip_child_gone() - a CHILD_SA goes: with the last one, the routes
+ * @sa: the SA
+ * @c: the child, still on the SA's list
+ *
+ * Called before the child's policies go, so that no traffic is routed
+ * from the virtual address while no policy would take it.
+ */
+void ike_vip_child_gone(struct ike_sa *sa, const struct ike_child *c)
+{
+	if (!sa->cvip.got || !sa->cvip.addr_added)
+		return;
+	for (const struct ike_child *o = sa->children; o; o = o->next)
+		if (o != c && o->installed)
+			return;
+	if (sa->cvip.routes.n || sa->cvip.peer_route)
+		ike_log(sa, "no CHILD_SA left: the virtual address's routes are removed");
+	routes_off(sa);
+}
+
+/**
+ * ike_vip_child_up() - a CHILD_SA of a client with its address came up
+ * @sa: the SA
+ * @c: the child
+ *
+ * The routes come back with a first child after the last one went (the
+ * gateway made a new CHILD_SA).
+ */
+void ike_vip_child_up(struct ike_sa *sa, const struct ike_child *c)
+{
+	const char *what;
+
+	if (!sa->cvip.got || !sa->cvip.addr_added || sa->cvip.routes.n || sa->cvip.peer_route)
+		return;
+	if (routes_on(sa, &c->rts, &what)) {
+		routes_off(sa);
+		/* ended at the next timer pass: the child's installer goes on with it */
+		sa->die_why = "the virtual address's routes cannot be installed";
+	} else {
+		sa->cvip.want = c->rts;
+	}
+}
+
+/**
+ * ike_vip_moved() - the SA's path changed: the routes follow the next hop
+ * @sa: the SA
+ *
+ * A MOBIKE move or a reconnect from another address can change the route
+ * to the gateway; the routes are put in again through the new one.
+ *
+ * Return: 0, or -errno when they cannot be (the caller takes the SA down:
+ * better no tunnel than traffic from the address without a policy).
+ */
+int ike_vip_moved(struct ike_sa *sa)
+{
+	struct ike_vip *v = &sa->cvip;
+	const char *what;
+	int err;
+
+	if (!v->got || !v->addr_added || (!v->routes.n && !v->peer_route))
+		return 0;
+	routes_off(sa);
+	err = routes_on(sa, &v->want, &what);
+	if (err) {
+		ike_log(sa, "the virtual address's routes after the move failed at %s: %s", what,
+			strerror(-err));
+		routes_off(sa);
+	}
+	return err;
 }
 
 /* the SA goes: its address and routes with it (nothing when handed on) */

@@ -4,7 +4,10 @@
  * makes (rtnl.h): the address on an interface, routes with it as source in
  * a table of their own, the rule that looks that table up, and the route
  * the kernel takes to a peer.  Everything through libmnl, one request and
- * its acknowledgement at a time.
+ * its acknowledgement at a time.  What we add carries RTNL_PROTO_ESPTCP
+ * as its protocol (IFA_PROTO, rtm_protocol, FRA_PROTOCOL) and is added
+ * exclusively, so that it is never someone else's, and rtnl_flush_ours()
+ * removes what a killed helper left.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -91,7 +94,7 @@ static size_t alen(int family)
 /**
  * rtnl_addr() - add or remove an address of an interface
  * @r: the socket
- * @add: add (an address there already is no error) or remove
+ * @add: add (an address there already: -EEXIST) or remove
  * @family: AF_INET or AF_INET6
  * @addr: the address
  * @plen: its prefix length
@@ -107,7 +110,7 @@ int rtnl_addr(struct rtnl *r, bool add, int family, const uint8_t *addr, unsigne
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = msg_start(r, buf, add ? RTM_NEWADDR : RTM_DELADDR,
-					 NLM_F_ACK | (add ? NLM_F_CREATE | NLM_F_REPLACE : 0));
+					 NLM_F_ACK | (add ? NLM_F_CREATE | NLM_F_EXCL : 0));
 	struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
 
 	ifa->ifa_family = (uint8_t)family;
@@ -117,13 +120,15 @@ int rtnl_addr(struct rtnl *r, bool add, int family, const uint8_t *addr, unsigne
 	ifa->ifa_flags = family == AF_INET6 ? IFA_F_NODAD : 0;
 	mnl_attr_put(nlh, IFA_LOCAL, alen(family), addr);
 	mnl_attr_put(nlh, IFA_ADDRESS, alen(family), addr);
+	if (add)
+		mnl_attr_put_u8(nlh, IFA_PROTO, RTNL_PROTO_ESPTCP);
 	return talk(r, nlh, NULL, NULL);
 }
 
 /**
  * rtnl_route() - add or remove a unicast route of a table
  * @r: the socket
- * @add: add (replacing one to the same prefix) or remove
+ * @add: add (one to the same prefix there already: -EEXIST) or remove
  * @rt: the route: prefix, gateway (optional), interface, source (optional), table
  *
  * Return: 0 or -errno (removing one that is not there: -ESRCH).
@@ -132,14 +137,14 @@ int rtnl_route(struct rtnl *r, bool add, const struct rtnl_route *rt)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = msg_start(r, buf, add ? RTM_NEWROUTE : RTM_DELROUTE,
-					 NLM_F_ACK | (add ? NLM_F_CREATE | NLM_F_REPLACE : 0));
+					 NLM_F_ACK | (add ? NLM_F_CREATE | NLM_F_EXCL : 0));
 	struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 	size_t len = alen(rt->family);
 
 	rtm->rtm_family = (uint8_t)rt->family;
 	rtm->rtm_dst_len = (uint8_t)rt->plen;
 	rtm->rtm_table = rt->table < 256 ? (uint8_t)rt->table : RT_TABLE_UNSPEC;
-	rtm->rtm_protocol = RTPROT_STATIC;
+	rtm->rtm_protocol = RTNL_PROTO_ESPTCP;
 	rtm->rtm_scope = rt->has_gw ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
 	rtm->rtm_type = RTN_UNICAST;
 	mnl_attr_put_u32(nlh, RTA_TABLE, rt->table);
@@ -175,6 +180,8 @@ int rtnl_rule(struct rtnl *r, bool add, int family, uint32_t table, uint32_t pri
 	frh->action = FR_ACT_TO_TBL;
 	mnl_attr_put_u32(nlh, FRA_TABLE, table);
 	mnl_attr_put_u32(nlh, FRA_PRIORITY, prio);
+	if (add)
+		mnl_attr_put_u8(nlh, FRA_PROTOCOL, RTNL_PROTO_ESPTCP);
 	return talk(r, nlh, NULL, NULL);
 }
 
@@ -216,6 +223,7 @@ static int get_cb(const struct nlmsghdr *nlh, void *data)
 	if (nlh->nlmsg_type != RTM_NEWROUTE)
 		return MNL_CB_OK;
 	g->found = true;
+	g->rt->type = ((const struct rtmsg *)mnl_nlmsg_get_payload(nlh))->rtm_type;
 	return mnl_attr_parse(nlh, sizeof(struct rtmsg), get_attr, g);
 }
 
@@ -224,8 +232,9 @@ static int get_cb(const struct nlmsghdr *nlh, void *data)
  * @r: the socket
  * @family: AF_INET or AF_INET6
  * @dst: the address
- * @rt: set to the next hop: gateway (when there is one), interface and
- *	preferred source; dst and plen to the address itself
+ * @rt: set to the next hop: gateway (when there is one), interface,
+ *	preferred source and route type (RTN_LOCAL: an address of ours); dst
+ *	and plen to the address itself
  *
  * Return: 0 or -errno (no route: -ENETUNREACH).
  */
@@ -248,4 +257,106 @@ int rtnl_route_get(struct rtnl *r, int family, const uint8_t *dst, struct rtnl_r
 	if (!err && (!g.found || !rt->oif))
 		err = -ENETUNREACH;
 	return err;
+}
+
+/* what a dump found of ours: up to this many at a time, removed after */
+#define FLUSH_BATCH	64
+
+struct flush {
+	uint16_t type;			/* the RTM_NEW* the dump answers with */
+	unsigned int n;
+	char msgs[FLUSH_BATCH][256];	/* the objects as found, to send back as RTM_DEL* */
+	size_t lens[FLUSH_BATCH];
+};
+
+static uint8_t addr_proto(const struct nlmsghdr *nlh)
+{
+	const struct nlattr *a;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct ifaddrmsg))
+		if (mnl_attr_get_type(a) == IFA_PROTO && !mnl_attr_validate(a, MNL_TYPE_U8))
+			return mnl_attr_get_u8(a);
+	return 0;
+}
+
+static uint8_t rule_proto(const struct nlmsghdr *nlh)
+{
+	const struct nlattr *a;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct fib_rule_hdr))
+		if (mnl_attr_get_type(a) == FRA_PROTOCOL && !mnl_attr_validate(a, MNL_TYPE_U8))
+			return mnl_attr_get_u8(a);
+	return 0;
+}
+
+static int flush_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct flush *f = data;
+	bool ours;
+
+	if (nlh->nlmsg_type != f->type || f->n == FLUSH_BATCH || nlh->nlmsg_len > 256)
+		return MNL_CB_OK;
+	if (f->type == RTM_NEWROUTE)
+		ours = ((const struct rtmsg *)mnl_nlmsg_get_payload(nlh))->rtm_protocol ==
+		       RTNL_PROTO_ESPTCP;
+	else if (f->type == RTM_NEWADDR)
+		ours = addr_proto(nlh) == RTNL_PROTO_ESPTCP;
+	else
+		ours = rule_proto(nlh) == RTNL_PROTO_ESPTCP;
+	if (ours) {
+		memcpy(f->msgs[f->n], nlh, nlh->nlmsg_len);
+		f->lens[f->n++] = nlh->nlmsg_len;
+	}
+	return MNL_CB_OK;
+}
+
+/* dump one kind of object of both families; delete those of ours */
+static int flush_kind(struct rtnl *r, uint16_t get, uint16_t del, size_t hdr, int *removed)
+{
+	static struct flush f;
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	int err;
+
+	do {
+		struct nlmsghdr *nlh = msg_start(r, buf, get, NLM_F_DUMP);
+		struct rtgenmsg *g = mnl_nlmsg_put_extra_header(nlh, hdr);
+
+		g->rtgen_family = AF_UNSPEC;
+		memset(&f, 0, sizeof(f));
+		f.type = (uint16_t)(get - 2);	/* RTM_GET* - 2 is RTM_NEW* */
+		err = talk(r, nlh, flush_cb, &f);
+		for (unsigned int i = 0; !err && i < f.n; i++) {
+			struct nlmsghdr *d = (struct nlmsghdr *)f.msgs[i];
+
+			d->nlmsg_type = del;
+			d->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+			d->nlmsg_seq = ++r->seq;
+			d->nlmsg_pid = 0;
+			if (!talk(r, d, NULL, NULL))
+				(*removed)++;
+		}
+	} while (!err && f.n == FLUSH_BATCH);
+	return err;
+}
+
+/**
+ * rtnl_flush_ours() - remove the addresses, routes and rules a helper added
+ * @r: the socket
+ *
+ * At start: a helper that was killed left them (RTNL_PROTO_ESPTCP says
+ * they are ours).  Kernels without IFA_PROTO or FRA_PROTOCOL (before 5.18
+ * and 4.17) keep theirs.
+ *
+ * Return: how many were removed, or -errno.
+ */
+int rtnl_flush_ours(struct rtnl *r)
+{
+	int n = 0, err;
+
+	err = flush_kind(r, RTM_GETROUTE, RTM_DELROUTE, sizeof(struct rtmsg), &n);
+	if (!err)
+		err = flush_kind(r, RTM_GETRULE, RTM_DELRULE, sizeof(struct fib_rule_hdr), &n);
+	if (!err)
+		err = flush_kind(r, RTM_GETADDR, RTM_DELADDR, sizeof(struct ifaddrmsg), &n);
+	return err ? err : n;
 }
