@@ -719,7 +719,7 @@ t_vip_hostile() {
 	swan_pool "$_tmp/swan2" rw1 "$O1"
 	swan_conf "$_tmp/swan2" c1 local="$O2" remote="$O1" lts="$T2/32" rts=dynamic pools=rw1
 	swan_start $NS2 "$_tmp/swan2"
-	mine $NS1 initiator udp vip=yes retry=1s
+	mine $NS1 initiator udp vip=yes retry=1s "remote-ts=0.0.0.0/0"
 	wait_for 150 grep -q "the virtual address $O1 is an address of this host already: refused" \
 		"$_tmp/mine.out"
 	swan_pool "$_tmp/swan2" rw2 192.0.2.77
