@@ -111,6 +111,19 @@ t_blocked_from_start() {
 	[ "$(n1 "$ESPTCP" show | grep -c '^socket ino')" = 1 ]
 }
 
+# block_under_ping [PING-ARGS]: 100 pings from n1 to IN2 (into ping.txt),
+# UDP blocked after 2 s; returns once the responder is on TCP and the pings
+# are done
+block_under_ping() {
+	ip netns exec $NS1 ping -c 100 -i 0.1 -W 1 "$@" "$IN2" >"$_tmp/ping.txt" 2>&1 &
+	local p=$!
+	sleep 2
+	block_udp
+	wait_for 100 grep -q "now on TCP" "$_tmp/r.out"
+	wait $p || true
+	tail -n 2 "$_tmp/ping.txt"
+}
+
 # UDP dies under a ping (and, with iperf, under iperf3): TCP takes over
 t_blocked_mid() {
 	local perf=${1:-} s1 s2 o1 o2 got
@@ -132,13 +145,7 @@ t_blocked_mid() {
 		grep -E "sender|receiver" "$_tmp/perf.txt"
 		grep -q receiver "$_tmp/perf.txt"
 	else
-		ip netns exec $NS1 ping -c 100 -i 0.1 -W 1 -I "$IN1" "$IN2" >"$_tmp/ping.txt" 2>&1 &
-		local p=$!
-		sleep 2
-		block_udp
-		wait_for 100 grep -q "now on TCP" "$_tmp/r.out"
-		wait $p || true
-		tail -n 2 "$_tmp/ping.txt"
+		block_under_ping -I "$IN1"
 		got=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$_tmp/ping.txt")
 		echo "# background ping: $got of 100 replies across the block (reported, not asserted)"
 	fi
@@ -259,13 +266,7 @@ t_roadwarrior() {
 	# the route picks the source: no -I
 	n1 ping -c 3 -i 0.2 -W 2 "$IN2"
 	s1=$(spis $NS1)
-	ip netns exec $NS1 ping -c 100 -i 0.1 -W 1 "$IN2" >"$_tmp/ping.txt" 2>&1 &
-	local p=$!
-	sleep 2
-	block_udp
-	wait_for 100 grep -q "now on TCP" "$_tmp/r.out"
-	wait $p || true
-	tail -n 2 "$_tmp/ping.txt"
+	block_under_ping
 	n1 ping -c 2 -i 0.2 -W 2 "$IN2"
 	s2=$(spis $NS1)
 	[ "$s1" = "$s2" ]

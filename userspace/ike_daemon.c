@@ -127,28 +127,28 @@ static void status_lease(FILE *f, struct ike_sa *sa)
 		l ? wall_of(sa->d, l->since) : 0, bin, bout);
 }
 
+struct grace_ctx {
+	FILE *f;
+	const struct ike_daemon *d;
+};
+
+static void grace_one(const struct ike_conn_conf *c, const struct ike_lease *l, const char *a,
+		      void *arg)
+{
+	const struct grace_ctx *g = arg;
+	char id[200];
+
+	if (l->users || l->free_at <= g->d->now)
+		return;
+	ike_id_format(l->id_type, l->id, l->idlen, id, sizeof(id));
+	fprintf(g->f, "lease %s to %s conn %s released, kept until %llu\n", a, id, c->name,
+		wall_of(g->d, l->free_at));
+}
+
 /* leases no SA uses now, kept for their identity until their grace period ends */
 static void status_grace(FILE *f, const struct ike_daemon *d)
 {
-	for (size_t c = 0; c < d->conf->nconns; c++) {
-		const struct ike_pool *p = &d->pools[c];
-
-		if (!d->conf->conns[c].pool_set)
-			continue;
-		for (uint32_t i = 0; i < p->size; i++) {
-			const struct ike_lease *l = &p->leases[i];
-			char addr[INET6_ADDRSTRLEN] = "?", id[200];
-			uint8_t a[16];
-
-			if (!l->id || l->users || l->free_at <= d->now)
-				continue;
-			ike_pool_addr(p, i, a);
-			inet_ntop(p->family, a, addr, sizeof(addr));
-			ike_id_format(l->id_type, l->id, l->idlen, id, sizeof(id));
-			fprintf(f, "lease %s to %s conn %s released, kept until %llu\n", addr, id,
-				d->conf->conns[c].name, wall_of(d, l->free_at));
-		}
-	}
+	ike_leases_each(d, grace_one, &(struct grace_ctx){ .f = f, .d = d });
 }
 
 /*

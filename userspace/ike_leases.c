@@ -21,10 +21,57 @@
 
 #define LEASES_SAVE_MS	1000
 
+/**
+ * ike_leases_each() - every lease of every pool that has an identity
+ * @d: the daemon
+ * @fn: called with the conn, the lease and its address (as text)
+ * @arg: passed on
+ */
+void ike_leases_each(const struct ike_daemon *d,
+		     void (*fn)(const struct ike_conn_conf *c, const struct ike_lease *l,
+				const char *addr, void *arg), void *arg)
+{
+	for (size_t c = 0; c < d->conf->nconns; c++) {
+		const struct ike_pool *p = &d->pools[c];
+
+		if (!d->conf->conns[c].pool_set)
+			continue;
+		for (uint32_t i = 0; i < p->size; i++) {
+			char a[INET6_ADDRSTRLEN] = "?";
+			uint8_t addr[16];
+
+			if (!p->leases[i].id)
+				continue;
+			ike_pool_addr(p, i, addr);
+			inet_ntop(p->family, addr, a, sizeof(a));
+			fn(&d->conf->conns[c], &p->leases[i], a, arg);
+		}
+	}
+}
+
 /* mark the file stale: a lease was taken or given back */
 void ike_leases_changed(struct ike_daemon *d)
 {
 	d->leases_dirty = true;
+}
+
+struct save_ctx {
+	FILE *f;
+	const struct ike_daemon *d;
+	uint64_t wall;
+};
+
+static void save_one(const struct ike_conn_conf *c, const struct ike_lease *l, const char *a,
+		     void *arg)
+{
+	const struct save_ctx *s = arg;
+	uint64_t ago = s->d->now > l->since ? (s->d->now - l->since) / 1000 : 0;
+
+	fprintf(s->f, "lease %s %s %u ", c->name, a, l->id_type);
+	for (size_t k = 0; k < l->idlen; k++)
+		fprintf(s->f, "%02x", l->id[k]);
+	fprintf(s->f, "%s %llu\n", l->idlen ? "" : "-",
+		(unsigned long long)(s->wall > ago ? s->wall - ago : 0));
 }
 
 static void save(struct ike_daemon *d)
@@ -41,28 +88,7 @@ static void save(struct ike_daemon *d)
 		fprintf(stderr, "esptcp: lease file %s: %s\n", tmp, strerror(errno));
 		return;
 	}
-	for (size_t c = 0; c < d->conf->nconns; c++) {
-		const struct ike_pool *p = &d->pools[c];
-
-		if (!d->conf->conns[c].pool_set)
-			continue;
-		for (uint32_t i = 0; i < p->size; i++) {
-			const struct ike_lease *l = &p->leases[i];
-			char a[INET6_ADDRSTRLEN];
-			uint64_t ago = d->now > l->since ? (d->now - l->since) / 1000 : 0;
-			uint8_t addr[16];
-
-			if (!l->id)
-				continue;
-			ike_pool_addr(p, i, addr);
-			inet_ntop(p->family, addr, a, sizeof(a));
-			fprintf(f, "lease %s %s %u ", d->conf->conns[c].name, a, l->id_type);
-			for (size_t k = 0; k < l->idlen; k++)
-				fprintf(f, "%02x", l->id[k]);
-			fprintf(f, "%s %llu\n", l->idlen ? "" : "-",
-				(unsigned long long)(wall > ago ? wall - ago : 0));
-		}
-	}
+	ike_leases_each(d, save_one, &(struct save_ctx){ .f = f, .d = d, .wall = wall });
 	if (ferror(f))
 		err = EIO;
 	if (fclose(f) && !err)

@@ -284,6 +284,9 @@ struct ike_sa {
 };
 
 /* ---- ike_leases.c ---- */
+void ike_leases_each(const struct ike_daemon *d,
+		     void (*fn)(const struct ike_conn_conf *c, const struct ike_lease *l,
+				const char *addr, void *arg), void *arg);
 void ike_leases_changed(struct ike_daemon *d);
 void ike_leases_tick(struct ike_daemon *d, bool force);
 int ike_leases_load(struct ike_daemon *d);
