@@ -400,6 +400,75 @@ t_restart() {
 	n1 ping -c 2 -i 0.3 -W 2 -I "$T1" "$T2"
 }
 
+# SIGHUP: the responder's file gains a conn for a second client on a new
+# TCP port (4600), and later loses the first conn.  Through the first
+# reload the first tunnel keeps its SPIs and a ping running across it loses
+# nothing; the second client comes up on the new port; the second reload
+# takes the first tunnel down (DELETE) and leaves the second up.
+t_reload() {
+	local s1 lost
+	start 4 tcp
+	up i || { show_logs; false; }
+	up r
+	s1=$(ip -n $NS1 xfrm state | awk '/proto esp spi/ {print $4}' | sort | tr '\n' ' ')
+	ip netns exec $NS1 ping -c 40 -i 0.1 -W 2 -I "$T1" "$T2" >"$_tmp/ping.txt" 2>&1 &
+	local p=$!
+	n1 ip addr add 203.0.113.21/32 dev lo
+	n2 ip route replace 203.0.113.21/32 via 198.51.100.254 src "$T2"
+	cp "$_tmp/r.conf" "$_tmp/r.first"
+	cat >>"$_tmp/r.conf" <<-EOC
+	[conn second]
+	role = responder
+	local = $IP2
+	port = 4600
+	local-id = @gw.example
+	remote-id = @second.example
+	psk = "the second client's psk"
+	local-ts = $T2/32
+	remote-ts = 203.0.113.21/32
+	EOC
+	pp kill -HUP "$PID_r"
+	wait_for 50 grep -q "reloaded .*: 2 conns (1 new, 0 gone)" "$_tmp/r.out"
+	grep -E "reload|listening" "$_tmp/r.out" | sed 's/^/# /'
+	grep -q "listening on TCP $IP2:4600" "$_tmp/r.out"
+	cat >"$_tmp/i2.conf" <<-EOC
+	[conn second]
+	role = initiator
+	transport = tcp
+	local = $IP1
+	remote = $IP2
+	port = 4600
+	local-id = @second.example
+	remote-id = @gw.example
+	psk = "the second client's psk"
+	local-ts = 203.0.113.21/32
+	remote-ts = $T2/32
+	EOC
+	ike $NS1 i2 "$_tmp/i2.conf"
+	up i2 || { show_logs; false; }
+	n1 ping -c 2 -i 0.3 -W 2 -I 203.0.113.21 "$T2"
+	ip netns exec $NS1 ss -tnH state established "( dport = :4600 )" | grep -q .
+	wait $p || true
+	lost=$(sed -n 's/.* \([0-9]*\)% packet loss.*/\1/p' "$_tmp/ping.txt")
+	echo "# the first tunnel across the reload: $lost% of 40 pings lost"
+	[ "$lost" = 0 ]
+	[ "$(ip -n $NS1 xfrm state | awk '/proto esp spi/ {print $4}' | sort | tr '\n' ' ')" != "" ]
+	ip -n $NS1 xfrm state | grep -q "spi $(echo "$s1" | cut -d' ' -f1)"
+	# the first conn goes: its tunnel with it, the second stays
+	{ sed -n '/^\[conn second\]/,$p' "$_tmp/r.conf"; } >"$_tmp/r.second"
+	cp "$_tmp/r.second" "$_tmp/r.conf"
+	pp kill -HUP "$PID_r"
+	wait_for 50 grep -q "reloaded .*: 1 conn (0 new, 1 gone)" "$_tmp/r.out"
+	wait_for 50 grep -q "the peer deleted the IKE SA" "$_tmp/i.out"
+	n1 ping -c 2 -i 0.3 -W 2 -I 203.0.113.21 "$T2"
+	# a configuration that does not load changes nothing
+	echo "this is not a key" >>"$_tmp/r.conf"
+	pp kill -HUP "$PID_r"
+	wait_for 50 grep -q "reload of .* refused" "$_tmp/r.out"
+	n1 ping -c 2 -i 0.3 -W 2 -I 203.0.113.21 "$T2"
+	n1 ip addr del 203.0.113.21/32 dev lo
+}
+
 # The short tiers (the debug kernel: KASAN, lockdep, kmemleak, ~20 times
 # slower under TCG; smoke) run a tunnel through the helper over TCP: the
 # module's side of the rest (bad framing, SAs re-bound) is in the C tests
@@ -407,7 +476,7 @@ t_restart() {
 debug_subset="basic_tcp4"
 # the kernel tier leaves to the full leg the cases of the helper's own logic
 # (proposals, INVALID_KE, COOKIE, PSK, limits), which no kernel changes
-helper_only="prop_cbc prop_gcm invalid_ke cookie wrong_psk limits ports"
+helper_only="prop_cbc prop_gcm invalid_ke cookie wrong_psk limits ports reload"
 
 esptcp_load
 topo_up
@@ -460,6 +529,9 @@ t_case_subset limits "unauthenticated peers: per-source TCP limit, a bad KE cost
 	t_limits
 t_ran && clean >/dev/null 2>&1
 t_case_subset ports "TCP on two ports: a refused port is skipped; IKE over UDP port 443" t_ports
+t_ran && clean >/dev/null 2>&1
+t_case_subset reload "SIGHUP: a new conn on a new TCP port, the running tunnel untouched; a removed conn's tunnel goes" \
+	t_reload
 t_ran && clean >/dev/null 2>&1
 t_case_subset rekey "rekey CHILD_SA and IKE SA under ping and iperf3, no loss of the tunnel" t_rekey
 t_ran && clean >/dev/null 2>&1

@@ -574,6 +574,17 @@ TEST(address_pool)
 	EXPECT_EQ(-ENOSPC, ike_pool_acquire(&p, ID_FQDN, "u9", 2, 3000, b));
 	ike_pool_free(&p);
 
+	/* a reloaded pool takes back the addresses of live SAs */
+	ASSERT_EQ(0, ike_pool_init(&p, AF_INET, first, last));
+	EXPECT_EQ(0, ike_pool_hold(&p, c, ID_RFC822_ADDR, "carol", 5, 500));
+	EXPECT_EQ(0, ike_pool_hold(&p, c, ID_RFC822_ADDR, "carol", 5, 600));
+	EXPECT_EQ(2u, ike_pool_lease(&p, c)->users);
+	EXPECT_EQ(-EBUSY, ike_pool_hold(&p, c, ID_RFC822_ADDR, "dave", 4, 600));
+	EXPECT_EQ(-ENOENT, ike_pool_hold(&p, outside, ID_RFC822_ADDR, "dave", 4, 600));
+	ASSERT_EQ(0, ike_pool_acquire(&p, ID_RFC822_ADDR, "dave", 4, 700, b));
+	EXPECT_NE(c[3], b[3]);
+	ike_pool_free(&p);
+
 	/* an IPv6 range; one that is empty, too large or spans the high bits */
 	uint8_t f6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 }, l6[16];
 

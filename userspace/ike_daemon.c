@@ -221,15 +221,6 @@ static const struct {
 	STAT(vip_leased), STAT(vip_exhausted), STAT(updown_failed), STAT(updown_dropped),
 };
 
-/* the conns' address pools (after the SAs that lease from them) */
-static void ike_daemon_pools_free(struct ike_daemon *d)
-{
-	for (size_t i = 0; d->pools && i < d->conf->nconns; i++)
-		ike_pool_free(&d->pools[i]);
-	free(d->pools);
-	d->pools = NULL;
-}
-
 /* SIGUSR1 and exit: one line, "esptcp: stats NAME VALUE ..." */
 static void print_stats(const struct ike_daemon *d)
 {
@@ -420,6 +411,7 @@ int esptcp_ike_main(int argc, char **argv)
 	sigaddset(&mask, SIGUSR1);
 	sigaddset(&mask, SIGUSR2);
 	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sigobj.fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -455,11 +447,13 @@ int esptcp_ike_main(int argc, char **argv)
 					/* and `esptcp show` gets fresh lease bytes */
 					print_stats(&d);
 					d.status_dirty = true;
-				}
-				else if (si.ssi_signo == SIGUSR2)
+				} else if (si.ssi_signo == SIGUSR2) {
 					rekey_now(&d);
-				else if (si.ssi_signo != SIGCHLD)
+				} else if (si.ssi_signo == SIGHUP) {
+					ike_reload(&d, argv[optind]);
+				} else if (si.ssi_signo != SIGCHLD) {
 					d.stopping = true;
+				}
 			} else if (kind == OBJ_XFRM) {
 				n = xfrm_read_mappings(d.xfrm_map, mapping_event, &d);
 				if (n < 0 && n != -ENOBUFS)

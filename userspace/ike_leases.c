@@ -8,7 +8,8 @@
  * where each lease comes back free and kept for its identity for the
  * conn's lease-grace, from then.  A line that does not fit (a conn gone,
  * an address no longer in its pool, a malformed one) is skipped and
- * counted in the log line that says how many came back.
+ * counted in the log line that says how many came back.  The pools
+ * themselves are freed here too (ike_daemon_pools_free()).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -47,6 +48,15 @@ void ike_leases_each(const struct ike_daemon *d,
 			fn(&d->conf->conns[c], &p->leases[i], a, arg);
 		}
 	}
+}
+
+/* the conns' address pools (after the SAs that lease from them) */
+void ike_daemon_pools_free(struct ike_daemon *d)
+{
+	for (size_t i = 0; d->pools && i < d->conf->nconns; i++)
+		ike_pool_free(&d->pools[i]);
+	free(d->pools);
+	d->pools = NULL;
 }
 
 /* mark the file stale: a lease was taken or given back */

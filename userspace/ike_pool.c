@@ -176,6 +176,40 @@ int ike_pool_restore(struct ike_pool *p, const uint8_t *addr, uint8_t id_type, c
 }
 
 /**
+ * ike_pool_hold() - one more user of a given address, for an identity
+ * @p: the pool
+ * @addr: the address
+ * @id_type: the identity's ID type
+ * @id: its ID data
+ * @idlen: its length
+ * @now: the time, in ms
+ *
+ * A reloaded pool takes back the addresses its conn's live SAs have.
+ *
+ * Return: 0, -ENOENT for an address not in the pool, -EBUSY when another
+ * identity holds it, or -ENOMEM.
+ */
+int ike_pool_hold(struct ike_pool *p, const uint8_t *addr, uint8_t id_type, const void *id,
+		  size_t idlen, uint64_t now)
+{
+	struct ike_lease *l = ike_pool_lease(p, addr);
+
+	if (!l)
+		return -ENOENT;
+	if (l->id && !held_by(l, id_type, id, idlen))
+		return -EBUSY;
+	if (!l->id) {
+		int err = ike_pool_restore(p, addr, id_type, id, idlen, now, 0);
+
+		if (err)
+			return err;
+	}
+	l->users++;
+	l->free_at = 0;
+	return 0;
+}
+
+/**
  * ike_pool_lease() - the lease of an address of the pool
  * @p: the pool
  * @addr: the address

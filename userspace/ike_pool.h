@@ -37,6 +37,8 @@ int ike_pool_acquire(struct ike_pool *p, uint8_t id_type, const void *id, size_t
 		     uint64_t now, uint8_t *addr);
 int ike_pool_release(struct ike_pool *p, const uint8_t *addr, uint64_t now, uint64_t grace_ms);
 struct ike_lease *ike_pool_lease(const struct ike_pool *p, const uint8_t *addr);
+int ike_pool_hold(struct ike_pool *p, const uint8_t *addr, uint8_t id_type, const void *id,
+		  size_t idlen, uint64_t now);
 int ike_pool_restore(struct ike_pool *p, const uint8_t *addr, uint8_t id_type, const void *id,
 		     size_t idlen, uint64_t since, uint64_t free_at);
 void ike_pool_addr(const struct ike_pool *p, uint32_t i, uint8_t *addr);

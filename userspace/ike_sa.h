@@ -287,9 +287,13 @@ struct ike_sa {
 void ike_leases_each(const struct ike_daemon *d,
 		     void (*fn)(const struct ike_conn_conf *c, const struct ike_lease *l,
 				const char *addr, void *arg), void *arg);
+void ike_daemon_pools_free(struct ike_daemon *d);
 void ike_leases_changed(struct ike_daemon *d);
 void ike_leases_tick(struct ike_daemon *d, bool force);
 int ike_leases_load(struct ike_daemon *d);
+
+/* ---- ike_reload.c ---- */
+int ike_reload(struct ike_daemon *d, const char *path);
 
 /* ---- ike_updown.c ---- */
 struct ike_updown_job;
