@@ -209,6 +209,16 @@ refuse:
 	return N_TS_UNACCEPTABLE;
 }
 
+/* a rekey's successor (or predecessor) still in place: the tunnel is not going down */
+static bool has_twin(const struct ike_sa *sa, const struct ike_child *c)
+{
+	for (const struct ike_sa *o = sa->d->sas; o; o = o->next)
+		for (const struct ike_child *t = o->children; t; t = t->next)
+			if (t != c && t->installed && t->reqid == c->reqid)
+				return true;
+	return false;
+}
+
 void ike_child_remove(struct ike_sa *sa, struct ike_child *c, bool policies)
 {
 	struct xfrm_child x = { 0 };
@@ -225,7 +235,8 @@ void ike_child_remove(struct ike_sa *sa, struct ike_child *c, bool policies)
 		snprintf(b1, sizeof(b1), "%08x", ntohl(c->spi_in));
 		snprintf(b2, sizeof(b2), "%08x", ntohl(c->spi_out));
 		ike_log(sa, "CHILD_SA removed, in 0x%s out 0x%s", b1, b2);
-		if (policies && c->announced)
+		/* the old SA of a rekey, or the redundant one of a collision: no "down" */
+		if (policies && c->announced && !has_twin(sa, c))
 			ike_updown(sa, c, "down");
 	}
 	reqid_release(sa->d, c->reqid, c);

@@ -286,7 +286,7 @@ int esptcp_ike_main(int argc, char **argv)
 	struct ike_conf conf;
 	struct ike_sock sigobj = { .kind = OBJ_SIGNAL }, mapobj = { .kind = OBJ_XFRM };
 	struct epoll_event sev = { .events = EPOLLIN };
-	bool need_tcp = false, need_rtnl = false, check = false;
+	bool need_tcp = false, need_rtnl = false, any_vip = false, check = false;
 	sigset_t mask;
 	int c, n;
 
@@ -372,14 +372,19 @@ int esptcp_ike_main(int argc, char **argv)
 		need_tcp |= !conf.conns[i].initiator || conf.conns[i].transport != TRANSPORT_UDP;
 		/* updown says which interface leads to the peer */
 		need_rtnl |= conf.conns[i].vip || conf.conns[i].updown[0];
+		any_vip |= conf.conns[i].vip;
 	}
 	if (need_rtnl) {
 		d.rtnl = rtnl_open();
 		if (!d.rtnl)
 			fprintf(stderr, "esptcp: no routing netlink (%s): a virtual address cannot"
 				" be installed\n", strerror(errno));
-		/* a killed helper's virtual addresses, routes and rule (one helper a namespace) */
-		n = d.rtnl ? rtnl_flush_ours(d.rtnl) : 0;
+		/*
+		 * a killed helper's virtual addresses, routes and rule: one
+		 * helper with vip = yes a namespace (esptcp.conf(5)); one with
+		 * updown only touches none of them
+		 */
+		n = d.rtnl && any_vip ? rtnl_flush_ours(d.rtnl) : 0;
 		if (n > 0)
 			fprintf(stderr, "esptcp: removed %d addresses, routes and rules left by an"
 				" earlier run\n", n);

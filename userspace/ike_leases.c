@@ -3,15 +3,20 @@
  * esptcp tool: the lease file (lease-file = PATH in [global]), so that a
  * gateway's clients get their addresses again after the helper restarts.
  * One line a lease that has an identity: "lease CONN ADDRESS TYPE HEX-ID
- * SINCE" (SINCE in wall-clock seconds).  Written to PATH.tmp and renamed,
- * at most once a second while leases change and at exit; read at start,
- * where each lease comes back free and kept for its identity for the
- * conn's lease-grace, from then.  A line that does not fit (a conn gone,
+ * SINCE UNTIL" (wall-clock seconds; UNTIL is when its grace period ends,
+ * or 0 while an SA holds it).  Written to a new PATH.tmp (mode 0600, not
+ * through a link), synced and renamed, at most once a second while leases
+ * change and at exit; read at start, where each lease comes back free and
+ * kept for its identity: a held one for the conn's lease-grace from then,
+ * a released one for what was left of its grace, an expired one not at
+ * all.  A line that does not fit (a conn gone,
  * an address no longer in its pool, a malformed one) is skipped and
  * counted in the log line that says how many came back.  The pools
  * themselves are freed here too (ike_daemon_pools_free()).
  */
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,13 +80,19 @@ static void save_one(const struct ike_conn_conf *c, const struct ike_lease *l, c
 		     void *arg)
 {
 	const struct save_ctx *s = arg;
-	uint64_t ago = s->d->now > l->since ? (s->d->now - l->since) / 1000 : 0;
+	uint64_t ago = s->d->now > l->since ? (s->d->now - l->since) / 1000 : 0, until = 0;
 
+	if (!l->users) {
+		/* a grace period that is over is not kept across a restart */
+		if (l->free_at <= s->d->now)
+			return;
+		until = s->wall + (l->free_at - s->d->now + 999) / 1000;
+	}
 	fprintf(s->f, "lease %s %s %u ", c->name, a, l->id_type);
 	for (size_t k = 0; k < l->idlen; k++)
 		fprintf(s->f, "%02x", l->id[k]);
-	fprintf(s->f, "%s %llu\n", l->idlen ? "" : "-",
-		(unsigned long long)(s->wall > ago ? s->wall - ago : 0));
+	fprintf(s->f, "%s %llu %llu\n", l->idlen ? "" : "-",
+		(unsigned long long)(s->wall > ago ? s->wall - ago : 0), (unsigned long long)until);
 }
 
 static void save(struct ike_daemon *d)
@@ -90,17 +101,22 @@ static void save(struct ike_daemon *d)
 	uint64_t wall = (uint64_t)time(NULL);
 	char tmp[sizeof(d->conf->lease_file) + 8];
 	FILE *f;
-	int err = 0;
+	int fd, err = 0;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
+	/* a new file of ours: not one a link points at, not readable by others */
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
 	if (!f) {
 		fprintf(stderr, "esptcp: lease file %s: %s\n", tmp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return;
 	}
 	ike_leases_each(d, save_one, &(struct save_ctx){ .f = f, .d = d, .wall = wall });
-	if (ferror(f))
-		err = EIO;
+	if (fflush(f) || ferror(f) || fsync(fd))
+		err = errno ? errno : EIO;
 	if (fclose(f) && !err)
 		err = errno;
 	if (err || rename(tmp, path)) {
@@ -140,7 +156,10 @@ static int hex_id(const char *hex, uint8_t *out, size_t *len)
 	for (size_t i = 0; i < n / 2; i++) {
 		unsigned int b;
 
-		if (sscanf(hex + 2 * i, "%2x", &b) != 1)
+		/* two hex digits, nothing sscanf would also take (a sign, 0x) */
+		if (!isxdigit((unsigned char)hex[2 * i]) ||
+		    !isxdigit((unsigned char)hex[2 * i + 1]) ||
+		    sscanf(hex + 2 * i, "%2x", &b) != 1)
 			return -EINVAL;
 		out[i] = (uint8_t)b;
 	}
@@ -170,20 +189,23 @@ int ike_leases_load(struct ike_daemon *d)
 	while (fgets(line, sizeof(line), f)) {
 		char conn[64], addr[64], hex[520];
 		unsigned int type;
-		unsigned long long since;
+		unsigned long long since, until = 0;
 		uint8_t a[16], id[255];
 		size_t idlen, c;
 		int ok = 0;
 
-		if (sscanf(line, "lease %63s %63s %u %519s %llu", conn, addr, &type, hex,
-			   &since) == 5 && type <= 255 && !hex_id(hex, id, &idlen)) {
+		/* (a line without UNTIL: a lease held at the time) */
+		if (sscanf(line, "lease %63s %63s %u %519s %llu %llu", conn, addr, &type, hex,
+			   &since, &until) >= 5 && type <= 255 && !hex_id(hex, id, &idlen) &&
+		    (!until || until > wall)) {
 			for (c = 0; c < d->conf->nconns; c++)
 				if (d->conf->conns[c].pool_set && !strcmp(d->conf->conns[c].name, conn))
 					break;
 			if (c < d->conf->nconns &&
 			    inet_pton(d->pools[c].family, addr, a) == 1) {
 				uint64_t ago = wall > since ? (wall - since) * 1000 : 0;
-				uint64_t grace = (uint64_t)d->conf->conns[c].lease_grace_s * 1000;
+				uint64_t grace = until ? (until - wall) * 1000 :
+					(uint64_t)d->conf->conns[c].lease_grace_s * 1000;
 
 				ok = !ike_pool_restore(&d->pools[c], a, (uint8_t)type, id, idlen,
 						       d->now > ago ? d->now - ago : 0,

@@ -262,7 +262,8 @@ void ike_link_close(struct ike_daemon *d, struct ike_link *l, const char *why)
 {
 	if (l->stage == LINK_DEAD)
 		return;
-	if (l->stage == LINK_CONNECTING && l->conn)
+	/* not up, or up but nothing authenticated on it (a proxy that takes and drops it) */
+	if ((l->stage == LINK_CONNECTING || !l->authed) && l->conn)
 		next_port(d, l->conn, l->port_idx);
 	if (d->verbose || l->authed) {
 		char buf[64];

@@ -113,8 +113,7 @@ struct ike_vip {
 	bool has_gw;			/* the next hop to the gateway */
 	uint8_t gw[16], peer[16];
 	int oif;
-	struct ike_ts_set routes;	/* the routes in route-table */
-	struct ike_ts_set want;		/* the gateway's selectors they are for */
+	struct ike_ts_set routes;	/* the routes in route-table: the CHILD_SAs' */
 };
 
 /* the rule "lookup TABLE" of the clients' routes, shared by their SAs */

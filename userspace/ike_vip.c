@@ -138,7 +138,7 @@ static int rule_get(struct ike_daemon *d, int fam, uint32_t table)
 	err = rtnl_rule(d->rtnl, true, fam, table, ESPTCP_VIP_RULE_PRIO);
 	if (err && err != -EEXIST)
 		return err;
-	/* one there already (an earlier helper's, an operator's) stays */
+	/* one of ours there already (it survived the start-up flush) stays */
 	*free_slot = (struct ike_vip_rule){ .family = fam, .table = table, .users = 1,
 					    .added = !err };
 	return 0;
@@ -229,6 +229,8 @@ static int routes_on(struct ike_sa *sa, const struct ike_ts_set *rts, const char
 	for (unsigned int i = 0; i < rts->n; i++) {
 		const struct ike_ts *t = &rts->ts[i];
 
+		if (ike_ts_set_has(&v->routes, t))
+			continue;	/* another CHILD_SA's already */
 		if (!v->peer_route && range_has(t, v->peer)) {
 			route_of(v, &peer, sa->conf->route_table, &rt);
 			rt.has_src = false;
@@ -239,6 +241,8 @@ static int routes_on(struct ike_sa *sa, const struct ike_ts_set *rts, const char
 		}
 		if (ike_ts_prefix(t) == plen && range_has(t, v->peer))
 			continue;
+		if (v->routes.n == IKE_MAX_TS)
+			return -ENOSPC;
 		*what = "a route";
 		route_of(v, t, sa->conf->route_table, &rt);
 		err = rtnl_route(d->rtnl, true, &rt);
@@ -309,30 +313,51 @@ int ike_vip_install(struct ike_sa *sa, const struct ike_ts_set *rts)
 		uninstall(sa);
 		return err;
 	}
-	v->want = *rts;
 	ike_log(sa, "virtual address %s on %s, routes in table %u to %s", a, sa->conf->vip_dev,
 		sa->conf->route_table, ike_ts_set_str(rts, sel, sizeof(sel)));
 	return 0;
 }
 
+/* is a route still some other installed CHILD_SA's? */
+static bool route_used(const struct ike_sa *sa, const struct ike_child *gone,
+		       const struct ike_ts *r)
+{
+	for (const struct ike_child *o = sa->children; o; o = o->next)
+		if (o != gone && o->installed && ike_ts_set_has(&o->rts, r))
+			return true;
+	return false;
+}
+
 /**
- * ike_vip_child_gone() - a CHILD_SA goes: with the last one, the routes
+ * ike_vip_child_gone() - a CHILD_SA goes: the routes no other one has go too
  * @sa: the SA
  * @c: the child, still on the SA's list
  *
  * Called before the child's policies go, so that no traffic is routed
- * from the virtual address while no policy would take it.
+ * from the virtual address while no policy would take it.  With the last
+ * route, the route to the gateway goes as well.
  */
 void ike_vip_child_gone(struct ike_sa *sa, const struct ike_child *c)
 {
-	if (!sa->cvip.got || !sa->cvip.addr_added)
+	struct ike_vip *v = &sa->cvip;
+	struct rtnl_route rt;
+	unsigned int n = 0;
+
+	if (!v->got || !v->addr_added)
 		return;
-	for (const struct ike_child *o = sa->children; o; o = o->next)
-		if (o != c && o->installed)
-			return;
-	if (sa->cvip.routes.n || sa->cvip.peer_route)
+	for (unsigned int i = 0; i < v->routes.n; i++) {
+		if (route_used(sa, c, &v->routes.ts[i])) {
+			v->routes.ts[n++] = v->routes.ts[i];
+			continue;
+		}
+		route_of(v, &v->routes.ts[i], sa->conf->route_table, &rt);
+		rtnl_route(sa->d->rtnl, false, &rt);
+	}
+	v->routes.n = n;
+	if (!n && v->peer_route) {
 		ike_log(sa, "no CHILD_SA left: the virtual address's routes are removed");
-	routes_off(sa);
+		routes_off(sa);
+	}
 }
 
 /**
@@ -340,22 +365,18 @@ void ike_vip_child_gone(struct ike_sa *sa, const struct ike_child *c)
  * @sa: the SA
  * @c: the child
  *
- * The routes come back with a first child after the last one went (the
- * gateway made a new CHILD_SA).
+ * Its selectors get the routes they lack (a CHILD_SA the gateway made
+ * later, or the first one after the last went).
  */
 void ike_vip_child_up(struct ike_sa *sa, const struct ike_child *c)
 {
 	const char *what;
 
-	if (!sa->cvip.got || !sa->cvip.addr_added || sa->cvip.routes.n || sa->cvip.peer_route)
+	if (!sa->cvip.got || !sa->cvip.addr_added)
 		return;
-	if (routes_on(sa, &c->rts, &what)) {
-		routes_off(sa);
-		/* ended at the next timer pass: the child's installer goes on with it */
+	/* ended at the next timer pass: the child's installer goes on with it */
+	if (routes_on(sa, &c->rts, &what))
 		sa->die_why = "the virtual address's routes cannot be installed";
-	} else {
-		sa->cvip.want = c->rts;
-	}
 }
 
 /**
@@ -363,7 +384,8 @@ void ike_vip_child_up(struct ike_sa *sa, const struct ike_child *c)
  * @sa: the SA
  *
  * A MOBIKE move or a reconnect from another address can change the route
- * to the gateway; the routes are put in again through the new one.
+ * to the gateway; the routes of every installed CHILD_SA are put in again
+ * through the new one.
  *
  * Return: 0, or -errno when they cannot be (the caller takes the SA down:
  * better no tunnel than traffic from the address without a policy).
@@ -371,13 +393,28 @@ void ike_vip_child_up(struct ike_sa *sa, const struct ike_child *c)
 int ike_vip_moved(struct ike_sa *sa)
 {
 	struct ike_vip *v = &sa->cvip;
-	const char *what;
-	int err;
+	const char *what = "a route";
+	int err = 0;
 
 	if (!v->got || !v->addr_added || (!v->routes.n && !v->peer_route))
 		return 0;
+	/*
+	 * the same gateway through the same next hop (a NAT port change):
+	 * nothing to do (with a route of ours to the gateway, the lookup
+	 * would find that one: then they go in again)
+	 */
+	if (!v->peer_route &&
+	    !memcmp(v->peer, ike_ss_addr(&sa->link->peer), v->family == AF_INET ? 4 : 16)) {
+		struct rtnl_route via;
+
+		if (!rtnl_route_get(sa->d->rtnl, v->family, v->peer, &via) && via.oif == v->oif &&
+		    via.has_gw == v->has_gw && !memcmp(via.gw, v->gw, sizeof(v->gw)))
+			return 0;
+	}
 	routes_off(sa);
-	err = routes_on(sa, &v->want, &what);
+	for (const struct ike_child *c = sa->children; c && !err; c = c->next)
+		if (c->installed)
+			err = routes_on(sa, &c->rts, &what);
 	if (err) {
 		ike_log(sa, "the virtual address's routes after the move failed at %s: %s", what,
 			strerror(-err));

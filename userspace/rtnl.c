@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <libmnl/libmnl.h>
 #include <linux/fib_rules.h>
 #include <linux/if_addr.h>
@@ -68,13 +69,19 @@ static struct nlmsghdr *msg_start(struct rtnl *r, void *buf, uint16_t type, uint
 	return nlh;
 }
 
-/* send one request, read to its acknowledgement (or its answers): 0 or -errno */
+/*
+ * Send one request, read to its acknowledgement (or its answers): 0 or
+ * -errno.  What an earlier request that failed half-way left unread goes
+ * first, so that no answer is ever taken for another's.
+ */
 static int talk(struct rtnl *r, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	ssize_t n;
 	int ret;
 
+	while (recv(mnl_socket_get_fd(r->sock), buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
 	if (mnl_socket_sendto(r->sock, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
 	do {
@@ -161,7 +168,7 @@ int rtnl_route(struct rtnl *r, bool add, const struct rtnl_route *rt)
 /**
  * rtnl_rule() - add or remove the rule "from all lookup TABLE" at a priority
  * @r: the socket
- * @add: add (one there already: -EEXIST) or remove
+ * @add: add (one of ours there already: -EEXIST) or remove (ours only)
  * @family: AF_INET or AF_INET6
  * @table: the table
  * @prio: the rule's priority (smaller: looked at first; main is 32766)
@@ -180,8 +187,8 @@ int rtnl_rule(struct rtnl *r, bool add, int family, uint32_t table, uint32_t pri
 	frh->action = FR_ACT_TO_TBL;
 	mnl_attr_put_u32(nlh, FRA_TABLE, table);
 	mnl_attr_put_u32(nlh, FRA_PRIORITY, prio);
-	if (add)
-		mnl_attr_put_u8(nlh, FRA_PROTOCOL, RTNL_PROTO_ESPTCP);
+	/* on delete too: without it, the kernel takes the first rule alike, an operator's */
+	mnl_attr_put_u8(nlh, FRA_PROTOCOL, RTNL_PROTO_ESPTCP);
 	return talk(r, nlh, NULL, NULL);
 }
 
