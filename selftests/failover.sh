@@ -290,6 +290,13 @@ t_roadwarrior() {
 	[ "$(updown_var "$log" up ESPTCP_VIP)" = "$RW_VIP" ]
 	[ "$(updown_var "$log" up ESPTCP_DNS)" = 10.1.0.53 ]
 	[ "$(updown_var "$log" up ESPTCP_PEER_ID)" = gw.example ]
+	# a CHILD_SA rekey is no down (nor an up), and the routes stay
+	kill -USR2 "$PID_i"
+	wait_for 100 grep -q "CHILD_SA removed" "$_tmp/i.out"
+	n1 ping -c 2 -i 0.2 -W 2 "$IN2"
+	expect_fail grep -q "^verb down" "$log"
+	[ "$(grep -c '^verb up' "$log")" = 1 ]
+	ip -n $NS1 route show table 220 | grep -q "^$IN2 .*src $RW_VIP"
 	# the client stops: down, and the address and routes go
 	kill "$PID_i"
 	wait "$PID_i" || true
