@@ -113,7 +113,7 @@ int ike_reload(struct ike_daemon *d, const char *path)
 	uint64_t *restart_at = NULL;
 	bool *restart_tcp = NULL;
 	unsigned int *port_at = NULL, gone = 0, added = 0;
-	bool *moved = NULL;
+	bool *moved = NULL, need_tcp = false, need_rtnl = false;
 	const char *why;
 	ssize_t *map;
 	int err = -ENOMEM;
@@ -198,13 +198,17 @@ int ike_reload(struct ike_daemon *d, const char *path)
 	}
 	free(map);
 	free(moved);
-	if (!d->nl)
-		for (size_t j = 0; j < old->nconns; j++)
-			if (!old->conns[j].initiator || old->conns[j].transport != TRANSPORT_UDP)
-				d->nl = d->nl ? d->nl : esptcp_nl_open();
-	for (size_t j = 0; j < old->nconns && !d->rtnl; j++)
-		if (old->conns[j].vip || old->conns[j].updown[0])
-			d->rtnl = rtnl_open();
+	/* what a new conn needs that the old ones did not: one try each */
+	for (size_t j = 0; j < old->nconns; j++) {
+		const struct ike_conn_conf *k = &old->conns[j];
+
+		need_tcp |= !k->initiator || k->transport != TRANSPORT_UDP;
+		need_rtnl |= k->vip || k->updown[0];
+	}
+	if (need_tcp && !d->nl)
+		d->nl = esptcp_nl_open();
+	if (need_rtnl && !d->rtnl)
+		d->rtnl = rtnl_open();
 	close_listeners(d);
 	err = ike_open_listeners(d);
 	if (err)
