@@ -275,7 +275,7 @@ t_roadwarrior() {
 	n2 "$ESPTCP" show | grep -E "^  (ike|lease)"
 	n2 "$ESPTCP" show | grep -qE "^  ike t .* responder peer client.example at .* tcp children 1"
 	n2 "$ESPTCP" show | grep -qE "^  lease $RW_VIP to client.example since [0-9]+s"
-	wait_for 50 sh -c "grep -c '^verb move' '$log' | grep -qx 1"
+	wait_for 50 updown_seen "$log" move 1
 	[ "$(updown_var "$log" move ESPTCP_TRANSPORT)" = tcp ]
 	[ "$(updown_var "$log" move ESPTCP_VIP)" = "$RW_VIP" ]
 	# and back to UDP: the same again
@@ -284,7 +284,8 @@ t_roadwarrior() {
 	n1 ping -c 2 -i 0.2 -W 2 "$IN2"
 	[ "$(spis $NS1)" = "$s1" ]
 	ip -n $NS1 route show table 220 | grep -q "^$IN2 .*src $RW_VIP"
-	wait_for 50 sh -c "grep -c '^verb move' '$log' | grep -qx 2"
+	wait_for 50 updown_seen "$log" move 2
+	[ "$(updown_count "$log" move)" = 2 ]
 	[ "$(updown_var "$log" move ESPTCP_TRANSPORT)" = udp ]
 	[ "$(updown_var "$log" up ESPTCP_TRANSPORT)" = udp ]
 	[ "$(updown_var "$log" up ESPTCP_VIP)" = "$RW_VIP" ]
@@ -294,13 +295,13 @@ t_roadwarrior() {
 	kill -USR2 "$PID_i"
 	wait_for 100 grep -q "CHILD_SA removed" "$_tmp/i.out"
 	n1 ping -c 2 -i 0.2 -W 2 "$IN2"
-	expect_fail grep -q "^verb down" "$log"
-	[ "$(grep -c '^verb up' "$log")" = 1 ]
+	[ "$(updown_count "$log" down)" = 0 ]
+	[ "$(updown_count "$log" up)" = 1 ]
 	ip -n $NS1 route show table 220 | grep -q "^$IN2 .*src $RW_VIP"
 	# the client stops: down, and the address and routes go
 	kill "$PID_i"
 	wait "$PID_i" || true
-	grep -q "^verb down" "$log"
+	updown_seen "$log" down
 	[ "$(updown_var "$log" down ESPTCP_VIP)" = "$RW_VIP" ]
 	expect_fail sh -c "ip -n $NS1 addr show dev lo | grep -q 'inet $RW_VIP/'"
 	[ -z "$(ip -n $NS1 route show table 220)" ]

@@ -139,20 +139,32 @@ expect_fail() {
 }
 
 # updown_script FILE LOG: an updown script that records each event and its
-# ESPTCP_* environment in LOG
+# ESPTCP_* environment in LOG, a record at a time (one write, ending ".")
 updown_script() {
 	cat >"$1" <<EOF
 #!/bin/sh
-{ echo "verb \$1"; env | grep '^ESPTCP_' | sort; echo .; } >>"$2"
+r=\$(echo "verb \$1"; env | grep '^ESPTCP_' | sort; echo .)
+printf '%s\n' "\$r" >>"$2"
 EOF
 	chmod +x "$1"
 }
-# updown_var LOG VERB NAME: NAME's value in the last VERB record
+# updown_seen LOG VERB [N]: at least N (default 1) whole VERB records
+updown_seen() {
+	awk -v v="$2" -v want="${3:-1}" '$0 == "verb " v { on = 1; next }
+		$0 == "." { if (on) n++; on = 0 } END { exit !(n >= want) }' "$1"
+}
+# updown_count LOG VERB: how many whole VERB records
+updown_count() {
+	awk -v v="$2" '$0 == "verb " v { on = 1; next }
+		$0 == "." { if (on) n++; on = 0 } END { print n + 0 }' "$1"
+}
+# updown_var LOG VERB NAME: NAME's value in the last whole VERB record
 updown_var() {
 	awk -v v="$2" -v n="$3" '$0 == "verb " v { on = 1; val = ""; next }
 		on && index($0, n "=") == 1 { val = substr($0, length(n) + 2) }
 		$0 == "." { if (on) last = val; on = 0 } END { print last }' "$1"
 }
+
 # helper_stat PID LOG NAME: one counter of the `esptcp ike` helper PID that
 # logs to LOG: SIGUSR1 makes it print a fresh stats line
 helper_stat() {

@@ -676,7 +676,7 @@ t_vip_client() {
 	# the routes pick the source
 	split_ping 3
 	# the updown script's view of "up"
-	wait_for 50 grep -q "^verb up" "$log"
+	wait_for 50 updown_seen "$log" up
 	sed 's/^/# updown: /' "$log"
 	[ "$(updown_var "$log" up ESPTCP_VIP)" = "$CVIP" ]
 	[ "$(updown_var "$log" up ESPTCP_DNS)" = "10.1.0.53 10.1.0.54" ]
@@ -692,15 +692,15 @@ t_vip_client() {
 	# the gateway ends it: down, and our client connects again for the
 	# same address
 	swanctl_ "$_tmp/swan2" --terminate --ike c1 >/dev/null
-	wait_for 100 grep -q "^verb down" "$log"
+	wait_for 100 updown_seen "$log" down
 	[ "$(updown_var "$log" down ESPTCP_VIP)" = "$CVIP" ]
-	wait_for 150 sh -c "[ \$(grep -c '^verb up' '$log') -ge 2 ]"
+	wait_for 150 updown_seen "$log" up 2
 	wait_for 50 sh -c "ip -n $NS1 route show table 220 | grep -q '^$T2 '"
 	n1 ping -c 2 -i 0.3 -W 3 "$T2"
 	# our helper stops: everything of the address goes with it
 	kill "$MINE_PID"
 	wait "$MINE_PID" || true
-	[ "$(grep -c '^verb down' "$log")" -ge 2 ]
+	updown_seen "$log" down 2
 	expect_fail sh -c "ip -n $NS1 addr show dev lo | grep -q 'inet $CVIP/'"
 	[ -z "$(ip -n $NS1 route show table 220)" ]
 	expect_fail sh -c "ip -n $NS1 rule | grep -q 'lookup 220'"
