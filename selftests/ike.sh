@@ -431,7 +431,10 @@ t_reload() {
 	wait_for 50 grep -q "reloaded .*: 2 conns (1 new, 0 gone)" "$_tmp/r.out"
 	grep -E "reload|listening" "$_tmp/r.out" | sed 's/^/# /'
 	grep -q "listening on TCP $IP2:4600" "$_tmp/r.out"
+	# (a second helper in n1: a reqid range of its own, or it would flush the first's)
 	cat >"$_tmp/i2.conf" <<-EOC
+	[global]
+	reqid-base = 0x45550000
 	[conn second]
 	role = initiator
 	transport = tcp
@@ -449,6 +452,7 @@ t_reload() {
 	n1 ping -c 2 -i 0.3 -W 2 -I 203.0.113.21 "$T2"
 	ip netns exec $NS1 ss -tnH state established "( dport = :4600 )" | grep -q .
 	wait $p || true
+	tail -n 2 "$_tmp/ping.txt"
 	lost=$(sed -n 's/.* \([0-9]*\)% packet loss.*/\1/p' "$_tmp/ping.txt")
 	echo "# the first tunnel across the reload: $lost% of 40 pings lost"
 	[ "$lost" = 0 ]
