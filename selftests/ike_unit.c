@@ -18,6 +18,7 @@
 #include "kselftest_harness.h"
 #include "../userspace/ike_select.h"
 #include "../userspace/ike_pool.h"
+#include "../userspace/ike_reqid.h"
 
 static void unhex(const char *s, uint8_t *out, size_t *len)
 {
@@ -607,6 +608,45 @@ TEST(address_pool)
 }
 
 /* identities as `esptcp show` and the log print them: a peer cannot forge a line */
+/*
+ * Reqids stay in the helper's range however often peers come and go: a
+ * peer that reconnects 200,000 times (each SA's reqid freed as it goes,
+ * one held by a long-lived SA throughout) never gets one outside it, a
+ * freed one is taken again, and a full range says so instead of wrapping.
+ */
+TEST(reqids_reused)
+{
+	struct ike_reqids *r = calloc(1, sizeof(*r));
+	uint32_t base = 0x45540000, held, id, first;
+
+	ASSERT_NE(NULL, r);
+	r->base = base;
+	held = ike_reqid_take(r);
+	ASSERT_EQ(base + 1, held);
+	for (unsigned int i = 0; i < 200000; i++) {
+		id = ike_reqid_take(r);
+		ASSERT_GT(id, base);
+		ASSERT_LE(id, base + 0xffff);
+		ASSERT_NE(held, id);
+		ike_reqid_give(r, id);
+	}
+	/* the whole range: 65535 in use (held among them), then no more */
+	first = ike_reqid_take(r);
+	for (unsigned int i = 2; i < 0xffff; i++)
+		ASSERT_NE(0u, ike_reqid_take(r));
+	EXPECT_EQ(0u, ike_reqid_take(r));
+	/* one back: that very one comes out next */
+	ike_reqid_give(r, first);
+	EXPECT_EQ(first, ike_reqid_take(r));
+	EXPECT_EQ(0u, ike_reqid_take(r));
+	/* reqids of other ranges (another helper's, the base) change nothing */
+	ike_reqid_give(r, base);
+	ike_reqid_give(r, base + 0x10000);
+	ike_reqid_give(r, 7);
+	EXPECT_EQ(0u, ike_reqid_take(r));
+	free(r);
+}
+
 TEST(id_format)
 {
 	const uint8_t v4[4] = { 192, 0, 2, 7 }, v6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };

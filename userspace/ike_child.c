@@ -13,35 +13,15 @@
 #include "esptcp.h"
 #include "ike_sa.h"
 
-/*
- * Reqids: every state and policy of ours carries one inside the helper's
- * range (reqid-base + 1 .. + 0xffff), which is what is flushed at start and
- * exit.  A freed one is used again, so no number of reconnects can push
- * them out of the range.
- */
-#define REQID_SLOTS	0x10000u
-
-/* a free reqid, or 0 when all 65535 are in use */
+/* a free reqid of the helper's range (ike_reqid.c), or 0 when all are in use */
 uint32_t ike_reqid_new(struct ike_daemon *d)
 {
-	for (uint32_t k = 0; k < REQID_SLOTS - 1; k++) {
-		uint32_t i = (d->reqid_next + k) % (REQID_SLOTS - 1) + 1;
-
-		if (!(d->reqid_used[i / 8] & (1u << (i % 8)))) {
-			d->reqid_used[i / 8] |= (uint8_t)(1u << (i % 8));
-			d->reqid_next = i;
-			return d->conf->reqid_base + i;
-		}
-	}
-	return 0;
+	return ike_reqid_take(d->reqids);
 }
 
 void ike_reqid_free(struct ike_daemon *d, uint32_t reqid)
 {
-	uint32_t i = reqid - d->conf->reqid_base;
-
-	if (reqid > d->conf->reqid_base && i < REQID_SLOTS)
-		d->reqid_used[i / 8] &= (uint8_t)~(1u << (i % 8));
+	ike_reqid_give(d->reqids, reqid);
 }
 
 /* a reqid goes back when no child of any SA, nor a pending one, has it */

@@ -327,7 +327,7 @@ int esptcp_ike_main(int argc, char **argv)
 	}
 	d.conf = &conf;
 	d.now = mono_ms();
-	d.reqid_used = calloc(0x10000 / 8, 1);
+	d.reqids = calloc(1, sizeof(*d.reqids));
 	d.link_ops = &ike_task_link_ops;
 	d.restart_at = calloc(conf.nconns, sizeof(*d.restart_at));
 	d.restart_tcp = calloc(conf.nconns, sizeof(*d.restart_tcp));
@@ -345,18 +345,19 @@ int esptcp_ike_main(int argc, char **argv)
 		}
 	}
 	d.xfrm = xfrm_open();
-	if (!d.restart_at || !d.restart_tcp || !d.tcp_port_at || !d.reqid_used || !d.pools ||
+	if (!d.restart_at || !d.restart_tcp || !d.tcp_port_at || !d.reqids || !d.pools ||
 	    !d.xfrm) {
 		fprintf(stderr, "esptcp: cannot open XFRM netlink: %s\n", strerror(errno));
 		ike_daemon_pools_free(&d);
 		free(d.restart_at);
 		free(d.restart_tcp);
 		free(d.tcp_port_at);
-		free(d.reqid_used);
+		free(d.reqids);
 		xfrm_close(d.xfrm);
 		ike_conf_free(&conf);
 		return 1;
 	}
+	d.reqids->base = conf.reqid_base;
 	n = ike_leases_load(&d);
 	if (n < 0)
 		fprintf(stderr, "esptcp: lease file %s: %s (starting without it)\n",
@@ -503,7 +504,7 @@ int esptcp_ike_main(int argc, char **argv)
 	free(d.restart_at);
 	free(d.restart_tcp);
 	free(d.tcp_port_at);
-	free(d.reqid_used);
+	free(d.reqids);
 	ike_conf_free(&conf);
 	return 0;
 }

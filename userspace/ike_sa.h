@@ -22,6 +22,7 @@
 #include "ike.h"
 #include "ike_select.h"
 #include "ike_pool.h"
+#include "ike_reqid.h"
 
 struct rtnl;
 
@@ -443,8 +444,7 @@ struct ike_daemon {
 	uint64_t cookie_at;		/* when cookie_secret was made */
 	unsigned int init_fails;	/* recent failed IKE_SA_INITs (toward COOKIE mode) */
 	uint64_t init_fail_at;
-	uint8_t *reqid_used;		/* bitmap of the 65535 reqids of our range */
-	uint32_t reqid_next;
+	struct ike_reqids *reqids;	/* the reqids of our range in use */
 	unsigned int half_open;
 	struct ike_stats st;
 	uint64_t now;			/* ms, monotonic */
