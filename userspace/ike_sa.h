@@ -419,7 +419,7 @@ const char *ike_ts_set_str(const struct ike_ts_set *set, char *buf, size_t len);
 
 /* every field is a counter printed by its name (ike_daemon.c) */
 struct ike_stats {
-	uint64_t rx_msgs, tx_msgs, rx_bad, rx_bad_icv, rx_unknown_spi, rx_retransmits;
+	uint64_t rx_msgs, tx_msgs, rx_bad, rx_bad_icv, rx_unknown_spi, rx_retransmits, rx_wrong_path;
 	uint64_t auth_failed, half_open_dropped, cookies_sent, invalid_ke_sent;
 	uint64_t sa_established, child_installed, child_rekeyed, ike_rekeyed;
 	uint64_t dpd_dead, tcp_accepted, tcp_rejected, ts_refused;

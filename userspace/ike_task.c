@@ -12,6 +12,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 
+#include "esptcp.h"
 #include "ike_sa.h"
 
 static void dispatch_request(struct ike_sa *sa, const struct ike_msg *m)
@@ -178,6 +179,17 @@ void ike_input(struct ike_daemon *d, struct ike_link *link, const uint8_t *msg, 
 		 */
 		sa->reply_via = link;
 	} else if (link != sa->link) {
+		/*
+		 * Whole, but on a path this SA may not take: a copy from
+		 * another address before AUTH, or an old connection's straggler.
+		 */
+		d->st.rx_wrong_path++;
+		if (sa->state != SA_ESTABLISHED && ike_log_bad(d)) {
+			char a[INET6_ADDRSTRLEN + 8];
+
+			ike_log(sa, "a message from %s before AUTH, not from where IKE_SA_INIT "
+				"came from; dropped", esptcp_addr_str(&link->peer, a, sizeof(a)));
+		}
 		goto out;
 	}
 	if (err) {
