@@ -354,6 +354,50 @@ PY
 	n1 ping -c 2 -i 0.3 -W 2 -I "$T1" "$T2"
 }
 
+# before AUTH an SA moves only by the float from 500 to 4500, from the
+# address its IKE_SA_INIT came from: the router gives the initiator's UDP
+# to 4500 another source address, so its IKE_AUTH (whole, with the SA's
+# keys) arrives from elsewhere; the responder drops it and counts it, and
+# nothing is installed.  Without that NAT the same initiator comes up,
+# floating to 4500 from its own address; its encap = yes alone puts the
+# responder's ESP in UDP too (its NAT_DETECTION_SOURCE_IP says NAT).
+snat_off() {
+	ip netns exec $NSR nft delete table ip esptcp_snat 2>/dev/null || true
+	ip netns exec $NSR sysctl -qw net.netfilter.nf_conntrack_udp_timeout=30 \
+		net.netfilter.nf_conntrack_udp_timeout_stream=120 2>/dev/null || true
+}
+t_unauth_move() {
+	trap snat_off EXIT
+	inner_addrs 4
+	pair 4 udp i:encap=yes
+	nr nft add table ip esptcp_snat
+	nr nft add chain ip esptcp_snat post '{ type nat hook postrouting priority 100; }'
+	nr nft add rule ip esptcp_snat post ip saddr "$IP1" udp dport 4500 snat to 198.51.100.254
+	# the NAT's mapping must not outlive the rule: gone 2 s after its last packet
+	nr sysctl -qw net.netfilter.nf_conntrack_udp_timeout=2 \
+		net.netfilter.nf_conntrack_udp_timeout_stream=2
+	ike $NS2 r "$_tmp/r.conf"
+	wait_for 50 grep -q "running" "$_tmp/r.out"
+	ike $NS1 i "$_tmp/i.conf"
+	wait_for 100 grep -q "a message from 198.51.100.254:[0-9]* before AUTH, not from where IKE_SA_INIT came from; dropped" \
+		"$_tmp/r.out"
+	grep -E "dropped|continuing" "$_tmp/r.out" "$_tmp/i.out" | sed 's/^/# /'
+	[ "$(r_stat rx_wrong_path)" -ge 1 ]
+	[ "$(r_stat sa_established)" = 0 ]
+	[ "$(count r "CHILD_SA installed")" = 0 ]
+	[ "$(states $NS2)" = 0 ]
+	kill "$PID_i"
+	wait "$PID_i" || true
+	nr nft delete table ip esptcp_snat
+	sleep 3
+	ike $NS1 i "$_tmp/i.conf"
+	up i || { show_logs; false; }
+	up r
+	grep -q "UDP encapsulation forced; continuing on UDP 4500" "$_tmp/i.out"
+	grep -q "CHILD_SA installed, .* (ESP in UDP)" "$_tmp/r.out"
+	n1 ping -c 2 -i 0.3 -W 2 -I "$T1" "$T2"
+}
+
 # CHILD_SA and IKE SA rekeys while ping and iperf3 run
 t_rekey() {
 	start 4 tcp i:child-rekey=4s i:ike-rekey=7s
@@ -480,7 +524,7 @@ t_reload() {
 debug_subset="basic_tcp4"
 # the kernel tier leaves to the full leg the cases of the helper's own logic
 # (proposals, INVALID_KE, COOKIE, PSK, limits), which no kernel changes
-helper_only="prop_cbc prop_gcm invalid_ke cookie wrong_psk limits ports reload"
+helper_only="prop_cbc prop_gcm invalid_ke cookie wrong_psk limits ports reload unauth_move"
 
 esptcp_load
 topo_up
@@ -536,6 +580,9 @@ t_case_subset ports "TCP on two ports: a refused port is skipped; IKE over UDP p
 t_ran && clean >/dev/null 2>&1
 t_case_subset reload "SIGHUP: a new conn on a new TCP port, the running tunnel untouched; a removed conn's tunnel goes" \
 	t_reload
+t_ran && clean >/dev/null 2>&1
+t_case_subset unauth_move "before AUTH an IKE_AUTH from another address is dropped and counted; the float from the same one works" \
+	t_unauth_move
 t_ran && clean >/dev/null 2>&1
 t_case_subset rekey "rekey CHILD_SA and IKE SA under ping and iperf3, no loss of the tunnel" t_rekey
 t_ran && clean >/dev/null 2>&1

@@ -106,6 +106,23 @@ t_rekey_both() {
 	peers_ping n1 2
 }
 
+# our encap = yes alone: our NAT_DETECTION_SOURCE_IP hashes no address of
+# ours, so strongSwan sees a NAT in front of us and puts its ESP in UDP
+# too; both sides' states are ESP in UDP and the tunnel passes traffic
+t_we_encap() {
+	trap case_cleanup EXIT
+	inner_addrs 4
+	swan_conf "$_tmp/swan2" c1 local="$O2" remote="$O1" lts="$T2" rts="$T1"
+	swan_start $NS2 "$_tmp/swan2"
+	mine $NS1 initiator udp encap=yes
+	mine_up
+	swan_up "$_tmp/swan2" c1
+	ip -n $NS1 xfrm state | grep -q "encap type espinudp sport 4500 dport 4500"
+	ip -n $NS2 xfrm state | grep -q "encap type espinudp sport 4500 dport 4500"
+	peers_ping n1 3
+	peers_ping n2 2
+}
+
 # both rekey the CHILD_SA at once (RFC 7296 2.8.1): with 2 s each way on the
 # router, requests sent less than 2 s apart cross (swanctl takes a moment to
 # start; ours goes 0.8 s after it); one pair survives on both sides
@@ -751,6 +768,7 @@ debug_subset="foreign-ts"
 helper_only="swan-gcm-ecp256 we-cbc-modp2048 we-gcm-x25519 swan-gcm-x25519
 	we-chacha-ecp384 swan-chacha-ecp384 we-cbc384-modp3072 swan-cbc384-modp3072
 	rekey-we dpd-swan dpd-we new-child two-clients shared-listener retransmit-error invalid-ke
+	ike-collision we-encap
 	split-we vip vip-client vip-hostile"
 
 esptcp_load
@@ -770,6 +788,9 @@ t_case_subset rekey-swan "strongSwan initiates; both sides rekey IKE and CHILD S
 t_case_subset rekey-we "esptcp initiates; both sides rekey IKE and CHILD SAs under ping" \
 	t_rekey_both we
 t_case_subset collision "CHILD_SA rekey collision with strongSwan: one pair survives" t_collision
+t_case_subset we-encap "our encap = yes alone: strongSwan's ESP goes in UDP too" t_we_encap
+t_case_subset ike-collision "IKE SA rekey collision with strongSwan: one IKE SA survives, and works" \
+	t_ike_collision
 t_case_subset invalid-ke "strongSwan's PFS rekey in another group gets INVALID_KE_PAYLOAD, then succeeds" \
 	t_invalid_ke_rekey
 t_case_subset dpd-swan "strongSwan's DPD requests are answered" t_dpd swan

@@ -132,9 +132,17 @@ void ike_respond_init_notify(struct ike_daemon *d, struct ike_link *link,
 
 void ike_put_nat_notifies(struct ike_sa *sa, struct ike_chain *c)
 {
+	struct sockaddr_storage local = sa->link->local;
 	uint8_t h[20];
 
-	if (!ike_nat_hash(sa->spi_i, sa->spi_r, &sa->link->local, h))
+	/*
+	 * encap = yes: the hash of no address of ours (port 0), so the peer
+	 * sees a NAT in front of us and puts its ESP in UDP too, as RFC 7296
+	 * 2.23 lets a host that wants ESP in UDP do (strongSwan's encap = yes)
+	 */
+	if (sa->conf->encap_force)
+		ike_ss_set_port(&local, 0);
+	if (!ike_nat_hash(sa->spi_i, sa->spi_r, &local, h))
 		ike_pl_notify(c, 0, NULL, 0, N_NAT_DETECTION_SOURCE_IP, h, sizeof(h));
 	if (!ike_nat_hash(sa->spi_i, sa->spi_r, &sa->link->peer, h))
 		ike_pl_notify(c, 0, NULL, 0, N_NAT_DETECTION_DESTINATION_IP, h, sizeof(h));
