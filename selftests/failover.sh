@@ -11,27 +11,29 @@ trap 'peers_stop_all; stop_all; unblock; topo_down; rm -rf "$_tmp"' EXIT
 
 PSK='"failover test key"'
 
-# conf FILE ROLE [KEY=VALUE...]: IPv4, n1 initiator, n2 responder
+# conf FILE ROLE [KEY=VALUE...]: n1 initiator, n2 responder; IPv4, or
+# IPv6 outside and inside with FAM=6
 conf() {
-	local file=$1 role=$2 kv
+	local file=$1 role=$2 kv o1=$IP1 o2=$IP2 i1=$IN1/32 i2=$IN2/32
 	shift 2
+	[ "${FAM:-4}" = 6 ] && o1=$IP1_6 o2=$IP2_6 i1=$IN1_6/128 i2=$IN2_6/128
 	{
 		echo "[conn t]"
 		echo "role = $role"
 		if [ "$role" = initiator ]; then
-			echo "local = $IP1"
-			echo "remote = $IP2"
+			echo "local = $o1"
+			echo "remote = $o2"
 			echo "local-id = @client.example"
 			echo "remote-id = @gw.example"
 			# a road warrior's selector is the address it gets
-			[[ " $* " == *" vip=yes "* ]] || echo "local-ts = $IN1/32"
-			echo "remote-ts = $IN2/32"
+			[[ " $* " == *" vip=yes "* ]] || echo "local-ts = $i1"
+			echo "remote-ts = $i2"
 		else
-			echo "local = $IP2"
+			echo "local = $o2"
 			echo "local-id = @gw.example"
 			echo "remote-id = @client.example"
-			echo "local-ts = $IN2/32"
-			echo "remote-ts = $IN1/32"
+			echo "local-ts = $i2"
+			echo "remote-ts = $i1"
 		fi
 		echo "psk = $PSK"
 		for kv in "$@"; do
@@ -308,6 +310,113 @@ t_roadwarrior() {
 	sed 's/^/# updown: /' "$log" | grep -E "verb|TRANSPORT|VIP="
 }
 
+# a road warrior that roams: its default router changes (the routes
+# follow without a move), its host moves to an address on another
+# subnet (MOBIKE over UDP, local = %any), then UDP dies and the router resets
+# its TCP connection, so it reconnects.  Through all of it the virtual
+# address and the SPIs stay, and the routes follow the new next hop.  The
+# gateway runs an updown script too, which records its view and then fails:
+# the failure is logged and counted, and the tunnel stays.
+RW_NET=198.18.1
+t_rw_roam() {
+	local s1 log=$_tmp/updown.log glog=$_tmp/gw-updown.log
+	inner_addrs 4
+	updown_script "$_tmp/updown.sh" "$log"
+	updown_script "$_tmp/gw-updown.sh" "$glog"
+	echo "exit 3" >>"$_tmp/gw-updown.sh"
+	start i:vip=yes "i:local=%any" i:udp-timeout=1s "i:updown=$_tmp/updown.sh" \
+		"r:pool=$RW_VIP-192.168.111.5" "r:dns=10.1.0.53" "r:updown=$_tmp/gw-updown.sh"
+	wait_for 50 grep -q "virtual address $RW_VIP on lo" "$_tmp/i.out"
+	n1 ping -c 2 -i 0.2 -W 2 "$IN2"
+	s1=$(spis $NS1)
+	# the gateway's script: the client's lease and identity, then its failure
+	wait_for 50 updown_seen "$glog" up
+	[ "$(updown_var "$glog" up ESPTCP_ROLE)" = responder ]
+	[ "$(updown_var "$glog" up ESPTCP_VIP)" = "$RW_VIP" ]
+	[ "$(updown_var "$glog" up ESPTCP_DNS)" = 10.1.0.53 ]
+	[ "$(updown_var "$glog" up ESPTCP_PEER_ID)" = client.example ]
+	[ "$(updown_var "$glog" up ESPTCP_PEER_TS)" = "$RW_VIP/32" ]
+	[ "$(updown_var "$glog" up ESPTCP_LOCAL_TS)" = "$IN2/32" ]
+	wait_for 50 grep -q "updown script for the up of conn t failed (exit status 3); the tunnel stays" \
+		"$_tmp/r.out"
+	[ "$(stat_r updown_failed)" = 1 ]
+	# a new default router on the same link, the address unchanged: no
+	# move, but the routes follow the next hop
+	nr ip addr add 192.0.2.253/24 dev r1
+	n1 ip route replace default via 192.0.2.253
+	wait_for 50 eval 'ip -n $NS1 route show table 220 | grep -q "^$IN2 via 192.0.2.253 dev v1 .*src $RW_VIP"'
+	grep -q "the route to the gateway changed: the virtual address's routes follow" "$_tmp/i.out"
+	n1 ping -c 2 -i 0.2 -W 2 "$IN2"
+	# MOBIKE: the host's new address is on another subnet, behind another
+	# next hop
+	nr ip addr add "$RW_NET.254/24" dev r1
+	n1 ip addr add "$RW_NET.1/24" dev v1
+	n1 ip route replace default via "$RW_NET.254"
+	n1 ip addr del "$IP1/24" dev v1
+	wait_for 150 grep -q "moved to our new address $RW_NET.1" "$_tmp/i.out"
+	wait_for 50 eval 'ip -n $NS1 route show table 220 | grep -q "^$IN2 via $RW_NET.254 dev v1 .*src $RW_VIP"'
+	ip -n $NS1 route show table 220 | sed 's/^/# table 220: /'
+	n1 ping -c 2 -i 0.2 -W 2 "$IN2"
+	[ "$(spis $NS1)" = "$s1" ]
+	wait_for 50 updown_seen "$log" move 1
+	# UDP dies: over TCP from the new address; then the router resets TCP
+	block_under_ping
+	nr nft add table inet esptcp_reset
+	nr nft add chain inet esptcp_reset filt '{ type filter hook forward priority 0; }'
+	nr nft add rule inet esptcp_reset filt tcp dport 4500 reject with tcp reset
+	n1 ping -c 2 -i 0.2 -W 1 "$IN2" || true
+	wait_for 50 grep -q "TCP connection lost" "$_tmp/i.out"
+	nr nft delete table inet esptcp_reset
+	wait_for 100 grep -q "now on TCP (the initiator reconnected)" "$_tmp/r.out"
+	grep -E "moved|now on|lost|virtual" "$_tmp/i.out" "$_tmp/r.out" | sed 's/^/# /'
+	n1 ping -c 3 -i 0.2 -W 2 "$IN2"
+	[ "$(spis $NS1)" = "$s1" ]
+	ip -n $NS1 addr show dev lo | grep -q "inet $RW_VIP/32"
+	ip -n $NS1 route show table 220 | grep -q "^$IN2 via $RW_NET.254 dev v1 .*src $RW_VIP"
+	n2 "$ESPTCP" show | grep -E "^  (ike|lease)" | sed 's/^/# /'
+	n2 "$ESPTCP" show | grep -qE "^  ike t .* responder peer client.example at $RW_NET.1:[0-9]+ tcp children 1"
+	n2 "$ESPTCP" show | grep -qE "^  lease $RW_VIP to client.example since [0-9]+s"
+	[ "$(updown_count "$log" up)" = 1 ]
+	[ "$(updown_count "$log" down)" = 0 ]
+	[ "$(updown_var "$log" move ESPTCP_VIP)" = "$RW_VIP" ]
+	[ "$(updown_var "$log" move ESPTCP_LOCAL_ADDR)" = "$RW_NET.1" ]
+	[ "$(stat_i ike_sa_init_sent)" = 1 ]
+}
+
+# the same road warrior over IPv6, with an address from an IPv6 pool and an
+# IPv6 DNS server: the address on lo as a /128, the route through the tunnel
+# from it, ping; a reconnect gets the same address again
+RW_VIP6=2001:db8:111::1
+t_roadwarrior6() {
+	local log=$_tmp/updown.log
+	FAM=6
+	inner_addrs 6
+	updown_script "$_tmp/updown.sh" "$log"
+	start i:vip=yes "i:updown=$_tmp/updown.sh" \
+		"r:pool=$RW_VIP6-2001:db8:111::5" "r:dns=2001:db8:2::53"
+	wait_for 50 grep -q "virtual address $RW_VIP6 on lo" "$_tmp/i.out"
+	grep -q "virtual address $RW_VIP6 leased to the client" "$_tmp/r.out"
+	ip -n $NS1 addr show dev lo | grep -q "inet6 $RW_VIP6/128"
+	ip -n $NS1 -6 route show table 220 | sed 's/^/# table 220: /'
+	ip -n $NS1 -6 route show table 220 | grep -q "^$IN2_6 via 2001:db8:1::fe dev v1 .*src $RW_VIP6"
+	ip -n $NS1 -6 rule | grep -q "^220:.*lookup 220"
+	ip -n $NS1 xfrm policy | grep -q "^src $RW_VIP6/128 dst $IN2_6/128"
+	n1 ping -c 3 -i 0.2 -W 2 "$IN2_6"
+	wait_for 50 updown_seen "$log" up
+	[ "$(updown_var "$log" up ESPTCP_VIP)" = "$RW_VIP6" ]
+	[ "$(updown_var "$log" up ESPTCP_DNS)" = 2001:db8:2::53 ]
+	# the client goes and comes back: the same address for the same identity
+	kill "$PID_i"
+	wait "$PID_i" || true
+	expect_fail sh -c "ip -n $NS1 addr show dev lo | grep -q 'inet6 $RW_VIP6/'"
+	[ -z "$(ip -n $NS1 -6 route show table 220)" ]
+	echo "# [n1] esptcp ike -v i.conf & (again)"
+	ip netns exec $NS1 "$ESPTCP" ike -v "$_tmp/i.conf" >"$_tmp/i2.out" 2>&1 &
+	pids+=($!)
+	wait_for 200 grep -q "virtual address $RW_VIP6 on lo" "$_tmp/i2.out"
+	n1 ping -c 2 -i 0.2 -W 2 "$IN2_6"
+}
+
 # the initiator's host changes its address while on TCP (local = %any): the
 # old connection can only time out, so the initiator reconnects from the new
 # address; the responder migrates the states there and binds them to the
@@ -405,6 +514,12 @@ cleanup() {
 	ip -n $NS1 addr del "$RW_VIP/32" dev lo 2>/dev/null || true
 	ip -n $NS1 route flush table 220 2>/dev/null || true
 	ip -n $NS1 rule del table 220 2>/dev/null || true
+	ip -n $NS1 addr del "$RW_VIP6/128" dev lo 2>/dev/null || true
+	ip -n $NS1 -6 route flush table 220 2>/dev/null || true
+	ip -n $NS1 -6 rule del table 220 2>/dev/null || true
+	ip -n $NS1 addr del "$RW_NET.1/24" dev v1 2>/dev/null || true
+	ip -n $NSR addr del "$RW_NET.254/24" dev r1 2>/dev/null || true
+	ip -n $NSR addr del 192.0.2.253/24 dev r1 2>/dev/null || true
 	tunnel_down
 	rm -f "$_tmp"/*.out
 }
@@ -416,7 +531,7 @@ cleanup() {
 # needs espintcp: the reference kernel has it too.
 debug_subset="libreswan"
 # the kernel tier has the same moves without a virtual address (mid_ping, mobike)
-helper_only="roadwarrior"
+helper_only="roadwarrior rw_roam roadwarrior6"
 
 esptcp_load
 topo_up
@@ -438,6 +553,12 @@ t_case_subset mobike "MOBIKE: UDP unblocked, the SAs move back to UDP" t_back_to
 t_ran && cleanup >/dev/null 2>&1
 t_case_subset roadwarrior "dial-up: a road warrior's virtual address and routes survive UDP -> TCP -> UDP" \
 	t_roadwarrior
+t_ran && cleanup >/dev/null 2>&1
+t_case_subset rw_roam "dial-up: the address and routes follow MOBIKE to another subnet and a TCP reconnect; gateway updown fails" \
+	t_rw_roam
+t_ran && cleanup >/dev/null 2>&1
+t_case_subset roadwarrior6 "dial-up over IPv6: an address from an IPv6 pool, DNS, routes, the same address again" \
+	t_roadwarrior6
 t_ran && cleanup >/dev/null 2>&1
 t_case_subset nat_udp "NAT (masquerade) on the router, UDP: ESP in UDP" t_nat udp
 t_ran && cleanup >/dev/null 2>&1

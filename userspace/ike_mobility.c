@@ -592,6 +592,11 @@ bool ike_mob_timers(struct ike_sa *sa, uint64_t t)
 		send_resync(sa);
 		return true;
 	}
+	if (sa->cvip.got && t >= sa->mob.route_check_at && !sa->mob.moving) {
+		sa->mob.route_check_at = t + 1000;
+		if (ike_vip_follow(sa))
+			sa->die_why = "the virtual address's routes cannot follow the new next hop";
+	}
 	if (addr_check(sa, t))
 		return true;
 	if (c->transport != TRANSPORT_FALLBACK)

@@ -230,6 +230,7 @@ struct ike_mob {
 	bool down_seen;			/* told that its TCP connection closed */
 	uint64_t keepalive_at;		/* the next NAT keepalive (UDP behind NAT) */
 	uint64_t addr_check_at;		/* the next look at our own address (MOBIKE) */
+	uint64_t route_check_at;	/* the next look at a virtual address's next hop */
 	bool addr_probe;		/* the probe announces a new address of ours */
 };
 
@@ -308,6 +309,7 @@ int ike_vip_install(struct ike_sa *sa, const struct ike_ts_set *rts);
 void ike_vip_child_gone(struct ike_sa *sa, const struct ike_child *c);
 void ike_vip_child_up(struct ike_sa *sa, const struct ike_child *c);
 int ike_vip_moved(struct ike_sa *sa);
+int ike_vip_follow(struct ike_sa *sa);
 void ike_vip_remove(struct ike_sa *sa);
 
 static inline uint64_t ike_now(const struct ike_sa *sa);

@@ -423,6 +423,31 @@ int ike_vip_moved(struct ike_sa *sa)
 	return err;
 }
 
+/**
+ * ike_vip_follow() - routing changed under the tunnel: the routes follow
+ * @sa: the SA
+ *
+ * Without a move of the SA the route to the gateway can still change (a
+ * new default router on the same link, another interface); a client looks
+ * once a second and puts the routes in again through the new next hop.
+ * Not when the gateway has a route of ours: the lookup would find that one.
+ *
+ * Return: as ike_vip_moved().
+ */
+int ike_vip_follow(struct ike_sa *sa)
+{
+	struct ike_vip *v = &sa->cvip;
+	struct rtnl_route via;
+
+	if (!v->got || !v->addr_added || !v->routes.n || v->peer_route)
+		return 0;
+	if (rtnl_route_get(sa->d->rtnl, v->family, v->peer, &via) ||
+	    (via.oif == v->oif && via.has_gw == v->has_gw && !memcmp(via.gw, v->gw, sizeof(v->gw))))
+		return 0;
+	ike_log(sa, "the route to the gateway changed: the virtual address's routes follow");
+	return ike_vip_moved(sa);
+}
+
 /* the SA goes: its address and routes with it (nothing when handed on) */
 void ike_vip_remove(struct ike_sa *sa)
 {
