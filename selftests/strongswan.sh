@@ -153,6 +153,43 @@ t_collision() {
 	peers_ping n2 2
 }
 
+# both rekey the IKE SA at once (RFC 7296 2.8.2): strongSwan rekeys 12 s
+# after it established, we up to a tenth earlier at random, and the router
+# delays each way by 2 s, so the two requests cross.  The nonces decide; the
+# redundant IKE SA is deleted, one is left on each side with the CHILD_SA
+# under it, and it works: a CHILD_SA rekey through it, and pings
+ike_sas_swan() { # how many IKE SAs strongSwan has in n1
+	swanctl_ "$_tmp/swan1" --list-sas | grep -c "^c1: #" || true
+}
+ike_sas_mine() { # how many IKE SAs our helper shows
+	n2 "$ESPTCP" show | grep -c "^  ike " || true
+}
+t_ike_collision() {
+	local n
+	trap 'case_cleanup_with netem_off' EXIT
+	inner_addrs 4
+	swan_to_mine "ike-rekey=12s" ike_rekey=12s
+	nr tc qdisc add dev r1 root netem delay 2000ms
+	nr tc qdisc add dev r2 root netem delay 2000ms
+	wait_for 150 grep -q "IKE rekey collision" "$_tmp/mine.out"
+	netem_off
+	grep -E "IKE|collision|DELETE|deleting" "$_tmp/mine.out" | sed 's/^/# /'
+	[ "$(mine_stat rekey_collisions)" -ge 1 ]
+	wait_for 100 eval '[ "$(ike_sas_swan)" = 1 ] && [ "$(ike_sas_mine)" = 1 ]'
+	swanctl_ "$_tmp/swan1" --list-sas | sed 's/^/# /'
+	n2 "$ESPTCP" show | grep "^  ike " | sed 's/^/# /'
+	n=$(grep -c "CHILD_SA installed" "$_tmp/mine.out")
+	kill -USR2 "$MINE_PID"
+	wait_for 100 installed_ge $((n + 1))
+	wait_for 75 eval '[ "$(nstates $NS1)" = 2 ] && [ "$(nstates $NS2)" = 2 ]'
+	peers_ping n1 3
+	peers_ping n2 2
+}
+netem_off() {
+	ip netns exec $NSR tc qdisc del dev r1 root 2>/dev/null || true
+	ip netns exec $NSR tc qdisc del dev r2 root 2>/dev/null || true
+}
+
 # strongSwan rekeys its CHILD_SA with PFS, its KE in MODP-2048 first while
 # our conn wants ECP-256 (RFC 7296 1.3): INVALID_KE_PAYLOAD names our group,
 # strongSwan tries again with it, and the rekey completes; the DH groups of
