@@ -30,7 +30,8 @@ mine() {
 		echo "psk = \"$PEERS_PSK\""
 		# a client asking for a virtual address has no selector of its own
 		[[ " $* " == *" vip=yes "* ]] || echo "local-ts = $lts/$p"
-		echo "remote-ts = $rts/$p"
+		# a gateway's clients take selectors from its pool
+		[[ " $* " == *" pool="* ]] || echo "remote-ts = $rts/$p"
 		for kv in "$@"; do
 			echo "${kv%%=*} = ${kv#*=}"
 		done

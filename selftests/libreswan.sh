@@ -82,10 +82,84 @@ t_pluto_rekeys() {
 	pluto_up "$_tmp/pluto1" c1
 }
 
+# mode config (RFC 7296 3.15) with libreswan, both ways, over TCP (UDP on
+# kernels without espintcp for libreswan's side: the same exchange, no
+# stream).  libreswan as a road warrior (leftmodecfgclient=yes, asking for
+# leftsubnet=0.0.0.0/0 with narrowing=yes, as its documentation's client
+# does) gets the first address of our gateway's pool and the DNS server,
+# and pings from it through the CHILD_SA (its own updown script puts the
+# address and the route in)
+LVIP=10.4.0.1
+t_pluto_modecfg() {
+	local tr=$1 tcp=no log
+	trap case_cleanup EXIT
+	[ "$tr" = tcp ] && need_espintcp && tcp=yes
+	inner_addrs 4
+	mine $NS2 responder "$tr" "pool=$LVIP-10.4.0.9" "dns=10.1.0.53"
+	# its updown keeps the resolv.conf it replaces there (the guest's own
+	# /run and /etc, on tmpfs)
+	mkdir -p /run/pluto
+	pluto_start $NS1 "$_tmp/pluto1"
+	pluto_conf "$_tmp/pluto1" c1 local="$O1" remote="$O2" lts=0.0.0.0/0 rts="$T2" tcp=$tcp \
+		updown='"ipsec _updown"' raw="leftmodecfgclient=yes narrowing=yes"
+	pluto_initiate "$_tmp/pluto1" c1
+	mine_up
+	grep -q "virtual address $LVIP leased to the client" "$_tmp/mine.out"
+	log=$(cat "$_tmp/pluto1/log")
+	grep -E "INTERNAL_IP4|updown|up-client" "$log" | sed 's/^/# pluto: /'
+	grep -q "received INTERNAL_IP4_ADDRESS $LVIP" "$log"
+	grep -q "received INTERNAL_IP4_DNS 10.1.0.53" "$log"
+	whack_ "$_tmp/pluto1" --trafficstatus | grep -q "lease=$LVIP/32"
+	ip -n $NS1 xfrm policy | grep -q "^src $LVIP/32 dst $T2/32"
+	[ "$tcp" = no ] || ip -n $NS1 xfrm state | grep -q "encap type espintcp"
+	# libreswan's updown: the address and a route from it
+	wait_for 50 sh -c "ip -n $NS1 route get $T2 | grep -q 'src $LVIP'"
+	n1 ping -c 3 -i 0.3 -W 3 "$T2"
+	[ "$tcp" = no ] || through_esptcp $NS2
+	[ "$(mine_stat vip_leased)" = 1 ]
+}
+
+# our road warrior (vip = yes) against libreswan's pool
+# (rightaddresspool=, modecfgdns=): the address and the route from it, the
+# DNS server in the updown script's environment, ping
+t_we_modecfg() {
+	local tr=$1 tcp=no listen=() log=$_tmp/updown.log
+	trap case_cleanup EXIT
+	[ "$tr" = tcp ] && need_espintcp && tcp=yes listen=(listen-tcp=yes)
+	inner_addrs 4
+	pluto_start $NS2 "$_tmp/pluto2" "${listen[@]}"
+	pluto_conf "$_tmp/pluto2" c1 local="$O2" remote="$O1" lts="$T2" rts=dynamic tcp=$tcp \
+		raw="rightaddresspool=$LVIP-10.4.0.9 leftmodecfgserver=yes rightmodecfgclient=yes modecfgdns=10.1.0.53 narrowing=yes"
+	updown_script "$_tmp/updown.sh" "$log"
+	mine $NS1 initiator "$tr" vip=yes "updown=$_tmp/updown.sh"
+	mine_up
+	pluto_up "$_tmp/pluto2" c1
+	grep -E "virtual address|selectors" "$_tmp/mine.out" | sed 's/^/# /'
+	grep -q "virtual address $LVIP on lo, routes in table 220" "$_tmp/mine.out"
+	ip -n $NS1 route show table 220 | grep -q "^$T2 via 192.0.2.254 dev v1 .*src $LVIP"
+	ip -n $NS2 xfrm policy | grep -q "^src $T2/32 dst $LVIP/32"
+	[ "$tcp" = no ] || ip -n $NS2 xfrm state | grep -q "encap type espintcp"
+	n1 ping -c 3 -i 0.3 -W 3 "$T2"
+	[ "$tcp" = no ] || through_esptcp $NS1
+	wait_for 50 updown_seen "$log" up
+	[ "$(updown_var "$log" up ESPTCP_VIP)" = "$LVIP" ]
+	[ "$(updown_var "$log" up ESPTCP_DNS)" = 10.1.0.53 ]
+	[ "$(updown_var "$log" up ESPTCP_TRANSPORT)" = "$tr" ]
+}
+
+cleanup() {
+	ip -n $NS1 addr del "$LVIP/32" dev v1 2>/dev/null || true
+	ip -n $NS1 route flush table 220 2>/dev/null || true
+	ip -n $NS1 rule del table 220 2>/dev/null || true
+}
+
 # libreswan needs espintcp on its side: in CI only the debug kernel has it,
 # and runs libreswan initiating over TCP; the reference kernel (make check
 # KERNEL=reference) runs all of it
-debug_subset="pluto_initiates"
+debug_subset="pluto_initiates modecfg_pluto modecfg_we"
+# the mode config exchange over UDP, for the kernels whose libreswan has no
+# TCP: the helper's own logic, run by the full tier
+helper_only="modecfg_pluto_udp modecfg_we_udp"
 
 esptcp_load
 topo_up
@@ -95,4 +169,16 @@ t_case_subset we_initiate "esptcp initiates over TCP, libreswan responds (listen
 	t_we_initiate 4
 t_case_subset pluto_rekeys "libreswan's defaults (PFS on rekey) with 15 s lifetimes over TCP: the tunnel stays up" \
 	t_pluto_rekeys
+t_case_subset modecfg_pluto "libreswan road warrior over TCP: an address and DNS from our pool" \
+	t_pluto_modecfg tcp
+t_ran && cleanup
+t_case_subset modecfg_we "our road warrior over TCP: an address and DNS from libreswan's pool" \
+	t_we_modecfg tcp
+t_ran && cleanup
+t_case_subset modecfg_pluto_udp "libreswan road warrior over UDP: an address and DNS from our pool" \
+	t_pluto_modecfg udp
+t_ran && cleanup
+t_case_subset modecfg_we_udp "our road warrior over UDP: an address and DNS from libreswan's pool" \
+	t_we_modecfg udp
+t_ran && cleanup
 t_done

@@ -66,7 +66,10 @@
 #                           runs.  Keys as swan_conf (ike= esp= in libreswan
 #                           syntax, default the gcm-ecp256 set), plus
 #                           tcp=no|yes|fallback (enable-tcp=), tcp_port=
-#                           (tcp-remoteport=), auto=add|start|ondemand, and
+#                           (tcp-remoteport=), auto=add|start|ondemand,
+#                           updown= (leftupdown=, default %disabled), lts=
+#                           or rts=dynamic (no leftsubnet=/rightsubnet=: a
+#                           mode config client's or pool's side), and
 #                           raw="key=value" lines copied into the conn
 #   pluto_add DIR NAME      addconn NAME again and reread the secrets
 #   pluto_initiate DIR NAME [SECS]
@@ -468,7 +471,7 @@ pluto_conf() { # pluto_conf DIR NAME KEY=VALUE...
 	shift 2
 	local -A KV=([psk]=$PEERS_PSK [ike]='aes_gcm128-sha2_256;dh19' [esp]=aes_gcm128
 		[mode]=tunnel [encap]=no [tcp]=no [tcp_port]=4500 [auto]=add [rekey]=0 [raw]=
-		[keyingtries]=1 [retransmit_timeout]=40s)
+		[keyingtries]=1 [retransmit_timeout]=40s [updown]=%disabled)
 	_peers_kv "$@"
 	local l=${KV[local]:?pluto_conf: local= is required} r=${KV[remote]:?pluto_conf: remote= is required}
 	local lid rid rk=no lts rts
@@ -484,8 +487,10 @@ pluto_conf() { # pluto_conf DIR NAME KEY=VALUE...
 		echo "	right=$r"
 		echo "	leftid=$lid"
 		echo "	rightid=$rid"
-		echo "	leftsubnet=$lts"
-		echo "	rightsubnet=$rts"
+		# dynamic: a mode config client's own selector is the address
+		# it gets, a server's side of the client is the pool's
+		[ "$lts" = dynamic ] || echo "	leftsubnet=$lts"
+		[ "$rts" = dynamic ] || echo "	rightsubnet=$rts"
 		echo "	ike=${KV[ike]}"
 		echo "	esp=${KV[esp]}"
 		echo "	type=${KV[mode]}"
@@ -495,7 +500,7 @@ pluto_conf() { # pluto_conf DIR NAME KEY=VALUE...
 		echo "	auto=${KV[auto]}"
 		echo "	rekey=$rk"
 		[ "$rk" = yes ] && echo "	salifetime=${KV[rekey]}"
-		echo "	leftupdown=%disabled"
+		echo "	leftupdown=${KV[updown]}"
 		echo "	retransmit-interval=500"
 		echo "	retransmit-timeout=${KV[retransmit_timeout]}"
 		echo "	keyingtries=${KV[keyingtries]}"
