@@ -167,6 +167,77 @@ t_blocked_mid() {
 	cp "$_tmp/i.out" "$_tmp/mid-i.log"
 }
 
+# a one-way flow: datagrams from n1 through the tunnel that nothing
+# answers, so no ESP comes in while ESP goes out.  With ESP in UDP on IKE's
+# own path (encap = yes) that is no dead path: the initiator checks the
+# path with a liveness request, which is answered, and the tunnel stays on
+# UDP (on a stalled path the same check goes unanswered and the tunnel
+# moves: mid_ping, roadwarrior)
+t_one_way() {
+	local out0 out1 checks
+	inner_addrs 4
+	start i:udp-timeout=1s i:encap=yes
+	grep -q "IKE SA established (.*UDP" "$_tmp/i.out"
+	grep -q "CHILD_SA installed, .* (ESP in UDP)" "$_tmp/r.out"
+	out0=$(out_esp $NS1)
+	ip netns exec $NS2 python3 -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('$IN2', 9999))
+s.settimeout(3)
+try:
+    while True:
+        s.recv(2000)
+except OSError:
+    pass" &
+	pids+=($!)
+	sleep 0.5
+	echo "# [n1] 6 s of datagrams to $IN2:9999, 20 a second, none answered"
+	ip netns exec $NS1 python3 -c "
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('$IN1', 0))
+for i in range(120):
+    s.sendto(b'x' * 100, ('$IN2', 9999))
+    time.sleep(0.05)"
+	out1=$(out_esp $NS1)
+	checks=$(stat_i quiet_checks)
+	echo "# outbound ESP $out0 -> $out1; liveness checks for the quiet path: $checks, answered $(stat_i dpd_answered)"
+	[ "$out1" -ge $((out0 + 100)) ]
+	[ "$checks" -ge 2 ]
+	[ "$(stat_i dpd_answered)" -ge "$checks" ]
+	expect_fail grep -q "moving to TCP" "$_tmp/i.out"
+	[ "$(stat_i moved_to_tcp)" = 0 ]
+	n2 "$ESPTCP" show | grep -qE "^  ike t .* udp children 1"
+	n1 ping -c 2 -i 0.2 -W 2 -I "$IN1" "$IN2"
+}
+
+# plain ESP (protocol 50) is another path than IKE's UDP: a router that
+# drops ESP and passes UDP leaves IKE's liveness answered while ESP is
+# lost, so quiet ESP alone moves the tunnel to TCP
+t_esp_only() {
+	inner_addrs 4
+	start i:udp-timeout=1s
+	n1 ping -c 2 -i 0.2 -W 2 -I "$IN1" "$IN2"
+	nr nft add table inet esptcp_block
+	nr nft add chain inet esptcp_block filt '{ type filter hook forward priority 0; }'
+	nr nft add rule inet esptcp_block filt meta l4proto esp drop
+	n1 ping -c 30 -i 0.1 -W 1 -I "$IN1" "$IN2" >/dev/null || true
+	wait_for 100 grep -q "now on TCP" "$_tmp/r.out"
+	grep -E "moving|now on" "$_tmp/i.out" "$_tmp/r.out" | sed 's/^/# /'
+	grep -q "moving to TCP: no inbound ESP for 1000 ms while sending" "$_tmp/i.out"
+	n1 ping -c 2 -i 0.2 -W 2 -I "$IN1" "$IN2"
+}
+
+# out_esp NS: packets of the namespace's outbound ESP state (the one from its address)
+out_esp() {
+	local src=$IP1
+	[ "$1" = "$NS2" ] && src=$IP2
+	ip -s -n "$1" xfrm state | awk -v s="$src" '
+		$1 == "src" { cur = ($2 == s) }
+		cur && $1 ~ /^[0-9]+\(bytes\),$/ { sub(/\(packets\)/, "", $2); print $2; exit }'
+}
+
 # stat_r NAME: one of the responder helper's counters
 stat_r() {
 	helper_stat "$PID_r" "$_tmp/r.out" "$1"
@@ -531,7 +602,7 @@ cleanup() {
 # needs espintcp: the reference kernel has it too.
 debug_subset="libreswan"
 # the kernel tier has the same moves without a virtual address (mid_ping, mobike)
-helper_only="roadwarrior rw_roam roadwarrior6"
+helper_only="roadwarrior rw_roam roadwarrior6 one_way esp_only"
 
 esptcp_load
 topo_up
@@ -540,6 +611,12 @@ t_ran && cleanup >/dev/null 2>&1
 t_case_subset mid_ping "UDP blocked under ping: same SPIs over TCP, seq grows, no new IKE_SA_INIT" t_blocked_mid
 t_ran && cleanup >/dev/null 2>&1
 t_case_subset mid_iperf "UDP blocked under iperf3: the transfer completes over TCP" t_blocked_mid iperf
+t_ran && cleanup >/dev/null 2>&1
+t_case_subset one_way "a one-way flow over UDP (nothing comes back) is no dead path: checked, no move" \
+	t_one_way
+t_ran && cleanup >/dev/null 2>&1
+t_case_subset esp_only "plain ESP dropped, UDP passed: quiet ESP alone moves the tunnel to TCP" \
+	t_esp_only
 t_ran && cleanup >/dev/null 2>&1
 t_case_subset reset "TCP reset by the router: the initiator reconnects, same SAs" t_tcp_reset
 t_ran && cleanup >/dev/null 2>&1

@@ -37,6 +37,15 @@ static void reqid_release(struct ike_daemon *d, uint32_t reqid, const struct ike
 	ike_reqid_free(d, reqid);
 }
 
+/* ESP in UDP, on IKE's own ports: only through a NAT (or when asked); 4500 alone is not enough */
+bool ike_child_esp_in_udp(const struct ike_sa *sa)
+{
+	const struct ike_link *l = sa->link;
+
+	return l->type == TRANSPORT_UDP && l->marker &&
+	       (sa->nat_here || sa->nat_there || sa->conf->encap_force);
+}
+
 /* the keys of a new CHILD_SA into x, ours and the peer's by direction */
 int ike_child_keys(struct ike_sa *sa, bool we_started, const uint8_t *gir, size_t girlen,
 		   const uint8_t *ni, size_t nilen, const uint8_t *nr, size_t nrlen,
@@ -68,9 +77,7 @@ void ike_child_xfrm(struct ike_sa *sa, const struct ike_child *c, struct xfrm_ch
 	x->remote_ts = c->rts;
 	x->tunnel = sa->conf->tunnel;
 	x->hard_s = 0;
-	/* ESP in UDP only through a NAT (or when asked): 4500 alone is not enough */
-	if (l->type == TRANSPORT_UDP && l->marker &&
-	    (sa->nat_here || sa->nat_there || sa->conf->encap_force)) {
+	if (ike_child_esp_in_udp(sa)) {
 		x->encap_sport = ike_ss_port(&l->local);
 		x->encap_dport = ike_ss_port(&l->peer);
 	}

@@ -217,7 +217,7 @@ static const struct {
 	STAT(fallback_connects), STAT(moved_to_tcp), STAT(moved_to_udp), STAT(tcp_reconnects),
 	STAT(ike_sa_init_sent), STAT(ts_refused), STAT(rekey_collisions),
 	STAT(per_source_dropped), STAT(dpd_sent), STAT(dpd_answered), STAT(info_answered),
-	STAT(nat_keepalives), STAT(moved_address), STAT(nat_mappings),
+	STAT(nat_keepalives), STAT(moved_address), STAT(nat_mappings), STAT(quiet_checks),
 	STAT(vip_leased), STAT(vip_exhausted), STAT(updown_failed), STAT(updown_dropped),
 };
 

@@ -106,8 +106,10 @@ void ike_info_response(struct ike_sa *sa, const struct ike_msg *m)
 	(void)m;
 	sa->req.kind = REQ_NONE;
 	sa->req.child = NULL;
-	if (kind == REQ_DPD)
+	if (kind == REQ_DPD) {
 		sa->d->st.dpd_answered++;
+		ike_mob_dpd_answered(sa);
+	}
 	if (kind == REQ_DELETE_CHILD && c) {
 		ike_child_remove(sa, c, true);
 		ike_child_unlink(sa, c);

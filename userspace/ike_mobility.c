@@ -131,6 +131,8 @@ static void switch_path(struct ike_sa *sa, struct ike_link *link, const struct i
 	sa->mob.down_seen = false;
 	sa->mob.reconnects = 0;
 	sa->mob.esp_stall_since = 0;
+	sa->mob.esp_gap_ms = 0;
+	sa->mob.esp_probe = false;
 	link->authed = true;
 	for (struct ike_child *c = sa->children; c; c = c->next) {
 		if (!c->installed)
@@ -388,37 +390,82 @@ void ike_mob_connect_failed(struct ike_sa *sa, const char *why)
 	ike_log(sa, "TCP connection failed (%s); trying again in %u ms", why, backoff);
 }
 
-/* the first child's packet counters: is inbound ESP arriving? */
+/*
+ * Is inbound ESP arriving?  The packet counters of every CHILD_SA, summed,
+ * at most every 250 ms.  Nothing in while ESP goes out is no proof of a
+ * dead path when the ESP travels in UDP on IKE's own ports (a one-way flow
+ * gets no replies): after half of udp-timeout an empty INFORMATIONAL checks
+ * that path, and the move follows only when it is not answered within the
+ * other half (ike_mob_timers()).  An answered check means the path works:
+ * while the flow stays one-way, the next check waits twice as long, up to
+ * 10 s.  Plain ESP (protocol 50) is another path than IKE's UDP, which a
+ * firewall may pass while it drops ESP: an answer proves nothing there, so
+ * quiet ESP for all of udp-timeout is taken for a dead path.
+ */
 static void esp_watch(struct ike_sa *sa, uint64_t t)
 {
 	const struct ike_conn_conf *c = sa->conf;
-	struct ike_child *ch = sa->children;
-	struct xfrm_counts cin, cout;
-	uint64_t in, out;
 	uint64_t step = c->udp_timeout_ms / 4 ? c->udp_timeout_ms / 4 : 1;
+	struct xfrm_counts cin, cout;
+	uint64_t in = 0, out = 0;
+	unsigned int wait;
+	bool any = false;
 
-	if (!ch || t < sa->mob.esp_check_at)
+	if (t < sa->mob.esp_check_at)
 		return;
 	sa->mob.esp_check_at = t + (step < 250 ? step : 250);
-	if (ike_child_counts(sa, ch, &cin, &cout))
+	for (const struct ike_child *ch = sa->children; ch; ch = ch->next) {
+		if (!ch->installed || ike_child_counts(sa, ch, &cin, &cout))
+			continue;
+		in += cin.packets;
+		out += cout.packets;
+		any = true;
+	}
+	if (!any)
 		return;
-	in = cin.packets;
-	out = cout.packets;
 	if (in != sa->mob.esp_in || out == sa->mob.esp_out) {
 		/* something came in, or nothing went out: no evidence of a dead path */
-		sa->mob.esp_stall_since = in != sa->mob.esp_in ? 0 : sa->mob.esp_stall_since;
+		if (in != sa->mob.esp_in) {
+			sa->mob.esp_stall_since = 0;
+			sa->mob.esp_gap_ms = 0;
+		}
 	} else if (!sa->mob.esp_stall_since) {
 		sa->mob.esp_stall_since = t;
 	}
 	sa->mob.esp_in = in;
 	sa->mob.esp_out = out;
-	if (sa->mob.esp_stall_since && t - sa->mob.esp_stall_since >= c->udp_timeout_ms) {
-		char why[80];
+	if (!sa->mob.esp_stall_since)
+		return;
+	if (!ike_child_esp_in_udp(sa)) {
+		if (t - sa->mob.esp_stall_since >= c->udp_timeout_ms) {
+			char why[80];
 
-		snprintf(why, sizeof(why), "no inbound ESP for %u ms while sending",
-			 c->udp_timeout_ms);
-		move_to_tcp(sa, why);
+			snprintf(why, sizeof(why), "no inbound ESP for %u ms while sending",
+				 c->udp_timeout_ms);
+			move_to_tcp(sa, why);
+		}
+		return;
 	}
+	wait = c->udp_timeout_ms / 2 > sa->mob.esp_gap_ms ? c->udp_timeout_ms / 2 :
+	       sa->mob.esp_gap_ms;
+	if (t - sa->mob.esp_stall_since >= wait && sa->req.kind == REQ_NONE) {
+		sa->d->st.quiet_checks++;
+		sa->mob.esp_probe = true;
+		ike_info_dpd(sa);
+	}
+}
+
+/* a liveness check was answered: if it was esp_watch()'s, the path works */
+void ike_mob_dpd_answered(struct ike_sa *sa)
+{
+	if (!sa->mob.esp_probe)
+		return;
+	sa->mob.esp_probe = false;
+	/* started again by the next tick that sees ESP go out and none come in */
+	sa->mob.esp_stall_since = 0;
+	sa->mob.esp_gap_ms = sa->mob.esp_gap_ms ? sa->mob.esp_gap_ms * 2 : sa->conf->udp_timeout_ms;
+	if (sa->mob.esp_gap_ms > 10000)
+		sa->mob.esp_gap_ms = 10000;
 }
 
 /*
@@ -601,11 +648,22 @@ bool ike_mob_timers(struct ike_sa *sa, uint64_t t)
 		return true;
 	if (c->transport != TRANSPORT_FALLBACK)
 		return false;
+	if (sa->mob.esp_probe && sa->req.kind != REQ_DPD)
+		sa->mob.esp_probe = false;	/* the check ended unanswered in some other way */
 	if (sa->link->type == TRANSPORT_UDP) {
 		if (sa->mob.moving)
 			return true;
 		if (t < sa->mob.reconnect_at)
 			return false;
+		if (sa->req.kind == REQ_DPD && sa->mob.esp_probe &&
+		    t - sa->req.sent >= c->udp_timeout_ms / 2) {
+			char why[96];
+
+			snprintf(why, sizeof(why), "no inbound ESP, and no answer to a liveness check "
+				 "in %u ms", c->udp_timeout_ms / 2);
+			move_to_tcp(sa, why);
+			return sa->mob.moving != NULL;
+		}
 		if (sa->req.kind != REQ_NONE && t - sa->req.sent >= c->udp_timeout_ms) {
 			char why[64];
 

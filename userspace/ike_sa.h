@@ -161,6 +161,7 @@ void ike_children_remove(struct ike_sa *sa);
 void ike_child_drop_pending(struct ike_sa *sa);
 int ike_child_bind(struct ike_daemon *d, struct ike_sa *sa, struct ike_child *c);
 int ike_child_unbind(struct ike_daemon *d, struct ike_sa *sa, struct ike_child *c);
+bool ike_child_esp_in_udp(const struct ike_sa *sa);
 int ike_child_counts(struct ike_sa *sa, const struct ike_child *c, struct xfrm_counts *in,
 		     struct xfrm_counts *out);
 
@@ -222,7 +223,9 @@ struct ike_mob {
 	unsigned int reconnects;
 	uint64_t reconnect_at;
 	uint64_t esp_check_at, esp_stall_since;
-	uint64_t esp_in, esp_out;	/* packets on the first child's states */
+	uint64_t esp_in, esp_out;	/* packets on the children's states, summed */
+	bool esp_probe;			/* the request out is a liveness check for them */
+	unsigned int esp_gap_ms;	/* quiet this long again before the next check */
 	struct ike_link *probe;		/* UDP path being probed (MOBIKE) */
 	uint64_t probe_at;
 	bool created_nat;		/* NAT seen when the children were made */
@@ -382,6 +385,7 @@ void ike_auth_response(struct ike_sa *sa, const struct ike_msg *m);
 void ike_info_delete(struct ike_sa *sa, uint8_t proto, const uint32_t *spis, unsigned int n,
 		     enum req_kind kind);
 void ike_info_dpd(struct ike_sa *sa);
+void ike_mob_dpd_answered(struct ike_sa *sa);
 void ike_info_request(struct ike_sa *sa, const struct ike_msg *m);
 void ike_info_response(struct ike_sa *sa, const struct ike_msg *m);
 
@@ -427,7 +431,7 @@ struct ike_stats {
 	uint64_t dpd_dead, tcp_accepted, tcp_rejected, ts_refused;
 	uint64_t fallback_connects, moved_to_tcp, moved_to_udp, tcp_reconnects, ike_sa_init_sent;
 	uint64_t rekey_collisions, per_source_dropped, dpd_sent, dpd_answered, info_answered;
-	uint64_t nat_keepalives, moved_address, nat_mappings;
+	uint64_t nat_keepalives, moved_address, nat_mappings, quiet_checks;
 	uint64_t vip_leased, vip_exhausted;
 	uint64_t updown_failed, updown_dropped;
 };
