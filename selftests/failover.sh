@@ -422,9 +422,11 @@ t_rw_roam() {
 	# next hop
 	nr ip addr add "$RW_NET.254/24" dev r1
 	n1 ip addr add "$RW_NET.1/24" dev v1
-	n1 ip route replace default via "$RW_NET.254"
 	n1 ip addr del "$IP1/24" dev v1
+	n1 ip route replace default via "$RW_NET.254"
 	wait_for 150 grep -q "moved to our new address $RW_NET.1" "$_tmp/i.out"
+	# the move put the routes in again, not the look at the next hop
+	[ "$(grep -c "the route to the gateway changed" "$_tmp/i.out")" = 1 ]
 	wait_for 50 eval 'ip -n $NS1 route show table 220 | grep -q "^$IN2 via $RW_NET.254 dev v1 .*src $RW_VIP"'
 	ip -n $NS1 route show table 220 | sed 's/^/# table 220: /'
 	n1 ping -c 2 -i 0.2 -W 2 "$IN2"
@@ -592,7 +594,8 @@ cleanup() {
 	ip -n $NSR addr del "$RW_NET.254/24" dev r1 2>/dev/null || true
 	ip -n $NSR addr del 192.0.2.253/24 dev r1 2>/dev/null || true
 	tunnel_down
-	rm -f "$_tmp"/*.out
+	# each case's updown records its own events
+	rm -f "$_tmp"/*.out "$_tmp"/*updown.log
 }
 
 # In CI the debug tier leaves this suite out: rebind.sh moves bound SAs

@@ -363,8 +363,9 @@ PY
 # responder's ESP in UDP too (its NAT_DETECTION_SOURCE_IP says NAT).
 snat_off() {
 	ip netns exec $NSR nft delete table ip esptcp_snat 2>/dev/null || true
-	ip netns exec $NSR sysctl -qw net.netfilter.nf_conntrack_udp_timeout=30 \
-		net.netfilter.nf_conntrack_udp_timeout_stream=120 2>/dev/null || true
+	[ -z "${CT_UDP:-}" ] || ip netns exec $NSR sysctl -qw \
+		net.netfilter.nf_conntrack_udp_timeout="$CT_UDP" \
+		net.netfilter.nf_conntrack_udp_timeout_stream="$CT_UDP_STREAM" 2>/dev/null || true
 }
 t_unauth_move() {
 	trap snat_off EXIT
@@ -374,6 +375,8 @@ t_unauth_move() {
 	nr nft add chain ip esptcp_snat post '{ type nat hook postrouting priority 100; }'
 	nr nft add rule ip esptcp_snat post ip saddr "$IP1" udp dport 4500 snat to 198.51.100.254
 	# the NAT's mapping must not outlive the rule: gone 2 s after its last packet
+	CT_UDP=$(ip netns exec $NSR sysctl -n net.netfilter.nf_conntrack_udp_timeout)
+	CT_UDP_STREAM=$(ip netns exec $NSR sysctl -n net.netfilter.nf_conntrack_udp_timeout_stream)
 	nr sysctl -qw net.netfilter.nf_conntrack_udp_timeout=2 \
 		net.netfilter.nf_conntrack_udp_timeout_stream=2
 	ike $NS2 r "$_tmp/r.conf"

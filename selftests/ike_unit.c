@@ -607,7 +607,6 @@ TEST(address_pool)
 	EXPECT_EQ(-EINVAL, ike_pool_init(&p, AF_INET6, f6, l6));
 }
 
-/* identities as `esptcp show` and the log print them: a peer cannot forge a line */
 /*
  * Reqids stay in the helper's range however often peers come and go: a
  * peer that reconnects 200,000 times (each SA's reqid freed as it goes,
@@ -647,6 +646,7 @@ TEST(reqids_reused)
 	free(r);
 }
 
+/* identities as `esptcp show` and the log print them: a peer cannot forge a line */
 TEST(id_format)
 {
 	const uint8_t v4[4] = { 192, 0, 2, 7 }, v6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };

@@ -148,6 +148,7 @@ t_we_modecfg() {
 }
 
 cleanup() {
+	rm -f "$_tmp/updown.log"
 	ip -n $NS1 addr del "$LVIP/32" dev v1 2>/dev/null || true
 	ip -n $NS1 route flush table 220 2>/dev/null || true
 	ip -n $NS1 rule del table 220 2>/dev/null || true

@@ -496,7 +496,7 @@ static void send_update(struct ike_sa *sa, struct sockaddr_storage local,
 	 * stay so, and a source hash of no address of ours tells the peer to
 	 * keep its side encapsulated too (as strongSwan's encap = yes does).
 	 */
-	if (addr_change && (sa->nat_here || sa->nat_there)) {
+	if ((addr_change && (sa->nat_here || sa->nat_there)) || sa->conf->encap_force) {
 		struct sockaddr_storage none = local;
 
 		ike_ss_set_port(&none, 0);

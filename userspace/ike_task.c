@@ -184,7 +184,7 @@ void ike_input(struct ike_daemon *d, struct ike_link *link, const uint8_t *msg, 
 		 * another address before AUTH, or an old connection's straggler.
 		 */
 		d->st.rx_wrong_path++;
-		if (sa->state != SA_ESTABLISHED && ike_log_bad(d)) {
+		if (sa->state < SA_ESTABLISHED && ike_log_bad(d)) {
 			char a[INET6_ADDRSTRLEN + 8];
 
 			ike_log(sa, "a message from %s before AUTH, not from where IKE_SA_INIT "

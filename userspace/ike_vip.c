@@ -430,7 +430,9 @@ int ike_vip_moved(struct ike_sa *sa)
  * Without a move of the SA the route to the gateway can still change (a
  * new default router on the same link, another interface); a client looks
  * once a second and puts the routes in again through the new next hop.
- * Not when the gateway has a route of ours: the lookup would find that one.
+ * Not when routing now picks another address of ours (a move: MOBIKE or a
+ * reconnect, which put the routes in themselves), and not when the
+ * gateway has a route of ours: the lookup would find that one.
  *
  * Return: as ike_vip_moved().
  */
@@ -443,6 +445,10 @@ int ike_vip_follow(struct ike_sa *sa)
 		return 0;
 	if (rtnl_route_get(sa->d->rtnl, v->family, v->peer, &via) ||
 	    (via.oif == v->oif && via.has_gw == v->has_gw && !memcmp(via.gw, v->gw, sizeof(v->gw))))
+		return 0;
+	/* from another address of ours: that is a move, which puts them in itself */
+	if (via.has_src && memcmp(via.src, ike_ss_addr(&sa->link->local),
+				  v->family == AF_INET ? 4 : 16))
 		return 0;
 	ike_log(sa, "the route to the gateway changed: the virtual address's routes follow");
 	return ike_vip_moved(sa);
