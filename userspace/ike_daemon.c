@@ -212,8 +212,8 @@ static const struct {
 } stat_fields[] = {
 	STAT(rx_msgs), STAT(tx_msgs), STAT(rx_bad), STAT(rx_bad_icv), STAT(rx_unknown_spi),
 	STAT(rx_retransmits), STAT(rx_wrong_path), STAT(auth_failed), STAT(half_open_dropped),
-	STAT(cookies_sent), STAT(invalid_ke_sent), STAT(sa_established), STAT(child_installed), STAT(child_rekeyed),
-	STAT(ike_rekeyed), STAT(dpd_dead), STAT(tcp_accepted), STAT(tcp_rejected),
+	STAT(cookies_sent), STAT(invalid_ke_sent), STAT(sa_established), STAT(child_installed),
+	STAT(child_rekeyed), STAT(ike_rekeyed), STAT(dpd_dead), STAT(tcp_accepted), STAT(tcp_rejected),
 	STAT(fallback_connects), STAT(moved_to_tcp), STAT(moved_to_udp), STAT(tcp_reconnects),
 	STAT(ike_sa_init_sent), STAT(ts_refused), STAT(rekey_collisions),
 	STAT(per_source_dropped), STAT(dpd_sent), STAT(dpd_answered), STAT(info_answered),
