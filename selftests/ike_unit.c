@@ -19,6 +19,11 @@
 #include "../userspace/ike_select.h"
 #include "../userspace/ike_pool.h"
 #include "../userspace/ike_reqid.h"
+#include "../userspace/ike_cert.h"
+#include <sys/stat.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 static void unhex(const char *s, uint8_t *out, size_t *len)
 {
@@ -989,6 +994,275 @@ TEST(identity_patterns)
 	EXPECT_TRUE(ike_id_matches(&conf.conns[0], &m, &peer));
 	EXPECT_TRUE(ike_id_matches(&conf.conns[0], &ip, &peer));
 	ike_conf_free(&conf);
+}
+
+/* ---- certificates and signatures (ike_cert.c, ike_sig.c) ---- */
+
+static EVP_PKEY *new_key(const char *kind)
+{
+	if (!strcmp(kind, "rsa"))
+		return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	if (!strcmp(kind, "ed25519"))
+		return EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	return EVP_PKEY_Q_keygen(NULL, NULL, "EC", kind);
+}
+
+/* a certificate for @subject ("CN=..."), with @san ("DNS:x", or NULL), valid
+ * from @from to @to seconds from now, signed by @ca (NULL: self-signed) */
+static X509 *new_cert(EVP_PKEY *key, const char *cn, const char *san, long from, long to,
+		      X509 *ca, EVP_PKEY *ca_key)
+{
+	X509 *x = X509_new();
+	X509_NAME *n = X509_NAME_new();
+	X509V3_CTX v3;
+	X509_EXTENSION *ext;
+	static long serial = 1;
+
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), serial++);
+	X509_NAME_add_entry_by_txt(n, "O", MBSTRING_ASC, (const unsigned char *)"esptcp unit", -1,
+				   -1, 0);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+	X509_set_subject_name(x, n);
+	X509_set_issuer_name(x, ca ? X509_get_subject_name(ca) : n);
+	X509_gmtime_adj(X509_getm_notBefore(x), from);
+	X509_gmtime_adj(X509_getm_notAfter(x), to);
+	X509_set_pubkey(x, key);
+	X509V3_set_ctx(&v3, ca ? ca : x, x, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints, ca ? "CA:FALSE" : "CA:TRUE");
+	X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	if (san) {
+		ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, san);
+		X509_add_ext(x, ext, -1);
+		X509_EXTENSION_free(ext);
+	}
+	X509_sign(x, ca_key ? ca_key : key, EVP_PKEY_get_base_id(ca_key ? ca_key : key) ==
+		  EVP_PKEY_ED25519 ? NULL : EVP_sha256());
+	X509_NAME_free(n);
+	return x;
+}
+
+static void write_pem(const char *path, X509 *x, EVP_PKEY *k)
+{
+	FILE *f = fopen(path, "w");
+
+	if (x)
+		PEM_write_X509(f, x);
+	if (k)
+		PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL);
+	fclose(f);
+	chmod(path, 0600);
+}
+
+static struct ike_bytes der_of(X509 *x, unsigned char **buf)
+{
+	int n;
+
+	*buf = NULL;
+	n = i2d_X509(x, buf);
+	return IKE_BYTES(*buf, n > 0 ? (size_t)n : 0);
+}
+
+TEST(signatures)
+{
+	static const char *const kinds[] = { "rsa", "P-256", "P-384", "P-521", "ed25519" };
+	static const uint8_t oct[] = "RealMessage | Nonce | prf(SK_p, ID')";
+	const char *why;
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		EVP_PKEY *k = new_key(kinds[i]), *other = new_key(kinds[i]);
+
+		ASSERT_NE(NULL, k);
+		for (int rfc7427 = 1; rfc7427 >= 0; rfc7427--) {
+			struct ike_buf b;
+			int rc;
+
+			ike_buf_init(&b);
+			rc = ike_sig_sign(k, rfc7427 ? SIGHASH_OURS : 0,
+					  IKE_BYTES(oct, sizeof(oct)), &b, &why);
+			if (!rfc7427 && !strcmp(kinds[i], "ed25519")) {
+				/* Ed25519 has no method but RFC 7427's */
+				EXPECT_EQ(-ENOTSUP, rc);
+				ike_buf_free(&b);
+				continue;
+			}
+			ASSERT_EQ(0, rc) TH_LOG("%s %d: %s", kinds[i], rfc7427, why);
+			EXPECT_EQ(rfc7427 ? AUTH_DIGITAL_SIGNATURE :
+				  !strcmp(kinds[i], "rsa") ? AUTH_RSA_SIG :
+				  !strcmp(kinds[i], "P-256") ? AUTH_ECDSA_256 :
+				  !strcmp(kinds[i], "P-384") ? AUTH_ECDSA_384 : AUTH_ECDSA_521,
+				  b.p[0]);
+			EXPECT_EQ(0, ike_sig_verify(k, b.p, b.len, IKE_BYTES(oct, sizeof(oct)),
+						    &why)) TH_LOG("%s %d: %s", kinds[i], rfc7427, why);
+			/* another key, other octets, a flipped bit: refused */
+			EXPECT_NE(0, ike_sig_verify(other, b.p, b.len, IKE_BYTES(oct, sizeof(oct)),
+						    &why));
+			EXPECT_NE(0, ike_sig_verify(k, b.p, b.len,
+						    IKE_BYTES(oct, sizeof(oct) - 1), &why));
+			b.p[b.len - 1] ^= 1;
+			EXPECT_NE(0, ike_sig_verify(k, b.p, b.len, IKE_BYTES(oct, sizeof(oct)),
+						    &why));
+			/* cut anywhere: refused, never read past the end */
+			for (size_t cut = 0; cut < b.len; cut += 7)
+				EXPECT_NE(0, ike_sig_verify(k, b.p, cut,
+							    IKE_BYTES(oct, sizeof(oct)), &why));
+			ike_buf_free(&b);
+		}
+		EVP_PKEY_free(k);
+		EVP_PKEY_free(other);
+	}
+}
+
+TEST(peer_certificates)
+{
+	EVP_PKEY *cak = new_key("P-256"), *roguek = new_key("P-256"), *k = new_key("rsa");
+	EVP_PKEY *smallk = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024), *pub;
+	X509 *ca = new_cert(cak, "unit CA", NULL, 0, 3600, NULL, NULL);
+	X509 *rogue = new_cert(roguek, "unit CA", NULL, 0, 3600, NULL, NULL);
+	X509 *good = new_cert(k, "client", "DNS:client.test, email:c@test, IP:192.0.2.7", 0,
+			      3600, ca, cak);
+	X509 *old = new_cert(k, "client", "DNS:client.test", -7200, -3600, ca, cak);
+	X509 *unknown = new_cert(k, "client", "DNS:client.test", 0, 3600, rogue, roguek);
+	X509 *small = new_cert(smallk, "client", "DNS:client.test", 0, 3600, ca, cak);
+	char dir[] = "/tmp/ike_unit_ca.XXXXXX", path[64], why[256];
+	uint8_t dn[256], ip[4] = { 192, 0, 2, 7 };
+	struct ike_creds *cr;
+	unsigned char *b1, *b2, *b3, *b4;
+	struct ike_bytes d_good = der_of(good, &b1), d_old = der_of(old, &b2);
+	struct ike_bytes d_unknown = der_of(unknown, &b3), d_small = der_of(small, &b4);
+	size_t dnlen, rlen;
+	const uint8_t *req;
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/ca.pem", dir);
+	write_pem(path, ca, NULL);
+	ASSERT_EQ(0, ike_creds_load(&cr, NULL, NULL, dir, NULL, why, sizeof(why))) TH_LOG("%s", why);
+	EXPECT_TRUE(ike_creds_has_ca(cr));
+	req = ike_creds_certreq(cr, &rlen);
+	EXPECT_EQ(20u, rlen);
+	EXPECT_NE(NULL, req);
+#define VERIFY(d, type, id, len) \
+	ike_creds_verify_peer(cr, &(d), 1, type, (const uint8_t *)(id), len, &pub, why, sizeof(why))
+	ASSERT_EQ(0, VERIFY(d_good, ID_FQDN, "client.test", 11)) TH_LOG("%s", why);
+	EVP_PKEY_free(pub);
+	EXPECT_EQ(0, VERIFY(d_good, ID_FQDN, "CLIENT.test", 11));
+	EVP_PKEY_free(pub);
+	EXPECT_EQ(0, VERIFY(d_good, ID_RFC822_ADDR, "c@test", 6));
+	EVP_PKEY_free(pub);
+	EXPECT_EQ(0, VERIFY(d_good, ID_IPV4_ADDR, ip, 4));
+	EVP_PKEY_free(pub);
+	ASSERT_EQ(0, ike_dn_parse("O=esptcp unit, CN=client", dn, sizeof(dn), &dnlen));
+	EXPECT_EQ(0, VERIFY(d_good, ID_DER_ASN1_DN, dn, dnlen));
+	EVP_PKEY_free(pub);
+	/* an identity the certificate does not carry (the CN is not an FQDN) */
+	EXPECT_EQ(-EPERM, VERIFY(d_good, ID_FQDN, "other.test", 10));
+	EXPECT_NE(NULL, strstr(why, "identity"));
+	EXPECT_EQ(-EPERM, VERIFY(d_good, ID_FQDN, "client", 6));
+	EXPECT_EQ(-EPERM, VERIFY(d_good, ID_FQDN, "client.test\0x", 13));
+	ASSERT_EQ(0, ike_dn_parse("O=esptcp unit, CN=other", dn, sizeof(dn), &dnlen));
+	EXPECT_EQ(-EPERM, VERIFY(d_good, ID_DER_ASN1_DN, dn, dnlen));
+	/* expired, an unknown issuer (same name, other key), a weak key */
+	EXPECT_EQ(-EPERM, VERIFY(d_old, ID_FQDN, "client.test", 11));
+	EXPECT_NE(NULL, strstr(why, "expired")) TH_LOG("%s", why);
+	EXPECT_EQ(-EPERM, VERIFY(d_unknown, ID_FQDN, "client.test", 11));
+	TH_LOG("unknown issuer: %s", why);
+	EXPECT_EQ(-EPERM, VERIFY(d_small, ID_FQDN, "client.test", 11));
+	EXPECT_NE(NULL, strstr(why, "2048")) TH_LOG("%s", why);
+	/* garbage: refused */
+	d_small.len /= 2;
+	EXPECT_EQ(-EPERM, VERIFY(d_small, ID_FQDN, "client.test", 11));
+	EXPECT_EQ(-EPERM, ike_creds_verify_peer(cr, NULL, 0, ID_FQDN, (const uint8_t *)"x", 1,
+						&pub, why, sizeof(why)));
+#undef VERIFY
+	ike_creds_free(cr);
+
+	/* our side: a key others may read is refused; a key not the certificate's too */
+	snprintf(path, sizeof(path), "%s/me.pem", dir);
+	write_pem(path, good, NULL);
+	{
+		char kpath[64];
+
+		snprintf(kpath, sizeof(kpath), "%s/me.key", dir);
+		write_pem(kpath, NULL, k);
+		EXPECT_EQ(0, ike_creds_load(&cr, path, kpath, NULL, NULL, why, sizeof(why)));
+		EXPECT_TRUE(ike_creds_has_key(cr));
+		EXPECT_EQ(1u, ike_creds_ncerts(cr));
+		EXPECT_TRUE(ike_creds_id_ok(cr, ID_FQDN, (const uint8_t *)"client.test", 11));
+		EXPECT_FALSE(ike_creds_id_ok(cr, ID_FQDN, (const uint8_t *)"gw.test", 7));
+		ike_creds_free(cr);
+		chmod(kpath, 0640);
+		EXPECT_EQ(-EINVAL, ike_creds_load(&cr, path, kpath, NULL, NULL, why, sizeof(why)));
+		EXPECT_NE(NULL, strstr(why, "chmod 600"));
+		write_pem(kpath, NULL, cak);
+		EXPECT_EQ(-EINVAL, ike_creds_load(&cr, path, kpath, NULL, NULL, why, sizeof(why)));
+		unlink(kpath);
+	}
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/ca.pem", dir);
+	unlink(path);
+	rmdir(dir);
+	OPENSSL_free(b1);
+	OPENSSL_free(b2);
+	OPENSSL_free(b3);
+	OPENSSL_free(b4);
+	X509_free(ca);
+	X509_free(rogue);
+	X509_free(good);
+	X509_free(old);
+	X509_free(unknown);
+	X509_free(small);
+	EVP_PKEY_free(cak);
+	EVP_PKEY_free(roguek);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(smallk);
+}
+
+TEST(distinguished_names)
+{
+	uint8_t a[256], b[256];
+	size_t alen, blen;
+	char text[256];
+	struct ike_conf conf;
+
+	ASSERT_EQ(0, ike_dn_parse("C=CH, O=Example Corp, CN=gw.example", a, sizeof(a), &alen));
+	ASSERT_EQ(0, ike_dn_parse("C=CH,O=Example Corp,CN=gw.example", b, sizeof(b), &blen));
+	EXPECT_TRUE(ike_dn_equal(a, alen, b, blen));
+	ASSERT_EQ(0, ike_dn_text(a, alen, text, sizeof(text)));
+	EXPECT_STREQ("C=CH,O=Example Corp,CN=gw.example", text);
+	ike_id_text(ID_DER_ASN1_DN, a, alen, text, sizeof(text));
+	EXPECT_STREQ("C=CH,O=Example\\x20Corp,CN=gw.example", text);
+	ASSERT_EQ(0, ike_dn_parse("C=CH, O=Example Corp, CN=other", b, sizeof(b), &blen));
+	EXPECT_FALSE(ike_dn_equal(a, alen, b, blen));
+	EXPECT_FALSE(ike_dn_equal(a, alen - 1, b, blen));
+	EXPECT_EQ(-EINVAL, ike_dn_parse("NOPE=x, CN=y", b, sizeof(b), &blen));
+	EXPECT_EQ(-EINVAL, ike_dn_parse("CN", b, sizeof(b), &blen));
+	EXPECT_NE(0, ike_dn_text(a, alen - 1, text, sizeof(text)));
+
+	/* remote-id as a DN, exact and as a pattern */
+	ASSERT_EQ(0, load_conf("local-ts = 10.0.0.0/8\nremote-ts = 10.0.0.0/8\n"
+			       "remote-id = C=CH, O=Example Corp, CN=gw.example\n", &conf));
+	{
+		struct sockaddr_storage peer = { .ss_family = AF_INET };
+		uint8_t body[4 + 256] = { ID_DER_ASN1_DN };
+		struct ike_pl pl = { .type = PL_IDI, .data = body, .len = 4 + alen };
+
+		memcpy(body + 4, a, alen);
+		EXPECT_TRUE(ike_id_matches(&conf.conns[0], &pl, &peer));
+		memcpy(body + 4, b, blen);
+		pl.len = 4 + blen;
+		EXPECT_FALSE(ike_id_matches(&conf.conns[0], &pl, &peer));
+		ike_conf_free(&conf);
+		ASSERT_EQ(0, load_conf("local-ts = 10.0.0.0/8\nremote-ts = 10.0.0.0/8\n"
+				       "remote-id = C=CH, O=Example Corp, CN=*\n", &conf));
+		EXPECT_TRUE(ike_id_matches(&conf.conns[0], &pl, &peer));
+		body[0] = ID_FQDN;
+		EXPECT_FALSE(ike_id_matches(&conf.conns[0], &pl, &peer));
+		ike_conf_free(&conf);
+	}
+	/* auth = pubkey without its files: refused, saying what is missing */
+	EXPECT_NE(0, load_conf("local-ts = 10.0.0.0/8\nremote-ts = 10.0.0.0/8\nauth = pubkey\n",
+			       &conf));
 }
 
 TEST_HARNESS_MAIN

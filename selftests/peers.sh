@@ -43,7 +43,9 @@
 #                           child rekey_time, default 0 = never; ike_rekey=
 #                           and child_rekey= set one), dpd= (dpd_delay,
 #                           default 0 = none), vips= (addresses to ask for),
-#                           pools= (pools to give from: swan_pool)
+#                           pools= (pools to give from: swan_pool); auth=pubkey
+#                           with cert= key= (ours, PEM) and ca= (the peer's
+#                           CA) for certificates instead of the PSK
 #   swan_pool DIR NAME ADDRS [DNS]
 #                           an address pool for clients (swanctl pools { }),
 #                           with DNS servers (comma-separated)
@@ -212,7 +214,7 @@ swanctl_() { # swanctl_ DIR ARGS...: under timeout $PEERS_TIMEOUT (20 s)
 
 swan_start() { # swan_start NS DIR [roadwarrior]
 	local ns=$1 dir=$2 rw=${3:-} log pid
-	local plugins="random nonce aes sha1 sha2 hmac gcm gmp kdf openssl pem pkcs1 x509 pubkey kernel-netlink socket-default vici"
+	local plugins="random nonce aes sha1 sha2 hmac gcm gmp kdf openssl pem pkcs1 pkcs8 x509 pubkey constraints kernel-netlink socket-default vici"
 	local install=no
 	[ "$rw" = roadwarrior ] && plugins="$plugins resolve" install=yes
 	if [ ! -x "$PEERS_SWAN/usr/lib/ipsec/charon" ]; then
@@ -253,7 +255,7 @@ charon {
 	}
 }
 swanctl {
-	load = pem pkcs1 x509 pubkey random nonce openssl
+	load = pem pkcs1 pkcs8 x509 pubkey random nonce openssl
 }
 EOF
 	cat >"$dir/swanctl.conf" <<EOF
@@ -291,7 +293,7 @@ swan_conf() { # swan_conf DIR NAME KEY=VALUE...
 	local dir=$1 name=$2 encap
 	shift 2
 	local -A KV=([psk]=$PEERS_PSK [ike]=aes128gcm16-prfsha256-ecp256 [esp]=aes128gcm16
-		[mode]=tunnel [encap]=no [start]=none [rekey]=0 [dpd]=0)
+		[mode]=tunnel [encap]=no [start]=none [rekey]=0 [dpd]=0 [auth]=psk)
 	_peers_kv "$@"
 	: "${KV[ike_rekey]:=${KV[rekey]}}" "${KV[child_rekey]:=${KV[rekey]}}"
 	# short test lifetimes: a hard lifetime of rekey + 10% would expire while
@@ -318,12 +320,14 @@ $name {
 	${KV[vips]:+vips = ${KV[vips]}}
 	${KV[pools]:+pools = ${KV[pools]}}
 	local {
-		auth = psk
+		auth = ${KV[auth]}
 		id = ${KV[lid]:-$l}
+		${KV[cert]:+certs = ${KV[cert]}}
 	}
 	remote {
-		auth = psk
+		auth = ${KV[auth]}
 		id = ${KV[rid]:-$r}
+		${KV[ca]:+cacerts = ${KV[ca]}}
 	}
 	children {
 		$name {
@@ -340,13 +344,20 @@ $name {
 	}
 }
 EOF
-	cat >"$dir/secrets/$name.conf" <<EOF
+	if [ -n "${KV[key]:-}" ]; then
+		# swanctl loads keys from private/ beside its swanctl.conf
+		mkdir -p "$dir/private"
+		cp "${KV[key]}" "$dir/private/$name.pem"
+		: >"$dir/secrets/$name.conf"
+	else
+		cat >"$dir/secrets/$name.conf" <<EOF
 ike-$name {
 	id-1 = ${KV[lid]:-$l}
 	id-2 = ${KV[rid]:-$r}
 	secret = "${KV[psk]}"
 }
 EOF
+	fi
 	echo "# swan_conf $dir $name: ${KV[ike]} / ${KV[esp]}, $lts <-> $rts"
 	if [ -S "$dir/run/charon.vici" ]; then
 		swan_load "$dir"

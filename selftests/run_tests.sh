@@ -98,13 +98,13 @@ echo "TAP version 13"
 [ -w /sys/kernel/debug/kmemleak ] && echo clear >/sys/kernel/debug/kmemleak
 
 # opt-in: peers (the IKE peer fixtures; ~75 s on stock, ~8 min on debug)
-all=(selftest esptcp_ulp esptcp_ike ike_unit ulp datapath rebind interop ike ike_many strongswan libreswan failover)
+all=(selftest esptcp_ulp esptcp_ike ike_unit ulp datapath rebind interop ike ike_many strongswan auth libreswan failover)
 # what each tier runs (README, "What each kernel runs"): kernel leaves out
 # the helper at scale; debug also the suites of ss output, strongSwan (UDP
 # only: its cases never reach the module) and failover; smoke keeps the
 # module's own suites; boot loads the module and runs its C tests
 case ${TIER:-full} in
-kernel) all=(selftest esptcp_ulp esptcp_ike ike_unit ulp datapath rebind interop ike strongswan libreswan failover) ;;
+kernel) all=(selftest esptcp_ulp esptcp_ike ike_unit ulp datapath rebind interop ike strongswan auth libreswan failover) ;;
 debug) all=(selftest esptcp_ulp esptcp_ike ike_unit datapath rebind interop ike libreswan) ;;
 smoke) all=(selftest esptcp_ulp esptcp_ike ike_unit ulp datapath rebind ike) ;;
 boot) all=(selftest esptcp_ulp esptcp_ike) ;;

@@ -87,6 +87,7 @@ enum ike_notify {
 	N_MOBIKE_SUPPORTED = 16396,
 	N_UPDATE_SA_ADDRESSES = 16400,
 	N_COOKIE2 = 16401,
+	N_SIGNATURE_HASH_ALGORITHMS = 16431,
 };
 
 enum ike_proto { PROTO_IKE = 1, PROTO_AH = 2, PROTO_ESP = 3 };
@@ -436,6 +437,8 @@ int ike_skeyseed_rekey(uint16_t prf, struct ike_bytes sk_d, struct ike_bytes gir
 int ike_child_keymat(uint16_t prf, struct ike_bytes sk_d, struct ike_bytes gir,
 		     struct ike_bytes ni, struct ike_bytes nr, size_t one, uint8_t *i2r,
 		     uint8_t *r2i);
+int ike_signed_octets(uint16_t prf, struct ike_bytes sk_p, struct ike_bytes real,
+		      struct ike_bytes nonce, struct ike_bytes id, struct ike_buf *out);
 int ike_psk_auth(uint16_t prf, struct ike_bytes psk, struct ike_bytes sk_p,
 		 struct ike_bytes real, struct ike_bytes nonce, struct ike_bytes id,
 		 uint8_t *out);
@@ -443,6 +446,9 @@ int ike_psk_auth(uint16_t prf, struct ike_bytes psk, struct ike_bytes sk_p,
 /* ---- ike_conf.c ---- */
 
 enum ike_transport { TRANSPORT_TCP, TRANSPORT_UDP, TRANSPORT_FALLBACK };
+enum ike_auth_method { AUTHM_PSK, AUTHM_PUBKEY };
+
+struct ike_creds;
 
 #define IKE_MAX_SUITES 8
 #define IKE_PSK_MIN	20	/* shorter pre-shared keys draw a warning */
@@ -473,6 +479,10 @@ struct ike_conn_conf {
 	bool remote_id_any, remote_id_glob;
 	uint8_t psk[256];
 	size_t psk_len;
+	/* how each side proves itself: AUTHM_PSK, or AUTHM_PUBKEY (X.509) */
+	uint8_t local_auth, remote_auth;
+	char cert[256], key[256], ca[256], crl[256];	/* PEM paths */
+	struct ike_creds *creds;	/* loaded from them (ike_cert.h) */
 	struct ike_ts_set local_ts, remote_ts;
 	struct ike_suite ike[IKE_MAX_SUITES];
 	size_t nike;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * esptcp tool: IKE_AUTH (RFC 7296 1.2, 2.15) in both roles: identities,
- * AUTH with a pre-shared key, and the first CHILD_SA.  Nothing reaches the
+ * AUTH with a pre-shared key or a certificate's key (CERT and CERTREQ,
+ * signatures by ike_sig.c), and the first CHILD_SA.  Nothing reaches the
  * kernel for a peer before its AUTH payload checks out.
  */
 #include <errno.h>
@@ -9,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <openssl/evp.h>
 
+#include "ike_cert.h"
 #include "ike_sa.h"
 
 void ike_id_body(uint8_t type, const char *id, size_t len, struct ike_buf *b)
@@ -52,12 +55,128 @@ static int psk_auth(struct ike_sa *sa, const struct ike_conn_conf *c, bool of_in
 			    IKE_BYTES(id, idlen), out);
 }
 
+/* what a signature covers: the same octets, signed rather than MACed */
+static int sig_octets(struct ike_sa *sa, bool of_initiator, const uint8_t *id, size_t idlen,
+		      struct ike_buf *b)
+{
+	const struct ike_buf *real = of_initiator ? &sa->init_req : &sa->init_resp;
+
+	return ike_signed_octets(sa->suite.prf,
+				 IKE_BYTES(of_initiator ? sa->keys.sk_pi : sa->keys.sk_pr,
+					   sa->keys.prf_len),
+				 IKE_BYTES(real->p, real->len),
+				 of_initiator ? IKE_BYTES(sa->nr, sa->nr_len) :
+				 IKE_BYTES(sa->ni, sa->ni_len),
+				 IKE_BYTES(id, idlen), b);
+}
+
+/* our CERT payloads, when we sign: the end entity first, then its intermediates */
+static void put_certs(struct ike_out *o, const struct ike_conn_conf *c)
+{
+	if (c->local_auth != AUTHM_PUBKEY)
+		return;
+	for (size_t i = 0; i < ike_creds_ncerts(c->creds); i++) {
+		ike_pl_begin(&o->c, PL_CERT);
+		ike_put8(&o->in, CERT_X509_SIGNATURE);
+		if (ike_creds_cert(c->creds, i, &o->in))
+			o->in.err = true;
+	}
+}
+
+/* our AUTH payload for identity @id, by the conn's local auth */
+static int put_auth(struct ike_sa *sa, const struct ike_conn_conf *c, bool of_initiator,
+		    const uint8_t *id, size_t idlen, struct ike_out *o)
+{
+	const char *why = NULL;
+	struct ike_buf oct;
+	uint8_t mac[64];
+	int err;
+
+	if (c->local_auth == AUTHM_PSK) {
+		err = psk_auth(sa, c, of_initiator, id, idlen, mac);
+		if (err)
+			return err;
+		ike_pl_begin(&o->c, PL_AUTH);
+		ike_put8(&o->in, AUTH_SHARED_KEY_MIC);
+		ike_put8(&o->in, 0);
+		ike_put16(&o->in, 0);
+		ike_put(&o->in, mac, sa->keys.prf_len);
+		ike_wipe(mac, sizeof(mac));
+		return 0;
+	}
+	ike_buf_init(&oct);
+	err = sig_octets(sa, of_initiator, id, idlen, &oct);
+	if (!err) {
+		ike_pl_begin(&o->c, PL_AUTH);
+		err = ike_sig_sign(ike_creds_key(c->creds), sa->peer_sighashes,
+				   IKE_BYTES(oct.p, oct.len), &o->in, &why);
+	}
+	if (err && why)
+		ike_log(sa, "cannot sign AUTH: %s", why);
+	ike_buf_free(&oct);
+	return err;
+}
+
+/* the auth method of an AUTH payload, as a conn names it */
+static uint8_t auth_kind(const struct ike_pl *auth)
+{
+	return auth->data[0] == AUTH_SHARED_KEY_MIC ? AUTHM_PSK : AUTHM_PUBKEY;
+}
+
+/*
+ * The peer's AUTH payload (and CERTs) against conn @c: its shared key, or
+ * a chain to one of its anchors naming identity @id, with a signature.
+ * Return: 0, or -EPERM with the reason in @why.
+ */
+static int check_auth(struct ike_sa *sa, const struct ike_conn_conf *c, const struct ike_msg *m,
+		      const struct ike_pl *id, const struct ike_pl *auth, bool of_initiator,
+		      char *why, size_t whylen)
+{
+	struct ike_bytes certs[8];
+	const char *bad = NULL;
+	struct ike_buf oct;
+	EVP_PKEY *pub;
+	uint8_t want[64];
+	size_t n = 0;
+	int err;
+
+	if (auth->len < 4 || auth_kind(auth) != c->remote_auth) {
+		snprintf(why, whylen, "an auth method the conn does not take (%u)",
+			 auth->len ? auth->data[0] : 0);
+		return -EPERM;
+	}
+	if (c->remote_auth == AUTHM_PSK) {
+		if (auth->len != 4 + sa->keys.prf_len ||
+		    psk_auth(sa, c, of_initiator, id->data, id->len, want) ||
+		    !ike_memeq(want, auth->data + 4, sa->keys.prf_len)) {
+			snprintf(why, whylen, "wrong PSK");
+			return -EPERM;
+		}
+		return 0;
+	}
+	for (unsigned int i = 0; i < m->npl && n < 8; i++)
+		if (m->pl[i].type == PL_CERT && m->pl[i].len > 1 &&
+		    m->pl[i].data[0] == CERT_X509_SIGNATURE)
+			certs[n++] = IKE_BYTES(m->pl[i].data + 1, m->pl[i].len - 1);
+	if (ike_creds_verify_peer(c->creds, certs, n, id->data[0], id->data + 4, id->len - 4,
+				  &pub, why, whylen))
+		return -EPERM;
+	ike_buf_init(&oct);
+	err = sig_octets(sa, of_initiator, id->data, id->len, &oct);
+	if (!err)
+		err = ike_sig_verify(pub, auth->data, auth->len, IKE_BYTES(oct.p, oct.len), &bad);
+	if (err)
+		snprintf(why, whylen, "%s", bad ? bad : "cannot compute AUTH");
+	EVP_PKEY_free(pub);
+	ike_buf_free(&oct);
+	return err ? -EPERM : 0;
+}
+
 int ike_auth_start(struct ike_sa *sa)
 {
 	const struct ike_conn_conf *c = sa->conf;
 	struct ike_child *p = &sa->req.pending;
 	struct ike_suite esp[IKE_MAX_SUITES];
-	uint8_t auth[64];
 	struct ike_buf idb;
 	struct ike_out o;
 	int err;
@@ -76,10 +195,9 @@ int ike_auth_start(struct ike_sa *sa)
 	}
 	ike_buf_init(&idb);
 	local_id(sa, &idb);
-	err = idb.err ? -ENOMEM : psk_auth(sa, c, true, idb.p, idb.len, auth);
-	if (err) {
+	if (idb.err) {
 		ike_buf_free(&idb);
-		return err;
+		return -ENOMEM;
 	}
 	for (size_t i = 0; i < c->nesp; i++) {
 		esp[i] = c->esp[i];
@@ -88,15 +206,19 @@ int ike_auth_start(struct ike_sa *sa)
 	ike_out_begin(sa, &o, IKE_AUTH, false, 1);
 	ike_pl_begin(&o.c, PL_IDI);
 	ike_put(&o.in, idb.p, idb.len);
+	put_certs(&o, c);
+	ike_put_certreq(&o.c, c);
 	if (c->remote_id_len && !c->remote_id_glob) {
 		ike_pl_begin(&o.c, PL_IDR);
 		ike_id_body(c->remote_id_type, c->remote_id, c->remote_id_len, &o.in);
 	}
-	ike_pl_begin(&o.c, PL_AUTH);
-	ike_put8(&o.in, AUTH_SHARED_KEY_MIC);
-	ike_put8(&o.in, 0);
-	ike_put16(&o.in, 0);
-	ike_put(&o.in, auth, sa->keys.prf_len);
+	err = put_auth(sa, c, true, idb.p, idb.len, &o);
+	if (err) {
+		ike_buf_free(&idb);
+		ike_buf_free(&o.in);
+		ike_buf_free(&o.b);
+		return err;
+	}
 	ike_pl_notify(&o.c, 0, NULL, 0, N_INITIAL_CONTACT, NULL, 0);
 	if (c->mobike)
 		ike_pl_notify(&o.c, 0, NULL, 0, N_MOBIKE_SUPPORTED, NULL, 0);
@@ -124,8 +246,8 @@ void ike_auth_response(struct ike_sa *sa, const struct ike_msg *m)
 	const struct ike_pl *idr = ike_find(m, PL_IDR), *auth = ike_find(m, PL_AUTH);
 	struct xfrm_child x = { 0 };
 	struct ike_child *c;
-	uint8_t want[64];
 	uint16_t err_type;
+	char why[256];
 	int err;
 
 	sa->req.kind = REQ_NONE;
@@ -140,14 +262,16 @@ void ike_auth_response(struct ike_sa *sa, const struct ike_msg *m)
 		ike_sa_die(sa, why, true);
 		return;
 	}
-	if (!idr || !auth || auth->len < 4 + sa->keys.prf_len ||
-	    auth->data[0] != AUTH_SHARED_KEY_MIC ||
-	    !ike_id_matches(sa->conf, idr, &sa->link->peer) ||
-	    psk_auth(sa, sa->conf, false, idr->data, idr->len, want) ||
-	    auth->len != 4 + sa->keys.prf_len ||
-	    !ike_memeq(want, auth->data + 4, sa->keys.prf_len)) {
+	if (!idr || !auth || !ike_id_matches(sa->conf, idr, &sa->link->peer) ||
+	    check_auth(sa, sa->conf, m, idr, auth, false, why, sizeof(why))) {
+		char line[320];
+
+		snprintf(line, sizeof(line), "the responder failed authentication: %s",
+			 !idr || !auth ? "no identity or AUTH" :
+			 !ike_id_matches(sa->conf, idr, &sa->link->peer) ?
+			 "not the identity we expect" : why);
 		sa->d->st.auth_failed++;
-		ike_sa_die(sa, "the responder failed authentication (identity or PSK)", true);
+		ike_sa_die(sa, line, true);
 		return;
 	}
 	ike_sa_set_peer_id(sa, idr);
@@ -196,7 +320,8 @@ void ike_auth_response(struct ike_sa *sa, const struct ike_msg *m)
 		ike_sa_die(sa, "installing the virtual address failed", true);
 }
 
-static const struct ike_conn_conf *conn_by_id(struct ike_sa *sa, const struct ike_pl *idi)
+static const struct ike_conn_conf *conn_by_id(struct ike_sa *sa, const struct ike_pl *idi,
+					       uint8_t method)
 {
 	struct ike_daemon *d = sa->d;
 
@@ -206,7 +331,8 @@ static const struct ike_conn_conf *conn_by_id(struct ike_sa *sa, const struct ik
 			const struct ike_conn_conf *c = &d->conf->conns[i];
 			bool suite_ok = false;
 
-			if (pass != (c->remote_id_any ? 2 : c->remote_id_glob ? 1 : 0))
+			if (pass != (c->remote_id_any ? 2 : c->remote_id_glob ? 1 : 0) ||
+			    c->remote_auth != method)
 				continue;
 			/* the address is the one IKE_SA_INIT came from, whatever the SA did since */
 			if (!ike_conn_accepts(c, &sa->link->local, &sa->init_peer) ||
@@ -310,26 +436,27 @@ void ike_auth_request(struct ike_sa *sa, const struct ike_msg *m)
 	const struct ike_pl *idi = ike_find(m, PL_IDI), *auth = ike_find(m, PL_AUTH);
 	const struct ike_conn_conf *c;
 	struct ike_child *child = NULL;
-	uint8_t want[64], num = 0;
 	uint16_t child_err, want_group;
 	struct ike_buf idb;
 	struct ike_out o;
+	uint8_t num = 0;
+	char why[256];
 
 	if (!idi || !auth || auth->len < 4) {
 		ike_respond_notify(sa, IKE_AUTH, m->hdr.msgid, N_INVALID_SYNTAX, NULL, 0);
 		ike_sa_fail(sa, "IKE_AUTH without identity or AUTH");
 		return;
 	}
-	c = conn_by_id(sa, idi);
-	if (!c || auth->data[0] != AUTH_SHARED_KEY_MIC ||
-	    auth->len != 4 + sa->keys.prf_len ||
-	    psk_auth(sa, c, true, idi->data, idi->len, want) ||
-	    !ike_memeq(want, auth->data + 4, sa->keys.prf_len)) {
+	c = conn_by_id(sa, idi, auth_kind(auth));
+	if (!c || check_auth(sa, c, m, idi, auth, true, why, sizeof(why))) {
+		char line[320];
+
+		snprintf(line, sizeof(line), "AUTHENTICATION_FAILED: %s",
+			 c ? why : "no conn for this identity and auth method");
 		sa->d->st.auth_failed++;
 		ike_respond_notify(sa, IKE_AUTH, m->hdr.msgid, N_AUTHENTICATION_FAILED, NULL, 0);
 		ike_init_failed(sa->d);
-		ike_sa_fail(sa, c ? "AUTHENTICATION_FAILED: wrong PSK" :
-			    "AUTHENTICATION_FAILED: no conn for this identity");
+		ike_sa_fail(sa, line);
 		return;
 	}
 	sa->conf = c;
@@ -349,20 +476,18 @@ void ike_auth_request(struct ike_sa *sa, const struct ike_msg *m)
 
 	ike_buf_init(&idb);
 	local_id(sa, &idb);
-	if (idb.err || psk_auth(sa, c, false, idb.p, idb.len, want)) {
-		ike_buf_free(&idb);
-		ike_sa_die(sa, "cannot compute AUTH", false);
-		return;
-	}
 	ike_out_begin(sa, &o, IKE_AUTH, true, m->hdr.msgid);
 	ike_pl_begin(&o.c, PL_IDR);
 	ike_put(&o.in, idb.p, idb.len);
+	put_certs(&o, c);
+	if (idb.err || put_auth(sa, c, false, idb.p, idb.len, &o)) {
+		ike_buf_free(&idb);
+		ike_buf_free(&o.in);
+		ike_buf_free(&o.b);
+		ike_sa_die(sa, "cannot compute AUTH", false);
+		return;
+	}
 	ike_buf_free(&idb);
-	ike_pl_begin(&o.c, PL_AUTH);
-	ike_put8(&o.in, AUTH_SHARED_KEY_MIC);
-	ike_put8(&o.in, 0);
-	ike_put16(&o.in, 0);
-	ike_put(&o.in, want, sa->keys.prf_len);
 	if (sa->mobike)
 		ike_pl_notify(&o.c, 0, NULL, 0, N_MOBIKE_SUPPORTED, NULL, 0);
 	if (sa->has_vip)

@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 
 #include "ike.h"
+#include "ike_cert.h"
 #include "ike_pool.h"
 
 struct alg_name {
@@ -406,10 +407,31 @@ static int ts_set_family(const struct ike_ts_set *set)
 	return set->n ? set->ts[0].family : 0;
 }
 
-static int parse_id(const char *v, uint8_t *type, char *out, size_t *len)
+/*
+ * An address, a DN ("C=CH, O=Example, CN=gw": text with '=' in it), an
+ * e-mail address (with '@'), else an FQDN (a leading '@' is dropped).  A
+ * DN is kept as DER, or as its text when @glob (matched as text).
+ */
+static int parse_id(const char *v, bool glob, uint8_t *type, char *out, size_t *len)
 {
 	uint8_t a[16];
 
+	if (*v != '@' && strchr(v, '=')) {
+		*type = ID_DER_ASN1_DN;
+		if (!glob)
+			return ike_dn_parse(v, (uint8_t *)out, 255, len);
+		/* as ike_dn_text() prints a DN: no spaces around ',' and '=' */
+		*len = 0;
+		for (const char *p = v; *p; p++) {
+			if (*p == ' ' && (p[1] == ' ' || p[1] == ',' || p[1] == '=' ||
+					  (*len && (out[*len - 1] == ',' || out[*len - 1] == '='))))
+				continue;
+			if (*len >= 254)
+				return -EINVAL;
+			out[(*len)++] = *p;
+		}
+		return *len ? 0 : -EINVAL;
+	}
 	if (inet_pton(AF_INET, v, a) == 1) {
 		*type = ID_IPV4_ADDR;
 		memcpy(out, a, 4);
@@ -538,7 +560,7 @@ static int conn_key(struct ike_conn_conf *c, const char *k, const char *v)
 			return -EINVAL;
 		c->udp_port = (uint16_t)u;
 	} else if (!strcmp(k, "local-id")) {
-		return parse_id(v, &c->local_id_type, c->local_id, &c->local_id_len);
+		return parse_id(v, false, &c->local_id_type, c->local_id, &c->local_id_len);
 	} else if (!strcmp(k, "remote-id")) {
 		c->remote_id_any = !strcmp(v, "%any");
 		if (c->remote_id_any) {
@@ -546,9 +568,31 @@ static int conn_key(struct ike_conn_conf *c, const char *k, const char *v)
 			return 0;
 		}
 		c->remote_id_glob = strchr(v, '*') || strchr(v, '?') || strchr(v, '[');
-		return parse_id(v, &c->remote_id_type, c->remote_id, &c->remote_id_len);
+		return parse_id(v, c->remote_id_glob, &c->remote_id_type, c->remote_id,
+				&c->remote_id_len);
 	} else if (!strcmp(k, "psk")) {
 		return parse_psk(v, c->psk, sizeof(c->psk), &c->psk_len);
+	} else if (!strcmp(k, "auth") || !strcmp(k, "local-auth") || !strcmp(k, "remote-auth")) {
+		uint8_t m;
+
+		if (!strcmp(v, "psk"))
+			m = AUTHM_PSK;
+		else if (!strcmp(v, "pubkey"))
+			m = AUTHM_PUBKEY;
+		else
+			return -EINVAL;
+		if (strcmp(k, "remote-auth"))
+			c->local_auth = m;
+		if (strcmp(k, "local-auth"))
+			c->remote_auth = m;
+	} else if (!strcmp(k, "cert") || !strcmp(k, "key") || !strcmp(k, "ca") ||
+		   !strcmp(k, "crl")) {
+		char *dst = !strcmp(k, "cert") ? c->cert : !strcmp(k, "key") ? c->key :
+			    !strcmp(k, "ca") ? c->ca : c->crl;
+
+		if (v[0] != '/' || strlen(v) >= sizeof(c->cert))
+			return -EINVAL;
+		snprintf(dst, sizeof(c->cert), "%s", v);
 	} else if (!strcmp(k, "pool")) {
 		return parse_pool(v, c);
 	} else if (!strcmp(k, "dns")) {
@@ -664,6 +708,49 @@ static char *trim(char *s)
 	return s;
 }
 
+/*
+ * A conn's certificate, key, anchors and CRLs; with our certificate, the
+ * identity we send is its subject unless local-id names another that the
+ * certificate carries (a peer would refuse one it does not).
+ */
+static int load_creds(const char *path, struct ike_conn_conf *c)
+{
+	char err[512];
+
+	if (!*c->cert && !*c->key && !*c->ca && !*c->crl)
+		return 0;
+	if (ike_creds_load(&c->creds, *c->cert ? c->cert : NULL, *c->key ? c->key : NULL,
+			   *c->ca ? c->ca : NULL, *c->crl ? c->crl : NULL, err, sizeof(err))) {
+		fprintf(stderr, "esptcp: %s: [conn %s]: %s\n", path, c->name, err);
+		return -EINVAL;
+	}
+	if (c->remote_auth == AUTHM_PUBKEY && !ike_creds_has_ca(c->creds)) {
+		fprintf(stderr, "esptcp: %s: [conn %s]: no CA certificate in %s\n", path,
+			c->name, c->ca);
+		return -EINVAL;
+	}
+	if (c->local_auth != AUTHM_PUBKEY)
+		return 0;
+	if (!c->local_id_len) {
+		size_t len;
+
+		if (ike_creds_subject(c->creds, (uint8_t *)c->local_id, sizeof(c->local_id) - 1,
+				      &len)) {
+			fprintf(stderr, "esptcp: %s: [conn %s]: the certificate's subject is "
+				"too long for an identity\n", path, c->name);
+			return -EINVAL;
+		}
+		c->local_id_type = ID_DER_ASN1_DN;
+		c->local_id_len = len;
+	} else if (!ike_creds_id_ok(c->creds, c->local_id_type, (const uint8_t *)c->local_id,
+				    c->local_id_len)) {
+		fprintf(stderr, "esptcp: %s: [conn %s]: local-id is not in the certificate "
+			"(subjectAltName, or its subject for a DN)\n", path, c->name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int check_conn(const char *path, struct ike_conn_conf *c)
 {
 	const char *miss = NULL;
@@ -707,15 +794,21 @@ static int check_conn(const char *path, struct ike_conn_conf *c)
 		miss = "local";
 	else if (c->initiator && c->remote_any)
 		miss = "remote (an initiator needs an address)";
-	else if (!c->psk_len)
+	else if (!c->psk_len && (c->local_auth == AUTHM_PSK || c->remote_auth == AUTHM_PSK))
 		miss = "psk";
+	else if (c->local_auth == AUTHM_PUBKEY && (!*c->cert || !*c->key))
+		miss = "cert and key (auth = pubkey)";
+	else if (c->remote_auth == AUTHM_PUBKEY && !*c->ca)
+		miss = "ca (the peer's trust anchors, remote-auth = pubkey)";
 	else if (!c->local_ts.n || (!c->remote_ts.n && !c->pool_set))
 		miss = "local-ts and remote-ts (or pool)";
 	if (miss) {
 		fprintf(stderr, "esptcp: %s: [conn %s]: missing %s\n", path, c->name, miss);
 		return -EINVAL;
 	}
-	if (c->psk_len < IKE_PSK_MIN)
+	if (load_creds(path, c))
+		return -EINVAL;
+	if (c->psk_len && c->psk_len < IKE_PSK_MIN)
 		/* a captured exchange lets anyone guess a PSK offline, at leisure */
 		fprintf(stderr, "esptcp: %s: [conn %s]: warning: the psk has %zu characters; "
 			"use %d or more random ones\n", path, c->name, c->psk_len, IKE_PSK_MIN);
@@ -862,8 +955,10 @@ int ike_conf_load(const char *path, struct ike_conf *conf)
 
 void ike_conf_free(struct ike_conf *conf)
 {
-	for (size_t i = 0; i < conf->nconns; i++)
+	for (size_t i = 0; i < conf->nconns; i++) {
 		ike_wipe(conf->conns[i].psk, sizeof(conf->conns[i].psk));
+		ike_creds_free(conf->conns[i].creds);
+	}
 	free(conf->conns);
 	conf->conns = NULL;
 	conf->nconns = 0;

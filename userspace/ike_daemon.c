@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 
 #include "esptcp.h"
+#include "ike_cert.h"
 #include "ike_sa.h"
 #include "rtnl.h"
 
@@ -122,7 +123,7 @@ static void status_lease(FILE *f, struct ike_sa *sa)
 			bout += out.bytes;
 		}
 	inet_ntop(p->family, sa->vip, addr, sizeof(addr));
-	ike_id_format(sa->peer_id[0], sa->peer_id + 4, sa->peer_id_len - 4, id, sizeof(id));
+	ike_id_text(sa->peer_id[0], sa->peer_id + 4, sa->peer_id_len - 4, id, sizeof(id));
 	fprintf(f, "lease %s to %s since %llu bytes in %llu out %llu\n", addr, id,
 		l ? wall_of(sa->d, l->since) : 0, bin, bout);
 }
@@ -140,7 +141,7 @@ static void grace_one(const struct ike_conn_conf *c, const struct ike_lease *l, 
 
 	if (l->users || l->free_at <= g->d->now)
 		return;
-	ike_id_format(l->id_type, l->id, l->idlen, id, sizeof(id));
+	ike_id_text(l->id_type, l->id, l->idlen, id, sizeof(id));
 	fprintf(g->f, "lease %s to %s conn %s released, kept until %llu\n", a, id, c->name,
 		wall_of(g->d, l->free_at));
 }
@@ -176,7 +177,7 @@ static void status_write(struct ike_daemon *d)
 
 		if (sa->state != SA_ESTABLISHED)
 			continue;
-		ike_id_format(sa->peer_id[0], sa->peer_id + 4, sa->peer_id_len - 4, id, sizeof(id));
+		ike_id_text(sa->peer_id[0], sa->peer_id + 4, sa->peer_id_len - 4, id, sizeof(id));
 		esptcp_addr_str(&sa->link->peer, addr, sizeof(addr));
 		fprintf(f, "ike %s %016llx_i %016llx_r %s peer %s at %s %s%s children %u since %llu: %s\n",
 			sa->conf->name, (unsigned long long)sa->spi_i,

@@ -87,6 +87,16 @@ void ike_info_request(struct ike_sa *sa, const struct ike_msg *m)
 	}
 	sa->d->st.info_answered++;
 	ike_out_respond(sa, &o);
+	/*
+	 * RFC 7296 2.21.2: an initiator that cannot authenticate us says so in
+	 * an INFORMATIONAL after IKE_AUTH; the SA it will not use goes now (it
+	 * is authenticated: it could have sent a DELETE as well).
+	 */
+	if (ike_find_notify(m, N_AUTHENTICATION_FAILED)) {
+		sa->d->st.auth_failed++;
+		ike_sa_die(sa, "the peer refused our authentication (AUTHENTICATION_FAILED)", false);
+		return;
+	}
 	if (ike_gone) {
 		if (sa->state == SA_DELETING && !sa->children) {
 			ike_log(sa, "old IKE SA deleted after rekey");

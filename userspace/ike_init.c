@@ -51,6 +51,8 @@ static int send_init(struct ike_sa *sa)
 	ike_pl_begin(&ch, PL_NONCE);
 	ike_put(&b, sa->ni, sa->ni_len);
 	ike_put_nat_notifies(sa, &ch);
+	if (ike_conn_pubkey(c))
+		ike_put_sighashes(&ch);
 	ike_pl_end(&ch);
 	ike_hdr_finish(&b);
 	if (b.err) {
@@ -199,6 +201,7 @@ void ike_init_response(struct ike_sa *sa, const struct ike_msg *m)
 	ike_buf_free(&sa->init_resp);
 	ike_put(&sa->init_resp, m->raw, m->raw_len);
 	ike_nat_check(sa, m, sa->link);
+	sa->peer_sighashes = ike_get_sighashes(m);
 	sa->req.kind = REQ_NONE;
 	if (sa->link->type == TRANSPORT_UDP && !sa->link->marker &&
 	    (sa->nat_here || sa->nat_there || sa->conf->encap_force)) {
@@ -355,8 +358,29 @@ static bool cookie_ok(struct ike_daemon *d, const struct ike_link *link, const s
 	       ike_memeq(data + 4, h, 32);
 }
 
+/*
+ * The first conn this peer may be that speaks certificates: which one it
+ * is shows only in IKE_AUTH, so its CERTREQ goes out on a guess.
+ */
+static const struct ike_conn_conf *pubkey_conn(struct ike_daemon *d, const struct ike_link *l)
+{
+	const struct ike_conn_conf *any = NULL;
+
+	for (size_t i = 0; i < d->conf->nconns; i++) {
+		const struct ike_conn_conf *c = &d->conf->conns[i];
+
+		if (!ike_conn_pubkey(c) || !ike_conn_accepts(c, &l->local, &l->peer))
+			continue;
+		if (c->remote_auth == AUTHM_PUBKEY)
+			return c;
+		any = any ? any : c;
+	}
+	return any;
+}
+
 void ike_init_request(struct ike_daemon *d, struct ike_link *link, const struct ike_msg *m)
 {
+	const struct ike_conn_conf *pk;
 	const struct ike_pl *sapl = ike_find(m, PL_SA), *ke = ike_find(m, PL_KE);
 	const struct ike_pl *ni = ike_find(m, PL_NONCE);
 	struct ike_proposal props[IKE_MAX_PROPOSALS];
@@ -478,6 +502,7 @@ void ike_init_request(struct ike_daemon *d, struct ike_link *link, const struct 
 		return;
 	}
 	ike_nat_check(sa, m, sa->link);
+	sa->peer_sighashes = ike_get_sighashes(m);
 	ike_put(&sa->init_req, m->raw, m->raw_len);
 	ike_buf_init(&b);
 	{
@@ -495,6 +520,11 @@ void ike_init_request(struct ike_daemon *d, struct ike_link *link, const struct 
 	ike_pl_begin(&ch, PL_NONCE);
 	ike_put(&b, sa->nr, sa->nr_len);
 	ike_put_nat_notifies(sa, &ch);
+	pk = pubkey_conn(d, link);
+	if (pk)
+		ike_put_certreq(&ch, pk);
+	if (sa->peer_sighashes && pk)
+		ike_put_sighashes(&ch);
 	ike_pl_end(&ch);
 	ike_hdr_finish(&b);
 	if (b.err || sa->init_req.err) {

@@ -118,6 +118,34 @@ int ike_child_keymat(uint16_t prf, struct ike_bytes sk_d, struct ike_bytes gir,
 }
 
 /**
+ * ike_signed_octets() - what one side's AUTH covers (RFC 7296 2.15)
+ * @prf: the IKE SA's PRF
+ * @sk_p: that side's SK_pi or SK_pr
+ * @real: that side's IKE_SA_INIT message, as sent
+ * @nonce: the other side's nonce
+ * @id: that side's ID payload body (type, reserved, data)
+ * @out: gets RealMessage | Nonce | prf(SK_p, ID'); wipe before freeing
+ *
+ * Context: any; no I/O.
+ * Return: 0 or a negative errno.
+ */
+int ike_signed_octets(uint16_t prf, struct ike_bytes sk_p, struct ike_bytes real,
+		      struct ike_bytes nonce, struct ike_bytes id, struct ike_buf *out)
+{
+	uint8_t maced[IKE_MAX_KEY];
+	int err;
+
+	err = ike_prf(prf, sk_p.p, sk_p.len, id.p, id.len, maced);
+	if (err)
+		return err;
+	ike_put(out, real.p, real.len);
+	ike_put(out, nonce.p, nonce.len);
+	ike_put(out, maced, ike_prf_len(prf));
+	ike_wipe(maced, sizeof(maced));
+	return out->err ? -ENOMEM : 0;
+}
+
+/**
  * ike_psk_auth() - the AUTH value of one side for a pre-shared key
  * @prf: the IKE SA's PRF
  * @psk: the shared key
@@ -139,24 +167,19 @@ int ike_psk_auth(uint16_t prf, struct ike_bytes psk, struct ike_bytes sk_p,
 {
 	static const char pad[] = "Key Pad for IKEv2";
 	size_t plen = ike_prf_len(prf);
-	uint8_t maced[IKE_MAX_KEY], key[IKE_MAX_KEY];
+	uint8_t key[IKE_MAX_KEY];
 	struct ike_buf b;
 	int err;
 
 	if (!plen)
 		return -EINVAL;
-	err = ike_prf(prf, sk_p.p, sk_p.len, id.p, id.len, maced);
-	if (err)
-		return err;
 	ike_buf_init(&b);
-	ike_put(&b, real.p, real.len);
-	ike_put(&b, nonce.p, nonce.len);
-	ike_put(&b, maced, plen);
-	err = b.err ? -ENOMEM : ike_prf(prf, psk.p, psk.len, pad, sizeof(pad) - 1, key);
+	err = ike_signed_octets(prf, sk_p, real, nonce, id, &b);
+	if (!err)
+		err = ike_prf(prf, psk.p, psk.len, pad, sizeof(pad) - 1, key);
 	if (!err)
 		err = ike_prf(prf, key, plen, b.p, b.len, out);
 	ike_wipe(key, sizeof(key));
-	ike_wipe(maced, sizeof(maced));
 	if (b.p)
 		ike_wipe(b.p, b.len);
 	ike_buf_free(&b);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 
+#include "ike_cert.h"
 #include "ike_sa.h"
 
 void ike_out_begin(struct ike_sa *sa, struct ike_out *o, uint8_t exchange, bool response,
@@ -128,6 +129,52 @@ void ike_respond_init_notify(struct ike_daemon *d, struct ike_link *link,
 	if (!b.err)
 		ike_link_send(d, link, b.p, b.len);
 	ike_buf_free(&b);
+}
+
+/* does a conn sign or check signatures (and so speak RFC 7427)? */
+bool ike_conn_pubkey(const struct ike_conn_conf *c)
+{
+	return c->local_auth == AUTHM_PUBKEY || c->remote_auth == AUTHM_PUBKEY;
+}
+
+/* SIGNATURE_HASH_ALGORITHMS (RFC 7427 4): the hashes we sign and check with */
+void ike_put_sighashes(struct ike_chain *c)
+{
+	static const uint8_t ids[] = { 0, SIGHASH_SHA2_256, 0, SIGHASH_SHA2_384,
+				       0, SIGHASH_SHA2_512, 0, SIGHASH_IDENTITY };
+
+	ike_pl_notify(c, 0, NULL, 0, N_SIGNATURE_HASH_ALGORITHMS, ids, sizeof(ids));
+}
+
+/* the peer's, as SIGHASH_BIT()s; 0 when it sent none */
+unsigned int ike_get_sighashes(const struct ike_msg *m)
+{
+	const struct ike_pl *pl = ike_find_notify(m, N_SIGNATURE_HASH_ALGORITHMS);
+	const uint8_t *d;
+	unsigned int mask = 0;
+	size_t len = 0;
+
+	d = pl ? ike_notify_data(pl, &len) : NULL;
+	for (size_t i = 0; d && i + 1 < len; i += 2) {
+		uint16_t id = (uint16_t)(d[i] << 8 | d[i + 1]);
+
+		if (id < 32)
+			mask |= SIGHASH_BIT(id);
+	}
+	return mask;
+}
+
+/* CERTREQ (RFC 7296 3.7): the anchors a conn trusts, when it checks certificates */
+void ike_put_certreq(struct ike_chain *c, const struct ike_conn_conf *conf)
+{
+	size_t len;
+	const uint8_t *h = ike_creds_certreq(conf->creds, &len);
+
+	if (conf->remote_auth != AUTHM_PUBKEY || !len)
+		return;
+	ike_pl_begin(c, PL_CERTREQ);
+	ike_put8(c->b, CERT_X509_SIGNATURE);
+	ike_put(c->b, h, len);
 }
 
 void ike_put_nat_notifies(struct ike_sa *sa, struct ike_chain *c)

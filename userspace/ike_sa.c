@@ -11,6 +11,7 @@
 #include <time.h>
 #include <arpa/inet.h>
 
+#include "ike_cert.h"
 #include "ike_sa.h"
 
 struct ike_sa *ike_sa_find(struct ike_daemon *d, uint64_t ours, bool we_initiated)
@@ -171,7 +172,7 @@ void ike_sa_transition(struct ike_sa *sa, const char *why)
 
 void ike_sa_established(struct ike_sa *sa)
 {
-	char s[96];
+	char s[96], id[300];
 
 	if (sa->half_counted && sa->d->half_open)
 		sa->d->half_open--;
@@ -180,10 +181,13 @@ void ike_sa_established(struct ike_sa *sa)
 	sa->link->authed = true;
 	sa->rekey_at = ike_rekey_time(sa, sa->conf->ike_rekey_s);
 	sa->d->st.sa_established++;
-	ike_log(sa, "IKE SA established (%s, %s%s)",
+	ike_id_text(sa->peer_id[0], sa->peer_id + 4, sa->peer_id_len > 4 ? sa->peer_id_len - 4 : 0,
+		    id, sizeof(id));
+	ike_log(sa, "IKE SA established (%s, %s%s), peer %s by %s",
 		ike_suite_str(&sa->suite, true, s, sizeof(s)),
 		sa->link->type == TRANSPORT_TCP ? "TCP" : "UDP",
-		sa->nat_here || sa->nat_there ? ", behind NAT" : "");
+		sa->nat_here || sa->nat_there ? ", behind NAT" : "",
+		id, sa->conf->remote_auth == AUTHM_PUBKEY ? "certificate" : "PSK");
 	ike_dh_free(sa->dh);
 	sa->dh = NULL;
 	sa->mob.created_nat = sa->nat_here || sa->nat_there;

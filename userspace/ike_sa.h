@@ -259,6 +259,7 @@ struct ike_sa {
 	struct ike_link *reply_via;		/* a MOBIKE path test's: answer there */
 	struct sockaddr_storage init_peer;	/* where IKE_SA_INIT came from or went to */
 	bool nat_here, nat_there;
+	unsigned int peer_sighashes;	/* its SIGNATURE_HASH_ALGORITHMS, as SIGHASH_BIT()s */
 	uint8_t peer_id[4 + 255];	/* the ID payload the peer authenticated with */
 	size_t peer_id_len;
 	/* the virtual address leased to the peer from its conn's pool */
@@ -361,6 +362,10 @@ void ike_respond_init_notify(struct ike_daemon *d, struct ike_link *link,
 			     const struct ike_msg *m, uint16_t type, const void *data,
 			     size_t len);
 void ike_put_nat_notifies(struct ike_sa *sa, struct ike_chain *c);
+bool ike_conn_pubkey(const struct ike_conn_conf *c);
+void ike_put_sighashes(struct ike_chain *c);
+unsigned int ike_get_sighashes(const struct ike_msg *m);
+void ike_put_certreq(struct ike_chain *c, const struct ike_conn_conf *conf);
 bool ike_nat_check(struct ike_sa *sa, const struct ike_msg *m, const struct ike_link *l);
 void ike_put_ke(struct ike_chain *c, struct ike_dh *dh, uint16_t group);
 const char *ike_first_error(const struct ike_msg *m, uint16_t *type);

@@ -7,6 +7,7 @@
 #include <fnmatch.h>
 #include <string.h>
 
+#include "ike_cert.h"
 #include "ike_select.h"
 
 static int cmp_addr(const uint8_t *a, const uint8_t *b, size_t len)
@@ -260,11 +261,18 @@ bool ike_id_matches(const struct ike_conn_conf *c, const struct ike_pl *id,
 		size_t n = id->len - 4;
 
 		/* a pattern names text IDs of its own type; an ID with a NUL is none */
-		if (id->data[0] != c->remote_id_type || n >= sizeof(text) ||
-		    memchr(id->data + 4, 0, n))
+		if (id->data[0] != c->remote_id_type)
 			return false;
-		memcpy(text, id->data + 4, n);
-		text[n] = 0;
+		if (id->data[0] == ID_DER_ASN1_DN) {
+			/* a DN pattern matches the DN's text ("C=CH,O=Example,CN=*") */
+			if (ike_dn_text(id->data + 4, n, text, sizeof(text)) || !*text)
+				return false;
+		} else {
+			if (n >= sizeof(text) || memchr(id->data + 4, 0, n))
+				return false;
+			memcpy(text, id->data + 4, n);
+			text[n] = 0;
+		}
 		memcpy(pat, c->remote_id, c->remote_id_len);
 		pat[c->remote_id_len] = 0;
 		return !fnmatch(pat, text, FNM_CASEFOLD);
@@ -276,6 +284,10 @@ bool ike_id_matches(const struct ike_conn_conf *c, const struct ike_pl *id,
 		return id->data[0] == (alen == 4 ? ID_IPV4_ADDR : ID_IPV6_ADDR) &&
 		       id->len - 4 == alen && !memcmp(id->data + 4, ike_ss_addr(peer), alen);
 	}
+	if (id->data[0] == ID_DER_ASN1_DN)
+		return c->remote_id_type == ID_DER_ASN1_DN &&
+		       ike_dn_equal(id->data + 4, id->len - 4, (const uint8_t *)c->remote_id,
+				    c->remote_id_len);
 	return id->data[0] == c->remote_id_type && id->len - 4 == c->remote_id_len &&
 	       !memcmp(id->data + 4, c->remote_id, c->remote_id_len);
 }

@@ -23,6 +23,7 @@
 #include <net/if.h>
 #include <sys/wait.h>
 #include "esptcp.h"
+#include "ike_cert.h"
 #include "ike_sa.h"
 #include "rtnl.h"
 
@@ -110,7 +111,7 @@ static void job_env(struct ike_updown_job *j, struct ike_sa *sa, const struct ik
 	env_add(j, &n, "ESPTCP_VERB", verb);
 	env_add(j, &n, "ESPTCP_CONN", conf->name);
 	env_add(j, &n, "ESPTCP_ROLE", conf->initiator ? "initiator" : "responder");
-	ike_id_format(sa->peer_id[0], sa->peer_id + 4, sa->peer_id_len - 4, buf, sizeof(buf));
+	ike_id_text(sa->peer_id[0], sa->peer_id + 4, sa->peer_id_len - 4, buf, sizeof(buf));
 	env_add(j, &n, "ESPTCP_PEER_ID", buf);
 	inet_ntop(sa->link->peer.ss_family, ike_ss_addr(&sa->link->peer), a, sizeof(a));
 	env_add(j, &n, "ESPTCP_PEER_ADDR", a);
