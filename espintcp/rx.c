@@ -28,6 +28,20 @@ static inline struct esptcp_sock *esptcp_strp_ctx(struct strparser *strp)
 	return container_of(strp, struct esptcp_sock, strp);
 }
 
+/*
+ * strparser refuses a message larger than sk_rcvbuf, and the stream is
+ * reset: a socket whose buffer was set small (SO_RCVBUF, a low tcp_rmem)
+ * must still take the largest frame RFC 9329 allows, an IKE_AUTH with a
+ * certificate chain.  So the buffer never goes below two such frames.
+ */
+#define ESPTCP_MIN_RCVBUF	(2 * (ESPTCP_MAX_MSG + ESPTCP_LEN_SIZE))
+
+static void esptcp_rcvbuf_fit(struct sock *sk)
+{
+	if (unlikely(READ_ONCE(sk->sk_rcvbuf) < ESPTCP_MIN_RCVBUF))
+		WRITE_ONCE(sk->sk_rcvbuf, ESPTCP_MIN_RCVBUF);
+}
+
 static int esptcp_parse(struct strparser *strp, struct sk_buff *skb)
 {
 	struct strp_msg *rxm = strp_msg(skb);
@@ -101,8 +115,10 @@ static void esptcp_rx_resume(struct esptcp_sock *ctx)
 {
 	spin_lock_bh(&ctx->rx_esp.lock);
 	/* under the lock, so a pause decided meanwhile is not undone */
-	if (ctx->strp.paused && !ctx->rx_dead && !esptcp_rx_full(ctx))
+	if (ctx->strp.paused && !ctx->rx_dead && !esptcp_rx_full(ctx)) {
+		esptcp_rcvbuf_fit(ctx->sk);
 		strp_unpause(&ctx->strp);
+	}
 	spin_unlock_bh(&ctx->rx_esp.lock);
 }
 
@@ -332,6 +348,7 @@ static void esptcp_data_ready(struct sock *sk)
 {
 	struct esptcp_sock *ctx = esptcp_sk(sk);
 
+	esptcp_rcvbuf_fit(sk);
 	strp_data_ready(&ctx->strp);
 }
 
@@ -378,6 +395,7 @@ int esptcp_rx_start(struct esptcp_sock *ctx)
 	sk->sk_write_space = esptcp_write_space;
 	write_unlock_bh(&sk->sk_callback_lock);
 
+	esptcp_rcvbuf_fit(sk);
 	strp_check_rcv(&ctx->strp);
 	return 0;
 }

@@ -222,6 +222,28 @@ TEST_F(ike, sizes_and_flags)
 }
 
 /*
+ * The largest message arrives whole on a socket whose receive buffer is
+ * smaller than it (SO_RCVBUF set low, or a small tcp_rmem): a certificate
+ * chain in IKE_AUTH must not reset the stream.
+ */
+TEST_F(ike, largest_message_small_rcvbuf)
+{
+	static unsigned char big[ESPTCP_MAX_MSG], in[ESPTCP_MAX_MSG + 1];
+	int buf = 4096;
+
+	ASSERT_EQ(0, setsockopt(self->sfd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf)));
+	ike_msg(big, sizeof(big), 9);
+	ASSERT_EQ(ESPTCP_MAX_MSG, send(self->cfd, big, ESPTCP_MAX_MSG, 0));
+	ASSERT_TRUE(readable(self->sfd, 5000));
+	ASSERT_EQ(ESPTCP_MAX_MSG, recv(self->sfd, in, sizeof(in), 0));
+	ASSERT_EQ(0, memcmp(in, big, ESPTCP_MAX_MSG));
+	/* and the stream goes on */
+	ASSERT_EQ(100, send(self->cfd, big, 100, 0));
+	ASSERT_EQ(100, recv(self->sfd, in, sizeof(in), 0));
+	ASSERT_EQ(0, stat_of(self->sfd, ESPTCP_STAT_RX_BAD_LENGTH));
+}
+
+/*
  * A reader slower than the sender loses nothing: IKE over TCP is never
  * retransmitted, so the parser waits for recv() (counted) instead of
  * dropping, and the sender meets TCP's closed window.
