@@ -139,9 +139,87 @@ t_we_refuse() {
 	[ "$(nstates $NS1)" = 0 ]
 }
 
+# a path of 1280 bytes that drops IP fragments (at the router's ingress,
+# before any reassembly): a large IKE message crosses it only in IKE
+# fragments (RFC 7383)
+small_path() {
+	local d
+	for d in r1 r2; do
+		nr ip link set $d mtu 1280
+	done
+	n1 ip link set v1 mtu 1280
+	n2 ip link set v2 mtu 1280
+	nr nft add table netdev esptcp_frag
+	for d in r1 r2; do
+		nr nft add chain netdev esptcp_frag in_$d "{ type filter hook ingress device $d priority 0; }"
+		nr nft add rule netdev esptcp_frag in_$d ip frag-off and 0x3fff != 0 counter drop
+	done
+	# the path drops what IP cuts
+	expect_fail n1 ping -c 1 -W 1 -s 2000 "$O2"
+}
+small_path_undo() {
+	ip netns exec $NSR nft delete table netdev esptcp_frag 2>/dev/null
+	ip -n $NSR link set r1 mtu 1500
+	ip -n $NSR link set r2 mtu 1500
+	ip -n $NS1 link set v1 mtu 1500
+	ip -n $NS2 link set v2 mtu 1500
+}
+
+# big_leaf CA NAME TYPE SAN: a certificate of about 3.6 KB (a long SAN list)
+big_leaf() {
+	local san=$4 i
+	for i in $(seq 1 110); do
+		san="$san,DNS:name-$i.alt.$3.example.test"
+	done
+	pki_issue "$P" "$1" "$2" p256 "$san"
+}
+
+# certificate chains of about 4 KB both ways over the small path; WHO
+# initiates (we: our client; swan: strongSwan's)
+t_frag() {
+	local who=$1
+	trap 'case_cleanup_with small_path_undo' EXIT
+	inner_addrs 4
+	pki_setup
+	[ -f "$P/sub.pem" ] || pki_subca "$P" ca sub
+	big_leaf sub gw gw "DNS:gw.test"
+	big_leaf sub client client "DNS:client.test"
+	cat "$P/gw.pem" "$P/sub.pem" >"$P/gw-chain.pem"
+	cat "$P/client.pem" "$P/sub.pem" >"$P/client-chain.pem"
+	mkdir -p "$_tmp/swan$([ $who = we ] && echo 2 || echo 1)/x509ca"
+	small_path
+	if [ "$who" = we ]; then
+		cp "$P/sub.pem" "$_tmp/swan2/x509ca/"
+		swan_conf "$_tmp/swan2" c1 local="$O2" remote="$O1" lts="$T2" rts="$T1" \
+			auth=pubkey lid=gw.test rid=client.test cert="$P/gw.pem" key="$P/gw.key" \
+			ca="$P/ca.pem"
+		swan_start $NS2 "$_tmp/swan2"
+		mine $NS1 initiator udp auth=pubkey "cert=$P/client-chain.pem" \
+			"key=$P/client.key" "ca=$P/ca.pem" local-id=client.test remote-id=gw.test
+		mine_up
+		swan_up "$_tmp/swan2" c1
+	else
+		cp "$P/sub.pem" "$_tmp/swan1/x509ca/"
+		mine $NS2 responder udp auth=pubkey "cert=$P/gw-chain.pem" "key=$P/gw.key" \
+			"ca=$P/ca.pem" local-id=gw.test remote-id=client.test
+		swan_conf "$_tmp/swan1" c1 local="$O1" remote="$O2" lts="$T1" rts="$T2" \
+			auth=pubkey lid=client.test rid=gw.test cert="$P/client.pem" \
+			key="$P/client.key" ca="$P/ca.pem"
+		swan_start $NS1 "$_tmp/swan1"
+		swan_initiate "$_tmp/swan1" c1
+		mine_up
+	fi
+	grep -h "IKE_AUTH" "$_tmp"/swan*.out 2>/dev/null | grep -i "frag\|EF(" | head -n 4 | sed 's/^/# /' || true
+	echo "# ours: $(mine_stat frag_sent) fragments sent, $(mine_stat frag_received) received"
+	[ "$(mine_stat frag_sent)" -ge 3 ]
+	[ "$(mine_stat frag_received)" -ge 3 ]
+	peers_ping n1 2
+	peers_ping n2 2
+}
+
 # CI time: strongSwan speaks UDP only, so these are the helper's own logic;
 # the kernel tier runs each role once
-helper_only="ed25519 refused-we"
+helper_only="ed25519 refused-we frag-swan"
 debug_subset=""
 
 esptcp_load
@@ -155,4 +233,8 @@ t_case_subset ed25519 "our client (Ed25519 certificate) initiates to strongSwan 
 t_case_subset refused "our gateway refuses an unknown CA, expired, revoked and other identities" \
 	t_refused
 t_case_subset refused-we "our client refuses a gateway certificate of an unknown CA" t_we_refuse
+t_case_subset frag-we "4 KB chains over a 1280-byte path without IP fragments: IKE fragments (we initiate)" \
+	t_frag we
+t_case_subset frag-swan "4 KB chains over a 1280-byte path without IP fragments: IKE fragments (strongSwan initiates)" \
+	t_frag swan
 t_done

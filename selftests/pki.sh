@@ -6,6 +6,8 @@
 #   pki_key FILE TYPE       a private key: rsa (2048 bits), rsa3072, p256,
 #                           p384, ed25519
 #   pki_ca DIR NAME [TYPE]  a self-signed CA, CN=NAME (default key p256)
+#   pki_subca DIR PARENT NAME
+#                           an intermediate CA NAME (p256) signed by PARENT
 #   pki_issue DIR CA NAME TYPE SAN [START END]
 #                           DIR/NAME.pem and DIR/NAME.key: CN=NAME, subjectAltName
 #                           SAN ("DNS:gw.test"), signed by CA; START and END
@@ -29,8 +31,9 @@ pki_key() { # pki_key FILE TYPE
 	(umask 077 && openssl genpkey "${opt[@]}" -out "$f" 2>/dev/null)
 }
 
-pki_ca() { # pki_ca DIR NAME [TYPE]
-	local dir=$1 name=$2 t=${3:-p256} db
+# _pki_cnf DIR NAME: the `openssl ca` configuration and database of CA NAME
+_pki_cnf() {
+	local dir=$1 name=$2 db
 	db=$dir/$name.db
 	mkdir -p "$db"
 	: >"$db/index"
@@ -59,12 +62,34 @@ commonName = supplied
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
 subjectAltName = \$ENV::PKI_SAN
+[ subca ]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
 EOF
+}
+
+pki_ca() { # pki_ca DIR NAME [TYPE]
+	local dir=$1 name=$2 t=${3:-p256}
+	_pki_cnf "$dir" "$name"
 	pki_key "$dir/$name.key" "$t"
 	openssl req -x509 -new -key "$dir/$name.key" -subj "/O=$PKI_O/CN=$name" -days 30 \
 		-addext "basicConstraints=critical,CA:TRUE" \
 		-addext "keyUsage=critical,keyCertSign,cRLSign" -out "$dir/$name.pem" 2>/dev/null
 	echo "# pki: CA $name ($t)"
+}
+
+pki_subca() { # pki_subca DIR PARENT NAME: an intermediate CA under PARENT (p256)
+	local dir=$1 parent=$2 name=$3
+	_pki_cnf "$dir" "$name"
+	pki_key "$dir/$name.key" p256
+	openssl req -new -key "$dir/$name.key" -subj "/O=$PKI_O/CN=$name" \
+		-out "$dir/$name.csr" 2>/dev/null
+	PKI_SAN=DNS:unused openssl ca -batch -notext -config "$dir/$parent.cnf" -extensions subca \
+		-in "$dir/$name.csr" -out "$dir/$name.pem" 2>/dev/null || {
+		echo "# pki_subca $name failed"
+		return 1
+	}
+	echo "# pki: intermediate CA $name by $parent"
 }
 
 pki_issue() { # pki_issue DIR CA NAME TYPE SAN [START END]
@@ -79,7 +104,9 @@ pki_issue() { # pki_issue DIR CA NAME TYPE SAN [START END]
 		echo "# pki_issue $name failed"
 		return 1
 	}
-	echo "# pki: $name ($t, $san${start:+, $start to $end}) by $ca"
+	local shown=$san
+	[ ${#san} -gt 60 ] && shown="${san:0:40}... (${#san} characters)"
+	echo "# pki: $name ($t, $shown${start:+, $start to $end}) by $ca"
 }
 
 # (the configuration names $PKI_SAN, which these commands do not use)

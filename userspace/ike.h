@@ -87,6 +87,7 @@ enum ike_notify {
 	N_MOBIKE_SUPPORTED = 16396,
 	N_UPDATE_SA_ADDRESSES = 16400,
 	N_COOKIE2 = 16401,
+	N_IKEV2_FRAGMENTATION_SUPPORTED = 16430,
 	N_SIGNATURE_HASH_ALGORITHMS = 16431,
 };
 
@@ -210,6 +211,8 @@ struct ike_msg {
 	/* the SK payload's place in raw, when there is one */
 	size_t sk_off;		/* offset of its generic header */
 	uint8_t sk_first;	/* first inner payload type */
+	bool skf;		/* it is an Encrypted Fragment payload (RFC 7383) */
+	uint16_t frag_num, frag_total;
 	uint8_t *plain;		/* decrypted inner payloads (owned) */
 	size_t plain_len;
 	/* set when a critical payload of unknown type was found */
@@ -408,6 +411,11 @@ int ike_sk_seal(const struct ike_suite *s, const struct ike_keys *k, bool initia
 int ike_sk_open(const struct ike_suite *s, const struct ike_keys *k, bool from_initiator,
 		const uint8_t *msg, size_t msg_len, size_t sk_off, uint8_t **plain,
 		size_t *plen);
+int ike_skx_seal(const struct ike_suite *s, const struct ike_keys *k, bool initiator,
+		 struct ike_buf *b, size_t sk_off, size_t hlen, const uint8_t *plain, size_t plen);
+int ike_skx_open(const struct ike_suite *s, const struct ike_keys *k, bool from_initiator,
+		 const uint8_t *msg, size_t msg_len, size_t sk_off, size_t hlen, uint8_t **plain,
+		 size_t *plen);
 /* ESP key material sizes and xfrm algorithm names */
 int ike_esp_keylen(const struct ike_suite *s, size_t *enc, size_t *integ);
 int ike_esp_xfrm_algs(const struct ike_suite *s, const char **encr, const char **integ,
@@ -511,6 +519,7 @@ struct ike_conn_conf {
 	char vip_dev[16];		/* where the address goes (IFNAMSIZ) */
 	uint32_t route_table;		/* routes to the gateway's selectors */
 	char updown[256];		/* a script run on CHILD_SA up, down, move */
+	unsigned int fragment_size;	/* UDP datagrams of IKE up to this (IP); 0: never cut */
 };
 
 struct ike_conf {

@@ -500,6 +500,7 @@ static void conn_defaults(struct ike_conn_conf *c, const char *name)
 	c->child_rekey_s = 3600;
 	c->dpd_s = 30;
 	c->dpd_timeout_s = 90;
+	c->fragment_size = 1280;
 	c->retry_s = 2;
 	c->tunnel = true;
 	c->remote_any = true;
@@ -614,6 +615,11 @@ static int conn_key(struct ike_conn_conf *c, const char *k, const char *v)
 		if (v[0] != '/' || strlen(v) >= sizeof(c->updown))
 			return -EINVAL;
 		snprintf(c->updown, sizeof(c->updown), "%s", v);
+	} else if (!strcmp(k, "fragment-size")) {
+		/* 0 turns fragmentation off; else at least IPv6's minimum MTU's worth */
+		if (parse_uint(v, 65535, &u) || (u && u < 576))
+			return -EINVAL;
+		c->fragment_size = (unsigned int)u;
 	} else if (!strcmp(k, "lease-grace")) {
 		return parse_duration(v, &c->lease_grace_s);
 	} else if (!strcmp(k, "local-ts")) {

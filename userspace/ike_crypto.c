@@ -509,6 +509,17 @@ out:
 int ike_sk_seal(const struct ike_suite *s, const struct ike_keys *k, bool initiator,
 		struct ike_buf *b, size_t sk_off, const uint8_t *plain, size_t plen)
 {
+	return ike_skx_seal(s, k, initiator, b, sk_off, 4, plain, plen);
+}
+
+/*
+ * ike_skx_seal() - ike_sk_seal() for an SK payload (@hlen 4) or an
+ * Encrypted Fragment payload (RFC 7383 2.5, @hlen 8: its generic header and
+ * the fragment number and count, all in the AAD or under the ICV).
+ */
+int ike_skx_seal(const struct ike_suite *s, const struct ike_keys *k, bool initiator,
+		 struct ike_buf *b, size_t sk_off, size_t hlen, const uint8_t *plain, size_t plen)
+{
 	const uint8_t *ek = initiator ? k->sk_ei : k->sk_er;
 	const uint8_t *ak = initiator ? k->sk_ai : k->sk_ar;
 	size_t padlen = k->block > 1 ? k->block - 1 - plen % k->block : 0;
@@ -516,7 +527,7 @@ int ike_sk_seal(const struct ike_suite *s, const struct ike_keys *k, bool initia
 	uint8_t iv[16], *buf;
 	int err;
 
-	if (b->err || sk_off + 4 != b->len)
+	if (b->err || sk_off + hlen != b->len)
 		return -EINVAL;
 	buf = calloc(1, clen + k->block);
 	if (!buf)
@@ -537,9 +548,9 @@ int ike_sk_seal(const struct ike_suite *s, const struct ike_keys *k, bool initia
 	ike_set16(b, sk_off + 2, (uint16_t)(b->len - sk_off));
 	ike_hdr_finish(b);
 	if (is_aead(s)) {
-		/* AAD: the header up to the end of the SK generic header */
+		/* AAD: the header up to the end of the SK (SKF) payload's header */
 		err = run_cipher(s, ek, k->encr_len, b->p + iv_off, true, b->p,
-				 sk_off + 4, buf, clen, b->p + ct_off, b->p + ct_off + clen);
+				 sk_off + hlen, buf, clen, b->p + ct_off, b->p + ct_off + clen);
 	} else {
 		unsigned int mlen;
 		uint8_t mac[64];
@@ -574,14 +585,22 @@ int ike_sk_open(const struct ike_suite *s, const struct ike_keys *k, bool from_i
 		const uint8_t *msg, size_t msg_len, size_t sk_off, uint8_t **plain,
 		size_t *plen)
 {
+	return ike_skx_open(s, k, from_initiator, msg, msg_len, sk_off, 4, plain, plen);
+}
+
+/* ike_sk_open() for an SK (@hlen 4) or Encrypted Fragment payload (@hlen 8) */
+int ike_skx_open(const struct ike_suite *s, const struct ike_keys *k, bool from_initiator,
+		 const uint8_t *msg, size_t msg_len, size_t sk_off, size_t hlen, uint8_t **plain,
+		 size_t *plen)
+{
 	const uint8_t *ek = from_initiator ? k->sk_ei : k->sk_er;
 	const uint8_t *ak = from_initiator ? k->sk_ai : k->sk_ar;
-	size_t body = msg_len - sk_off - 4, clen;
-	const uint8_t *iv = msg + sk_off + 4, *ct;
+	size_t body = msg_len - sk_off - hlen, clen;
+	const uint8_t *iv = msg + sk_off + hlen, *ct;
 	uint8_t *out;
 	int err;
 
-	if (sk_off + 4 > msg_len || body < k->iv_len + k->icv_len + 1)
+	if (sk_off + hlen > msg_len || body < k->iv_len + k->icv_len + 1)
 		return -EBADMSG;
 	clen = body - k->iv_len - k->icv_len;
 	if (k->block > 1 && clen % k->block)
@@ -600,7 +619,7 @@ int ike_sk_open(const struct ike_suite *s, const struct ike_keys *k, bool from_i
 	out = malloc(clen + k->block);
 	if (!out)
 		return -ENOMEM;
-	err = run_cipher(s, ek, k->encr_len, iv, false, msg, sk_off + 4, ct, clen, out,
+	err = run_cipher(s, ek, k->encr_len, iv, false, msg, sk_off + hlen, ct, clen, out,
 			 (uint8_t *)(ct + clen));
 	if (!err && (size_t)out[clen - 1] + 1 > clen)
 		err = -EBADMSG;

@@ -220,6 +220,7 @@ static const struct {
 	STAT(per_source_dropped), STAT(dpd_sent), STAT(dpd_answered), STAT(info_answered),
 	STAT(nat_keepalives), STAT(moved_address), STAT(nat_mappings), STAT(quiet_checks),
 	STAT(vip_leased), STAT(vip_exhausted), STAT(updown_failed), STAT(updown_dropped),
+	STAT(frag_sent), STAT(frag_received),
 };
 
 /* SIGUSR1 and exit: one line, "esptcp: stats NAME VALUE ..." */

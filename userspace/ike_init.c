@@ -51,6 +51,8 @@ static int send_init(struct ike_sa *sa)
 	ike_pl_begin(&ch, PL_NONCE);
 	ike_put(&b, sa->ni, sa->ni_len);
 	ike_put_nat_notifies(sa, &ch);
+	if (c->fragment_size && sa->link->type == TRANSPORT_UDP)
+		ike_pl_notify(&ch, 0, NULL, 0, N_IKEV2_FRAGMENTATION_SUPPORTED, NULL, 0);
 	if (ike_conn_pubkey(c))
 		ike_put_sighashes(&ch);
 	ike_pl_end(&ch);
@@ -202,6 +204,8 @@ void ike_init_response(struct ike_sa *sa, const struct ike_msg *m)
 	ike_put(&sa->init_resp, m->raw, m->raw_len);
 	ike_nat_check(sa, m, sa->link);
 	sa->peer_sighashes = ike_get_sighashes(m);
+	sa->frag = sa->conf->fragment_size && sa->link->type == TRANSPORT_UDP &&
+		   ike_find_notify(m, N_IKEV2_FRAGMENTATION_SUPPORTED);
 	sa->req.kind = REQ_NONE;
 	if (sa->link->type == TRANSPORT_UDP && !sa->link->marker &&
 	    (sa->nat_here || sa->nat_there || sa->conf->encap_force)) {
@@ -503,6 +507,8 @@ void ike_init_request(struct ike_daemon *d, struct ike_link *link, const struct 
 	}
 	ike_nat_check(sa, m, sa->link);
 	sa->peer_sighashes = ike_get_sighashes(m);
+	sa->frag = c->fragment_size && link->type == TRANSPORT_UDP &&
+		   ike_find_notify(m, N_IKEV2_FRAGMENTATION_SUPPORTED);
 	ike_put(&sa->init_req, m->raw, m->raw_len);
 	ike_buf_init(&b);
 	{
@@ -520,6 +526,8 @@ void ike_init_request(struct ike_daemon *d, struct ike_link *link, const struct 
 	ike_pl_begin(&ch, PL_NONCE);
 	ike_put(&b, sa->nr, sa->nr_len);
 	ike_put_nat_notifies(sa, &ch);
+	if (sa->frag)
+		ike_pl_notify(&ch, 0, NULL, 0, N_IKEV2_FRAGMENTATION_SUPPORTED, NULL, 0);
 	pk = pubkey_conn(d, link);
 	if (pk)
 		ike_put_certreq(&ch, pk);

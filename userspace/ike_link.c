@@ -58,7 +58,7 @@ void ike_link_put(struct ike_daemon *d, struct ike_link *l)
 	free(l);
 }
 
-int ike_link_send(struct ike_daemon *d, struct ike_link *l, const uint8_t *msg, size_t len)
+static int send_one(struct ike_daemon *d, struct ike_link *l, const uint8_t *msg, size_t len)
 {
 	static const uint8_t zero[4];
 	struct iovec iov[2] = {
@@ -82,6 +82,28 @@ int ike_link_send(struct ike_daemon *d, struct ike_link *l, const uint8_t *msg, 
 	}
 	d->st.tx_msgs++;
 	return 0;
+}
+
+/*
+ * One message, or several back to back: the fragments of one (RFC 7383),
+ * each a datagram (a frame over TCP) of its own, as its header's length says.
+ */
+int ike_link_send(struct ike_daemon *d, struct ike_link *l, const uint8_t *msg, size_t len)
+{
+	while (len > IKE_HDR_LEN) {
+		size_t one = (size_t)msg[24] << 24 | (size_t)msg[25] << 16 |
+			     (size_t)msg[26] << 8 | msg[27];
+		int err;
+
+		if (one < IKE_HDR_LEN || one >= len)
+			break;
+		err = send_one(d, l, msg, one);
+		if (err)
+			return err;
+		msg += one;
+		len -= one;
+	}
+	return send_one(d, l, msg, len);
 }
 
 /* bytes as they are, without a non-ESP marker: a UDP NAT keepalive */

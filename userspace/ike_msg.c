@@ -52,10 +52,23 @@ static int parse_chain(struct ike_msg *m, uint8_t next, const uint8_t *buf, size
 		plen = get16(buf + off + 2);
 		if (plen < 4 || plen > len - off)
 			return -EBADMSG;
-		if (type == PL_SK) {
-			/* the SK payload is last; its "next" names the first inner one */
+		if (type == PL_SK || type == PL_SKF) {
+			/*
+			 * The SK payload is last; its "next" names the first inner
+			 * one.  An Encrypted Fragment is the only payload, with its
+			 * number and the count (RFC 7383 2.5), 1 <= number <= count.
+			 */
 			if (!outer || off + plen != len)
 				return -EBADMSG;
+			if (type == PL_SKF) {
+				if (off || plen < 8)
+					return -EBADMSG;
+				m->skf = true;
+				m->frag_num = get16(buf + off + 4);
+				m->frag_total = get16(buf + off + 6);
+				if (!m->frag_num || m->frag_num > m->frag_total)
+					return -EBADMSG;
+			}
 			m->sk_off = (size_t)(buf - m->raw) + off;
 			m->sk_first = next;
 			next = PL_NONE;

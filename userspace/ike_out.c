@@ -38,6 +38,9 @@ int ike_out_seal(struct ike_sa *sa, struct ike_out *o)
 		ike_buf_free(&o->in);
 		return -EMSGSIZE;
 	}
+	err = ike_frag_seal(sa, o);
+	if (err <= 0)
+		return err;
 	o->b.p[16] = PL_SK;
 	ike_put8(&o->b, o->c.any ? o->c.first : PL_NONE);
 	ike_put8(&o->b, 0);

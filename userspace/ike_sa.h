@@ -237,6 +237,17 @@ struct ike_mob {
 	bool addr_probe;		/* the probe announces a new address of ours */
 };
 
+/* a message arriving in Encrypted Fragments (ike_frag.c) */
+#define IKE_MAX_FRAGS	32
+struct ike_frags {
+	uint32_t msgid;
+	bool response;
+	uint16_t total, got;
+	uint8_t first;			/* the first fragment's first inner payload */
+	uint8_t *part[IKE_MAX_FRAGS];	/* decrypted, by fragment number - 1 */
+	size_t len[IKE_MAX_FRAGS];
+};
+
 struct ike_sa {
 	struct ike_sa *next;
 	struct ike_daemon *d;
@@ -260,6 +271,8 @@ struct ike_sa {
 	struct sockaddr_storage init_peer;	/* where IKE_SA_INIT came from or went to */
 	bool nat_here, nat_there;
 	unsigned int peer_sighashes;	/* its SIGNATURE_HASH_ALGORITHMS, as SIGHASH_BIT()s */
+	bool frag;			/* both sent IKEV2_FRAGMENTATION_SUPPORTED (UDP) */
+	struct ike_frags rx_frags;
 	uint8_t peer_id[4 + 255];	/* the ID payload the peer authenticated with */
 	size_t peer_id_len;
 	/* the virtual address leased to the peer from its conn's pool */
@@ -363,6 +376,10 @@ void ike_respond_init_notify(struct ike_daemon *d, struct ike_link *link,
 			     size_t len);
 void ike_put_nat_notifies(struct ike_sa *sa, struct ike_chain *c);
 bool ike_conn_pubkey(const struct ike_conn_conf *c);
+int ike_frag_seal(struct ike_sa *sa, struct ike_out *o);
+int ike_frag_input(struct ike_sa *sa, struct ike_msg *m, bool from_init, uint8_t **plain,
+		   size_t *plen);
+void ike_frag_reset(struct ike_frags *f);
 void ike_put_sighashes(struct ike_chain *c);
 unsigned int ike_get_sighashes(const struct ike_msg *m);
 void ike_put_certreq(struct ike_chain *c, const struct ike_conn_conf *conf);
@@ -439,6 +456,7 @@ struct ike_stats {
 	uint64_t nat_keepalives, moved_address, nat_mappings, quiet_checks;
 	uint64_t vip_leased, vip_exhausted;
 	uint64_t updown_failed, updown_dropped;
+	uint64_t frag_sent, frag_received;
 };
 
 struct ike_daemon {

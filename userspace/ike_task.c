@@ -150,11 +150,27 @@ void ike_input(struct ike_daemon *d, struct ike_link *link, const uint8_t *msg, 
 		d->st.rx_bad++;
 		return;
 	}
-	if (ike_sk_open(&sa->suite, &sa->keys, from_init, m.raw, m.raw_len, m.sk_off, &plain,
-			&plen)) {
-		d->st.rx_bad_icv++;
+	if (m.skf) {
+		/* a fragment: kept until the message is whole (RFC 7383) */
+		err = ike_frag_input(sa, &m, from_init, &plain, &plen);
+		if (err == -EAGAIN) {
+			sa->last_rx = d->now;
+			return;
+		}
+	} else {
+		err = ike_sk_open(&sa->suite, &sa->keys, from_init, m.raw, m.raw_len, m.sk_off,
+				  &plain, &plen);
+	}
+	if (err) {
+		if (err == -EBADMSG)
+			d->st.rx_bad_icv++;
+		else
+			d->st.rx_bad++;
 		if (ike_log_bad(d))
-			ike_log(sa, "message failed its integrity check; dropped");
+			ike_log(sa, "%s; dropped", err == -EBADMSG ?
+				"message failed its integrity check" : err == -EPROTO ?
+				"a fragment, but fragmentation was not negotiated" :
+				"message could not be opened");
 		return;
 	}
 	err = ike_parse_inner(&m, plain, plen);
