@@ -1109,6 +1109,16 @@ TEST(signatures)
 							    IKE_BYTES(oct, sizeof(oct)), &why));
 			ike_buf_free(&b);
 		}
+		/* a peer that takes only "Identity": legacy methods for RSA and ECDSA */
+		if (strcmp(kinds[i], "ed25519")) {
+			struct ike_buf b;
+
+			ike_buf_init(&b);
+			EXPECT_EQ(0, ike_sig_sign(k, SIGHASH_BIT(SIGHASH_IDENTITY),
+						  IKE_BYTES(oct, sizeof(oct)), &b, &why));
+			EXPECT_NE(AUTH_DIGITAL_SIGNATURE, b.p[0]);
+			ike_buf_free(&b);
+		}
 		EVP_PKEY_free(k);
 		EVP_PKEY_free(other);
 	}
@@ -1126,7 +1136,8 @@ TEST(peer_certificates)
 	X509 *unknown = new_cert(k, "client", "DNS:client.test", 0, 3600, rogue, roguek);
 	X509 *small = new_cert(smallk, "client", "DNS:client.test", 0, 3600, ca, cak);
 	char dir[] = "/tmp/ike_unit_ca.XXXXXX", path[64], why[256];
-	uint8_t dn[256], ip[4] = { 192, 0, 2, 7 };
+	uint8_t dn[256], ip[4] = { 192, 0, 2, 7 }, ip16[16] = { 192, 0, 2, 7 }, subj[255];
+	size_t sublen;
 	struct ike_creds *cr;
 	unsigned char *b1, *b2, *b3, *b4;
 	struct ike_bytes d_good = der_of(good, &b1), d_old = der_of(old, &b2);
@@ -1141,9 +1152,19 @@ TEST(peer_certificates)
 	EXPECT_TRUE(ike_creds_has_ca(cr));
 	req = ike_creds_certreq(cr, &rlen);
 	EXPECT_EQ(20u, rlen);
-	EXPECT_NE(NULL, req);
+	ASSERT_NE(NULL, req);
+	if (req) {
+		/* RFC 7296 3.7: SHA-1 of the anchor's whole SubjectPublicKeyInfo */
+		unsigned char *spki = NULL, md[20];
+		int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(ca), &spki);
+
+		EVP_Digest(spki, (size_t)n, md, NULL, EVP_sha1(), NULL);
+		EXPECT_EQ(0, memcmp(md, req, 20));
+		OPENSSL_free(spki);
+	}
 #define VERIFY(d, type, id, len) \
-	ike_creds_verify_peer(cr, &(d), 1, type, (const uint8_t *)(id), len, &pub, why, sizeof(why))
+	ike_creds_verify_peer(cr, &(d), 1, type, (const uint8_t *)(id), len, &pub, subj, &sublen, \
+			      why, sizeof(why))
 	ASSERT_EQ(0, VERIFY(d_good, ID_FQDN, "client.test", 11)) TH_LOG("%s", why);
 	EVP_PKEY_free(pub);
 	EXPECT_EQ(0, VERIFY(d_good, ID_FQDN, "CLIENT.test", 11));
@@ -1155,6 +1176,23 @@ TEST(peer_certificates)
 	ASSERT_EQ(0, ike_dn_parse("O=esptcp unit, CN=client", dn, sizeof(dn), &dnlen));
 	EXPECT_EQ(0, VERIFY(d_good, ID_DER_ASN1_DN, dn, dnlen));
 	EVP_PKEY_free(pub);
+	/* a DN X.509 deems equal (case, spaces) is kept as the certificate's own */
+	ASSERT_EQ(0, ike_dn_parse("o=ESPTCP UNIT, cn=Client", dn, sizeof(dn), &dnlen));
+	ASSERT_EQ(0, VERIFY(d_good, ID_DER_ASN1_DN, dn, dnlen));
+	EVP_PKEY_free(pub);
+	{
+		unsigned char *own = NULL;
+		int n = i2d_X509_NAME(X509_get_subject_name(good), &own);
+
+		EXPECT_EQ((size_t)n, sublen);
+		EXPECT_EQ(0, memcmp(own, subj, sublen));
+		OPENSSL_free(own);
+	}
+	/* a suffix is not a name: ".test" is no SAN of client.test's */
+	EXPECT_EQ(-EPERM, VERIFY(d_good, ID_FQDN, ".test", 5));
+	EXPECT_EQ(-EPERM, VERIFY(d_good, ID_FQDN, "client.test.", 12));
+	/* an IPv4 ID is four bytes */
+	EXPECT_EQ(-EPERM, VERIFY(d_good, ID_IPV4_ADDR, ip16, 16));
 	/* an identity the certificate does not carry (the CN is not an FQDN) */
 	EXPECT_EQ(-EPERM, VERIFY(d_good, ID_FQDN, "other.test", 10));
 	EXPECT_NE(NULL, strstr(why, "identity"));
@@ -1168,12 +1206,34 @@ TEST(peer_certificates)
 	EXPECT_EQ(-EPERM, VERIFY(d_unknown, ID_FQDN, "client.test", 11));
 	TH_LOG("unknown issuer: %s", why);
 	EXPECT_EQ(-EPERM, VERIFY(d_small, ID_FQDN, "client.test", 11));
-	EXPECT_NE(NULL, strstr(why, "2048")) TH_LOG("%s", why);
+	TH_LOG("1024-bit RSA: %s", why);
+	{
+		EVP_PKEY *k192 = new_key("secp256k1");
+		X509 *sha1 = new_cert(k, "client", "DNS:client.test", 0, 3600, ca, NULL);
+		X509 *weak = new_cert(k192, "client", "DNS:client.test", 0, 3600, ca, cak);
+		unsigned char *b5, *b6;
+		struct ike_bytes d_sha1, d_weak;
+
+		/* re-signed by the CA with SHA-1 */
+		X509_set_issuer_name(sha1, X509_get_subject_name(ca));
+		X509_sign(sha1, cak, EVP_sha1());
+		d_sha1 = der_of(sha1, &b5);
+		d_weak = der_of(weak, &b6);
+		EXPECT_EQ(-EPERM, VERIFY(d_sha1, ID_FQDN, "client.test", 11));
+		TH_LOG("SHA-1 signature: %s", why);
+		EXPECT_EQ(-EPERM, VERIFY(d_weak, ID_FQDN, "client.test", 11));
+		EXPECT_NE(NULL, strstr(why, "curve")) TH_LOG("%s", why);
+		OPENSSL_free(b5);
+		OPENSSL_free(b6);
+		X509_free(sha1);
+		X509_free(weak);
+		EVP_PKEY_free(k192);
+	}
 	/* garbage: refused */
 	d_small.len /= 2;
 	EXPECT_EQ(-EPERM, VERIFY(d_small, ID_FQDN, "client.test", 11));
 	EXPECT_EQ(-EPERM, ike_creds_verify_peer(cr, NULL, 0, ID_FQDN, (const uint8_t *)"x", 1,
-						&pub, why, sizeof(why)));
+						&pub, subj, &sublen, why, sizeof(why)));
 #undef VERIFY
 	ike_creds_free(cr);
 
@@ -1258,6 +1318,31 @@ TEST(distinguished_names)
 		EXPECT_TRUE(ike_id_matches(&conf.conns[0], &pl, &peer));
 		body[0] = ID_FQDN;
 		EXPECT_FALSE(ike_id_matches(&conf.conns[0], &pl, &peer));
+		ike_conf_free(&conf);
+	}
+	/* a value with an escaped ',' cannot make '*' reach across RDNs */
+	ASSERT_EQ(0, load_conf("local-ts = 10.0.0.0/8\nremote-ts = 10.0.0.0/8\n"
+			       "remote-id = *,CN=admin\n", &conf));
+	{
+		struct sockaddr_storage peer = { .ss_family = AF_INET };
+		uint8_t body[4 + 256] = { ID_DER_ASN1_DN };
+		struct ike_pl pl = { .type = PL_IDI, .data = body };
+		X509_NAME *n = X509_NAME_new();
+		unsigned char *p = body + 4;
+
+		X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+					   (const unsigned char *)"x,O=Example,CN=admin", -1, -1, 0);
+		pl.len = 4 + (size_t)i2d_X509_NAME(n, &p);
+		EXPECT_FALSE(ike_id_matches(&conf.conns[0], &pl, &peer));
+		X509_NAME_free(n);
+		n = X509_NAME_new();
+		p = body + 4;
+		X509_NAME_add_entry_by_txt(n, "O", MBSTRING_ASC, (const unsigned char *)"x", -1, -1, 0);
+		X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"admin", -1,
+					   -1, 0);
+		pl.len = 4 + (size_t)i2d_X509_NAME(n, &p);
+		EXPECT_TRUE(ike_id_matches(&conf.conns[0], &pl, &peer));
+		X509_NAME_free(n);
 		ike_conf_free(&conf);
 	}
 	/* auth = pubkey without its files: refused, saying what is missing */

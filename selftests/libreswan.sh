@@ -8,6 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/peers.sh"
 . "$(dirname "$0")/ike_lib.sh"
+. "$(dirname "$0")/pki.sh"
 trap 'peers_stop_all; stop_all; topo_down; rm -rf "$_tmp"' EXIT
 
 need_espintcp() {
@@ -154,13 +155,68 @@ cleanup() {
 	ip -n $NS1 rule del table 220 2>/dev/null || true
 }
 
+# certificates both ways (RSA: libreswan signs RSASSA-PSS, RFC 7427), made
+# at test time; TR is tcp or udp
+P=$_tmp/pki
+cert_pki() {
+	[ -f "$P/gw.pem" ] && return 0
+	mkdir -p "$P"
+	pki_ca "$P" ca
+	pki_issue "$P" ca gw rsa "DNS:gw.test"
+	pki_issue "$P" ca client rsa "DNS:client.test"
+}
+
+# libreswan in n1 initiates with its certificate to our gateway
+t_cert_pluto() {
+	local tr=$1
+	trap case_cleanup EXIT
+	[ "$tr" = tcp ] && need_espintcp
+	inner_addrs 4
+	cert_pki
+	mine $NS2 responder "$tr" auth=pubkey "cert=$P/gw.pem" "key=$P/gw.key" "ca=$P/ca.pem" \
+		local-id=gw.test remote-id=client.test
+	pluto_start $NS1 "$_tmp/pluto1"
+	pluto_conf "$_tmp/pluto1" c1 local="$O1" remote="$O2" lts="$T1" rts="$T2" \
+		tcp=$([ "$tr" = tcp ] && echo yes || echo no) lid=@client.test rid=@gw.test \
+		cert="$P/client.pem" key="$P/client.key" ca="$P/ca.pem"
+	pluto_initiate "$_tmp/pluto1" c1
+	mine_up
+	grep -q "peer client.test by certificate" "$_tmp/mine.out"
+	peers_ping n1 3
+	peers_ping n2 2
+	[ "$tr" = tcp ] && through_esptcp $NS2
+	return 0
+}
+
+# our client in n1 initiates with its certificate to libreswan's gateway
+t_cert_we() {
+	local tr=$1
+	trap case_cleanup EXIT
+	[ "$tr" = tcp ] && need_espintcp
+	inner_addrs 4
+	cert_pki
+	pluto_start $NS2 "$_tmp/pluto2" listen-tcp=yes
+	pluto_conf "$_tmp/pluto2" c1 local="$O2" remote="$O1" lts="$T2" rts="$T1" \
+		tcp=$([ "$tr" = tcp ] && echo yes || echo no) lid=@gw.test rid=@client.test \
+		cert="$P/gw.pem" key="$P/gw.key" ca="$P/ca.pem"
+	mine $NS1 initiator "$tr" auth=pubkey "cert=$P/client.pem" "key=$P/client.key" \
+		"ca=$P/ca.pem" local-id=client.test remote-id=gw.test
+	mine_up
+	pluto_up "$_tmp/pluto2" c1
+	grep -q "peer gw.test by certificate" "$_tmp/mine.out"
+	peers_ping n1 3
+	peers_ping n2 2
+	[ "$tr" = tcp ] && through_esptcp $NS1
+	return 0
+}
+
 # libreswan needs espintcp on its side: in CI only the debug kernel has it,
 # and runs libreswan initiating over TCP; the reference kernel (make check
 # KERNEL=reference) runs all of it
-debug_subset="pluto_initiates modecfg_pluto modecfg_we"
+debug_subset="pluto_initiates modecfg_pluto modecfg_we cert_pluto cert_we"
 # the mode config exchange over UDP, for the kernels whose libreswan has no
 # TCP: the helper's own logic, run by the full tier
-helper_only="modecfg_pluto_udp modecfg_we_udp"
+helper_only="modecfg_pluto_udp modecfg_we_udp cert_pluto_udp cert_we_udp"
 
 esptcp_load
 topo_up
@@ -182,4 +238,11 @@ t_ran && cleanup
 t_case_subset modecfg_we_udp "our road warrior over UDP: an address and DNS from libreswan's pool" \
 	t_we_modecfg udp
 t_ran && cleanup
+t_case_subset cert_pluto "libreswan initiates over TCP with an RSA certificate; our gateway's is RSA too" \
+	t_cert_pluto tcp
+t_case_subset cert_we "our client initiates over TCP with an RSA certificate to libreswan" \
+	t_cert_we tcp
+t_case_subset cert_pluto_udp "libreswan initiates over UDP with an RSA certificate" t_cert_pluto udp
+t_case_subset cert_we_udp "our client initiates over UDP with an RSA certificate to libreswan" \
+	t_cert_we udp
 t_done

@@ -71,8 +71,11 @@
 #                           (tcp-remoteport=), auto=add|start|ondemand,
 #                           updown= (leftupdown=, default %disabled), lts=
 #                           or rts=dynamic (no leftsubnet=/rightsubnet=: a
-#                           mode config client's or pool's side), and
-#                           raw="key=value" lines copied into the conn
+#                           mode config client's or pool's side),
+#                           raw="key=value" lines copied into the conn, and
+#                           cert= key= ca= (PEM: an RSA certificate, its key
+#                           and the peer's CA, into the NSS db) for
+#                           authby=rsasig instead of the PSK
 #   pluto_add DIR NAME      addconn NAME again and reread the secrets
 #   pluto_initiate DIR NAME [SECS]
 #                           whack --initiate under timeout (default 40 s)
@@ -423,9 +426,7 @@ pluto_start() { # pluto_start NS DIR [KEY=VALUE...]
 	mkdir -p "$dir/run" "$dir/nss" "$dir/conns"
 	echo "$ns" >"$dir/ns"
 	log=$(_peers_log "$dir")
-	if [ ! -f "$dir/nss/cert9.db" ]; then
-		certutil -N -d "sql:$dir/nss" --empty-password >>"$log" 2>&1
-	fi
+	_pluto_nss "$dir" >>"$log" 2>&1
 	{
 		echo "config setup"
 		echo "	logfile=$log"
@@ -477,6 +478,22 @@ pluto_add() { # pluto_add DIR NAME: (re)load conn NAME and the secrets
 	whack_ "$dir" --rereadsecrets >>"$log" 2>&1
 }
 
+_pluto_nss() { # _pluto_nss DIR: its NSS db, made once
+	mkdir -p "$1/nss"
+	[ -f "$1/nss/cert9.db" ] || certutil -N -d "sql:$1/nss" --empty-password
+}
+
+# _pluto_import DIR NAME CERT KEY CA: a certificate and key as NAME, a CA
+# trusted for peers, into DIR's NSS db (a PKCS#12 file on the way)
+_pluto_import() {
+	local dir=$1 name=$2
+	_pluto_nss "$dir"
+	openssl pkcs12 -export -in "$3" -inkey "$4" -name "$name" -passout pass: \
+		-out "$dir/$name.p12" &&
+	pk12util -i "$dir/$name.p12" -d "sql:$dir/nss" -W '' &&
+	certutil -A -d "sql:$dir/nss" -n "ca-$name" -t 'CT,,' -a -i "$5"
+}
+
 pluto_conf() { # pluto_conf DIR NAME KEY=VALUE...
 	local dir=$1 name=$2
 	shift 2
@@ -490,10 +507,23 @@ pluto_conf() { # pluto_conf DIR NAME KEY=VALUE...
 	lid=${KV[lid]:-$l} rid=${KV[rid]:-$r}
 	[ "${KV[rekey]}" != 0 ] && rk=yes
 	mkdir -p "$dir/conns"
+	if [ -n "${KV[cert]:-}" ]; then
+		_pluto_import "$dir" "$name" "${KV[cert]}" "${KV[key]}" "${KV[ca]}" \
+			>>"$dir/import.log" 2>&1 || {
+			tail -n 5 "$dir/import.log"
+			return 1
+		}
+	fi
 	{
 		echo "conn $name"
 		echo "	ikev2=yes"
-		echo "	authby=secret"
+		if [ -n "${KV[cert]:-}" ]; then
+			echo "	authby=rsasig"
+			echo "	leftcert=$name"
+			echo "	leftsendcert=always"
+		else
+			echo "	authby=secret"
+		fi
 		echo "	left=$l"
 		echo "	right=$r"
 		echo "	leftid=$lid"

@@ -123,15 +123,25 @@ static uint8_t auth_kind(const struct ike_pl *auth)
 	return auth->data[0] == AUTH_SHARED_KEY_MIC ? AUTHM_PSK : AUTHM_PUBKEY;
 }
 
+/* the identity an SA keeps for its peer: @id, or (see check_auth) its certificate's DN */
+struct peer_id {
+	struct ike_pl pl;
+	uint8_t body[4 + 255];
+};
+
 /*
  * The peer's AUTH payload (and CERTs) against conn @c: its shared key, or
  * a chain to one of its anchors naming identity @id, with a signature.
+ * @keep gets the identity to keep: @id, but for a DN the certificate's own
+ * subject, so that two DNs X.509 deems equal are one identity everywhere
+ * (leases, INITIAL_CONTACT) byte for byte.
  * Return: 0, or -EPERM with the reason in @why.
  */
 static int check_auth(struct ike_sa *sa, const struct ike_conn_conf *c, const struct ike_msg *m,
 		      const struct ike_pl *id, const struct ike_pl *auth, bool of_initiator,
-		      char *why, size_t whylen)
+		      struct peer_id *keep, char *why, size_t whylen)
 {
+	size_t sublen = 0;
 	struct ike_bytes certs[8];
 	const char *bad = NULL;
 	struct ike_buf oct;
@@ -140,6 +150,7 @@ static int check_auth(struct ike_sa *sa, const struct ike_conn_conf *c, const st
 	size_t n = 0;
 	int err;
 
+	keep->pl = *id;
 	if (auth->len < 4 || auth_kind(auth) != c->remote_auth) {
 		snprintf(why, whylen, "an auth method the conn does not take (%u)",
 			 auth->len ? auth->data[0] : 0);
@@ -159,7 +170,7 @@ static int check_auth(struct ike_sa *sa, const struct ike_conn_conf *c, const st
 		    m->pl[i].data[0] == CERT_X509_SIGNATURE)
 			certs[n++] = IKE_BYTES(m->pl[i].data + 1, m->pl[i].len - 1);
 	if (ike_creds_verify_peer(c->creds, certs, n, id->data[0], id->data + 4, id->len - 4,
-				  &pub, why, whylen))
+				  &pub, keep->body + 4, &sublen, why, whylen))
 		return -EPERM;
 	ike_buf_init(&oct);
 	err = sig_octets(sa, of_initiator, id->data, id->len, &oct);
@@ -169,6 +180,12 @@ static int check_auth(struct ike_sa *sa, const struct ike_conn_conf *c, const st
 		snprintf(why, whylen, "%s", bad ? bad : "cannot compute AUTH");
 	EVP_PKEY_free(pub);
 	ike_buf_free(&oct);
+	if (!err && id->data[0] == ID_DER_ASN1_DN) {
+		memset(keep->body, 0, 4);
+		keep->body[0] = ID_DER_ASN1_DN;
+		keep->pl.data = keep->body;
+		keep->pl.len = 4 + sublen;
+	}
 	return err ? -EPERM : 0;
 }
 
@@ -207,7 +224,7 @@ int ike_auth_start(struct ike_sa *sa)
 	ike_pl_begin(&o.c, PL_IDI);
 	ike_put(&o.in, idb.p, idb.len);
 	put_certs(&o, c);
-	ike_put_certreq(&o.c, c);
+	ike_put_certreq(&o.c, c, 0);
 	if (c->remote_id_len && !c->remote_id_glob) {
 		ike_pl_begin(&o.c, PL_IDR);
 		ike_id_body(c->remote_id_type, c->remote_id, c->remote_id_len, &o.in);
@@ -245,6 +262,7 @@ void ike_auth_response(struct ike_sa *sa, const struct ike_msg *m)
 {
 	const struct ike_pl *idr = ike_find(m, PL_IDR), *auth = ike_find(m, PL_AUTH);
 	struct xfrm_child x = { 0 };
+	struct peer_id keep;
 	struct ike_child *c;
 	uint16_t err_type;
 	char why[256];
@@ -263,7 +281,7 @@ void ike_auth_response(struct ike_sa *sa, const struct ike_msg *m)
 		return;
 	}
 	if (!idr || !auth || !ike_id_matches(sa->conf, idr, &sa->link->peer) ||
-	    check_auth(sa, sa->conf, m, idr, auth, false, why, sizeof(why))) {
+	    check_auth(sa, sa->conf, m, idr, auth, false, &keep, why, sizeof(why))) {
 		char line[320];
 
 		snprintf(line, sizeof(line), "the responder failed authentication: %s",
@@ -274,7 +292,7 @@ void ike_auth_response(struct ike_sa *sa, const struct ike_msg *m)
 		ike_sa_die(sa, line, true);
 		return;
 	}
-	ike_sa_set_peer_id(sa, idr);
+	ike_sa_set_peer_id(sa, &keep.pl);
 	sa->mobike = sa->conf->mobike && ike_find_notify(m, N_MOBIKE_SUPPORTED);
 	if (sa->conf->vip && ike_vip_take(sa, m)) {
 		ike_sa_die(sa, "no virtual address from the gateway", true);
@@ -436,6 +454,7 @@ void ike_auth_request(struct ike_sa *sa, const struct ike_msg *m)
 	const struct ike_pl *idi = ike_find(m, PL_IDI), *auth = ike_find(m, PL_AUTH);
 	const struct ike_conn_conf *c;
 	struct ike_child *child = NULL;
+	struct peer_id keep;
 	uint16_t child_err, want_group;
 	struct ike_buf idb;
 	struct ike_out o;
@@ -448,7 +467,7 @@ void ike_auth_request(struct ike_sa *sa, const struct ike_msg *m)
 		return;
 	}
 	c = conn_by_id(sa, idi, auth_kind(auth));
-	if (!c || check_auth(sa, c, m, idi, auth, true, why, sizeof(why))) {
+	if (!c || check_auth(sa, c, m, idi, auth, true, &keep, why, sizeof(why))) {
 		char line[320];
 
 		snprintf(line, sizeof(line), "AUTHENTICATION_FAILED: %s",
@@ -460,7 +479,7 @@ void ike_auth_request(struct ike_sa *sa, const struct ike_msg *m)
 		return;
 	}
 	sa->conf = c;
-	ike_sa_set_peer_id(sa, idi);
+	ike_sa_set_peer_id(sa, &keep.pl);
 	sa->mobike = c->mobike && ike_find_notify(m, N_MOBIKE_SUPPORTED);
 	ike_sa_established(sa);
 	if (ike_find_notify(m, N_INITIAL_CONTACT))

@@ -12,6 +12,7 @@
  * and address IDs (no wildcards, never the subject's CN), the subject for a
  * DN.  CERTREQ (3.7) carries the SHA-1 hashes of the anchors' public keys.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -186,13 +187,39 @@ static int make_certreq(struct ike_creds *cr)
 		return -ENOMEM;
 	for (int i = 0; i < n; i++) {
 		X509 *x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+		unsigned char *spki = NULL;
 		unsigned int mdlen = 0;
+		int n = x ? i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &spki) : -1;
 
-		if (x && X509_pubkey_digest(x, EVP_sha1(), cr->certreq + cr->certreq_len,
-					    &mdlen) == 1 && mdlen == 20)
+		/* RFC 7296 3.7: SHA-1 of the whole SubjectPublicKeyInfo */
+		if (n > 0 && EVP_Digest(spki, (size_t)n, cr->certreq + cr->certreq_len, &mdlen,
+					EVP_sha1(), NULL) == 1 && mdlen == 20)
 			cr->certreq_len += 20;
+		OPENSSL_free(spki);
 	}
 	return 0;
+}
+
+/* a key fit for IKE: RSA of 2048 bits or more, ECDSA on P-256/384/521, Ed25519 */
+static const char *key_unfit(EVP_PKEY *pk)
+{
+	char curve[32];
+
+	switch (EVP_PKEY_get_base_id(pk)) {
+	case EVP_PKEY_RSA:
+	case EVP_PKEY_RSA_PSS:
+		return EVP_PKEY_get_bits(pk) < RSA_MIN_BITS ? "an RSA key under 2048 bits" : NULL;
+	case EVP_PKEY_EC:
+		if (EVP_PKEY_get_group_name(pk, curve, sizeof(curve), NULL) != 1 ||
+		    (strcmp(curve, "prime256v1") && strcmp(curve, "secp384r1") &&
+		     strcmp(curve, "secp521r1")))
+			return "an EC key on a curve other than P-256, P-384 or P-521";
+		return NULL;
+	case EVP_PKEY_ED25519:
+		return NULL;
+	default:
+		return "a key type we do not take";
+	}
 }
 
 /**
@@ -232,6 +259,10 @@ int ike_creds_load(struct ike_creds **out, const char *cert, const char *key, co
 		ret = load_path(cr, crl, true, err, errlen);
 		if (!ret)
 			X509_STORE_set_flags(cr->store, X509_V_FLAG_CRL_CHECK);
+	}
+	if (!ret && cr->key && key_unfit(cr->key)) {
+		snprintf(err, errlen, "key %s: %s", key, key_unfit(cr->key));
+		ret = -EINVAL;
 	}
 	if (!ret && cr->store)
 		ret = make_certreq(cr);
@@ -290,11 +321,10 @@ int ike_creds_cert(const struct ike_creds *cr, size_t i, struct ike_buf *b)
 	return b->err ? -ENOMEM : 0;
 }
 
-/* our certificate's subject in DER: the identity by default */
-int ike_creds_subject(const struct ike_creds *cr, uint8_t *der, size_t max, size_t *len)
+static int subject_der(X509 *x, uint8_t *der, size_t max, size_t *len)
 {
 	unsigned char *p = NULL;
-	int n = i2d_X509_NAME(X509_get_subject_name(cr->cert), &p);
+	int n = i2d_X509_NAME(X509_get_subject_name(x), &p);
 
 	if (n <= 0 || (size_t)n > max) {
 		OPENSSL_free(p);
@@ -306,6 +336,12 @@ int ike_creds_subject(const struct ike_creds *cr, uint8_t *der, size_t max, size
 	return 0;
 }
 
+/* our certificate's subject in DER: the identity by default */
+int ike_creds_subject(const struct ike_creds *cr, uint8_t *der, size_t max, size_t *len)
+{
+	return subject_der(cr->cert, der, max, len);
+}
+
 /* the SHA-1 hashes of the anchors' public keys, for a CERTREQ */
 const uint8_t *ike_creds_certreq(const struct ike_creds *cr, size_t *len)
 {
@@ -313,26 +349,47 @@ const uint8_t *ike_creds_certreq(const struct ike_creds *cr, size_t *len)
 	return cr ? cr->certreq : NULL;
 }
 
-/* does certificate @x name identity @type/@id (RFC 4945 3.1)? */
+/* a dNSName or rfc822Name of the certificate, exactly (case aside) */
+static bool san_is(X509 *x, int kind, const uint8_t *id, size_t len)
+{
+	GENERAL_NAMES *names = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	bool found = false;
+
+	for (int i = 0; names && !found && i < sk_GENERAL_NAME_num(names); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+		const ASN1_IA5STRING *s = g->type == kind ? g->d.ia5 : NULL;
+
+		found = s && (size_t)ASN1_STRING_length(s) == len &&
+			!strncasecmp((const char *)ASN1_STRING_get0_data(s), (const char *)id, len);
+	}
+	GENERAL_NAMES_free(names);
+	return found;
+}
+
+/*
+ * Does certificate @x name identity @type/@id (RFC 4945 3.1)?  An FQDN or
+ * e-mail address must be one of its subjectAltNames as it is (no wildcard,
+ * no ".domain" suffix match, never the subject's CN); an address one of its
+ * iPAddresses of that family; a DN its subject, compared as X.509 does.
+ */
 static bool cert_names(X509 *x, uint8_t type, const uint8_t *id, size_t len)
 {
-	const unsigned int flags = X509_CHECK_FLAG_NO_WILDCARDS |
-				   X509_CHECK_FLAG_NEVER_CHECK_SUBJECT;
-
 	if (!len)
 		return false;
 	switch (type) {
 	case ID_IPV4_ADDR:
 	case ID_IPV6_ADDR:
-		return X509_check_ip(x, id, len, 0) == 1;
+		return len == (type == ID_IPV4_ADDR ? 4u : 16u) &&
+		       X509_check_ip(x, id, len, 0) == 1;
 	case ID_FQDN:
-		return !memchr(id, 0, len) && X509_check_host(x, (const char *)id, len, flags, NULL) == 1;
+		return !memchr(id, 0, len) && id[0] != '.' && san_is(x, GEN_DNS, id, len);
 	case ID_RFC822_ADDR:
-		return !memchr(id, 0, len) && X509_check_email(x, (const char *)id, len, flags) == 1;
+		return !memchr(id, 0, len) && memchr(id, '@', len) &&
+		       san_is(x, GEN_EMAIL, id, len);
 	case ID_DER_ASN1_DN: {
 		unsigned char *p = NULL;
 		int n = i2d_X509_NAME(X509_get_subject_name(x), &p);
-		bool same = n > 0 && ike_dn_equal(p, (size_t)n, id, len);
+		bool same = n > 2 && ike_dn_equal(p, (size_t)n, id, len);
 
 		OPENSSL_free(p);
 		return same;
@@ -346,20 +403,6 @@ static bool cert_names(X509 *x, uint8_t type, const uint8_t *id, size_t len)
 bool ike_creds_id_ok(const struct ike_creds *cr, uint8_t type, const uint8_t *id, size_t len)
 {
 	return cr && cr->cert && cert_names(cr->cert, type, id, len);
-}
-
-/* a key fit for IKE: RSA of 2048 bits or more, ECDSA, Ed25519 */
-static const char *key_unfit(EVP_PKEY *pk)
-{
-	switch (EVP_PKEY_get_base_id(pk)) {
-	case EVP_PKEY_RSA:
-		return EVP_PKEY_get_bits(pk) < RSA_MIN_BITS ? "an RSA key under 2048 bits" : NULL;
-	case EVP_PKEY_EC:
-	case EVP_PKEY_ED25519:
-		return NULL;
-	default:
-		return "a key type we do not take";
-	}
 }
 
 /*
@@ -394,6 +437,9 @@ static const char *usage_unfit(X509 *x)
  * @id: its data
  * @idlen: its length
  * @pub: on success, the end entity's public key (free with EVP_PKEY_free())
+ * @subject: on success, the end entity's subject (DER, up to 255 bytes): the
+ *	     identity to keep for a DN, whose ID matched it as X.509 compares
+ * @sublen: its length
  * @why: on failure, the reason, for one log line
  * @whylen: its size
  *
@@ -402,7 +448,7 @@ static const char *usage_unfit(X509 *x)
  */
 int ike_creds_verify_peer(const struct ike_creds *cr, const struct ike_bytes *certs, size_t n,
 			  uint8_t id_type, const uint8_t *id, size_t idlen, EVP_PKEY **pub,
-			  char *why, size_t whylen)
+			  uint8_t *subject, size_t *sublen, char *why, size_t whylen)
 {
 	STACK_OF(X509) *untrusted = sk_X509_new_null();
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
@@ -437,6 +483,8 @@ int ike_creds_verify_peer(const struct ike_creds *cr, const struct ike_bytes *ce
 		bad = "out of memory";
 		goto out;
 	}
+	/* 112 bits: no RSA under 2048 bits, no MD5 or SHA-1 signatures, anywhere */
+	X509_VERIFY_PARAM_set_auth_level(X509_STORE_CTX_get0_param(ctx), 2);
 	if (X509_verify_cert(ctx) != 1) {
 		snprintf(why, whylen, "certificate: %s",
 			 X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
@@ -445,6 +493,8 @@ int ike_creds_verify_peer(const struct ike_creds *cr, const struct ike_bytes *ce
 	bad = usage_unfit(ee);
 	if (!bad && !cert_names(ee, id_type, id, idlen))
 		bad = "the identity is not the certificate's";
+	if (!bad && subject_der(ee, subject, 255, sublen))
+		bad = "a subject over 255 bytes";
 	if (!bad) {
 		*pub = X509_get_pubkey(ee);
 		bad = !*pub ? "no public key" : key_unfit(*pub);
@@ -501,10 +551,17 @@ int ike_dn_parse(const char *text, uint8_t *der, size_t max, size_t *len)
 			v++;
 		for (e = v + strlen(v); e > v && e[-1] == ' '; )
 			*--e = 0;
-		if (!*k || !*v || X509_NAME_add_entry_by_txt(name, k, MBSTRING_UTF8,
-							      (const unsigned char *)v, -1, -1,
-							      0) != 1)
+		if (!*k || !*v)
 			goto out;
+		if (X509_NAME_add_entry_by_txt(name, k, MBSTRING_UTF8, (const unsigned char *)v,
+					       -1, -1, 0) != 1) {
+			/* "cn", "ou": short names in any case */
+			for (e = k; *e; e++)
+				*e = (char)toupper((unsigned char)*e);
+			if (X509_NAME_add_entry_by_txt(name, k, MBSTRING_UTF8,
+						       (const unsigned char *)v, -1, -1, 0) != 1)
+				goto out;
+		}
 	}
 	n = i2d_X509_NAME(name, &p);
 out:
@@ -521,7 +578,7 @@ out:
 	return 0;
 }
 
-/* a DER DN as one line, "C=CH,O=Example,CN=gw", or -EINVAL */
+/* a DER DN as one line, "C=CH,O=Example,CN=gw", or -EINVAL (also when longer than @size) */
 int ike_dn_text(const uint8_t *der, size_t len, char *buf, size_t size)
 {
 	const unsigned char *p = der;
@@ -529,11 +586,15 @@ int ike_dn_text(const uint8_t *der, size_t len, char *buf, size_t size)
 	BIO *bio = BIO_new(BIO_s_mem());
 	int n = -1;
 
-	if (name && bio && p == der + len &&
+	if (size && name && bio && p == der + len &&
 	    X509_NAME_print_ex(bio, name, 0, (XN_FLAG_RFC2253 & ~XN_FLAG_DN_REV &
-					      ~ASN1_STRFLGS_ESC_MSB)) >= 0)
+					      ~ASN1_STRFLGS_ESC_MSB)) >= 0) {
 		n = BIO_read(bio, buf, (int)size - 1);
-	buf[n > 0 ? n : 0] = 0;
+		if (BIO_pending(bio))
+			n = -1;		/* cut: a text that is not the DN's */
+	}
+	if (size)
+		buf[n > 0 ? n : 0] = 0;
 	BIO_free(bio);
 	X509_NAME_free(name);
 	ERR_clear_error();

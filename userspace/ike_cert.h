@@ -51,7 +51,7 @@ EVP_PKEY *ike_creds_key(const struct ike_creds *cr);
 const uint8_t *ike_creds_certreq(const struct ike_creds *cr, size_t *len);
 int ike_creds_verify_peer(const struct ike_creds *cr, const struct ike_bytes *certs, size_t n,
 			  uint8_t id_type, const uint8_t *id, size_t idlen, EVP_PKEY **pub,
-			  char *why, size_t whylen);
+			  uint8_t *subject, size_t *sublen, char *why, size_t whylen);
 
 int ike_dn_parse(const char *text, uint8_t *der, size_t max, size_t *len);
 int ike_dn_text(const uint8_t *der, size_t len, char *buf, size_t size);

@@ -530,7 +530,7 @@ void ike_init_request(struct ike_daemon *d, struct ike_link *link, const struct 
 		ike_pl_notify(&ch, 0, NULL, 0, N_IKEV2_FRAGMENTATION_SUPPORTED, NULL, 0);
 	pk = pubkey_conn(d, link);
 	if (pk)
-		ike_put_certreq(&ch, pk);
+		ike_put_certreq(&ch, pk, 8);
 	if (sa->peer_sighashes && pk)
 		ike_put_sighashes(&ch);
 	ike_pl_end(&ch);

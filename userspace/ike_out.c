@@ -167,14 +167,20 @@ unsigned int ike_get_sighashes(const struct ike_msg *m)
 	return mask;
 }
 
-/* CERTREQ (RFC 7296 3.7): the anchors a conn trusts, when it checks certificates */
-void ike_put_certreq(struct ike_chain *c, const struct ike_conn_conf *conf)
+/*
+ * CERTREQ (RFC 7296 3.7): the anchors a conn trusts, when it checks
+ * certificates.  An unauthenticated IKE_SA_INIT draws @max of them at most
+ * (an amplifier otherwise, with a folder of public roots); 0: all.
+ */
+void ike_put_certreq(struct ike_chain *c, const struct ike_conn_conf *conf, size_t max)
 {
 	size_t len;
 	const uint8_t *h = ike_creds_certreq(conf->creds, &len);
 
 	if (conf->remote_auth != AUTHM_PUBKEY || !len)
 		return;
+	if (max && len > 20 * max)
+		len = 20 * max;
 	ike_pl_begin(c, PL_CERTREQ);
 	ike_put8(c->b, CERT_X509_SIGNATURE);
 	ike_put(c->b, h, len);

@@ -265,7 +265,9 @@ bool ike_id_matches(const struct ike_conn_conf *c, const struct ike_pl *id,
 			return false;
 		if (id->data[0] == ID_DER_ASN1_DN) {
 			/* a DN pattern matches the DN's text ("C=CH,O=Example,CN=*") */
-			if (ike_dn_text(id->data + 4, n, text, sizeof(text)) || !*text)
+			/* escaped characters would let '*' reach across an RDN */
+			if (ike_dn_text(id->data + 4, n, text, sizeof(text)) || !*text ||
+			    strchr(text, '\\'))
 				return false;
 		} else {
 			if (n >= sizeof(text) || memchr(id->data + 4, 0, n))
@@ -275,7 +277,7 @@ bool ike_id_matches(const struct ike_conn_conf *c, const struct ike_pl *id,
 		}
 		memcpy(pat, c->remote_id, c->remote_id_len);
 		pat[c->remote_id_len] = 0;
-		return !fnmatch(pat, text, FNM_CASEFOLD);
+		return !fnmatch(pat, text, FNM_CASEFOLD | FNM_PERIOD);
 	}
 	if (!c->remote_id_len) {
 		/* no remote-id: the peer must name itself by its address */

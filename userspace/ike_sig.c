@@ -25,6 +25,12 @@
 /* the hash of an ECDSA key's curve, and its legacy method (0: none) */
 static int ec_params(EVP_PKEY *k, const EVP_MD **md, uint8_t *method, unsigned int *hash)
 {
+	char curve[32];
+
+	if (EVP_PKEY_get_group_name(k, curve, sizeof(curve), NULL) != 1 ||
+	    (strcmp(curve, "prime256v1") && strcmp(curve, "secp384r1") &&
+	     strcmp(curve, "secp521r1")))
+		return -EINVAL;
 	switch (EVP_PKEY_get_bits(k)) {
 	case 256:
 		*md = EVP_sha256();
@@ -160,6 +166,9 @@ int ike_sig_sign(EVP_PKEY *key, unsigned int peer_hashes, struct ike_bytes octet
 	int nid = 0;
 
 	*why = "no signature method the peer takes for our key";
+	/* a peer that takes only "Identity" gets the legacy method of an RSA or ECDSA key */
+	if (type != EVP_PKEY_ED25519 && !(peer_hashes & SIGHASH_OURS & ~SIGHASH_BIT(SIGHASH_IDENTITY)))
+		peer_hashes = 0;
 	if (peer_hashes & SIGHASH_OURS) {
 		method = AUTH_DIGITAL_SIGNATURE;
 		if (type == EVP_PKEY_ED25519) {
@@ -233,6 +242,13 @@ struct pss {
 	long salt;
 };
 
+static bool sha2(const EVP_MD *md)
+{
+	int t = EVP_MD_get_type(md);
+
+	return t == NID_sha256 || t == NID_sha384 || t == NID_sha512;
+}
+
 static int pss_parse(const X509_ALGOR *alg, struct pss *out)
 {
 	const ASN1_OBJECT *obj;
@@ -264,9 +280,9 @@ static int pss_parse(const X509_ALGOR *alg, struct pss *out)
 	}
 	if (pss->saltLength)
 		out->salt = ASN1_INTEGER_get(pss->saltLength);
-	/* SHA-2 only, as for every other scheme of method 14 */
-	if (out->md && out->mgf1 && out->salt >= 0 && out->salt <= 1024 &&
-	    EVP_MD_get_type(out->md) != NID_sha1)
+	/* SHA-2 only, as for every other scheme of method 14; trailer 1 (RFC 4055) */
+	if (out->md && out->mgf1 && sha2(out->md) && sha2(out->mgf1) && out->salt >= 0 &&
+	    out->salt <= 1024 && (!pss->trailerField || ASN1_INTEGER_get(pss->trailerField) == 1))
 		ret = 0;
 out:
 	RSA_PSS_PARAMS_free(pss);
