@@ -20,6 +20,7 @@
 #include "../userspace/ike_pool.h"
 #include "../userspace/ike_reqid.h"
 #include "../userspace/ike_cert.h"
+#include "../userspace/ike_eap.h"
 #include <sys/stat.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -1348,6 +1349,94 @@ TEST(distinguished_names)
 	/* auth = pubkey without its files: refused, saying what is missing */
 	EXPECT_NE(0, load_conf("local-ts = 10.0.0.0/8\nremote-ts = 10.0.0.0/8\nauth = pubkey\n",
 			       &conf));
+}
+
+/* ---- EAP-MSCHAPv2 (ike_mschap.c) and the users file (ike_users.c) ---- */
+
+static void unhex_into(const char *hex, uint8_t *out)
+{
+	for (size_t i = 0; hex[2 * i]; i++) {
+		unsigned int x;
+
+		sscanf(hex + 2 * i, "%2x", &x);
+		out[i] = (uint8_t)x;
+	}
+}
+
+/* RFC 2759 9.2 and RFC 3079 3.5.3 */
+TEST(mschapv2_vectors)
+{
+	uint8_t auth[16], peer[16], nt[16], want[24], resp[24], msk[64], send[16];
+	char s[43];
+
+	unhex_into("5B5D7C7D7B3F2F3E3C2C602132262628", auth);
+	unhex_into("21402324255E262A28295F2B3A337C7E", peer);
+	ASSERT_EQ(0, ike_mschap_nt_hash("clientPass", nt));
+	unhex_into("44EBBA8D5312B8D611474411F56989AE", want);
+	EXPECT_EQ(0, memcmp(nt, want, 16));
+	ASSERT_EQ(0, ike_mschap_nt_response(nt, auth, peer, "User", resp));
+	unhex_into("82309ECD8D708B5EA08FAA3981CD83544233114A3D85D6DF", want);
+	EXPECT_EQ(0, memcmp(resp, want, 24));
+	/* a "DOMAIN\" before the name is not hashed */
+	ASSERT_EQ(0, ike_mschap_nt_response(nt, auth, peer, "CORP\\User", resp));
+	EXPECT_EQ(0, memcmp(resp, want, 24));
+	ASSERT_EQ(0, ike_mschap_auth_response(nt, resp, peer, auth, "User", s));
+	EXPECT_STREQ("S=407A5589115FD0D6209F510FE9C04566932CDA56", s);
+	ASSERT_EQ(0, ike_mschap_msk(nt, resp, msk));
+	/* the server's send key (RFC 3079's SendStartKey128) is the second */
+	unhex_into("8B7CDC149B993A1BA118CB153F56DCCB", send);
+	EXPECT_EQ(0, memcmp(msk + 16, send, 16));
+	for (int i = 32; i < 64; i++)
+		EXPECT_EQ(0, msk[i]);
+}
+
+TEST(users_file)
+{
+	char path[] = "/tmp/ike_unit_users.XXXXXX", why[256];
+	struct ike_users *u;
+	uint8_t h[16], want[16];
+	int fd = mkstemp(path);
+	FILE *f;
+
+	ASSERT_LE(0, fd);
+	f = fdopen(fd, "w");
+	fprintf(f, "# users\nalice password=\"clientPass\" groups=testgrp,admins\n"
+		"bob nthash=44ebba8d5312b8d611474411f56989ae\n"
+		"  carol password=\"with # and spaces\" groups=other  # a comment\n");
+	fclose(f);
+	chmod(path, 0600);
+	ASSERT_EQ(0, ike_users_load(path, &u, why, sizeof(why))) TH_LOG("%s", why);
+	unhex_into("44EBBA8D5312B8D611474411F56989AE", want);
+	ASSERT_TRUE(ike_users_get(u, "alice", h));
+	EXPECT_EQ(0, memcmp(h, want, 16));
+	ASSERT_TRUE(ike_users_get(u, "bob", h));
+	EXPECT_EQ(0, memcmp(h, want, 16));
+	EXPECT_TRUE(ike_users_get(u, "carol", h));
+	EXPECT_FALSE(ike_users_get(u, "mallory", h));
+	EXPECT_TRUE(ike_users_in_group(u, "alice", "testgrp"));
+	EXPECT_TRUE(ike_users_in_group(u, "alice", "admins"));
+	EXPECT_FALSE(ike_users_in_group(u, "alice", "test"));
+	EXPECT_FALSE(ike_users_in_group(u, "bob", "testgrp"));
+	EXPECT_TRUE(ike_users_in_group(u, "carol", "other"));
+	EXPECT_FALSE(ike_users_in_group(u, "mallory", "testgrp"));
+	ike_users_free(u);
+	/* others may read it: refused */
+	chmod(path, 0644);
+	EXPECT_EQ(-EINVAL, ike_users_load(path, &u, why, sizeof(why)));
+	EXPECT_NE(NULL, strstr(why, "chmod 600"));
+	/* a line without a secret, a bad hash: refused, naming the line */
+	f = fopen(path, "w");
+	fprintf(f, "alice groups=x\n");
+	fclose(f);
+	chmod(path, 0600);
+	EXPECT_EQ(-EINVAL, ike_users_load(path, &u, why, sizeof(why)));
+	EXPECT_NE(NULL, strstr(why, ":1:"));
+	f = fopen(path, "w");
+	fprintf(f, "ok password=x\nbob nthash=44ebba8d5312b8d6114744\n");
+	fclose(f);
+	EXPECT_EQ(-EINVAL, ike_users_load(path, &u, why, sizeof(why)));
+	EXPECT_NE(NULL, strstr(why, ":2:"));
+	unlink(path);
 }
 
 TEST_HARNESS_MAIN
