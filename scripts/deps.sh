@@ -29,9 +29,11 @@ for p in "${pkgs[@]}"; do
 done
 
 # strongSwan, unpacked only: charon + swanctl with the plugins for PSK,
-# AES-GCM/CBC, SHA1/2, MODP/ECP/curve25519 (standard-plugins: openssl, gcm)
+# AES-GCM/CBC, SHA1/2, MODP/ECP/curve25519 (standard-plugins: openssl, gcm),
+# certificates and EAP-MSCHAPv2 (extauth- and extra-plugins: eap-mschapv2, eap-identity)
 swan_pkgs=(strongswan-charon strongswan-swanctl libstrongswan strongswan-libcharon
-	libstrongswan-standard-plugins)
+	libstrongswan-standard-plugins libcharon-extauth-plugins
+	libcharon-extra-plugins)
 swan=$cache/strongswan
 swan_ok() { [ "$(cat "$swan/root/.done" 2>/dev/null)" = "${swan_pkgs[*]}" ]; }
 

@@ -217,6 +217,65 @@ t_frag() {
 	peers_ping n2 2
 }
 
+EVIP=10.3.0.1
+# users of our EAP gateway: alice and carol in testgrp, bob outside it
+# (alice's password as its NT hash, as a RADIUS server would hold it)
+eap_users() {
+	local f=$_tmp/users nt
+	nt=$(printf '%s' alice-secret-1 | iconv -t UTF-16LE | openssl dgst -md4 -provider legacy \
+		-provider default -r | cut -d' ' -f1)
+	{
+		echo "# EAP users"
+		echo "alice nthash=$nt groups=testgrp,staff"
+		echo "bob password=\"bob-secret-2\" groups=staff"
+		echo "carol password=\"carol-secret-3\" groups=testgrp"
+	} >"$f"
+	chmod 600 "$f"
+	echo "$f"
+}
+
+# swan_eap NAME USER PASSWORD: a strongSwan road warrior conn that logs in
+# with EAP-MSCHAPv2 and asks for an address
+swan_eap() {
+	swan_conf "$_tmp/swan1" "$1" local="$O1" remote="$O2" lts=dynamic rts=0.0.0.0/0 \
+		vips=0.0.0.0 lauth=eap-mschapv2 rauth=pubkey lid="$2" leap_id="$2" rid=gw.test \
+		ca="$P/ca.pem" eap_users="$2:$3"
+}
+
+# strongSwan road warriors with EAP-MSCHAPv2 against our gateway (ECDSA
+# certificate, a pool, users in a group): alice gets her address and
+# pings; a wrong password, a user outside the group and an unknown user
+# are refused, one log line each, nothing installed
+t_eap_swan() {
+	local users
+	trap 'case_cleanup' EXIT
+	inner_addrs 4
+	pki_setup
+	pki_issue "$P" ca gw p256 "DNS:gw.test"
+	users=$(eap_users)
+	mine $NS2 responder udp auth=pubkey remote-auth=eap "cert=$P/gw.pem" "key=$P/gw.key" \
+		local-id=gw.test remote-id=%any "users=$users" group=testgrp \
+		"pool=$EVIP-10.3.0.9" "dns=10.1.0.53" "local-ts=$T2/32"
+	swan_eap alice alice alice-secret-1
+	swan_eap wrong carol not-carols-password
+	swan_eap bob bob bob-secret-2
+	swan_eap mallory mallory any-password-4
+	swan_start $NS1 "$_tmp/swan1" roadwarrior
+	swan_refused wrong "EAP user carol: wrong password"
+	swan_refused bob "EAP user bob: not in the conn's group"
+	swan_refused mallory "EAP user mallory: unknown user"
+	swan_initiate "$_tmp/swan1" alice
+	mine_up
+	grep -q "peer alice by EAP-MSCHAPv2 (group testgrp)" "$_tmp/mine.out"
+	grep -q "virtual address $EVIP leased to the client" "$_tmp/mine.out"
+	wait_for 50 sh -c "ip -n $NS1 route get $T2 | grep -q 'src $EVIP'"
+	n1 ping -c 3 -i 0.3 -W 3 "$T2"
+	kill -USR1 "$MINE_PID"
+	wait_for 50 sh -c "ip netns exec $NS2 $ESPTCP show | grep -q '^  eap alice group testgrp'"
+	n2 "$ESPTCP" show | grep -E "^  (ike|eap|lease)" | sed 's/^/# /'
+	[ "$(mine_stat auth_failed)" -ge 3 ]
+}
+
 # CI time: strongSwan speaks UDP only, so these are the helper's own logic;
 # the kernel tier runs each role once
 helper_only="ed25519 refused-we frag-swan"
@@ -233,6 +292,8 @@ t_case_subset ed25519 "our client (Ed25519 certificate) initiates to strongSwan 
 t_case_subset refused "our gateway refuses an unknown CA, expired, revoked and other identities" \
 	t_refused
 t_case_subset refused-we "our client refuses a gateway certificate of an unknown CA" t_we_refuse
+t_case_subset eap-swan "strongSwan road warriors log in with EAP-MSCHAPv2: address and ping; wrong password and group refused" \
+	t_eap_swan
 t_case_subset frag-we "4 KB chains over a 1280-byte path without IP fragments: IKE fragments (we initiate)" \
 	t_frag we
 t_case_subset frag-swan "4 KB chains over a 1280-byte path without IP fragments: IKE fragments (strongSwan initiates)" \

@@ -45,7 +45,10 @@
 #                           default 0 = none), vips= (addresses to ask for),
 #                           pools= (pools to give from: swan_pool); auth=pubkey
 #                           with cert= key= (ours, PEM) and ca= (the peer's
-#                           CA) for certificates instead of the PSK
+#                           CA) for certificates instead of the PSK; lauth=
+#                           rauth= (one side's auth, e.g. eap-mschapv2),
+#                           leap_id= reap_id= (eap_id of a side) and
+#                           eap_users="NAME:PASSWORD ..." (EAP secrets)
 #   swan_pool DIR NAME ADDRS [DNS]
 #                           an address pool for clients (swanctl pools { }),
 #                           with DNS servers (comma-separated)
@@ -217,7 +220,7 @@ swanctl_() { # swanctl_ DIR ARGS...: under timeout $PEERS_TIMEOUT (20 s)
 
 swan_start() { # swan_start NS DIR [roadwarrior]
 	local ns=$1 dir=$2 rw=${3:-} log pid
-	local plugins="random nonce aes sha1 sha2 hmac gcm gmp kdf openssl pem pkcs1 pkcs8 x509 pubkey constraints kernel-netlink socket-default vici"
+	local plugins="random nonce aes sha1 sha2 hmac gcm gmp kdf openssl pem pkcs1 pkcs8 x509 pubkey constraints eap-identity eap-mschapv2 kernel-netlink socket-default vici"
 	local install=no
 	[ "$rw" = roadwarrior ] && plugins="$plugins resolve" install=yes
 	if [ ! -x "$PEERS_SWAN/usr/lib/ipsec/charon" ]; then
@@ -323,14 +326,16 @@ $name {
 	${KV[vips]:+vips = ${KV[vips]}}
 	${KV[pools]:+pools = ${KV[pools]}}
 	local {
-		auth = ${KV[auth]}
+		auth = ${KV[lauth]:-${KV[auth]}}
 		id = ${KV[lid]:-$l}
 		${KV[cert]:+certs = ${KV[cert]}}
+		${KV[leap_id]:+eap_id = ${KV[leap_id]}}
 	}
 	remote {
-		auth = ${KV[auth]}
+		auth = ${KV[rauth]:-${KV[auth]}}
 		id = ${KV[rid]:-$r}
 		${KV[ca]:+cacerts = ${KV[ca]}}
+		${KV[reap_id]:+eap_id = ${KV[reap_id]}}
 	}
 	children {
 		$name {
@@ -347,12 +352,19 @@ $name {
 	}
 }
 EOF
+	: >"$dir/secrets/$name.conf"
 	if [ -n "${KV[key]:-}" ]; then
 		# swanctl loads keys from private/ beside its swanctl.conf
 		mkdir -p "$dir/private"
 		cp "${KV[key]}" "$dir/private/$name.pem"
-		: >"$dir/secrets/$name.conf"
-	else
+	fi
+	local u
+	# eap_users="NAME:PASSWORD ...": EAP secrets (a client's, or a gateway's users)
+	for u in ${KV[eap_users]:-}; do
+		printf 'eap-%s {\n\tid = %s\n\tsecret = "%s"\n}\n' "${u%%:*}" "${u%%:*}" \
+			"${u#*:}" >>"$dir/secrets/$name.conf"
+	done
+	if [ -z "${KV[key]:-}" ] && [ -z "${KV[eap_users]:-}" ]; then
 		cat >"$dir/secrets/$name.conf" <<EOF
 ike-$name {
 	id-1 = ${KV[lid]:-$l}

@@ -22,6 +22,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "ike_eap.h"
+
 /* RFC 7296 numbers, only those this implementation uses */
 #define IKE_HDR_LEN		28
 #define IKE_VERSION		0x20
@@ -454,7 +456,7 @@ int ike_psk_auth(uint16_t prf, struct ike_bytes psk, struct ike_bytes sk_p,
 /* ---- ike_conf.c ---- */
 
 enum ike_transport { TRANSPORT_TCP, TRANSPORT_UDP, TRANSPORT_FALLBACK };
-enum ike_auth_method { AUTHM_PSK, AUTHM_PUBKEY };
+enum ike_auth_method { AUTHM_PSK, AUTHM_PUBKEY, AUTHM_EAP };
 
 struct ike_creds;
 
@@ -491,6 +493,14 @@ struct ike_conn_conf {
 	uint8_t local_auth, remote_auth;
 	char cert[256], key[256], ca[256], crl[256];	/* PEM paths */
 	struct ike_creds *creds;	/* loaded from them (ike_cert.h) */
+	/* EAP-MSCHAPv2: a gateway's users and the group they must be in */
+	char users_path[256];
+	struct ike_users *users;
+	char eap_group[64];
+	/* a client's EAP identity and its password's NT hash */
+	char eap_identity[IKE_EAP_ID_MAX];
+	uint8_t eap_nt_hash[16];
+	bool eap_secret;
 	struct ike_ts_set local_ts, remote_ts;
 	struct ike_suite ike[IKE_MAX_SUITES];
 	size_t nike;

@@ -44,15 +44,7 @@ static void local_id(const struct ike_sa *sa, struct ike_buf *b)
 static int psk_auth(struct ike_sa *sa, const struct ike_conn_conf *c, bool of_initiator,
 		    const uint8_t *id, size_t idlen, uint8_t *out)
 {
-	const struct ike_buf *real = of_initiator ? &sa->init_req : &sa->init_resp;
-
-	return ike_psk_auth(sa->suite.prf, IKE_BYTES(c->psk, c->psk_len),
-			    IKE_BYTES(of_initiator ? sa->keys.sk_pi : sa->keys.sk_pr,
-				      sa->keys.prf_len),
-			    IKE_BYTES(real->p, real->len),
-			    of_initiator ? IKE_BYTES(sa->nr, sa->nr_len) :
-			    IKE_BYTES(sa->ni, sa->ni_len),
-			    IKE_BYTES(id, idlen), out);
+	return ike_auth_mac(sa, c->psk, c->psk_len, of_initiator, id, idlen, out);
 }
 
 /* what a signature covers: the same octets, signed rather than MACed */
@@ -92,8 +84,12 @@ static int put_auth(struct ike_sa *sa, const struct ike_conn_conf *c, bool of_in
 	uint8_t mac[64];
 	int err;
 
-	if (c->local_auth == AUTHM_PSK) {
-		err = psk_auth(sa, c, of_initiator, id, idlen, mac);
+	if (c->local_auth == AUTHM_PSK || (sa->eap && sa->eap->have_msk)) {
+		/* after EAP, the gateway's last AUTH is made with the MSK (2.16) */
+		err = sa->eap && sa->eap->have_msk ?
+		      ike_auth_mac(sa, sa->eap->msk, sizeof(sa->eap->msk), of_initiator, id, idlen,
+				   mac) :
+		      psk_auth(sa, c, of_initiator, id, idlen, mac);
 		if (err)
 			return err;
 		ike_pl_begin(&o->c, PL_AUTH);
@@ -229,7 +225,9 @@ int ike_auth_start(struct ike_sa *sa)
 		ike_pl_begin(&o.c, PL_IDR);
 		ike_id_body(c->remote_id_type, c->remote_id, c->remote_id_len, &o.in);
 	}
-	err = put_auth(sa, c, true, idb.p, idb.len, &o);
+	/* with EAP, no AUTH now: it follows EAP, made with the MSK */
+	err = c->local_auth == AUTHM_EAP ? ike_eap_client_start(sa, idb.p, idb.len) :
+	      put_auth(sa, c, true, idb.p, idb.len, &o);
 	if (err) {
 		ike_buf_free(&idb);
 		ike_buf_free(&o.in);
@@ -258,15 +256,40 @@ int ike_auth_start(struct ike_sa *sa)
 	return 0;
 }
 
+static void finish_initiator(struct ike_sa *sa, const struct ike_msg *m);
+
+/* a round of EAP with the gateway, and the end of it */
+static void eap_response(struct ike_sa *sa, const struct ike_msg *m)
+{
+	struct ike_out o;
+	char line[200];
+	int rc;
+
+	ike_out_begin(sa, &o, IKE_AUTH, false, sa->next_req);
+	rc = ike_eap_client_input(sa, m, &o);
+	if (rc == 0) {
+		if (ike_out_request(sa, &o, REQ_AUTH))
+			ike_sa_die(sa, "cannot build IKE_AUTH", true);
+		return;
+	}
+	ike_buf_free(&o.in);
+	ike_buf_free(&o.b);
+	if (rc < 0) {
+		snprintf(line, sizeof(line), "EAP failed: %s", sa->eap->why);
+		sa->d->st.auth_failed++;
+		ike_sa_die(sa, line, true);
+		return;
+	}
+	ike_eap_free(sa);
+	finish_initiator(sa, m);
+}
+
 void ike_auth_response(struct ike_sa *sa, const struct ike_msg *m)
 {
 	const struct ike_pl *idr = ike_find(m, PL_IDR), *auth = ike_find(m, PL_AUTH);
-	struct xfrm_child x = { 0 };
 	struct peer_id keep;
-	struct ike_child *c;
 	uint16_t err_type;
 	char why[256];
-	int err;
 
 	sa->req.kind = REQ_NONE;
 	if (ike_first_error(m, &err_type) && (err_type == N_AUTHENTICATION_FAILED || !auth)) {
@@ -278,6 +301,10 @@ void ike_auth_response(struct ike_sa *sa, const struct ike_msg *m)
 			 err_type == N_AUTHENTICATION_FAILED ? "AUTHENTICATION_FAILED" : "an error",
 			 err_type);
 		ike_sa_die(sa, why, true);
+		return;
+	}
+	if (sa->eap && sa->eap->peer_idr_len) {
+		eap_response(sa, m);
 		return;
 	}
 	if (!idr || !auth || !ike_id_matches(sa->conf, idr, &sa->link->peer) ||
@@ -293,6 +320,23 @@ void ike_auth_response(struct ike_sa *sa, const struct ike_msg *m)
 		return;
 	}
 	ike_sa_set_peer_id(sa, &keep.pl);
+	if (sa->eap) {
+		/* the gateway proved itself; EAP now, in rounds of IKE_AUTH */
+		memcpy(sa->eap->peer_idr, idr->data, idr->len);
+		sa->eap->peer_idr_len = idr->len;
+		eap_response(sa, m);
+		return;
+	}
+	finish_initiator(sa, m);
+}
+
+/* the last IKE_AUTH response: the IKE SA, its CHILD_SA, a virtual address */
+static void finish_initiator(struct ike_sa *sa, const struct ike_msg *m)
+{
+	struct xfrm_child x = { 0 };
+	struct ike_child *c;
+	int err;
+
 	sa->mobike = sa->conf->mobike && ike_find_notify(m, N_MOBIKE_SUPPORTED);
 	if (sa->conf->vip && ike_vip_take(sa, m)) {
 		ike_sa_die(sa, "no virtual address from the gateway", true);
@@ -449,37 +493,23 @@ static void vip_reply(struct ike_sa *sa, struct ike_out *o)
 		inet_ntop(c->pool_family, sa->vip, buf, sizeof(buf)) ? buf : "?");
 }
 
-void ike_auth_request(struct ike_sa *sa, const struct ike_msg *m)
+/*
+ * The responder's answer once the client is authenticated (by its AUTH, or
+ * by EAP and the AUTH made with the MSK): the IKE SA, the CHILD_SA and
+ * virtual address that @m (the first IKE_AUTH request) asked for.
+ */
+static void finish_responder(struct ike_sa *sa, const struct ike_conn_conf *c,
+			     const struct ike_msg *m, uint32_t msgid, const struct ike_pl *keep)
 {
-	const struct ike_pl *idi = ike_find(m, PL_IDI), *auth = ike_find(m, PL_AUTH);
-	const struct ike_conn_conf *c;
+	bool eap = sa->eap;
 	struct ike_child *child = NULL;
-	struct peer_id keep;
 	uint16_t child_err, want_group;
 	struct ike_buf idb;
 	struct ike_out o;
 	uint8_t num = 0;
-	char why[256];
 
-	if (!idi || !auth || auth->len < 4) {
-		ike_respond_notify(sa, IKE_AUTH, m->hdr.msgid, N_INVALID_SYNTAX, NULL, 0);
-		ike_sa_fail(sa, "IKE_AUTH without identity or AUTH");
-		return;
-	}
-	c = conn_by_id(sa, idi, auth_kind(auth));
-	if (!c || check_auth(sa, c, m, idi, auth, true, &keep, why, sizeof(why))) {
-		char line[320];
-
-		snprintf(line, sizeof(line), "AUTHENTICATION_FAILED: %s",
-			 c ? why : "no conn for this identity and auth method");
-		sa->d->st.auth_failed++;
-		ike_respond_notify(sa, IKE_AUTH, m->hdr.msgid, N_AUTHENTICATION_FAILED, NULL, 0);
-		ike_init_failed(sa->d);
-		ike_sa_fail(sa, line);
-		return;
-	}
 	sa->conf = c;
-	ike_sa_set_peer_id(sa, &keep.pl);
+	ike_sa_set_peer_id(sa, keep);
 	sa->mobike = c->mobike && ike_find_notify(m, N_MOBIKE_SUPPORTED);
 	ike_sa_established(sa);
 	if (ike_find_notify(m, N_INITIAL_CONTACT))
@@ -495,10 +525,13 @@ void ike_auth_request(struct ike_sa *sa, const struct ike_msg *m)
 
 	ike_buf_init(&idb);
 	local_id(sa, &idb);
-	ike_out_begin(sa, &o, IKE_AUTH, true, m->hdr.msgid);
-	ike_pl_begin(&o.c, PL_IDR);
-	ike_put(&o.in, idb.p, idb.len);
-	put_certs(&o, c);
+	ike_out_begin(sa, &o, IKE_AUTH, true, msgid);
+	/* after EAP, the identity and certificates went with the first answer */
+	if (!eap) {
+		ike_pl_begin(&o.c, PL_IDR);
+		ike_put(&o.in, idb.p, idb.len);
+		put_certs(&o, c);
+	}
 	if (idb.err || put_auth(sa, c, false, idb.p, idb.len, &o)) {
 		ike_buf_free(&idb);
 		ike_buf_free(&o.in);
@@ -523,4 +556,123 @@ void ike_auth_request(struct ike_sa *sa, const struct ike_msg *m)
 	}
 	if (ike_out_respond(sa, &o))
 		ike_sa_die(sa, "cannot build the IKE_AUTH response", false);
+	ike_eap_free(sa);
+}
+
+static void refuse(struct ike_sa *sa, uint32_t msgid, const char *why)
+{
+	char line[320];
+
+	snprintf(line, sizeof(line), "AUTHENTICATION_FAILED: %s", why);
+	sa->d->st.auth_failed++;
+	ike_respond_notify(sa, IKE_AUTH, msgid, N_AUTHENTICATION_FAILED, NULL, 0);
+	ike_init_failed(sa->d);
+	ike_sa_fail(sa, line);
+}
+
+/* a client asks for EAP: our identity and AUTH, and an EAP-Identity request */
+static void eap_begin(struct ike_sa *sa, const struct ike_conn_conf *c, const struct ike_msg *m,
+		      const struct ike_pl *idi)
+{
+	struct ike_buf idb;
+	struct ike_out o;
+
+	sa->conf = c;
+	ike_buf_init(&idb);
+	local_id(sa, &idb);
+	ike_out_begin(sa, &o, IKE_AUTH, true, m->hdr.msgid);
+	ike_pl_begin(&o.c, PL_IDR);
+	ike_put(&o.in, idb.p, idb.len);
+	put_certs(&o, c);
+	if (idb.err || put_auth(sa, c, false, idb.p, idb.len, &o) ||
+	    ike_eap_server_start(sa, m, idi, &o)) {
+		ike_buf_free(&idb);
+		ike_buf_free(&o.in);
+		ike_buf_free(&o.b);
+		ike_sa_die(sa, "cannot start EAP", false);
+		return;
+	}
+	ike_buf_free(&idb);
+	if (ike_out_respond(sa, &o))
+		ike_sa_die(sa, "cannot build the IKE_AUTH response", false);
+}
+
+/* the next round of EAP with a client, and the end of it */
+static void eap_request(struct ike_sa *sa, const struct ike_msg *m)
+{
+	struct peer_id keep = { .body = { ID_KEY_ID } };
+	struct ike_msg first;
+	struct ike_out o;
+	char id[IKE_EAP_ID_MAX * 4];
+	int rc;
+
+	ike_out_begin(sa, &o, IKE_AUTH, true, m->hdr.msgid);
+	rc = ike_eap_server_input(sa, m, &o);
+	if (rc == 0) {
+		if (ike_out_respond(sa, &o))
+			ike_sa_die(sa, "cannot build the IKE_AUTH response", false);
+		return;
+	}
+	ike_id_format(ID_KEY_ID, (const uint8_t *)sa->eap->user, strlen(sa->eap->user), id,
+		      sizeof(id));
+	if (rc < 0) {
+		char line[800];
+
+		ike_pl_notify(&o.c, 0, NULL, 0, N_AUTHENTICATION_FAILED, NULL, 0);
+		ike_out_respond(sa, &o);
+		snprintf(line, sizeof(line), "AUTHENTICATION_FAILED: EAP user %s: %s",
+			 *id ? id : "(none)", sa->eap->why);
+		sa->d->st.auth_failed++;
+		ike_init_failed(sa->d);
+		ike_sa_fail(sa, line);
+		return;
+	}
+	ike_buf_free(&o.in);
+	ike_buf_free(&o.b);
+	if (ike_eap_first(sa, &first)) {
+		ike_msg_free(&first);
+		ike_sa_die(sa, "the first IKE_AUTH request is gone", false);
+		return;
+	}
+	/* the user is the identity from now on: leases, INITIAL_CONTACT, show */
+	snprintf(sa->eap_user, sizeof(sa->eap_user), "%s", sa->eap->user);
+	snprintf(sa->eap_group, sizeof(sa->eap_group), "%s", sa->conf->eap_group);
+	memcpy(keep.body + 4, sa->eap->user, strlen(sa->eap->user));
+	keep.pl = (struct ike_pl){ .type = PL_IDI, .data = keep.body,
+				   .len = 4 + strlen(sa->eap->user) };
+	finish_responder(sa, sa->conf, &first, m->hdr.msgid, &keep.pl);
+	ike_msg_free(&first);
+}
+
+void ike_auth_request(struct ike_sa *sa, const struct ike_msg *m)
+{
+	const struct ike_pl *idi = ike_find(m, PL_IDI), *auth = ike_find(m, PL_AUTH);
+	const struct ike_conn_conf *c;
+	struct peer_id keep;
+	char why[256];
+
+	if (sa->eap) {
+		eap_request(sa, m);
+		return;
+	}
+	if (!idi || (auth && auth->len < 4)) {
+		ike_respond_notify(sa, IKE_AUTH, m->hdr.msgid, N_INVALID_SYNTAX, NULL, 0);
+		ike_sa_fail(sa, "IKE_AUTH without identity, or with a short AUTH");
+		return;
+	}
+	/* no AUTH: the client logs in with EAP (RFC 7296 2.16) */
+	c = conn_by_id(sa, idi, auth ? auth_kind(auth) : AUTHM_EAP);
+	if (!c) {
+		refuse(sa, m->hdr.msgid, "no conn for this identity and auth method");
+		return;
+	}
+	if (!auth) {
+		eap_begin(sa, c, m, idi);
+		return;
+	}
+	if (check_auth(sa, c, m, idi, auth, true, &keep, why, sizeof(why))) {
+		refuse(sa, m->hdr.msgid, why);
+		return;
+	}
+	finish_responder(sa, c, m, m->hdr.msgid, &keep.pl);
 }

@@ -580,6 +580,8 @@ static int conn_key(struct ike_conn_conf *c, const char *k, const char *v)
 			m = AUTHM_PSK;
 		else if (!strcmp(v, "pubkey"))
 			m = AUTHM_PUBKEY;
+		else if (!strcmp(v, "eap") || !strcmp(v, "eap-mschapv2"))
+			m = AUTHM_EAP;
 		else
 			return -EINVAL;
 		if (strcmp(k, "remote-auth"))
@@ -615,6 +617,32 @@ static int conn_key(struct ike_conn_conf *c, const char *k, const char *v)
 		if (v[0] != '/' || strlen(v) >= sizeof(c->updown))
 			return -EINVAL;
 		snprintf(c->updown, sizeof(c->updown), "%s", v);
+	} else if (!strcmp(k, "users")) {
+		if (v[0] != '/' || strlen(v) >= sizeof(c->users_path))
+			return -EINVAL;
+		snprintf(c->users_path, sizeof(c->users_path), "%s", v);
+	} else if (!strcmp(k, "group")) {
+		if (!*v || strlen(v) >= sizeof(c->eap_group) || strchr(v, ','))
+			return -EINVAL;
+		snprintf(c->eap_group, sizeof(c->eap_group), "%s", v);
+	} else if (!strcmp(k, "eap-identity")) {
+		if (!*v || strlen(v) >= sizeof(c->eap_identity))
+			return -EINVAL;
+		for (const char *p = v; *p; p++)
+			if (*p <= ' ' || *p >= 0x7f)
+				return -EINVAL;
+		snprintf(c->eap_identity, sizeof(c->eap_identity), "%s", v);
+	} else if (!strcmp(k, "eap-password")) {
+		uint8_t pw[257];
+		size_t n;
+		int err = parse_psk(v, pw, sizeof(pw) - 1, &n);
+
+		pw[err ? 0 : n] = 0;
+		if (!err && (!n || memchr(pw, 0, n) || ike_mschap_nt_hash((char *)pw, c->eap_nt_hash)))
+			err = -EINVAL;
+		ike_wipe(pw, sizeof(pw));
+		c->eap_secret = !err;
+		return err;
 	} else if (!strcmp(k, "fragment-size")) {
 		/* 0 turns fragmentation off; else at least IPv6's minimum MTU's worth */
 		if (parse_uint(v, 65535, &u) || (u && u < 576))
@@ -757,6 +785,40 @@ static int load_creds(const char *path, struct ike_conn_conf *c)
 	return 0;
 }
 
+/*
+ * EAP: a gateway's users file; a client's EAP identity, by default its
+ * local-id when that is a name.  EAP is the client's side only: the
+ * gateway proves itself with its key (RFC 7296 2.16).
+ */
+static int load_eap(const char *path, struct ike_conn_conf *c)
+{
+	char err[512];
+
+	if ((c->remote_auth == AUTHM_EAP && (c->initiator || c->local_auth == AUTHM_EAP)) ||
+	    (c->local_auth == AUTHM_EAP && !c->initiator)) {
+		fprintf(stderr, "esptcp: %s: [conn %s]: EAP is how a client (initiator) logs in "
+			"to a gateway (responder) that proves itself with a psk or certificate\n",
+			path, c->name);
+		return -EINVAL;
+	}
+	if (c->remote_auth == AUTHM_EAP &&
+	    ike_users_load(c->users_path, &c->users, err, sizeof(err))) {
+		fprintf(stderr, "esptcp: %s: [conn %s]: %s\n", path, c->name, err);
+		return -EINVAL;
+	}
+	if (c->local_auth == AUTHM_EAP && !*c->eap_identity) {
+		if ((c->local_id_type != ID_FQDN && c->local_id_type != ID_RFC822_ADDR) ||
+		    !c->local_id_len || c->local_id_len >= sizeof(c->eap_identity)) {
+			fprintf(stderr, "esptcp: %s: [conn %s]: missing eap-identity\n", path,
+				c->name);
+			return -EINVAL;
+		}
+		memcpy(c->eap_identity, c->local_id, c->local_id_len);
+		c->eap_identity[c->local_id_len] = 0;
+	}
+	return 0;
+}
+
 static int check_conn(const char *path, struct ike_conn_conf *c)
 {
 	const char *miss = NULL;
@@ -806,13 +868,17 @@ static int check_conn(const char *path, struct ike_conn_conf *c)
 		miss = "cert and key (auth = pubkey)";
 	else if (c->remote_auth == AUTHM_PUBKEY && !*c->ca)
 		miss = "ca (the peer's trust anchors, remote-auth = pubkey)";
+	else if (c->remote_auth == AUTHM_EAP && !*c->users_path)
+		miss = "users (the EAP users file, remote-auth = eap)";
+	else if (c->local_auth == AUTHM_EAP && !c->eap_secret)
+		miss = "eap-password (local-auth = eap)";
 	else if (!c->local_ts.n || (!c->remote_ts.n && !c->pool_set))
 		miss = "local-ts and remote-ts (or pool)";
 	if (miss) {
 		fprintf(stderr, "esptcp: %s: [conn %s]: missing %s\n", path, c->name, miss);
 		return -EINVAL;
 	}
-	if (load_creds(path, c))
+	if (load_creds(path, c) || load_eap(path, c))
 		return -EINVAL;
 	if (c->psk_len && c->psk_len < IKE_PSK_MIN)
 		/* a captured exchange lets anyone guess a PSK offline, at leisure */
@@ -964,6 +1030,8 @@ void ike_conf_free(struct ike_conf *conf)
 	for (size_t i = 0; i < conf->nconns; i++) {
 		ike_wipe(conf->conns[i].psk, sizeof(conf->conns[i].psk));
 		ike_creds_free(conf->conns[i].creds);
+		ike_users_free(conf->conns[i].users);
+		ike_wipe(conf->conns[i].eap_nt_hash, sizeof(conf->conns[i].eap_nt_hash));
 	}
 	free(conf->conns);
 	conf->conns = NULL;

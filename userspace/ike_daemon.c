@@ -186,6 +186,11 @@ static void status_write(struct ike_daemon *d)
 			sa->link->stage == LINK_DEAD ? " (connection lost)" : "",
 			child_count(sa),
 			(unsigned long long)sa->since, sa->why[0] ? sa->why : "-");
+		if (sa->eap_user[0]) {
+			/* checked printable when it came; the group is the conf's */
+			fprintf(f, "eap %s group %s\n", sa->eap_user,
+				sa->eap_group[0] ? sa->eap_group : "-");
+		}
 		if (sa->has_vip)
 			status_lease(f, sa);
 		if (sa->cvip.got) {

@@ -61,6 +61,7 @@ void ike_sa_free(struct ike_sa *sa)
 
 	ike_child_drop_pending(sa);
 	ike_frag_reset(&sa->rx_frags);
+	ike_eap_free(sa);
 	ike_vip_remove(sa);
 	/* its line goes from `esptcp show`, and a released lease shows up */
 	if (sa->since || sa->has_vip)
@@ -184,11 +185,13 @@ void ike_sa_established(struct ike_sa *sa)
 	sa->d->st.sa_established++;
 	ike_id_text(sa->peer_id[0], sa->peer_id + 4, sa->peer_id_len > 4 ? sa->peer_id_len - 4 : 0,
 		    id, sizeof(id));
-	ike_log(sa, "IKE SA established (%s, %s%s), peer %s by %s",
+	ike_log(sa, "IKE SA established (%s, %s%s), peer %s by %s%s%s%s",
 		ike_suite_str(&sa->suite, true, s, sizeof(s)),
 		sa->link->type == TRANSPORT_TCP ? "TCP" : "UDP",
 		sa->nat_here || sa->nat_there ? ", behind NAT" : "",
-		id, sa->conf->remote_auth == AUTHM_PUBKEY ? "certificate" : "PSK");
+		id, sa->conf->remote_auth == AUTHM_PUBKEY ? "certificate" :
+		sa->conf->remote_auth == AUTHM_EAP ? "EAP-MSCHAPv2" : "PSK",
+		sa->eap_group[0] ? " (group " : "", sa->eap_group, sa->eap_group[0] ? ")" : "");
 	ike_dh_free(sa->dh);
 	sa->dh = NULL;
 	sa->mob.created_nat = sa->nat_here || sa->nat_there;

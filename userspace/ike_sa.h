@@ -237,6 +237,39 @@ struct ike_mob {
 	bool addr_probe;		/* the probe announces a new address of ours */
 };
 
+struct ike_out;
+
+/* EAP in IKE_AUTH (ike_eap.c): where the exchange is, and its keys */
+enum eap_step { ESTEP_IDENTITY = 1, ESTEP_CHALLENGE, ESTEP_SUCCESS, ESTEP_AUTH, ESTEP_DONE };
+struct ike_eap {
+	enum eap_step step;
+	uint8_t ident, ms_id;		/* EAP Identifier and MS-CHAPv2-ID of the round */
+	uint8_t auth_chal[16], peer_chal[16], nt_resp[24];
+	char user[IKE_EAP_ID_MAX];	/* gateway: the client's EAP identity */
+	char s_resp[43];		/* the authenticator response, "S=..." */
+	uint8_t msk[IKE_EAP_MSK_LEN];
+	bool have_msk;
+	/* gateway: the first IKE_AUTH request, for its SA, TS, CP and notifies */
+	struct ike_hdr first_hdr;
+	uint8_t first_next;
+	struct ike_buf first;
+	uint8_t first_id[4 + 255];	/* the initiator's ID body, as AUTH covers it */
+	size_t first_id_len;
+	uint8_t peer_idr[4 + 255];	/* client: the gateway's IDr body, likewise */
+	size_t peer_idr_len;
+	char why[160];			/* why it failed, for the log */
+};
+
+int ike_auth_mac(struct ike_sa *sa, const uint8_t *key, size_t keylen, bool of_initiator,
+		 const uint8_t *id, size_t idlen, uint8_t *out);
+void ike_eap_free(struct ike_sa *sa);
+int ike_eap_server_start(struct ike_sa *sa, const struct ike_msg *m, const struct ike_pl *idi,
+			 struct ike_out *o);
+int ike_eap_server_input(struct ike_sa *sa, const struct ike_msg *m, struct ike_out *o);
+int ike_eap_first(struct ike_sa *sa, struct ike_msg *m);
+int ike_eap_client_start(struct ike_sa *sa, const uint8_t *idi, size_t len);
+int ike_eap_client_input(struct ike_sa *sa, const struct ike_msg *m, struct ike_out *o);
+
 /* a message arriving in Encrypted Fragments (ike_frag.c) */
 #define IKE_MAX_FRAGS	32
 struct ike_frags {
@@ -272,6 +305,9 @@ struct ike_sa {
 	bool nat_here, nat_there;
 	unsigned int peer_sighashes;	/* its SIGNATURE_HASH_ALGORITHMS, as SIGHASH_BIT()s */
 	bool frag;			/* both sent IKEV2_FRAGMENTATION_SUPPORTED (UDP) */
+	struct ike_eap *eap;		/* while EAP runs in IKE_AUTH */
+	char eap_user[IKE_EAP_ID_MAX];	/* gateway: who logged in with EAP, and in */
+	char eap_group[64];		/* which group (for show, leases, updown) */
 	struct ike_frags rx_frags;
 	uint8_t peer_id[4 + 255];	/* the ID payload the peer authenticated with */
 	size_t peer_id_len;

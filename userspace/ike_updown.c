@@ -30,7 +30,7 @@
 #define UPDOWN_TIMEOUT_MS	30000
 #define UPDOWN_DRAIN_MS		60000	/* at exit, for all the scripts left */
 #define UPDOWN_QUEUE_MAX	1024	/* events beyond this are dropped, and logged */
-#define UPDOWN_ENV_MAX		24
+#define UPDOWN_ENV_MAX		28
 
 struct ike_updown_job {
 	struct ike_updown_job *next;
@@ -113,6 +113,9 @@ static void job_env(struct ike_updown_job *j, struct ike_sa *sa, const struct ik
 	env_add(j, &n, "ESPTCP_ROLE", conf->initiator ? "initiator" : "responder");
 	ike_id_text(sa->peer_id[0], sa->peer_id + 4, sa->peer_id_len - 4, buf, sizeof(buf));
 	env_add(j, &n, "ESPTCP_PEER_ID", buf);
+	/* a client that logged in with EAP: its user name and the conn's group */
+	env_add(j, &n, "ESPTCP_EAP_ID", sa->eap_user);
+	env_add(j, &n, "ESPTCP_GROUP", sa->eap_group);
 	inet_ntop(sa->link->peer.ss_family, ike_ss_addr(&sa->link->peer), a, sizeof(a));
 	env_add(j, &n, "ESPTCP_PEER_ADDR", a);
 	inet_ntop(sa->link->local.ss_family, ike_ss_addr(&sa->link->local), a, sizeof(a));
