@@ -276,6 +276,40 @@ t_eap_swan() {
 	[ "$(mine_stat auth_failed)" -ge 3 ]
 }
 
+# our client logs in with EAP-MSCHAPv2 to strongSwan's gateway (RSA
+# certificate, a pool): it gets its address and pings; with a wrong
+# password it gets no tunnel and says why
+t_eap_we() {
+	trap 'case_cleanup' EXIT
+	inner_addrs 4
+	pki_setup
+	pki_issue "$P" ca gw rsa "DNS:gw.test"
+	swan_pool "$_tmp/swan2" rw "$EVIP-10.3.0.9"
+	swan_conf "$_tmp/swan2" c1 local="$O2" remote="$O1" lts="$T2/32" rts=dynamic pools=rw \
+		lauth=pubkey rauth=eap-mschapv2 lid=gw.test rid=%any reap_id=%any \
+		cert="$P/gw.pem" key="$P/gw.key" eap_users="alice:alice-secret-1"
+	swan_start $NS2 "$_tmp/swan2"
+	mine $NS1 initiator udp local-auth=eap remote-auth=pubkey "ca=$P/ca.pem" \
+		local-id=alice@example.test eap-identity=alice "eap-password=\"wrong-one\"" \
+		remote-id=gw.test vip=yes "remote-ts=0.0.0.0/0" retry=60s
+	wait_for 100 grep -q "IKE SA down:" "$_tmp/mine.out"
+	grep "IKE SA down:" "$_tmp/mine.out" | head -n 1 | sed 's/^/# /'
+	grep -q "IKE SA down: .*AUTHENTICATION_FAILED\|IKE SA down: EAP failed" "$_tmp/mine.out"
+	[ "$(nstates $NS1)" = 0 ]
+	kill "$MINE_PID"
+	wait "$MINE_PID" || true
+	mine $NS1 initiator udp local-auth=eap remote-auth=pubkey "ca=$P/ca.pem" \
+		local-id=alice@example.test eap-identity=alice "eap-password=\"alice-secret-1\"" \
+		remote-id=gw.test vip=yes "remote-ts=0.0.0.0/0"
+	mine_up
+	wait_for 100 swan_up "$_tmp/swan2" c1
+	swanctl_ "$_tmp/swan2" --list-sas | sed 's/^/# /'
+	swanctl_ "$_tmp/swan2" --list-sas | grep -q "alice"
+	grep -q "peer gw.test by certificate" "$_tmp/mine.out"
+	wait_for 50 sh -c "ip -n $NS1 route get $T2 | grep -q 'src $EVIP'"
+	n1 ping -c 3 -i 0.3 -W 3 "$T2"
+}
+
 # CI time: strongSwan speaks UDP only, so these are the helper's own logic;
 # the kernel tier runs each role once
 helper_only="ed25519 refused-we frag-swan"
@@ -294,6 +328,8 @@ t_case_subset refused "our gateway refuses an unknown CA, expired, revoked and o
 t_case_subset refused-we "our client refuses a gateway certificate of an unknown CA" t_we_refuse
 t_case_subset eap-swan "strongSwan road warriors log in with EAP-MSCHAPv2: address and ping; wrong password and group refused" \
 	t_eap_swan
+t_case_subset eap-we "our client logs in with EAP-MSCHAPv2 to strongSwan's gateway; a wrong password is refused" \
+	t_eap_we
 t_case_subset frag-we "4 KB chains over a 1280-byte path without IP fragments: IKE fragments (we initiate)" \
 	t_frag we
 t_case_subset frag-swan "4 KB chains over a 1280-byte path without IP fragments: IKE fragments (strongSwan initiates)" \

@@ -7,6 +7,7 @@
 # transports, MOBIKE back to UDP, and libreswan's fallback where it applies.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/peers.sh"
+. "$(dirname "$0")/pki.sh"
 trap 'peers_stop_all; stop_all; unblock; topo_down; rm -rf "$_tmp"' EXIT
 
 PSK='"failover test key"'
@@ -598,6 +599,35 @@ cleanup() {
 	rm -f "$_tmp"/*.out "$_tmp"/*updown.log
 }
 
+# a road warrior that logged in with EAP-MSCHAPv2 (the gateway with a
+# certificate and a users file): UDP dies under ping, the tunnel carries on
+# over TCP with the same SAs, and no new IKE SA means no new EAP round
+t_eap_moves() {
+	local P=$_tmp/pki s1 s2
+	inner_addrs 4
+	mkdir -p "$P"
+	pki_ca "$P" ca
+	pki_issue "$P" ca gw p256 "DNS:gw.example"
+	printf 'alice password="alice-secret-1" groups=testgrp\n' >"$_tmp/users"
+	chmod 600 "$_tmp/users"
+	start i:udp-timeout=1s r:auth=pubkey r:remote-auth=eap "r:cert=$P/gw.pem" \
+		"r:key=$P/gw.key" "r:users=$_tmp/users" r:group=testgrp r:remote-id=%any \
+		i:local-auth=eap i:remote-auth=pubkey "i:ca=$P/ca.pem" i:eap-identity=alice \
+		'i:eap-password="alice-secret-1"'
+	grep -q "IKE SA established (.*UDP.*peer alice by EAP-MSCHAPv2 (group testgrp)" \
+		"$_tmp/r.out"
+	s1=$(spis $NS1)
+	block_under_ping -I "$IN1"
+	grep -q "now on TCP (UDP path lost)" "$_tmp/r.out"
+	n1 ping -c 2 -i 0.2 -W 2 -I "$IN1" "$IN2"
+	s2=$(spis $NS1)
+	echo "# SPIs before $s1, after $s2"
+	[ "$s1" = "$s2" ]
+	[ "$(grep -c "IKE SA established" "$_tmp/r.out")" = 1 ]
+	[ "$(grep -c "IKE SA established" "$_tmp/i.out")" = 1 ]
+	[ "$(stat_i ike_sa_init_sent)" = 1 ]
+}
+
 # In CI the debug tier leaves this suite out: rebind.sh moves bound SAs
 # between connections, to plain ESP and back, and closes connections under
 # them, under ping, which is the module's side of mid_ping and reset.  Run
@@ -605,7 +635,7 @@ cleanup() {
 # needs espintcp: the reference kernel has it too.
 debug_subset="libreswan"
 # the kernel tier has the same moves without a virtual address (mid_ping, mobike)
-helper_only="roadwarrior rw_roam roadwarrior6 one_way esp_only"
+helper_only="roadwarrior rw_roam roadwarrior6 one_way esp_only eap_moves"
 
 esptcp_load
 topo_up
@@ -620,6 +650,9 @@ t_case_subset one_way "a one-way flow over UDP (nothing comes back) is no dead p
 t_ran && cleanup >/dev/null 2>&1
 t_case_subset esp_only "plain ESP dropped, UDP passed: quiet ESP alone moves the tunnel to TCP" \
 	t_esp_only
+t_ran && cleanup >/dev/null 2>&1
+t_case_subset eap_moves "an EAP road warrior: UDP blocked under ping, same SAs over TCP, no new EAP" \
+	t_eap_moves
 t_ran && cleanup >/dev/null 2>&1
 t_case_subset reset "TCP reset by the router: the initiator reconnects, same SAs" t_tcp_reset
 t_ran && cleanup >/dev/null 2>&1
