@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 
 #include "ike.h"
+#include "ike_cert.h"
 
 static uint16_t get16(const uint8_t *p)
 {
@@ -832,4 +833,22 @@ void ike_id_format(uint8_t type, const uint8_t *body, size_t len, char *buf, siz
 			o += (size_t)snprintf(buf + o, size - o, "\\x%02x", ch);
 	}
 	buf[o] = 0;
+}
+
+/* the peer's, as SIGHASH_BIT()s; 0 when it sent none */
+unsigned int ike_get_sighashes(const struct ike_msg *m)
+{
+	const struct ike_pl *pl = ike_find_notify(m, N_SIGNATURE_HASH_ALGORITHMS);
+	const uint8_t *d;
+	unsigned int mask = 0;
+	size_t len = 0;
+
+	d = pl ? ike_notify_data(pl, &len) : NULL;
+	for (size_t i = 0; d && i + 1 < len; i += 2) {
+		uint16_t id = (uint16_t)(d[i] << 8 | d[i + 1]);
+
+		if (id < 32)
+			mask |= SIGHASH_BIT(id);
+	}
+	return mask;
 }

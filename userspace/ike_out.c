@@ -149,24 +149,6 @@ void ike_put_sighashes(struct ike_chain *c)
 	ike_pl_notify(c, 0, NULL, 0, N_SIGNATURE_HASH_ALGORITHMS, ids, sizeof(ids));
 }
 
-/* the peer's, as SIGHASH_BIT()s; 0 when it sent none */
-unsigned int ike_get_sighashes(const struct ike_msg *m)
-{
-	const struct ike_pl *pl = ike_find_notify(m, N_SIGNATURE_HASH_ALGORITHMS);
-	const uint8_t *d;
-	unsigned int mask = 0;
-	size_t len = 0;
-
-	d = pl ? ike_notify_data(pl, &len) : NULL;
-	for (size_t i = 0; d && i + 1 < len; i += 2) {
-		uint16_t id = (uint16_t)(d[i] << 8 | d[i + 1]);
-
-		if (id < 32)
-			mask |= SIGHASH_BIT(id);
-	}
-	return mask;
-}
-
 /*
  * CERTREQ (RFC 7296 3.7): the anchors a conn trusts, when it checks
  * certificates.  An unauthenticated IKE_SA_INIT draws @max of them at most

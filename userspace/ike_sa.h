@@ -417,7 +417,6 @@ int ike_frag_input(struct ike_sa *sa, struct ike_msg *m, bool from_init, uint8_t
 		   size_t *plen);
 void ike_frag_reset(struct ike_frags *f);
 void ike_put_sighashes(struct ike_chain *c);
-unsigned int ike_get_sighashes(const struct ike_msg *m);
 void ike_put_certreq(struct ike_chain *c, const struct ike_conn_conf *conf, size_t max);
 bool ike_nat_check(struct ike_sa *sa, const struct ike_msg *m, const struct ike_link *l);
 void ike_put_ke(struct ike_chain *c, struct ike_dh *dh, uint16_t group);
