@@ -450,6 +450,7 @@ int ike_child_keymat(uint16_t prf, struct ike_bytes sk_d, struct ike_bytes gir,
 		     uint8_t *r2i);
 int ike_signed_octets(uint16_t prf, struct ike_bytes sk_p, struct ike_bytes real,
 		      struct ike_bytes nonce, struct ike_bytes id, struct ike_buf *out);
+int ike_shared_key_mac(uint16_t prf, struct ike_bytes key, struct ike_bytes octets, uint8_t *out);
 int ike_psk_auth(uint16_t prf, struct ike_bytes psk, struct ike_bytes sk_p,
 		 struct ike_bytes real, struct ike_bytes nonce, struct ike_bytes id,
 		 uint8_t *out);

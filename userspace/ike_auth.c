@@ -47,21 +47,6 @@ static int psk_auth(struct ike_sa *sa, const struct ike_conn_conf *c, bool of_in
 	return ike_auth_mac(sa, c->psk, c->psk_len, of_initiator, id, idlen, out);
 }
 
-/* what a signature covers: the same octets, signed rather than MACed */
-static int sig_octets(struct ike_sa *sa, bool of_initiator, const uint8_t *id, size_t idlen,
-		      struct ike_buf *b)
-{
-	const struct ike_buf *real = of_initiator ? &sa->init_req : &sa->init_resp;
-
-	return ike_signed_octets(sa->suite.prf,
-				 IKE_BYTES(of_initiator ? sa->keys.sk_pi : sa->keys.sk_pr,
-					   sa->keys.prf_len),
-				 IKE_BYTES(real->p, real->len),
-				 of_initiator ? IKE_BYTES(sa->nr, sa->nr_len) :
-				 IKE_BYTES(sa->ni, sa->ni_len),
-				 IKE_BYTES(id, idlen), b);
-}
-
 /* our CERT payloads, when we sign: the end entity first, then its intermediates */
 static void put_certs(struct ike_out *o, const struct ike_conn_conf *c)
 {
@@ -101,7 +86,7 @@ static int put_auth(struct ike_sa *sa, const struct ike_conn_conf *c, bool of_in
 		return 0;
 	}
 	ike_buf_init(&oct);
-	err = sig_octets(sa, of_initiator, id, idlen, &oct);
+	err = ike_auth_octets(sa, of_initiator, id, idlen, &oct);
 	if (!err) {
 		ike_pl_begin(&o->c, PL_AUTH);
 		err = ike_sig_sign(ike_creds_key(c->creds), sa->peer_sighashes,
@@ -169,7 +154,7 @@ static int check_auth(struct ike_sa *sa, const struct ike_conn_conf *c, const st
 				  &pub, keep->body + 4, &sublen, why, whylen))
 		return -EPERM;
 	ike_buf_init(&oct);
-	err = sig_octets(sa, of_initiator, id->data, id->len, &oct);
+	err = ike_auth_octets(sa, of_initiator, id->data, id->len, &oct);
 	if (!err)
 		err = ike_sig_verify(pub, auth->data, auth->len, IKE_BYTES(oct.p, oct.len), &bad);
 	if (err)

@@ -44,15 +44,44 @@
 int ike_auth_mac(struct ike_sa *sa, const uint8_t *key, size_t keylen, bool of_initiator,
 		 const uint8_t *id, size_t idlen, uint8_t *out)
 {
+	struct ike_buf b;
+	int err;
+
+	ike_buf_init(&b);
+	err = ike_auth_octets(sa, of_initiator, id, idlen, &b);
+	if (!err)
+		err = ike_shared_key_mac(sa->suite.prf, IKE_BYTES(key, keylen),
+					 IKE_BYTES(b.p, b.len), out);
+	if (b.p)
+		ike_wipe(b.p, b.len);
+	ike_buf_free(&b);
+	return err;
+}
+
+/**
+ * ike_auth_octets() - what one side's AUTH covers: RealMessage | Nonce |
+ *		       prf(SK_p, ID') (RFC 7296 2.15), for a MAC or a signature
+ * @sa: the SA
+ * @of_initiator: the initiator's octets, or the responder's
+ * @id: that side's ID payload body
+ * @idlen: its length
+ * @b: gets the octets
+ *
+ * Context: daemon thread.
+ * Return: 0 or a negative errno.
+ */
+int ike_auth_octets(struct ike_sa *sa, bool of_initiator, const uint8_t *id, size_t idlen,
+		    struct ike_buf *b)
+{
 	const struct ike_buf *real = of_initiator ? &sa->init_req : &sa->init_resp;
 
-	return ike_psk_auth(sa->suite.prf, IKE_BYTES(key, keylen),
-			    IKE_BYTES(of_initiator ? sa->keys.sk_pi : sa->keys.sk_pr,
-				      sa->keys.prf_len),
-			    IKE_BYTES(real->p, real->len),
-			    of_initiator ? IKE_BYTES(sa->nr, sa->nr_len) :
-			    IKE_BYTES(sa->ni, sa->ni_len),
-			    IKE_BYTES(id, idlen), out);
+	return ike_signed_octets(sa->suite.prf,
+				 IKE_BYTES(of_initiator ? sa->keys.sk_pi : sa->keys.sk_pr,
+					   sa->keys.prf_len),
+				 IKE_BYTES(real->p, real->len),
+				 of_initiator ? IKE_BYTES(sa->nr, sa->nr_len) :
+				 IKE_BYTES(sa->ni, sa->ni_len),
+				 IKE_BYTES(id, idlen), b);
 }
 
 void ike_eap_free(struct ike_sa *sa)

@@ -165,23 +165,43 @@ int ike_psk_auth(uint16_t prf, struct ike_bytes psk, struct ike_bytes sk_p,
 		 struct ike_bytes real, struct ike_bytes nonce, struct ike_bytes id,
 		 uint8_t *out)
 {
-	static const char pad[] = "Key Pad for IKEv2";
-	size_t plen = ike_prf_len(prf);
-	uint8_t key[IKE_MAX_KEY];
 	struct ike_buf b;
 	int err;
 
-	if (!plen)
+	if (!ike_prf_len(prf))
 		return -EINVAL;
 	ike_buf_init(&b);
 	err = ike_signed_octets(prf, sk_p, real, nonce, id, &b);
 	if (!err)
-		err = ike_prf(prf, psk.p, psk.len, pad, sizeof(pad) - 1, key);
-	if (!err)
-		err = ike_prf(prf, key, plen, b.p, b.len, out);
-	ike_wipe(key, sizeof(key));
+		err = ike_shared_key_mac(prf, psk, IKE_BYTES(b.p, b.len), out);
 	if (b.p)
 		ike_wipe(b.p, b.len);
 	ike_buf_free(&b);
+	return err;
+}
+
+/**
+ * ike_shared_key_mac() - prf(prf(KEY, "Key Pad for IKEv2"), OCTETS)
+ * @prf: the IKE SA's PRF
+ * @key: a PSK, or an EAP method's MSK
+ * @octets: what AUTH covers (ike_signed_octets())
+ * @out: ike_prf_len(@prf) bytes
+ *
+ * Context: any; no I/O.
+ * Return: 0 or a negative errno.
+ */
+int ike_shared_key_mac(uint16_t prf, struct ike_bytes key, struct ike_bytes octets, uint8_t *out)
+{
+	static const char pad[] = "Key Pad for IKEv2";
+	size_t plen = ike_prf_len(prf);
+	uint8_t k[IKE_MAX_KEY];
+	int err;
+
+	if (!plen)
+		return -EINVAL;
+	err = ike_prf(prf, key.p, key.len, pad, sizeof(pad) - 1, k);
+	if (!err)
+		err = ike_prf(prf, k, plen, octets.p, octets.len, out);
+	ike_wipe(k, sizeof(k));
 	return err;
 }

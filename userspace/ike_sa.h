@@ -262,6 +262,8 @@ struct ike_eap {
 
 int ike_auth_mac(struct ike_sa *sa, const uint8_t *key, size_t keylen, bool of_initiator,
 		 const uint8_t *id, size_t idlen, uint8_t *out);
+int ike_auth_octets(struct ike_sa *sa, bool of_initiator, const uint8_t *id, size_t idlen,
+		    struct ike_buf *b);
 void ike_eap_free(struct ike_sa *sa);
 int ike_eap_server_start(struct ike_sa *sa, const struct ike_msg *m, const struct ike_pl *idi,
 			 struct ike_out *o);
