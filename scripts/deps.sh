@@ -36,12 +36,19 @@ swan_pkgs=(strongswan-charon strongswan-swanctl libstrongswan strongswan-libchar
 	libcharon-extra-plugins)
 swan=$cache/strongswan
 swan_ok() { [ "$(cat "$swan/root/.done" 2>/dev/null)" = "${swan_pkgs[*]}" ]; }
+# FreeRADIUS, unpacked too (its package would start a server on this
+# host): radiusd, its EAP and MS-CHAP modules, the dictionaries and the
+# libraries Debian 12 does not have installed; peers.sh writes its config
+rad_pkgs=(freeradius freeradius-common libfreeradius3 libct4 libtalloc2 libwbclient0)
+rad=$cache/freeradius
+rad_ok() { [ "$(cat "$rad/root/.done" 2>/dev/null)" = "${rad_pkgs[*]}" ]; }
 
-[ ${#missing[@]} -eq 0 ] && swan_ok && exit 0
+[ ${#missing[@]} -eq 0 ] && swan_ok && rad_ok && exit 0
 
 if [ "$(id -u)" != 0 ]; then
 	[ ${#missing[@]} -gt 0 ] && echo "esptcp: missing Debian packages: ${missing[*]}" >&2
 	swan_ok || echo "esptcp: strongSwan is not unpacked in $swan" >&2
+	rad_ok || echo "esptcp: FreeRADIUS is not unpacked in $rad" >&2
 	echo "esptcp: run as root (make deps)" >&2
 	exit 1
 fi
@@ -54,21 +61,36 @@ if [ ${#missing[@]} -gt 0 ]; then
 	apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
 fi
 
+# unpack DIR PKG...: Debian packages downloaded as root and unpacked into DIR/root
+unpack() {
+	local dir=$1
+	shift
+	rm -rf "$dir" && mkdir -p "$dir/debs"
+	# root downloads: no world-writable folder whose .debs root then unpacks
+	chmod 0700 "$dir/debs"
+	if ! (cd "$dir/debs" && apt-get -o APT::Sandbox::User=root download -q "$@" >&2) 2>/dev/null; then
+		[ $updated = 1 ] || apt-get update -q >&2
+		updated=1
+		(cd "$dir/debs" && apt-get -o APT::Sandbox::User=root download -q "$@" >&2)
+	fi
+	for d in "$dir"/debs/*.deb; do
+		dpkg-deb -x "$d" "$dir/root"
+	done
+	rm -rf "$dir/debs"
+}
+
 if ! swan_ok; then
 	echo "esptcp: unpacking ${swan_pkgs[*]} into $swan/root" >&2
-	rm -rf "$swan" && mkdir -p "$swan/debs"
-	# root downloads: no world-writable folder whose .debs root then unpacks
-	chmod 0700 "$swan/debs"
-	fetch() { (cd "$swan/debs" && apt-get -o APT::Sandbox::User=root download -q "${swan_pkgs[@]}" >&2); }
-	if ! fetch 2>/dev/null; then
-		[ $updated = 1 ] || apt-get update -q >&2
-		fetch
-	fi
-	for d in "$swan"/debs/*.deb; do
-		dpkg-deb -x "$d" "$swan/root"
-	done
+	unpack "$swan" "${swan_pkgs[@]}"
 	test -x "$swan/root/usr/lib/ipsec/charon"
 	test -x "$swan/root/usr/sbin/swanctl"
-	rm -rf "$swan/debs"
 	echo "${swan_pkgs[*]}" >"$swan/root/.done"
+fi
+
+if ! rad_ok; then
+	echo "esptcp: unpacking ${rad_pkgs[*]} into $rad/root" >&2
+	unpack "$rad" "${rad_pkgs[@]}"
+	test -x "$rad/root/usr/sbin/freeradius"
+	test -f "$rad/root/usr/lib/freeradius/rlm_eap_mschapv2.so"
+	echo "${rad_pkgs[*]}" >"$rad/root/.done"
 fi

@@ -310,9 +310,39 @@ t_eap_we() {
 	n1 ping -c 3 -i 0.3 -W 3 "$T2"
 }
 
+# our gateway relays EAP to FreeRADIUS (RFC 3579): a user in its users
+# file, with the group as Class, logs in and pings; a wrong password and a
+# user whose Access-Accept names no group are refused
+t_eap_radius() {
+	trap 'case_cleanup' EXIT
+	inner_addrs 4
+	pki_setup
+	pki_issue "$P" ca gw p256 "DNS:gw.test"
+	radius_start $NS2 "$_tmp/radius" radius-test-secret "alice:alice-secret-1:testgrp" \
+		"bob:bob-secret-2" "carol:carol-secret-3:testgrp"
+	mine $NS2 responder udp auth=pubkey remote-auth=eap "cert=$P/gw.pem" "key=$P/gw.key" \
+		local-id=gw.test remote-id=%any radius=127.0.0.1 \
+		'radius-secret="radius-test-secret"' group=testgrp \
+		"pool=$EVIP-10.3.0.9" "local-ts=$T2/32"
+	swan_eap alice alice alice-secret-1
+	# (another user than alice: strongSwan keeps one EAP secret an identity)
+	swan_eap wrong carol not-carols-password
+	swan_eap bob bob bob-secret-2
+	swan_start $NS1 "$_tmp/swan1" roadwarrior
+	swan_refused wrong "EAP user carol: rejected by the RADIUS server"
+	swan_refused bob "EAP user bob: not in the conn's group"
+	swan_initiate "$_tmp/swan1" alice
+	mine_up
+	grep -q "peer alice by EAP-MSCHAPv2 (group testgrp)" "$_tmp/mine.out"
+	wait_for 50 sh -c "ip -n $NS1 route get $T2 | grep -q 'src $EVIP'"
+	n1 ping -c 3 -i 0.3 -W 3 "$T2"
+	[ "$(mine_stat radius_replies)" -ge 6 ]
+	[ "$(mine_stat radius_bad)" = 0 ]
+}
+
 # CI time: strongSwan speaks UDP only, so these are the helper's own logic;
-# the kernel tier runs each role once
-helper_only="ed25519 refused-we frag-swan"
+# the kernel tier runs one certificate case, the full tier all of them
+helper_only="we-p384 ed25519 refused refused-we eap-swan eap-we eap-radius frag-we frag-swan"
 debug_subset=""
 
 esptcp_load
@@ -330,6 +360,8 @@ t_case_subset eap-swan "strongSwan road warriors log in with EAP-MSCHAPv2: addre
 	t_eap_swan
 t_case_subset eap-we "our client logs in with EAP-MSCHAPv2 to strongSwan's gateway; a wrong password is refused" \
 	t_eap_we
+t_case_subset eap-radius "EAP relayed to FreeRADIUS: a user logs in and pings; a wrong password and no group refused" \
+	t_eap_radius
 t_case_subset frag-we "4 KB chains over a 1280-byte path without IP fragments: IKE fragments (we initiate)" \
 	t_frag we
 t_case_subset frag-swan "4 KB chains over a 1280-byte path without IP fragments: IKE fragments (strongSwan initiates)" \

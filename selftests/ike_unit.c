@@ -21,6 +21,8 @@
 #include "../userspace/ike_reqid.h"
 #include "../userspace/ike_cert.h"
 #include "../userspace/ike_eap.h"
+#include "../userspace/ike_radius.h"
+#include <openssl/hmac.h>
 #include <sys/stat.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -1436,6 +1438,170 @@ TEST(users_file)
 	fclose(f);
 	EXPECT_EQ(-EINVAL, ike_users_load(path, &u, why, sizeof(why)));
 	EXPECT_NE(NULL, strstr(why, ":2:"));
+	unlink(path);
+}
+
+/* ---- RADIUS for EAP (ike_radius.c) ---- */
+
+static void md5_of(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, uint8_t out[16])
+{
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+
+	EVP_DigestInit_ex(c, EVP_md5(), NULL);
+	EVP_DigestUpdate(c, a, alen);
+	if (blen)
+		EVP_DigestUpdate(c, b, blen);
+	EVP_DigestFinal_ex(c, out, NULL);
+	EVP_MD_CTX_free(c);
+}
+
+/* RFC 2548 2.4.2, the server's side: salt, then the key (length first) in blocks */
+static size_t mppe_encrypt(const uint8_t *key, size_t klen, const char *secret,
+			   const uint8_t req[16], uint8_t *out)
+{
+	uint8_t p[48] = { 0 }, b[16], buf[64];
+	size_t n = (1 + klen + 15) / 16 * 16;
+
+	out[0] = 0x80 | 0x12;
+	out[1] = 0x34;
+	p[0] = (uint8_t)klen;
+	memcpy(p + 1, key, klen);
+	for (size_t i = 0; i < n; i += 16) {
+		size_t sl = strlen(secret);
+
+		memcpy(buf, secret, sl);
+		if (i) {
+			memcpy(buf + sl, out + 2 + i - 16, 16);
+			md5_of(buf, sl + 16, NULL, 0, b);
+		} else {
+			memcpy(buf + sl, req, 16);
+			memcpy(buf + sl + 16, out, 2);
+			md5_of(buf, sl + 18, NULL, 0, b);
+		}
+		for (int j = 0; j < 16; j++)
+			out[2 + i + j] = p[i + j] ^ b[j];
+	}
+	return 2 + n;
+}
+
+TEST(radius_codec)
+{
+	static const char secret[] = "radius test secret";
+	static const uint8_t eap_resp[] = { 2, 7, 0, 10, 1, 'a', 'l', 'i', 'c', 'e' };
+	uint8_t req_auth[16], recv[16], send[16], mac[16], pkt[600], v[64];
+	struct ike_radius_req q = { .id = 42, .user = "alice", .nas_id = "esptcp",
+				    .calling = "192.0.2.1", .eap = eap_resp,
+				    .eap_len = sizeof(eap_resp) };
+	struct ike_radius_reply r;
+	struct ike_buf b;
+	size_t len = 20, ma, n;
+	unsigned int ml;
+
+	for (int i = 0; i < 16; i++) {
+		req_auth[i] = (uint8_t)(i * 11);
+		recv[i] = (uint8_t)(0xa0 + i);
+		send[i] = (uint8_t)(0x50 + i);
+	}
+	memcpy(q.authenticator, req_auth, 16);
+	ike_buf_init(&b);
+	ASSERT_EQ(0, ike_radius_request(&b, &q, IKE_BYTES(secret, strlen(secret))));
+	EXPECT_EQ(RADIUS_ACCESS_REQUEST, b.p[0]);
+	EXPECT_EQ(42, b.p[1]);
+	EXPECT_EQ(b.len, (size_t)(b.p[2] << 8 | b.p[3]));
+	/* the Message-Authenticator (last) is HMAC-MD5 over the packet with it zeroed */
+	ASSERT_EQ(80, b.p[b.len - 18]);
+	memcpy(mac, b.p + b.len - 16, 16);
+	memset(b.p + b.len - 16, 0, 16);
+	HMAC(EVP_md5(), secret, (int)strlen(secret), b.p, b.len, v, &ml);
+	EXPECT_EQ(0, memcmp(v, mac, 16));
+	ike_buf_free(&b);
+
+	/* an Access-Accept: EAP-Success, Class, the MPPE keys, a Message-Authenticator */
+	pkt[0] = RADIUS_ACCESS_ACCEPT;
+	pkt[1] = 42;
+	pkt[len++] = 79;
+	pkt[len++] = 6;
+	pkt[len++] = 3;
+	pkt[len++] = 7;
+	pkt[len++] = 0;
+	pkt[len++] = 4;
+	pkt[len++] = 25;
+	pkt[len++] = 9;
+	memcpy(pkt + len, "testgrp", 7);
+	len += 7;
+	for (int k = 0; k < 2; k++) {
+		n = mppe_encrypt(k ? send : recv, 16, secret, req_auth, v);
+		pkt[len++] = 26;
+		pkt[len++] = (uint8_t)(2 + 4 + 2 + n);
+		pkt[len++] = 0;
+		pkt[len++] = 0;
+		pkt[len++] = 0x01;
+		pkt[len++] = 0x37;
+		pkt[len++] = k ? 16 : 17;
+		pkt[len++] = (uint8_t)(2 + n);
+		memcpy(pkt + len, v, n);
+		len += n;
+	}
+	pkt[len++] = 80;
+	pkt[len++] = 18;
+	ma = len;
+	memset(pkt + len, 0, 16);
+	len += 16;
+	pkt[2] = (uint8_t)(len >> 8);
+	pkt[3] = (uint8_t)len;
+	memcpy(pkt + 4, req_auth, 16);
+	HMAC(EVP_md5(), secret, (int)strlen(secret), pkt, len, pkt + ma, &ml);
+	{
+		uint8_t tmp[620];
+
+		memcpy(tmp, pkt, len);
+		memcpy(tmp + len, secret, strlen(secret));
+		md5_of(tmp, len + strlen(secret), NULL, 0, pkt + 4);
+	}
+	ASSERT_EQ(0, ike_radius_reply(pkt, len, req_auth, IKE_BYTES(secret, strlen(secret)), &r));
+	EXPECT_EQ(RADIUS_ACCESS_ACCEPT, r.code);
+	EXPECT_EQ(4u, r.eap_len);
+	EXPECT_EQ(3, r.eap[0]);
+	EXPECT_STREQ("testgrp", r.class_);
+	ASSERT_EQ(16u, r.recv_len);
+	ASSERT_EQ(16u, r.send_len);
+	EXPECT_EQ(0, memcmp(r.recv_key, recv, 16));
+	EXPECT_EQ(0, memcmp(r.send_key, send, 16));
+	/* another secret, another request, a flipped byte: refused */
+	EXPECT_EQ(-EBADMSG, ike_radius_reply(pkt, len, req_auth, IKE_BYTES("other", 5), &r));
+	req_auth[0] ^= 1;
+	EXPECT_EQ(-EBADMSG, ike_radius_reply(pkt, len, req_auth,
+					     IKE_BYTES(secret, strlen(secret)), &r));
+	req_auth[0] ^= 1;
+	pkt[len - 20] ^= 1;
+	EXPECT_EQ(-EBADMSG, ike_radius_reply(pkt, len, req_auth,
+					     IKE_BYTES(secret, strlen(secret)), &r));
+	/* cut anywhere: refused */
+	for (size_t cut = 0; cut < len; cut += 3)
+		EXPECT_EQ(-EBADMSG, ike_radius_reply(pkt, cut, req_auth,
+						     IKE_BYTES(secret, strlen(secret)), &r));
+}
+
+/* EAP needs a gateway that proves itself with its key (RFC 7296 2.16) */
+TEST(eap_conf)
+{
+	char path[] = "/tmp/ike_unit_users.XXXXXX", lines[512];
+	struct ike_conf conf;
+	int fd = mkstemp(path);
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(22, write(fd, "alice password=\"x1\"\n\n", 22));
+	close(fd);
+	chmod(path, 0600);
+	/* a PSK gateway with EAP clients: refused */
+	snprintf(lines, sizeof(lines), "local-ts = 10.0.0.0/8\nremote-ts = 10.0.0.0/8\n"
+		 "remote-auth = eap\nusers = %s\n", path);
+	EXPECT_NE(0, load_conf(lines, &conf));
+	/* the same with the PSK for the clients' side only: loads (the check is EAP's) */
+	snprintf(lines, sizeof(lines), "local-ts = 10.0.0.0/8\nremote-ts = 10.0.0.0/8\n"
+		 "users = %s\n", path);
+	EXPECT_EQ(0, load_conf(lines, &conf));
+	ike_conf_free(&conf);
 	unlink(path);
 }
 

@@ -87,6 +87,12 @@
 #                           under timeout $PEERS_TIMEOUT (default 20 s)
 #   pluto_stop DIR          whack --shutdown (then SIGKILL), flush xfrm
 #
+#   radius_start NS DIR SECRET USER:PASSWORD[:CLASS]...
+#                           FreeRADIUS in NS on 127.0.0.1:1812, EAP-MSCHAPv2
+#                           for these users (CLASS: the Class attribute of
+#                           their Access-Accept); its client is 127.0.0.1
+#   radius_stop DIR         stop it
+#
 #   peers_stop_all          stop every daemon this script started
 #   peers_dump [LINES]      the tail of every daemon log of this case and the
 #                           xfrm states and policies of its namespace, as TAP
@@ -423,6 +429,129 @@ swan_stop() { # swan_stop DIR
 	_peers_flush "$ns"
 }
 
+# --- FreeRADIUS ---
+
+PEERS_RAD=${PEERS_RAD:-${ESPTCP_CACHE:-/var/cache/esptcp}/freeradius/root}
+
+# radius_start NS DIR SECRET USER:PASSWORD[:CLASS]...: FreeRADIUS (unpacked
+# by make deps) in NS on 127.0.0.1:1812 for a client at 127.0.0.1 with
+# SECRET, EAP-MSCHAPv2 for the users given (a CLASS goes into the
+# Access-Accept's Class attribute)
+radius_start() {
+	local ns=$1 dir=$2 secret=$3 log u
+	shift 3
+	if [ ! -x "$PEERS_RAD/usr/sbin/freeradius" ]; then
+		echo "# no FreeRADIUS in $PEERS_RAD (make deps unpacks it)"
+		return 1
+	fi
+	mkdir -p "$dir"
+	echo "$ns" >"$dir/ns"
+	log=$(_peers_log "$dir")
+	: >"$dir/users"
+	for u in "$@"; do
+		IFS=: read -r name pw class <<<"$u"
+		printf '%s Cleartext-Password := "%s"\n' "$name" "$pw" >>"$dir/users"
+		[ -n "$class" ] && printf '\tClass := "%s"\n' "$class" >>"$dir/users"
+	done
+	cat >"$dir/radiusd.conf" <<EOF
+prefix = /usr
+exec_prefix = /usr
+sysconfdir = $dir
+localstatedir = $dir
+sbindir = /usr/sbin
+logdir = $dir
+raddbdir = $dir
+radacctdir = $dir
+name = radiusd
+confdir = $dir
+modconfdir = $dir
+run_dir = $dir
+db_dir = $dir
+libdir = $PEERS_RAD/usr/lib/freeradius
+pidfile = $dir/radiusd.pid
+max_request_time = 30
+cleanup_delay = 5
+max_requests = 1024
+hostname_lookups = no
+log {
+	destination = stdout
+	auth = yes
+}
+security {
+	allow_core_dumps = no
+	max_attributes = 200
+	reject_delay = 0
+	status_server = no
+}
+thread pool {
+	start_servers = 1
+	max_servers = 2
+	min_spare_servers = 1
+	max_spare_servers = 2
+	max_requests_per_server = 0
+}
+client gw {
+	ipaddr = 127.0.0.1
+	secret = $secret
+	require_message_authenticator = yes
+}
+modules {
+	files {
+		filename = $dir/users
+	}
+	mschap {
+	}
+	eap {
+		default_eap_type = mschapv2
+		timer_expire = 60
+		max_sessions = 64
+		mschapv2 {
+		}
+	}
+}
+server default {
+	listen {
+		type = auth
+		ipaddr = 127.0.0.1
+		port = 1812
+	}
+	authorize {
+		files
+		eap {
+			ok = return
+		}
+	}
+	authenticate {
+		Auth-Type MS-CHAP {
+			mschap
+		}
+		eap
+	}
+}
+EOF
+	ip -n "$ns" link set lo up
+	echo "# [$ns] freeradius -X ($dir, log $log)"
+	LD_LIBRARY_PATH=$PEERS_RAD/usr/lib/x86_64-linux-gnu:$PEERS_RAD/usr/lib/freeradius \
+		ip netns exec "$ns" "$PEERS_RAD/usr/sbin/freeradius" -X -d "$dir" \
+		-D "$PEERS_RAD/usr/share/freeradius" -n radiusd >>"$log" 2>&1 &
+	echo $! >"$dir/pid"
+	_peers_started radius "$dir"
+	if ! wait_for 150 grep -q "Ready to process requests" "$log"; then
+		tail -n 20 "$log"
+		return 1
+	fi
+}
+
+radius_stop() { # radius_stop DIR
+	local dir=$1 pid
+	[ -f "$dir/pid" ] || return 0
+	pid=$(cat "$dir/pid")
+	kill "$pid" 2>/dev/null || true
+	_peers_wait_gone "$pid" 50
+	wait "$pid" 2>/dev/null || true
+	rm -f "$dir/pid"
+}
+
 # --- libreswan ---
 
 whack_() { # whack_ DIR ARGS...: under timeout $PEERS_TIMEOUT (20 s)
@@ -608,6 +737,7 @@ peers_stop_all() {
 		case $kind in
 		swan) swan_stop "$dir" ;;
 		pluto) pluto_stop "$dir" ;;
+		radius) radius_stop "$dir" ;;
 		esac
 	done <"$_tmp/peers.list"
 	rm -f "$_tmp/peers.list"

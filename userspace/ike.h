@@ -499,6 +499,11 @@ struct ike_conn_conf {
 	char users_path[256];
 	struct ike_users *users;
 	char eap_group[64];
+	/* or the EAP relayed to a RADIUS server (RFC 3579) */
+	bool radius_set;
+	struct sockaddr_storage radius;
+	uint8_t radius_secret[128];
+	size_t radius_secret_len;
 	/* a client's EAP identity and its password's NT hash */
 	char eap_identity[IKE_EAP_ID_MAX];
 	uint8_t eap_nt_hash[16];

@@ -539,8 +539,10 @@ static void finish_responder(struct ike_sa *sa, const struct ike_conn_conf *c,
 	} else {
 		ike_pl_notify(&o.c, 0, NULL, 0, child_err, NULL, 0);
 	}
-	if (ike_out_respond(sa, &o))
+	if (ike_out_respond(sa, &o)) {
 		ike_sa_die(sa, "cannot build the IKE_AUTH response", false);
+		return;
+	}
 	ike_eap_free(sa);
 }
 
@@ -582,38 +584,66 @@ static void eap_begin(struct ike_sa *sa, const struct ike_conn_conf *c, const st
 		ike_sa_die(sa, "cannot build the IKE_AUTH response", false);
 }
 
+/*
+ * The answer to a client's EAP round: an EAP request (@rc 0), or a refusal
+ * (@rc < 0: EAP-Failure and AUTHENTICATION_FAILED, one log line, the SA
+ * fails and only answers retransmissions).  Return: true when answered.
+ */
+static bool eap_answer(struct ike_sa *sa, int rc, struct ike_out *o)
+{
+	char id[IKE_EAP_ID_MAX * 4], line[800];
+
+	if (rc == 0) {
+		if (ike_out_respond(sa, o))
+			ike_sa_fail(sa, "cannot build the IKE_AUTH response");
+		return true;
+	}
+	if (rc > 0)
+		return false;
+	ike_id_format(ID_KEY_ID, (const uint8_t *)sa->eap->user, strlen(sa->eap->user), id,
+		      sizeof(id));
+	ike_pl_notify(&o->c, 0, NULL, 0, N_AUTHENTICATION_FAILED, NULL, 0);
+	ike_out_respond(sa, o);
+	snprintf(line, sizeof(line), "AUTHENTICATION_FAILED: EAP user %s: %s",
+		 *id ? id : "(none)", sa->eap->why);
+	sa->d->st.auth_failed++;
+	ike_init_failed(sa->d);
+	ike_sa_fail(sa, line);
+	return true;
+}
+
+/* the RADIUS server answered a client's EAP round (or did not: @r NULL) */
+void ike_auth_radius(struct ike_sa *sa, const struct ike_radius_reply *r)
+{
+	struct ike_out o;
+
+	if (sa->state != SA_HALF_OPEN)
+		return;
+	ike_out_begin(sa, &o, IKE_AUTH, true, sa->eap->rad.msgid);
+	eap_answer(sa, ike_eap_radius_input(sa, r, &o), &o);
+}
+
 /* the next round of EAP with a client, and the end of it */
 static void eap_request(struct ike_sa *sa, const struct ike_msg *m)
 {
 	struct peer_id keep = { .body = { ID_KEY_ID } };
 	struct ike_msg first;
 	struct ike_out o;
-	char id[IKE_EAP_ID_MAX * 4];
 	int rc;
 
+	/* its retransmission while the RADIUS server thinks: the answer comes */
+	if (sa->eap->rad.pending && m->hdr.msgid == sa->eap->rad.msgid) {
+		sa->d->st.rx_retransmits++;
+		return;
+	}
 	ike_out_begin(sa, &o, IKE_AUTH, true, m->hdr.msgid);
 	rc = ike_eap_server_input(sa, m, &o);
-	if (rc == 0) {
-		if (ike_out_respond(sa, &o))
-			ike_sa_die(sa, "cannot build the IKE_AUTH response", false);
+	if (eap_answer(sa, rc, &o))
 		return;
-	}
-	ike_id_format(ID_KEY_ID, (const uint8_t *)sa->eap->user, strlen(sa->eap->user), id,
-		      sizeof(id));
-	if (rc < 0) {
-		char line[800];
-
-		ike_pl_notify(&o.c, 0, NULL, 0, N_AUTHENTICATION_FAILED, NULL, 0);
-		ike_out_respond(sa, &o);
-		snprintf(line, sizeof(line), "AUTHENTICATION_FAILED: EAP user %s: %s",
-			 *id ? id : "(none)", sa->eap->why);
-		sa->d->st.auth_failed++;
-		ike_init_failed(sa->d);
-		ike_sa_fail(sa, line);
-		return;
-	}
 	ike_buf_free(&o.in);
 	ike_buf_free(&o.b);
+	if (rc == 2)
+		return;
 	if (ike_eap_first(sa, &first)) {
 		ike_msg_free(&first);
 		ike_sa_die(sa, "the first IKE_AUTH request is gone", false);

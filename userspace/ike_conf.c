@@ -621,6 +621,27 @@ static int conn_key(struct ike_conn_conf *c, const char *k, const char *v)
 		if (v[0] != '/' || strlen(v) >= sizeof(c->users_path))
 			return -EINVAL;
 		snprintf(c->users_path, sizeof(c->users_path), "%s", v);
+	} else if (!strcmp(k, "radius")) {
+		/* ADDRESS, or ADDRESS@PORT (a port after an IPv6 address reads badly) */
+		char a[INET6_ADDRSTRLEN + 8], *at;
+		unsigned long port = 1812;
+
+		if (strlen(v) >= sizeof(a))
+			return -EINVAL;
+		snprintf(a, sizeof(a), "%s", v);
+		at = strchr(a, '@');
+		if (at) {
+			*at = 0;
+			if (parse_uint(at + 1, 65535, &port) || !port)
+				return -EINVAL;
+		}
+		if (parse_addr(a, &c->radius))
+			return -EINVAL;
+		ike_ss_set_port(&c->radius, (uint16_t)port);
+		c->radius_set = true;
+	} else if (!strcmp(k, "radius-secret")) {
+		return parse_psk(v, c->radius_secret, sizeof(c->radius_secret),
+				 &c->radius_secret_len);
 	} else if (!strcmp(k, "group")) {
 		if (!*v || strlen(v) >= sizeof(c->eap_group) || strchr(v, ','))
 			return -EINVAL;
@@ -794,14 +815,19 @@ static int load_eap(const char *path, struct ike_conn_conf *c)
 {
 	char err[512];
 
-	if ((c->remote_auth == AUTHM_EAP && (c->initiator || c->local_auth == AUTHM_EAP)) ||
-	    (c->local_auth == AUTHM_EAP && !c->initiator)) {
+	/*
+	 * RFC 7296 2.16: with EAP the gateway proves itself with its key; with a
+	 * PSK every client could pose as the gateway and collect the others'
+	 * MS-CHAPv2 responses, to crack offline.
+	 */
+	if ((c->remote_auth == AUTHM_EAP && (c->initiator || c->local_auth != AUTHM_PUBKEY)) ||
+	    (c->local_auth == AUTHM_EAP && (!c->initiator || c->remote_auth != AUTHM_PUBKEY))) {
 		fprintf(stderr, "esptcp: %s: [conn %s]: EAP is how a client (initiator) logs in "
-			"to a gateway (responder) that proves itself with a psk or certificate\n",
-			path, c->name);
+			"to a gateway (responder) that proves itself with its certificate "
+			"(local-auth = pubkey there, remote-auth = pubkey here)\n", path, c->name);
 		return -EINVAL;
 	}
-	if (c->remote_auth == AUTHM_EAP &&
+	if (c->remote_auth == AUTHM_EAP && !c->radius_set &&
 	    ike_users_load(c->users_path, &c->users, err, sizeof(err))) {
 		fprintf(stderr, "esptcp: %s: [conn %s]: %s\n", path, c->name, err);
 		return -EINVAL;
@@ -868,8 +894,10 @@ static int check_conn(const char *path, struct ike_conn_conf *c)
 		miss = "cert and key (auth = pubkey)";
 	else if (c->remote_auth == AUTHM_PUBKEY && !*c->ca)
 		miss = "ca (the peer's trust anchors, remote-auth = pubkey)";
-	else if (c->remote_auth == AUTHM_EAP && !*c->users_path)
-		miss = "users (the EAP users file, remote-auth = eap)";
+	else if (c->remote_auth == AUTHM_EAP && !*c->users_path && !c->radius_set)
+		miss = "users or radius (remote-auth = eap)";
+	else if (c->radius_set && !c->radius_secret_len)
+		miss = "radius-secret";
 	else if (c->local_auth == AUTHM_EAP && !c->eap_secret)
 		miss = "eap-password (local-auth = eap)";
 	else if (!c->local_ts.n || (!c->remote_ts.n && !c->pool_set))
@@ -1032,6 +1060,7 @@ void ike_conf_free(struct ike_conf *conf)
 		ike_creds_free(conf->conns[i].creds);
 		ike_users_free(conf->conns[i].users);
 		ike_wipe(conf->conns[i].eap_nt_hash, sizeof(conf->conns[i].eap_nt_hash));
+		ike_wipe(conf->conns[i].radius_secret, sizeof(conf->conns[i].radius_secret));
 	}
 	free(conf->conns);
 	conf->conns = NULL;

@@ -246,6 +246,11 @@ static struct ike_sa *successor(struct ike_sa *old, bool we_started, uint64_t sp
 	sa->init_peer = old->init_peer;
 	memcpy(sa->peer_id, old->peer_id, sizeof(sa->peer_id));
 	sa->peer_id_len = old->peer_id_len;
+	/* who logged in, for show and updown, and what IKE_SA_INIT agreed */
+	memcpy(sa->eap_user, old->eap_user, sizeof(sa->eap_user));
+	memcpy(sa->eap_group, old->eap_group, sizeof(sa->eap_group));
+	sa->frag = old->frag;
+	sa->peer_sighashes = old->peer_sighashes;
 	sa->nat_here = old->nat_here;
 	sa->nat_there = old->nat_there;
 	sa->mobike = old->mobike;

@@ -225,7 +225,8 @@ static const struct {
 	STAT(per_source_dropped), STAT(dpd_sent), STAT(dpd_answered), STAT(info_answered),
 	STAT(nat_keepalives), STAT(moved_address), STAT(nat_mappings), STAT(quiet_checks),
 	STAT(vip_leased), STAT(vip_exhausted), STAT(updown_failed), STAT(updown_dropped),
-	STAT(frag_sent), STAT(frag_received),
+	STAT(frag_sent), STAT(frag_received), STAT(radius_replies), STAT(radius_bad),
+	STAT(radius_timeouts),
 };
 
 /* SIGUSR1 and exit: one line, "esptcp: stats NAME VALUE ..." */
@@ -474,6 +475,8 @@ int esptcp_ike_main(int argc, char **argv)
 						strerror(-n));
 			} else if (kind == OBJ_LINK) {
 				ike_link_event(&d, ev[i].data.ptr);
+			} else if (kind == OBJ_RADIUS) {
+				ike_aaa_event(&d);
 			} else {
 				ike_sock_event(&d, ev[i].data.ptr);
 			}
@@ -494,6 +497,7 @@ int esptcp_ike_main(int argc, char **argv)
 	while (d.sas)
 		ike_sa_shutdown(d.sas);
 	ike_updown_drain(&d, mono_ms);
+	ike_aaa_close(&d);
 	ike_leases_tick(&d, true);
 	print_stats(&d);
 	if (status_path[0])

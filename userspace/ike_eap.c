@@ -91,6 +91,7 @@ void ike_eap_free(struct ike_sa *sa)
 	if (sa->eap->first.p)
 		ike_wipe(sa->eap->first.p, sa->eap->first.len);
 	ike_buf_free(&sa->eap->first);
+	ike_buf_free(&sa->eap->rad.pkt);
 	ike_wipe(sa->eap, sizeof(*sa->eap));
 	free(sa->eap);
 	sa->eap = NULL;
@@ -128,7 +129,8 @@ static void put_mschap(struct ike_out *o, uint8_t code, uint8_t ident, uint8_t o
 	b[1] = ms_id;
 	b[2] = (uint8_t)((4 + len) >> 8);
 	b[3] = (uint8_t)(4 + len);
-	memcpy(b + 4, data, len);
+	if (len)
+		memcpy(b + 4, data, len);
 	/* a peer's Success acknowledgement is the opcode alone */
 	put_eap(o, code, ident, EAP_TYPE_MSCHAPV2, b,
 		code == EAP_RESPONSE && (op == MSCHAPV2_SUCCESS || op == MSCHAPV2_FAILURE) ? 1 :
@@ -236,8 +238,10 @@ static int server_response(struct ike_sa *sa, const uint8_t *d, size_t len, stru
 	}
 	if (!known || CRYPTO_memcmp(want, e->nt_resp, 24)) {
 		ike_wipe(nt_hash, sizeof(nt_hash));
+		ike_wipe(want, sizeof(want));
 		return fail(sa, known ? "wrong password" : "unknown user");
 	}
+	ike_wipe(want, sizeof(want));
 	if (*c->eap_group && !ike_users_in_group(c->users, e->user, c->eap_group)) {
 		ike_wipe(nt_hash, sizeof(nt_hash));
 		return fail(sa, "not in the conn's group");
@@ -257,6 +261,94 @@ static int server_response(struct ike_sa *sa, const uint8_t *d, size_t len, stru
 	return 0;
 }
 
+/*
+ * RADIUS: the client's EAP response goes to the server as it is (the
+ * identity kept from the first), and the IKE_AUTH request waits for the
+ * reply (ike_eap_radius_input()).
+ */
+static int relay(struct ike_sa *sa, uint32_t msgid, const uint8_t *d, size_t len)
+{
+	struct ike_eap *e = sa->eap;
+
+	if (e->step == ESTEP_IDENTITY) {
+		if (d[4] != EAP_TYPE_IDENTITY || len - 5 >= sizeof(e->user) ||
+		    !printable(d + 5, len - 5))
+			return fail(sa, "no usable EAP identity");
+		memcpy(e->user, d + 5, len - 5);
+		e->user[len - 5] = 0;
+	} else if (e->step != ESTEP_RADIUS) {
+		return fail(sa, "an EAP message out of turn");
+	}
+	if (len > sizeof(e->rad.eap))
+		return fail(sa, "an EAP message too long to relay");
+	memcpy(e->rad.eap, d, len);
+	e->rad.eap_len = len;
+	e->rad.msgid = msgid;
+	e->step = ESTEP_RADIUS;
+	if (ike_aaa_send(sa))
+		return fail(sa, "cannot send to the RADIUS server");
+	return 2;
+}
+
+/**
+ * ike_eap_radius_input() - the RADIUS server's reply, for the client
+ * @sa: the SA (sa->eap set, the reply's request no longer pending)
+ * @r: the reply, checked (NULL: the server did not answer)
+ * @o: a response begun (to the IKE_AUTH request that waited): gets the
+ *     server's EAP message, and for a refusal EAP-Failure
+ *
+ * An Access-Challenge carries the next EAP request; an Access-Accept the
+ * EAP-Success and the MS-MPPE keys, which make the MSK (and, with a group,
+ * Class or Filter-Id must name it); anything else refuses the client.
+ *
+ * Context: daemon thread.
+ * Return: 0 (answer @o), -EPERM (answer @o; the reason in sa->eap->why).
+ */
+int ike_eap_radius_input(struct ike_sa *sa, const struct ike_radius_reply *r, struct ike_out *o)
+{
+	const struct ike_conn_conf *c = sa->conf;
+	struct ike_eap *e = sa->eap;
+	const uint8_t *d = r ? r->eap : NULL;
+	size_t len = r ? r->eap_len : 0;
+	int err = 0;
+
+	if (!r) {
+		err = fail(sa, "the RADIUS server did not answer");
+	} else if (r->code == RADIUS_ACCESS_CHALLENGE) {
+		if (len < 5 || d[0] != EAP_REQUEST || (size_t)(d[2] << 8 | d[3]) != len)
+			return fail(sa, "an Access-Challenge without an EAP request");
+		memcpy(e->rad.state, r->state, r->state_len);
+		e->rad.state_len = r->state_len;
+		e->ident = d[1];
+		ike_pl_begin(&o->c, PL_EAP);
+		ike_put(&o->in, d, len);
+		return 0;
+	} else if (r->code == RADIUS_ACCESS_ACCEPT) {
+		if (!r->recv_len || !r->send_len || r->recv_len + r->send_len > sizeof(e->msk))
+			err = fail(sa, "an Access-Accept without MS-MPPE keys (no MSK)");
+		else if (*c->eap_group && strcmp(r->class_, c->eap_group) &&
+			 strcmp(r->filter_id, c->eap_group))
+			err = fail(sa, "not in the conn's group (Class, Filter-Id)");
+		if (!err) {
+			/* MSK = MS-MPPE-Recv-Key | MS-MPPE-Send-Key, zero-padded */
+			memset(e->msk, 0, sizeof(e->msk));
+			memcpy(e->msk, r->recv_key, r->recv_len);
+			memcpy(e->msk + r->recv_len, r->send_key, r->send_len);
+			e->have_msk = true;
+			put_eap(o, EAP_SUCCESS, e->ident, 0, NULL, 0);
+			e->step = ESTEP_AUTH;
+			return 0;
+		}
+	} else {
+		err = fail(sa, r->code == RADIUS_ACCESS_REJECT ? "rejected by the RADIUS server" :
+			   "an answer from the RADIUS server that is no answer");
+	}
+	put_eap(o, EAP_FAILURE, e->ident, 0, NULL, 0);
+	return err;
+}
+
+static int server_step(struct ike_sa *sa, const struct ike_msg *m, struct ike_out *o);
+
 /**
  * ike_eap_server_input() - the client's next IKE_AUTH request
  * @sa: the SA (sa->eap set)
@@ -265,7 +357,8 @@ static int server_response(struct ike_sa *sa, const uint8_t *d, size_t len, stru
  *
  * Context: daemon thread.
  * Return: 0 (answer @o), 1 (the client's AUTH with the MSK checked out: the
- * caller finishes the SA, @o unused), -EPERM (refused: answer @o, which
+ * caller finishes the SA, @o unused), 2 (relayed to the RADIUS server: the
+ * answer waits for its reply, @o unused), -EPERM (refused: answer @o, which
  * carries EAP-Failure; the reason is in sa->eap->why).
  */
 int ike_eap_server_input(struct ike_sa *sa, const struct ike_msg *m, struct ike_out *o)
@@ -273,23 +366,40 @@ int ike_eap_server_input(struct ike_sa *sa, const struct ike_msg *m, struct ike_
 	struct ike_eap *e = sa->eap;
 	const struct ike_pl *auth = ike_find(m, PL_AUTH);
 	uint8_t want[64];
-	const uint8_t *d;
-	size_t len = 0;
-	int err = 0;
+	bool ok;
+	int err;
 
 	if (e->step == ESTEP_AUTH) {
 		if (!auth || auth->len != 4 + sa->keys.prf_len || auth->data[0] != AUTH_SHARED_KEY_MIC)
 			return fail(sa, "no AUTH with the EAP key after EAP-Success");
-		if (ike_auth_mac(sa, e->msk, sizeof(e->msk), true, e->first_id, e->first_id_len,
-				 want) ||
-		    !ike_memeq(want, auth->data + 4, sa->keys.prf_len))
+		ok = !ike_auth_mac(sa, e->msk, sizeof(e->msk), true, e->first_id, e->first_id_len,
+				   want) && ike_memeq(want, auth->data + 4, sa->keys.prf_len);
+		ike_wipe(want, sizeof(want));
+		if (!ok)
 			return fail(sa, "the AUTH made with the EAP key does not verify");
 		e->step = ESTEP_DONE;
 		return 1;
 	}
+	err = server_step(sa, m, o);
+	/* every refusal during EAP ends in EAP-Failure */
+	if (err < 0)
+		put_eap(o, EAP_FAILURE, e->ident, 0, NULL, 0);
+	return err;
+}
+
+/* one EAP round of the gateway's (ike_eap_server_input()) */
+static int server_step(struct ike_sa *sa, const struct ike_msg *m, struct ike_out *o)
+{
+	struct ike_eap *e = sa->eap;
+	const uint8_t *d;
+	size_t len = 0;
+	int err = 0;
+
 	d = get_eap(m, &len);
 	if (!d || d[0] != EAP_RESPONSE || d[1] != e->ident)
 		err = fail(sa, "expected an EAP response to our request");
+	else if (sa->conf->radius_set)
+		return relay(sa, m->hdr.msgid, d, len);
 	else if (d[4] == EAP_TYPE_NAK)
 		err = fail(sa, "the client does not do EAP-MSCHAPv2");
 	else if (e->step == ESTEP_IDENTITY) {
@@ -320,8 +430,6 @@ int ike_eap_server_input(struct ike_sa *sa, const struct ike_msg *m, struct ike_
 	} else {
 		err = fail(sa, "an EAP message out of turn");
 	}
-	if (err)
-		put_eap(o, EAP_FAILURE, e->ident, 0, NULL, 0);
 	return err;
 }
 
@@ -354,6 +462,9 @@ static int client_challenge(struct ike_sa *sa, const uint8_t *d, size_t len, str
 	uint8_t r[1 + 49 + IKE_EAP_ID_MAX];
 	size_t ulen = strlen(c->eap_identity);
 
+	/* one challenge: a second one would make an MSK whose proof we never saw */
+	if (e->step != ESTEP_IDENTITY || e->have_msk)
+		return fail(sa, "an MS-CHAPv2 challenge out of turn");
 	if (len < 5 + 4 + 1 + 16 || d[9] != 16)
 		return fail(sa, "a malformed MS-CHAPv2 challenge");
 	e->ms_id = d[6];
@@ -398,9 +509,12 @@ int ike_eap_client_input(struct ike_sa *sa, const struct ike_msg *m, struct ike_
 	if (e->step == ESTEP_AUTH) {
 		if (!auth || auth->len != 4 + sa->keys.prf_len || auth->data[0] != AUTH_SHARED_KEY_MIC)
 			return fail(sa, "the gateway sent no AUTH with the EAP key");
-		if (ike_auth_mac(sa, e->msk, sizeof(e->msk), false, e->peer_idr, e->peer_idr_len,
-				 mac) ||
-		    !ike_memeq(mac, auth->data + 4, sa->keys.prf_len))
+		bool ok = !ike_auth_mac(sa, e->msk, sizeof(e->msk), false, e->peer_idr,
+					e->peer_idr_len, mac) &&
+			  ike_memeq(mac, auth->data + 4, sa->keys.prf_len);
+
+		ike_wipe(mac, sizeof(mac));
+		if (!ok)
 			return fail(sa, "the gateway's AUTH with the EAP key does not verify");
 		e->step = ESTEP_DONE;
 		return 1;

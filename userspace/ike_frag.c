@@ -8,8 +8,9 @@
  * Encrypted Fragment payloads, each sealed on its own, back to back in one
  * buffer (ike_link_send() sends each as its own datagram; retransmission
  * sends them all again).  Received fragments are checked one by one before
- * they are kept, so only the peer can fill the reassembly slot, which is
- * bounded (IKE_MAX_FRAGS fragments, IKE_MAX_MSG bytes in all).
+ * they are kept, so only the peer can fill the reassembly slots (one for
+ * requests, one for responses), each bounded (IKE_MAX_FRAGS fragments,
+ * IKE_MAX_MSG bytes in all).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -36,7 +37,7 @@ static size_t budget(const struct ike_sa *sa)
  *
  * Context: daemon thread.
  * Return: 1 when the message fits whole (nothing done), 0 with o->b holding
- * the fragments (o->in wiped and freed), or a negative errno.
+ * the fragments, or a negative errno; o->in is wiped and freed unless 1.
  */
 int ike_frag_seal(struct ike_sa *sa, struct ike_out *o)
 {
@@ -49,12 +50,14 @@ int ike_frag_seal(struct ike_sa *sa, struct ike_out *o)
 	if (!max || o->b.len != IKE_HDR_LEN ||
 	    IKE_HDR_LEN + 4 + k->iv_len + o->in.len + k->block + k->icv_len <= max)
 		return 1;
-	if (max < over + 64)
+	chunk = max > over + 64 ? max - over : 0;
+	n = chunk ? (o->in.len + chunk - 1) / chunk : 0;
+	if (!n || n > IKE_MAX_FRAGS) {
+		/* too large to send at all: the plaintext goes as on any failure */
+		ike_wipe(o->in.p, o->in.len);
+		ike_buf_free(&o->in);
 		return -EMSGSIZE;
-	chunk = max - over;
-	n = (o->in.len + chunk - 1) / chunk;
-	if (n > IKE_MAX_FRAGS)
-		return -EMSGSIZE;
+	}
 	ike_buf_init(&all);
 	for (size_t i = 0; i < n && !err; i++) {
 		size_t off = i * chunk, len = o->in.len - off < chunk ? o->in.len - off : chunk;
@@ -115,8 +118,8 @@ void ike_frag_reset(struct ike_frags *f)
 int ike_frag_input(struct ike_sa *sa, struct ike_msg *m, bool from_init, uint8_t **plain,
 		   size_t *plen)
 {
-	struct ike_frags *f = &sa->rx_frags;
 	bool response = m->hdr.flags & IKE_FLAG_R;
+	struct ike_frags *f = &sa->rx_frags[response];
 	unsigned int i = m->frag_num - 1u;
 	size_t len, total = 0;
 	uint8_t *p, *whole;

@@ -3,7 +3,8 @@
  * esptcp tool: MS-CHAPv2 (RFC 2759) and its keys (RFC 3079), the EAP
  * method road warriors log in with (draft-kamath-pppext-eap-mschapv2).
  * Pure: OpenSSL does every primitive, MD4 and DES from its legacy
- * provider (loaded here once, beside the default one).
+ * provider, loaded here once into a library context of its own, so that
+ * nothing else in the process (certificate checks) can reach them.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,20 +15,24 @@
 
 #include "ike_eap.h"
 
+static OSSL_LIB_CTX *lctx;
+
 static int providers(void)
 {
 	static int state;	/* 0 unknown, 1 loaded, -1 failed */
 
-	if (!state)
-		state = OSSL_PROVIDER_load(NULL, "legacy") && OSSL_PROVIDER_load(NULL, "default") ?
-			1 : -1;
+	if (!state) {
+		lctx = OSSL_LIB_CTX_new();
+		state = lctx && OSSL_PROVIDER_load(lctx, "legacy") &&
+			OSSL_PROVIDER_load(lctx, "default") ? 1 : -1;
+	}
 	return state > 0 ? 0 : -ENOTSUP;
 }
 
 static int digest(const char *name, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
 		  const uint8_t *c, size_t clen, uint8_t *out)
 {
-	EVP_MD *md = EVP_MD_fetch(NULL, name, NULL);
+	EVP_MD *md = EVP_MD_fetch(lctx, name, NULL);
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	int ok = md && ctx && EVP_DigestInit_ex(ctx, md, NULL) == 1 &&
 		 EVP_DigestUpdate(ctx, a, alen) == 1 && (!blen || EVP_DigestUpdate(ctx, b, blen) == 1) &&
@@ -108,7 +113,7 @@ static void des_key(const uint8_t in[7], uint8_t out[8])
 /* ChallengeResponse: the 8-byte hash under three DES keys from the NT hash */
 static int challenge_response(const uint8_t ch[8], const uint8_t nt_hash[16], uint8_t out[24])
 {
-	EVP_CIPHER *des = EVP_CIPHER_fetch(NULL, "DES-ECB", NULL);
+	EVP_CIPHER *des = EVP_CIPHER_fetch(lctx, "DES-ECB", NULL);
 	uint8_t z[21] = { 0 }, key[8];
 	int err = des ? 0 : -ENOTSUP;
 

@@ -60,7 +60,8 @@ void ike_sa_free(struct ike_sa *sa)
 	struct ike_daemon *d = sa->d;
 
 	ike_child_drop_pending(sa);
-	ike_frag_reset(&sa->rx_frags);
+	ike_frag_reset(&sa->rx_frags[0]);
+	ike_frag_reset(&sa->rx_frags[1]);
 	ike_eap_free(sa);
 	ike_vip_remove(sa);
 	/* its line goes from `esptcp show`, and a released lease shows up */

@@ -23,6 +23,7 @@
 #include "ike_select.h"
 #include "ike_pool.h"
 #include "ike_reqid.h"
+#include "ike_radius.h"
 
 struct rtnl;
 
@@ -40,7 +41,7 @@ enum link_stage {
 };
 
 /* what epoll hands back: the first int of each object */
-enum ike_obj_kind { OBJ_LISTEN = 1, OBJ_UDP, OBJ_LINK, OBJ_SIGNAL, OBJ_XFRM };
+enum ike_obj_kind { OBJ_LISTEN = 1, OBJ_UDP, OBJ_LINK, OBJ_SIGNAL, OBJ_XFRM, OBJ_RADIUS };
 
 /* a TCP listener or a UDP socket of ours */
 struct ike_sock {
@@ -240,7 +241,22 @@ struct ike_mob {
 struct ike_out;
 
 /* EAP in IKE_AUTH (ike_eap.c): where the exchange is, and its keys */
-enum eap_step { ESTEP_IDENTITY = 1, ESTEP_CHALLENGE, ESTEP_SUCCESS, ESTEP_AUTH, ESTEP_DONE };
+enum eap_step { ESTEP_IDENTITY = 1, ESTEP_CHALLENGE, ESTEP_SUCCESS, ESTEP_RADIUS, ESTEP_AUTH,
+		ESTEP_DONE };
+
+/* an EAP exchange relayed to a RADIUS server: the request out (ike_aaa.c) */
+struct ike_rad {
+	bool pending;			/* an Access-Request waits for its reply */
+	uint8_t id, auth[16];
+	struct ike_buf pkt;		/* as sent, for retransmission */
+	unsigned int tries;
+	uint64_t next_tx;
+	uint32_t msgid;			/* the IKE_AUTH request it answers */
+	uint8_t state[253];		/* the server's State, sent back */
+	size_t state_len;
+	uint8_t eap[RADIUS_EAP_MAX];	/* the client's EAP message to relay */
+	size_t eap_len;
+};
 struct ike_eap {
 	enum eap_step step;
 	uint8_t ident, ms_id;		/* EAP Identifier and MS-CHAPv2-ID of the round */
@@ -258,6 +274,7 @@ struct ike_eap {
 	uint8_t peer_idr[4 + 255];	/* client: the gateway's IDr body, likewise */
 	size_t peer_idr_len;
 	char why[160];			/* why it failed, for the log */
+	struct ike_rad rad;
 };
 
 int ike_auth_mac(struct ike_sa *sa, const uint8_t *key, size_t keylen, bool of_initiator,
@@ -271,6 +288,15 @@ int ike_eap_server_input(struct ike_sa *sa, const struct ike_msg *m, struct ike_
 int ike_eap_first(struct ike_sa *sa, struct ike_msg *m);
 int ike_eap_client_start(struct ike_sa *sa, const uint8_t *idi, size_t len);
 int ike_eap_client_input(struct ike_sa *sa, const struct ike_msg *m, struct ike_out *o);
+int ike_eap_radius_input(struct ike_sa *sa, const struct ike_radius_reply *r, struct ike_out *o);
+
+/* ike_aaa.c: the RADIUS server of EAP conns */
+int ike_aaa_send(struct ike_sa *sa);
+void ike_aaa_event(struct ike_daemon *d);
+void ike_aaa_timer(struct ike_sa *sa);
+void ike_aaa_close(struct ike_daemon *d);
+/* ike_auth.c: a RADIUS reply (NULL: none came) for a client's EAP */
+void ike_auth_radius(struct ike_sa *sa, const struct ike_radius_reply *r);
 
 /* a message arriving in Encrypted Fragments (ike_frag.c) */
 #define IKE_MAX_FRAGS	32
@@ -310,7 +336,7 @@ struct ike_sa {
 	struct ike_eap *eap;		/* while EAP runs in IKE_AUTH */
 	char eap_user[IKE_EAP_ID_MAX];	/* gateway: who logged in with EAP, and in */
 	char eap_group[64];		/* which group (for show, leases, updown) */
-	struct ike_frags rx_frags;
+	struct ike_frags rx_frags[2];	/* requests, responses: each its own */
 	uint8_t peer_id[4 + 255];	/* the ID payload the peer authenticated with */
 	size_t peer_id_len;
 	/* the virtual address leased to the peer from its conn's pool */
@@ -494,6 +520,7 @@ struct ike_stats {
 	uint64_t vip_leased, vip_exhausted;
 	uint64_t updown_failed, updown_dropped;
 	uint64_t frag_sent, frag_received;
+	uint64_t radius_replies, radius_bad, radius_timeouts;
 };
 
 struct ike_daemon {
@@ -505,6 +532,8 @@ struct ike_daemon {
 	const struct ike_link_ops *link_ops;
 	struct ike_link *links;
 	struct ike_sock *socks;
+	struct ike_sock *radius[2];	/* our RADIUS sockets, IPv4 and IPv6 (ike_aaa.c) */
+	uint8_t radius_id;		/* the next Access-Request's identifier */
 	struct ike_sa *sas;
 	uint8_t cookie_secret[32], cookie_prev[32];
 	uint64_t cookie_at;		/* when cookie_secret was made */

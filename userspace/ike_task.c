@@ -140,7 +140,14 @@ void ike_input(struct ike_daemon *d, struct ike_link *link, const uint8_t *msg, 
 			uint8_t h[32];
 
 			d->st.rx_retransmits++;
-			if ((link->type == TRANSPORT_UDP || link != sa->link) &&
+			/*
+			 * Over UDP only to the peer's address: a copy sent from
+			 * elsewhere must not reflect the answer (a fragmented one
+			 * is many datagrams) to someone else.
+			 */
+			if (((link->type == TRANSPORT_UDP &&
+			      ike_ss_same_addr(&link->peer, &sa->link->peer)) ||
+			     (link->type == TRANSPORT_TCP && link != sa->link)) &&
 			    !ike_sha256(m.raw, m.raw_len, h) && ike_memeq(h, sa->last_req_hash, 32))
 				ike_link_send(d, link, sa->last_resp.p, sa->last_resp.len);
 		}
@@ -259,6 +266,11 @@ void ike_sa_timers(struct ike_sa *sa)
 	/* what could not end it where it happened (its callers went on with it) */
 	if (sa->die_why) {
 		ike_sa_die(sa, sa->die_why, true);
+		return;
+	}
+	/* a client's EAP relayed to RADIUS: sent again, or given up (may end the SA) */
+	if (sa->eap && sa->eap->rad.pending && t >= sa->eap->rad.next_tx) {
+		ike_aaa_timer(sa);
 		return;
 	}
 	switch (sa->state) {

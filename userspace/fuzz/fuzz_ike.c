@@ -8,7 +8,8 @@
  * AUTH payloads through signature checks with RSA, ECDSA and Ed25519 keys;
  * an EAP payload is fed to the gateway's and the client's EAP state machine
  * at each step; SIGNATURE_HASH_ALGORITHMS and Encrypted Fragment headers
- * are read as the exchanges read them.
+ * are read as the exchanges read them; the input is also a RADIUS reply's
+ * attributes.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +20,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+
+#include <openssl/hmac.h>
 
 #include "../ike_cert.h"
 #include "../ike_sa.h"
@@ -183,6 +186,46 @@ static void payloads(const struct ike_msg *m)
 	}
 }
 
+/*
+ * The input's bytes as a RADIUS reply's attributes, under a header whose
+ * authenticators the harness computes (a fuzzer cannot forge MD5), so the
+ * attribute walk, EAP reassembly, State, Class and the MPPE keys are
+ * reached; a Message-Authenticator in the input is filled in too.
+ */
+static void radius(const uint8_t *data, size_t size)
+{
+	static const char secret[] = "fuzz secret";
+	static const uint8_t req[16] = { 1, 2, 3 };
+	static uint8_t p[RADIUS_MAX + 64];
+	static struct ike_radius_reply r;
+	size_t len = 20 + size, ma = 0;
+	unsigned int n;
+	EVP_MD_CTX *c;
+
+	if (size < 1 || len > RADIUS_MAX)
+		return;
+	p[0] = data[0] % 2 ? RADIUS_ACCESS_ACCEPT : RADIUS_ACCESS_CHALLENGE;
+	p[1] = 7;
+	p[2] = (uint8_t)(len >> 8);
+	p[3] = (uint8_t)len;
+	memcpy(p + 4, req, 16);
+	memcpy(p + 20, data, size);
+	for (size_t off = 20; off + 2 <= len && p[off + 1] >= 2; off += p[off + 1])
+		if (p[off] == 80 && p[off + 1] == 18 && off + 18 <= len)
+			ma = off + 2;
+	if (ma) {
+		memset(p + ma, 0, 16);
+		HMAC(EVP_md5(), secret, sizeof(secret) - 1, p, len, p + ma, &n);
+	}
+	c = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(c, EVP_md5(), NULL);
+	EVP_DigestUpdate(c, p, len);
+	EVP_DigestUpdate(c, secret, sizeof(secret) - 1);
+	EVP_DigestFinal_ex(c, p + 4, NULL);
+	EVP_MD_CTX_free(c);
+	(void)ike_radius_reply(p, len, req, IKE_BYTES(secret, sizeof(secret) - 1), &r);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ike_msg m;
@@ -191,6 +234,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!creds)
 		setup();
+	radius(data, size);
 	err = ike_parse(&m, data, size);
 	if (err == 0 || err == -ENOTSUP) {
 		payloads(&m);
