@@ -77,11 +77,7 @@ static int put_auth(struct ike_sa *sa, const struct ike_conn_conf *c, bool of_in
 		      psk_auth(sa, c, of_initiator, id, idlen, mac);
 		if (err)
 			return err;
-		ike_pl_begin(&o->c, PL_AUTH);
-		ike_put8(&o->in, AUTH_SHARED_KEY_MIC);
-		ike_put8(&o->in, 0);
-		ike_put16(&o->in, 0);
-		ike_put(&o->in, mac, sa->keys.prf_len);
+		ike_put_auth_mac(o, mac, sa->keys.prf_len);
 		ike_wipe(mac, sizeof(mac));
 		return 0;
 	}

@@ -84,6 +84,16 @@ int ike_auth_octets(struct ike_sa *sa, bool of_initiator, const uint8_t *id, siz
 				 IKE_BYTES(id, idlen), b);
 }
 
+/* an AUTH payload of the shared-key method (a PSK's or an MSK's MAC) */
+void ike_put_auth_mac(struct ike_out *o, const uint8_t *mac, size_t len)
+{
+	ike_pl_begin(&o->c, PL_AUTH);
+	ike_put8(&o->in, AUTH_SHARED_KEY_MIC);
+	ike_put8(&o->in, 0);
+	ike_put16(&o->in, 0);
+	ike_put(&o->in, mac, len);
+}
+
 void ike_eap_free(struct ike_sa *sa)
 {
 	if (!sa->eap)
@@ -530,11 +540,7 @@ int ike_eap_client_input(struct ike_sa *sa, const struct ike_msg *m, struct ike_
 		if (ike_auth_mac(sa, e->msk, sizeof(e->msk), true, e->first_id, e->first_id_len,
 				 mac))
 			return fail(sa, "cannot compute AUTH");
-		ike_pl_begin(&o->c, PL_AUTH);
-		ike_put8(&o->in, AUTH_SHARED_KEY_MIC);
-		ike_put8(&o->in, 0);
-		ike_put16(&o->in, 0);
-		ike_put(&o->in, mac, sa->keys.prf_len);
+		ike_put_auth_mac(o, mac, sa->keys.prf_len);
 		ike_wipe(mac, sizeof(mac));
 		e->step = ESTEP_AUTH;
 		return 0;

@@ -281,6 +281,7 @@ int ike_auth_mac(struct ike_sa *sa, const uint8_t *key, size_t keylen, bool of_i
 		 const uint8_t *id, size_t idlen, uint8_t *out);
 int ike_auth_octets(struct ike_sa *sa, bool of_initiator, const uint8_t *id, size_t idlen,
 		    struct ike_buf *b);
+void ike_put_auth_mac(struct ike_out *o, const uint8_t *mac, size_t len);
 void ike_eap_free(struct ike_sa *sa);
 int ike_eap_server_start(struct ike_sa *sa, const struct ike_msg *m, const struct ike_pl *idi,
 			 struct ike_out *o);
