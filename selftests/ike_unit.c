@@ -1562,11 +1562,26 @@ TEST(radius_codec)
 	EXPECT_EQ(RADIUS_ACCESS_ACCEPT, r.code);
 	EXPECT_EQ(4u, r.eap_len);
 	EXPECT_EQ(3, r.eap[0]);
-	EXPECT_STREQ("testgrp", r.class_);
+	ASSERT_EQ(1u, r.nclasses);
+	EXPECT_STREQ("testgrp", r.classes[0]);
 	ASSERT_EQ(16u, r.recv_len);
 	ASSERT_EQ(16u, r.send_len);
 	EXPECT_EQ(0, memcmp(r.recv_key, recv, 16));
 	EXPECT_EQ(0, memcmp(r.send_key, send, 16));
+	/* octets past the Length field are padding (RFC 2865 3) */
+	memset(pkt + len, 0xee, 3);
+	EXPECT_EQ(0, ike_radius_reply(pkt, len + 3, req_auth, IKE_BYTES(secret, strlen(secret)),
+				      &r));
+	/* a reply without Message-Authenticator is refused, even one without EAP */
+	{
+		uint8_t rej[20 + 16 + 64] = { RADIUS_ACCESS_REJECT, 42, 0, 20 };
+
+		memcpy(rej + 4, req_auth, 16);
+		memcpy(rej + 20, secret, strlen(secret));
+		md5_of(rej, 20 + strlen(secret), NULL, 0, rej + 4);
+		EXPECT_EQ(-EBADMSG, ike_radius_reply(rej, 20, req_auth,
+						     IKE_BYTES(secret, strlen(secret)), &r));
+	}
 	/* another secret, another request, a flipped byte: refused */
 	EXPECT_EQ(-EBADMSG, ike_radius_reply(pkt, len, req_auth, IKE_BYTES("other", 5), &r));
 	req_auth[0] ^= 1;

@@ -4,8 +4,9 @@
  * One UDP socket per address family for all of them; each client's EAP
  * relay has at most one Access-Request out, found again by its identifier,
  * the server it went to and its authenticator (ike_radius.c checks the
- * reply).  A request is sent again after 2 and 4 s; after the third try
- * unanswered the client's login fails.  The answer goes back to
+ * reply).  A request is sent again after 2 s, then after 4 s more; when
+ * the third try goes 8 s unanswered the client's login fails.  The
+ * NAS-Identifier is the conn's name, so the server can tell conns apart.  The answer goes back to
  * ike_auth.c, which answers the client's IKE_AUTH request that waited.
  */
 #include <errno.h>
@@ -80,7 +81,7 @@ int ike_aaa_send(struct ike_sa *sa)
 	const struct ike_conn_conf *c = sa->conf;
 	struct ike_rad *r = &sa->eap->rad;
 	struct ike_radius_req q = {
-		.user = sa->eap->user, .nas_id = "esptcp", .state = r->state,
+		.user = sa->eap->user, .nas_id = c->name, .state = r->state,
 		.state_len = r->state_len, .eap = r->eap, .eap_len = r->eap_len,
 	};
 	int err;
@@ -133,6 +134,7 @@ static void one_reply(struct ike_daemon *d, const uint8_t *p, size_t n,
 		r = &sa->eap->rad;
 		if (ike_radius_reply(p, n, r->auth, IKE_BYTES(sa->conf->radius_secret,
 							    sa->conf->radius_secret_len), &rep)) {
+			ike_wipe(&rep, sizeof(rep));
 			d->st.radius_bad++;
 			if (ike_log_bad(d))
 				ike_log(sa, "a RADIUS reply that does not check out dropped");

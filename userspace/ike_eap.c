@@ -325,21 +325,39 @@ int ike_eap_radius_input(struct ike_sa *sa, const struct ike_radius_reply *r, st
 	if (!r) {
 		err = fail(sa, "the RADIUS server did not answer");
 	} else if (r->code == RADIUS_ACCESS_CHALLENGE) {
-		if (len < 5 || d[0] != EAP_REQUEST || (size_t)(d[2] << 8 | d[3]) != len)
-			return fail(sa, "an Access-Challenge without an EAP request");
-		memcpy(e->rad.state, r->state, r->state_len);
-		e->rad.state_len = r->state_len;
-		e->ident = d[1];
-		ike_pl_begin(&o->c, PL_EAP);
-		ike_put(&o->in, d, len);
-		return 0;
+		if (len < 5 || d[0] != EAP_REQUEST || (size_t)(d[2] << 8 | d[3]) != len) {
+			err = fail(sa, "an Access-Challenge without an EAP request");
+		} else {
+			memcpy(e->rad.state, r->state, r->state_len);
+			e->rad.state_len = r->state_len;
+			e->ident = d[1];
+			e->rad.method = d[4];
+			ike_pl_begin(&o->c, PL_EAP);
+			ike_put(&o->in, d, len);
+			return 0;
+		}
 	} else if (r->code == RADIUS_ACCESS_ACCEPT) {
+		bool in_group = !*c->eap_group || !strcmp(r->filter_id, c->eap_group);
+
+		for (unsigned int i = 0; i < r->nclasses; i++)
+			in_group |= !strcmp(r->classes[i], c->eap_group);
 		if (!r->recv_len || !r->send_len || r->recv_len + r->send_len > sizeof(e->msk))
 			err = fail(sa, "an Access-Accept without MS-MPPE keys (no MSK)");
-		else if (*c->eap_group && strcmp(r->class_, c->eap_group) &&
-			 strcmp(r->filter_id, c->eap_group))
+		else if (!in_group)
 			err = fail(sa, "not in the conn's group (Class, Filter-Id)");
+		else if (*r->user && (strlen(r->user) >= sizeof(e->user) ||
+				      !printable((const uint8_t *)r->user, strlen(r->user))))
+			err = fail(sa, "a User-Name in the Access-Accept we cannot keep");
+		else if (!*r->user && e->rad.method != EAP_TYPE_MSCHAPV2)
+			/*
+			 * A tunnelled method (PEAP, TTLS, TLS) checks an inner
+			 * identity: the outer one the client chose is no one's.
+			 */
+			err = fail(sa, "an Access-Accept without User-Name after a tunnelled method");
 		if (!err) {
+			/* the identity the server checked is the client's from now on */
+			if (*r->user)
+				snprintf(e->user, sizeof(e->user), "%s", r->user);
 			/* MSK = MS-MPPE-Recv-Key | MS-MPPE-Send-Key, zero-padded */
 			memset(e->msk, 0, sizeof(e->msk));
 			memcpy(e->msk, r->recv_key, r->recv_len);

@@ -120,8 +120,10 @@ static int mppe_key(const uint8_t *v, size_t len, struct ike_bytes secret, const
 	for (size_t i = 0; i < len - 2; i += 16) {
 		prev = i ? v + 2 + i - 16 : NULL;
 		if (md5(secret.p, secret.len, prev ? prev : req, 16, prev ? NULL : v,
-			prev ? 0 : 2, NULL, 0, b))
+			prev ? 0 : 2, NULL, 0, b)) {
+			OPENSSL_cleanse(plain, sizeof(plain));
 			return -EIO;
+		}
 		for (int j = 0; j < 16; j++)
 			plain[i + j] = v[2 + i + j] ^ b[j];
 	}
@@ -173,7 +175,8 @@ static int vendor(const uint8_t *v, size_t len, struct ike_bytes secret, const u
  * @out: code, EAP message, State, Class, Filter-Id, MPPE keys
  *
  * The Response Authenticator must check out, and the Message-Authenticator
- * too, which a reply carrying EAP must have (RFC 3579 3.2).
+ * too, which every reply must have (RFC 3579 3.2 asks it of replies with
+ * EAP; without, an MD5 collision could forge the rest).
  *
  * Context: any.
  * Return: 0, or -EBADMSG for a reply that is malformed or not from the
@@ -187,8 +190,11 @@ int ike_radius_reply(const uint8_t *p, size_t len, const uint8_t req[16], struct
 	bool has_ma = false;
 
 	memset(out, 0, sizeof(*out));
-	if (len < 20 || len > RADIUS_MAX || (size_t)(p[2] << 8 | p[3]) != len)
+	if (len < 20 || len > RADIUS_MAX || (size_t)(p[2] << 8 | p[3]) > len ||
+	    (p[2] << 8 | p[3]) < 20)
 		return -EBADMSG;
+	/* RFC 2865 3: octets past the Length field are padding */
+	len = (size_t)(p[2] << 8 | p[3]);
 	/* MD5(Code | ID | Length | RequestAuth | Attributes | Secret) */
 	if (md5(p, 4, req, 16, p + 20, len - 20, secret.p, secret.len, want) ||
 	    CRYPTO_memcmp(want, p + 4, 16))
@@ -216,10 +222,16 @@ int ike_radius_reply(const uint8_t *p, size_t len, const uint8_t req[16], struct
 			out->state_len = alen - 2u;
 			break;
 		case RA_CLASS:
-		case RA_FILTER_ID: {
-			char *dst = type == RA_CLASS ? out->class_ : out->filter_id;
+		case RA_FILTER_ID:
+		case RA_USER_NAME: {
+			char *dst = type == RA_FILTER_ID ? out->filter_id :
+				    type == RA_USER_NAME ? out->user :
+				    out->nclasses < RADIUS_CLASSES ? out->classes[out->nclasses++] :
+				    NULL;
 
-			/* text, for a group name; anything else is not one */
+			if (!dst)
+				break;
+			/* text, for a group or user name; anything else is not one */
 			memcpy(dst, p + off + 2, alen - 2u);
 			dst[alen - 2] = 0;
 			if (memchr(p + off + 2, 0, alen - 2u))
@@ -239,7 +251,8 @@ int ike_radius_reply(const uint8_t *p, size_t len, const uint8_t req[16], struct
 		}
 		off += alen;
 	}
-	if (out->eap_len && !has_ma)
+	/* RFC 3579 3.2, and required on every reply (Blast-RADIUS) */
+	if (!has_ma)
 		return -EBADMSG;
 	if (has_ma) {
 		/* HMAC-MD5 over the reply with our authenticator and the MA zeroed */

@@ -14,6 +14,7 @@
 #define RADIUS_MAX		4096	/* RFC 2865 3 */
 #define RADIUS_MPPE_MAX		64
 #define RADIUS_EAP_MAX		3000	/* an EAP message we relay */
+#define RADIUS_CLASSES		8	/* Class attributes kept of a reply */
 
 struct ike_radius_req {
 	uint8_t id;
@@ -33,7 +34,10 @@ struct ike_radius_reply {
 	size_t eap_len;
 	uint8_t state[253];
 	size_t state_len;
-	char class_[254], filter_id[254];
+	char classes[RADIUS_CLASSES][254];	/* every Class (text), in order */
+	unsigned int nclasses;
+	char filter_id[254];
+	char user[254];			/* User-Name, when the server sent one */
 	uint8_t recv_key[RADIUS_MPPE_MAX], send_key[RADIUS_MPPE_MAX];
 	size_t recv_len, send_len;
 };

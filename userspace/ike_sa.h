@@ -256,6 +256,7 @@ struct ike_rad {
 	size_t state_len;
 	uint8_t eap[RADIUS_EAP_MAX];	/* the client's EAP message to relay */
 	size_t eap_len;
+	uint8_t method;			/* the EAP type the server last asked for */
 };
 struct ike_eap {
 	enum eap_step step;
