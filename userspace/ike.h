@@ -324,6 +324,7 @@ const struct ike_pl *ike_find(const struct ike_msg *m, uint8_t type);
 const struct ike_pl *ike_find_notify(const struct ike_msg *m, uint16_t type);
 int ike_notify_type(const struct ike_pl *pl, uint16_t *type);
 unsigned int ike_get_sighashes(const struct ike_msg *m);
+int ike_unhex(const char *v, uint8_t *out, size_t max, size_t *len);
 const uint8_t *ike_notify_data(const struct ike_pl *pl, size_t *len);
 int ike_notify_spi(const struct ike_pl *pl, uint8_t *proto, uint32_t *spi);
 

@@ -452,30 +452,12 @@ static int parse_id(const char *v, bool glob, uint8_t *type, char *out, size_t *
 	return 0;
 }
 
-static int unhex(const char *v, uint8_t *out, size_t max, size_t *len)
-{
-	size_t n = strlen(v);
-
-	if (n % 2 || n / 2 > max)
-		return -EINVAL;
-	for (size_t i = 0; i < n / 2; i++) {
-		unsigned int x;
-
-		if (!isxdigit((unsigned char)v[2 * i]) || !isxdigit((unsigned char)v[2 * i + 1]) ||
-		    sscanf(v + 2 * i, "%2x", &x) != 1)
-			return -EINVAL;
-		out[i] = (uint8_t)x;
-	}
-	*len = n / 2;
-	return 0;
-}
-
 static int parse_psk(const char *v, uint8_t *out, size_t max, size_t *len)
 {
 	size_t n = strlen(v);
 
 	if (!strncmp(v, "0x", 2))
-		return unhex(v + 2, out, max, len);
+		return ike_unhex(v + 2, out, max, len);
 	if (n >= 2 && v[0] == '"' && v[n - 1] == '"') {
 		v++;
 		n -= 2;

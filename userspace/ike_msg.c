@@ -6,6 +6,7 @@
  * unknown critical payload, whose type is kept for the notification).
  * This file is also the fuzz target's whole attack surface.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -851,4 +852,23 @@ unsigned int ike_get_sighashes(const struct ike_msg *m)
 			mask |= SIGHASH_BIT(id);
 	}
 	return mask;
+}
+
+/* hex digits (an even number, at most @max bytes' worth) to bytes */
+int ike_unhex(const char *v, uint8_t *out, size_t max, size_t *len)
+{
+	size_t n = strlen(v);
+
+	if (n % 2 || n / 2 > max)
+		return -EINVAL;
+	for (size_t i = 0; i < n / 2; i++) {
+		unsigned int x;
+
+		if (!isxdigit((unsigned char)v[2 * i]) || !isxdigit((unsigned char)v[2 * i + 1]) ||
+		    sscanf(v + 2 * i, "%2x", &x) != 1)
+			return -EINVAL;
+		out[i] = (uint8_t)x;
+	}
+	*len = n / 2;
+	return 0;
 }

@@ -30,19 +30,6 @@ struct ike_users {
 	size_t n;
 };
 
-static int hex16(const char *s, uint8_t out[16])
-{
-	for (int i = 0; i < 16; i++) {
-		unsigned int x;
-
-		if (!isxdigit((unsigned char)s[2 * i]) || !isxdigit((unsigned char)s[2 * i + 1]) ||
-		    sscanf(s + 2 * i, "%2x", &x) != 1)
-			return -EINVAL;
-		out[i] = (uint8_t)x;
-	}
-	return s[32] && !isspace((unsigned char)s[32]) ? -EINVAL : 0;
-}
-
 /* one line into @u; a word of the line is NAME, or KEY=VALUE */
 static int parse_line(char *s, struct ike_user *u)
 {
@@ -83,7 +70,9 @@ static int parse_line(char *s, struct ike_user *u)
 				return -EINVAL;
 			secret = true;
 		} else if (!strcmp(k, "nthash")) {
-			if (strlen(v) != 32 || hex16(v, u->nt_hash))
+			size_t n;
+
+			if (ike_unhex(v, u->nt_hash, sizeof(u->nt_hash), &n) || n != 16)
 				return -EINVAL;
 			secret = true;
 		} else if (!strcmp(k, "groups")) {
