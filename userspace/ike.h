@@ -91,6 +91,8 @@ enum ike_notify {
 	N_COOKIE2 = 16401,
 	N_IKEV2_FRAGMENTATION_SUPPORTED = 16430,
 	N_SIGNATURE_HASH_ALGORITHMS = 16431,
+	/* private use (RFC 7296 3.10.1): a warm standby TCP connection, ike_standby.c */
+	N_ESPTCP_TCP_STANDBY = 40970,
 };
 
 enum ike_proto { PROTO_IKE = 1, PROTO_AH = 2, PROTO_ESP = 3 };
@@ -525,6 +527,9 @@ struct ike_conn_conf {
 	bool mobike;			/* negotiate MOBIKE; probe UDP from TCP */
 	unsigned int probe_s;		/* how often, on TCP, to try UDP again */
 	unsigned int keepalive_s;	/* NAT keepalives behind a NAT on UDP; 0 = none */
+	unsigned int udp_quiet_ms;	/* inbound ESP quiet this long: check the path */
+	unsigned int return_checks;	/* answered checks over UDP before moving back */
+	bool standby;			/* keep (or take) a warm standby TCP connection */
 	/* a gateway's virtual addresses for its clients (pool =, dns =) */
 	bool pool_set;
 	uint8_t pool_family;
@@ -547,6 +552,7 @@ struct ike_conf {
 	unsigned int half_open_per_source;	/* and unauthenticated TCP connections */
 	unsigned int cookie_threshold;
 	unsigned int half_open_timeout_s;
+	unsigned int standby_max;	/* a gateway's standby TCP connections, all conns */
 	uint32_t reqid_base;
 	char ulp[16];
 	char status_dir[128];

@@ -218,6 +218,15 @@ int ike_auth_start(struct ike_sa *sa)
 	ike_pl_notify(&o.c, 0, NULL, 0, N_INITIAL_CONTACT, NULL, 0);
 	if (c->mobike)
 		ike_pl_notify(&o.c, 0, NULL, 0, N_MOBIKE_SUPPORTED, NULL, 0);
+	/*
+	 * We may move to TCP and back: whether we would keep a standby TCP
+	 * connection (no data) or not (one zero byte), ike_standby.c
+	 */
+	if (c->transport == TRANSPORT_FALLBACK && sa->d->nl) {
+		static const uint8_t no;
+
+		ike_pl_notify(&o.c, 0, NULL, 0, N_ESPTCP_TCP_STANDBY, &no, c->standby ? 0 : 1);
+	}
 	if (!c->tunnel)
 		ike_pl_notify(&o.c, 0, NULL, 0, N_USE_TRANSPORT_MODE, NULL, 0);
 	ike_pl_notify(&o.c, 0, NULL, 0, N_ESP_TFC_PADDING_NOT_SUPPORTED, NULL, 0);
@@ -311,6 +320,22 @@ void ike_auth_response(struct ike_sa *sa, const struct ike_msg *m)
 	finish_initiator(sa, m);
 }
 
+/*
+ * The peer's ESPTCP_TCP_STANDBY in IKE_AUTH: it is esptcp (it answers path
+ * checks over UDP while on TCP), and it keeps or takes a standby TCP
+ * connection when the notify has no data; we do when @ours.
+ */
+static void standby_notify(struct ike_sa *sa, const struct ike_msg *m, bool ours)
+{
+	const struct ike_pl *pl = ike_find_notify(m, N_ESPTCP_TCP_STANDBY);
+	size_t len = 0;
+
+	sa->mob.esptcp_peer = pl != NULL;
+	if (pl)
+		ike_notify_data(pl, &len);
+	sa->mob.standby_offered = pl && !len && ours;
+}
+
 /* the last IKE_AUTH response: the IKE SA, its CHILD_SA, a virtual address */
 static void finish_initiator(struct ike_sa *sa, const struct ike_msg *m)
 {
@@ -319,6 +344,7 @@ static void finish_initiator(struct ike_sa *sa, const struct ike_msg *m)
 	int err;
 
 	sa->mobike = sa->conf->mobike && ike_find_notify(m, N_MOBIKE_SUPPORTED);
+	standby_notify(sa, m, sa->conf->standby);
 	if (sa->conf->vip && ike_vip_take(sa, m)) {
 		ike_sa_die(sa, "no virtual address from the gateway", true);
 		return;
@@ -523,6 +549,19 @@ static void finish_responder(struct ike_sa *sa, const struct ike_conn_conf *c,
 	ike_buf_free(&idb);
 	if (sa->mobike)
 		ike_pl_notify(&o.c, 0, NULL, 0, N_MOBIKE_SUPPORTED, NULL, 0);
+	/* the client would keep a standby TCP connection, and we take them */
+	/*
+	 * The client keeps a standby TCP connection: we say whether we take
+	 * it (no data) or not (one zero byte); either way it learns that we
+	 * answer its path checks over UDP while on TCP.
+	 */
+	standby_notify(sa, m, c->standby && sa->d->nl);
+	if (sa->mob.esptcp_peer) {
+		static const uint8_t no = 0;
+
+		ike_pl_notify(&o.c, 0, NULL, 0, N_ESPTCP_TCP_STANDBY, &no,
+			      sa->mob.standby_offered ? 0 : 1);
+	}
 	if (sa->has_vip)
 		vip_reply(sa, &o);
 	if (child) {

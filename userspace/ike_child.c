@@ -387,23 +387,22 @@ int ike_child_bind(struct ike_daemon *d, struct ike_sa *sa, struct ike_child *c)
 	return err;
 }
 
-/* back to UDP: the SAs' ESP goes the way xfrm sends it */
-int ike_child_unbind(struct ike_daemon *d, struct ike_sa *sa, struct ike_child *c)
+/*
+ * Back to UDP: the SA's ESP goes the way xfrm sends it.  One direction at a
+ * time: outbound at once, inbound after the overlap (ike_mobility.c), so
+ * that what was in flight on the connection still arrives.
+ */
+int ike_child_unbind(struct ike_daemon *d, struct ike_sa *sa, struct ike_child *c, bool inbound)
 {
 	struct esptcp_sa in, out;
-	int e1, e2;
+	int err;
 
 	if (!d->nl)
 		return 0;
 	child_sas(sa, c, &in, &out);
-	e1 = esptcp_nl_sa_unbind(d->nl, NULL, &in);
-	e2 = esptcp_nl_sa_unbind(d->nl, NULL, &out);
+	err = esptcp_nl_sa_unbind(d->nl, NULL, inbound ? &in : &out);
 	/* an SA that was not bound (its connection closed first) is fine */
-	if (e1 == -ENOENT)
-		e1 = 0;
-	if (e2 == -ENOENT)
-		e2 = 0;
-	return e1 ? e1 : e2;
+	return err == -ENOENT ? 0 : err;
 }
 
 /* packets through a child's inbound and outbound states so far */

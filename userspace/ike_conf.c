@@ -490,6 +490,9 @@ static void conn_defaults(struct ike_conn_conf *c, const char *name)
 	c->udp_timeout_ms = 1500;
 	c->mobike = true;
 	c->probe_s = 30;
+	c->udp_quiet_ms = 150;
+	c->return_checks = 3;
+	c->standby = true;
 	c->keepalive_s = 20;
 	c->lease_grace_s = 600;
 	snprintf(c->vip_dev, sizeof(c->vip_dev), "lo");
@@ -683,6 +686,19 @@ static int conn_key(struct ike_conn_conf *c, const char *k, const char *v)
 		return parse_duration(v, &c->probe_s);
 	} else if (!strcmp(k, "keepalive")) {
 		return parse_duration(v, &c->keepalive_s);
+	} else if (!strcmp(k, "udp-quiet")) {
+		if (parse_ms(v, &c->udp_quiet_ms) || c->udp_quiet_ms < 20)
+			return -EINVAL;
+	} else if (!strcmp(k, "udp-return-checks")) {
+		unsigned long u;
+
+		if (parse_uint(v, 10, &u) || !u)
+			return -EINVAL;
+		c->return_checks = (unsigned int)u;
+	} else if (!strcmp(k, "tcp-standby")) {
+		if (strcmp(v, "yes") && strcmp(v, "no"))
+			return -EINVAL;
+		c->standby = !strcmp(v, "yes");
 	} else if (!strcmp(k, "encap")) {
 		if (strcmp(v, "yes") && strcmp(v, "auto"))
 			return -EINVAL;
@@ -715,6 +731,10 @@ static int global_key(struct ike_conf *conf, const char *k, const char *v)
 		conf->cookie_threshold = (unsigned int)u;
 	} else if (!strcmp(k, "half-open-timeout")) {
 		return parse_duration(v, &conf->half_open_timeout_s);
+	} else if (!strcmp(k, "standby-max")) {
+		if (parse_uint(v, 1000000, &u))
+			return -EINVAL;
+		conf->standby_max = (unsigned int)u;
 	} else if (!strcmp(k, "reqid-base")) {
 		if (parse_uint(v, 0xffffffffUL, &u) || (u & 0xffff))
 			return -EINVAL;
@@ -948,6 +968,7 @@ int ike_conf_load(const char *path, struct ike_conf *conf)
 
 	memset(conf, 0, sizeof(*conf));
 	conf->half_open_max = 256;
+	conf->standby_max = 10000;
 	conf->half_open_per_source = 16;
 	conf->cookie_threshold = 32;
 	conf->half_open_timeout_s = 30;

@@ -97,6 +97,8 @@ static void take_children(struct ike_sa *to, struct ike_sa *from)
 		to->cvip = from->cvip;
 		from->cvip.got = false;
 	}
+	/* and the path's state: the standby, the overlap's bindings, the RTT */
+	ike_mob_inherit(to, from);
 }
 
 /**

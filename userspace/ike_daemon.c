@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 
@@ -193,6 +194,14 @@ static void status_write(struct ike_daemon *d)
 		}
 		if (sa->has_vip)
 			status_lease(f, sa);
+		if (sa->mob.standby) {
+			char l[64], p[64];
+
+			fprintf(f, "standby tcp %s to %s %s\n",
+				esptcp_addr_str(&sa->mob.standby->local, l, sizeof(l)),
+				esptcp_addr_str(&sa->mob.standby->peer, p, sizeof(p)),
+				sa->mob.standby_ok ? "ready" : "opening");
+		}
 		if (sa->cvip.got) {
 			char a[INET6_ADDRSTRLEN] = "?";
 
@@ -226,7 +235,9 @@ static const struct {
 	STAT(nat_keepalives), STAT(moved_address), STAT(nat_mappings), STAT(quiet_checks),
 	STAT(vip_leased), STAT(vip_exhausted), STAT(updown_failed), STAT(updown_dropped),
 	STAT(frag_sent), STAT(frag_received), STAT(radius_replies), STAT(radius_bad),
-	STAT(radius_timeouts),
+	STAT(radius_timeouts), STAT(moves_quiet), STAT(moves_esp), STAT(moves_unanswered),
+	STAT(moves_standby), STAT(return_checks), STAT(return_failed), STAT(flap_holddowns),
+	STAT(standby_up), STAT(standby_lost), STAT(standby_refused), STAT(standby_open),
 };
 
 /* SIGUSR1 and exit: one line, "esptcp: stats NAME VALUE ..." */
@@ -257,6 +268,7 @@ static void run_timers(struct ike_daemon *d)
 	ike_links_close_due(d);
 	/* an SA's timers may free it and others: mark the visited, rescan */
 	d->tick++;
+	d->wake_at = UINT64_MAX;
 	for (;;) {
 		for (sa = d->sas; sa && sa->tick == d->tick; sa = sa->next)
 			;
@@ -295,6 +307,7 @@ int esptcp_ike_main(int argc, char **argv)
 	struct ike_sock sigobj = { .kind = OBJ_SIGNAL }, mapobj = { .kind = OBJ_XFRM };
 	struct epoll_event sev = { .events = EPOLLIN };
 	bool need_tcp = false, need_rtnl = false, any_vip = false, check = false;
+	struct rlimit rl;
 	sigset_t mask;
 	int c, n;
 
@@ -419,6 +432,11 @@ int esptcp_ike_main(int argc, char **argv)
 	if (!d.xfrm_map)
 		fprintf(stderr, "esptcp: no NAT mapping events from XFRM (%s): a client's new"
 			" NAT port is followed on its next IKE request only\n", strerror(errno));
+	/* a gateway's TCP connections (and standbys) are descriptors: all it may have */
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
@@ -446,7 +464,8 @@ int esptcp_ike_main(int argc, char **argv)
 		conf.nconns == 1 ? "" : "s");
 	while (!d.stopping) {
 		struct epoll_event ev[16];
-		int k = epoll_wait(d.epfd, ev, 16, TICK_MS);
+		uint64_t wait = d.wake_at > d.now ? d.wake_at - d.now : 1;
+		int k = epoll_wait(d.epfd, ev, 16, wait < TICK_MS ? (int)wait : TICK_MS);
 
 		d.now = mono_ms();
 		for (int i = 0; i < k; i++) {

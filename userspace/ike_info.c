@@ -85,6 +85,11 @@ void ike_info_request(struct ike_sa *sa, const struct ike_msg *m)
 		if (data && len >= 8 && len <= 64)
 			ike_pl_notify(&o.c, 0, NULL, 0, N_COOKIE2, data, len);
 	}
+	if (sa->mob.standby_ack) {
+		/* ike_standby_offer() took the connection this came on */
+		sa->mob.standby_ack = false;
+		ike_pl_notify(&o.c, 0, NULL, 0, N_ESPTCP_TCP_STANDBY, NULL, 0);
+	}
 	sa->d->st.info_answered++;
 	ike_out_respond(sa, &o);
 	/*

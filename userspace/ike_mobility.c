@@ -14,6 +14,13 @@
 #include "esptcp.h"
 #include "ike_sa.h"
 
+#define OVERLAP_MS		2000	/* back on UDP: inbound ESP still taken from TCP */
+#define FLAP_WINDOW_MS		60000	/* back on UDP less than this, failing again: a flap */
+#define FLAP_RESET_MS		600000	/* this long on UDP forgets the flaps */
+#define HOLD_MAX_MS		600000	/* the longest hold-down on TCP */
+#define CHECK_RTO_MIN_MS	150	/* a path check's shortest wait for its answer */
+#define STANDBY_ANSWER_MS	3000	/* moved over the standby: its answer by then */
+
 /*
  * The peer's address (or its NAT's port) changed: every CHILD_SA's states
  * and policies follow, by XFRM_MSG_MIGRATE, before anything is sent or
@@ -71,6 +78,64 @@ static bool outer_changes(const struct ike_sa *sa, const struct ike_link *from,
 static void switch_path(struct ike_sa *sa, struct ike_link *link, const struct ike_msg *m,
 			bool moved, bool nat_here, bool nat_there);
 
+/*
+ * Back on UDP from @tcp: outbound ESP left it already; inbound ESP is still
+ * taken from it for OVERLAP_MS, so that what the peer sent before it moved
+ * arrives (the replay window, 128 packets, absorbs the reordering).  Then
+ * it is the standby, or it closes (overlap_end()).
+ */
+static void back_on_udp(struct ike_sa *sa, struct ike_link *tcp)
+{
+	if (sa->mob.overlap)
+		ike_link_put(sa->d, sa->mob.overlap);
+	ike_link_get(tcp);
+	sa->mob.overlap = tcp;
+	sa->mob.overlap_until = ike_now(sa) + OVERLAP_MS;
+	sa->mob.udp_since = ike_now(sa);
+	sa->mob.return_ok = 0;
+	ike_standby_keep(sa, tcp);
+}
+
+static void overlap_end(struct ike_sa *sa)
+{
+	struct ike_link *l = sa->mob.overlap;
+
+	sa->mob.overlap = NULL;
+	if (sa->link->type == TRANSPORT_UDP)
+		for (struct ike_child *c = sa->children; c; c = c->next)
+			if (c->installed)
+				ike_child_unbind(sa->d, sa, c, true);
+	/* the last reference but the loop's closes it, unless it is the standby */
+	ike_link_put(sa->d, l);
+}
+
+/*
+ * An initiator moved to TCP: it tries UDP again after udp-probe, doubled
+ * for each time it fell back within FLAP_WINDOW_MS of coming back (up to
+ * HOLD_MAX_MS), so a path that works only now and then does not flap.
+ */
+static void hold_down(struct ike_sa *sa)
+{
+	uint64_t t = ike_now(sa), hold;
+
+	if (!sa->conf || !sa->conf->initiator)
+		return;
+	if (sa->mob.udp_since && t - sa->mob.udp_since < FLAP_WINDOW_MS) {
+		if (sa->mob.flaps < 6)
+			sa->mob.flaps++;
+		sa->d->st.flap_holddowns++;
+	}
+	hold = ((uint64_t)sa->conf->probe_s * 1000) << sa->mob.flaps;
+	if (hold > HOLD_MAX_MS)
+		hold = HOLD_MAX_MS;
+	sa->mob.probe_at = t + hold;
+	sa->mob.return_ok = 0;
+	if (sa->mob.flaps)
+		ike_log(sa, "fell back to TCP %u time%s soon after returning: UDP is tried "
+			"again in %llu s", sa->mob.flaps, sa->mob.flaps == 1 ? "" : "s",
+			(unsigned long long)(hold / 1000));
+}
+
 /**
  * ike_mob_switch() - an authenticated message came over another path: move there
  * @sa: the SA
@@ -104,6 +169,20 @@ static void switch_path(struct ike_sa *sa, struct ike_link *link, const struct i
 
 	ike_link_get(link);
 	sa->link = link;
+	if (sa->mob.standby == link) {
+		/* onto the standby: it is the path now */
+		struct ike_link *s = ike_standby_take(sa);
+
+		if (s)
+			ike_link_put(sa->d, s);
+	}
+	if (link->type == TRANSPORT_TCP) {
+		ike_standby_drop(sa, "the SA moved to another TCP connection");
+		if (sa->mob.overlap) {
+			ike_link_put(sa->d, sa->mob.overlap);
+			sa->mob.overlap = NULL;
+		}
+	}
 	if (moved) {
 		char why[120], buf[64];
 
@@ -140,8 +219,12 @@ static void switch_path(struct ike_sa *sa, struct ike_link *link, const struct i
 		if (link->type == TRANSPORT_TCP)
 			ike_child_bind(sa->d, sa, c);
 		else if (was_tcp)
-			ike_child_unbind(sa->d, sa, c);
+			ike_child_unbind(sa->d, sa, c, false);
 	}
+	if (was_tcp && link->type == TRANSPORT_UDP && sa->state == SA_ESTABLISHED)
+		back_on_udp(sa, old);
+	else if (!was_tcp && link->type == TRANSPORT_TCP && sa->state == SA_ESTABLISHED)
+		hold_down(sa);
 	if (sa->state == SA_ESTABLISHED && (was_tcp || link->type == TRANSPORT_TCP)) {
 		char why[96];
 
@@ -181,6 +264,16 @@ void ike_mob_probe_answered(struct ike_sa *sa, struct ike_link *link, const stru
 	struct ike_link *tcp = sa->link;
 
 	sa->req.kind = REQ_NONE;
+	if (sa->mob.return_check) {
+		/* one more answered check on the way back; the move waits for enough */
+		sa->mob.return_check = false;
+		sa->mob.return_ok++;
+		sa->d->st.return_checks++;
+		sa->mob.probe_at = ike_now(sa) + 1000;
+		ike_link_put(sa->d, sa->mob.probe);
+		sa->mob.probe = NULL;
+		return;
+	}
 	ike_link_get(tcp);
 	if (sa->mob.addr_probe) {
 		/* our new address: the answer's NAT_DETECTION says what the path is */
@@ -211,9 +304,7 @@ void ike_mob_probe_answered(struct ike_sa *sa, struct ike_link *link, const stru
 	}
 	ike_link_put(sa->d, sa->mob.probe);
 	sa->mob.probe = NULL;
-	/* closed after this event batch: its events may be pending */
-	if (tcp->type == TRANSPORT_TCP && tcp->stage != LINK_DEAD)
-		tcp->closing = "the SAs moved back to UDP";
+	/* the TCP connection stays for the overlap, and then as the standby or not */
 	ike_link_put(sa->d, tcp);
 }
 
@@ -315,13 +406,34 @@ void ike_mob_link_down(struct ike_sa *sa)
 	ike_sa_transition(sa, "TCP connection lost; waiting for the initiator to reconnect");
 }
 
-static void move_to_tcp(struct ike_sa *sa, const char *why)
+/*
+ * To TCP: over the warm standby when there is one (a bind and one message),
+ * else over a new connection (ike_mob_connected() when it is up).
+ */
+static void move_to_tcp(struct ike_sa *sa, const char *why, uint64_t *reason)
 {
 	struct ike_link *l;
-	char msg[96];
+	char msg[140];
 
 	if (sa->mob.moving)
 		return;
+	if (sa->link->type == TRANSPORT_UDP && sa->link->stage == LINK_READY) {
+		l = ike_standby_take(sa);
+		if (l) {
+			snprintf(msg, sizeof(msg), "moving to TCP over the standby connection: %s",
+				 why);
+			ike_sa_transition(sa, msg);
+			sa->d->st.moves_standby++;
+			if (reason)
+				(*reason)++;
+			sa->mob.moving = l;
+			sa->mob.standby_move_at = ike_now(sa);
+			ike_mob_connected(sa, l);
+			return;
+		}
+	}
+	/* one not proved yet would be a second connection beside the new one */
+	ike_standby_drop(sa, "a new TCP connection replaces it");
 	l = ike_tcp_connect(sa->d, sa->conf);
 	if (!l) {
 		sa->mob.reconnect_at = ike_now(sa) +
@@ -329,6 +441,8 @@ static void move_to_tcp(struct ike_sa *sa, const char *why)
 		sa->mob.reconnects++;
 		return;
 	}
+	if (reason)
+		(*reason)++;
 	ike_link_get(l);
 	sa->mob.moving = l;
 	if (sa->link->type == TRANSPORT_UDP) {
@@ -351,11 +465,14 @@ static void send_resync(struct ike_sa *sa)
 /* the new TCP connection is up: bind the CHILD_SAs to it and say so to the peer */
 void ike_mob_connected(struct ike_sa *sa, struct ike_link *l)
 {
-	ike_link_put(sa->d, sa->mob.moving);
+	struct ike_link *m = sa->mob.moving;
+
 	sa->mob.moving = NULL;
 	if (sa->link->type == TRANSPORT_TCP)
 		sa->d->st.tcp_reconnects++;
+	/* the SA's reference first: a proved connection with none left would close */
 	ike_mob_switch(sa, l, NULL);
+	ike_link_put(sa->d, m);
 	if (sa->mob.probe) {
 		ike_link_put(sa->d, sa->mob.probe);
 		sa->mob.probe = NULL;
@@ -390,30 +507,72 @@ void ike_mob_connect_failed(struct ike_sa *sa, const char *why)
 	ike_log(sa, "TCP connection failed (%s); trying again in %u ms", why, backoff);
 }
 
+/**
+ * ike_mob_rtt() - a round trip over the SA's UDP path, for the path checks
+ * @sa: the SA
+ * @sample: ms from a request (sent once) to its answer
+ *
+ * Smoothed as RFC 6298 does for TCP's retransmission timer.
+ */
+void ike_mob_rtt(struct ike_sa *sa, uint64_t sample)
+{
+	unsigned int r = sample < 60000 ? (unsigned int)sample : 60000;
+
+	if (!sa->mob.srtt_ms && !sa->mob.rttvar_ms) {
+		sa->mob.srtt_ms = r ? r : 1;
+		sa->mob.rttvar_ms = r / 2;
+		return;
+	}
+	sa->mob.rttvar_ms = (3 * sa->mob.rttvar_ms +
+			     (sa->mob.srtt_ms > r ? sa->mob.srtt_ms - r : r - sa->mob.srtt_ms)) / 4;
+	sa->mob.srtt_ms = (7 * sa->mob.srtt_ms + r) / 8;
+	if (!sa->mob.srtt_ms)
+		sa->mob.srtt_ms = 1;
+}
+
+/*
+ * How long a path check waits for its answer: the round trip and four
+ * times its variation, at least CHECK_RTO_MIN_MS, at most udp-timeout; a
+ * copy goes at half of it, in case one datagram was lost.
+ */
+static unsigned int check_rto(const struct ike_sa *sa)
+{
+	unsigned int rto = sa->mob.srtt_ms + 4 * sa->mob.rttvar_ms;
+	unsigned int max = sa->conf->udp_timeout_ms;
+
+	if (!sa->mob.srtt_ms)
+		rto = max / 2;
+	if (rto < CHECK_RTO_MIN_MS)
+		rto = CHECK_RTO_MIN_MS;
+	return rto < max ? rto : max;
+}
+
 /*
  * Is inbound ESP arriving?  The packet counters of every CHILD_SA, summed,
- * at most every 250 ms.  Nothing in while ESP goes out is no proof of a
- * dead path when the ESP travels in UDP on IKE's own ports (a one-way flow
- * gets no replies): after half of udp-timeout an empty INFORMATIONAL checks
- * that path, and the move follows only when it is not answered within the
- * other half (ike_mob_timers()).  An answered check means the path works:
- * while the flow stays one-way, the next check waits twice as long, up to
- * 10 s.  Plain ESP (protocol 50) is another path than IKE's UDP, which a
- * firewall may pass while it drops ESP: an answer proves nothing there, so
- * quiet ESP for all of udp-timeout is taken for a dead path.
+ * every third of udp-quiet (at least every 10 ms, at most 250 ms).  ESP
+ * going out with none coming in for udp-quiet sends a path check at once:
+ * an empty INFORMATIONAL over UDP, answered within check_rto() or the SA
+ * moves to TCP (ike_mob_timers()).  A one-way flow gets no replies, so an
+ * answered check lets the flow be, and while it stays one-way the next
+ * check waits twice as long, up to 10 s.  Plain ESP (protocol 50) is
+ * another path than IKE's UDP, which a firewall may pass while it drops
+ * ESP: there an answered check proves nothing of ESP, and ESP quiet for
+ * all of udp-timeout moves the SA anyway.
  */
 static void esp_watch(struct ike_sa *sa, uint64_t t)
 {
 	const struct ike_conn_conf *c = sa->conf;
-	uint64_t step = c->udp_timeout_ms / 4 ? c->udp_timeout_ms / 4 : 1;
+	unsigned int quiet = c->udp_quiet_ms, step = quiet / 3, wait;
 	struct xfrm_counts cin, cout;
 	uint64_t in = 0, out = 0;
-	unsigned int wait;
 	bool any = false;
 
-	if (t < sa->mob.esp_check_at)
+	if (t < sa->mob.esp_check_at) {
+		ike_wake(sa->d, sa->mob.esp_check_at);
 		return;
-	sa->mob.esp_check_at = t + (step < 250 ? step : 250);
+	}
+	step = step < 10 ? 10 : step > 250 ? 250 : step;
+	sa->mob.esp_check_at = t + step;
 	for (const struct ike_child *ch = sa->children; ch; ch = ch->next) {
 		if (!ch->installed || ike_child_counts(sa, ch, &cin, &cout))
 			continue;
@@ -423,35 +582,37 @@ static void esp_watch(struct ike_sa *sa, uint64_t t)
 	}
 	if (!any)
 		return;
+	ike_wake(sa->d, sa->mob.esp_check_at);
 	if (in != sa->mob.esp_in || out == sa->mob.esp_out) {
 		/* something came in, or nothing went out: no evidence of a dead path */
 		if (in != sa->mob.esp_in) {
 			sa->mob.esp_stall_since = 0;
 			sa->mob.esp_gap_ms = 0;
 		}
+		sa->mob.esp_calm_at = t;
 	} else if (!sa->mob.esp_stall_since) {
-		sa->mob.esp_stall_since = t;
+		/* quiet since the last look that saw ESP come in, or none go out */
+		sa->mob.esp_stall_since = sa->mob.esp_calm_at ? sa->mob.esp_calm_at : t;
 	}
 	sa->mob.esp_in = in;
 	sa->mob.esp_out = out;
 	if (!sa->mob.esp_stall_since)
 		return;
-	if (!ike_child_esp_in_udp(sa)) {
-		if (t - sa->mob.esp_stall_since >= c->udp_timeout_ms) {
-			char why[80];
+	if (!ike_child_esp_in_udp(sa) && c->udp_timeout_ms &&
+	    t - sa->mob.esp_stall_since >= c->udp_timeout_ms) {
+		char why[96];
 
-			snprintf(why, sizeof(why), "no inbound ESP for %u ms while sending",
-				 c->udp_timeout_ms);
-			move_to_tcp(sa, why);
-		}
+		snprintf(why, sizeof(why), "no inbound ESP for %u ms while sending",
+			 c->udp_timeout_ms);
+		move_to_tcp(sa, why, &sa->d->st.moves_esp);
 		return;
 	}
-	wait = c->udp_timeout_ms / 2 > sa->mob.esp_gap_ms ? c->udp_timeout_ms / 2 :
-	       sa->mob.esp_gap_ms;
+	wait = quiet > sa->mob.esp_gap_ms ? quiet : sa->mob.esp_gap_ms;
 	if (t - sa->mob.esp_stall_since >= wait && sa->req.kind == REQ_NONE) {
 		sa->d->st.quiet_checks++;
 		sa->mob.esp_probe = true;
 		ike_info_dpd(sa);
+		ike_wake(sa->d, t + check_rto(sa) / 2);
 	}
 }
 
@@ -461,8 +622,9 @@ void ike_mob_dpd_answered(struct ike_sa *sa)
 	if (!sa->mob.esp_probe)
 		return;
 	sa->mob.esp_probe = false;
-	/* started again by the next tick that sees ESP go out and none come in */
+	/* started again, from now, by the next look that sees ESP go out and none come in */
 	sa->mob.esp_stall_since = 0;
+	sa->mob.esp_calm_at = ike_now(sa);
 	sa->mob.esp_gap_ms = sa->mob.esp_gap_ms ? sa->mob.esp_gap_ms * 2 : sa->conf->udp_timeout_ms;
 	if (sa->mob.esp_gap_ms > 10000)
 		sa->mob.esp_gap_ms = 10000;
@@ -471,10 +633,12 @@ void ike_mob_dpd_answered(struct ike_sa *sa)
 /*
  * UPDATE_SA_ADDRESSES over UDP 4500 from @local to @peer (RFC 4555): on TCP,
  * whether UDP works again; on UDP, our new address.  The SA moves when the
- * answer comes back on that path (ike_mob_probe_answered()).
+ * answer comes back on that path (ike_mob_probe_answered()).  With @check,
+ * an empty INFORMATIONAL instead, which the peer answers on that path
+ * without moving: one of the checks UDP must pass before the move back.
  */
 static void send_update(struct ike_sa *sa, struct sockaddr_storage local,
-			struct sockaddr_storage peer, bool addr_change)
+			struct sockaddr_storage peer, bool addr_change, bool check)
 {
 	uint8_t h[20];
 	struct ike_out o;
@@ -490,6 +654,8 @@ static void send_update(struct ike_sa *sa, struct sockaddr_storage local,
 	if (!sa->mob.probe)
 		return;
 	ike_out_begin(sa, &o, INFORMATIONAL, false, sa->next_req);
+	if (check)
+		goto seal;
 	ike_pl_notify(&o.c, 0, NULL, 0, N_UPDATE_SA_ADDRESSES, NULL, 0);
 	/*
 	 * Migrate cannot take UDP encapsulation away: states in ESP-in-UDP
@@ -507,6 +673,7 @@ static void send_update(struct ike_sa *sa, struct sockaddr_storage local,
 	}
 	if (!ike_nat_hash(sa->spi_i, sa->spi_r, &peer, h))
 		ike_pl_notify(&o.c, 0, NULL, 0, N_NAT_DETECTION_DESTINATION_IP, h, sizeof(h));
+seal:
 	if (ike_out_seal(sa, &o)) {
 		ike_buf_free(&o.b);
 		ike_link_put(sa->d, sa->mob.probe);
@@ -517,6 +684,7 @@ static void send_update(struct ike_sa *sa, struct sockaddr_storage local,
 	sa->req.msg = o.b;
 	sa->req.kind = REQ_PROBE;
 	sa->mob.addr_probe = addr_change;
+	sa->mob.return_check = check;
 	sa->req.sent = ike_now(sa);
 	sa->req.deadline = 0;
 	sa->req.tries = 1;
@@ -525,14 +693,19 @@ static void send_update(struct ike_sa *sa, struct sockaddr_storage local,
 	ike_link_send(sa->d, sa->mob.probe, o.b.p, o.b.len);
 }
 
-/* on TCP with MOBIKE: ask over UDP 4500 whether UDP works again */
+/*
+ * On TCP with MOBIKE: does UDP 4500 work again?  It must answer
+ * udp-return-checks requests a second apart before the SA moves back: the
+ * last is UPDATE_SA_ADDRESSES, the others empty INFORMATIONALs.
+ */
 static void send_probe(struct ike_sa *sa)
 {
 	struct sockaddr_storage local = sa->conf->local;
 
 	if (sa->conf->local_any && ike_route_source(&sa->conf->remote, &local))
 		return;
-	send_update(sa, local, sa->conf->remote, false);
+	send_update(sa, local, sa->conf->remote, false, sa->mob.esptcp_peer &&
+		    sa->mob.return_ok + 1 < sa->conf->return_checks);
 }
 
 /*
@@ -568,7 +741,7 @@ static bool addr_check(struct ike_sa *sa, uint64_t t)
 		return false;
 	if (!sa->conf->local_any && ike_addr_present(&sa->link->local))
 		return false;
-	send_update(sa, src, sa->link->peer, true);
+	send_update(sa, src, sa->link->peer, true, false);
 	return sa->mob.probe != NULL;
 }
 
@@ -593,20 +766,76 @@ static void nat_keepalive(struct ike_sa *sa, uint64_t t)
 		sa->d->st.nat_keepalives++;
 }
 
+/* the overlap after a move back, on either side; an SA going away ends it */
+static void overlap_tick(struct ike_sa *sa, uint64_t t)
+{
+	if (!sa->mob.overlap)
+		return;
+	if (t >= sa->mob.overlap_until)
+		overlap_end(sa);
+	else
+		ike_wake(sa->d, sa->mob.overlap_until);
+}
+
+/*
+ * A path check (esp_watch()) out over UDP: a copy at half its time, and the
+ * move when neither is answered in time.  True while it is out.
+ */
+static bool check_tick(struct ike_sa *sa, uint64_t t)
+{
+	unsigned int rto = check_rto(sa);
+	char why[96];
+
+	if (sa->req.kind != REQ_DPD || !sa->mob.esp_probe)
+		return false;
+	if (t - sa->req.sent >= rto) {
+		snprintf(why, sizeof(why), "no inbound ESP, and no answer to a path check in %u ms",
+			 rto);
+		move_to_tcp(sa, why, &sa->d->st.moves_quiet);
+		return true;
+	}
+	if (sa->req.tries == 1 && t - sa->req.sent >= rto / 2) {
+		/* a lost datagram is no dead path: one copy (no RTT sample then) */
+		sa->req.tries++;
+		ike_link_send(sa->d, sa->link, sa->req.msg.p, sa->req.msg.len);
+	}
+	ike_wake(sa->d, sa->req.sent + (sa->req.tries == 1 ? rto / 2 : rto));
+	return true;
+}
+
 /* the initiator's transport duties; true when it did something */
 bool ike_mob_timers(struct ike_sa *sa, uint64_t t)
 {
 	const struct ike_conn_conf *c = sa->conf;
 
+	overlap_tick(sa, t);
 	if (sa->state == SA_ESTABLISHED)
 		nat_keepalive(sa, t);
 	if (!c->initiator || sa->state != SA_ESTABLISHED)
 		return false;
 	if (sa->link->stage == LINK_DEAD) {
 		if (!sa->mob.moving && t >= sa->mob.reconnect_at)
-			move_to_tcp(sa, "TCP connection lost");
+			move_to_tcp(sa, "TCP connection lost", NULL);
 		return true;
 	}
+	if (sa->mob.standby_move_at && (sa->link->type != TRANSPORT_TCP ||
+					 sa->req.kind == REQ_NONE)) {
+		sa->mob.standby_move_at = 0;	/* answered there: it worked */
+	} else if (sa->mob.standby_move_at && t - sa->mob.standby_move_at >= STANDBY_ANSWER_MS) {
+		/*
+		 * The standby died with the UDP path (keepalives are slow to
+		 * tell): a new connection, as if it had broken, and the request
+		 * goes again there with a deadline of its own.
+		 */
+		sa->mob.standby_move_at = 0;
+		sa->req.deadline = 0;
+		if (!sa->link->closing)
+			sa->link->closing = "no answer over the standby connection";
+		return true;
+	}
+	ike_standby_tick(sa, t);
+	if (sa->req.kind == REQ_STANDBY)
+		return true;	/* its answer comes on the standby connection */
 	if (sa->req.kind == REQ_PROBE && sa->mob.addr_probe) {
 		/*
 		 * Only the new path is tried, again after 1, 2, 4 ... 16 s; with
@@ -628,9 +857,14 @@ bool ike_mob_timers(struct ike_sa *sa, uint64_t t)
 			sa->mob.probe = NULL;
 			sa->req.kind = REQ_RESYNC;
 			sa->req.sent = t;
+			sa->d->st.return_failed++;
+			sa->mob.return_ok = 0;
+			sa->mob.return_check = false;
+			sa->mob.probe_at = t + (uint64_t)c->probe_s * 1000;
 			ike_link_send(sa->d, sa->link, sa->req.msg.p, sa->req.msg.len);
 		} else if (t >= sa->req.next_tx) {
 			sa->req.next_tx = t + 500;
+			sa->req.tries++;	/* an answer to a copy is no RTT sample */
 			ike_link_send(sa->d, sa->mob.probe, sa->req.msg.p, sa->req.msg.len);
 		}
 		return true;
@@ -655,20 +889,24 @@ bool ike_mob_timers(struct ike_sa *sa, uint64_t t)
 			return true;
 		if (t < sa->mob.reconnect_at)
 			return false;
-		if (sa->req.kind == REQ_DPD && sa->mob.esp_probe &&
-		    t - sa->req.sent >= c->udp_timeout_ms / 2) {
-			char why[96];
-
-			snprintf(why, sizeof(why), "no inbound ESP, and no answer to a liveness check "
-				 "in %u ms", c->udp_timeout_ms / 2);
-			move_to_tcp(sa, why);
-			return sa->mob.moving != NULL;
+		if (sa->mob.flaps && t - sa->mob.udp_since >= FLAP_RESET_MS)
+			sa->mob.flaps = 0;
+		if (check_tick(sa, t))
+			return true;
+		if (!sa->mob.rtt_probed && sa->req.kind == REQ_NONE && c->udp_timeout_ms) {
+			/*
+			 * One empty INFORMATIONAL once up: the path's round trip
+			 * without IKE_SA_INIT's key exchange in it, for check_rto()
+			 */
+			sa->mob.rtt_probed = true;
+			ike_info_dpd(sa);
+			return true;
 		}
 		if (sa->req.kind != REQ_NONE && t - sa->req.sent >= c->udp_timeout_ms) {
 			char why[64];
 
 			snprintf(why, sizeof(why), "no answer over UDP for %u ms", c->udp_timeout_ms);
-			move_to_tcp(sa, why);
+			move_to_tcp(sa, why, &sa->d->st.moves_unanswered);
 			return sa->mob.moving != NULL;
 		}
 		if (c->udp_timeout_ms)
@@ -685,4 +923,42 @@ bool ike_mob_timers(struct ike_sa *sa, uint64_t t)
 		}
 	}
 	return false;
+}
+
+/* an SA going away: what this file holds for it */
+void ike_mob_free(struct ike_sa *sa)
+{
+	ike_standby_drop(sa, "its IKE SA is gone");
+	if (sa->mob.overlap) {
+		ike_link_put(sa->d, sa->mob.overlap);
+		sa->mob.overlap = NULL;
+	}
+}
+
+/* an IKE SA rekeyed (or lost a collision): the SA that takes its children takes this too */
+void ike_mob_inherit(struct ike_sa *sa, struct ike_sa *old)
+{
+	if (!sa->mob.standby && old->mob.standby) {
+		sa->mob.standby = old->mob.standby;
+		sa->mob.standby_ok = old->mob.standby_ok;
+		old->mob.standby = NULL;
+		old->mob.standby_ok = false;
+	}
+	if (!sa->mob.overlap && old->mob.overlap) {
+		sa->mob.overlap = old->mob.overlap;
+		sa->mob.overlap_until = old->mob.overlap_until;
+		old->mob.overlap = NULL;
+	}
+	sa->mob.standby_offered |= old->mob.standby_offered;
+	sa->mob.esptcp_peer |= old->mob.esptcp_peer;
+	if (!sa->mob.srtt_ms) {
+		sa->mob.srtt_ms = old->mob.srtt_ms;
+		sa->mob.rttvar_ms = old->mob.rttvar_ms;
+		sa->mob.rtt_probed = old->mob.rtt_probed;
+	}
+	if (!sa->mob.udp_since) {
+		sa->mob.flaps = old->mob.flaps;
+		sa->mob.udp_since = old->mob.udp_since;
+		sa->mob.probe_at = old->mob.probe_at;
+	}
 }

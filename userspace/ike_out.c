@@ -54,6 +54,13 @@ int ike_out_seal(struct ike_sa *sa, struct ike_out *o)
 
 void ike_send_request(struct ike_sa *sa, enum req_kind kind, struct ike_buf *b)
 {
+	ike_send_request_via(sa, kind, b, sa->link);
+}
+
+/* a request of ours on another path than the SA's (a standby's proof) */
+void ike_send_request_via(struct ike_sa *sa, enum req_kind kind, struct ike_buf *b,
+			  struct ike_link *via)
+{
 	ike_buf_free(&sa->req.msg);
 	sa->req.msg = *b;
 	sa->req.kind = kind;
@@ -62,7 +69,7 @@ void ike_send_request(struct ike_sa *sa, enum req_kind kind, struct ike_buf *b)
 	sa->req.next_tx = ike_now(sa) + RETRANSMIT_BASE_MS;
 	sa->req.deadline = 0;
 	sa->next_req++;
-	ike_link_send(sa->d, sa->link, b->p, b->len);
+	ike_link_send(sa->d, via, b->p, b->len);
 }
 
 void ike_send_response(struct ike_sa *sa, struct ike_buf *b)
@@ -72,6 +79,7 @@ void ike_send_response(struct ike_sa *sa, struct ike_buf *b)
 	ike_buf_free(&sa->last_resp);
 	sa->last_resp = *b;
 	sa->have_last_resp = true;
+	sa->last_resp_elsewhere = via != sa->link;
 	sa->peer_next++;
 	sa->reply_via = NULL;
 	ike_link_send(sa->d, via, b->p, b->len);

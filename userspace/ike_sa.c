@@ -96,6 +96,7 @@ void ike_sa_free(struct ike_sa *sa)
 	ike_buf_free(&sa->init_resp);
 	ike_buf_free(&sa->last_resp);
 	ike_buf_free(&sa->req.msg);
+	ike_mob_free(sa);
 	if (sa->mob.moving)
 		ike_link_put(d, sa->mob.moving);
 	if (sa->mob.probe)

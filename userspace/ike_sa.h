@@ -161,7 +161,7 @@ void ike_child_unlink(struct ike_sa *sa, struct ike_child *c);
 void ike_children_remove(struct ike_sa *sa);
 void ike_child_drop_pending(struct ike_sa *sa);
 int ike_child_bind(struct ike_daemon *d, struct ike_sa *sa, struct ike_child *c);
-int ike_child_unbind(struct ike_daemon *d, struct ike_sa *sa, struct ike_child *c);
+int ike_child_unbind(struct ike_daemon *d, struct ike_sa *sa, struct ike_child *c, bool inbound);
 bool ike_child_esp_in_udp(const struct ike_sa *sa);
 int ike_child_counts(struct ike_sa *sa, const struct ike_child *c, struct xfrm_counts *in,
 		     struct xfrm_counts *out);
@@ -189,6 +189,7 @@ enum req_kind {
 	REQ_DELETE_IKE,
 	REQ_PROBE,		/* UPDATE_SA_ADDRESSES over UDP (MOBIKE) */
 	REQ_RESYNC,		/* INFORMATIONAL on a new TCP connection */
+	REQ_STANDBY,		/* INFORMATIONAL proving a standby TCP connection */
 };
 
 #define RETRANSMIT_BASE_MS	1000	/* UDP: first retransmission, doubling */
@@ -225,6 +226,7 @@ struct ike_mob {
 	uint64_t reconnect_at;
 	uint64_t esp_check_at, esp_stall_since;
 	uint64_t esp_in, esp_out;	/* packets on the children's states, summed */
+	uint64_t esp_calm_at;		/* the last look that saw ESP in, or none out */
 	bool esp_probe;			/* the request out is a liveness check for them */
 	unsigned int esp_gap_ms;	/* quiet this long again before the next check */
 	struct ike_link *probe;		/* UDP path being probed (MOBIKE) */
@@ -236,6 +238,26 @@ struct ike_mob {
 	uint64_t addr_check_at;		/* the next look at our own address (MOBIKE) */
 	uint64_t route_check_at;	/* the next look at a virtual address's next hop */
 	bool addr_probe;		/* the probe announces a new address of ours */
+	bool return_check;		/* the probe only checks UDP, on the way back */
+	/* the UDP path's round trip, from answered requests (RFC 6298's way) */
+	unsigned int srtt_ms, rttvar_ms;
+	bool rtt_probed;		/* the first check once up, for a clean sample */
+	/* the way back to UDP: hysteresis and a hold-down that grows with flaps */
+	unsigned int return_ok;		/* checks over UDP answered in a row */
+	unsigned int flaps;		/* quick falls back to TCP, for the hold-down */
+	uint64_t udp_since;		/* when the SA last came back to UDP */
+	/* after the move back: inbound ESP still taken from the TCP connection */
+	struct ike_link *overlap;
+	uint64_t overlap_until;
+	/* the warm standby TCP connection (ike_standby.c) */
+	struct ike_link *standby;
+	bool standby_ok;		/* proved by an authenticated exchange on it */
+	bool standby_offered;		/* the peer keeps (client) or takes (gateway) one */
+	bool esptcp_peer;		/* it answers path checks while on TCP */
+	bool standby_ack;		/* responder: the answer being built accepts it */
+	unsigned int standby_fails;
+	uint64_t standby_at;		/* initiator: the next connection attempt */
+	uint64_t standby_move_at;	/* moved over it then, no answer there yet */
 };
 
 struct ike_out;
@@ -353,6 +375,7 @@ struct ike_sa {
 	uint32_t peer_next;		/* the peer's next request's message ID */
 	struct ike_buf last_resp;	/* for a retransmitted request */
 	bool have_last_resp;
+	bool last_resp_elsewhere;	/* it went on another path than the SA's */
 	uint8_t last_req_hash[32];	/* the request last_resp answers */
 	struct ike_req req;
 
@@ -434,6 +457,8 @@ int ike_out_seal(struct ike_sa *sa, struct ike_out *o);
 int ike_out_respond(struct ike_sa *sa, struct ike_out *o);
 int ike_out_request(struct ike_sa *sa, struct ike_out *o, enum req_kind kind);
 void ike_send_request(struct ike_sa *sa, enum req_kind kind, struct ike_buf *b);
+void ike_send_request_via(struct ike_sa *sa, enum req_kind kind, struct ike_buf *b,
+			  struct ike_link *via);
 void ike_send_response(struct ike_sa *sa, struct ike_buf *b);
 int ike_respond_notify(struct ike_sa *sa, uint8_t exchange, uint32_t msgid, uint16_t type,
 		       const void *data, size_t len);
@@ -494,6 +519,21 @@ void ike_mob_link_down(struct ike_sa *sa);
 void ike_mob_connected(struct ike_sa *sa, struct ike_link *l);
 void ike_mob_connect_failed(struct ike_sa *sa, const char *why);
 bool ike_mob_timers(struct ike_sa *sa, uint64_t t);
+void ike_mob_rtt(struct ike_sa *sa, uint64_t sample);
+void ike_mob_free(struct ike_sa *sa);
+void ike_mob_inherit(struct ike_sa *sa, struct ike_sa *old);
+
+/* ike_standby.c */
+void ike_standby_tick(struct ike_sa *sa, uint64_t t);
+void ike_standby_ready(struct ike_sa *sa, struct ike_link *l);
+void ike_standby_down(struct ike_sa *sa, const char *why);
+void ike_standby_answered(struct ike_sa *sa, const struct ike_msg *m);
+void ike_standby_unanswered(struct ike_sa *sa);
+bool ike_standby_offer(struct ike_sa *sa, struct ike_link *link, const struct ike_msg *m);
+void ike_standby_keep(struct ike_sa *sa, struct ike_link *l);
+struct ike_link *ike_standby_take(struct ike_sa *sa);
+void ike_standby_drop(struct ike_sa *sa, const char *why);
+bool ike_standby_wanted(const struct ike_sa *sa);
 
 /* ---- ike_task.c ---- */
 
@@ -523,6 +563,9 @@ struct ike_stats {
 	uint64_t updown_failed, updown_dropped;
 	uint64_t frag_sent, frag_received;
 	uint64_t radius_replies, radius_bad, radius_timeouts;
+	uint64_t moves_quiet, moves_esp, moves_unanswered, moves_standby;
+	uint64_t return_checks, return_failed, flap_holddowns;
+	uint64_t standby_up, standby_lost, standby_refused, standby_open;
 };
 
 struct ike_daemon {
@@ -546,6 +589,7 @@ struct ike_daemon {
 	struct ike_stats st;
 	uint64_t now;			/* ms, monotonic */
 	uint64_t tick;
+	uint64_t wake_at;		/* an SA's timers want to run by then (ike_wake()) */
 	uint64_t log_window, log_count;	/* rate limit for bad input */
 	bool verbose;
 	bool stopping;
@@ -572,6 +616,13 @@ struct ike_daemon {
 static inline uint64_t ike_now(const struct ike_sa *sa)
 {
 	return sa->d->now;
+}
+
+/* an SA's timers want to run at @at, sooner than the loop's tick */
+static inline void ike_wake(struct ike_daemon *d, uint64_t at)
+{
+	if (at < d->wake_at)
+		d->wake_at = at;
 }
 
 /* something `esptcp show` prints changed */

@@ -147,7 +147,8 @@ void ike_input(struct ike_daemon *d, struct ike_link *link, const uint8_t *msg, 
 			 */
 			if (((link->type == TRANSPORT_UDP &&
 			      ike_ss_same_addr(&link->peer, &sa->link->peer)) ||
-			     (link->type == TRANSPORT_TCP && link != sa->link)) &&
+			     (link->type == TRANSPORT_TCP &&
+			      (link != sa->link || sa->last_resp_elsewhere))) &&
 			    !ike_sha256(m.raw, m.raw_len, h) && ike_memeq(h, sa->last_req_hash, 32))
 				ike_link_send(d, link, sa->last_resp.p, sa->last_resp.len);
 		}
@@ -182,6 +183,11 @@ void ike_input(struct ike_daemon *d, struct ike_link *link, const uint8_t *msg, 
 	}
 	err = ike_parse_inner(&m, plain, plen);
 	sa->last_rx = d->now;
+	/* the UDP path's round trip, from cheap exchanges only (no key exchange) */
+	if (!err && response && sa->req.kind != REQ_NONE && sa->req.tries == 1 &&
+	    m.hdr.exchange == INFORMATIONAL &&
+	    link->type == TRANSPORT_UDP && (link == sa->link || link == sa->mob.probe))
+		ike_mob_rtt(sa, d->now - sa->req.sent);
 	/*
 	 * Authenticated, so the peer may move: UDP floats to 4500 or changes
 	 * its NAT mapping at any time; TCP reconnects once established.
@@ -190,15 +196,23 @@ void ike_input(struct ike_daemon *d, struct ike_link *link, const uint8_t *msg, 
 		if (!err && sa->req.kind == REQ_PROBE)
 			ike_mob_probe_answered(sa, link, &m);
 		goto out;
+	} else if (response && link != sa->link && link == sa->mob.standby) {
+		if (!err && sa->req.kind == REQ_STANDBY)
+			ike_standby_answered(sa, &m);
+		goto out;
+	} else if (link != sa->link && !err && !response && ike_standby_offer(sa, link, &m)) {
+		/* a standby's proof: answered on it, and the SA stays where it is */
+		sa->reply_via = link;
 	} else if (link != sa->link && !err && ike_mob_may_move(sa, link, &m, response)) {
 		ike_mob_switch(sa, link, &m);
 	} else if (link != sa->link && !err && !response && sa->mobike &&
 		   sa->state == SA_ESTABLISHED && m.hdr.exchange == INFORMATIONAL &&
-		   link->type == TRANSPORT_UDP && sa->link->type == TRANSPORT_UDP) {
+		   link->type == TRANSPORT_UDP) {
 		/*
 		 * RFC 4555 3.5: a MOBIKE peer tests a new path with an
-		 * INFORMATIONAL from there before it moves; it is answered on
-		 * that path, and the SA stays where it is.
+		 * INFORMATIONAL from there before it moves (from TCP, the
+		 * checks before the way back to UDP); it is answered on that
+		 * path, and the SA stays where it is.
 		 */
 		sa->reply_via = link;
 	} else if (link != sa->link) {
@@ -369,6 +383,10 @@ static void link_ready(struct ike_daemon *d, struct ike_link *l)
 			ike_mob_connected(sa, l);
 			return;
 		}
+		if (sa->mob.standby == l) {
+			ike_standby_ready(sa, l);
+			return;
+		}
 		if (sa->link == l && sa->state == SA_INIT_SENT && sa->req.kind == REQ_NONE) {
 			ike_sa_start(sa);
 			return;
@@ -384,6 +402,10 @@ again:
 	for (struct ike_sa *sa = d->sas; sa; sa = sa->next) {
 		if (sa->mob.moving == l) {
 			ike_mob_connect_failed(sa, why);
+			goto again;
+		}
+		if (sa->mob.standby == l) {
+			ike_standby_down(sa, why);
 			goto again;
 		}
 		if (sa->link == l && !sa->mob.down_seen) {
