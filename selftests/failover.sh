@@ -19,6 +19,11 @@ conf() {
 	shift 2
 	[ "${FAM:-4}" = 6 ] && o1=$IP1_6 o2=$IP2_6 i1=$IN1_6/128 i2=$IN2_6/128
 	{
+		# [global] keys for the responder (a gateway's limits)
+		if [ "$role" = responder ] && [ -n "${R_GLOBAL:-}" ]; then
+			echo "[global]"
+			echo "$R_GLOBAL"
+		fi
 		echo "[conn t]"
 		echo "role = $role"
 		if [ "$role" = initiator ]; then
@@ -44,11 +49,23 @@ conf() {
 	sed 's/^/#   /' "$file"
 }
 
-# the router drops UDP and ESP between the peers: only TCP gets through
+# the router drops UDP and ESP between the peers: only TCP gets through;
+# it counts the TCP handshakes (SYNs) it forwards from then on (syns_since_block)
 block_udp() {
 	nr nft add table inet esptcp_block
 	nr nft add chain inet esptcp_block filt '{ type filter hook forward priority 0; }'
 	nr nft add rule inet esptcp_block filt meta l4proto '{ udp, esp }' drop
+	nr nft add rule inet esptcp_block filt tcp flags syn counter
+}
+
+syns_since_block() {
+	ip netns exec $NSR nft list chain inet esptcp_block filt |
+		sed -n 's/.*tcp flags syn counter packets \([0-9]*\).*/\1/p'
+}
+
+# the initiator's standby TCP connection is proved (or refused)
+standby_ready() {
+	wait_for 100 grep -q "standby TCP connection ready" "$_tmp/i.out"
 }
 
 unblock() {
@@ -127,12 +144,16 @@ block_under_ping() {
 	tail -n 2 "$_tmp/ping.txt"
 }
 
-# UDP dies under a ping (and, with iperf, under iperf3): TCP takes over
+# UDP dies under a ping (and, with iperf, under iperf3), default settings:
+# TCP takes over on the warm standby connection, so the router forwards no
+# TCP handshake after the block
 t_blocked_mid() {
 	local perf=${1:-} s1 s2 o1 o2 got
 	inner_addrs 4
-	start i:udp-timeout=1s
+	start
 	grep -q "IKE SA established (.*UDP" "$_tmp/i.out"
+	standby_ready
+	n2 "$ESPTCP" show | grep "standby tcp"
 	s1=$(spis $NS1)
 	n1 ping -c 3 -i 0.2 -W 2 -I "$IN1" "$IN2"
 	o1=$(oseq $NS1)
@@ -153,8 +174,11 @@ t_blocked_mid() {
 		echo "# background ping: $got of 100 replies across the block (reported, not asserted)"
 	fi
 	grep -E "moving|now on" "$_tmp/i.out" "$_tmp/r.out"
-	grep -q "moving to TCP: " "$_tmp/i.out"
+	grep -q "moving to TCP over the standby connection: no inbound ESP, and no answer to a path check" "$_tmp/i.out"
 	grep -q "now on TCP (UDP path lost)" "$_tmp/r.out"
+	echo "# TCP handshakes through the router after the block: $(syns_since_block)"
+	[ "$(syns_since_block)" = 0 ]
+	[ "$(stat_i moves_standby)" = 1 ]
 	n1 ping -c 2 -i 0.2 -W 2 -I "$IN1" "$IN2"
 	s2=$(spis $NS1)
 	o2=$(oseq $NS1)
@@ -177,7 +201,7 @@ t_blocked_mid() {
 t_one_way() {
 	local out0 out1 checks
 	inner_addrs 4
-	start i:udp-timeout=1s i:encap=yes
+	start i:encap=yes
 	grep -q "IKE SA established (.*UDP" "$_tmp/i.out"
 	grep -q "CHILD_SA installed, .* (ESP in UDP)" "$_tmp/r.out"
 	out0=$(out_esp $NS1)
@@ -226,8 +250,67 @@ t_esp_only() {
 	n1 ping -c 30 -i 0.1 -W 1 -I "$IN1" "$IN2" >/dev/null || true
 	wait_for 100 grep -q "now on TCP" "$_tmp/r.out"
 	grep -E "moving|now on" "$_tmp/i.out" "$_tmp/r.out" | sed 's/^/# /'
-	grep -q "moving to TCP: no inbound ESP for 1000 ms while sending" "$_tmp/i.out"
+	grep -q "moving to TCP.*: no inbound ESP for 1000 ms while sending" "$_tmp/i.out"
 	n1 ping -c 2 -i 0.2 -W 2 -I "$IN1" "$IN2"
+}
+
+# a lossy but working UDP path: 5% of packets lost each way on the router
+# (netem) under a 20 ms ping for 10 s, default settings: no move
+t_lossy() {
+	local lost
+	inner_addrs 4
+	start
+	standby_ready
+	nr tc qdisc add dev r1 root netem loss 5%
+	nr tc qdisc add dev r2 root netem loss 5%
+	ip netns exec $NS1 ping -c 500 -i 0.02 -W 1 -I "$IN1" "$IN2" >"$_tmp/ping.txt" 2>&1 || true
+	nr tc qdisc del dev r1 root
+	nr tc qdisc del dev r2 root
+	tail -n 2 "$_tmp/ping.txt"
+	echo "# path checks: $(stat_i quiet_checks), moves to TCP: $(stat_i moved_to_tcp)"
+	expect_fail grep -q "moving to TCP" "$_tmp/i.out"
+	[ "$(stat_i moved_to_tcp)" = 0 ]
+	n1 ping -c 2 -i 0.2 -W 2 -I "$IN1" "$IN2"
+}
+
+# the router resets the standby connection (its TCP keepalive draws the
+# reset): the initiator opens a new one, the gateway replaces the old one,
+# and the tunnel stays on UDP throughout
+t_standby_reset() {
+	inner_addrs 4
+	start i:keepalive=1s
+	standby_ready
+	nr nft add table inet esptcp_reset
+	nr nft add chain inet esptcp_reset filt '{ type filter hook forward priority 0; }'
+	nr nft add rule inet esptcp_reset filt tcp dport 4500 reject with tcp reset
+	wait_for 100 grep -q "standby TCP connection lost" "$_tmp/i.out"
+	nr nft delete table inet esptcp_reset
+	wait_for 150 eval '[ "$(grep -c "standby TCP connection ready" "$_tmp/i.out")" -ge 2 ]'
+	wait_for 50 grep -q "replaced by a new standby connection" "$_tmp/r.out"
+	grep -E "standby|moving|now on" "$_tmp/i.out" "$_tmp/r.out" | sed 's/^/# /'
+	n1 ping -c 3 -i 0.2 -W 2 -I "$IN1" "$IN2"
+	expect_fail grep -q "moving to TCP" "$_tmp/i.out"
+	n2 "$ESPTCP" show | grep -qE "^  ike t .* udp children 1"
+	[ "$(n2 "$ESPTCP" show | grep -c "standby tcp .* ready")" = 1 ]
+	[ "$(n2 "$ESPTCP" show | grep -c '^socket ino')" = 1 ]
+	[ "$(stat_r standby_open)" = 1 ]
+}
+
+# a gateway at its limit of standby connections (standby-max = 0 here)
+# refuses the client's: the tunnel works on UDP, and when UDP dies it
+# moves over a new TCP connection as before
+t_standby_limit() {
+	inner_addrs 4
+	R_GLOBAL="standby-max = 0" start
+	wait_for 100 grep -q "the gateway refused a standby TCP connection" "$_tmp/i.out"
+	grep -q "standby TCP connection from .* refused: standby-max reached" "$_tmp/r.out"
+	n1 ping -c 3 -i 0.2 -W 2 -I "$IN1" "$IN2"
+	wait_for 50 eval '[ "$(n2 "$ESPTCP" show | grep -c "^socket ino")" = 0 ]'
+	[ "$(stat_r standby_refused)" -ge 1 ]
+	block_under_ping -I "$IN1"
+	grep -q "moving to TCP: " "$_tmp/i.out"
+	n1 ping -c 2 -i 0.2 -W 2 -I "$IN1" "$IN2"
+	[ "$(syns_since_block)" -ge 1 ]
 }
 
 # out_esp NS: packets of the namespace's outbound ESP state (the one from its address)
@@ -299,18 +382,32 @@ t_tcp_reset() {
 
 # with MOBIKE, once UDP passes again the SAs go back to it
 t_back_to_udp() {
-	local s1 s2
+	local s1 s2 tx rx
 	inner_addrs 4
-	start i:udp-timeout=1s i:udp-probe=2s
+	start i:udp-probe=2s
 	s1=$(spis $NS1)
+	standby_ready
 	block_udp
 	n1 ping -c 30 -i 0.1 -W 1 -I "$IN1" "$IN2" >/dev/null || true
 	wait_for 100 grep -q "now on TCP" "$_tmp/r.out"
 	n1 ping -c 2 -i 0.2 -W 2 -I "$IN1" "$IN2"
 	unblock
-	wait_for 100 grep -q "now on UDP (UDP works again)" "$_tmp/i.out"
+	# a 20 ms ping across the way back: nothing may be lost
+	ip netns exec $NS1 ping -c 400 -i 0.02 -W 2 -I "$IN1" "$IN2" >"$_tmp/ping.txt" 2>&1 &
+	local p=$!
+	wait_for 150 grep -q "now on UDP (UDP works again)" "$_tmp/i.out"
+	wait $p || true
 	wait_for 50 grep -q "now on UDP (UDP works again)" "$_tmp/r.out"
-	grep -E "now on" "$_tmp/i.out" "$_tmp/r.out"
+	grep -E "now on|standby|fell back" "$_tmp/i.out" "$_tmp/r.out" | sed 's/^/# /'
+	tail -n 2 "$_tmp/ping.txt"
+	tx=$(sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p' "$_tmp/ping.txt")
+	rx=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$_tmp/ping.txt")
+	echo "# answered checks over UDP before the move back: $(stat_i return_checks); pings lost across it: $((tx - rx)) of $tx"
+	[ "$(stat_i return_checks)" -ge 2 ]
+	[ "$tx" -ge 400 ] && [ "$rx" = "$tx" ]
+	# the connection stays as the standby, on both sides
+	wait_for 50 eval 'n1 "$ESPTCP" show | grep -q "standby tcp .* ready"'
+	n2 "$ESPTCP" show | grep -q "standby tcp .* ready"
 	local tx0
 	tx0=$(stat_of $NS1 tx_esp_pkts)
 	n1 ping -c 3 -i 0.2 -W 2 -I "$IN1" "$IN2"
@@ -318,7 +415,45 @@ t_back_to_udp() {
 	[ "$(stat_of $NS1 tx_esp_pkts)" = "$tx0" ]
 	s2=$(spis $NS1)
 	[ "$s1" = "$s2" ]
-	n1 "$ESPTCP" show | grep "^ike\|^  ike"
+	n1 "$ESPTCP" show | grep "^ike\|^  ike\|standby"
+	# UDP fails again soon after coming back: over the standby again (no
+	# handshake through the router), and the hold-down before the next
+	# try doubles
+	block_udp
+	n1 ping -c 30 -i 0.1 -W 1 -I "$IN1" "$IN2" >/dev/null || true
+	wait_for 100 eval '[ "$(grep -c "now on TCP" "$_tmp/r.out")" -ge 2 ]'
+	grep -q "fell back to TCP 1 time soon after returning: UDP is tried again in 4 s" \
+		"$_tmp/i.out"
+	[ "$(syns_since_block)" = 0 ]
+	[ "$(stat_i flap_holddowns)" = 1 ]
+	n1 ping -c 2 -i 0.2 -W 2 -I "$IN1" "$IN2"
+}
+
+# UDP comes back in one direction only: the gateway's datagrams to the
+# client are dropped, so the client's checks over UDP arrive and are
+# answered, but the answers are lost.  Each check goes again over TCP and
+# must be answered there (the gateway answered it on UDP already), or the
+# SA would hang until dpd-timeout and die; the tunnel stays on TCP
+t_return_half() {
+	inner_addrs 4
+	start i:udp-probe=2s i:dpd-timeout=8s r:dpd-timeout=8s
+	standby_ready
+	block_udp
+	n1 ping -c 20 -i 0.1 -W 1 -I "$IN1" "$IN2" >/dev/null || true
+	wait_for 100 grep -q "now on TCP" "$_tmp/r.out"
+	unblock
+	nr nft add table inet esptcp_block
+	nr nft add chain inet esptcp_block filt '{ type filter hook forward priority 0; }'
+	nr nft add rule inet esptcp_block filt ip saddr "$IP2" meta l4proto '{ udp, esp }' drop
+	wait_for 100 eval '[ "$(stat_i return_failed)" -ge 1 ]'
+	# past the dpd-timeout of the first check sent again over TCP
+	sleep 10
+	echo "# checks over UDP that failed: $(stat_i return_failed); answered: $(stat_i return_checks)"
+	grep -E "now on|stopped|down" "$_tmp/i.out" "$_tmp/r.out" | sed 's/^/# /'
+	expect_fail grep -q "the peer stopped answering" "$_tmp/i.out"
+	expect_fail grep -q "now on UDP" "$_tmp/i.out"
+	[ "$(stat_i return_failed)" -ge 2 ]
+	n1 ping -c 3 -i 0.2 -W 2 -I "$IN1" "$IN2"
 }
 
 # the seed's dial-up gateway: a pool of 5, DNS, TCP on port 5500, UDP
@@ -635,7 +770,7 @@ t_eap_moves() {
 # needs espintcp: the reference kernel has it too.
 debug_subset="libreswan"
 # the kernel tier has the same moves without a virtual address (mid_ping, mobike)
-helper_only="roadwarrior rw_roam roadwarrior6 one_way esp_only eap_moves"
+helper_only="roadwarrior rw_roam roadwarrior6 one_way esp_only eap_moves return_half"
 
 esptcp_load
 topo_up
@@ -651,6 +786,14 @@ t_ran && cleanup >/dev/null 2>&1
 t_case_subset esp_only "plain ESP dropped, UDP passed: quiet ESP alone moves the tunnel to TCP" \
 	t_esp_only
 t_ran && cleanup >/dev/null 2>&1
+t_case_subset lossy "5% loss each way on the UDP path under a 20 ms ping: no move" t_lossy
+t_ran && cleanup >/dev/null 2>&1
+t_case_subset standby_reset "the standby connection reset by the router: opened again, the tunnel stays on UDP" \
+	t_standby_reset
+t_ran && cleanup >/dev/null 2>&1
+t_case_subset standby_limit "a gateway over its standby limit refuses one; tunnels work, moves go on a new connection" \
+	t_standby_limit
+t_ran && cleanup >/dev/null 2>&1
 t_case_subset eap_moves "an EAP road warrior: UDP blocked under ping, same SAs over TCP, no new EAP" \
 	t_eap_moves
 t_ran && cleanup >/dev/null 2>&1
@@ -662,7 +805,11 @@ t_ran && cleanup >/dev/null 2>&1
 t_case_subset tcp_new_address "TCP: the initiator's address changes; it reconnects from the new one" \
 	t_tcp_new_address
 t_ran && cleanup >/dev/null 2>&1
-t_case_subset mobike "MOBIKE: UDP unblocked, the SAs move back to UDP" t_back_to_udp
+t_case_subset mobike "MOBIKE: UDP unblocked, checks, back to UDP under a 20 ms ping with no loss; a flap doubles the hold-down" \
+	t_back_to_udp
+t_ran && cleanup >/dev/null 2>&1
+t_case_subset return_half "on TCP, UDP back one way only: checks fail, each answered over TCP, no hang" \
+	t_return_half
 t_ran && cleanup >/dev/null 2>&1
 t_case_subset roadwarrior "dial-up: a road warrior's virtual address and routes survive UDP -> TCP -> UDP" \
 	t_roadwarrior

@@ -771,6 +771,41 @@ TEST(tcp_ports_conf)
 			       "port = https\n", &conf));
 }
 
+/* failover: the path checks, the way back, the standby and its limit */
+TEST(failover_conf)
+{
+	static const char ts[] = "local-ts = 10.1.0.0/16\nremote-ts = 10.2.0.0/16\n";
+	struct ike_conf conf;
+	char lines[512];
+
+	ASSERT_EQ(0, load_conf(ts, &conf));
+	EXPECT_EQ(150u, conf.conns[0].udp_quiet_ms);
+	EXPECT_EQ(1500u, conf.conns[0].udp_timeout_ms);
+	EXPECT_EQ(3u, conf.conns[0].return_checks);
+	EXPECT_TRUE(conf.conns[0].standby);
+	EXPECT_EQ(10000u, conf.standby_max);
+	ike_conf_free(&conf);
+	snprintf(lines, sizeof(lines), "%sudp-quiet = 80ms\nudp-return-checks = 1\n"
+		 "tcp-standby = no\n[global]\nstandby-max = 0\n", ts);
+	ASSERT_EQ(0, load_conf(lines, &conf));
+	EXPECT_EQ(80u, conf.conns[0].udp_quiet_ms);
+	EXPECT_EQ(1u, conf.conns[0].return_checks);
+	EXPECT_FALSE(conf.conns[0].standby);
+	EXPECT_EQ(0u, conf.standby_max);
+	ike_conf_free(&conf);
+	/* too short to tell from jitter, no check at all, too many, not yes or no */
+	snprintf(lines, sizeof(lines), "%sudp-quiet = 10ms\n", ts);
+	EXPECT_NE(0, load_conf(lines, &conf));
+	snprintf(lines, sizeof(lines), "%sudp-return-checks = 0\n", ts);
+	EXPECT_NE(0, load_conf(lines, &conf));
+	snprintf(lines, sizeof(lines), "%sudp-return-checks = 11\n", ts);
+	EXPECT_NE(0, load_conf(lines, &conf));
+	snprintf(lines, sizeof(lines), "%stcp-standby = maybe\n", ts);
+	EXPECT_NE(0, load_conf(lines, &conf));
+	snprintf(lines, sizeof(lines), "%s[global]\nstandby-max = -1\n", ts);
+	EXPECT_NE(0, load_conf(lines, &conf));
+}
+
 /* a client's virtual address and updown: the keys and what they imply */
 TEST(vip_client_conf)
 {
