@@ -15,10 +15,13 @@
 #               ciphers: packets per second that reach the receiver (kpps)
 #   lossy       iperf3 TCP, 1 stream, AES-GCM, netem on the router: 1% loss
 #               and 5 ms delay towards n2, 5 ms delay back (Mbit/s)
-#   failover    a 100 ms ping through an IKE tunnel (esptcp ike, UDP with TCP
-#               fallback) while the router blocks UDP: pings lost and seconds
-#               without a reply, default and aggressive settings
-#               (failover_bench.sh)
+#   failover    a 20 ms ping through an IKE tunnel (esptcp ike, UDP with TCP
+#               fallback): UDP blocked on the router mid-ping (default
+#               settings, and without the standby connection), pings lost and
+#               seconds without a reply; 1% loss for 5 minutes (moves); the
+#               move back to UDP (pings lost); the gateway's sockets and
+#               kernel memory per standby connection (failover_bench.sh;
+#               lossy_s=N shortens the lossy run)
 #
 # Each row is shown as a ratio to upstream espintcp, when the kernel has it,
 # and to ESP-in-UDP.  Writes $OUT/bench.json (one object per row) and the
@@ -46,6 +49,7 @@ for a in "$@"; do	# BENCH_ARGS="runs=1 secs=1 profile"
 	runs=*) RUNS=${a#*=} ;;
 	secs=*) SECS=${a#*=} LOSSY_SECS=${a#*=} ;;
 	cases=*) CASES=" ${a#*=} " && CASES=${CASES//,/ } ;;
+	lossy_s=*) export FAILOVER_LOSSY_S=${a#*=} ;;
 	profile) PROFILE=1 ;;
 	profile=null | profile=gcm) PROFILE=1 PROFILE_CIPHER=${a#*=} ;;
 	*) echo "bench: unknown argument $a" >&2; exit 2 ;;
@@ -339,13 +343,21 @@ try:
 except OSError:
     pass
 if fo:
-    lines += ["", "failover: 100 ms ping through an IKE tunnel, UDP blocked on the router "
-              "mid-ping (udp-fallback-tcp)",
-              f"  {'settings':<11} {'outage (s)':>10} {'lost pings':>10} {'of':>5}"]
+    lines += ["", "failover: 20 ms ping through an IKE tunnel (udp-fallback-tcp); default and "
+              "no-standby: UDP blocked on the router mid-ping; lossy-1%: no block, 1% loss "
+              "each way; back: UDP unblocked while on TCP",
+              f"  {'settings':<13} {'outage (s)':>10} {'lost pings':>10} {'of':>6}  notes"]
     for r in fo:
-        lines.append(f"  {r['settings']:<11} {f(r['outage_s']):>10} {r['lost_pings']:>10}"
-                     f" {r['pings']:>5}")
         r["kernel"] = flavour or kver
+        if r["settings"] == "standby-cost":
+            lines.append(f"  {'standby-cost':<13} gateway per standby connection "
+                         f"({r['clients']} clients): {r['gw_sockets_per_standby']} TCP "
+                         f"socket(s), ~{r['gw_kernel_bytes_per_standby']} bytes of kernel slab")
+            continue
+        notes = ", ".join(f"{k} {r[k]}" for k in ("moved_by", "moves", "checks", "seconds")
+                          if k in r)
+        lines.append(f"  {r['settings']:<13} {f(r['outage_s']):>10} {r['lost_pings']:>10}"
+                     f" {r['pings']:>6}  {notes}")
 res += fo
 lines.append("")
 nruns = max((len(r["runs"]) for r in res if "runs" in r), default=0)
