@@ -774,56 +774,36 @@ helper_only="roadwarrior rw_roam roadwarrior6 one_way esp_only eap_moves return_
 
 esptcp_load
 topo_up
-t_case_subset start "UDP blocked from the start: the tunnel comes up over TCP" t_blocked_from_start
-t_ran && cleanup >/dev/null 2>&1
-t_case_subset mid_ping "UDP blocked under ping: same SPIs over TCP, seq grows, no new IKE_SA_INIT" t_blocked_mid
-t_ran && cleanup >/dev/null 2>&1
-t_case_subset mid_iperf "UDP blocked under iperf3: the transfer completes over TCP" t_blocked_mid iperf
-t_ran && cleanup >/dev/null 2>&1
-t_case_subset one_way "a one-way flow over UDP (nothing comes back) is no dead path: checked, no move" \
+t_case_cleaned start "UDP blocked from the start: the tunnel comes up over TCP" t_blocked_from_start
+t_case_cleaned mid_ping "UDP blocked under ping: same SPIs over TCP, seq grows, no new IKE_SA_INIT" t_blocked_mid
+t_case_cleaned mid_iperf "UDP blocked under iperf3: the transfer completes over TCP" t_blocked_mid iperf
+t_case_cleaned one_way "a one-way flow over UDP (nothing comes back) is no dead path: checked, no move" \
 	t_one_way
-t_ran && cleanup >/dev/null 2>&1
-t_case_subset esp_only "plain ESP dropped, UDP passed: quiet ESP alone moves the tunnel to TCP" \
+t_case_cleaned esp_only "plain ESP dropped, UDP passed: quiet ESP alone moves the tunnel to TCP" \
 	t_esp_only
-t_ran && cleanup >/dev/null 2>&1
-t_case_subset lossy "5% loss each way on the UDP path under a 20 ms ping: no move" t_lossy
-t_ran && cleanup >/dev/null 2>&1
-t_case_subset standby_reset "the standby connection reset by the router: opened again, the tunnel stays on UDP" \
+t_case_cleaned lossy "5% loss each way on the UDP path under a 20 ms ping: no move" t_lossy
+t_case_cleaned standby_reset "the standby connection reset by the router: opened again, the tunnel stays on UDP" \
 	t_standby_reset
-t_ran && cleanup >/dev/null 2>&1
-t_case_subset standby_limit "a gateway over its standby limit refuses one; tunnels work, moves go on a new connection" \
+t_case_cleaned standby_limit "a gateway over its standby limit refuses one; tunnels work, moves go on a new connection" \
 	t_standby_limit
-t_ran && cleanup >/dev/null 2>&1
-t_case_subset eap_moves "an EAP road warrior: UDP blocked under ping, same SAs over TCP, no new EAP" \
+t_case_cleaned eap_moves "an EAP road warrior: UDP blocked under ping, same SAs over TCP, no new EAP" \
 	t_eap_moves
-t_ran && cleanup >/dev/null 2>&1
-t_case_subset reset "TCP reset by the router: the initiator reconnects, same SAs" t_tcp_reset
-t_ran && cleanup >/dev/null 2>&1
-t_case_subset resp_dpd "the responder's DPD, out when TCP broke, is answered on the new connection" \
+t_case_cleaned reset "TCP reset by the router: the initiator reconnects, same SAs" t_tcp_reset
+t_case_cleaned resp_dpd "the responder's DPD, out when TCP broke, is answered on the new connection" \
 	t_responder_dpd_reconnect
-t_ran && cleanup >/dev/null 2>&1
-t_case_subset tcp_new_address "TCP: the initiator's address changes; it reconnects from the new one" \
+t_case_cleaned tcp_new_address "TCP: the initiator's address changes; it reconnects from the new one" \
 	t_tcp_new_address
-t_ran && cleanup >/dev/null 2>&1
-t_case_subset mobike "MOBIKE: UDP unblocked, checks, back to UDP under a 20 ms ping with no loss; a flap doubles the hold-down" \
+t_case_cleaned mobike "MOBIKE: UDP unblocked, checks, back to UDP under a 20 ms ping with no loss; a flap doubles the hold-down" \
 	t_back_to_udp
-t_ran && cleanup >/dev/null 2>&1
-t_case_subset return_half "on TCP, UDP back one way only: checks fail, each answered over TCP, no hang" \
+t_case_cleaned return_half "on TCP, UDP back one way only: checks fail, each answered over TCP, no hang" \
 	t_return_half
-t_ran && cleanup >/dev/null 2>&1
-t_case_subset roadwarrior "dial-up: a road warrior's virtual address and routes survive UDP -> TCP -> UDP" \
+t_case_cleaned roadwarrior "dial-up: a road warrior's virtual address and routes survive UDP -> TCP -> UDP" \
 	t_roadwarrior
-t_ran && cleanup >/dev/null 2>&1
-t_case_subset rw_roam "dial-up: the address and routes follow MOBIKE to another subnet and a TCP reconnect; gateway updown fails" \
+t_case_cleaned rw_roam "dial-up: the address and routes follow MOBIKE to another subnet and a TCP reconnect; gateway updown fails" \
 	t_rw_roam
-t_ran && cleanup >/dev/null 2>&1
-t_case_subset roadwarrior6 "dial-up over IPv6: an address from an IPv6 pool, DNS, routes, the same address again" \
+t_case_cleaned roadwarrior6 "dial-up over IPv6: an address from an IPv6 pool, DNS, routes, the same address again" \
 	t_roadwarrior6
-t_ran && cleanup >/dev/null 2>&1
-t_case_subset nat_udp "NAT (masquerade) on the router, UDP: ESP in UDP" t_nat udp
-t_ran && cleanup >/dev/null 2>&1
-t_case_subset nat_tcp "NAT (masquerade) on the router, TCP" t_nat tcp
-t_ran && cleanup >/dev/null 2>&1
-t_case_subset libreswan "libreswan with enable-tcp=fallback, UDP blocked: over TCP to esptcp" t_libreswan_fallback
-t_ran && cleanup >/dev/null 2>&1
+t_case_cleaned nat_udp "NAT (masquerade) on the router, UDP: ESP in UDP" t_nat udp
+t_case_cleaned nat_tcp "NAT (masquerade) on the router, TCP" t_nat tcp
+t_case_cleaned libreswan "libreswan with enable-tcp=fallback, UDP blocked: over TCP to esptcp" t_libreswan_fallback
 t_done

@@ -124,6 +124,15 @@ t_ran() {
 	[ "${_ran:-0}" = 1 ]
 }
 
+# t_case_cleaned KEY NAME CMD...: t_case_subset, then the suite's cleanup
+# (a function of its own) when the case ran
+t_case_cleaned() {
+	t_case_subset "$@"
+	if t_ran; then
+		cleanup >/dev/null 2>&1
+	fi
+}
+
 t_done() {
 	echo "1..$_ncase"
 	[ "${_failed:-0}" -eq 0 ]
