@@ -17,7 +17,8 @@
 #               and 5 ms delay towards n2, 5 ms delay back (Mbit/s)
 #   failover    a 20 ms ping through an IKE tunnel (esptcp ike, UDP with TCP
 #               fallback): UDP blocked on the router mid-ping (default
-#               settings, and without the standby connection), pings lost and
+#               settings, and without the standby connection; both also on
+#               a path of 100 ms round trip), pings lost and
 #               seconds without a reply; 1% loss for 5 minutes (moves); the
 #               move back to UDP (pings lost); the gateway's sockets and
 #               kernel memory per standby connection (failover_bench.sh;
@@ -346,17 +347,17 @@ if fo:
     lines += ["", "failover: 20 ms ping through an IKE tunnel (udp-fallback-tcp); default and "
               "no-standby: UDP blocked on the router mid-ping; lossy-1%: no block, 1% loss "
               "each way; back: UDP unblocked while on TCP",
-              f"  {'settings':<13} {'outage (s)':>10} {'lost pings':>10} {'of':>6}  notes"]
+              f"  {'settings':<17} {'outage (s)':>10} {'lost pings':>10} {'of':>6}  notes"]
     for r in fo:
         r["kernel"] = flavour or kver
         if r["settings"] == "standby-cost":
-            lines.append(f"  {'standby-cost':<13} gateway per standby connection "
+            lines.append(f"  {'standby-cost':<17} gateway per standby connection "
                          f"({r['clients']} clients): {r['gw_sockets_per_standby']} TCP "
                          f"socket(s), ~{r['gw_kernel_bytes_per_standby']} bytes of kernel slab")
             continue
         notes = ", ".join(f"{k} {r[k]}" for k in ("moved_by", "moves", "checks", "seconds")
                           if k in r)
-        lines.append(f"  {r['settings']:<13} {f(r['outage_s']):>10} {r['lost_pings']:>10}"
+        lines.append(f"  {r['settings']:<17} {f(r['outage_s']):>10} {r['lost_pings']:>10}"
                      f" {r['pings']:>6}  {notes}")
 res += fo
 lines.append("")

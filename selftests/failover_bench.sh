@@ -6,6 +6,7 @@
 #   default      UDP (and ESP) blocked on the router mid-ping, default
 #                settings: the move goes over the warm standby connection
 #   no-standby   the same with tcp-standby = no: a new TCP connection
+#   *-rtt100     both again on a path of 100 ms round trip (netem delay)
 #   lossy        no block, 1% random loss each way on the router (netem)
 #                for FAILOVER_LOSSY_S seconds (300): moves (goal: none)
 #   back         on TCP, UDP unblocked under the ping: the move back, and
@@ -107,10 +108,16 @@ print("# bench: failover %s: outage %s s, %d of %d pings lost%s" %
 PY
 }
 
-# block_mid NAME [INITIATOR KEY=VALUE...]: UDP blocked 3 s into a 20 ms ping
+# block_mid NAME [INITIATOR KEY=VALUE...]: UDP blocked 3 s into a 20 ms ping;
+# with DELAY set (netem on both router ports), on a path of that much
+# delay each way
 block_mid() {
 	local name=$1 t_block by
 	shift
+	if [ -n "${DELAY:-}" ]; then
+		ip netns exec $NSR tc qdisc add dev r1 root netem delay "$DELAY"
+		ip netns exec $NSR tc qdisc add dev r2 root netem delay "$DELAY"
+	fi
 	up "$@"
 	wait_for 100 grep -q "standby TCP connection ready" "$_tmp/i.out" || true
 	ip netns exec $NS1 ping -D -c 300 -i 0.02 -W 1 -I "$IN1" "$IN2" >"$_tmp/ping.txt" 2>&1 &
@@ -242,6 +249,9 @@ n1 ip route add "$IN2/32" via 192.0.2.254 src "$IN1" >&2
 n2 ip route add "$IN1/32" via 198.51.100.254 src "$IN2" >&2
 block_mid default
 block_mid no-standby tcp-standby=no
+# a 100 ms round trip, where the standby saves the TCP handshake
+DELAY=50ms block_mid default-rtt100
+DELAY=50ms block_mid no-standby-rtt100 tcp-standby=no
 back
 standby_cost
 lossy
