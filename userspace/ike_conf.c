@@ -177,6 +177,15 @@ static int parse_duration(const char *v, unsigned int *out)
 	return 0;
 }
 
+/* "yes" or "no" */
+static int parse_yes_no(const char *v, bool *out)
+{
+	if (strcmp(v, "yes") && strcmp(v, "no"))
+		return -EINVAL;
+	*out = !strcmp(v, "yes");
+	return 0;
+}
+
 /* milliseconds: "500ms", "2s", "1m" */
 static int parse_ms(const char *v, unsigned int *out)
 {
@@ -586,9 +595,7 @@ static int conn_key(struct ike_conn_conf *c, const char *k, const char *v)
 	} else if (!strcmp(k, "dns")) {
 		return parse_dns(v, c);
 	} else if (!strcmp(k, "vip")) {
-		if (strcmp(v, "yes") && strcmp(v, "no"))
-			return -EINVAL;
-		c->vip = !strcmp(v, "yes");
+		return parse_yes_no(v, &c->vip);
 	} else if (!strcmp(k, "vip-interface")) {
 		if (!*v || strlen(v) >= sizeof(c->vip_dev) || strchr(v, '/'))
 			return -EINVAL;
@@ -679,9 +686,7 @@ static int conn_key(struct ike_conn_conf *c, const char *k, const char *v)
 	} else if (!strcmp(k, "udp-timeout")) {
 		return parse_ms(v, &c->udp_timeout_ms);
 	} else if (!strcmp(k, "mobike")) {
-		if (strcmp(v, "yes") && strcmp(v, "no"))
-			return -EINVAL;
-		c->mobike = !strcmp(v, "yes");
+		return parse_yes_no(v, &c->mobike);
 	} else if (!strcmp(k, "udp-probe")) {
 		return parse_duration(v, &c->probe_s);
 	} else if (!strcmp(k, "keepalive")) {
@@ -696,9 +701,7 @@ static int conn_key(struct ike_conn_conf *c, const char *k, const char *v)
 			return -EINVAL;
 		c->return_checks = (unsigned int)u;
 	} else if (!strcmp(k, "tcp-standby")) {
-		if (strcmp(v, "yes") && strcmp(v, "no"))
-			return -EINVAL;
-		c->standby = !strcmp(v, "yes");
+		return parse_yes_no(v, &c->standby);
 	} else if (!strcmp(k, "encap")) {
 		if (strcmp(v, "yes") && strcmp(v, "auto"))
 			return -EINVAL;

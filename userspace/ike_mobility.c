@@ -20,6 +20,7 @@
 #define HOLD_MAX_MS		600000	/* the longest hold-down on TCP */
 #define CHECK_RTO_MIN_MS	150	/* a path check's shortest wait for its answer */
 #define STANDBY_ANSWER_MS	3000	/* moved over the standby: its answer by then */
+#define ESP_IDLE_LOOK_MS	250	/* an idle tunnel's counters: read this often */
 
 /*
  * The peer's address (or its NAT's port) changed: every CHILD_SA's states
@@ -84,10 +85,18 @@ static void switch_path(struct ike_sa *sa, struct ike_link *link, const struct i
  * arrives (the replay window, 128 packets, absorbs the reordering).  Then
  * it is the standby, or it closes (overlap_end()).
  */
+/* the overlap's connection let go of, its bindings as they are */
+static void overlap_release(struct ike_sa *sa)
+{
+	if (sa->mob.overlap) {
+		ike_link_put(sa->d, sa->mob.overlap);
+		sa->mob.overlap = NULL;
+	}
+}
+
 static void back_on_udp(struct ike_sa *sa, struct ike_link *tcp)
 {
-	if (sa->mob.overlap)
-		ike_link_put(sa->d, sa->mob.overlap);
+	overlap_release(sa);
 	ike_link_get(tcp);
 	sa->mob.overlap = tcp;
 	sa->mob.overlap_until = ike_now(sa) + OVERLAP_MS;
@@ -178,10 +187,7 @@ static void switch_path(struct ike_sa *sa, struct ike_link *link, const struct i
 	}
 	if (link->type == TRANSPORT_TCP) {
 		ike_standby_drop(sa, "the SA moved to another TCP connection");
-		if (sa->mob.overlap) {
-			ike_link_put(sa->d, sa->mob.overlap);
-			sa->mob.overlap = NULL;
-		}
+		overlap_release(sa);
 	}
 	if (moved) {
 		char why[120], buf[64];
@@ -549,7 +555,8 @@ static unsigned int check_rto(const struct ike_sa *sa)
 
 /*
  * Is inbound ESP arriving?  The packet counters of every CHILD_SA, summed,
- * every third of udp-quiet (at least every 10 ms, at most 250 ms).  ESP
+ * every third of udp-quiet (at least every 10 ms, at most 250 ms) while ESP
+ * goes out, every ESP_IDLE_LOOK_MS once none did for a second.  ESP
  * going out with none coming in for udp-quiet sends a path check at once:
  * an empty INFORMATIONAL over UDP, answered within check_rto() or the SA
  * moves to TCP (ike_mob_timers()).  A one-way flow gets no replies, so an
@@ -565,7 +572,7 @@ static void esp_watch(struct ike_sa *sa, uint64_t t)
 	unsigned int quiet = c->udp_quiet_ms, step = quiet / 3, wait;
 	struct xfrm_counts cin, cout;
 	uint64_t in = 0, out = 0;
-	bool any = false;
+	bool any = false, was_idle;
 
 	if (t < sa->mob.esp_check_at) {
 		ike_wake(sa->d, sa->mob.esp_check_at);
@@ -582,6 +589,13 @@ static void esp_watch(struct ike_sa *sa, uint64_t t)
 	}
 	if (!any)
 		return;
+	/* nothing out for a second and no stall: an idle tunnel is looked at less often */
+	if (out != sa->mob.esp_out)
+		sa->mob.esp_out_at = t;
+	was_idle = sa->mob.esp_idle;
+	sa->mob.esp_idle = t - sa->mob.esp_out_at >= 1000 && !sa->mob.esp_stall_since;
+	if (sa->mob.esp_idle)
+		sa->mob.esp_check_at = t + ESP_IDLE_LOOK_MS;
 	ike_wake(sa->d, sa->mob.esp_check_at);
 	if (in != sa->mob.esp_in || out == sa->mob.esp_out) {
 		/* something came in, or nothing went out: no evidence of a dead path */
@@ -591,8 +605,11 @@ static void esp_watch(struct ike_sa *sa, uint64_t t)
 		}
 		sa->mob.esp_calm_at = t;
 	} else if (!sa->mob.esp_stall_since) {
-		/* quiet since the last look that saw ESP come in, or none go out */
-		sa->mob.esp_stall_since = sa->mob.esp_calm_at ? sa->mob.esp_calm_at : t;
+		/*
+		 * Quiet since the last look that saw ESP come in, or none go
+		 * out; after an idle spell, from now (that look was long ago)
+		 */
+		sa->mob.esp_stall_since = sa->mob.esp_calm_at && !was_idle ? sa->mob.esp_calm_at : t;
 	}
 	sa->mob.esp_in = in;
 	sa->mob.esp_out = out;
@@ -631,6 +648,31 @@ void ike_mob_dpd_answered(struct ike_sa *sa)
 }
 
 /*
+ * UPDATE_SA_ADDRESSES's notifications, for a request from @local to @peer.
+ * Migrate cannot take UDP encapsulation away: states in ESP-in-UDP stay so,
+ * and a source hash of no address of ours tells the peer to keep its side
+ * encapsulated too (as strongSwan's encap = yes does).
+ */
+static void put_update(struct ike_sa *sa, struct ike_out *o, const struct sockaddr_storage *local,
+		       const struct sockaddr_storage *peer, bool addr_change)
+{
+	uint8_t h[20];
+
+	ike_pl_notify(&o->c, 0, NULL, 0, N_UPDATE_SA_ADDRESSES, NULL, 0);
+	if ((addr_change && (sa->nat_here || sa->nat_there)) || sa->conf->encap_force) {
+		struct sockaddr_storage none = *local;
+
+		ike_ss_set_port(&none, 0);
+		if (!ike_nat_hash(sa->spi_i, sa->spi_r, &none, h))
+			ike_pl_notify(&o->c, 0, NULL, 0, N_NAT_DETECTION_SOURCE_IP, h, sizeof(h));
+	} else if (!ike_nat_hash(sa->spi_i, sa->spi_r, local, h)) {
+		ike_pl_notify(&o->c, 0, NULL, 0, N_NAT_DETECTION_SOURCE_IP, h, sizeof(h));
+	}
+	if (!ike_nat_hash(sa->spi_i, sa->spi_r, peer, h))
+		ike_pl_notify(&o->c, 0, NULL, 0, N_NAT_DETECTION_DESTINATION_IP, h, sizeof(h));
+}
+
+/*
  * UPDATE_SA_ADDRESSES over UDP 4500 from @local to @peer (RFC 4555): on TCP,
  * whether UDP works again; on UDP, our new address.  The SA moves when the
  * answer comes back on that path (ike_mob_probe_answered()).  With @check,
@@ -640,7 +682,6 @@ void ike_mob_dpd_answered(struct ike_sa *sa)
 static void send_update(struct ike_sa *sa, struct sockaddr_storage local,
 			struct sockaddr_storage peer, bool addr_change, bool check)
 {
-	uint8_t h[20];
 	struct ike_out o;
 
 	ike_ss_set_port(&local, 4500);
@@ -654,43 +695,18 @@ static void send_update(struct ike_sa *sa, struct sockaddr_storage local,
 	if (!sa->mob.probe)
 		return;
 	ike_out_begin(sa, &o, INFORMATIONAL, false, sa->next_req);
-	if (check)
-		goto seal;
-	ike_pl_notify(&o.c, 0, NULL, 0, N_UPDATE_SA_ADDRESSES, NULL, 0);
-	/*
-	 * Migrate cannot take UDP encapsulation away: states in ESP-in-UDP
-	 * stay so, and a source hash of no address of ours tells the peer to
-	 * keep its side encapsulated too (as strongSwan's encap = yes does).
-	 */
-	if ((addr_change && (sa->nat_here || sa->nat_there)) || sa->conf->encap_force) {
-		struct sockaddr_storage none = local;
-
-		ike_ss_set_port(&none, 0);
-		if (!ike_nat_hash(sa->spi_i, sa->spi_r, &none, h))
-			ike_pl_notify(&o.c, 0, NULL, 0, N_NAT_DETECTION_SOURCE_IP, h, sizeof(h));
-	} else if (!ike_nat_hash(sa->spi_i, sa->spi_r, &local, h)) {
-		ike_pl_notify(&o.c, 0, NULL, 0, N_NAT_DETECTION_SOURCE_IP, h, sizeof(h));
-	}
-	if (!ike_nat_hash(sa->spi_i, sa->spi_r, &peer, h))
-		ike_pl_notify(&o.c, 0, NULL, 0, N_NAT_DETECTION_DESTINATION_IP, h, sizeof(h));
-seal:
+	if (!check)
+		put_update(sa, &o, &local, &peer, addr_change);
 	if (ike_out_seal(sa, &o)) {
 		ike_buf_free(&o.b);
 		ike_link_put(sa->d, sa->mob.probe);
 		sa->mob.probe = NULL;
 		return;
 	}
-	ike_buf_free(&sa->req.msg);
-	sa->req.msg = o.b;
-	sa->req.kind = REQ_PROBE;
 	sa->mob.addr_probe = addr_change;
 	sa->mob.return_check = check;
-	sa->req.sent = ike_now(sa);
-	sa->req.deadline = 0;
-	sa->req.tries = 1;
+	ike_send_request_via(sa, REQ_PROBE, &o.b, sa->mob.probe);
 	sa->req.next_tx = ike_now(sa) + (addr_change ? 1000 : 500);
-	sa->next_req++;
-	ike_link_send(sa->d, sa->mob.probe, o.b.p, o.b.len);
 }
 
 /*
@@ -929,10 +945,7 @@ bool ike_mob_timers(struct ike_sa *sa, uint64_t t)
 void ike_mob_free(struct ike_sa *sa)
 {
 	ike_standby_drop(sa, "its IKE SA is gone");
-	if (sa->mob.overlap) {
-		ike_link_put(sa->d, sa->mob.overlap);
-		sa->mob.overlap = NULL;
-	}
+	overlap_release(sa);
 }
 
 /* an IKE SA rekeyed (or lost a collision): the SA that takes its children takes this too */

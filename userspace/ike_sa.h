@@ -227,6 +227,8 @@ struct ike_mob {
 	uint64_t esp_check_at, esp_stall_since;
 	uint64_t esp_in, esp_out;	/* packets on the children's states, summed */
 	uint64_t esp_calm_at;		/* the last look that saw ESP in, or none out */
+	uint64_t esp_out_at;		/* the last look that saw ESP go out */
+	bool esp_idle;			/* none out for a second: looked at less often */
 	bool esp_probe;			/* the request out is a liveness check for them */
 	unsigned int esp_gap_ms;	/* quiet this long again before the next check */
 	struct ike_link *probe;		/* UDP path being probed (MOBIKE) */
