@@ -53,10 +53,9 @@ static int esptcp_parse(struct strparser *strp, struct sk_buff *skb)
 	if (skb_copy_bits(skb, rxm->offset, hdr, sizeof(hdr)))
 		return -EINVAL;
 	len = esptcp_frame_len(hdr);
-	if (len < ESPTCP_LEN_SIZE) {
-		esptcp_count(esptcp_strp_ctx(strp), ESPTCP_STAT_RX_BAD_LENGTH, 1);
+	/* counted in esptcp_abort(): strparser may ask again after an error */
+	if (len < ESPTCP_LEN_SIZE)
 		return -EBADMSG;
-	}
 	return len;
 }
 
@@ -80,6 +79,8 @@ static void esptcp_abort(struct strparser *strp, int err)
 	if (strp->stopped || err == -ETIMEDOUT)
 		return;
 	strp->stopped = 1;
+	if (err == -EBADMSG)
+		esptcp_count(ctx, ESPTCP_STAT_RX_BAD_LENGTH, 1);
 	net_info_ratelimited("esptcp: unframeable stream on port %u (%d): resetting the connection\n",
 			     ntohs(inet_sk(sk)->inet_sport), err);
 	WRITE_ONCE(sk->sk_err, -err);
@@ -459,7 +460,22 @@ int esptcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags)
 	if (flags & ~(MSG_DONTWAIT | MSG_PEEK | MSG_TRUNC | MSG_NOSIGNAL | MSG_CMSG_CLOEXEC |
 		      MSG_CMSG_COMPAT))
 		return -EOPNOTSUPP;
-	skb = __skb_recv_datagram(sk, &ctx->ike_queue, flags, &off, &err);
+	/*
+	 * Messages the stream held before it failed come before the error:
+	 * only an empty queue reports sk_err (which the generic receive
+	 * would report first, and then hand out the rest).
+	 */
+	spin_lock_bh(&ctx->ike_queue.lock);
+	skb = skb_peek(&ctx->ike_queue);
+	if (skb) {
+		if (flags & MSG_PEEK)
+			skb_get(skb);
+		else
+			__skb_unlink(skb, &ctx->ike_queue);
+	}
+	spin_unlock_bh(&ctx->ike_queue.lock);
+	if (!skb)
+		skb = __skb_recv_datagram(sk, &ctx->ike_queue, flags, &off, &err);
 	if (!skb) {
 		if (err == -EAGAIN && (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN))
 			return 0;

@@ -400,6 +400,39 @@ TEST_F(raw, length_one_resets)
 	fatal_length(_metadata, self->raw, self->sfd, 1);
 }
 
+/*
+ * Messages the stream held before a fatal length come first, then the
+ * error: all in one write, so the parser meets them in one segment.  (The
+ * error used to come first, and the messages after it, if at all.)
+ */
+TEST_F(raw, messages_before_bad_length)
+{
+	unsigned char buf[2 * 26 + 2], in[64];
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		buf[i * 26] = 0;
+		buf[i * 26 + 1] = 26;
+		ike_msg(buf + i * 26 + 2, 24, i);
+	}
+	buf[52] = buf[53] = 0;		/* length 0: the connection ends */
+	ASSERT_EQ(sizeof(buf), write(self->raw, buf, sizeof(buf)));
+	for (i = 0; i < 2; i++) {
+		ASSERT_TRUE(readable(self->sfd, 5000));
+		ASSERT_EQ(24, recv(self->sfd, in, sizeof(in), 0));
+		ASSERT_EQ(0, memcmp(in, buf + i * 26 + 2, 24));
+	}
+	ASSERT_TRUE(readable(self->sfd, 5000));
+	ASSERT_EQ(-1, recv(self->sfd, in, sizeof(in), 0));
+	ASSERT_EQ(EBADMSG, errno);
+	/*
+	 * Counted once: strparser reads the bad length again after a message
+	 * of the same segment (it used to count 2).
+	 */
+	ASSERT_EQ(1, stat_of(self->sfd, ESPTCP_STAT_RX_BAD_LENGTH));
+	ASSERT_EQ(2, stat_of(self->sfd, ESPTCP_STAT_RX_IKE_MSGS));
+}
+
 /* a message cut off by EOF is discarded; the reader sees EOF */
 TEST_F(raw, truncated_then_eof)
 {
