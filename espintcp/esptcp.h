@@ -119,6 +119,9 @@ struct esptcp_binding {
  * @tx_queue: framed messages (ESP and IKE) waiting for TCP, in order
  * @tx_bytes: bytes in @tx_queue (under its lock)
  * @tx_dead: no more sending (under @tx_queue's lock)
+ * @tx_fin: shutdown(SHUT_WR) was called: nothing more is queued, and TCP's
+ *	FIN goes once the queue is empty (under @tx_queue's lock)
+ * @tx_fin_sent: and TCP has it now (socket lock)
  * @tx_off: bytes of the head of @tx_queue already in TCP (socket lock)
  * @tx_vec: the iovec of one TCP send (socket lock)
  * @tx_work: moves @tx_queue into TCP under the socket lock
@@ -147,6 +150,8 @@ struct esptcp_sock {
 	struct sk_buff_head tx_queue;
 	unsigned int tx_bytes;
 	bool tx_dead;
+	bool tx_fin;
+	bool tx_fin_sent;
 	unsigned int tx_off;
 	struct kvec tx_vec[ESPTCP_TX_VECS];
 	struct work_struct tx_work;
@@ -228,6 +233,7 @@ void esptcp_steer(struct esptcp_binding *b, struct sk_buff *skb, u32 seq);
 void esptcp_binding_release_held(struct esptcp_binding *b);
 void esptcp_gap_timer(struct timer_list *t);
 int esptcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size);
+void esptcp_shutdown(struct sock *sk, int how);
 
 /* steer.c */
 int esptcp_steer_net_init(struct net *net);

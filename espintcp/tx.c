@@ -67,7 +67,7 @@ bool esptcp_tx_enqueue(struct esptcp_sock *ctx, struct sk_buff *skb, bool ike)
 
 	ESPTCP_TX_CB(skb)->ike = ike;
 	spin_lock_bh(&ctx->tx_queue.lock);
-	if (!ctx->tx_dead) {
+	if (!ctx->tx_dead && !ctx->tx_fin) {
 		why = ESPTCP_STAT_TX_DROP_QUEUE;
 		ok = ike || ctx->tx_bytes + skb->len <= READ_ONCE(esptcp_tx_queue_bytes);
 	}
@@ -179,6 +179,54 @@ static void esptcp_tx_complete(struct esptcp_sock *ctx, size_t done)
 	}
 }
 
+/* The queue is empty: send TCP's FIN if shutdown() asked for one. */
+static void esptcp_tx_fin(struct esptcp_sock *ctx)
+{
+	struct sock *sk = ctx->sk;
+	bool fin;
+
+	spin_lock_bh(&ctx->tx_queue.lock);
+	fin = ctx->tx_fin && !ctx->tx_dead && skb_queue_empty(&ctx->tx_queue);
+	spin_unlock_bh(&ctx->tx_queue.lock);
+	if (!fin || ctx->tx_fin_sent)
+		return;
+	ctx->tx_fin_sent = true;
+	WRITE_ONCE(sk->sk_shutdown, sk->sk_shutdown | SEND_SHUTDOWN);
+	ctx->saved_prot->shutdown(sk, SEND_SHUTDOWN);
+}
+
+/**
+ * esptcp_shutdown() - shutdown(): TCP's FIN after what send() queued
+ * @sk: the socket
+ * @how: RCV_SHUTDOWN and/or SEND_SHUTDOWN
+ *
+ * inet_shutdown() has set @how in sk_shutdown already, and TCP refuses to
+ * send once SEND_SHUTDOWN is set: messages queued behind a full stream
+ * would be lost, and the FIN would overtake them.  So SEND_SHUTDOWN is
+ * taken back until the queue is empty; from now on nothing more is
+ * queued (send() fails with EPIPE, ESP is dropped and counted), and the
+ * FIN goes when the last queued message is in TCP.
+ *
+ * Context: process, socket locked.
+ */
+void esptcp_shutdown(struct sock *sk, int how)
+{
+	struct esptcp_sock *ctx = esptcp_sk(sk);
+
+	if (!(how & SEND_SHUTDOWN)) {
+		ctx->saved_prot->shutdown(sk, how);
+		return;
+	}
+	/* a second call: the FIN is in TCP already, or still waits */
+	if (ctx->tx_fin_sent)
+		return;
+	WRITE_ONCE(sk->sk_shutdown, sk->sk_shutdown & ~SEND_SHUTDOWN);
+	spin_lock_bh(&ctx->tx_queue.lock);
+	ctx->tx_fin = true;
+	spin_unlock_bh(&ctx->tx_queue.lock);
+	esptcp_tx_flush(ctx);
+}
+
 /**
  * esptcp_tx_flush() - move queued messages into TCP until it is full
  * @ctx: the socket
@@ -214,8 +262,18 @@ void esptcp_tx_flush(struct esptcp_sock *ctx)
 			skb = skb_peek_next(skb, &ctx->tx_queue);
 			spin_unlock_bh(&ctx->tx_queue.lock);
 		}
-		if (!nmsg)
+		if (!nmsg) {
+			esptcp_tx_fin(ctx);
 			return;
+		}
+		/*
+		 * A failed connection: TCP would report (and so clear) its
+		 * error to us, and the owner would never see it.
+		 */
+		if (READ_ONCE(sk->sk_err)) {
+			esptcp_tx_fail(ctx);
+			return;
+		}
 		more = skb;
 
 		msg.msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL | (more ? MSG_MORE : 0);
@@ -415,7 +473,8 @@ int esptcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 
 	lock_sock(sk);
 	err = sock_error(sk);
-	if (!err && (sk->sk_shutdown & SEND_SHUTDOWN))
+	/* a FIN waiting for the queue counts as sent (esptcp_shutdown()) */
+	if (!err && ((sk->sk_shutdown & SEND_SHUTDOWN) || READ_ONCE(ctx->tx_fin)))
 		err = -EPIPE;
 	if (err) {
 		kfree_skb(skb);

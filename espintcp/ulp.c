@@ -130,6 +130,7 @@ static void esptcp_build_tables(struct proto *prot, const struct proto *base_pro
 	prot->close = esptcp_close;
 	prot->disconnect = esptcp_disconnect;
 	prot->sendmsg = esptcp_sendmsg;
+	prot->shutdown = esptcp_shutdown;
 #ifdef ESPTCP_HAVE_RECVMSG_ADDR_LEN
 	prot->recvmsg = esptcp_recvmsg_addr_len;
 #else
