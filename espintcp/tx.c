@@ -458,6 +458,9 @@ int esptcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 	if (size <= ESPTCP_MARKER_SIZE)
 		return -EINVAL;
 
+	/* after shutdown(), before waiting for room that would never matter */
+	if ((READ_ONCE(sk->sk_shutdown) & SEND_SHUTDOWN) || READ_ONCE(ctx->tx_fin))
+		return -EPIPE;
 	skb = sock_alloc_send_skb(sk, size, msg->msg_flags & MSG_DONTWAIT, &err);
 	if (!skb)
 		return err;
