@@ -14,6 +14,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
 #include <sys/socket.h>
 #include <linux/esptcp.h>
 
@@ -282,6 +284,68 @@ TEST_F(ike, slow_reader_loses_nothing)
 	ASSERT_EQ(300, stat_of(self->sfd, ESPTCP_STAT_RX_IKE_MSGS));
 }
 
+/*
+ * shutdown(SHUT_WR) with messages still queued behind a full stream: TCP's
+ * FIN must follow them, not overtake them.  The reader is a plain socket
+ * that takes the frames apart itself.
+ */
+static void shutdown_after_queued(struct __test_metadata *_metadata, int family)
+{
+	static unsigned char stream[1 << 20];
+	unsigned char out[1000];
+	int buf = 8192, sent = 0, got = 0, cfd, sfd;
+	size_t have = 0, pos = 0;
+	ssize_t n;
+
+	ASSERT_EQ(0, make_pair(family, &cfd, &sfd));
+	ASSERT_EQ(0, attach(cfd));
+	ASSERT_EQ(0, setsockopt(cfd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf)));
+	ASSERT_EQ(0, setsockopt(sfd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf)));
+	while (sent < 400) {
+		ike_msg(out, sizeof(out), sent);
+		if (send(cfd, out, sizeof(out), MSG_DONTWAIT) < 0) {
+			ASSERT_EQ(EAGAIN, errno);
+			break;
+		}
+		sent++;
+	}
+	ASSERT_EQ(0, shutdown(cfd, SHUT_WR));
+	/* and nothing can be sent after it */
+	ASSERT_EQ(-1, send(cfd, out, sizeof(out), MSG_DONTWAIT | MSG_NOSIGNAL));
+	ASSERT_EQ(EPIPE, errno);
+	do {
+		ASSERT_TRUE(readable(sfd, 5000));
+		n = read(sfd, stream + have, sizeof(stream) - have);
+		ASSERT_LE(0, n);
+		have += n;
+	} while (n > 0 && have < sizeof(stream));
+	while (pos + 2 <= have) {
+		size_t len = stream[pos] << 8 | stream[pos + 1];
+
+		ASSERT_EQ(2 + sizeof(out), len);
+		ASSERT_LE(pos + len, have);
+		ike_msg(out, sizeof(out), got);
+		ASSERT_EQ(0, memcmp(stream + pos + 2, out, sizeof(out)));
+		pos += len;
+		got++;
+	}
+	TH_LOG("%d messages sent before the shutdown, %d received", sent, got);
+	ASSERT_EQ(pos, have);
+	ASSERT_EQ(sent, got);
+	close(cfd);
+	close(sfd);
+}
+
+TEST(shutdown_after_queued_messages_ipv4)
+{
+	shutdown_after_queued(_metadata, AF_INET);
+}
+
+TEST(shutdown_after_queued_messages_ipv6)
+{
+	shutdown_after_queued(_metadata, AF_INET6);
+}
+
 /* what the peer sent before the responder attached is not lost */
 TEST(ike_before_attach)
 {
@@ -456,7 +520,15 @@ TEST_F(raw, random_bytes)
 	ASSERT_EQ(sizeof(junk), write(self->raw, junk, sizeof(junk)));
 	ASSERT_EQ(0, shutdown(self->raw, SHUT_WR));
 	for (i = 0; i < 1000; i++) {
-		ASSERT_TRUE(readable(self->sfd, 5000));
+		if (!readable(self->sfd, 5000)) {
+			int inq = -1;
+
+			ioctl(self->sfd, SIOCINQ, &inq);
+			TH_LOG("no end after %u messages: %d bytes unread in TCP, %llu frames parsed",
+			       i, inq, (unsigned long long)(stat_of(self->sfd, ESPTCP_STAT_RX_DROP_NO_SA) +
+							    stat_of(self->sfd, ESPTCP_STAT_RX_DROP_SHORT)));
+			ASSERT_TRUE(0);
+		}
 		r = recv(self->sfd, in, sizeof(in), 0);
 		if (r <= 0)
 			break;
