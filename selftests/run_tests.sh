@@ -94,19 +94,33 @@ kmemleak() {
 	echo "ok 1 no leaks"
 }
 
+# with the sanitized tool: no ASan, LeakSanitizer or UBSan report at all
+sanitizers() {
+	local f
+	echo "1..1"
+	f=$(ls "$OUT"/sanitizer/* 2>/dev/null | head -n 20)
+	if [ -n "$f" ]; then
+		echo "not ok 1 no sanitizer report from the tool"
+		# shellcheck disable=SC2086
+		head -n 60 $f | sed 's/^/# /'
+		return 1
+	fi
+	echo "ok 1 no sanitizer report from the tool"
+}
+
 echo "TAP version 13"
 [ -w /sys/kernel/debug/kmemleak ] && echo clear >/sys/kernel/debug/kmemleak
 
 # opt-in: peers (the IKE peer fixtures; ~75 s on stock, ~8 min on debug)
-all=(selftest esptcp_ulp esptcp_ike ike_unit ulp datapath rebind interop ike ike_many strongswan auth libreswan failover)
+all=(selftest esptcp_ulp esptcp_ike ike_unit ulp datapath rebind fuzz_kernel faults teardown interop ike ike_many strongswan auth libreswan failover)
 # what each tier runs (README, "What each kernel runs"): kernel leaves out
 # the helper at scale; debug also the suites of ss output, strongSwan (UDP
 # only: its cases never reach the module) and failover; smoke keeps the
 # module's own suites; boot loads the module and runs its C tests
 case ${TIER:-full} in
-kernel) all=(selftest esptcp_ulp esptcp_ike ike_unit ulp datapath rebind interop ike strongswan auth libreswan failover) ;;
-debug) all=(selftest esptcp_ulp esptcp_ike ike_unit datapath rebind interop ike libreswan) ;;
-smoke) all=(selftest esptcp_ulp esptcp_ike ike_unit ulp datapath rebind ike) ;;
+kernel) all=(selftest esptcp_ulp esptcp_ike ike_unit ulp datapath rebind fuzz_kernel faults teardown interop ike strongswan auth libreswan failover) ;;
+debug) all=(selftest esptcp_ulp esptcp_ike ike_unit datapath rebind fuzz_kernel faults teardown interop ike libreswan) ;;
+smoke) all=(selftest esptcp_ulp esptcp_ike ike_unit ulp datapath rebind fuzz_kernel ike) ;;
 boot) all=(selftest esptcp_ulp esptcp_ike) ;;
 esac
 tests=(${TESTS:-${all[@]}})
@@ -126,5 +140,6 @@ for t in "${tests[@]}"; do
 		emit "not ok" "$t: no such test"
 	fi
 done
+[ -z "${SANITIZE:-}" ] || run_test sanitizers sanitizers
 run_test kmemleak kmemleak
 echo "1..$n"
