@@ -24,7 +24,7 @@ traffic_on() {
 # rmmod as soon as the last socket is gone (TCP tear-down is not instant),
 # then load the module again for what follows
 reload() {
-	wait_for 100 rmmod esptcp
+	wait_for 300 rmmod esptcp
 	expect_fail grep -q '^esptcp ' /proc/modules
 	pp insmod "$KO"
 }
