@@ -11,6 +11,10 @@
 #   make style         checkpatch --strict and sparse (6.1, trixie 6.12) over the module
 #   make dkms-check    build the module with Debian's dkms against the stock headers
 #   make fuzz          the IKE parser under libFuzzer + ASan/UBSan (FUZZ_TIME seconds)
+#   make fuzz-kernel   the module under the stream fuzzer on the debug kernel
+#                      (FUZZ_BYTES, default 1 GiB; KERNEL=debug by default)
+#   make soak          a tunnel under rekeys, path changes and resets for
+#                      SOAK_MINUTES (default 30) on the debug kernel
 
 KDIR	?= /lib/modules/$(shell uname -r)/build
 KERNEL	?= stock
@@ -20,7 +24,7 @@ export ESPTCP_CACHE ?= /var/cache/esptcp
 Q	:= selftests/qemu
 
 .PHONY: all module userspace install modules_install clean deps check demo bench \
-	style dkms-check fuzz
+	style dkms-check fuzz fuzz-kernel soak
 
 all: module userspace
 
@@ -55,6 +59,12 @@ style: deps
 dkms-check: deps
 	@ESPTCP_WITH_DKMS=1 scripts/deps.sh
 	@scripts/dkms-check.sh
+
+fuzz-kernel: deps
+	@$(Q)/run.sh fuzz-kernel $(or $(filter-out stock,$(KERNEL)),debug)
+
+soak: deps
+	@$(Q)/run.sh soak $(or $(filter-out stock,$(KERNEL)),debug)
 
 fuzz: deps
 	@$(MAKE) -C userspace fuzz FUZZ_TIME=$(or $(FUZZ_TIME),60)

@@ -6,7 +6,8 @@
 out=$1
 . "$out/guest.env"
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export HOME=/root TERM=dumb OUT REPO KVER KO FLAVOUR TIER MODE TESTS CASES BENCH_ARGS
+export HOME=/root TERM=dumb OUT REPO KVER KO FLAVOUR TIER MODE TESTS CASES BENCH_ARGS \
+	FUZZ_BYTES FUZZ_FAMILIES FUZZ_ARGS SOAK_MINUTES CAPTURE
 
 # /tmp stays the overlay's (writable already): the repo or the run's output
 # folder may live under the host's /tmp, and a fresh tmpfs would hide them
@@ -20,6 +21,22 @@ mount --bind "$MODDIR" "/lib/modules/$KVER"
 ip link set lo up
 hostname esptcp-guest 2>/dev/null
 
+# the sanitized tool: every report goes to a file of its own, which fails
+# the run (run_tests.sh, "sanitizers"); a leak at exit is a report too
+if [ -n "${SANITIZE:-}" ]; then
+	mkdir -p "$OUT/sanitizer"
+	export ESPTCP=$REPO/build/userspace-asan/esptcp SANITIZE
+	export ASAN_OPTIONS=log_path=$OUT/sanitizer/asan:detect_leaks=1:abort_on_error=0
+	export UBSAN_OPTIONS=log_path=$OUT/sanitizer/ubsan:print_stacktrace=1:halt_on_error=1
+fi
+
+# ESPTCP_CAPTURE=1 on the host: the helper writes every message it
+# accepts to $OUT/capture (scripts/capture-corpus.sh)
+if [ -n "${CAPTURE:-}" ]; then
+	mkdir -p "$OUT/capture"
+	export ESPTCP_CAPTURE=$OUT/capture
+fi
+
 stty -F /dev/ttyS1 raw -echo 2>/dev/null
 exec 3>/dev/ttyS1
 echo "# guest: $FLAVOUR kernel $(uname -r), mode $MODE, tier $TIER" >&3
@@ -28,6 +45,11 @@ case $MODE in
 check) bash "$REPO/selftests/run_tests.sh" >&3 2>/dev/console 3>&- ;;
 demo) bash "$REPO/selftests/demo.sh" >&3 2>&1 ;;
 bench) bash "$REPO/selftests/bench.sh" $BENCH_ARGS >&3 2>/dev/console ;;
+# the long runs: one suite each, then kmemleak, as in a check
+fuzz-kernel) TESTS=fuzz_kernel FUZZ_LONG=1 FUZZ_BYTES=${FUZZ_BYTES:-1073741824} \
+	ESPTCP_TEST_TIMEOUT=10000 bash "$REPO/selftests/run_tests.sh" >&3 2>/dev/console 3>&- ;;
+soak) TESTS=soak ESPTCP_TEST_TIMEOUT=$(((${SOAK_MINUTES:-30} + 15) * 60)) \
+	bash "$REPO/selftests/run_tests.sh" >&3 2>/dev/console 3>&- ;;
 esac
 echo "# guest: done" >&3
 exec 3>&-

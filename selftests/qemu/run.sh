@@ -11,7 +11,7 @@
 # splat (BUG, WARNING, KASAN, UBSAN, lockdep, kmemleak).
 set -euo pipefail
 
-mode=${1:?usage: run.sh check|demo|bench [KERNEL]}
+mode=${1:?usage: run.sh check|demo|bench|fuzz-kernel|soak [KERNEL]}
 flavour=${2:-stock}
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -63,6 +63,12 @@ grep -E 'warning:' "$kmod/build.log" >&2 || true
 # --- userspace tool and tests: built on the host, run in the guest ---
 say "building the tool and the tests"
 make -s -C "$repo/userspace" >&2
+# ESPTCP_SANITIZE=1: the suite runs the tool built with ASan and UBSan
+sanitize=${ESPTCP_SANITIZE:-}
+if [ -n "$sanitize" ]; then
+	say "building the tool with ASan and UBSan"
+	make -s -C "$repo/userspace" SANITIZE=1 >&2
+fi
 make -s -C "$repo/selftests" >&2
 
 # --- initramfs: busybox plus the modules needed to reach the 9p root ---
@@ -116,6 +122,12 @@ REPO=$repo
 OUT=$out
 KO=$kmod/esptcp.ko
 BENCH_ARGS="${BENCH_ARGS:-}"
+FUZZ_BYTES="${FUZZ_BYTES:-}"
+FUZZ_FAMILIES="${FUZZ_FAMILIES:-}"
+FUZZ_ARGS="${FUZZ_ARGS:-}"
+SANITIZE="$sanitize"
+CAPTURE="${ESPTCP_CAPTURE:+1}"
+SOAK_MINUTES="${SOAK_MINUTES:-}"
 TESTS="${TESTS:-}"
 CASES="${CASES:-}"
 EOF
@@ -130,6 +142,11 @@ case $flavour in debug | reference*) paging=no5lvl ;; esac
 # a whole debug check takes about 35 min here; the limit is a safety net
 limit=2400
 case $flavour in debug) limit=3300 ;; esac
+# the long runs: 1 GiB through the debug kernel, a soak of SOAK_MINUTES
+case $mode in
+fuzz-kernel) limit=10800 ;;
+soak) limit=$(( (${SOAK_MINUTES:-30} + 20) * 60 )) ;;
+esac
 limit=${ESPTCP_VM_TIMEOUT:-$limit}
 say "booting QEMU (TCG, -smp 2, $mem); console log: $out/console.log"
 : >"$out/results.tap"
@@ -174,5 +191,19 @@ if [ "$mode" = bench ]; then
 		rc=1
 	fi
 fi
+# the long runs' reports, kept beside the bench's
+case $mode in
+fuzz-kernel | soak)
+	if [ -s "$out/$mode.json" ]; then
+		mkdir -p "$build/$mode"
+		cp "$out/$mode.json" "$build/$mode/latest.json"
+		cp "$out/$mode.json" "$build/$mode/$flavour-$(date +%Y%m%dT%H%M%S).json"
+		say "wrote $build/$mode/latest.json"
+	else
+		say "the $mode run wrote no report"
+		rc=1
+	fi
+	;;
+esac
 say "$mode on $flavour took $((SECONDS - t0)) s"
 exit $rc
