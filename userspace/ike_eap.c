@@ -356,8 +356,8 @@ int ike_eap_radius_input(struct ike_sa *sa, const struct ike_radius_reply *r, st
 			err = fail(sa, "an Access-Accept without User-Name after a tunnelled method");
 		if (!err) {
 			/* the identity the server checked is the client's from now on */
-			if (*r->user)
-				snprintf(e->user, sizeof(e->user), "%s", r->user);
+			if (*r->user)	/* shorter than e->user: checked above */
+				memcpy(e->user, r->user, strlen(r->user) + 1);
 			/* MSK = MS-MPPE-Recv-Key | MS-MPPE-Send-Key, zero-padded */
 			memset(e->msk, 0, sizeof(e->msk));
 			memcpy(e->msk, r->recv_key, r->recv_len);

@@ -541,6 +541,9 @@ bool ike_standby_wanted(const struct ike_sa *sa);
 
 extern const struct ike_link_ops ike_task_link_ops;
 void ike_input(struct ike_daemon *d, struct ike_link *link, const uint8_t *msg, size_t len);
+
+/* ike_capture.c */
+void ike_capture(const struct ike_msg *m);
 void ike_sa_timers(struct ike_sa *sa);
 void ike_sa_shutdown(struct ike_sa *sa);
 

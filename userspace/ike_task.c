@@ -103,6 +103,7 @@ void ike_input(struct ike_daemon *d, struct ike_link *link, const uint8_t *msg, 
 			d->st.rx_bad++;
 			return;
 		}
+		ike_capture(&m);
 		if (!response) {
 			if (from_init && !m.hdr.spi_r && m.hdr.spi_i)
 				ike_init_request(d, link, &m);
@@ -182,6 +183,8 @@ void ike_input(struct ike_daemon *d, struct ike_link *link, const uint8_t *msg, 
 		return;
 	}
 	err = ike_parse_inner(&m, plain, plen);
+	if (!err)
+		ike_capture(&m);
 	sa->last_rx = d->now;
 	/* the UDP path's round trip, from cheap exchanges only (no key exchange) */
 	if (!err && response && sa->req.kind != REQ_NONE && sa->req.tries == 1 &&
