@@ -524,6 +524,7 @@ int ike_skx_seal(const struct ike_suite *s, const struct ike_keys *k, bool initi
 	const uint8_t *ak = initiator ? k->sk_ai : k->sk_ar;
 	size_t padlen = k->block > 1 ? k->block - 1 - plen % k->block : 0;
 	size_t clen = plen + padlen + 1, iv_off, ct_off;
+	static const uint8_t zero_icv[64];
 	uint8_t iv[16], *buf;
 	int err;
 
@@ -540,7 +541,11 @@ int ike_skx_seal(const struct ike_suite *s, const struct ike_keys *k, bool initi
 	ike_put(b, iv, k->iv_len);
 	ct_off = b->len;
 	ike_put(b, buf, clen);		/* room, overwritten below */
-	ike_put(b, buf, k->icv_len);
+	/* the ICV's room: from a zero block, buf may be shorter than an ICV */
+	if (k->icv_len > sizeof(zero_icv))
+		b->err = true;
+	else
+		ike_put(b, zero_icv, k->icv_len);
 	if (err || b->err || b->len - sk_off > 0xffff) {
 		free(buf);
 		return err ? err : -EMSGSIZE;
