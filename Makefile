@@ -60,11 +60,14 @@ dkms-check: deps
 	@ESPTCP_WITH_DKMS=1 scripts/deps.sh
 	@scripts/dkms-check.sh
 
+# the long runs default to the debug kernel; KERNEL=... on the command line wins
+LONG_KERNEL := $(if $(filter command line environment,$(origin KERNEL)),$(KERNEL),debug)
+
 fuzz-kernel: deps
-	@$(Q)/run.sh fuzz-kernel $(or $(filter-out stock,$(KERNEL)),debug)
+	@$(Q)/run.sh fuzz-kernel $(LONG_KERNEL)
 
 soak: deps
-	@$(Q)/run.sh soak $(or $(filter-out stock,$(KERNEL)),debug)
+	@$(Q)/run.sh soak $(LONG_KERNEL)
 
 fuzz: deps
 	@$(MAKE) -C userspace fuzz FUZZ_TIME=$(or $(FUZZ_TIME),60)
