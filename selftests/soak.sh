@@ -195,7 +195,8 @@ wait $PING 2>/dev/null || true
 # the figures
 ping_tx=$(sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p' "$_tmp/ping.txt")
 ping_rx=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$_tmp/ping.txt")
-read -r ip_sent ip_rcvd < <(python3 -c '
+# (no process substitution: the guest has no /dev/fd)
+iperf_sum=$(python3 -c '
 import json,sys
 try:
     j = json.load(open(sys.argv[1]))
@@ -203,6 +204,8 @@ try:
     print(int(e["sum_sent"]["bytes"]), int(e["sum_received"]["bytes"]))
 except Exception:
     print(0, 0)' "$_tmp/iperf.json")
+ip_sent=${iperf_sum% *}
+ip_rcvd=${iperf_sum#* }
 child_rekeys=$(grep -c "CHILD_SA installed" "$_tmp/a.out" || true)
 ike_rekeys=$(grep -c "IKE SA rekeyed" "$_tmp/a.out" || true)
 declare -A c1 c2
