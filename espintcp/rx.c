@@ -350,20 +350,7 @@ static void esptcp_data_ready(struct sock *sk)
 	struct esptcp_sock *ctx = esptcp_sk(sk);
 
 	esptcp_rcvbuf_fit(sk);
-	/*
-	 * Once strparser has the start of a message, it leaves the rest in
-	 * TCP until all of it is there (need_bytes).  If TCP's buffer fills
-	 * first (other data came before, or small segments), the window
-	 * closes with the message incomplete, and neither side moves again.
-	 * Past half the buffer, its work item takes what is there: its
-	 * reads do not wait for the whole message.
-	 */
-	if (unlikely(READ_ONCE(ctx->strp.need_bytes)) &&
-	    atomic_read(&sk->sk_rmem_alloc) > READ_ONCE(sk->sk_rcvbuf) / 2 &&
-	    !READ_ONCE(ctx->strp.stopped) && !READ_ONCE(ctx->strp.paused))
-		strp_check_rcv(&ctx->strp);
-	else
-		strp_data_ready(&ctx->strp);
+	strp_data_ready(&ctx->strp);
 }
 
 static void esptcp_write_space(struct sock *sk)
