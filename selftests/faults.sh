@@ -71,13 +71,13 @@ t_random_faults() {
 	echo 0 >$DBG/fail_page_alloc/min-order
 	# the fuzzer turns them on itself, once its pages are locked in
 	local rc=0
-	FUZZ_FAULTS="2 1" FUZZ_ARGS=-f FUZZ_BYTES=8388608 FUZZ_SECONDS=25 bash "$(dirname "$0")/fuzz_kernel.sh" >"$_tmp/fz.out" 2>&1 || rc=$?
+	FUZZ_FAULTS="2 1" FUZZ_ARGS=-f FUZZ_BYTES=8388608 FUZZ_SECONDS=12 bash "$(dirname "$0")/fuzz_kernel.sh" >"$_tmp/fz.out" 2>&1 || rc=$?
 	faults_off
 	# all of it (the nested TAP lines made comments)
 	grep -vE '^# \[|^# --- ' "$_tmp/fz.out" | sed 's/^\([no]\)/# \1/'
 	[ $rc -eq 0 ]
 	# and with the faults gone, a strict slice passes: nothing stayed broken
-	FUZZ_FAMILIES=4 FUZZ_BYTES=4194304 FUZZ_SECONDS=20 bash "$(dirname "$0")/fuzz_kernel.sh" \
+	FUZZ_FAMILIES=4 FUZZ_BYTES=4194304 FUZZ_SECONDS=10 bash "$(dirname "$0")/fuzz_kernel.sh" \
 		>"$_tmp/fz2.out" 2>&1 || rc=$?
 	grep -E '^# (fed|failures|FAIL|conn)|^(not )?ok' "$_tmp/fz2.out" | sed 's/^\([no]\)/# \1/'
 	[ $rc -eq 0 ]

@@ -11,9 +11,9 @@
 
 NSF=esptcp-fz
 FUZZ_BYTES=${FUZZ_BYTES:-16777216}
-# the debug kernel (KASAN, about 20 times slower) stops a slice at 30 s
+# the debug kernel (KASAN, about 20 times slower) stops a slice at 15 s
 FUZZ_SECONDS=${FUZZ_SECONDS:-}
-[ -n "$FUZZ_SECONDS" ] || [ -n "${FUZZ_LONG:-}" ] || [ "${TIER:-}" != debug ] || FUZZ_SECONDS=30
+[ -n "$FUZZ_SECONDS" ] || [ -n "${FUZZ_LONG:-}" ] || [ "${TIER:-}" != debug ] || FUZZ_SECONDS=15
 FUZZ_CONNS=${FUZZ_CONNS:-16}
 trap 'ip netns del $NSF 2>/dev/null; rm -rf "$_tmp"' EXIT
 
