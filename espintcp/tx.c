@@ -185,6 +185,9 @@ static void esptcp_tx_fin(struct esptcp_sock *ctx)
 	struct sock *sk = ctx->sk;
 	bool fin;
 
+	/* the common case, every time the queue runs dry: no lock taken */
+	if (!READ_ONCE(ctx->tx_fin) || ctx->tx_fin_sent)
+		return;
 	spin_lock_bh(&ctx->tx_queue.lock);
 	fin = ctx->tx_fin && !ctx->tx_dead && skb_queue_empty(&ctx->tx_queue);
 	spin_unlock_bh(&ctx->tx_queue.lock);
