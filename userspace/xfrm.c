@@ -183,16 +183,27 @@ struct spi_reply {
 	uint32_t spi;
 };
 
+/*
+ * A message's fixed header, copied out if it is @type and long enough:
+ * the messages of a dump follow each other at 4-byte alignment, and the
+ * SA and policy headers hold 64-bit counters.
+ */
+static bool nl_payload(const struct nlmsghdr *nlh, uint16_t type, void *out, size_t len)
+{
+	if (nlh->nlmsg_type != type || mnl_nlmsg_get_payload_len(nlh) < len)
+		return false;
+	memcpy(out, mnl_nlmsg_get_payload(nlh), len);
+	return true;
+}
+
 static int spi_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct spi_reply *r = data;
-	const struct xfrm_usersa_info *info;
+	struct xfrm_usersa_info info;
 
-	if (nlh->nlmsg_type != XFRM_MSG_NEWSA ||
-	    mnl_nlmsg_get_payload_len(nlh) < sizeof(*info))
+	if (!nl_payload(nlh, XFRM_MSG_NEWSA, &info, sizeof(info)))
 		return MNL_CB_OK;
-	info = mnl_nlmsg_get_payload(nlh);
-	r->spi = info->id.spi;
+	r->spi = info.id.spi;
 	return MNL_CB_OK;
 }
 
@@ -626,14 +637,13 @@ struct owned {
 
 static int owned_sa_cb(const struct nlmsghdr *nlh, void *data)
 {
-	const struct xfrm_usersa_info *info;
+	struct xfrm_usersa_info info;
 	struct owned *o = data;
 	struct xfrm_usersa_id *n;
 
-	if (nlh->nlmsg_type != XFRM_MSG_NEWSA || mnl_nlmsg_get_payload_len(nlh) < sizeof(*info))
+	if (!nl_payload(nlh, XFRM_MSG_NEWSA, &info, sizeof(info)))
 		return MNL_CB_OK;
-	info = mnl_nlmsg_get_payload(nlh);
-	if ((info->reqid & o->mask) != o->base || info->id.proto != IPPROTO_ESP)
+	if ((info.reqid & o->mask) != o->base || info.id.proto != IPPROTO_ESP)
 		return MNL_CB_OK;
 	n = realloc(o->sa, (o->nsa + 1) * sizeof(*n));
 	if (!n) {
@@ -642,28 +652,26 @@ static int owned_sa_cb(const struct nlmsghdr *nlh, void *data)
 	}
 	o->sa = n;
 	memset(&n[o->nsa], 0, sizeof(*n));
-	n[o->nsa].daddr = info->id.daddr;
-	n[o->nsa].spi = info->id.spi;
-	n[o->nsa].family = info->family;
-	n[o->nsa].proto = info->id.proto;
+	n[o->nsa].daddr = info.id.daddr;
+	n[o->nsa].spi = info.id.spi;
+	n[o->nsa].family = info.family;
+	n[o->nsa].proto = info.id.proto;
 	o->nsa++;
 	return MNL_CB_OK;
 }
 
 static int owned_pol_cb(const struct nlmsghdr *nlh, void *data)
 {
-	const struct xfrm_userpolicy_info *info;
+	struct xfrm_userpolicy_info info;
 	const struct xfrm_user_tmpl *t;
 	struct owned *o = data;
 	struct xfrm_userpolicy_id *n;
 	struct nlattr *attr;
 	bool mine = false;
 
-	if (nlh->nlmsg_type != XFRM_MSG_NEWPOLICY ||
-	    mnl_nlmsg_get_payload_len(nlh) < sizeof(*info))
+	if (!nl_payload(nlh, XFRM_MSG_NEWPOLICY, &info, sizeof(info)))
 		return MNL_CB_OK;
-	info = mnl_nlmsg_get_payload(nlh);
-	mnl_attr_for_each(attr, nlh, sizeof(*info)) {
+	mnl_attr_for_each(attr, nlh, sizeof(info)) {
 		if (mnl_attr_get_type(attr) != XFRMA_TMPL ||
 		    mnl_attr_get_payload_len(attr) < sizeof(*t))
 			continue;
@@ -679,9 +687,9 @@ static int owned_pol_cb(const struct nlmsghdr *nlh, void *data)
 	}
 	o->pol = n;
 	memset(&n[o->npol], 0, sizeof(*n));
-	n[o->npol].sel = info->sel;
-	n[o->npol].index = info->index;
-	n[o->npol].dir = info->dir;
+	n[o->npol].sel = info.sel;
+	n[o->npol].index = info.index;
+	n[o->npol].dir = info.dir;
 	o->npol++;
 	return MNL_CB_OK;
 }
@@ -734,14 +742,13 @@ struct seq_reply {
 
 static int seq_cb(const struct nlmsghdr *nlh, void *data)
 {
-	const struct xfrm_usersa_info *info;
+	struct xfrm_usersa_info info;
 	struct seq_reply *r = data;
 
-	if (nlh->nlmsg_type != XFRM_MSG_NEWSA || mnl_nlmsg_get_payload_len(nlh) < sizeof(*info))
+	if (!nl_payload(nlh, XFRM_MSG_NEWSA, &info, sizeof(info)))
 		return MNL_CB_OK;
-	info = mnl_nlmsg_get_payload(nlh);
-	r->c.packets = info->curlft.packets;
-	r->c.bytes = info->curlft.bytes;
+	r->c.packets = info.curlft.packets;
+	r->c.bytes = info.curlft.bytes;
 	r->found = true;
 	return MNL_CB_OK;
 }
