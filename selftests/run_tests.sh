@@ -21,6 +21,12 @@ run_test() {
 	local name=$1 log=$logs/$1.log rc=0 seen=0 line status desc t0=$SECONDS
 	shift
 	echo "=== $name: $*" >&2
+	# captured messages go to a directory per suite, so the corpus can
+	# keep each peer's own (scripts/capture-corpus.sh)
+	if [ -n "${CAPTURE:-}" ]; then
+		export ESPTCP_CAPTURE=$OUT/capture/$name
+		mkdir -p "$ESPTCP_CAPTURE"
+	fi
 	if declare -F "$1" >/dev/null; then
 		"$@" >"$log" 2>&1 || rc=$?
 	else
