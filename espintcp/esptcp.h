@@ -115,7 +115,7 @@ struct esptcp_binding {
  * @saved_write_space: TCP's write_space, chained from ours
  * @strp: the stream parser that cuts the stream into messages
  * @ike_queue: IKE messages waiting for recv()
- * @ike_bytes: memory (truesize) in @ike_queue, bounded by sk_rcvbuf
+ * @ike_bytes: memory (truesize) in @ike_queue, bounded by ESPTCP_IKE_QUEUE_BYTES
  * @tx_queue: framed messages (ESP and IKE) waiting for TCP, in order
  * @tx_bytes: bytes in @tx_queue (under its lock)
  * @tx_dead: no more sending (under @tx_queue's lock)

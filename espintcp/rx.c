@@ -29,17 +29,41 @@ static inline struct esptcp_sock *esptcp_strp_ctx(struct strparser *strp)
 }
 
 /*
- * strparser refuses a message larger than sk_rcvbuf, and the stream is
- * reset: a socket whose buffer was set small (SO_RCVBUF, a low tcp_rmem)
- * must still take the largest frame RFC 9329 allows, an IKE_AUTH with a
- * certificate chain.  So the buffer never goes below two such frames.
+ * strparser leaves a message in TCP until all of it is there, so TCP must
+ * be able to hold the largest frame RFC 9329 allows, whatever its segments
+ * cost in truesize: TCP closes its window once the free part of the buffer
+ * is under one segment (up to 64 KiB on loopback) or 1/16 of it, and a
+ * buffer of two frames closed it with 63 KB of a 64 KB frame in: the rest
+ * never came.  Eight frames hold one whole even at a truesize of six times
+ * its bytes.  The memory stays TCP's, charged and bounded by the buffer;
+ * it is used only while a message is incomplete (or the parser paused),
+ * and autotuning grows the buffer past it for throughput.  strparser also
+ * resets a stream whose message is larger than sk_rcvbuf, so a socket
+ * whose buffer was set small (SO_RCVBUF, a low tcp_rmem) is raised too.
  */
-#define ESPTCP_MIN_RCVBUF	(2 * (ESPTCP_MAX_MSG + ESPTCP_LEN_SIZE))
+#define ESPTCP_MIN_RCVBUF	(8 * (ESPTCP_MAX_MSG + ESPTCP_LEN_SIZE))
 
 static void esptcp_rcvbuf_fit(struct sock *sk)
 {
 	if (unlikely(READ_ONCE(sk->sk_rcvbuf) < ESPTCP_MIN_RCVBUF))
 		WRITE_ONCE(sk->sk_rcvbuf, ESPTCP_MIN_RCVBUF);
+}
+
+/*
+ * The window TCP offers follows the larger buffer, as tcp_set_rcvlowat()
+ * does for the same need: its clamp was set from the buffer at the
+ * handshake, and autotuning raises it only once it wants more than
+ * ESPTCP_MIN_RCVBUF.  Socket owned or its spinlock held in softirq.
+ */
+static void esptcp_window_fit(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	u32 clamp;
+
+	esptcp_rcvbuf_fit(sk);
+	clamp = tcp_win_from_space(sk, ESPTCP_MIN_RCVBUF);
+	if (unlikely(READ_ONCE(tp->window_clamp) < clamp))
+		WRITE_ONCE(tp->window_clamp, clamp);
 }
 
 static int esptcp_parse(struct strparser *strp, struct sk_buff *skb)
@@ -64,8 +88,13 @@ static void esptcp_abort_work(struct work_struct *work)
 	struct esptcp_sock *ctx = container_of(work, struct esptcp_sock, abort_work);
 	struct sock *sk = ctx->sk;
 
-	/* RFC 9329: a stream that cannot be framed is closed; reset it */
-	tcp_abort(sk, EBADMSG);
+	/*
+	 * RFC 9329: a stream that cannot be framed is closed; reset it.  The
+	 * owner has the error already (esptcp_abort()): tcp_abort() sets it
+	 * again, to what it still is, so a reader that took it does not get
+	 * it twice, and one that has not still does.
+	 */
+	tcp_abort(sk, READ_ONCE(sk->sk_err));
 	sock_put(sk);
 }
 
@@ -83,6 +112,7 @@ static void esptcp_abort(struct strparser *strp, int err)
 		esptcp_count(ctx, ESPTCP_STAT_RX_BAD_LENGTH, 1);
 	net_info_ratelimited("esptcp: unframeable stream on port %u (%d): resetting the connection\n",
 			     ntohs(inet_sk(sk)->inet_sport), err);
+	/* before the FIN can make recv() report the end */
 	WRITE_ONCE(sk->sk_err, -err);
 	sk_error_report(sk);
 	sock_hold(sk);
@@ -91,15 +121,21 @@ static void esptcp_abort(struct strparser *strp, int err)
 }
 
 /*
+ * IKE messages unread, in truesize, before the parser waits for recv():
+ * two of the largest, whatever the (larger) receive buffer.
+ */
+#define ESPTCP_IKE_QUEUE_BYTES	(2 * (ESPTCP_MAX_MSG + ESPTCP_LEN_SIZE))
+
+/*
  * The parser stops reading (and TCP's window closes) while either queue is
- * full: the ESP backlog, or sk_rcvbuf of IKE messages unread.  rx_esp.lock
- * held.
+ * full: the ESP backlog, or ESPTCP_IKE_QUEUE_BYTES of IKE messages unread.
+ * rx_esp.lock held.
  */
 static bool esptcp_rx_full(const struct esptcp_sock *ctx)
 {
 	return skb_queue_len(&ctx->rx_esp) >= ESPTCP_RX_BACKLOG ||
 	       ctx->rx_bytes >= ESPTCP_RX_BACKLOG_BYTES ||
-	       atomic_read(&ctx->ike_bytes) >= READ_ONCE(ctx->sk->sk_rcvbuf);
+	       atomic_read(&ctx->ike_bytes) >= ESPTCP_IKE_QUEUE_BYTES;
 }
 
 /* Pause the parser after this message if a queue is full; rx_esp.lock held. */
@@ -146,8 +182,9 @@ static void esptcp_rx_ike(struct esptcp_sock *ctx, struct sk_buff *skb,
 	esptcp_count(ctx, ESPTCP_STAT_RX_IKE_BYTES, mlen);
 	/*
 	 * Never dropped: IKE over TCP is not retransmitted (RFC 9329).  As
-	 * for any receive queue, a message always fits; once sk_rcvbuf is
-	 * reached the parser waits for recv(), and the rest waits in TCP.
+	 * for any receive queue, a message always fits; once the queue holds
+	 * ESPTCP_IKE_QUEUE_BYTES the parser waits for recv(), and the rest
+	 * waits in TCP.
 	 */
 	spin_lock_bh(&ctx->rx_esp.lock);
 	atomic_add(nskb->truesize, &ctx->ike_bytes);
@@ -349,7 +386,7 @@ static void esptcp_data_ready(struct sock *sk)
 {
 	struct esptcp_sock *ctx = esptcp_sk(sk);
 
-	esptcp_rcvbuf_fit(sk);
+	esptcp_window_fit(sk);
 	strp_data_ready(&ctx->strp);
 }
 
@@ -396,7 +433,7 @@ int esptcp_rx_start(struct esptcp_sock *ctx)
 	sk->sk_write_space = esptcp_write_space;
 	write_unlock_bh(&sk->sk_callback_lock);
 
-	esptcp_rcvbuf_fit(sk);
+	esptcp_window_fit(sk);
 	strp_check_rcv(&ctx->strp);
 	return 0;
 }
@@ -439,6 +476,52 @@ void esptcp_rx_done(struct esptcp_sock *ctx)
 	atomic_set(&ctx->ike_bytes, 0);
 }
 
+/* parser passes recv() runs after the FIN before it reports the end */
+#define ESPTCP_EOF_PASSES	3
+
+/* The next IKE message, taken off the queue (or referenced, to peek). */
+static struct sk_buff *esptcp_ike_dequeue(struct esptcp_sock *ctx, int flags)
+{
+	struct sk_buff *skb;
+
+	spin_lock_bh(&ctx->ike_queue.lock);
+	skb = skb_peek(&ctx->ike_queue);
+	if (skb) {
+		if (flags & MSG_PEEK)
+			skb_get(skb);
+		else
+			__skb_unlink(skb, &ctx->ike_queue);
+	}
+	spin_unlock_bh(&ctx->ike_queue.lock);
+	return skb;
+}
+
+/* Something for recv() to report: a message, an error or the end. */
+static bool esptcp_rx_woken(struct esptcp_sock *ctx)
+{
+	struct sock *sk = ctx->sk;
+
+	return !skb_queue_empty_lockless(&ctx->ike_queue) || READ_ONCE(sk->sk_err) ||
+	       (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN);
+}
+
+/*
+ * After the FIN: has the parser taken from TCP all it ever can?  Not while
+ * bytes wait in TCP that it has not looked at (its pass is queued, or it
+ * is paused for the ESP backlog); an incomplete message it waits for can
+ * no longer come.
+ */
+static bool esptcp_rx_drained(struct esptcp_sock *ctx)
+{
+	struct sock *sk = ctx->sk;
+	int inq;
+
+	if (READ_ONCE(ctx->strp.stopped))
+		return true;
+	inq = tcp_inq(sk);
+	return inq <= 0 || READ_ONCE(ctx->strp.need_bytes) > inq;
+}
+
 /**
  * esptcp_recvmsg() - receive one IKE message
  * @sk: the socket
@@ -455,31 +538,47 @@ int esptcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags)
 	struct esptcp_sock *ctx = esptcp_sk(sk);
 	unsigned int mlen, copy;
 	struct sk_buff *skb;
-	int off = 0, err;
+	long timeo, left;
+	int err, passes = 0;
 
 	if (flags & ~(MSG_DONTWAIT | MSG_PEEK | MSG_TRUNC | MSG_NOSIGNAL | MSG_CMSG_CLOEXEC |
 		      MSG_CMSG_COMPAT))
 		return -EOPNOTSUPP;
+	timeo = sock_rcvtimeo(sk, flags & MSG_DONTWAIT);
 	/*
-	 * Messages the stream held before it failed come before the error:
-	 * only an empty queue reports sk_err (which the generic receive
-	 * would report first, and then hand out the rest).
+	 * Messages the stream held before it failed come before the error,
+	 * and before the end: only an empty queue reports sk_err or EOF.
+	 * (The generic datagram receive reports sk_err first, also to a
+	 * reader that slept while one pass of the parser queued a message
+	 * and met the error.)
 	 */
-	spin_lock_bh(&ctx->ike_queue.lock);
-	skb = skb_peek(&ctx->ike_queue);
-	if (skb) {
-		if (flags & MSG_PEEK)
-			skb_get(skb);
-		else
-			__skb_unlink(skb, &ctx->ike_queue);
-	}
-	spin_unlock_bh(&ctx->ike_queue.lock);
-	if (!skb)
-		skb = __skb_recv_datagram(sk, &ctx->ike_queue, flags, &off, &err);
-	if (!skb) {
-		if (err == -EAGAIN && (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN))
-			return 0;
-		return err;
+	while (!(skb = esptcp_ike_dequeue(ctx, flags))) {
+		err = sock_error(sk);
+		if (err)
+			return err;
+		if (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN) {
+			/*
+			 * Messages TCP received before the FIN may not be
+			 * parsed yet (a reader that fell behind paused the
+			 * parser): run the passes that would parse them.
+			 * Bounded: the end is reported after a few.
+			 */
+			if (esptcp_rx_drained(ctx) || passes++ >= ESPTCP_EOF_PASSES)
+				return 0;
+			flush_work(&ctx->rx_work);
+			esptcp_rx_resume(ctx);
+			strp_check_rcv(&ctx->strp);
+			flush_work(&ctx->strp.work);
+			continue;
+		}
+		if (!timeo)
+			return -EAGAIN;
+		if (signal_pending(current))
+			return sock_intr_errno(timeo);
+		left = wait_event_interruptible_timeout(*sk_sleep(sk), esptcp_rx_woken(ctx), timeo);
+		if (left < 0)
+			return sock_intr_errno(timeo);
+		timeo = left;
 	}
 	/* queued IKE skbs hold exactly one message (esptcp_rx_ike()) */
 	mlen = skb->len;
