@@ -179,7 +179,11 @@ static void esptcp_tx_complete(struct esptcp_sock *ctx, size_t done)
 	}
 }
 
-/* The queue is empty: send TCP's FIN if shutdown() asked for one. */
+/*
+ * The queue is empty, or can never be sent (the connection failed): hand
+ * TCP the shutdown() that waited for it.  TCP sends its FIN if the state
+ * still allows one.  Socket owned.
+ */
 static void esptcp_tx_fin(struct esptcp_sock *ctx)
 {
 	struct sock *sk = ctx->sk;
@@ -189,13 +193,15 @@ static void esptcp_tx_fin(struct esptcp_sock *ctx)
 	if (!READ_ONCE(ctx->tx_fin) || ctx->tx_fin_sent)
 		return;
 	spin_lock_bh(&ctx->tx_queue.lock);
-	fin = ctx->tx_fin && !ctx->tx_dead && skb_queue_empty(&ctx->tx_queue);
+	fin = ctx->tx_fin && (ctx->tx_dead || skb_queue_empty(&ctx->tx_queue));
 	spin_unlock_bh(&ctx->tx_queue.lock);
 	if (!fin || ctx->tx_fin_sent)
 		return;
 	ctx->tx_fin_sent = true;
 	WRITE_ONCE(sk->sk_shutdown, sk->sk_shutdown | SEND_SHUTDOWN);
 	ctx->saved_prot->shutdown(sk, SEND_SHUTDOWN);
+	/* as inet_shutdown() does: poll() now says so (EPOLLOUT, EPOLLHUP) */
+	sk->sk_state_change(sk);
 }
 
 /**
@@ -275,6 +281,7 @@ void esptcp_tx_flush(struct esptcp_sock *ctx)
 		 */
 		if (READ_ONCE(sk->sk_err)) {
 			esptcp_tx_fail(ctx);
+			esptcp_tx_fin(ctx);
 			return;
 		}
 		more = skb;
@@ -287,6 +294,7 @@ void esptcp_tx_flush(struct esptcp_sock *ctx)
 		if (ret < 0) {
 			net_dbg_ratelimited("esptcp: send failed (%d), dropping the queue\n", ret);
 			esptcp_tx_fail(ctx);
+			esptcp_tx_fin(ctx);
 			return;
 		}
 		esptcp_tx_complete(ctx, ret);
@@ -444,8 +452,9 @@ void esptcp_binding_release_held(struct esptcp_binding *b)
  * Context: process, socket not locked.
  * Return: @size, or -EMSGSIZE over ESPTCP_MAX_MSG, -EINVAL without the
  * non-ESP marker (the peer would take it for ESP), -EOPNOTSUPP for flags
- * other than MSG_DONTWAIT and MSG_NOSIGNAL, -EPIPE when the connection is
- * closed, or the error of the socket.
+ * other than MSG_DONTWAIT and MSG_NOSIGNAL, the socket's pending error,
+ * or -EPIPE after shutdown() or once the connection is closed (with
+ * SIGPIPE unless MSG_NOSIGNAL, as TCP).
  */
 int esptcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 {
@@ -463,10 +472,10 @@ int esptcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 
 	/* after shutdown(), before waiting for room that would never matter */
 	if ((READ_ONCE(sk->sk_shutdown) & SEND_SHUTDOWN) || READ_ONCE(ctx->tx_fin))
-		return -EPIPE;
+		return sk_stream_error(sk, msg->msg_flags, -EPIPE);
 	skb = sock_alloc_send_skb(sk, size, msg->msg_flags & MSG_DONTWAIT, &err);
 	if (!skb)
-		return err;
+		return sk_stream_error(sk, msg->msg_flags, err);
 	if (memcpy_from_msg(skb_put(skb, size), msg, size)) {
 		kfree_skb(skb);
 		return -EFAULT;
@@ -490,5 +499,6 @@ int esptcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 		esptcp_tx_flush(ctx);
 	}
 	release_sock(sk);
-	return err ?: size;
+	/* as TCP: SIGPIPE unless MSG_NOSIGNAL, and a pending error first */
+	return err ? sk_stream_error(sk, msg->msg_flags, err) : size;
 }
