@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,7 @@
 #include <netinet/tcp.h>
 #include <sys/ioctl.h>
 #include <linux/sockios.h>
+#include <linux/sock_diag.h>
 #include <sys/socket.h>
 #include <linux/esptcp.h>
 
@@ -40,8 +43,11 @@ static uint64_t stat_of(int fd, enum esptcp_stat s)
 	return c[s];
 }
 
-/* A connected pair on loopback: *cfd the originator, *sfd the responder. */
-static int make_pair(int family, int *cfd, int *sfd)
+/*
+ * A connected pair on loopback: *cfd the originator, *sfd the responder;
+ * with @mss, the originator's segments are cut at that many bytes.
+ */
+static int make_pair_mss(int family, int mss, int *cfd, int *sfd)
 {
 	struct sockaddr_storage ss = { .ss_family = family };
 	socklen_t len = family == AF_INET ? sizeof(struct sockaddr_in)
@@ -57,11 +63,18 @@ static int make_pair(int family, int *cfd, int *sfd)
 	    getsockname(lfd, (void *)&ss, &len))
 		return -errno;
 	*cfd = socket(family, SOCK_STREAM, 0);
-	if (*cfd < 0 || connect(*cfd, (void *)&ss, len))
+	if (*cfd < 0 ||
+	    (mss && setsockopt(*cfd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss))) ||
+	    connect(*cfd, (void *)&ss, len))
 		return -errno;
 	*sfd = accept(lfd, NULL, NULL);
 	close(lfd);
 	return *sfd < 0 ? -errno : 0;
+}
+
+static int make_pair(int family, int *cfd, int *sfd)
+{
+	return make_pair_mss(family, 0, cfd, sfd);
 }
 
 /* an IKE message: the non-ESP marker, then @len - 4 bytes of pattern */
@@ -452,6 +465,8 @@ static void fatal_length(struct __test_metadata *_metadata, int raw, int sfd,
 	ASSERT_TRUE(readable(raw, 5000));
 	ASSERT_EQ(-1, read(raw, in, sizeof(in)));
 	ASSERT_EQ(ECONNRESET, errno);
+	/* the error is reported once, then the end (it came twice) */
+	ASSERT_EQ(0, recv(sfd, in, sizeof(in), MSG_DONTWAIT));
 }
 
 TEST_F(raw, length_zero_resets)
@@ -497,6 +512,151 @@ TEST_F(raw, messages_before_bad_length)
 	ASSERT_EQ(2, stat_of(self->sfd, ESPTCP_STAT_RX_IKE_MSGS));
 }
 
+struct blocked_reader {
+	int fd, n, err;
+	ssize_t len[2];
+};
+
+static void *blocked_recv(void *arg)
+{
+	struct blocked_reader *r = arg;
+	unsigned char in[64];
+
+	for (r->n = 0; r->n < 2; r->n++) {
+		r->len[r->n] = recv(r->fd, in, sizeof(in), 0);
+		if (r->len[r->n] <= 0) {
+			r->err = errno;
+			r->n++;
+			break;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * As messages_before_bad_length, with the reader already asleep in recv()
+ * when the parser queues the message and meets the bad length in one pass:
+ * it used to wake to the error (the generic receive reports sk_err first)
+ * and lose the message.
+ */
+TEST(blocked_reader_message_before_bad_length)
+{
+	unsigned char buf[26 + 2];
+	int round, lost = 0;
+
+	for (round = 0; round < 20; round++) {
+		struct blocked_reader r = { 0 };
+		pthread_t t;
+		int raw;
+
+		ASSERT_EQ(0, make_pair(AF_INET, &raw, &r.fd));
+		ASSERT_EQ(0, attach(r.fd));
+		ASSERT_EQ(0, pthread_create(&t, NULL, blocked_recv, &r));
+		usleep(20000);
+		buf[0] = 0;
+		buf[1] = 26;
+		ike_msg(buf + 2, 24, round);
+		buf[26] = buf[27] = 0;
+		ASSERT_EQ(sizeof(buf), write(raw, buf, sizeof(buf)));
+		ASSERT_EQ(0, pthread_join(t, NULL));
+		if (r.len[0] != 24 || r.len[1] != -1 || r.err != EBADMSG)
+			lost++;
+		close(raw);
+		close(r.fd);
+	}
+	TH_LOG("%d of 20 readers lost the message or the error", lost);
+	ASSERT_EQ(0, lost);
+}
+
+static volatile sig_atomic_t sigpipes;
+
+static void on_sigpipe(int sig)
+{
+	sigpipes++;
+}
+
+/* send() after shutdown(): EPIPE, and SIGPIPE without MSG_NOSIGNAL, as TCP */
+TEST(send_after_shutdown_sigpipe)
+{
+	unsigned char out[100];
+	int cfd, sfd;
+
+	ASSERT_EQ(0, make_pair(AF_INET, &cfd, &sfd));
+	ASSERT_EQ(0, attach(cfd));
+	ASSERT_NE(SIG_ERR, signal(SIGPIPE, on_sigpipe));
+	ike_msg(out, sizeof(out), 1);
+	ASSERT_EQ(0, shutdown(cfd, SHUT_WR));
+	ASSERT_EQ(-1, send(cfd, out, sizeof(out), MSG_NOSIGNAL));
+	ASSERT_EQ(EPIPE, errno);
+	ASSERT_EQ(0, sigpipes);
+	ASSERT_EQ(-1, send(cfd, out, sizeof(out), 0));
+	ASSERT_EQ(EPIPE, errno);
+	ASSERT_EQ(1, sigpipes);
+	signal(SIGPIPE, SIG_DFL);
+	close(cfd);
+	close(sfd);
+}
+
+struct frame_writer {
+	int fd, count;
+};
+
+/* @count IKE frames of 1000 bytes, written blocking, then the FIN */
+static void *write_frames(void *arg)
+{
+	struct frame_writer *w = arg;
+	unsigned char fr[2 + 1000];
+	int i;
+
+	fr[0] = sizeof(fr) >> 8;
+	fr[1] = sizeof(fr) & 0xff;
+	for (i = 0; i < w->count; i++) {
+		ike_msg(fr + 2, sizeof(fr) - 2, i);
+		if (write(w->fd, fr, sizeof(fr)) != sizeof(fr))
+			break;
+	}
+	shutdown(w->fd, SHUT_WR);
+	return NULL;
+}
+
+/*
+ * A reader that fell behind: the parser paused with the IKE queue full,
+ * the rest and the FIN in TCP.  Every message comes before the end (the
+ * end came as soon as the queue was empty, with messages still in TCP).
+ */
+TEST(eof_after_reader_fell_behind)
+{
+	struct frame_writer w = { .count = 1500 };
+	unsigned char out[1000], in[1100];
+	int sfd, got = 0;
+	pthread_t t;
+	ssize_t n;
+
+	ASSERT_EQ(0, make_pair(AF_INET, &w.fd, &sfd));
+	ASSERT_EQ(0, attach(sfd));
+	ASSERT_EQ(0, pthread_create(&t, NULL, write_frames, &w));
+	/* the parser pauses, TCP fills, the writer blocks */
+	usleep(300000);
+	for (;;) {
+		ASSERT_TRUE(readable(sfd, 5000));
+		n = recv(sfd, in, sizeof(in), 0);
+		if (n <= 0)
+			break;
+		ASSERT_EQ(sizeof(out), n);
+		ike_msg(out, sizeof(out), got);
+		ASSERT_EQ(0, memcmp(in, out, sizeof(out)));
+		got++;
+	}
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	TH_LOG("%d of %d messages before the end, parser paused %llu times", got, w.count,
+	       (unsigned long long)stat_of(sfd, ESPTCP_STAT_RX_IKE_PAUSED));
+	ASSERT_EQ(0, n);
+	ASSERT_EQ(w.count, got);
+	ASSERT_GT(stat_of(sfd, ESPTCP_STAT_RX_IKE_PAUSED), 0);
+	close(w.fd);
+	close(sfd);
+}
+
 /* a message cut off by EOF is discarded; the reader sees EOF */
 TEST_F(raw, truncated_then_eof)
 {
@@ -534,6 +694,65 @@ TEST_F(raw, random_bytes)
 			break;
 	}
 	ASSERT_LT(i, 1000);
+}
+
+/*
+ * The largest frame, its head alone first (the parser takes it and waits
+ * for the rest in TCP), then the rest: TCP must be able to hold all of it
+ * at once, whatever its segments cost.  Over a path of small segments
+ * (an MSS of 536) the receive buffer of two frames closed TCP's window
+ * short of the rest, and the message never came.
+ */
+static void largest_after_short_head(struct __test_metadata *_metadata, int family, int mss)
+{
+	static unsigned char msg[ESPTCP_MAX_MSG], in[ESPTCP_MAX_MSG + 1];
+	static const size_t pieces[] = { sizeof(msg), 1000, 100, sizeof(msg) };
+	int raw = -1, sfd = -1, one = 1, buf = 1 << 20, round;
+	size_t off, n;
+
+	ASSERT_EQ(0, make_pair_mss(family, mss, &raw, &sfd));
+	ASSERT_EQ(0, attach(sfd));
+	ASSERT_EQ(0, setsockopt(raw, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)));
+	/* a sender that never blocks: a stall shows as a message not read */
+	ASSERT_EQ(0, setsockopt(raw, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf)));
+	for (round = 0; round < 4; round++) {
+		ike_msg(msg, sizeof(msg), round);
+		ASSERT_EQ(0, frame(raw, ESPTCP_MAX_MSG + 2, msg, 6));
+		usleep(100000);
+		for (off = 6; off < sizeof(msg); off += n) {
+			n = sizeof(msg) - off < pieces[round] ? sizeof(msg) - off : pieces[round];
+			ASSERT_EQ(n, write(raw, msg + off, n));
+		}
+		if (!readable(sfd, 5000)) {
+			uint32_t mem[SK_MEMINFO_VARS] = { 0 };
+			socklen_t ml = sizeof(mem);
+			int inq = -1;
+
+			ioctl(sfd, SIOCINQ, &inq);
+			getsockopt(sfd, SOL_SOCKET, SO_MEMINFO, mem, &ml);
+			TH_LOG("mss %d, pieces of %zu: no message; %d bytes in TCP, rmem %u of %u",
+			       mss, pieces[round], inq, mem[SK_MEMINFO_RMEM_ALLOC],
+			       mem[SK_MEMINFO_RCVBUF]);
+			ASSERT_TRUE(0);
+		}
+		ASSERT_EQ(ESPTCP_MAX_MSG, recv(sfd, in, sizeof(in), 0));
+		ASSERT_EQ(0, memcmp(in, msg, sizeof(msg)));
+	}
+	ASSERT_EQ(0, stat_of(sfd, ESPTCP_STAT_RX_BAD_LENGTH));
+	close(raw);
+	close(sfd);
+}
+
+TEST(largest_after_short_head_ipv4)
+{
+	largest_after_short_head(_metadata, AF_INET, 0);
+	largest_after_short_head(_metadata, AF_INET, 536);
+}
+
+TEST(largest_after_short_head_ipv6)
+{
+	largest_after_short_head(_metadata, AF_INET6, 0);
+	largest_after_short_head(_metadata, AF_INET6, 1220);
 }
 
 TEST_HARNESS_MAIN
