@@ -126,6 +126,7 @@ struct esptcp_binding {
  * @tx_vec: the iovec of one TCP send (socket lock)
  * @tx_work: moves @tx_queue into TCP under the socket lock
  * @abort_work: resets the connection after a fatal framing error
+ * @rx_err: the framing error for recv(), reported once (then 0)
  * @rx_esp: ESP packets cut from the stream, waiting for xfrm input
  * @rx_work: hands @rx_esp to xfrm, on another CPU than the parser's
  * @rx_bytes: memory (truesize) in @rx_esp (under its lock)
@@ -156,6 +157,7 @@ struct esptcp_sock {
 	struct kvec tx_vec[ESPTCP_TX_VECS];
 	struct work_struct tx_work;
 	struct work_struct abort_work;
+	int rx_err;
 	struct sk_buff_head rx_esp;
 	struct work_struct rx_work;
 	unsigned int rx_bytes;

@@ -90,9 +90,8 @@ static void esptcp_abort_work(struct work_struct *work)
 
 	/*
 	 * RFC 9329: a stream that cannot be framed is closed; reset it.  The
-	 * owner has the error already (esptcp_abort()): tcp_abort() sets it
-	 * again, to what it still is, so a reader that took it does not get
-	 * it twice, and one that has not still does.
+	 * owner has the error in rx_err (esptcp_abort()), not in sk_err,
+	 * which tcp_abort() writes: an error TCP had stays what it is.
 	 */
 	tcp_abort(sk, READ_ONCE(sk->sk_err));
 	sock_put(sk);
@@ -107,13 +106,20 @@ static void esptcp_abort(struct strparser *strp, int err)
 	/* a message slower than SO_RCVTIMEO is not a broken stream */
 	if (strp->stopped || err == -ETIMEDOUT)
 		return;
-	strp->stopped = 1;
 	if (err == -EBADMSG)
 		esptcp_count(ctx, ESPTCP_STAT_RX_BAD_LENGTH, 1);
 	net_info_ratelimited("esptcp: unframeable stream on port %u (%d): resetting the connection\n",
 			     ntohs(inet_sk(sk)->inet_sport), err);
-	/* before the FIN can make recv() report the end */
-	WRITE_ONCE(sk->sk_err, -err);
+	/*
+	 * The error is the module's, for recv() to report once (sk_err
+	 * would be set again by tcp_abort(), and taken by send()).  It is
+	 * set before the FIN can make recv() report the end, and before the
+	 * stop: a reader that sees the parser stopped (esptcp_rx_drained())
+	 * sees the error too.
+	 */
+	WRITE_ONCE(ctx->rx_err, -err);
+	smp_wmb();	/* pairs with smp_rmb() in esptcp_recvmsg() */
+	WRITE_ONCE(strp->stopped, 1);
 	sk_error_report(sk);
 	sock_hold(sk);
 	if (!queue_work(esptcp_wq, &ctx->abort_work))
@@ -476,9 +482,6 @@ void esptcp_rx_done(struct esptcp_sock *ctx)
 	atomic_set(&ctx->ike_bytes, 0);
 }
 
-/* parser passes recv() runs after the FIN before it reports the end */
-#define ESPTCP_EOF_PASSES	3
-
 /* The next IKE message, taken off the queue (or referenced, to peek). */
 static struct sk_buff *esptcp_ike_dequeue(struct esptcp_sock *ctx, int flags)
 {
@@ -501,25 +504,43 @@ static bool esptcp_rx_woken(struct esptcp_sock *ctx)
 {
 	struct sock *sk = ctx->sk;
 
-	return !skb_queue_empty_lockless(&ctx->ike_queue) || READ_ONCE(sk->sk_err) ||
-	       (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN);
+	return !skb_queue_empty_lockless(&ctx->ike_queue) || READ_ONCE(ctx->rx_err) ||
+	       READ_ONCE(sk->sk_err) || (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN);
+}
+
+/* recv()'s wait ignores wakeups for room to send, as datagram sockets do */
+static int esptcp_recv_wake(struct wait_queue_entry *wait, unsigned int mode, int sync,
+			    void *key)
+{
+	if (key && !(key_to_poll(key) & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)))
+		return 0;
+	return autoremove_wake_function(wait, mode, sync, key);
+}
+
+/* Sleep until esptcp_rx_woken(), a signal or the end of *@timeo. */
+static void esptcp_recv_wait(struct esptcp_sock *ctx, long *timeo)
+{
+	struct sock *sk = ctx->sk;
+	DEFINE_WAIT_FUNC(wait, esptcp_recv_wake);
+
+	prepare_to_wait_exclusive(sk_sleep(sk), &wait, TASK_INTERRUPTIBLE);
+	if (!esptcp_rx_woken(ctx))
+		*timeo = schedule_timeout(*timeo);
+	finish_wait(sk_sleep(sk), &wait);
 }
 
 /*
  * After the FIN: has the parser taken from TCP all it ever can?  Not while
  * bytes wait in TCP that it has not looked at (its pass is queued, or it
  * is paused for the ESP backlog); an incomplete message it waits for can
- * no longer come.
+ * no longer come.  *@inq: what TCP still holds.
  */
-static bool esptcp_rx_drained(struct esptcp_sock *ctx)
+static bool esptcp_rx_drained(struct esptcp_sock *ctx, int *inq)
 {
-	struct sock *sk = ctx->sk;
-	int inq;
-
+	*inq = tcp_inq(ctx->sk);
 	if (READ_ONCE(ctx->strp.stopped))
 		return true;
-	inq = tcp_inq(sk);
-	return inq <= 0 || READ_ONCE(ctx->strp.need_bytes) > inq;
+	return *inq <= 0 || READ_ONCE(ctx->strp.need_bytes) > *inq;
 }
 
 /**
@@ -536,10 +557,10 @@ static bool esptcp_rx_drained(struct esptcp_sock *ctx)
 int esptcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags)
 {
 	struct esptcp_sock *ctx = esptcp_sk(sk);
+	int err, inq = 0, last_inq = -1;
 	unsigned int mlen, copy;
 	struct sk_buff *skb;
-	long timeo, left;
-	int err, passes = 0;
+	long timeo;
 
 	if (flags & ~(MSG_DONTWAIT | MSG_PEEK | MSG_TRUNC | MSG_NOSIGNAL | MSG_CMSG_CLOEXEC |
 		      MSG_CMSG_COMPAT))
@@ -550,21 +571,46 @@ int esptcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags)
 	 * and before the end: only an empty queue reports sk_err or EOF.
 	 * (The generic datagram receive reports sk_err first, also to a
 	 * reader that slept while one pass of the parser queued a message
-	 * and met the error.)
+	 * and met the error.)  So the error and the end are read first and
+	 * the queue after: a message queued meanwhile is still seen (the
+	 * parser queues it before TCP's copied_seq moves, and
+	 * esptcp_abort() sets the error before the stop).
 	 */
-	while (!(skb = esptcp_ike_dequeue(ctx, flags))) {
-		err = sock_error(sk);
-		if (err)
-			return err;
-		if (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN) {
+	for (;;) {
+		bool shut, drained = false;
+
+		err = READ_ONCE(ctx->rx_err) || READ_ONCE(sk->sk_err);
+		shut = READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN;
+		if (shut)
+			drained = esptcp_rx_drained(ctx, &inq);
+		/*
+		 * Pairs with esptcp_abort()'s smp_wmb(), and with the full
+		 * barrier of the wakeup after a message is queued, which
+		 * comes before TCP's copied_seq moves.
+		 */
+		smp_rmb();
+		skb = esptcp_ike_dequeue(ctx, flags);
+		if (skb)
+			break;
+		if (err) {
+			err = xchg(&ctx->rx_err, 0);
+			if (err)
+				return -err;
+			err = sock_error(sk);
+			if (err)
+				return err;
+			continue;	/* another caller took it */
+		}
+		if (shut) {
 			/*
 			 * Messages TCP received before the FIN may not be
 			 * parsed yet (a reader that fell behind paused the
-			 * parser): run the passes that would parse them.
-			 * Bounded: the end is reported after a few.
+			 * parser): run the passes that parse them, as long
+			 * as each takes something from TCP.
 			 */
-			if (esptcp_rx_drained(ctx) || passes++ >= ESPTCP_EOF_PASSES)
+			if (drained || inq == last_inq)
 				return 0;
+			last_inq = inq;
 			flush_work(&ctx->rx_work);
 			esptcp_rx_resume(ctx);
 			strp_check_rcv(&ctx->strp);
@@ -575,10 +621,7 @@ int esptcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags)
 			return -EAGAIN;
 		if (signal_pending(current))
 			return sock_intr_errno(timeo);
-		left = wait_event_interruptible_timeout(*sk_sleep(sk), esptcp_rx_woken(ctx), timeo);
-		if (left < 0)
-			return sock_intr_errno(timeo);
-		timeo = left;
+		esptcp_recv_wait(ctx, &timeo);
 	}
 	/* queued IKE skbs hold exactly one message (esptcp_rx_ike()) */
 	mlen = skb->len;
@@ -617,5 +660,7 @@ __poll_t esptcp_poll(struct file *file, struct socket *sock,
 	if (!skb_queue_empty_lockless(&ctx->ike_queue) ||
 	    (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN))
 		mask |= EPOLLIN | EPOLLRDNORM;
+	if (READ_ONCE(ctx->rx_err))
+		mask |= EPOLLIN | EPOLLRDNORM | EPOLLERR;
 	return mask;
 }
