@@ -266,6 +266,24 @@ static uint32_t csum_add(uint32_t s, const uint8_t *p, size_t n)
 }
 
 /*
+ * The checksum of UDP datagram @u of @ulen bytes from the peer to the
+ * gateway, over the pseudo-header: 0 when the checksum field it holds is
+ * right (then the kernel accepts it), the field's value when it holds 0.
+ */
+static uint16_t udp_csum(const uint8_t *u, size_t ulen)
+{
+	uint8_t ph[40] = { 0 };
+	size_t al = family == AF_INET ? 4 : 16;
+
+	memcpy(ph, family == AF_INET ? (void *)&peer_addr.a4 : (void *)&peer_addr.a6, al);
+	memcpy(ph + al, family == AF_INET ? (void *)&gw_addr.a4 : (void *)&gw_addr.a6, al);
+	ph[2 * al + 1] = IPPROTO_UDP;
+	ph[2 * al + 2] = ulen >> 8;
+	ph[2 * al + 3] = ulen & 0xff;
+	return csum_fold(csum_add(csum_add(0, ph, 2 * al + 4), u, ulen));
+}
+
+/*
  * One valid ESP packet of SA @spi (transport mode, null cipher, no ICV)
  * carrying a UDP datagram from the peer to the gateway's port @dport with
  * the tag (magic, connection, round, serial) and @fill bytes; written at
@@ -295,21 +313,9 @@ static size_t esp_packet(uint8_t *p, uint32_t spi, uint32_t seq, uint16_t dport,
 	*(uint32_t *)(u + 18) = htonl(serial);
 	for (i = 0; i < fill; i++)
 		u[22 + i] = rnd(rs);
-	/* the UDP checksum, over the pseudo-header */
-	{
-		uint8_t ph[40] = { 0 };
-		size_t al = family == AF_INET ? 4 : 16;
-
-		memcpy(ph, family == AF_INET ? (void *)&peer_addr.a4 : (void *)&peer_addr.a6, al);
-		memcpy(ph + al, family == AF_INET ? (void *)&gw_addr.a4 : (void *)&gw_addr.a6, al);
-		ph[2 * al + 1] = IPPROTO_UDP;
-		ph[2 * al + 2] = ulen >> 8;
-		ph[2 * al + 3] = ulen & 0xff;
-		s = csum_add(csum_add(0, ph, 2 * al + 4), u, ulen);
-		s = csum_fold(s) ?: 0xffff;
-		u[6] = s >> 8;
-		u[7] = s & 0xff;
-	}
+	s = udp_csum(u, ulen) ?: 0xffff;
+	u[6] = s >> 8;
+	u[7] = s & 0xff;
 	n = 8 + ulen;
 	for (i = 1; i <= pad; i++)
 		p[n++] = i;
@@ -334,6 +340,7 @@ struct conn {
 	int sink;
 	pthread_mutex_t lock;		/* abortable, shut, gfd for the racer */
 	uint8_t got[MAX_VALID / 8];
+	uint8_t intact[MAX_VALID / 8];	/* own ESP frames left as generated */
 	uint64_t sink_total;		/* datagrams of its own SA, all rounds */
 	uint64_t sent_valid;		/* valid ones the parser saw, all rounds */
 	/* this round */
@@ -419,11 +426,12 @@ static void generate(struct conn *c, size_t budget)
 	size_t pos = 0;
 
 	c->ncut = 0;
+	memset(c->intact, 0, sizeof(c->intact));
 	/* a frame is at most 65537 bytes, a split sweep 40 KiB: both fit the slack */
 	while (pos < budget && nframes < MAX_FRAMES - 1) {
 		uint8_t *f = c->buf + pos;
 		size_t blen, big = rnd_upto(rs, 16) == 0;
-		uint32_t r = rnd_upto(rs, 100), spi;
+		uint32_t r = rnd_upto(rs, 100), spi, own = MAX_VALID;
 		enum mut m = M_NONE;
 
 		/* a valid frame first */
@@ -436,7 +444,7 @@ static void generate(struct conn *c, size_t budget)
 			blen = esp_packet(f + 2, SPI_OWN + c->id, serial + 1,
 					  PORT_SINK + c->id, c->id, c->round, serial,
 					  rnd_upto(rs, big ? 64000 : 1400), rs);
-			serial++;
+			own = serial++;
 		} else if (r < 73 || (valid_only && r >= 70)) {	/* keepalive */
 			blen = 1;
 			f[2] = 0xff;
@@ -517,6 +525,8 @@ static void generate(struct conn *c, size_t budget)
 				c->cut[c->ncut++] = pos + k;
 			}
 		}
+		if (own < MAX_VALID && (m == M_NONE || m == M_SPLIT_SWEEP))
+			c->intact[own / 8] |= 1 << (own % 8);
 		atomic_fetch_add(&mut_count[m], 1);
 		pos += blen + 2;
 		nframes++;
@@ -544,6 +554,13 @@ static bool delivered(struct conn *c, uint32_t serial)
 /*
  * Which valid own ESP frames the parser sees intact: those whose frame
  * in the model is exactly one generated.  Marks them in @want.
+ *
+ * A frame cut short (M_TRUNC) keeps its length field, so the parser reads
+ * the next frame's bytes as its tail, and its framing of the rest of the
+ * round is off.  Such a frame can still look whole: the tag at its head,
+ * its length right, pad and next header right by chance (2 bytes of the
+ * next frame).  The kernel drops it for its UDP checksum.  So a frame
+ * counts only when the generator left it as it was and its checksum holds.
  */
 static uint32_t model_valid(struct conn *c, uint8_t *want)
 {
@@ -566,8 +583,10 @@ static uint32_t model_valid(struct conn *c, uint8_t *want)
 			if (ntohl(*(uint32_t *)(u + 8)) == MAGIC &&
 			    ntohs(*(uint16_t *)(u + 12)) == c->id &&
 			    ntohl(*(uint32_t *)(u + 14)) == c->round &&
-			    serial < c->valid && 8 + ulen + pad + 2 == flen - 2 &&
-			    b[flen - 2 - 1] == IPPROTO_UDP && b[flen - 2 - 2] == pad) {
+			    serial < c->valid && (c->intact[serial / 8] & (1 << (serial % 8))) &&
+			    8 + ulen + pad + 2 == flen - 2 &&
+			    b[flen - 2 - 1] == IPPROTO_UDP && b[flen - 2 - 2] == pad &&
+			    !udp_csum(u, ulen)) {
 				if (!(want[serial / 8] & (1 << (serial % 8))))
 					n++;
 				want[serial / 8] |= 1 << (serial % 8);
@@ -576,6 +595,26 @@ static uint32_t model_valid(struct conn *c, uint8_t *want)
 		pos += flen;
 	}
 	return n;
+}
+
+/* where the model's frame of own serial @serial is: its offset, or -1 */
+static long frame_of(struct conn *c, uint32_t serial, size_t *flenp)
+{
+	size_t pos = 0, flen;
+
+	while (pos + 2 <= c->len) {
+		flen = (c->buf[pos] << 8) | c->buf[pos + 1];
+		if (flen < 2 || pos + flen > c->len)
+			break;
+		if (classify(c, c->buf + pos + 2, flen) == C_ESP_OWN &&
+		    flen >= 2 + 8 + 22 + 2 &&
+		    ntohl(*(uint32_t *)(c->buf + pos + 2 + 8 + 18)) == serial) {
+			*flenp = flen;
+			return pos;
+		}
+		pos += flen;
+	}
+	return -1;
 }
 
 /* the IKE message the gateway sends as its @k-th of the round */
@@ -1002,9 +1041,14 @@ static bool run_round(struct conn *c)
 			snprintf(cmd, sizeof(cmd),
 				 "ip -s xfrm state get src %s dst %s proto esp spi 0x%08x | grep -E 'packets|errors|replay' | sed 's/^/# conn %d: /'",
 				 a, b, SPI_OWN + c->id, c->id);
+			size_t flen = 0;
+			long at = frame_of(c, first, &flen);
+
 			printf("# conn %d: valid frames parsed %llu (all rounds), datagrams at its sink %llu\n",
 			       c->id, (unsigned long long)c->sent_valid,
 			       (unsigned long long)c->sink_total);
+			printf("# conn %d: serial %u is the frame at %ld of %zu bytes, of a stream of %zu\n",
+			       c->id, first, at, flen, c->len);
 			fflush(stdout);
 			if (system(cmd) != 0)
 				printf("# (ip xfrm state get failed)\n");
