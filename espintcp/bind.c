@@ -119,6 +119,9 @@ static int esptcp_key_from_sa(const struct esptcp_sa *sa, struct esptcp_key *k)
 		return -EAFNOSUPPORT;
 	if (sa->dir != ESPTCP_DIR_IN && sa->dir != ESPTCP_DIR_OUT)
 		return -EINVAL;
+	/* reserved: zero, so that it can mean something later */
+	if (sa->pad)
+		return -EINVAL;
 	if (!sa->spi)
 		return -EINVAL;
 	k->family = sa->family;

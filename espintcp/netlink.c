@@ -20,7 +20,7 @@
 static const struct nla_policy esptcp_sa_policy[ESPTCP_SA_A_MAX + 1] = {
 	[ESPTCP_SA_A_FAMILY]	= { .type = NLA_U16 },
 	[ESPTCP_SA_A_DIR]	= NLA_POLICY_RANGE(NLA_U8, ESPTCP_DIR_IN, ESPTCP_DIR_OUT),
-	[ESPTCP_SA_A_SPI]	= { .type = NLA_U32 },
+	[ESPTCP_SA_A_SPI]	= { .type = NLA_BE32 },
 	[ESPTCP_SA_A_DADDR]	= { .type = NLA_BINARY, .len = 16 },
 	[ESPTCP_SA_A_MARK]	= { .type = NLA_U32 },
 	[ESPTCP_SA_A_ENCAP]	= { .type = NLA_U16 },
@@ -57,6 +57,12 @@ static int esptcp_nl_parse_sa(struct genl_info *info, struct esptcp_sa *sa)
 	if (!tb[ESPTCP_SA_A_FAMILY] || !tb[ESPTCP_SA_A_DIR] || !tb[ESPTCP_SA_A_SPI] ||
 	    !tb[ESPTCP_SA_A_DADDR]) {
 		GENL_SET_ERR_MSG(info, "SA needs family, direction, SPI and destination");
+		return -EINVAL;
+	}
+	/* the encapsulation is the xfrm state's: dumps report it, nobody sets it */
+	if (tb[ESPTCP_SA_A_ENCAP]) {
+		NL_SET_ERR_MSG_ATTR(info->extack, tb[ESPTCP_SA_A_ENCAP],
+				    "encapsulation comes from the xfrm state, it cannot be set");
 		return -EINVAL;
 	}
 	memset(sa, 0, sizeof(*sa));
@@ -195,25 +201,36 @@ static int esptcp_nl_put_sa(struct sk_buff *msg, const struct esptcp_binding *b)
 
 	esptcp_sa_from_key(b, &sa);
 	nest = nla_nest_start(msg, ESPTCP_SOCK_A_SA);
-	if (!nest ||
-	    nla_put_u16(msg, ESPTCP_SA_A_FAMILY, sa.family) ||
+	if (!nest)
+		return -EMSGSIZE;
+	if (nla_put_u16(msg, ESPTCP_SA_A_FAMILY, sa.family) ||
 	    nla_put_u8(msg, ESPTCP_SA_A_DIR, sa.dir) ||
 	    nla_put_be32(msg, ESPTCP_SA_A_SPI, sa.spi) ||
 	    nla_put(msg, ESPTCP_SA_A_DADDR, sa.family == AF_INET ? 4 : 16, sa.daddr) ||
 	    nla_put_u32(msg, ESPTCP_SA_A_MARK, sa.mark) ||
-	    nla_put_u16(msg, ESPTCP_SA_A_ENCAP, b->encap_type))
+	    nla_put_u16(msg, ESPTCP_SA_A_ENCAP, b->encap_type)) {
+		nla_nest_cancel(msg, nest);
 		return -EMSGSIZE;
+	}
 	nla_nest_end(msg, nest);
 	return 0;
 }
 
-static int esptcp_nl_put_sock(struct sk_buff *msg, struct esptcp_sock *ctx)
+/*
+ * One socket into @msg: its addresses, then its bindings from the @skip-th
+ * on; its counters with the first part.  A socket whose bindings do not fit
+ * one message goes on in the next ones, each naming it again.
+ * Return: 1 when the socket is complete, 0 when *@skip bindings are out and
+ * more follow, -EMSGSIZE when not even one more binding fits.
+ */
+static int esptcp_nl_put_sock(struct sk_buff *msg, struct esptcp_sock *ctx, long *skip)
 {
 	struct sock *sk = ctx->sk;
 	struct inet_sock *inet = inet_sk(sk);
 	struct esptcp_binding *b;
 	struct nlattr *nest;
 	bool v4 = sk->sk_family == AF_INET;
+	long i = 0, put = 0;
 
 #if IS_ENABLED(CONFIG_IPV6)
 	if (!v4 && ipv6_addr_v4mapped(&sk->sk_v6_daddr))
@@ -237,21 +254,37 @@ static int esptcp_nl_put_sock(struct sk_buff *msg, struct esptcp_sock *ctx)
 			return -EMSGSIZE;
 #endif
 	}
-	list_for_each_entry(b, &ctx->bindings, snode)
-		if (esptcp_nl_put_sa(msg, b))
-			return -EMSGSIZE;
-	if (esptcp_nl_put_stats(msg, ESPTCP_SOCK_A_STATS, ctx->stats))
+	if (!*skip && esptcp_nl_put_stats(msg, ESPTCP_SOCK_A_STATS, ctx->stats))
 		return -EMSGSIZE;
+	list_for_each_entry(b, &ctx->bindings, snode) {
+		if (i++ < *skip)
+			continue;
+		if (esptcp_nl_put_sa(msg, b)) {
+			/* each part carries a binding at least: the next message */
+			if (!put)
+				return -EMSGSIZE;
+			*skip += put;
+			nla_nest_end(msg, nest);
+			return 0;
+		}
+		put++;
+	}
 	nla_nest_end(msg, nest);
-	return 0;
+	return 1;
 }
 
+/*
+ * cb->args[0]: the sockets done; [1]: the bindings of the next one already
+ * sent, [2]: its inode number (a socket gone meanwhile starts the next one
+ * over).
+ */
 static int esptcp_nl_dump_socks(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	struct net *net = sock_net(skb->sk);
 	struct esptcp_net *en = esptcp_net(net);
 	struct esptcp_sock *ctx;
 	long idx = 0, start = cb->args[0];
+	int err = 0;
 	void *hdr;
 
 	if (!esptcp_nl_capable(cb->skb, net))
@@ -260,18 +293,32 @@ static int esptcp_nl_dump_socks(struct sk_buff *skb, struct netlink_callback *cb
 	list_for_each_entry(ctx, &en->socks, node) {
 		if (idx++ < start)
 			continue;
+		if (cb->args[1] && cb->args[2] != ctx->ino)
+			cb->args[1] = 0;
 		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
 				  &esptcp_genl_family, NLM_F_MULTI, ESPTCP_CMD_SOCK_GET);
-		if (!hdr)
+		if (!hdr) {
+			err = -EMSGSIZE;
 			break;
-		if (esptcp_nl_put_sock(skb, ctx)) {
+		}
+		err = esptcp_nl_put_sock(skb, ctx, &cb->args[1]);
+		if (err < 0) {
 			genlmsg_cancel(skb, hdr);
 			break;
 		}
 		genlmsg_end(skb, hdr);
+		if (!err) {
+			/* the rest of its bindings in the next message */
+			cb->args[2] = ctx->ino;
+			break;
+		}
 		cb->args[0] = idx;
+		cb->args[1] = 0;
 	}
 	mutex_unlock(&en->lock);
+	/* what does not fit an empty message is an error, not the dump's end */
+	if (err < 0 && !skb->len)
+		return err;
 	return skb->len;
 }
 

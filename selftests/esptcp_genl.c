@@ -86,7 +86,8 @@ void tgenl_close(struct tgenl *g)
 	g->nl = NULL;
 }
 
-int tgenl_sa(struct tgenl *g, int cmd, uint64_t ino, const struct esptcp_sa *sa)
+static int sa_request(struct tgenl *g, int cmd, uint64_t ino, const struct esptcp_sa *sa,
+		      int encap)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh;
@@ -101,26 +102,74 @@ int tgenl_sa(struct tgenl *g, int cmd, uint64_t ino, const struct esptcp_sa *sa)
 	mnl_attr_put(nlh, ESPTCP_SA_A_SPI, sizeof(sa->spi), &sa->spi);
 	mnl_attr_put(nlh, ESPTCP_SA_A_DADDR, sa->family == AF_INET ? 4 : 16, sa->daddr);
 	mnl_attr_put_u32(nlh, ESPTCP_SA_A_MARK, sa->mark);
+	if (encap >= 0)
+		mnl_attr_put_u16(nlh, ESPTCP_SA_A_ENCAP, encap);
 	mnl_attr_nest_end(nlh, nest);
 	return talk(g, nlh, NULL, NULL);
 }
 
+int tgenl_sa(struct tgenl *g, int cmd, uint64_t ino, const struct esptcp_sa *sa)
+{
+	return sa_request(g, cmd, ino, sa, -1);
+}
+
+int tgenl_sa_encap(struct tgenl *g, int cmd, uint64_t ino, const struct esptcp_sa *sa,
+		   uint16_t encap)
+{
+	return sa_request(g, cmd, ino, sa, encap);
+}
+
+struct dump_count {
+	uint64_t last, ino;	/* the socket of the previous message; the one asked for */
+	int socks, parts, sas;
+};
+
+/* a socket whose bindings do not fit one message comes in several in a row */
 static int count_cb(const struct nlmsghdr *nlh, void *data)
 {
-	(void)nlh;
-	(*(int *)data)++;
+	struct dump_count *d = data;
+	struct nlattr *a, *s;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr)) {
+		uint64_t ino = 0;
+		int sas = 0;
+
+		if (mnl_attr_get_type(a) != ESPTCP_A_SOCK)
+			continue;
+		mnl_attr_for_each_nested(s, a) {
+			if (mnl_attr_get_type(s) == ESPTCP_SOCK_A_INO &&
+			    mnl_attr_get_payload_len(s) == sizeof(uint64_t))
+				ino = mnl_attr_get_u64(s);
+			sas += mnl_attr_get_type(s) == ESPTCP_SOCK_A_SA;
+		}
+		if (ino != d->last || !d->socks)
+			d->socks++;
+		d->last = ino;
+		if (ino == d->ino) {
+			d->parts++;
+			d->sas += sas;
+		}
+	}
 	return MNL_CB_OK;
+}
+
+int tgenl_dump_sock(struct tgenl *g, uint64_t ino, int *parts)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct dump_count d = { .ino = ino };
+	struct nlmsghdr *nlh;
+	int rc;
+
+	nlh = put_hdr(buf, g->family, NLM_F_DUMP, ESPTCP_CMD_SOCK_GET, ++g->seq);
+	rc = talk(g, nlh, count_cb, &d);
+	if (parts)
+		*parts = d.parts;
+	return rc ?: (ino ? d.sas : d.socks);
 }
 
 int tgenl_dump(struct tgenl *g)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh;
-	int n = 0, rc;
-
-	nlh = put_hdr(buf, g->family, NLM_F_DUMP, ESPTCP_CMD_SOCK_GET, ++g->seq);
-	rc = talk(g, nlh, count_cb, &n);
-	return rc ?: n;
+	return tgenl_dump_sock(g, 0, NULL);
 }
 
 static int stats_cb(const struct nlmsghdr *nlh, void *data)

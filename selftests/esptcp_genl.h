@@ -24,8 +24,16 @@ void tgenl_close(struct tgenl *g);
  * names no socket.  Returns 0 or the kernel's -errno.
  */
 int tgenl_sa(struct tgenl *g, int cmd, uint64_t ino, const struct esptcp_sa *sa);
+/* the same with an ESPTCP_SA_A_ENCAP attribute of @encap (dumps only have it) */
+int tgenl_sa_encap(struct tgenl *g, int cmd, uint64_t ino, const struct esptcp_sa *sa,
+		   uint16_t encap);
 /* dump every attached socket; returns how many, or -errno */
 int tgenl_dump(struct tgenl *g);
+/*
+ * Dump, and count the bindings of the socket of inode @ino, and in how
+ * many messages they came (*parts); returns the bindings, or -errno.
+ */
+int tgenl_dump_sock(struct tgenl *g, uint64_t ino, int *parts);
 /* the netns counters into @c (ESPTCP_STAT_MAX); 0 or -errno */
 int tgenl_stats(struct tgenl *g, uint64_t *c);
 

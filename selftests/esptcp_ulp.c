@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * esptcp socket API: attaching the ULP, and who may.
- * Runs as root in the test guest with esptcp loaded.
+ * esptcp socket API: attaching the ULP, and who may; what SA requests the
+ * socket option and the netlink family refuse; dumps of a socket with many
+ * bindings.  Runs as root in the test guest with esptcp loaded.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -15,11 +17,13 @@
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <linux/capability.h>
 
 #include "kselftest_harness.h"
+#include "esptcp_genl.h"
 
 #ifndef TCP_ULP
 #define TCP_ULP 31
@@ -241,6 +245,130 @@ TEST_F(pair, attach_userns_allowed)
 	rc = in_child(userns_child, variant->family);
 	ASSERT_EQ(0, write_param("0"));
 	ASSERT_EQ(0, rc);
+}
+
+/*
+ * In a network namespace of the test's own (the harness forks each test):
+ * @n ESP states to 127.0.0.1 with SPIs from 0x1000, an attached pair.
+ */
+static int netns_states(int n, int *l, int *c, int *s)
+{
+	FILE *p;
+	int i;
+
+	if (unshare(CLONE_NEWNET) || lo_up())
+		return -1;
+	p = popen("ip -batch -", "w");
+	if (!p)
+		return -1;
+	for (i = 0; i < n; i++)
+		fprintf(p, "xfrm state add src 127.0.0.1 dst 127.0.0.1 proto esp spi 0x%x mode transport enc cipher_null \"\"\n",
+			0x1000 + i);
+	if (pclose(p))
+		return -1;
+	if (make_pair(AF_INET, l, c, s) || attach(*s))
+		return -1;
+	return 0;
+}
+
+static void sa_in(struct esptcp_sa *sa, unsigned int spi)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->family = AF_INET;
+	sa->dir = ESPTCP_DIR_IN;
+	sa->spi = htonl(spi);
+	inet_pton(AF_INET, "127.0.0.1", sa->daddr);
+}
+
+/* the reserved byte of struct esptcp_sa must be zero */
+TEST(sa_pad_refused)
+{
+	struct esptcp_sa sa;
+	int l, c, s;
+
+	ASSERT_EQ(0, netns_states(1, &l, &c, &s));
+	sa_in(&sa, 0x1000);
+	sa.pad = 1;
+	ASSERT_EQ(-1, setsockopt(s, SOL_ESPTCP, ESPTCP_SO_BIND, &sa, sizeof(sa)));
+	ASSERT_EQ(EINVAL, errno);
+	sa.pad = 0;
+	ASSERT_EQ(0, setsockopt(s, SOL_ESPTCP, ESPTCP_SO_BIND, &sa, sizeof(sa)));
+	sa.pad = 1;
+	ASSERT_EQ(-1, setsockopt(s, SOL_ESPTCP, ESPTCP_SO_UNBIND, &sa, sizeof(sa)));
+	ASSERT_EQ(EINVAL, errno);
+}
+
+/* the encapsulation is the xfrm state's: a request that sets it is refused */
+TEST(nl_encap_refused)
+{
+	struct esptcp_sa sa;
+	struct tgenl g;
+	struct stat st;
+	int l, c, s;
+
+	ASSERT_EQ(0, netns_states(1, &l, &c, &s));
+	ASSERT_EQ(0, fstat(s, &st));
+	ASSERT_EQ(0, tgenl_open(&g));
+	sa_in(&sa, 0x1000);
+	EXPECT_EQ(-EINVAL, tgenl_sa_encap(&g, ESPTCP_CMD_SA_BIND, st.st_ino, &sa, 2));
+	EXPECT_EQ(0, tgenl_dump_sock(&g, st.st_ino, NULL));
+	EXPECT_EQ(0, tgenl_sa(&g, ESPTCP_CMD_SA_BIND, st.st_ino, &sa));
+	EXPECT_EQ(1, tgenl_dump_sock(&g, st.st_ino, NULL));
+	tgenl_close(&g);
+}
+
+/*
+ * A socket whose bindings do not fit one dump message goes on in the next
+ * ones: every binding is dumped, by the family and by `esptcp show`.
+ * Before, the dump ended there, silently, without the socket.
+ */
+#define MANY_SAS 1500
+
+TEST(dump_many_bindings)
+{
+	const char *tool = getenv("ESPTCP"), *repo = getenv("REPO");
+	char cmd[512], line[4096];
+	struct esptcp_sa sa;
+	struct tgenl g;
+	struct stat st;
+	int l, c, s, i, parts = 0, seen = 0;
+	FILE *p;
+
+	ASSERT_EQ(0, netns_states(MANY_SAS, &l, &c, &s));
+	ASSERT_EQ(0, fstat(s, &st));
+	for (i = 0; i < MANY_SAS; i++) {
+		sa_in(&sa, 0x1000 + i);
+		ASSERT_EQ(0, setsockopt(s, SOL_ESPTCP, ESPTCP_SO_BIND, &sa, sizeof(sa)));
+	}
+	ASSERT_EQ(0, tgenl_open(&g));
+	EXPECT_EQ(MANY_SAS, tgenl_dump_sock(&g, st.st_ino, &parts));
+	TH_LOG("%d bindings came in %d messages", MANY_SAS, parts);
+	EXPECT_LT(1, parts);
+	/* both ends of the pair are sockets; only one is attached */
+	EXPECT_EQ(1, tgenl_dump(&g));
+	tgenl_close(&g);
+
+	/* the tool puts the parts together: one socket, all its SAs */
+	if (!tool && repo) {
+		snprintf(cmd, sizeof(cmd), "%s/build/userspace/esptcp", repo);
+		tool = cmd;
+	}
+	ASSERT_NE(NULL, tool);
+	snprintf(line, sizeof(line), "%s show -j", tool);
+	p = popen(line, "r");
+	ASSERT_NE(NULL, p);
+	i = 0;
+	for (int ch; (ch = fgetc(p)) != EOF;) {
+		static const char key[] = "\"spi\":";
+
+		i = ch == key[i] ? i + 1 : ch == key[0];
+		if (!key[i]) {
+			seen++;
+			i = 0;
+		}
+	}
+	EXPECT_EQ(0, pclose(p));
+	EXPECT_EQ(MANY_SAS, seen);
 }
 
 TEST_HARNESS_MAIN

@@ -426,6 +426,22 @@ struct sock_dump {
 	size_t n;
 };
 
+/* the inode number a socket's nest names, 0 if none */
+static uint64_t sock_ino(const struct nlattr *nest)
+{
+	const struct nlattr *a;
+
+	mnl_attr_for_each_nested(a, nest)
+		if (mnl_attr_get_type(a) == ESPTCP_SOCK_A_INO &&
+		    mnl_attr_validate(a, MNL_TYPE_U64) == 0)
+			return mnl_attr_get_u64(a);
+	return 0;
+}
+
+/*
+ * A socket whose bindings do not fit one message comes in several, one
+ * after the other, each naming it: their bindings add up.
+ */
 static int sock_dump_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct sock_dump *d = data;
@@ -433,11 +449,18 @@ static int sock_dump_cb(const struct nlmsghdr *nlh, void *data)
 
 	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr)) {
 		struct esptcp_sock_info *grown;
+		uint64_t ino;
 
 		if (mnl_attr_get_type(a) != ESPTCP_A_SOCK)
 			continue;
 		if (mnl_attr_validate(a, MNL_TYPE_NESTED) < 0)
 			return MNL_CB_ERROR;
+		ino = sock_ino(a);
+		if (ino && d->n && d->socks[d->n - 1].ino == ino) {
+			if (parse_sock(a, &d->socks[d->n - 1]) < 0)
+				return MNL_CB_ERROR;
+			continue;
+		}
 		grown = realloc(d->socks, (d->n + 1) * sizeof(*d->socks));
 		if (!grown)
 			return MNL_CB_ERROR;
