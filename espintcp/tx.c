@@ -313,8 +313,50 @@ static void esptcp_tx_work(struct work_struct *work)
 	release_sock(sk);
 }
 
+/*
+ * At close, what send() queued still goes, and ESP does not: the message
+ * TCP took in part is finished (the peer would misread the stream
+ * otherwise), the other ESP packets are dropped and counted, and the IKE
+ * messages go into TCP even past its send buffer (they are charged to the
+ * socket already, so that is at most twice the buffer).  A DELETE sent
+ * just before close() thus reaches the peer although the stream was full
+ * of ESP.  Producers stopped, socket owned.
+ */
+static void esptcp_tx_last(struct esptcp_sock *ctx)
+{
+	struct sock *sk = ctx->sk;
+	struct sk_buff *skb, *tmp;
+	struct sk_buff_head drop;
+	bool head = ctx->tx_off;
+	int keep = 0;
+
+	__skb_queue_head_init(&drop);
+	spin_lock_bh(&ctx->tx_queue.lock);
+	skb_queue_walk_safe(&ctx->tx_queue, skb, tmp) {
+		if (head || ESPTCP_TX_CB(skb)->ike) {
+			keep += ESPTCP_LEN_SIZE + skb->len;
+			head = false;
+			continue;
+		}
+		__skb_unlink(skb, &ctx->tx_queue);
+		ctx->tx_bytes -= skb->len;
+		__skb_queue_tail(&drop, skb);
+	}
+	spin_unlock_bh(&ctx->tx_queue.lock);
+	while ((skb = __skb_dequeue(&drop)))
+		esptcp_tx_drop(ctx, skb, ESPTCP_STAT_TX_DROP_CLOSED);
+	if (!keep || sk->sk_err ||
+	    !((1 << sk->sk_state) & (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT)))
+		return;
+	/* TCP's copy costs some truesize over the bytes: twice them */
+	if (sk->sk_sndbuf < sk->sk_wmem_queued + 2 * keep)
+		WRITE_ONCE(sk->sk_sndbuf, sk->sk_wmem_queued + 2 * keep);
+	esptcp_tx_flush(ctx);
+}
+
 /**
- * esptcp_tx_stop() - stop sending for good and free what is queued
+ * esptcp_tx_stop() - stop sending for good: hand TCP the IKE messages and
+ * the message it has in part, free the rest
  * @ctx: the socket
  *
  * Context: process, close; the socket lock must not be held.
@@ -325,6 +367,9 @@ void esptcp_tx_stop(struct esptcp_sock *ctx)
 	ctx->tx_dead = true;
 	spin_unlock_bh(&ctx->tx_queue.lock);
 	disable_work_sync(&ctx->tx_work);
+	lock_sock(ctx->sk);
+	esptcp_tx_last(ctx);
+	release_sock(ctx->sk);
 	esptcp_tx_fail(ctx);
 }
 

@@ -300,9 +300,11 @@ TEST_F(ike, slow_reader_loses_nothing)
 /*
  * shutdown(SHUT_WR) with messages still queued behind a full stream: TCP's
  * FIN must follow them, not overtake them.  The reader is a plain socket
- * that takes the frames apart itself.
+ * that takes the frames apart itself.  With @by_close, close() instead:
+ * the messages send() took still reach the peer (a DELETE just before
+ * close(); before, the queue was freed at close).
  */
-static void shutdown_after_queued(struct __test_metadata *_metadata, int family)
+static void end_after_queued(struct __test_metadata *_metadata, int family, bool by_close)
 {
 	static unsigned char stream[1 << 20];
 	unsigned char out[1000];
@@ -322,10 +324,15 @@ static void shutdown_after_queued(struct __test_metadata *_metadata, int family)
 		}
 		sent++;
 	}
-	ASSERT_EQ(0, shutdown(cfd, SHUT_WR));
-	/* and nothing can be sent after it */
-	ASSERT_EQ(-1, send(cfd, out, sizeof(out), MSG_DONTWAIT | MSG_NOSIGNAL));
-	ASSERT_EQ(EPIPE, errno);
+	if (by_close) {
+		close(cfd);
+		cfd = -1;
+	} else {
+		ASSERT_EQ(0, shutdown(cfd, SHUT_WR));
+		/* and nothing can be sent after it */
+		ASSERT_EQ(-1, send(cfd, out, sizeof(out), MSG_DONTWAIT | MSG_NOSIGNAL));
+		ASSERT_EQ(EPIPE, errno);
+	}
 	do {
 		ASSERT_TRUE(readable(sfd, 5000));
 		n = read(sfd, stream + have, sizeof(stream) - have);
@@ -342,21 +349,33 @@ static void shutdown_after_queued(struct __test_metadata *_metadata, int family)
 		pos += len;
 		got++;
 	}
-	TH_LOG("%d messages sent before the shutdown, %d received", sent, got);
+	TH_LOG("%d messages sent before the %s, %d received", sent,
+	       by_close ? "close" : "shutdown", got);
 	ASSERT_EQ(pos, have);
 	ASSERT_EQ(sent, got);
-	close(cfd);
+	if (cfd >= 0)
+		close(cfd);
 	close(sfd);
 }
 
 TEST(shutdown_after_queued_messages_ipv4)
 {
-	shutdown_after_queued(_metadata, AF_INET);
+	end_after_queued(_metadata, AF_INET, false);
 }
 
 TEST(shutdown_after_queued_messages_ipv6)
 {
-	shutdown_after_queued(_metadata, AF_INET6);
+	end_after_queued(_metadata, AF_INET6, false);
+}
+
+TEST(close_after_queued_messages_ipv4)
+{
+	end_after_queued(_metadata, AF_INET, true);
+}
+
+TEST(close_after_queued_messages_ipv6)
+{
+	end_after_queued(_metadata, AF_INET6, true);
 }
 
 /* what the peer sent before the responder attached is not lost */
