@@ -432,7 +432,17 @@ int esptcp_rx_start(struct esptcp_sock *ctx)
 	if (err)
 		return err;
 
+	/*
+	 * With the callbacks, claim sk_user_data, under the lock KCM and
+	 * sockmap check it under: neither can stack a parser of its own on
+	 * the stream (KCM does not look at the ULP).
+	 */
 	write_lock_bh(&sk->sk_callback_lock);
+	if (sk->sk_user_data) {
+		write_unlock_bh(&sk->sk_callback_lock);
+		return -EBUSY;
+	}
+	rcu_assign_sk_user_data(sk, ctx);
 	ctx->saved_data_ready = sk->sk_data_ready;
 	ctx->saved_write_space = sk->sk_write_space;
 	sk->sk_data_ready = esptcp_data_ready;
@@ -457,6 +467,7 @@ void esptcp_rx_stop(struct esptcp_sock *ctx)
 	write_lock_bh(&sk->sk_callback_lock);
 	sk->sk_data_ready = ctx->saved_data_ready;
 	sk->sk_write_space = ctx->saved_write_space;
+	rcu_assign_sk_user_data(sk, NULL);
 	write_unlock_bh(&sk->sk_callback_lock);
 	strp_stop(&ctx->strp);
 	spin_lock_bh(&ctx->rx_esp.lock);

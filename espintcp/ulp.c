@@ -213,7 +213,7 @@ static int esptcp_init(struct sock *sk)
 		return -ENOTCONN;
 	if (!sk->sk_socket)
 		return -EINVAL;
-	/* sockmap and friends own sk_user_data; do not stack on them */
+	/* KCM, sockmap and friends own sk_user_data: no stacking on them */
 	if (READ_ONCE(sk->sk_user_data))
 		return -EBUSY;
 

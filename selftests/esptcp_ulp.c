@@ -20,13 +20,18 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <linux/bpf.h>
 #include <linux/capability.h>
+#include <linux/kcm.h>
 
 #include "kselftest_harness.h"
 #include "esptcp_genl.h"
 
 #ifndef TCP_ULP
 #define TCP_ULP 31
+#endif
+#ifndef AF_KCM
+#define AF_KCM 41
 #endif
 #define ULP "esptcp"
 #define PARAM "/sys/module/esptcp/parameters/allow_netns_admin"
@@ -245,6 +250,73 @@ TEST_F(pair, attach_userns_allowed)
 	rc = in_child(userns_child, variant->family);
 	ASSERT_EQ(0, write_param("0"));
 	ASSERT_EQ(0, rc);
+}
+
+/* a socket filter that returns 0: KCM wants a program to attach with */
+static int bpf_zero_prog(void)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	union bpf_attr a;
+
+	memset(&a, 0, sizeof(a));
+	a.prog_type = BPF_PROG_TYPE_SOCKET_FILTER;
+	a.insns = (uintptr_t)insns;
+	a.insn_cnt = 2;
+	a.license = (uintptr_t)"GPL";
+	return syscall(__NR_bpf, BPF_PROG_LOAD, &a, sizeof(a));
+}
+
+/*
+ * Attach TCP socket @fd to a new KCM socket (*kfd): 0 or the ioctl's
+ * errno; -EAFNOSUPPORT when the kernel has no KCM.
+ */
+static int kcm_attach(int fd, int *kfd)
+{
+	struct kcm_attach at = { .fd = fd };
+	int rc;
+
+	*kfd = socket(AF_KCM, SOCK_DGRAM, KCMPROTO_CONNECTED);
+	if (*kfd < 0)
+		return -errno;
+	at.bpf_fd = bpf_zero_prog();
+	if (at.bpf_fd < 0)
+		return -errno;
+	rc = ioctl(*kfd, SIOCKCMATTACH, &at) ? errno : 0;
+	close(at.bpf_fd);
+	return rc;
+}
+
+/*
+ * KCM does not look at the ULP: it takes the socket's callbacks when
+ * sk_user_data is free.  esptcp claims it, so KCM is refused; before,
+ * KCM stacked a second parser on the stream.
+ */
+TEST_F(pair, kcm_after_attach_refused)
+{
+	int kfd, rc;
+
+	ASSERT_EQ(0, attach(self->sfd));
+	rc = kcm_attach(self->sfd, &kfd);
+	if (rc == -EAFNOSUPPORT)
+		SKIP(return, "this kernel has no KCM (CONFIG_AF_KCM)");
+	EXPECT_EQ(EALREADY, rc);
+	close(kfd);
+}
+
+TEST_F(pair, attach_after_kcm_refused)
+{
+	int kfd, rc;
+
+	rc = kcm_attach(self->sfd, &kfd);
+	if (rc == -EAFNOSUPPORT)
+		SKIP(return, "this kernel has no KCM (CONFIG_AF_KCM)");
+	ASSERT_EQ(0, rc);
+	ASSERT_EQ(-1, attach(self->sfd));
+	EXPECT_EQ(EBUSY, errno);
+	close(kfd);
 }
 
 /*
