@@ -96,16 +96,28 @@ static unsigned int esptcp_out6(void *priv, struct sk_buff *skb,
 {
 	struct esptcp_net *en = priv;
 	const struct ipv6hdr *ip6h;
-	unsigned int off;
+	__be16 frag_off;
+	u8 nexthdr;
+	int off;
 
 	if (!(IP6CB(skb)->flags & IP6SKB_XFRM_TRANSFORMED) || !atomic_read(&en->n_out))
 		return NF_ACCEPT;
 	ip6h = ipv6_hdr(skb);
-	off = skb_network_offset(skb) + sizeof(*ip6h);
-	/* xfrm puts ESP (or UDP) right after the fixed header */
-	if (ip6h->nexthdr == IPPROTO_UDP)
+	nexthdr = ip6h->nexthdr;
+	/*
+	 * xfrm puts ESP (or UDP) right after the fixed header, or in
+	 * transport mode after the extension headers the packet came with
+	 * (hop-by-hop, destination options): ESP starts past them.  Like the
+	 * IP header, they do not travel in the stream.  A fragment is not
+	 * ESP whole: it goes as it is.
+	 */
+	off = ipv6_skip_exthdr(skb, skb_network_offset(skb) + sizeof(*ip6h), &nexthdr,
+			       &frag_off);
+	if (off < 0 || frag_off)
+		return NF_ACCEPT;
+	if (nexthdr == IPPROTO_UDP)
 		off += sizeof(struct udphdr);
-	else if (ip6h->nexthdr != IPPROTO_ESP)
+	else if (nexthdr != IPPROTO_ESP)
 		return NF_ACCEPT;
 	return esptcp_take(en, skb, AF_INET6, &ip6h->daddr, off);
 }
