@@ -137,10 +137,7 @@ static int esptcp_key_from_sa(const struct esptcp_sa *sa, struct esptcp_key *k)
  */
 static void esptcp_binding_retire(struct esptcp_binding *b)
 {
-	spin_lock_bh(&b->lock);
-	b->dead = true;
-	spin_unlock_bh(&b->lock);
-	esptcp_binding_release_held(b);
+	esptcp_binding_kill(b);
 	/* dead bindings never arm it again */
 	timer_delete_sync(&b->gap_timer);
 }

@@ -232,7 +232,7 @@ void esptcp_tx_kick(struct esptcp_sock *ctx);
 void esptcp_tx_flush(struct esptcp_sock *ctx);
 void esptcp_tx_stop(struct esptcp_sock *ctx);
 void esptcp_steer(struct esptcp_binding *b, struct sk_buff *skb, u32 seq);
-void esptcp_binding_release_held(struct esptcp_binding *b);
+void esptcp_binding_kill(struct esptcp_binding *b);
 void esptcp_gap_timer(struct timer_list *t);
 int esptcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size);
 void esptcp_shutdown(struct sock *sk, int how);

@@ -444,17 +444,23 @@ void esptcp_steer(struct esptcp_binding *b, struct sk_buff *skb, u32 seq)
 		esptcp_count(b->ctx, ESPTCP_STAT_TX_REORDERED, 1);
 		if (!timer_pending(&b->gap_timer))
 			mod_timer(&b->gap_timer, jiffies + ESPTCP_GAP_TIMEOUT);
+	} else if (d < ESPTCP_REORDER) {
+		/*
+		 * A straggler after its gap was given up on (or a number
+		 * already held): it goes now, late.  What is held waits on a
+		 * gap of its own and keeps waiting.
+		 */
+		esptcp_emit(b, skb);
 	} else {
 		/*
-		 * Too far ahead, or a straggler after a gap was given up on.
-		 * Skipping ahead with nothing held gives up a gap too.
+		 * Too far ahead to hold: the gap is given up on.  Skipping
+		 * ahead with nothing held gives up a gap too.
 		 */
-		if (d > 0 && !b->nheld)
+		if (!b->nheld)
 			esptcp_count(b->ctx, ESPTCP_STAT_TX_SEQ_GAPS, 1);
 		esptcp_flush_held(b);
 		esptcp_emit(b, skb);
-		if (d > 0)
-			b->next_seq = seq + 1;
+		b->next_seq = seq + 1;
 	}
 out:
 	spin_unlock_bh(&b->lock);
@@ -476,14 +482,18 @@ void esptcp_gap_timer(struct timer_list *t)
 }
 
 /**
- * esptcp_binding_release_held() - send what a retired binding held back
- * @b: the binding, already marked dead, its timer stopped
+ * esptcp_binding_kill() - mark a binding dead and send what it held back
+ * @b: the binding
+ *
+ * In one critical section: a packet the hook steers once it sees the
+ * binding dead goes out after everything held, never before.
  *
  * Context: process.
  */
-void esptcp_binding_release_held(struct esptcp_binding *b)
+void esptcp_binding_kill(struct esptcp_binding *b)
 {
 	spin_lock_bh(&b->lock);
+	b->dead = true;
 	esptcp_flush_held(b);
 	spin_unlock_bh(&b->lock);
 }
