@@ -296,6 +296,12 @@ int esptcp_sa_bind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 ino,
 			list_add_tail_rcu(&b->snode, &ctx->bindings);
 		kfree_rcu(old, rcu);
 	} else {
+		/* the hooks go in before the first outbound binding is seen */
+		if (b->key.dir == ESPTCP_DIR_OUT) {
+			err = esptcp_steer_hooks_on(en);
+			if (err)
+				goto unlock;
+		}
 		hlist_add_head_rcu(&b->hnode, esptcp_bucket(en, b->key.family, &b->key.daddr,
 							    b->key.spi, b->key.dir));
 		if (b->key.dir == ESPTCP_DIR_OUT)

@@ -71,6 +71,7 @@ struct esptcp_net {
 	atomic_t n_out;		/* outbound bindings: the hooks' fast exit */
 	struct esptcp_stats __percpu *stats;
 	struct nf_hook_ops hooks[2];
+	bool hooks_on;		/* registered (first outbound binding); under lock */
 };
 
 /* what names an SA in the table: as xfrm names a state, plus direction */
@@ -238,7 +239,8 @@ int esptcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size);
 void esptcp_shutdown(struct sock *sk, int how);
 
 /* steer.c */
-int esptcp_steer_net_init(struct net *net);
+void esptcp_steer_net_init(struct net *net);
+int esptcp_steer_hooks_on(struct esptcp_net *en);
 void esptcp_steer_net_exit(struct net *net);
 
 /* rx.c */

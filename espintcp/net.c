@@ -47,7 +47,6 @@ void esptcp_stats_sum(struct esptcp_stats __percpu *pcpu, u64 *out)
 static int __net_init esptcp_pernet_init(struct net *net)
 {
 	struct esptcp_net *en = esptcp_net(net);
-	int err;
 
 	write_pnet(&en->net, net);
 	mutex_init(&en->lock);
@@ -57,10 +56,8 @@ static int __net_init esptcp_pernet_init(struct net *net)
 	en->stats = alloc_percpu(struct esptcp_stats);
 	if (!en->stats)
 		return -ENOMEM;
-	err = esptcp_steer_net_init(net);
-	if (err)
-		free_percpu(en->stats);
-	return err;
+	esptcp_steer_net_init(net);
+	return 0;
 }
 
 static void __net_exit esptcp_pernet_exit(struct net *net)

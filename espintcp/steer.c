@@ -138,13 +138,16 @@ static const struct nf_hook_ops esptcp_hook_tmpl[] = {
 };
 
 /**
- * esptcp_steer_net_init() - register the output hooks in a namespace
+ * esptcp_steer_net_init() - prepare a namespace's output hooks
  * @net: the namespace
  *
+ * They are registered with the namespace's first outbound binding
+ * (esptcp_steer_hooks_on()): a namespace that binds none, every
+ * container on the host, pays nothing per packet.
+ *
  * Context: process, pernet init.
- * Return: 0 or a negative errno.
  */
-int esptcp_steer_net_init(struct net *net)
+void esptcp_steer_net_init(struct net *net)
 {
 	struct esptcp_net *en = esptcp_net(net);
 
@@ -152,18 +155,42 @@ int esptcp_steer_net_init(struct net *net)
 	memcpy(en->hooks, esptcp_hook_tmpl, sizeof(en->hooks));
 	en->hooks[0].priv = en;
 	en->hooks[1].priv = en;
-	return nf_register_net_hooks(net, en->hooks, ARRAY_SIZE(en->hooks));
+	en->hooks_on = false;
+}
+
+/**
+ * esptcp_steer_hooks_on() - register the output hooks, once
+ * @en: the namespace's state
+ *
+ * Called before the first outbound binding is visible; the hooks stay
+ * until the namespace goes.
+ *
+ * Context: process, esptcp_net.lock held.
+ * Return: 0 or a negative errno.
+ */
+int esptcp_steer_hooks_on(struct esptcp_net *en)
+{
+	int err;
+
+	lockdep_assert_held(&en->lock);
+	if (en->hooks_on)
+		return 0;
+	err = nf_register_net_hooks(read_pnet(&en->net), en->hooks, ARRAY_SIZE(en->hooks));
+	if (!err)
+		en->hooks_on = true;
+	return err;
 }
 
 /**
  * esptcp_steer_net_exit() - unregister the output hooks of a namespace
  * @net: the namespace
  *
- * Context: process, pernet exit.
+ * Context: process, pernet exit; no socket is left, nor any binding.
  */
 void esptcp_steer_net_exit(struct net *net)
 {
 	struct esptcp_net *en = esptcp_net(net);
 
-	nf_unregister_net_hooks(net, en->hooks, ARRAY_SIZE(en->hooks));
+	if (en->hooks_on)
+		nf_unregister_net_hooks(net, en->hooks, ARRAY_SIZE(en->hooks));
 }

@@ -5,6 +5,7 @@
  * bindings.  Runs as root in the test guest with esptcp loaded.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
@@ -387,6 +388,95 @@ TEST(nl_encap_refused)
 	EXPECT_EQ(0, tgenl_sa(&g, ESPTCP_CMD_SA_BIND, st.st_ino, &sa));
 	EXPECT_EQ(1, tgenl_dump_sock(&g, st.st_ino, NULL));
 	tgenl_close(&g);
+}
+
+#define TRACING "/sys/kernel/debug/tracing/"
+
+static int write_file(const char *path, const char *s, bool append)
+{
+	int fd = open(path, O_WRONLY | (append ? O_APPEND : O_TRUNC)), ok;
+
+	if (fd < 0)
+		return -1;
+	ok = write(fd, s, strlen(s)) == (ssize_t)strlen(s);
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+/* how often the module's output hooks ran, by a kprobe on each */
+static long hook_hits(void)
+{
+	char line[256];
+	long hits = 0, h;
+	FILE *f = fopen(TRACING "kprobe_profile", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "esptcp_hk") && sscanf(line, "%*s %ld", &h) == 1)
+			hits += h;
+	fclose(f);
+	return hits;
+}
+
+/* a few datagrams on lo: through LOCAL_OUT, both families */
+static void some_packets(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(9),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons(9),
+				   .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	int u = socket(AF_INET, SOCK_DGRAM, 0), u6 = socket(AF_INET6, SOCK_DGRAM, 0);
+
+	for (int i = 0; i < 5; i++) {
+		sendto(u, "x", 1, 0, (void *)&a, sizeof(a));
+		sendto(u6, "x", 1, 0, (void *)&a6, sizeof(a6));
+	}
+	close(u);
+	close(u6);
+}
+
+/*
+ * The output hooks come with a namespace's first outbound binding: a
+ * namespace without one (every container) pays nothing per packet.
+ * Before, every namespace had them from its creation.  Seen by kprobes on
+ * the hooks (no other namespace binds meanwhile).
+ */
+TEST(hooks_with_first_outbound_binding)
+{
+	struct esptcp_sa sa;
+	long before, after;
+	int l, c, s;
+
+	ASSERT_EQ(0, netns_states(1, &l, &c, &s));
+	ASSERT_EQ(0, system("ip xfrm state add src 127.0.0.1 dst 127.0.0.1 proto esp spi 0x2000 mode transport enc cipher_null \"\""));
+	/* an attached socket with an inbound binding: no hooks */
+	sa_in(&sa, 0x1000);
+	ASSERT_EQ(0, setsockopt(s, SOL_ESPTCP, ESPTCP_SO_BIND, &sa, sizeof(sa)));
+
+	/* left over from a run that died: away with them */
+	write_file(TRACING "kprobe_events", "-:esptcp_hook_out/esptcp_hk4\n", true);
+	write_file(TRACING "kprobe_events", "-:esptcp_hook_out/esptcp_hk6\n", true);
+	if (write_file(TRACING "kprobe_events",
+		       "p:esptcp_hook_out/esptcp_hk4 esptcp_out4\np:esptcp_hook_out/esptcp_hk6 esptcp_out6\n", true) ||
+	    write_file(TRACING "events/esptcp_hook_out/enable", "1", false))
+		SKIP(return, "no kprobes on the module's hooks here (tracing at " TRACING ")");
+	before = hook_hits();
+	some_packets();
+	after = hook_hits();
+	TH_LOG("hook runs without an outbound binding: %ld", after - before);
+	EXPECT_EQ(before, after);
+	sa_in(&sa, 0x2000);
+	sa.dir = ESPTCP_DIR_OUT;
+	EXPECT_EQ(0, setsockopt(s, SOL_ESPTCP, ESPTCP_SO_BIND, &sa, sizeof(sa)));
+	before = hook_hits();
+	some_packets();
+	after = hook_hits();
+	TH_LOG("hook runs with one: %ld", after - before);
+	EXPECT_LE(before + 10, after);
+	write_file(TRACING "events/esptcp_hook_out/enable", "0", false);
+	write_file(TRACING "kprobe_events", "-:esptcp_hook_out/esptcp_hk4\n", true);
+	write_file(TRACING "kprobe_events", "-:esptcp_hook_out/esptcp_hk6\n", true);
 }
 
 /*
