@@ -388,10 +388,28 @@ static void esptcp_rcv(struct strparser *strp, struct sk_buff *skb)
 	}
 }
 
+/*
+ * RFC 9329 has no urgent data, but a peer or a middlebox can set URG, and
+ * tcp_read_sock() stops at the urgent byte for good, the parser with it.
+ * The byte is the stream's like any other: forget the mark, as
+ * SO_OOBINLINE would for a reader.  Socket spinlock held in softirq, or
+ * owned: tcp_read_sock() cannot run meanwhile.
+ */
+static void esptcp_urg_inline(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+
+	if (unlikely(READ_ONCE(tp->urg_data))) {
+		WRITE_ONCE(tp->urg_data, 0);
+		tcp_fast_path_check(sk);
+	}
+}
+
 static void esptcp_data_ready(struct sock *sk)
 {
 	struct esptcp_sock *ctx = esptcp_sk(sk);
 
+	esptcp_urg_inline(sk);
 	esptcp_window_fit(sk);
 	strp_data_ready(&ctx->strp);
 }
@@ -449,6 +467,8 @@ int esptcp_rx_start(struct esptcp_sock *ctx)
 	sk->sk_write_space = esptcp_write_space;
 	write_unlock_bh(&sk->sk_callback_lock);
 
+	sock_set_flag(sk, SOCK_URGINLINE);
+	esptcp_urg_inline(sk);
 	esptcp_window_fit(sk);
 	strp_check_rcv(&ctx->strp);
 	return 0;

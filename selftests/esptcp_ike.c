@@ -437,6 +437,28 @@ static int still_works(int raw, int sfd)
 	return recv(sfd, in, sizeof(in), 0) == 24 && !memcmp(in, out, 24) ? 0 : -1;
 }
 
+/*
+ * RFC 9329 has no urgent data, but a peer or a middlebox can set URG:
+ * the byte is the stream's like any other.  Before, tcp_read_sock()
+ * stopped at it, and the parser with it, for good.
+ */
+TEST_F(raw, urgent_byte_is_stream)
+{
+	unsigned char out[40], in[64];
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		ike_msg(out, sizeof(out), i);
+		/* the frame's last byte sent urgent, then the next frame */
+		ASSERT_EQ(0, frame(self->raw, 2 + sizeof(out), out, sizeof(out) - 1));
+		ASSERT_EQ(1, send(self->raw, out + sizeof(out) - 1, 1, MSG_OOB));
+		ASSERT_TRUE(readable(self->sfd, 5000));
+		ASSERT_EQ(sizeof(out), recv(self->sfd, in, sizeof(in), 0));
+		ASSERT_EQ(0, memcmp(in, out, sizeof(out)));
+	}
+	ASSERT_EQ(0, still_works(self->raw, self->sfd));
+}
+
 TEST_F(raw, keepalive_dropped)
 {
 	unsigned char ff = 0xff;
