@@ -145,6 +145,7 @@ static void esptcp_binding_retire(struct esptcp_binding *b)
 static void esptcp_binding_unlink(struct esptcp_net *en, struct esptcp_binding *b)
 {
 	lockdep_assert_held(&en->lock);
+	en->gen++;
 	hlist_del_rcu(&b->hnode);
 	list_del_rcu(&b->snode);
 	if (b->key.dir == ESPTCP_DIR_OUT)
@@ -266,6 +267,7 @@ int esptcp_sa_bind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 ino,
 		err = 0;
 		goto unlock;
 	}
+	en->gen++;
 	if (old) {
 		bool synced;
 		u32 next;
@@ -372,5 +374,6 @@ void esptcp_unbind_all(struct esptcp_sock *ctx)
 	list_for_each_entry_safe(b, tmp, &ctx->bindings, snode)
 		esptcp_binding_unlink(en, b);
 	list_del(&ctx->node);
+	en->gen++;
 	mutex_unlock(&en->lock);
 }

@@ -72,6 +72,7 @@ struct esptcp_net {
 	struct esptcp_stats __percpu *stats;
 	struct nf_hook_ops hooks[2];
 	bool hooks_on;		/* registered (first outbound binding); under lock */
+	u32 gen;		/* bumped by every change a dump shows; under lock */
 };
 
 /* what names an SA in the table: as xfrm names a state, plus direction */

@@ -276,7 +276,8 @@ static int esptcp_nl_put_sock(struct sk_buff *msg, struct esptcp_sock *ctx, long
 /*
  * cb->args[0]: the sockets done; [1]: the bindings of the next one already
  * sent, [2]: its inode number (a socket gone meanwhile starts the next one
- * over).
+ * over).  A bind, unbind, attach or close between two parts marks the
+ * next message NLM_F_DUMP_INTR: the reader may have missed or doubled one.
  */
 static int esptcp_nl_dump_socks(struct sk_buff *skb, struct netlink_callback *cb)
 {
@@ -290,10 +291,12 @@ static int esptcp_nl_dump_socks(struct sk_buff *skb, struct netlink_callback *cb
 	if (!esptcp_nl_capable(cb->skb, net))
 		return -EPERM;
 	mutex_lock(&en->lock);
+	cb->seq = en->gen;
 	list_for_each_entry(ctx, &en->socks, node) {
 		if (idx++ < start)
 			continue;
-		if (cb->args[1] && cb->args[2] != ctx->ino)
+		/* an inode number is an unsigned long, as args[] are wide */
+		if (cb->args[1] && (unsigned long)cb->args[2] != (unsigned long)ctx->ino)
 			cb->args[1] = 0;
 		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
 				  &esptcp_genl_family, NLM_F_MULTI, ESPTCP_CMD_SOCK_GET);
@@ -301,6 +304,7 @@ static int esptcp_nl_dump_socks(struct sk_buff *skb, struct netlink_callback *cb
 			err = -EMSGSIZE;
 			break;
 		}
+		genl_dump_check_consistent(cb, hdr);
 		err = esptcp_nl_put_sock(skb, ctx, &cb->args[1]);
 		if (err < 0) {
 			genlmsg_cancel(skb, hdr);
@@ -309,7 +313,7 @@ static int esptcp_nl_dump_socks(struct sk_buff *skb, struct netlink_callback *cb
 		genlmsg_end(skb, hdr);
 		if (!err) {
 			/* the rest of its bindings in the next message */
-			cb->args[2] = ctx->ino;
+			cb->args[2] = (unsigned long)ctx->ino;
 			break;
 		}
 		cb->args[0] = idx;

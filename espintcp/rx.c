@@ -450,17 +450,7 @@ int esptcp_rx_start(struct esptcp_sock *ctx)
 	if (err)
 		return err;
 
-	/*
-	 * With the callbacks, claim sk_user_data, under the lock KCM and
-	 * sockmap check it under: neither can stack a parser of its own on
-	 * the stream (KCM does not look at the ULP).
-	 */
 	write_lock_bh(&sk->sk_callback_lock);
-	if (sk->sk_user_data) {
-		write_unlock_bh(&sk->sk_callback_lock);
-		return -EBUSY;
-	}
-	rcu_assign_sk_user_data(sk, ctx);
 	ctx->saved_data_ready = sk->sk_data_ready;
 	ctx->saved_write_space = sk->sk_write_space;
 	sk->sk_data_ready = esptcp_data_ready;

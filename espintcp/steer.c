@@ -96,25 +96,32 @@ static unsigned int esptcp_out6(void *priv, struct sk_buff *skb,
 {
 	struct esptcp_net *en = priv;
 	const struct ipv6hdr *ip6h;
-	__be16 frag_off;
+	struct ipv6_opt_hdr _hdr;
+	const struct ipv6_opt_hdr *hp;
+	unsigned int off;
 	u8 nexthdr;
-	int off;
 
 	if (!(IP6CB(skb)->flags & IP6SKB_XFRM_TRANSFORMED) || !atomic_read(&en->n_out))
 		return NF_ACCEPT;
 	ip6h = ipv6_hdr(skb);
 	nexthdr = ip6h->nexthdr;
+	off = skb_network_offset(skb) + sizeof(*ip6h);
 	/*
 	 * xfrm puts ESP (or UDP) right after the fixed header, or in
 	 * transport mode after the extension headers the packet came with
-	 * (hop-by-hop, destination options): ESP starts past them.  Like the
-	 * IP header, they do not travel in the stream.  A fragment is not
-	 * ESP whole: it goes as it is.
+	 * (hop-by-hop, routing, destination options): ESP starts past them.
+	 * Like the IP header, they do not travel in the stream.  A fragment
+	 * is not ESP whole, and ESP under AH is AH's: both go as they are,
+	 * as on IPv4.
 	 */
-	off = ipv6_skip_exthdr(skb, skb_network_offset(skb) + sizeof(*ip6h), &nexthdr,
-			       &frag_off);
-	if (off < 0 || frag_off)
-		return NF_ACCEPT;
+	while (nexthdr == NEXTHDR_HOP || nexthdr == NEXTHDR_ROUTING ||
+	       nexthdr == NEXTHDR_DEST) {
+		hp = skb_header_pointer(skb, off, sizeof(_hdr), &_hdr);
+		if (!hp)
+			return NF_ACCEPT;
+		off += ipv6_optlen(hp);
+		nexthdr = hp->nexthdr;
+	}
 	if (nexthdr == IPPROTO_UDP)
 		off += sizeof(struct udphdr);
 	else if (nexthdr != IPPROTO_ESP)

@@ -128,7 +128,10 @@ static unsigned int esptcp_tx_vecs(struct sk_buff *skb, unsigned int off,
 	return n;
 }
 
-/* Connection gone: nothing queued can be sent any more. */
+/*
+ * Connection gone: nothing queued can be sent any more.  IKE messages
+ * send() had accepted count too: their loss would be silent otherwise.
+ */
 static void esptcp_tx_fail(struct esptcp_sock *ctx)
 {
 	struct sk_buff_head q;
@@ -141,8 +144,10 @@ static void esptcp_tx_fail(struct esptcp_sock *ctx)
 	ctx->tx_bytes = 0;
 	spin_unlock_bh(&ctx->tx_queue.lock);
 	ctx->tx_off = 0;
-	while ((skb = __skb_dequeue(&q)))
-		esptcp_tx_drop(ctx, skb, ESPTCP_STAT_TX_DROP_CLOSED);
+	while ((skb = __skb_dequeue(&q))) {
+		esptcp_count(ctx, ESPTCP_STAT_TX_DROP_CLOSED, 1);
+		kfree_skb(skb);
+	}
 }
 
 /* @done bytes, counted from the head message's first unsent byte, left. */
@@ -319,8 +324,11 @@ static void esptcp_tx_work(struct work_struct *work)
  * otherwise), the other ESP packets are dropped and counted, and the IKE
  * messages go into TCP even past its send buffer (they are charged to the
  * socket already, so that is at most twice the buffer).  A DELETE sent
- * just before close() thus reaches the peer although the stream was full
- * of ESP.  Producers stopped, socket owned.
+ * just before close() thus goes out although the stream was full of ESP.
+ * Best effort: TCP resets a connection closed with data unread, or that
+ * receives more after close(), and drops what it had to send; a daemon
+ * that must know shuts down its side and waits for the peer's end.
+ * Producers stopped, socket owned.
  */
 static void esptcp_tx_last(struct esptcp_sock *ctx)
 {
@@ -329,6 +337,7 @@ static void esptcp_tx_last(struct esptcp_sock *ctx)
 	struct sk_buff_head drop;
 	bool head = ctx->tx_off;
 	int keep = 0;
+	s64 room;
 
 	__skb_queue_head_init(&drop);
 	spin_lock_bh(&ctx->tx_queue.lock);
@@ -349,8 +358,9 @@ static void esptcp_tx_last(struct esptcp_sock *ctx)
 	    !((1 << sk->sk_state) & (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT)))
 		return;
 	/* TCP's copy costs some truesize over the bytes: twice them */
-	if (sk->sk_sndbuf < sk->sk_wmem_queued + 2 * keep)
-		WRITE_ONCE(sk->sk_sndbuf, sk->sk_wmem_queued + 2 * keep);
+	room = min_t(s64, (s64)sk->sk_wmem_queued + 2 * (s64)keep, INT_MAX);
+	if (sk->sk_sndbuf < room)
+		WRITE_ONCE(sk->sk_sndbuf, (int)room);
 	esptcp_tx_flush(ctx);
 }
 

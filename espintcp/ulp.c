@@ -92,6 +92,13 @@ static int esptcp_setsockopt(struct sock *sk, int level, int optname,
 		return -EINVAL;
 	if (copy_from_sockptr(&sa, optval, sizeof(sa)))
 		return -EFAULT;
+	/* a longer option is a later version's: its tail must be zero here */
+	if (optlen > sizeof(sa)) {
+		int zero = check_zeroed_sockptr(optval, sizeof(sa), optlen - sizeof(sa));
+
+		if (zero <= 0)
+			return zero ?: -EINVAL;
+	}
 	switch (optname) {
 	case ESPTCP_SO_BIND:
 		return esptcp_sa_bind(ctx->en, ctx, 0, &sa);
@@ -229,6 +236,22 @@ static int esptcp_init(struct sock *sk)
 		kfree(ctx);
 		return -ENOMEM;
 	}
+	/*
+	 * Claim sk_user_data before the socket shows the ULP, under the lock
+	 * KCM and sockmap check it under: neither can stack a parser of its
+	 * own on the stream (KCM does not look at the ULP).  rx_stop() gives
+	 * it back.
+	 */
+	write_lock_bh(&sk->sk_callback_lock);
+	if (sk->sk_user_data) {
+		write_unlock_bh(&sk->sk_callback_lock);
+		free_percpu(ctx->stats);
+		kfree(ctx);
+		return -EBUSY;
+	}
+	rcu_assign_sk_user_data(sk, ctx);
+	write_unlock_bh(&sk->sk_callback_lock);
+
 	ctx->sk = sk;
 	ctx->en = esptcp_net(sock_net(sk));
 	ctx->ino = sock_i_ino(sk);
@@ -245,12 +268,16 @@ static int esptcp_init(struct sock *sk)
 		WRITE_ONCE(sk->sk_socket->ops, ctx->saved_ops);
 		WRITE_ONCE(sk->sk_prot, ctx->saved_prot);
 		rcu_assign_pointer(icsk->icsk_ulp_data, NULL);
+		write_lock_bh(&sk->sk_callback_lock);
+		rcu_assign_sk_user_data(sk, NULL);
+		write_unlock_bh(&sk->sk_callback_lock);
 		free_percpu(ctx->stats);
 		kfree(ctx);
 		return err;
 	}
 	mutex_lock(&ctx->en->lock);
 	list_add_tail(&ctx->node, &ctx->en->socks);
+	ctx->en->gen++;
 	mutex_unlock(&ctx->en->lock);
 	return 0;
 }

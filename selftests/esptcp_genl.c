@@ -39,6 +39,20 @@ static int talk(struct tgenl *g, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 			return -errno;
 		rc = mnl_cb_run(buf, n, nlh->nlmsg_seq, portid, cb, data);
 	} while (rc > 0);
+	if (rc < 0 && errno == EINTR) {
+		/* NLM_F_DUMP_INTR: read the dump to its end, then say so */
+		for (;;) {
+			const struct nlmsghdr *m = (const struct nlmsghdr *)buf;
+			int len = n;
+
+			for (; mnl_nlmsg_ok(m, len); m = mnl_nlmsg_next(m, &len))
+				if (m->nlmsg_type == NLMSG_DONE || m->nlmsg_type == NLMSG_ERROR)
+					return -EINTR;
+			n = mnl_socket_recvfrom(g->nl, buf, sizeof(buf));
+			if (n <= 0)
+				return -EIO;
+		}
+	}
 	return rc < 0 ? -errno : 0;
 }
 
@@ -160,11 +174,47 @@ int tgenl_dump_sock(struct tgenl *g, uint64_t ino, int *parts)
 	struct nlmsghdr *nlh;
 	int rc;
 
-	nlh = put_hdr(buf, g->family, NLM_F_DUMP, ESPTCP_CMD_SOCK_GET, ++g->seq);
-	rc = talk(g, nlh, count_cb, &d);
+	/* a change under the dump (NLM_F_DUMP_INTR): dump again */
+	for (int tries = 0; tries < 5; tries++) {
+		memset(&d, 0, sizeof(d));
+		d.ino = ino;
+		nlh = put_hdr(buf, g->family, NLM_F_DUMP, ESPTCP_CMD_SOCK_GET, ++g->seq);
+		rc = talk(g, nlh, count_cb, &d);
+		if (rc != -EINTR)
+			break;
+	}
 	if (parts)
 		*parts = d.parts;
 	return rc ?: (ino ? d.sas : d.socks);
+}
+
+int tgenl_dump_intr(struct tgenl *g, void (*between)(void *), void *arg)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE * 4];
+	struct nlmsghdr *nlh = put_hdr(buf, g->family, NLM_F_DUMP, ESPTCP_CMD_SOCK_GET, ++g->seq);
+	int intr = 0, first = 1;
+	ssize_t n;
+
+	if (mnl_socket_sendto(g->nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	for (;;) {
+		const struct nlmsghdr *m = (const struct nlmsghdr *)buf;
+		int len;
+
+		n = mnl_socket_recvfrom(g->nl, buf, sizeof(buf));
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		if (first && between)
+			between(arg);
+		first = 0;
+		for (len = n; mnl_nlmsg_ok(m, len); m = mnl_nlmsg_next(m, &len)) {
+			intr |= !!(m->nlmsg_flags & NLM_F_DUMP_INTR);
+			if (m->nlmsg_type == NLMSG_DONE)
+				return intr;
+			if (m->nlmsg_type == NLMSG_ERROR)
+				return -EPROTO;
+		}
+	}
 }
 
 int tgenl_dump(struct tgenl *g)

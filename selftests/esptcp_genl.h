@@ -34,6 +34,11 @@ int tgenl_dump(struct tgenl *g);
  * many messages they came (*parts); returns the bindings, or -errno.
  */
 int tgenl_dump_sock(struct tgenl *g, uint64_t ino, int *parts);
+/*
+ * Dump, running @between after the first part came; 1 when a message said
+ * NLM_F_DUMP_INTR (the table changed under the dump), 0 when none, -errno.
+ */
+int tgenl_dump_intr(struct tgenl *g, void (*between)(void *), void *arg);
 /* the netns counters into @c (ESPTCP_STAT_MAX); 0 or -errno */
 int tgenl_stats(struct tgenl *g, uint64_t *c);
 

@@ -356,6 +356,7 @@ static void sa_in(struct esptcp_sa *sa, unsigned int spi)
 /* the reserved byte of struct esptcp_sa must be zero */
 TEST(sa_pad_refused)
 {
+	struct { struct esptcp_sa sa; uint32_t tail; } big;
 	struct esptcp_sa sa;
 	int l, c, s;
 
@@ -369,6 +370,14 @@ TEST(sa_pad_refused)
 	sa.pad = 1;
 	ASSERT_EQ(-1, setsockopt(s, SOL_ESPTCP, ESPTCP_SO_UNBIND, &sa, sizeof(sa)));
 	ASSERT_EQ(EINVAL, errno);
+	/* a longer option: its tail is reserved, zero */
+	big.sa = sa;
+	big.sa.pad = 0;
+	big.tail = 1;
+	ASSERT_EQ(-1, setsockopt(s, SOL_ESPTCP, ESPTCP_SO_UNBIND, &big, sizeof(big)));
+	ASSERT_EQ(EINVAL, errno);
+	big.tail = 0;
+	ASSERT_EQ(0, setsockopt(s, SOL_ESPTCP, ESPTCP_SO_UNBIND, &big, sizeof(big)));
 }
 
 /* the encapsulation is the xfrm state's: a request that sets it is refused */
@@ -486,6 +495,15 @@ TEST(hooks_with_first_outbound_binding)
  */
 #define MANY_SAS 1500
 
+/* between two parts of a dump: one more binding (SPI 0x1000 + MANY_SAS) */
+static void bind_one_more(void *arg)
+{
+	struct esptcp_sa sa;
+
+	sa_in(&sa, 0x1000 + MANY_SAS);
+	setsockopt(*(int *)arg, SOL_ESPTCP, ESPTCP_SO_BIND, &sa, sizeof(sa));
+}
+
 TEST(dump_many_bindings)
 {
 	const char *tool = getenv("ESPTCP"), *repo = getenv("REPO");
@@ -496,7 +514,7 @@ TEST(dump_many_bindings)
 	int l, c, s, i, parts = 0, seen = 0;
 	FILE *p;
 
-	ASSERT_EQ(0, netns_states(MANY_SAS, &l, &c, &s));
+	ASSERT_EQ(0, netns_states(MANY_SAS + 1, &l, &c, &s));
 	ASSERT_EQ(0, fstat(s, &st));
 	for (i = 0; i < MANY_SAS; i++) {
 		sa_in(&sa, 0x1000 + i);
@@ -508,6 +526,10 @@ TEST(dump_many_bindings)
 	EXPECT_LT(1, parts);
 	/* both ends of the pair are sockets; only one is attached */
 	EXPECT_EQ(1, tgenl_dump(&g));
+	/* a change between two parts is flagged, a quiet dump is not */
+	EXPECT_EQ(0, tgenl_dump_intr(&g, NULL, NULL));
+	EXPECT_EQ(1, tgenl_dump_intr(&g, bind_one_more, &s));
+	EXPECT_EQ(MANY_SAS + 1, tgenl_dump_sock(&g, st.st_ino, NULL));
 	tgenl_close(&g);
 
 	/* the tool puts the parts together: one socket, all its SAs */
@@ -530,7 +552,7 @@ TEST(dump_many_bindings)
 		}
 	}
 	EXPECT_EQ(0, pclose(p));
-	EXPECT_EQ(MANY_SAS, seen);
+	EXPECT_EQ(MANY_SAS + 1, seen);
 }
 
 TEST_HARNESS_MAIN

@@ -98,6 +98,29 @@ static int nl_data_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 /* Send @nlh and feed every reply to @cb until the ack, the dump's end or an error. */
+/*
+ * A dump that changed under it: read the rest of its messages (libmnl
+ * stops at each one marked NLM_F_DUMP_INTR) so that the socket is clean
+ * for the next request; -EINTR then, for the caller to dump again.
+ */
+static int nl_drain(struct esptcp_nl *nl, char *buf, ssize_t n, unsigned int seq)
+{
+	for (;;) {
+		const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
+		int len = n;
+
+		for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
+			if (nlh->nlmsg_seq == seq && (nlh->nlmsg_type == NLMSG_DONE ||
+						      nlh->nlmsg_type == NLMSG_ERROR))
+				return -EINTR;
+		do
+			n = mnl_socket_recvfrom(nl->sock, buf, NL_RECV_SIZE);
+		while (n < 0 && errno == EINTR);
+		if (n <= 0)
+			return n < 0 ? -errno : -EPIPE;
+	}
+}
+
 static int nl_talk(struct esptcp_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
 	mnl_cb_t ctl[NLMSG_MIN_TYPE] = {
@@ -125,6 +148,9 @@ static int nl_talk(struct esptcp_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void
 			return -EPIPE;
 		ret = mnl_cb_run2(buf, n, seq, nl->portid, cb ? nl_data_cb : NULL, &req,
 				  ctl, MNL_ARRAY_SIZE(ctl));
+		/* NLM_F_DUMP_INTR: the table changed under the dump */
+		if (ret < 0 && errno == EINTR)
+			return nl_drain(nl, buf, n, seq);
 	} while (ret > 0);
 	return ret < 0 ? -errno : 0;
 }
@@ -479,10 +505,17 @@ int esptcp_nl_sock_dump(struct esptcp_nl *nl, struct esptcp_sock_info **socks, s
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct sock_dump d = { NULL, 0 };
 	struct nlmsghdr *nlh;
-	int err;
+	int err, tries = 0;
 
-	nlh = nl_start(buf, nl->family, NLM_F_DUMP, ESPTCP_CMD_SOCK_GET, ESPTCP_GENL_VERSION);
-	err = nl_talk(nl, nlh, sock_dump_cb, &d);
+	/* a bind, unbind, attach or close during the dump: dump again */
+	do {
+		esptcp_sock_info_free(d.socks, d.n);
+		d.socks = NULL;
+		d.n = 0;
+		nlh = nl_start(buf, nl->family, NLM_F_DUMP, ESPTCP_CMD_SOCK_GET,
+			       ESPTCP_GENL_VERSION);
+		err = nl_talk(nl, nlh, sock_dump_cb, &d);
+	} while (err == -EINTR && ++tries < 5);
 	if (err) {
 		esptcp_sock_info_free(d.socks, d.n);
 		return err;
