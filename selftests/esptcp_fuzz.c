@@ -824,10 +824,17 @@ static bool run_round(struct conn *c)
 	while (!(gw_eof || gw_err) || !peer_eof) {
 		struct pollfd pf[2] = {
 			{ .fd = pfd, .events = POLLIN | (wr_done ? 0 : POLLOUT) },
-			{ .fd = gfd, .events = (gw_eof || gw_err) ? 0 : POLLIN },
+			/* once it ended, not at all: it would report POLLHUP for ever */
+			{ .fd = (gw_eof || gw_err) ? -1 : gfd, .events = POLLIN },
 		};
+		/*
+		 * One reading of the clock: with two, the second could pass the
+		 * deadline the first did not, and call a stall under faults a
+		 * failure (it did once, on the debug kernel).
+		 */
+		double t = now();
 
-		if (now() > deadline && faults) {
+		if (t > deadline && faults) {
 			/*
 			 * Under faults TCP itself can stall: 6.1's
 			 * tcp_send_fin() gives up when its (atomic) skb
@@ -836,7 +843,7 @@ static bool run_round(struct conn *c)
 			atomic_fetch_add(&fault_stalls, 1);
 			break;
 		}
-		if (now() > deadline) {
+		if (t > deadline) {
 			char cmd[160];
 			uint64_t st[ESPTCP_STAT_MAX];
 
