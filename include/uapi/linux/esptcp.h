@@ -106,8 +106,8 @@ enum esptcp_cmd {
 	ESPTCP_CMD_UNSPEC,
 	ESPTCP_CMD_SA_BIND,	/* SOCK_FD or SOCK_INO, SA: bind (or move) */
 	ESPTCP_CMD_SA_UNBIND,	/* SA (socket optional): unbind */
-	ESPTCP_CMD_SOCK_GET,	/* dump: ESPTCP_A_SOCK per attached socket (several
-				 * in a row for one with many bindings) */
+	/* dump: ESPTCP_A_SOCK per attached socket, several in a row for one with many bindings */
+	ESPTCP_CMD_SOCK_GET,
 	ESPTCP_CMD_STATS_GET,	/* do: the netns counters in ESPTCP_A_STATS */
 	__ESPTCP_CMD_MAX,
 };
@@ -134,8 +134,8 @@ enum esptcp_sa_attr {
 	ESPTCP_SA_A_SPI,	/* be32 */
 	ESPTCP_SA_A_DADDR,	/* binary, 4 or 16 bytes */
 	ESPTCP_SA_A_MARK,	/* u32, optional */
-	ESPTCP_SA_A_ENCAP,	/* u16, dump only (refused in requests): 0 or
-				 * UDP_ENCAP_ESPINUDP */
+	/* u16, dump only (refused in requests): 0 or UDP_ENCAP_ESPINUDP */
+	ESPTCP_SA_A_ENCAP,
 	__ESPTCP_SA_A_MAX,
 };
 
