@@ -196,16 +196,20 @@ TEST_F(pair, attach_unprivileged)
 	ASSERT_EQ(0, in_child(unprivileged_child, variant->family));
 }
 
-static int write_param(const char *v)
+static int write_file(const char *path, const char *s, bool append)
 {
-	int fd = open(PARAM, O_WRONLY);
-	int ok;
+	int fd = open(path, O_WRONLY | (append ? O_APPEND : O_TRUNC)), ok;
 
 	if (fd < 0)
 		return -1;
-	ok = write(fd, v, 1) == 1;
+	ok = write(fd, s, strlen(s)) == (ssize_t)strlen(s);
 	close(fd);
 	return ok ? 0 : -1;
+}
+
+static int write_param(const char *v)
+{
+	return write_file(PARAM, v, false);
 }
 
 static int lo_up(void)
@@ -400,17 +404,6 @@ TEST(nl_encap_refused)
 }
 
 #define TRACING "/sys/kernel/debug/tracing/"
-
-static int write_file(const char *path, const char *s, bool append)
-{
-	int fd = open(path, O_WRONLY | (append ? O_APPEND : O_TRUNC)), ok;
-
-	if (fd < 0)
-		return -1;
-	ok = write(fd, s, strlen(s)) == (ssize_t)strlen(s);
-	close(fd);
-	return ok ? 0 : -1;
-}
 
 /* how often the module's output hooks ran, by a kprobe on each */
 static long hook_hits(void)
