@@ -9,37 +9,89 @@
  * be moved between sockets, or back to its own UDP/ESP path, with its
  * sequence numbers and replay window untouched.
  *
- * Writers (bind, unbind, close) hold esptcp_net.lock.  The output hook
- * looks bindings up in the hash table and the receive path walks the
- * socket's list, both under RCU.
+ * Each namespace has two tables, outbound and inbound bindings, keyed by
+ * address and SPI; states that share those share a list in the table and
+ * differ in their marks.  Writers (bind, unbind, close) hold
+ * esptcp_net.lock.  The output hook looks outbound bindings up in their
+ * table, and the receive path walks the socket's own list, both under RCU;
+ * the inbound table serves bind and unbind only.
  */
-#include <linux/jhash.h>
 #include <linux/slab.h>
 #include <net/xfrm.h>
 
 #include "esptcp.h"
 #include "compat.h"
 
-static u32 esptcp_key_hash(u16 family, const void *daddr, __be32 spi, u8 dir)
-{
-	u32 h = family == AF_INET ? (__force u32)*(const __be32 *)daddr
-				  : jhash(daddr, 16, 0);
+/*
+ * Resizable, and hashed with a seed of each table's own, so that SPIs a
+ * peer picks cannot crowd one bucket.
+ */
+static const struct rhashtable_params esptcp_sa_params = {
+	.key_len		= sizeof(struct esptcp_key),
+	.key_offset		= offsetof(struct esptcp_binding, key),
+	.head_offset		= offsetof(struct esptcp_binding, hnode),
+	.automatic_shrinking	= true,
+};
 
-	return jhash_3words(h, (__force u32)spi, family << 8 | dir, 0);
+/**
+ * esptcp_bind_net_init() - set up a namespace's SA tables
+ * @en: the namespace's state
+ *
+ * Context: process, pernet init.
+ * Return: 0 or a negative errno.
+ */
+int esptcp_bind_net_init(struct esptcp_net *en)
+{
+	int err;
+
+	err = rhltable_init(&en->sa_out, &esptcp_sa_params);
+	if (err)
+		return err;
+	err = rhltable_init(&en->sa_in, &esptcp_sa_params);
+	if (err)
+		rhltable_destroy(&en->sa_out);
+	return err;
 }
 
-static bool esptcp_key_eq(const struct esptcp_key *k, u16 family,
-			  const void *daddr, __be32 spi, u8 dir)
+/**
+ * esptcp_bind_net_exit() - free a namespace's SA tables
+ * @en: the namespace's state
+ *
+ * Context: process, pernet exit; no binding is left.
+ */
+void esptcp_bind_net_exit(struct esptcp_net *en)
 {
-	return k->spi == spi && k->family == family && k->dir == dir &&
-	       !memcmp(&k->daddr, daddr, family == AF_INET ? 4 : 16);
+	rhltable_destroy(&en->sa_out);
+	rhltable_destroy(&en->sa_in);
 }
 
-static struct hlist_head *esptcp_bucket(struct esptcp_net *en, u16 family,
-					const void *daddr, __be32 spi, u8 dir)
+static struct rhltable *esptcp_table(struct esptcp_net *en, u8 dir)
 {
-	return &en->sa_hash[hash_32(esptcp_key_hash(family, daddr, spi, dir),
-				    ESPTCP_HASH_BITS)];
+	return dir == ESPTCP_DIR_OUT ? &en->sa_out : &en->sa_in;
+}
+
+static void esptcp_key_set(struct esptcp_key *k, u16 family, const void *daddr,
+			   __be32 spi)
+{
+	memset(k, 0, sizeof(*k));
+	k->family = family;
+	k->spi = spi;
+	memcpy(&k->daddr, daddr, family == AF_INET ? 4 : 16);
+}
+
+/*
+ * Would xfrm have picked this binding's state for a packet that leaves
+ * with @mark?  xfrm picks the state by the mark of the policy the packet
+ * matched; when the state's mask is no wider than the policy's (as every
+ * IKE daemon installs them, and `ip xfrm` by default), the packet's own
+ * mark matches the state's.  Bits the state's output mark (XFRMA_SET_MARK)
+ * overwrote say nothing and are left out.
+ */
+static bool esptcp_mark_match(const struct esptcp_binding *b, u32 mark)
+{
+	u32 m = b->mark.m & ~b->smark_mask;
+
+	return (mark & m) == (b->mark.v & m);
 }
 
 /**
@@ -48,20 +100,29 @@ static struct hlist_head *esptcp_bucket(struct esptcp_net *en, u16 family,
  * @family: AF_INET or AF_INET6
  * @daddr: the outer destination address of the ESP packet
  * @spi: its SPI
+ * @mark: its mark
+ *
+ * States that share address and SPI differ in their marks: the one whose
+ * mark the packet's matches is the packet's, the most specific when more
+ * than one does.
  *
  * Context: RCU read side (the output hook).
  * Return: the binding, or NULL.
  */
 struct esptcp_binding *esptcp_binding_out(struct esptcp_net *en, u16 family,
-					  const void *daddr, __be32 spi)
+					  const void *daddr, __be32 spi, u32 mark)
 {
-	struct esptcp_binding *b;
+	struct esptcp_binding *b, *best = NULL;
+	struct rhlist_head *list, *pos;
+	struct esptcp_key k;
 
-	hlist_for_each_entry_rcu(b, esptcp_bucket(en, family, daddr, spi, ESPTCP_DIR_OUT),
-				 hnode)
-		if (esptcp_key_eq(&b->key, family, daddr, spi, ESPTCP_DIR_OUT))
-			return b;
-	return NULL;
+	esptcp_key_set(&k, family, daddr, spi);
+	list = rhltable_lookup(&en->sa_out, &k, esptcp_sa_params);
+	rhl_for_each_entry_rcu(b, pos, list, hnode)
+		if (esptcp_mark_match(b, mark) &&
+		    (!best || hweight32(b->mark.m) > hweight32(best->mark.m)))
+			best = b;
+	return best;
 }
 
 /**
@@ -77,22 +138,34 @@ struct esptcp_binding *esptcp_binding_in(struct esptcp_sock *ctx, __be32 spi)
 	struct esptcp_binding *b;
 
 	list_for_each_entry_rcu(b, &ctx->bindings, snode)
-		if (b->key.spi == spi && b->key.dir == ESPTCP_DIR_IN)
+		if (b->key.spi == spi && b->dir == ESPTCP_DIR_IN)
 			return b;
 	return NULL;
 }
 
-static struct esptcp_binding *esptcp_binding_find(struct esptcp_net *en,
-						  const struct esptcp_key *k)
+/*
+ * The binding of the state @b names (same key, same mark), or with @b
+ * NULL the one a request's @mark finds as xfrm_state_lookup() would.
+ */
+static struct esptcp_binding *esptcp_binding_find(struct esptcp_net *en, u8 dir,
+						  const struct esptcp_key *k,
+						  const struct esptcp_binding *b,
+						  u32 mark)
 {
-	struct esptcp_binding *b;
+	struct esptcp_binding *o;
+	struct rhlist_head *list, *pos;
 
 	lockdep_assert_held(&en->lock);
-	hlist_for_each_entry(b, esptcp_bucket(en, k->family, &k->daddr, k->spi, k->dir),
-			     hnode)
-		if (esptcp_key_eq(&b->key, k->family, &k->daddr, k->spi, k->dir))
-			return b;
-	return NULL;
+	/* the table's lookup wants RCU; en->lock keeps what it finds */
+	rcu_read_lock();
+	list = rhltable_lookup(esptcp_table(en, dir), k, esptcp_sa_params);
+	rhl_for_each_entry_rcu(o, pos, list, hnode) {
+		if (b ? o->mark.v == b->mark.v && o->mark.m == b->mark.m
+		      : (mark & o->mark.m) == o->mark.v)
+			break;
+	}
+	rcu_read_unlock();
+	return pos ? o : NULL;
 }
 
 /**
@@ -106,15 +179,14 @@ void esptcp_sa_from_key(const struct esptcp_binding *b, struct esptcp_sa *sa)
 {
 	memset(sa, 0, sizeof(*sa));
 	sa->family = b->key.family;
-	sa->dir = b->key.dir;
+	sa->dir = b->dir;
 	sa->spi = b->key.spi;
-	sa->mark = b->mark;
+	sa->mark = b->mark.v;
 	memcpy(sa->daddr, &b->key.daddr, b->key.family == AF_INET ? 4 : 16);
 }
 
 static int esptcp_key_from_sa(const struct esptcp_sa *sa, struct esptcp_key *k)
 {
-	memset(k, 0, sizeof(*k));
 	if (sa->family != AF_INET && sa->family != AF_INET6)
 		return -EAFNOSUPPORT;
 	if (sa->dir != ESPTCP_DIR_IN && sa->dir != ESPTCP_DIR_OUT)
@@ -124,10 +196,7 @@ static int esptcp_key_from_sa(const struct esptcp_sa *sa, struct esptcp_key *k)
 		return -EINVAL;
 	if (!sa->spi)
 		return -EINVAL;
-	k->family = sa->family;
-	k->dir = sa->dir;
-	k->spi = sa->spi;
-	memcpy(&k->daddr, sa->daddr, sa->family == AF_INET ? 4 : 16);
+	esptcp_key_set(k, sa->family, sa->daddr, sa->spi);
 	return 0;
 }
 
@@ -146,9 +215,10 @@ static void esptcp_binding_unlink(struct esptcp_net *en, struct esptcp_binding *
 {
 	lockdep_assert_held(&en->lock);
 	en->gen++;
-	hlist_del_rcu(&b->hnode);
+	/* cannot fail: the binding is in the table */
+	rhltable_remove(esptcp_table(en, b->dir), &b->hnode, esptcp_sa_params);
 	list_del_rcu(&b->snode);
-	if (b->key.dir == ESPTCP_DIR_OUT)
+	if (b->dir == ESPTCP_DIR_OUT)
 		atomic_dec(&en->n_out);
 	esptcp_binding_retire(b);
 	kfree_rcu(b, rcu);
@@ -189,6 +259,11 @@ static bool esptcp_binding_header_eq(const struct esptcp_binding *a,
  * @ino: the socket inode number, when @ctx is NULL
  * @req: the SA, as the user names it
  *
+ * The binding is the state's that xfrm_state_lookup() finds with the
+ * request's mark, and carries that state's mark: states that share
+ * address and SPI and differ in their marks bind each on its own, and the
+ * output hook tells their packets apart by the packet mark.
+ *
  * Binding again to the same socket refreshes the outer header the receive
  * path rebuilds from the state (its source address and NAT-T ports), so a
  * binding follows its state after the state was updated or migrated; the
@@ -198,8 +273,7 @@ static bool esptcp_binding_header_eq(const struct esptcp_binding *a,
  * Return: 0; -ENOENT when xfrm has no such ESP state; -EOPNOTSUPP for an
  * encapsulation other than none or ESP-in-UDP, or an outbound state that
  * may use (software) ESP offload; -ENOTCONN once the socket
- * is closing; -EEXIST when another state with the same SPI and address
- * (but another mark) is bound.
+ * is closing; -ENOMEM.
  */
 int esptcp_sa_bind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 ino,
 		   const struct esptcp_sa *req)
@@ -207,14 +281,18 @@ int esptcp_sa_bind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 ino,
 	struct esptcp_binding *b, *old;
 	struct net *net = read_pnet(&en->net);
 	struct xfrm_state *x;
+	struct rhltable *t;
 	int err;
 
-	b = kzalloc(sizeof(*b), GFP_KERNEL);
+	/* charged to the binder's memory cgroup */
+	b = kzalloc(sizeof(*b), GFP_KERNEL_ACCOUNT);
 	if (!b)
 		return -ENOMEM;
 	err = esptcp_key_from_sa(req, &b->key);
 	if (err)
 		goto free;
+	b->dir = req->dir;
+	t = esptcp_table(en, b->dir);
 
 	x = xfrm_state_lookup(net, req->mark, &b->key.daddr, req->spi,
 			      IPPROTO_ESP, req->family);
@@ -234,6 +312,8 @@ int esptcp_sa_bind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 ino,
 	}
 	spin_lock_bh(&x->lock);
 	b->saddr = x->props.saddr;
+	b->mark = x->mark;
+	b->smark_mask = x->props.smark.m;
 	if (x->encap) {
 		b->encap_type = x->encap->encap_type;
 		b->encap_sport = x->encap->encap_sport;
@@ -246,7 +326,6 @@ int esptcp_sa_bind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 ino,
 		goto free;
 	}
 
-	b->mark = req->mark;
 	spin_lock_init(&b->lock);
 	timer_setup(&b->gap_timer, esptcp_gap_timer, 0);
 
@@ -257,27 +336,34 @@ int esptcp_sa_bind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 ino,
 		goto unlock;
 	}
 	b->ctx = ctx;
-	old = esptcp_binding_find(en, &b->key);
-	if (old && old->mark != b->mark) {
-		err = -EEXIST;
-		goto unlock;
-	}
+	old = esptcp_binding_find(en, b->dir, &b->key, b, 0);
 	if (old && old->ctx == ctx && esptcp_binding_header_eq(old, b)) {
 		/* already here, with the state's header: nothing to do */
 		err = 0;
 		goto unlock;
 	}
+	/* the hooks go in before the first outbound binding is seen */
+	if (b->dir == ESPTCP_DIR_OUT) {
+		err = esptcp_steer_hooks_on(en);
+		if (err)
+			goto unlock;
+	}
+	err = rhltable_insert(t, &b->hnode, esptcp_sa_params);
+	if (err)
+		goto unlock;
 	en->gen++;
 	if (old) {
 		bool synced;
 		u32 next;
 
 		/*
-		 * A move.  Packets the old binding held go out on the old
+		 * A move.  The hook finds the new binding or the old one
+		 * until the old one is out of the table, and then only the
+		 * new one.  Packets the old binding held go out on the old
 		 * socket; the new one carries on from where the old one's
 		 * sequence got to, unless the output hook got there first.
 		 */
-		hlist_replace_rcu(&old->hnode, &b->hnode);
+		rhltable_remove(t, &old->hnode, esptcp_sa_params);
 		/* a refresh on the same socket: the receive path always finds one */
 		if (old->ctx == ctx)
 			list_replace_rcu(&old->snode, &b->snode);
@@ -298,15 +384,7 @@ int esptcp_sa_bind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 ino,
 			list_add_tail_rcu(&b->snode, &ctx->bindings);
 		kfree_rcu(old, rcu);
 	} else {
-		/* the hooks go in before the first outbound binding is seen */
-		if (b->key.dir == ESPTCP_DIR_OUT) {
-			err = esptcp_steer_hooks_on(en);
-			if (err)
-				goto unlock;
-		}
-		hlist_add_head_rcu(&b->hnode, esptcp_bucket(en, b->key.family, &b->key.daddr,
-							    b->key.spi, b->key.dir));
-		if (b->key.dir == ESPTCP_DIR_OUT)
+		if (b->dir == ESPTCP_DIR_OUT)
 			atomic_inc(&en->n_out);
 		list_add_tail_rcu(&b->snode, &ctx->bindings);
 	}
@@ -347,8 +425,8 @@ int esptcp_sa_unbind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 ino,
 	mutex_lock(&en->lock);
 	if (!any)
 		ctx = esptcp_ctx_find(en, ctx, ino);
-	b = esptcp_binding_find(en, &k);
-	if (!b || (!any && b->ctx != ctx) || b->mark != req->mark)
+	b = esptcp_binding_find(en, req->dir, &k, NULL, req->mark);
+	if (!b || (!any && b->ctx != ctx))
 		err = -ENOENT;
 	else
 		esptcp_binding_unlink(en, b);

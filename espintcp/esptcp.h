@@ -26,6 +26,7 @@
 #include <linux/mutex.h>
 #include <linux/percpu.h>
 #include <linux/rcupdate.h>
+#include <linux/rhashtable.h>
 #include <linux/sizes.h>
 #include <linux/skbuff.h>
 #include <linux/timer.h>
@@ -39,10 +40,10 @@
 
 #define ESPTCP_LEN_SIZE		2	/* RFC 9329 length field */
 #define ESPTCP_MARKER_SIZE	4	/* non-ESP marker, or the ESP SPI */
-#define ESPTCP_HASH_BITS	8
 #define ESPTCP_REORDER		128	/* ESP packets one SA may hold back */
 #define ESPTCP_GAP_TIMEOUT	(HZ / 50 ?: 1)	/* wait for a missing one */
-#define ESPTCP_TX_VECS		96	/* iovec entries per TCP send */
+#define ESPTCP_TX_VECS		96	/* iovec entries per TCP send, when busy */
+#define ESPTCP_TX_VECS_IDLE	8	/* and on the stack otherwise */
 #define ESPTCP_RX_BACKLOG	256	/* ESP packets waiting for xfrm */
 #define ESPTCP_RX_BACKLOG_BYTES	SZ_1M	/* and their memory (truesize) */
 
@@ -59,14 +60,16 @@ enum esptcp_frame {
 	ESPTCP_FRAME_ESP,	/* ESP packet, SPI first */
 };
 
+/* the namespace's counters, per CPU */
 struct esptcp_stats {
 	u64 c[ESPTCP_STAT_MAX];
 };
 
 struct esptcp_net {
 	possible_net_t net;
-	struct mutex lock;	/* the SA table's writers, the socket list */
-	struct hlist_head sa_hash[1 << ESPTCP_HASH_BITS];
+	struct mutex lock;	/* the SA tables' writers, the socket list */
+	struct rhltable sa_out;	/* outbound bindings: the output hook's */
+	struct rhltable sa_in;	/* inbound ones: bind and unbind only */
 	struct list_head socks;
 	atomic_t n_out;		/* outbound bindings: the hooks' fast exit */
 	struct esptcp_stats __percpu *stats;
@@ -75,21 +78,27 @@ struct esptcp_net {
 	u32 gen;		/* bumped by every change a dump shows; under lock */
 };
 
-/* what names an SA in the table: as xfrm names a state, plus direction */
+/*
+ * What finds an SA in a table: as xfrm finds a state, but for the mark.
+ * States that share it and differ in their marks share a list (rhltable).
+ */
 struct esptcp_key {
 	xfrm_address_t daddr;
 	__be32 spi;
 	u16 family;
-	u8 dir;
+	u16 zero;
 };
 
 struct esptcp_sock;
 
 struct esptcp_binding {
-	struct hlist_node hnode;
+	struct rhlist_head hnode;
 	struct list_head snode;
 	struct esptcp_key key;
-	u32 mark;
+	u8 dir;
+	/* the state's mark, and the bits of the packet mark it overwrites */
+	struct xfrm_mark mark;
+	u32 smark_mask;
 	struct esptcp_sock *ctx;
 	/* inbound: the outer header xfrm expects for this state */
 	xfrm_address_t saddr;
@@ -102,7 +111,7 @@ struct esptcp_binding {
 	bool dead;
 	u32 next_seq;
 	unsigned int nheld;
-	struct sk_buff *held[ESPTCP_REORDER];
+	struct sk_buff **held;	/* ESPTCP_REORDER slots, on first use */
 	struct timer_list gap_timer;
 	struct rcu_head rcu;
 };
@@ -125,7 +134,8 @@ struct esptcp_binding {
  *	FIN goes once the queue is empty (under @tx_queue's lock)
  * @tx_fin_sent: and TCP has it now (socket lock)
  * @tx_off: bytes of the head of @tx_queue already in TCP (socket lock)
- * @tx_vec: the iovec of one TCP send (socket lock)
+ * @tx_vec: the iovec of one TCP send, ESPTCP_TX_VECS long; allocated
+ *	once the queue holds more than a few messages (socket lock)
  * @tx_work: moves @tx_queue into TCP under the socket lock
  * @abort_work: resets the connection after a fatal framing error
  * @rx_err: the framing error for recv(), reported once (then 0)
@@ -136,7 +146,7 @@ struct esptcp_binding {
  * @bindings: SAs bound to this socket (RCU; writers hold esptcp_net.lock)
  * @node: in esptcp_net.socks
  * @ino: the socket inode number, the socket's name in netlink
- * @stats: per-socket counters
+ * @stats: per-socket counters (atomic: a few bytes, not one set per CPU)
  * @closed: close has started (under esptcp_net.lock)
  * @rcu: frees the state after readers are done
  */
@@ -156,7 +166,7 @@ struct esptcp_sock {
 	bool tx_fin;
 	bool tx_fin_sent;
 	unsigned int tx_off;
-	struct kvec tx_vec[ESPTCP_TX_VECS];
+	struct kvec *tx_vec;
 	struct work_struct tx_work;
 	struct work_struct abort_work;
 	int rx_err;
@@ -167,7 +177,7 @@ struct esptcp_sock {
 	struct list_head bindings;
 	struct list_head node;
 	u64 ino;
-	struct esptcp_stats __percpu *stats;
+	atomic64_t stats[ESPTCP_STAT_MAX];
 	bool closed;
 	struct rcu_head rcu;
 };
@@ -196,7 +206,7 @@ static inline struct esptcp_sock *esptcp_sk(const struct sock *sk)
 
 static inline void esptcp_count(struct esptcp_sock *ctx, enum esptcp_stat s, u64 n)
 {
-	this_cpu_add(ctx->stats->c[s], n);
+	atomic64_add(n, &ctx->stats[s]);
 	this_cpu_add(ctx->en->stats->c[s], n);
 }
 
@@ -208,22 +218,23 @@ unsigned int esptcp_frame_len(const u8 *hdr);
 bool esptcp_frame_selftest(void);
 #endif
 
-/* stats.c */
-void esptcp_stats_sum(struct esptcp_stats __percpu *pcpu, u64 *out);
-
 /* net.c */
 struct esptcp_net *esptcp_net(const struct net *net);
+void esptcp_stats_sum(struct esptcp_stats __percpu *pcpu, u64 *out);
+void esptcp_sock_stats(const struct esptcp_sock *ctx, u64 *out);
 int esptcp_net_init(void);
 void esptcp_net_exit(void);
 
 /* bind.c */
+int esptcp_bind_net_init(struct esptcp_net *en);
+void esptcp_bind_net_exit(struct esptcp_net *en);
 int esptcp_sa_bind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 ino,
 		   const struct esptcp_sa *req);
 int esptcp_sa_unbind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 ino,
 		     bool any, const struct esptcp_sa *req);
 void esptcp_unbind_all(struct esptcp_sock *ctx);
 struct esptcp_binding *esptcp_binding_out(struct esptcp_net *en, u16 family,
-					  const void *daddr, __be32 spi);
+					  const void *daddr, __be32 spi, u32 mark);
 struct esptcp_binding *esptcp_binding_in(struct esptcp_sock *ctx, __be32 spi);
 void esptcp_sa_from_key(const struct esptcp_binding *b, struct esptcp_sa *sa);
 

@@ -44,18 +44,38 @@ void esptcp_stats_sum(struct esptcp_stats __percpu *pcpu, u64 *out)
 	}
 }
 
+/**
+ * esptcp_sock_stats() - read a socket's counters
+ * @ctx: the socket
+ * @out: ESPTCP_STAT_MAX values
+ *
+ * Context: any.
+ */
+void esptcp_sock_stats(const struct esptcp_sock *ctx, u64 *out)
+{
+	int i;
+
+	for (i = 0; i < ESPTCP_STAT_MAX; i++)
+		out[i] = atomic64_read(&ctx->stats[i]);
+}
+
 static int __net_init esptcp_pernet_init(struct net *net)
 {
 	struct esptcp_net *en = esptcp_net(net);
+	int err;
 
 	write_pnet(&en->net, net);
 	mutex_init(&en->lock);
-	hash_init(en->sa_hash);
 	INIT_LIST_HEAD(&en->socks);
 	atomic_set(&en->n_out, 0);
 	en->stats = alloc_percpu(struct esptcp_stats);
 	if (!en->stats)
 		return -ENOMEM;
+	err = esptcp_bind_net_init(en);
+	if (err) {
+		free_percpu(en->stats);
+		return err;
+	}
 	esptcp_steer_net_init(net);
 	return 0;
 }
@@ -66,6 +86,7 @@ static void __net_exit esptcp_pernet_exit(struct net *net)
 
 	esptcp_steer_net_exit(net);
 	WARN_ON_ONCE(!list_empty(&en->socks));
+	esptcp_bind_net_exit(en);
 	free_percpu(en->stats);
 }
 

@@ -176,14 +176,12 @@ static int esptcp_nl_unbind(struct sk_buff *skb, struct genl_info *info)
 	return err;
 }
 
-static int esptcp_nl_put_stats(struct sk_buff *msg, int type,
-			       struct esptcp_stats __percpu *pcpu)
+/* @c: ESPTCP_STAT_MAX counters */
+static int esptcp_nl_put_stats(struct sk_buff *msg, int type, const u64 *c)
 {
-	u64 c[ESPTCP_STAT_MAX];
 	struct nlattr *nest;
 	int i;
 
-	esptcp_stats_sum(pcpu, c);
 	nest = nla_nest_start(msg, type);
 	if (!nest)
 		return -EMSGSIZE;
@@ -228,6 +226,7 @@ static int esptcp_nl_put_sock(struct sk_buff *msg, struct esptcp_sock *ctx, long
 	struct sock *sk = ctx->sk;
 	struct inet_sock *inet = inet_sk(sk);
 	struct esptcp_binding *b;
+	u64 c[ESPTCP_STAT_MAX];
 	struct nlattr *nest;
 	bool v4 = sk->sk_family == AF_INET;
 	long i = 0, put = 0;
@@ -254,8 +253,11 @@ static int esptcp_nl_put_sock(struct sk_buff *msg, struct esptcp_sock *ctx, long
 			return -EMSGSIZE;
 #endif
 	}
-	if (!*skip && esptcp_nl_put_stats(msg, ESPTCP_SOCK_A_STATS, ctx->stats))
-		return -EMSGSIZE;
+	if (!*skip) {
+		esptcp_sock_stats(ctx, c);
+		if (esptcp_nl_put_stats(msg, ESPTCP_SOCK_A_STATS, c))
+			return -EMSGSIZE;
+	}
 	list_for_each_entry(b, &ctx->bindings, snode) {
 		if (i++ < *skip)
 			continue;
@@ -329,6 +331,7 @@ static int esptcp_nl_dump_socks(struct sk_buff *skb, struct netlink_callback *cb
 static int esptcp_nl_stats(struct sk_buff *skb, struct genl_info *info)
 {
 	struct net *net = genl_info_net(info);
+	u64 c[ESPTCP_STAT_MAX];
 	struct sk_buff *msg;
 	void *hdr;
 
@@ -338,7 +341,8 @@ static int esptcp_nl_stats(struct sk_buff *skb, struct genl_info *info)
 	if (!msg)
 		return -ENOMEM;
 	hdr = genlmsg_put_reply(msg, info, &esptcp_genl_family, 0, ESPTCP_CMD_STATS_GET);
-	if (!hdr || esptcp_nl_put_stats(msg, ESPTCP_A_STATS, esptcp_net(net)->stats)) {
+	esptcp_stats_sum(esptcp_net(net)->stats, c);
+	if (!hdr || esptcp_nl_put_stats(msg, ESPTCP_A_STATS, c)) {
 		nlmsg_free(msg);
 		return -EMSGSIZE;
 	}

@@ -255,7 +255,7 @@ static struct sk_buff *esptcp_rx_build(const struct esptcp_binding *b,
 	}
 	__skb_pull(nskb, nhlen + uhlen);
 	nskb->pkt_type = PACKET_HOST;
-	nskb->mark = b->mark;
+	nskb->mark = b->mark.v;
 	return nskb;
 }
 

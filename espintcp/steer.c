@@ -44,7 +44,7 @@ static unsigned int esptcp_take(struct esptcp_net *en, struct sk_buff *skb,
 		daddr = &ip_hdr(skb)->daddr;
 	else
 		daddr = &ipv6_hdr(skb)->daddr;
-	b = esptcp_binding_out(en, family, daddr, spi);
+	b = esptcp_binding_out(en, family, daddr, spi, skb->mark);
 	if (!b)
 		return NF_ACCEPT;
 	/* not encrypted yet: offload finishes it at the device (see bind) */

@@ -153,6 +153,7 @@ static void esptcp_tx_fail(struct esptcp_sock *ctx)
 /* @done bytes, counted from the head message's first unsent byte, left. */
 static void esptcp_tx_complete(struct esptcp_sock *ctx, size_t done)
 {
+	u64 n[2] = {}, bytes[2] = {};
 	struct sk_buff_head sent;
 	struct sk_buff *skb;
 
@@ -173,14 +174,20 @@ static void esptcp_tx_complete(struct esptcp_sock *ctx, size_t done)
 	ctx->tx_off = done;
 
 	while ((skb = __skb_dequeue(&sent))) {
-		if (ESPTCP_TX_CB(skb)->ike) {
-			esptcp_count(ctx, ESPTCP_STAT_TX_IKE_MSGS, 1);
-			esptcp_count(ctx, ESPTCP_STAT_TX_IKE_BYTES, skb->len);
-		} else {
-			esptcp_count(ctx, ESPTCP_STAT_TX_ESP_PKTS, 1);
-			esptcp_count(ctx, ESPTCP_STAT_TX_ESP_BYTES, skb->len);
-		}
+		bool ike = ESPTCP_TX_CB(skb)->ike;
+
+		n[ike]++;
+		bytes[ike] += skb->len;
 		consume_skb(skb);
+	}
+	/* the counters once per call, not per message */
+	if (n[0]) {
+		esptcp_count(ctx, ESPTCP_STAT_TX_ESP_PKTS, n[0]);
+		esptcp_count(ctx, ESPTCP_STAT_TX_ESP_BYTES, bytes[0]);
+	}
+	if (n[1]) {
+		esptcp_count(ctx, ESPTCP_STAT_TX_IKE_MSGS, n[1]);
+		esptcp_count(ctx, ESPTCP_STAT_TX_IKE_BYTES, bytes[1]);
 	}
 }
 
@@ -241,41 +248,86 @@ void esptcp_shutdown(struct sock *sk, int how)
 	esptcp_tx_flush(ctx);
 }
 
+/*
+ * The large iovec, for a socket that has more queued than the one on the
+ * stack describes.  Kept until close: a socket busy once is busy again.
+ * Socket owned.
+ */
+static bool esptcp_tx_vec_alloc(struct esptcp_sock *ctx)
+{
+	ctx->tx_vec = kmalloc_array(ESPTCP_TX_VECS, sizeof(*ctx->tx_vec),
+				    GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	return ctx->tx_vec;
+}
+
+/*
+ * A head message no iovec can hold (never IKE: its messages are linear) is
+ * dropped; none of it went out, as it never fitted.  Socket owned.
+ */
+static void esptcp_tx_drop_head(struct esptcp_sock *ctx)
+{
+	struct sk_buff *skb;
+
+	spin_lock_bh(&ctx->tx_queue.lock);
+	skb = __skb_dequeue(&ctx->tx_queue);
+	if (skb)
+		ctx->tx_bytes -= skb->len;
+	spin_unlock_bh(&ctx->tx_queue.lock);
+	if (skb)
+		esptcp_tx_drop(ctx, skb, ESPTCP_STAT_TX_DROP_NOMEM);
+}
+
 /**
  * esptcp_tx_flush() - move queued messages into TCP until it is full
  * @ctx: the socket
  *
  * A message TCP took only part of stays at the head with @ctx->tx_off
  * set, and is finished before anything else goes out.  When TCP is full,
- * write_space kicks the work item again.
+ * write_space kicks the work item again.  A few messages at a time are
+ * described by an iovec on the stack; a socket with more queued gets a
+ * large one of its own (esptcp_tx_vec_alloc()).
  *
  * Context: process, socket lock owned.
  */
 void esptcp_tx_flush(struct esptcp_sock *ctx)
 {
-	struct kvec *vec = ctx->tx_vec;
+	struct kvec small[ESPTCP_TX_VECS_IDLE];
 	struct sock *sk = ctx->sk;
 
 	for (;;) {
+		unsigned int nv = 0, nmsg = 0, max = ESPTCP_TX_VECS_IDLE;
+		struct kvec *vec = small;
 		struct msghdr msg = {};
-		unsigned int nv = 0, nmsg = 0;
 		struct sk_buff *skb;
 		size_t total = 0;
 		bool more;
 		int ret;
 
+		if (ctx->tx_vec) {
+			vec = ctx->tx_vec;
+			max = ESPTCP_TX_VECS;
+		}
 		/* producers only append, so the queue can be walked unlocked */
 		spin_lock_bh(&ctx->tx_queue.lock);
 		skb = skb_peek(&ctx->tx_queue);
 		spin_unlock_bh(&ctx->tx_queue.lock);
 		while (skb && nmsg < ESPTCP_TX_BATCH &&
-		       nv + skb_shinfo(skb)->nr_frags + 2 <= ESPTCP_TX_VECS) {
+		       nv + skb_shinfo(skb)->nr_frags + 2 <= max) {
 			nv += esptcp_tx_vecs(skb, nmsg ? 0 : ctx->tx_off, vec + nv, &total);
 			nmsg++;
 			spin_lock_bh(&ctx->tx_queue.lock);
 			skb = skb_peek_next(skb, &ctx->tx_queue);
 			spin_unlock_bh(&ctx->tx_queue.lock);
 		}
+		if (skb && !nmsg) {
+			/* a head message the small iovec cannot hold */
+			if (ctx->tx_vec || !esptcp_tx_vec_alloc(ctx))
+				esptcp_tx_drop_head(ctx);
+			continue;
+		}
+		/* more queued than the small iovec holds: the large one, next */
+		if (skb && nmsg < ESPTCP_TX_BATCH && !ctx->tx_vec)
+			esptcp_tx_vec_alloc(ctx);
 		if (!nmsg) {
 			esptcp_tx_fin(ctx);
 			return;
@@ -411,6 +463,19 @@ static void esptcp_flush_held(struct esptcp_binding *b)
 	}
 }
 
+/*
+ * The hold slots come with the first packet that arrives early: most SAs
+ * never see one (one CPU encrypts for them, synchronously).  Without
+ * memory for them, the packet goes now, out of order.  b->lock held.
+ */
+static bool esptcp_held_alloc(struct esptcp_binding *b)
+{
+	if (likely(b->held))
+		return true;
+	b->held = kcalloc(ESPTCP_REORDER, sizeof(*b->held), GFP_ATOMIC | __GFP_NOWARN);
+	return b->held;
+}
+
 /**
  * esptcp_steer() - hand an outbound ESP packet to its socket, in order
  * @b: the SA's binding
@@ -448,7 +513,8 @@ void esptcp_steer(struct esptcp_binding *b, struct sk_buff *skb, u32 seq)
 		}
 		if (!b->nheld)
 			timer_delete(&b->gap_timer);
-	} else if (d > 0 && d < ESPTCP_REORDER && !b->held[seq % ESPTCP_REORDER]) {
+	} else if (d > 0 && d < ESPTCP_REORDER && esptcp_held_alloc(b) &&
+		   !b->held[seq % ESPTCP_REORDER]) {
 		b->held[seq % ESPTCP_REORDER] = skb;
 		b->nheld++;
 		esptcp_count(b->ctx, ESPTCP_STAT_TX_REORDERED, 1);
@@ -502,10 +568,16 @@ void esptcp_gap_timer(struct timer_list *t)
  */
 void esptcp_binding_kill(struct esptcp_binding *b)
 {
+	struct sk_buff **held;
+
 	spin_lock_bh(&b->lock);
 	b->dead = true;
 	esptcp_flush_held(b);
+	/* a dead binding holds nothing back again */
+	held = b->held;
+	b->held = NULL;
 	spin_unlock_bh(&b->lock);
+	kfree(held);
 }
 
 /**

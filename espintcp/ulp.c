@@ -124,7 +124,7 @@ static int esptcp_getsockopt(struct sock *sk, int level, int optname,
 	if (len < 0)
 		return -EINVAL;
 	len = min_t(int, len, sizeof(c));
-	esptcp_stats_sum(ctx->stats, c);
+	esptcp_sock_stats(ctx, c);
 	if (copy_to_user(optval, c, len) || put_user(len, optlen))
 		return -EFAULT;
 	return 0;
@@ -228,14 +228,10 @@ static int esptcp_init(struct sock *sk)
 	if (fam < 0)
 		return fam;
 
-	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	/* charged to the attacher's memory cgroup, as the socket is */
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL_ACCOUNT);
 	if (!ctx)
 		return -ENOMEM;
-	ctx->stats = alloc_percpu(struct esptcp_stats);
-	if (!ctx->stats) {
-		kfree(ctx);
-		return -ENOMEM;
-	}
 	/*
 	 * Claim sk_user_data before the socket shows the ULP, under the lock
 	 * KCM and sockmap check it under: neither can stack a parser of its
@@ -245,7 +241,6 @@ static int esptcp_init(struct sock *sk)
 	write_lock_bh(&sk->sk_callback_lock);
 	if (sk->sk_user_data) {
 		write_unlock_bh(&sk->sk_callback_lock);
-		free_percpu(ctx->stats);
 		kfree(ctx);
 		return -EBUSY;
 	}
@@ -271,7 +266,6 @@ static int esptcp_init(struct sock *sk)
 		write_lock_bh(&sk->sk_callback_lock);
 		rcu_assign_sk_user_data(sk, NULL);
 		write_unlock_bh(&sk->sk_callback_lock);
-		free_percpu(ctx->stats);
 		kfree(ctx);
 		return err;
 	}
@@ -286,7 +280,7 @@ static void esptcp_free_rcu(struct rcu_head *head)
 {
 	struct esptcp_sock *ctx = container_of(head, struct esptcp_sock, rcu);
 
-	free_percpu(ctx->stats);
+	kfree(ctx->tx_vec);
 	kfree(ctx);
 }
 
