@@ -46,9 +46,12 @@
 #define ESPTCP_TX_VECS_IDLE	8	/* and on the stack otherwise */
 #define ESPTCP_RX_BACKLOG	256	/* ESP packets waiting for xfrm */
 #define ESPTCP_RX_BACKLOG_BYTES	SZ_1M	/* and their memory (truesize) */
+#define ESPTCP_MEM_FLOOR	SZ_16K	/* ESP a socket may queue under pressure */
 
 extern bool esptcp_allow_netns_admin;
 extern unsigned int esptcp_tx_queue_bytes;
+extern unsigned long esptcp_queue_mem_max;
+extern atomic_t esptcp_nsocks;
 extern struct workqueue_struct *esptcp_wq;
 
 /* what one framed message carries (esptcp_frame_classify()) */
@@ -128,7 +131,8 @@ struct esptcp_binding {
  * @ike_queue: IKE messages waiting for recv()
  * @ike_bytes: memory (truesize) in @ike_queue, bounded by ESPTCP_IKE_QUEUE_BYTES
  * @tx_queue: framed messages (ESP and IKE) waiting for TCP, in order
- * @tx_bytes: bytes in @tx_queue (under its lock)
+ * @queued: memory (truesize) of the ESP in @tx_queue and held back for
+ *	sequence order, against tx_queue_bytes and queue_mem_max
  * @tx_dead: no more sending (under @tx_queue's lock)
  * @tx_fin: shutdown(SHUT_WR) was called: nothing more is queued, and TCP's
  *	FIN goes once the queue is empty (under @tx_queue's lock)
@@ -161,7 +165,7 @@ struct esptcp_sock {
 	struct sk_buff_head ike_queue;
 	atomic_t ike_bytes;
 	struct sk_buff_head tx_queue;
-	unsigned int tx_bytes;
+	atomic_t queued;
 	bool tx_dead;
 	bool tx_fin;
 	bool tx_fin_sent;
@@ -240,6 +244,7 @@ void esptcp_sa_from_key(const struct esptcp_binding *b, struct esptcp_sa *sa);
 
 /* tx.c */
 void esptcp_tx_init(struct esptcp_sock *ctx);
+long esptcp_queued_mem(void);
 bool esptcp_tx_enqueue(struct esptcp_sock *ctx, struct sk_buff *skb, bool ike);
 void esptcp_tx_kick(struct esptcp_sock *ctx);
 void esptcp_tx_flush(struct esptcp_sock *ctx);

@@ -6,6 +6,7 @@
  */
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/mm.h>
 
 #include "esptcp.h"
 #include "compat.h"
@@ -20,7 +21,12 @@ MODULE_PARM_DESC(allow_netns_admin,
 unsigned int esptcp_tx_queue_bytes = 1 << 20;
 module_param_named(tx_queue_bytes, esptcp_tx_queue_bytes, uint, 0644);
 MODULE_PARM_DESC(tx_queue_bytes,
-		 "ESP bytes a socket may queue for TCP before new ESP is dropped (default 1 MiB)");
+		 "ESP memory (truesize) a socket may queue before new ESP is dropped (default 1 MiB)");
+
+unsigned long esptcp_queue_mem_max;
+module_param_named(queue_mem_max, esptcp_queue_mem_max, ulong, 0644);
+MODULE_PARM_DESC(queue_mem_max,
+		 "ESP memory (truesize) all sockets together may queue (default: 1/32 of RAM)");
 
 #ifdef ESPTCP_SELFTEST_BUILD
 static bool esptcp_selftest;
@@ -46,6 +52,8 @@ static int __init esptcp_mod_init(void)
 
 	if (!esptcp_selftests())
 		return -ENOTRECOVERABLE;
+	if (!esptcp_queue_mem_max)
+		esptcp_queue_mem_max = (totalram_pages() << PAGE_SHIFT) / 32;
 
 	esptcp_wq = alloc_workqueue("esptcp", WQ_MEM_RECLAIM | ESPTCP_WQ_PERCPU, 0);
 	if (!esptcp_wq)

@@ -255,7 +255,8 @@ static int esptcp_nl_put_sock(struct sk_buff *msg, struct esptcp_sock *ctx, long
 	}
 	if (!*skip) {
 		esptcp_sock_stats(ctx, c);
-		if (esptcp_nl_put_stats(msg, ESPTCP_SOCK_A_STATS, c))
+		if (esptcp_nl_put_stats(msg, ESPTCP_SOCK_A_STATS, c) ||
+		    nla_put_u32(msg, ESPTCP_SOCK_A_QUEUED, atomic_read(&ctx->queued)))
 			return -EMSGSIZE;
 	}
 	list_for_each_entry(b, &ctx->bindings, snode) {

@@ -67,6 +67,8 @@ static unsigned int esptcp_take(struct esptcp_net *en, struct sk_buff *skb,
 	nf_reset_ct(skb);
 	__skb_pull(skb, off);
 	ESPTCP_TX_CB(skb)->len = htons(skb->len + ESPTCP_LEN_SIZE);
+	/* ESP: charged to the queue's memory, held back or queued */
+	ESPTCP_TX_CB(skb)->ike = 0;
 	esptcp_steer(b, skb, seq);
 	return NF_STOLEN;
 }

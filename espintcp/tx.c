@@ -41,6 +41,56 @@ void esptcp_tx_init(struct esptcp_sock *ctx)
 	INIT_WORK(&ctx->tx_work, esptcp_tx_work);
 }
 
+/* queued ESP of every socket (truesize), against esptcp_queue_mem_max */
+static atomic_long_t esptcp_queued = ATOMIC_LONG_INIT(0);
+
+/**
+ * esptcp_queued_mem() - the memory all sockets have queued
+ *
+ * Context: any.
+ * Return: the truesize of ESP queued or held back, in bytes.
+ */
+long esptcp_queued_mem(void)
+{
+	return atomic_long_read(&esptcp_queued);
+}
+
+/*
+ * May @skb (ESP) be queued on @ctx?  Charged if so.  A socket queues up
+ * to tx_queue_bytes, and all of them together up to queue_mem_max.  Past
+ * half of that, a socket that has more than its share of the other half
+ * (or ESPTCP_MEM_FLOOR) queues nothing more: stalled peers cannot take all
+ * of it, and the others still find room.  The checks and the charge are
+ * not one atomic step: concurrent producers may overshoot by a packet each.
+ */
+static bool esptcp_mem_charge(struct esptcp_sock *ctx, const struct sk_buff *skb)
+{
+	long max = min_t(unsigned long, READ_ONCE(esptcp_queue_mem_max), LONG_MAX);
+	long all = atomic_long_read(&esptcp_queued) + skb->truesize;
+	long mine = atomic_read(&ctx->queued) + skb->truesize;
+	long share;
+
+	if (mine > READ_ONCE(esptcp_tx_queue_bytes) || all > max)
+		return false;
+	if (all > max / 2) {
+		share = max / 2 / max(atomic_read(&esptcp_nsocks), 1);
+		if (mine > max_t(long, share, ESPTCP_MEM_FLOOR))
+			return false;
+	}
+	atomic_add(skb->truesize, &ctx->queued);
+	atomic_long_add(skb->truesize, &esptcp_queued);
+	return true;
+}
+
+/* @skb leaves the queue (sent or dropped); IKE was never charged here */
+static void esptcp_mem_uncharge(struct esptcp_sock *ctx, const struct sk_buff *skb)
+{
+	if (ESPTCP_TX_CB(skb)->ike)
+		return;
+	atomic_sub(skb->truesize, &ctx->queued);
+	atomic_long_sub(skb->truesize, &esptcp_queued);
+}
+
 static void esptcp_tx_drop(struct esptcp_sock *ctx, struct sk_buff *skb,
 			   enum esptcp_stat why)
 {
@@ -53,7 +103,8 @@ static void esptcp_tx_drop(struct esptcp_sock *ctx, struct sk_buff *skb,
  * esptcp_tx_enqueue() - append one framed message to the send queue
  * @ctx: the socket
  * @skb: the message body; ESPTCP_TX_CB(skb) holds its length field
- * @ike: an IKE message from send(), which the ESP byte limit does not cut
+ * @ike: an IKE message from send(), which the ESP memory limits do not cut
+ *	(send() charged it to the socket)
  *
  * Consumes @skb.
  *
@@ -69,11 +120,10 @@ bool esptcp_tx_enqueue(struct esptcp_sock *ctx, struct sk_buff *skb, bool ike)
 	spin_lock_bh(&ctx->tx_queue.lock);
 	if (!ctx->tx_dead && !ctx->tx_fin) {
 		why = ESPTCP_STAT_TX_DROP_QUEUE;
-		ok = ike || ctx->tx_bytes + skb->len <= READ_ONCE(esptcp_tx_queue_bytes);
+		ok = ike || esptcp_mem_charge(ctx, skb);
 	}
 	if (ok) {
 		__skb_queue_tail(&ctx->tx_queue, skb);
-		ctx->tx_bytes += skb->len;
 		/* under the lock: close sets tx_dead, then cancels the work */
 		queue_work(esptcp_wq, &ctx->tx_work);
 	}
@@ -141,10 +191,10 @@ static void esptcp_tx_fail(struct esptcp_sock *ctx)
 	spin_lock_bh(&ctx->tx_queue.lock);
 	ctx->tx_dead = true;
 	skb_queue_splice_init(&ctx->tx_queue, &q);
-	ctx->tx_bytes = 0;
 	spin_unlock_bh(&ctx->tx_queue.lock);
 	ctx->tx_off = 0;
 	while ((skb = __skb_dequeue(&q))) {
+		esptcp_mem_uncharge(ctx, skb);
 		esptcp_count(ctx, ESPTCP_STAT_TX_DROP_CLOSED, 1);
 		kfree_skb(skb);
 	}
@@ -167,7 +217,7 @@ static void esptcp_tx_complete(struct esptcp_sock *ctx, size_t done)
 			break;
 		done -= mlen;
 		__skb_unlink(skb, &ctx->tx_queue);
-		ctx->tx_bytes -= skb->len;
+		esptcp_mem_uncharge(ctx, skb);
 		__skb_queue_tail(&sent, skb);
 	}
 	spin_unlock_bh(&ctx->tx_queue.lock);
@@ -271,7 +321,7 @@ static void esptcp_tx_drop_head(struct esptcp_sock *ctx)
 	spin_lock_bh(&ctx->tx_queue.lock);
 	skb = __skb_dequeue(&ctx->tx_queue);
 	if (skb)
-		ctx->tx_bytes -= skb->len;
+		esptcp_mem_uncharge(ctx, skb);
 	spin_unlock_bh(&ctx->tx_queue.lock);
 	if (skb)
 		esptcp_tx_drop(ctx, skb, ESPTCP_STAT_TX_DROP_NOMEM);
@@ -400,7 +450,7 @@ static void esptcp_tx_last(struct esptcp_sock *ctx)
 			continue;
 		}
 		__skb_unlink(skb, &ctx->tx_queue);
-		ctx->tx_bytes -= skb->len;
+		esptcp_mem_uncharge(ctx, skb);
 		__skb_queue_tail(&drop, skb);
 	}
 	spin_unlock_bh(&ctx->tx_queue.lock);
@@ -441,6 +491,13 @@ static void esptcp_emit(struct esptcp_binding *b, struct sk_buff *skb)
 	esptcp_tx_enqueue(b->ctx, skb, false);
 }
 
+/* A held packet goes: its charge moves to the queue (which may refuse it). */
+static void esptcp_emit_held(struct esptcp_binding *b, struct sk_buff *skb)
+{
+	esptcp_mem_uncharge(b->ctx, skb);
+	esptcp_emit(b, skb);
+}
+
 /* Send whatever is held, in sequence order, skipping the gaps. */
 static void esptcp_flush_held(struct esptcp_binding *b)
 {
@@ -455,7 +512,7 @@ static void esptcp_flush_held(struct esptcp_binding *b)
 		struct sk_buff **slot = &b->held[seq % ESPTCP_REORDER];
 
 		if (*slot) {
-			esptcp_emit(b, *slot);
+			esptcp_emit_held(b, *slot);
 			*slot = NULL;
 			b->nheld--;
 			b->next_seq = seq + 1;
@@ -506,7 +563,7 @@ void esptcp_steer(struct esptcp_binding *b, struct sk_buff *skb, u32 seq)
 			slot = &b->held[b->next_seq % ESPTCP_REORDER];
 			if (!*slot)
 				break;
-			esptcp_emit(b, *slot);
+			esptcp_emit_held(b, *slot);
 			*slot = NULL;
 			b->nheld--;
 			b->next_seq++;
@@ -514,7 +571,7 @@ void esptcp_steer(struct esptcp_binding *b, struct sk_buff *skb, u32 seq)
 		if (!b->nheld)
 			timer_delete(&b->gap_timer);
 	} else if (d > 0 && d < ESPTCP_REORDER && esptcp_held_alloc(b) &&
-		   !b->held[seq % ESPTCP_REORDER]) {
+		   !b->held[seq % ESPTCP_REORDER] && esptcp_mem_charge(b->ctx, skb)) {
 		b->held[seq % ESPTCP_REORDER] = skb;
 		b->nheld++;
 		esptcp_count(b->ctx, ESPTCP_STAT_TX_REORDERED, 1);

@@ -273,13 +273,19 @@ static int esptcp_init(struct sock *sk)
 	list_add_tail(&ctx->node, &ctx->en->socks);
 	ctx->en->gen++;
 	mutex_unlock(&ctx->en->lock);
+	atomic_inc(&esptcp_nsocks);
 	return 0;
 }
+
+/* attached sockets, in every namespace: the share of queue_mem_max */
+atomic_t esptcp_nsocks = ATOMIC_INIT(0);
 
 static void esptcp_free_rcu(struct rcu_head *head)
 {
 	struct esptcp_sock *ctx = container_of(head, struct esptcp_sock, rcu);
 
+	/* close dropped or sent every ESP packet it had charged */
+	WARN_ON_ONCE(atomic_read(&ctx->queued));
 	kfree(ctx->tx_vec);
 	kfree(ctx);
 }
@@ -296,6 +302,7 @@ static void esptcp_release(struct sock *sk)
 	if (!ctx)
 		return;
 	rcu_assign_pointer(icsk->icsk_ulp_data, NULL);
+	atomic_dec(&esptcp_nsocks);
 	/* the output hook and the receive path may still hold it under RCU */
 	call_rcu(&ctx->rcu, esptcp_free_rcu);
 }

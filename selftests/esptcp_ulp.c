@@ -5,6 +5,7 @@
  * bindings.  Runs as root in the test guest with esptcp loaded.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -43,6 +44,9 @@ static int attach(int fd)
 	return setsockopt(fd, IPPROTO_TCP, TCP_ULP, ULP, strlen(ULP));
 }
 
+/* when set, the receive buffer of the connecting end, set before connect() */
+static int pair_rcvbuf;
+
 /* Make a connected pair on loopback; returns 0 or -errno. */
 static int make_pair(int family, int *lfd, int *cfd, int *sfd)
 {
@@ -60,6 +64,8 @@ static int make_pair(int family, int *lfd, int *cfd, int *sfd)
 	    getsockname(*lfd, (void *)&ss, &len))
 		return -errno;
 	*cfd = socket(family, SOCK_STREAM, 0);
+	if (*cfd >= 0 && pair_rcvbuf)
+		setsockopt(*cfd, SOL_SOCKET, SO_RCVBUF, &pair_rcvbuf, sizeof(pair_rcvbuf));
 	if (*cfd < 0 || connect(*cfd, (void *)&ss, len))
 		return -errno;
 	*sfd = accept(*lfd, NULL, NULL);
@@ -650,6 +656,161 @@ TEST(memory_per_peer)
 }
 
 /*
+ * `esptcp show -j`: how often @key occurs, and the sum of the numbers
+ * that follow it.  Returns the tool's exit status, or -1.
+ */
+static int show_json(const char *key, int *seen, long *sum)
+{
+	const char *tool = getenv("ESPTCP"), *repo = getenv("REPO");
+	char cmd[512];
+	size_t i = 0, klen = strlen(key);
+	FILE *p;
+
+	if (tool)
+		snprintf(cmd, sizeof(cmd), "%s show -j", tool);
+	else if (repo)
+		snprintf(cmd, sizeof(cmd), "%s/build/userspace/esptcp show -j", repo);
+	else
+		return -1;
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	*seen = 0;
+	if (sum)
+		*sum = 0;
+	for (int ch; (ch = fgetc(p)) != EOF;) {
+		long v;
+
+		i = ch == key[i] ? i + 1 : ch == key[0];
+		if (i < klen)
+			continue;
+		(*seen)++;
+		i = 0;
+		if (sum && fscanf(p, "%ld", &v) == 1)
+			*sum += v;
+	}
+	return pclose(p);
+}
+
+#define MEM_MAX_PARAM "/sys/module/esptcp/parameters/queue_mem_max"
+#define STALLED 100
+
+static uint64_t stat_of(int s, int i)
+{
+	uint64_t c[ESPTCP_STAT_MAX] = {};
+	socklen_t len = sizeof(c);
+
+	getsockopt(s, SOL_ESPTCP, ESPTCP_SO_STATS, c, &len);
+	return c[i];
+}
+
+/*
+ * @n datagrams of 1000 bytes to 10.9.0.2 port @port, from a socket of
+ * their own: queued ESP stays charged to the socket that sent it, and a
+ * stalled peer's would block the next sendto() on a shared one.
+ */
+static void datagrams(int port, int n)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(0x0a090002) };
+	int u = socket(AF_INET, SOCK_DGRAM, 0);
+	static char buf[1000];
+
+	for (int i = 0; i < n; i++)
+		sendto(u, buf, sizeof(buf), MSG_DONTWAIT, (void *)&a, sizeof(a));
+	close(u);
+}
+
+/*
+ * 100 peers that stop reading (a zero window) cannot queue more than
+ * queue_mem_max between them, and a peer that reads keeps its traffic
+ * flowing meanwhile.  The queued memory is what `esptcp show` reports.
+ * Before, each socket could queue 1 MiB of ESP bytes (not truesize), with
+ * no limit over all of them and no report.
+ */
+TEST(stalled_peers_bounded)
+{
+	struct rlimit rl = { 4 * (STALLED + 1) + 64, 4 * (STALLED + 1) + 64 };
+	static int fds[STALLED + 1][3];
+	const long max = 8 << 20;
+	int small = 4096, i, seen = 0, got = 0;
+	uint64_t drops = 0, sent;
+	char old[64] = "", buf[4096];
+	struct esptcp_sa sa;
+	long queued;
+	FILE *p;
+
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &rl));
+	ASSERT_EQ(0, unshare(CLONE_NEWNET));
+	ASSERT_EQ(0, lo_up());
+	p = fopen(MEM_MAX_PARAM, "r");
+	ASSERT_NE(NULL, p) TH_LOG("no %s: this module has no global limit", MEM_MAX_PARAM);
+	ASSERT_NE(NULL, fgets(old, sizeof(old), p));
+	fclose(p);
+	snprintf(buf, sizeof(buf), "%ld", max);
+	ASSERT_EQ(0, write_file(MEM_MAX_PARAM, buf, false));
+
+	p = popen("ip -batch -", "w");
+	ASSERT_NE(NULL, p);
+	fprintf(p, "link add v0 type veth peer name v1\naddr add 10.9.0.1/24 dev v0\n"
+		   "link set v0 up\nlink set v1 up\n");
+	for (i = 0; i <= STALLED; i++) {
+		fprintf(p, "xfrm state add src 10.9.0.1 dst 10.9.0.2 proto esp spi 0x%x reqid %d mode transport enc cipher_null \"\"\n",
+			0x4000 + i, i + 1);
+		fprintf(p, "xfrm policy add src 10.9.0.1 dst 10.9.0.2 proto udp dport %d dir out tmpl src 10.9.0.1 dst 10.9.0.2 proto esp reqid %d mode transport\n",
+			10000 + i, i + 1);
+	}
+	ASSERT_EQ(0, pclose(p));
+	for (i = 0; i <= STALLED; i++) {
+		int s;
+
+		/* the stalled ones: small buffers, so TCP is full at once */
+		pair_rcvbuf = i < STALLED ? small : 0;
+		ASSERT_EQ(0, make_pair(AF_INET, &fds[i][0], &fds[i][1], &fds[i][2]));
+		s = fds[i][2];
+		if (i < STALLED)
+			setsockopt(s, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+		ASSERT_EQ(0, attach(s));
+		sa_in(&sa, 0x4000 + i);
+		inet_pton(AF_INET, "10.9.0.2", sa.daddr);
+		sa.dir = ESPTCP_DIR_OUT;
+		ASSERT_EQ(0, setsockopt(s, SOL_ESPTCP, ESPTCP_SO_BIND, &sa, sizeof(sa)));
+	}
+	/* 60 packets (about 130 KiB of truesize) for each stalled peer */
+	for (i = 0; i < STALLED; i++)
+		datagrams(10000 + i, 60);
+	/* the peer that reads: 200 packets, 10 at a time, read as they come */
+	fcntl(fds[STALLED][1], F_SETFL, O_NONBLOCK);
+	for (i = 0; i < 20; i++) {
+		datagrams(10000 + STALLED, 10);
+		usleep(20 * 1000);
+		for (ssize_t r; (r = read(fds[STALLED][1], buf, sizeof(buf))) > 0;)
+			got += r;
+	}
+	sent = tx_esp(fds[STALLED][2]);
+	for (i = 0; i < 50 && read(fds[STALLED][1], buf, sizeof(buf)) != 0; i++) {
+		for (ssize_t r; (r = read(fds[STALLED][1], buf, sizeof(buf))) > 0;)
+			got += r;
+		usleep(20 * 1000);
+	}
+	for (i = 0; i < STALLED; i++)
+		drops += stat_of(fds[i][2], ESPTCP_STAT_TX_DROP_QUEUE);
+	ASSERT_EQ(0, show_json("\"queued\":", &seen, &queued));
+	TH_LOG("%d stalled peers: %ld bytes queued (limit %ld), %" PRIu64 " packets dropped; the reading peer: %" PRIu64 " of 200 sent, %d bytes read",
+	       STALLED, queued, max, drops, sent, got);
+	write_file(MEM_MAX_PARAM, old, false);
+	EXPECT_EQ(STALLED + 1, seen);
+	EXPECT_GE(max, queued);
+	/* the limit was reached: there was pressure to hold */
+	EXPECT_LT(max / 2, queued);
+	EXPECT_LT(0, drops);
+	EXPECT_EQ(200, sent);
+	for (i = 0; i <= STALLED; i++)
+		for (int j = 0; j < 3; j++)
+			close(fds[i][j]);
+}
+
+/*
  * A socket whose bindings do not fit one dump message goes on in the next
  * ones: every binding is dumped, by the family and by `esptcp show`.
  * Before, the dump ended there, silently, without the socket.
@@ -667,13 +828,10 @@ static void bind_one_more(void *arg)
 
 TEST(dump_many_bindings)
 {
-	const char *tool = getenv("ESPTCP"), *repo = getenv("REPO");
-	char cmd[512], line[4096];
 	struct esptcp_sa sa;
 	struct tgenl g;
 	struct stat st;
 	int l, c, s, i, parts = 0, seen = 0;
-	FILE *p;
 
 	ASSERT_EQ(0, netns_states(MANY_SAS + 1, &l, &c, &s));
 	ASSERT_EQ(0, fstat(s, &st));
@@ -694,25 +852,7 @@ TEST(dump_many_bindings)
 	tgenl_close(&g);
 
 	/* the tool puts the parts together: one socket, all its SAs */
-	if (!tool && repo) {
-		snprintf(cmd, sizeof(cmd), "%s/build/userspace/esptcp", repo);
-		tool = cmd;
-	}
-	ASSERT_NE(NULL, tool);
-	snprintf(line, sizeof(line), "%s show -j", tool);
-	p = popen(line, "r");
-	ASSERT_NE(NULL, p);
-	i = 0;
-	for (int ch; (ch = fgetc(p)) != EOF;) {
-		static const char key[] = "\"spi\":";
-
-		i = ch == key[i] ? i + 1 : ch == key[0];
-		if (!key[i]) {
-			seen++;
-			i = 0;
-		}
-	}
-	EXPECT_EQ(0, pclose(p));
+	EXPECT_EQ(0, show_json("\"spi\":", &seen, NULL));
 	EXPECT_EQ(MANY_SAS + 1, seen);
 }
 

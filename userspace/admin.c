@@ -227,6 +227,7 @@ static void print_stats_text(const uint64_t *stats, const char *indent)
 static void show_text(const struct esptcp_sock_info *socks, size_t n, const uint64_t *stats)
 {
 	char a[64], b[64], s[128], e[16];
+	uint64_t queued = 0;
 	size_t i, j;
 
 	if (!n)
@@ -240,10 +241,13 @@ static void show_text(const struct esptcp_sock_info *socks, size_t n, const uint
 		for (j = 0; j < k->nsas; j++)
 			printf("  sa %s encap %s\n", esptcp_sa_str(&k->sas[j].sa, s, sizeof(s)),
 			       esptcp_encap_name(k->sas[j].encap, e, sizeof(e)));
+		printf("  queued %" PRIu32 " bytes\n", k->queued);
+		queued += k->queued;
 		if (k->has_stats)
 			print_stats_text(k->stats, "  ");
 	}
 	printf("netns\n");
+	printf("  queued %" PRIu64 " bytes in %zu sockets\n", queued, n);
 	print_stats_text(stats, "  ");
 }
 
@@ -282,7 +286,7 @@ static void show_json(const struct esptcp_sock_info *socks, size_t n, const uint
 			       esptcp_inaddr_str(bd->sa.family, bd->sa.daddr, a, sizeof(a)),
 			       bd->sa.mark, esptcp_encap_name(bd->encap, e, sizeof(e)));
 		}
-		printf("],\"stats\":");
+		printf("],\"queued\":%" PRIu32 ",\"stats\":", k->queued);
 		if (k->has_stats)
 			print_stats_json(k->stats);
 		else

@@ -72,6 +72,7 @@ struct esptcp_sock_info {
 	size_t nsas;
 	int has_stats;
 	uint64_t stats[ESPTCP_STAT_MAX];
+	uint32_t queued;	/* ESP memory queued for TCP (truesize) */
 };
 
 struct esptcp_nl *esptcp_nl_open(void);

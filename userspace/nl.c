@@ -437,6 +437,11 @@ static int parse_sock(const struct nlattr *nest, struct esptcp_sock_info *s)
 				return -1;
 			s->has_stats = 1;
 			break;
+		case ESPTCP_SOCK_A_QUEUED:
+			if (mnl_attr_validate(a, MNL_TYPE_U32) < 0)
+				return -1;
+			s->queued = mnl_attr_get_u32(a);
+			break;
 		}
 	}
 	want = family_addr_len(s->family);

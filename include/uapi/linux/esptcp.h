@@ -152,6 +152,8 @@ enum esptcp_sock_attr {
 	ESPTCP_SOCK_A_SA,	/* nest of ESPTCP_SA_A_*, one per binding */
 	ESPTCP_SOCK_A_STATS,	/* nest, as ESPTCP_A_STATS */
 	ESPTCP_SOCK_A_PAD,
+	/* u32: memory (truesize) of the ESP queued or held back for TCP */
+	ESPTCP_SOCK_A_QUEUED,
 	__ESPTCP_SOCK_A_MAX,
 };
 
