@@ -214,7 +214,7 @@ static void esptcp_binding_retire(struct esptcp_binding *b)
 static void esptcp_binding_unlink(struct esptcp_net *en, struct esptcp_binding *b)
 {
 	lockdep_assert_held(&en->lock);
-	en->gen++;
+	WRITE_ONCE(en->gen, en->gen + 1);
 	/* cannot fail: the binding is in the table */
 	rhltable_remove(esptcp_table(en, b->dir), &b->hnode, esptcp_sa_params);
 	list_del_rcu(&b->snode);
@@ -227,15 +227,13 @@ static void esptcp_binding_unlink(struct esptcp_net *en, struct esptcp_binding *
 static struct esptcp_sock *esptcp_ctx_find(struct esptcp_net *en,
 					   struct esptcp_sock *ctx, u64 ino)
 {
-	struct esptcp_sock *c;
-
 	lockdep_assert_held(&en->lock);
 	if (ctx)
 		return ctx->closed ? NULL : ctx;
-	list_for_each_entry(c, &en->socks, node)
-		if (c->ino == ino)
-			return c;
-	return NULL;
+	/* an inode number is an unsigned long: a wider one names nothing */
+	if (ino > ULONG_MAX)
+		return NULL;
+	return xa_load(&en->socks, ino);
 }
 
 /*
@@ -351,7 +349,7 @@ int esptcp_sa_bind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 ino,
 	err = rhltable_insert(t, &b->hnode, esptcp_sa_params);
 	if (err)
 		goto unlock;
-	en->gen++;
+	WRITE_ONCE(en->gen, en->gen + 1);
 	if (old) {
 		bool synced;
 		u32 next;
@@ -451,7 +449,7 @@ void esptcp_unbind_all(struct esptcp_sock *ctx)
 	ctx->closed = true;
 	list_for_each_entry_safe(b, tmp, &ctx->bindings, snode)
 		esptcp_binding_unlink(en, b);
-	list_del(&ctx->node);
-	en->gen++;
+	xa_erase(&en->socks, ctx->ino);
+	WRITE_ONCE(en->gen, en->gen + 1);
 	mutex_unlock(&en->lock);
 }

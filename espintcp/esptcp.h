@@ -13,7 +13,8 @@
  *    Freed after an RCU grace period.
  *
  * Locks, outermost first: the socket lock (attach takes esptcp_net.lock
- * under it), esptcp_net.lock (mutex; bind/unbind and the socket list),
+ * under it), esptcp_net.lock (mutex; bind/unbind and the socket index's
+ * writers; dumps read the index and the bindings under RCU),
  * esptcp_binding.lock (ESP order, BH), esptcp_sock.tx_queue.lock (the send
  * queue, BH).  Nothing takes the socket lock under esptcp_net.lock.
  */
@@ -31,6 +32,7 @@
 #include <linux/skbuff.h>
 #include <linux/timer.h>
 #include <linux/workqueue.h>
+#include <linux/xarray.h>
 #include <net/sock.h>
 #include <net/strparser.h>
 #include <net/inet_connection_sock.h>
@@ -73,7 +75,7 @@ struct esptcp_net {
 	struct mutex lock;	/* the SA tables' writers, the socket list */
 	struct rhltable sa_out;	/* outbound bindings: the output hook's */
 	struct rhltable sa_in;	/* inbound ones: bind and unbind only */
-	struct list_head socks;
+	struct xarray socks;	/* attached sockets, by inode number */
 	atomic_t n_out;		/* outbound bindings: the hooks' fast exit */
 	struct esptcp_stats __percpu *stats;
 	struct nf_hook_ops hooks[2];
@@ -148,7 +150,6 @@ struct esptcp_binding {
  * @rx_bytes: memory (truesize) in @rx_esp (under its lock)
  * @rx_dead: no more ESP input (under @rx_esp's lock)
  * @bindings: SAs bound to this socket (RCU; writers hold esptcp_net.lock)
- * @node: in esptcp_net.socks
  * @ino: the socket inode number, the socket's name in netlink
  * @stats: per-socket counters (atomic: a few bytes, not one set per CPU)
  * @closed: close has started (under esptcp_net.lock)
@@ -179,7 +180,6 @@ struct esptcp_sock {
 	unsigned int rx_bytes;
 	bool rx_dead;
 	struct list_head bindings;
-	struct list_head node;
 	u64 ino;
 	atomic64_t stats[ESPTCP_STAT_MAX];
 	bool closed;

@@ -66,7 +66,7 @@ static int __net_init esptcp_pernet_init(struct net *net)
 
 	write_pnet(&en->net, net);
 	mutex_init(&en->lock);
-	INIT_LIST_HEAD(&en->socks);
+	xa_init(&en->socks);
 	atomic_set(&en->n_out, 0);
 	en->stats = alloc_percpu(struct esptcp_stats);
 	if (!en->stats)
@@ -85,7 +85,8 @@ static void __net_exit esptcp_pernet_exit(struct net *net)
 	struct esptcp_net *en = esptcp_net(net);
 
 	esptcp_steer_net_exit(net);
-	WARN_ON_ONCE(!list_empty(&en->socks));
+	WARN_ON_ONCE(!xa_empty(&en->socks));
+	xa_destroy(&en->socks);
 	esptcp_bind_net_exit(en);
 	free_percpu(en->stats);
 }

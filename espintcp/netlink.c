@@ -259,7 +259,7 @@ static int esptcp_nl_put_sock(struct sk_buff *msg, struct esptcp_sock *ctx, long
 		    nla_put_u32(msg, ESPTCP_SOCK_A_QUEUED, atomic_read(&ctx->queued)))
 			return -EMSGSIZE;
 	}
-	list_for_each_entry(b, &ctx->bindings, snode) {
+	list_for_each_entry_rcu(b, &ctx->bindings, snode) {
 		if (i++ < *skip)
 			continue;
 		if (esptcp_nl_put_sa(msg, b)) {
@@ -277,29 +277,31 @@ static int esptcp_nl_put_sock(struct sk_buff *msg, struct esptcp_sock *ctx, long
 }
 
 /*
- * cb->args[0]: the sockets done; [1]: the bindings of the next one already
- * sent, [2]: its inode number (a socket gone meanwhile starts the next one
- * over).  A bind, unbind, attach or close between two parts marks the
- * next message NLM_F_DUMP_INTR: the reader may have missed or doubled one.
+ * Sockets in inode number order, under RCU: a dump never holds up a bind.
+ * cb->args[0]: the inode number to go on from; [1]: the bindings of that
+ * socket already sent, [2]: its inode number (a socket gone meanwhile
+ * starts the next one over); [3]: set once the last possible one is out.
+ * A bind, unbind, attach or close between two parts marks the next message
+ * NLM_F_DUMP_INTR: the reader may have missed or doubled one.
  */
 static int esptcp_nl_dump_socks(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	struct net *net = sock_net(skb->sk);
 	struct esptcp_net *en = esptcp_net(net);
 	struct esptcp_sock *ctx;
-	long idx = 0, start = cb->args[0];
+	unsigned long ino;
 	int err = 0;
 	void *hdr;
 
 	if (!esptcp_nl_capable(cb->skb, net))
 		return -EPERM;
-	mutex_lock(&en->lock);
-	cb->seq = en->gen;
-	list_for_each_entry(ctx, &en->socks, node) {
-		if (idx++ < start)
-			continue;
-		/* an inode number is an unsigned long, as args[] are wide */
-		if (cb->args[1] && (unsigned long)cb->args[2] != (unsigned long)ctx->ino)
+	if (cb->args[3])
+		return 0;
+	rcu_read_lock();
+	cb->seq = READ_ONCE(en->gen);
+	xa_for_each_start(&en->socks, ino, ctx, cb->args[0]) {
+		/* args[] are unsigned long wide, as inode numbers are */
+		if (cb->args[1] && (unsigned long)cb->args[2] != ino)
 			cb->args[1] = 0;
 		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
 				  &esptcp_genl_family, NLM_F_MULTI, ESPTCP_CMD_SOCK_GET);
@@ -316,13 +318,19 @@ static int esptcp_nl_dump_socks(struct sk_buff *skb, struct netlink_callback *cb
 		genlmsg_end(skb, hdr);
 		if (!err) {
 			/* the rest of its bindings in the next message */
-			cb->args[2] = (unsigned long)ctx->ino;
+			cb->args[0] = ino;
+			cb->args[2] = ino;
 			break;
 		}
-		cb->args[0] = idx;
 		cb->args[1] = 0;
+		/* the last possible inode number: nothing can follow it */
+		if (ino == ULONG_MAX) {
+			cb->args[3] = 1;
+			break;
+		}
+		cb->args[0] = ino + 1;
 	}
-	mutex_unlock(&en->lock);
+	rcu_read_unlock();
 	/* what does not fit an empty message is an error, not the dump's end */
 	if (err < 0 && !skb->len)
 		return err;

@@ -254,6 +254,10 @@ static int esptcp_init(struct sock *sk)
 	ctx->saved_ops = sk->sk_socket->ops;
 	INIT_LIST_HEAD(&ctx->bindings);
 	esptcp_tx_init(ctx);
+	/* its place in the index, taken now: nothing can fail once it runs */
+	err = xa_insert(&ctx->en->socks, ctx->ino, NULL, GFP_KERNEL_ACCOUNT);
+	if (err)
+		goto undo_claim;
 
 	rcu_assign_pointer(icsk->icsk_ulp_data, ctx);
 	WRITE_ONCE(sk->sk_prot, &esptcp_prots[fam]);
@@ -263,18 +267,23 @@ static int esptcp_init(struct sock *sk)
 		WRITE_ONCE(sk->sk_socket->ops, ctx->saved_ops);
 		WRITE_ONCE(sk->sk_prot, ctx->saved_prot);
 		rcu_assign_pointer(icsk->icsk_ulp_data, NULL);
-		write_lock_bh(&sk->sk_callback_lock);
-		rcu_assign_sk_user_data(sk, NULL);
-		write_unlock_bh(&sk->sk_callback_lock);
-		kfree(ctx);
-		return err;
+		xa_release(&ctx->en->socks, ctx->ino);
+		goto undo_claim;
 	}
 	mutex_lock(&ctx->en->lock);
-	list_add_tail(&ctx->node, &ctx->en->socks);
-	ctx->en->gen++;
+	/* into the place taken: no allocation, cannot fail */
+	xa_store(&ctx->en->socks, ctx->ino, ctx, GFP_KERNEL_ACCOUNT);
+	WRITE_ONCE(ctx->en->gen, ctx->en->gen + 1);
 	mutex_unlock(&ctx->en->lock);
 	atomic_inc(&esptcp_nsocks);
 	return 0;
+
+undo_claim:
+	write_lock_bh(&sk->sk_callback_lock);
+	rcu_assign_sk_user_data(sk, NULL);
+	write_unlock_bh(&sk->sk_callback_lock);
+	kfree(ctx);
+	return err;
 }
 
 /* attached sockets, in every namespace: the share of queue_mem_max */

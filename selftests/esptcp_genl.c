@@ -135,6 +135,7 @@ int tgenl_sa_encap(struct tgenl *g, int cmd, uint64_t ino, const struct esptcp_s
 
 struct dump_count {
 	uint64_t last, ino;	/* the socket of the previous message; the one asked for */
+	int all;		/* count the bindings of every socket, not @ino's */
 	int socks, parts, sas;
 };
 
@@ -159,7 +160,7 @@ static int count_cb(const struct nlmsghdr *nlh, void *data)
 		if (ino != d->last || !d->socks)
 			d->socks++;
 		d->last = ino;
-		if (ino == d->ino) {
+		if (ino == d->ino || d->all) {
 			d->parts++;
 			d->sas += sas;
 		}
@@ -190,8 +191,14 @@ int tgenl_dump_sock(struct tgenl *g, uint64_t ino, int *parts)
 
 int tgenl_dump_intr(struct tgenl *g, void (*between)(void *), void *arg)
 {
+	return tgenl_dump_between(g, between, arg, NULL);
+}
+
+int tgenl_dump_between(struct tgenl *g, void (*between)(void *), void *arg, int *sas)
+{
 	char buf[MNL_SOCKET_BUFFER_SIZE * 4];
 	struct nlmsghdr *nlh = put_hdr(buf, g->family, NLM_F_DUMP, ESPTCP_CMD_SOCK_GET, ++g->seq);
+	struct dump_count d = {};
 	int intr = 0, first = 1;
 	ssize_t n;
 
@@ -209,10 +216,17 @@ int tgenl_dump_intr(struct tgenl *g, void (*between)(void *), void *arg)
 		first = 0;
 		for (len = n; mnl_nlmsg_ok(m, len); m = mnl_nlmsg_next(m, &len)) {
 			intr |= !!(m->nlmsg_flags & NLM_F_DUMP_INTR);
-			if (m->nlmsg_type == NLMSG_DONE)
+			if (m->nlmsg_type == NLMSG_DONE) {
+				if (sas)
+					*sas = d.sas;
 				return intr;
+			}
 			if (m->nlmsg_type == NLMSG_ERROR)
 				return -EPROTO;
+			/* every socket's bindings: count them all */
+			d.ino = 0;
+			d.all = 1;
+			count_cb(m, &d);
 		}
 	}
 }

@@ -39,6 +39,8 @@ int tgenl_dump_sock(struct tgenl *g, uint64_t ino, int *parts);
  * NLM_F_DUMP_INTR (the table changed under the dump), 0 when none, -errno.
  */
 int tgenl_dump_intr(struct tgenl *g, void (*between)(void *), void *arg);
+/* the same, and the bindings of every socket the dump showed into *@sas */
+int tgenl_dump_between(struct tgenl *g, void (*between)(void *), void *arg, int *sas);
 /* the netns counters into @c (ESPTCP_STAT_MAX); 0 or -errno */
 int tgenl_stats(struct tgenl *g, uint64_t *c);
 

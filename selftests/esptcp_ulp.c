@@ -856,4 +856,63 @@ TEST(dump_many_bindings)
 	EXPECT_EQ(MANY_SAS + 1, seen);
 }
 
+static void close_between(void *arg)
+{
+	close(*(int *)arg);
+}
+
+/*
+ * A dump goes on from the socket it stopped at (inode number order): a
+ * socket closed between two parts takes nothing else with it.  Three
+ * sockets, by inode number: 10 bindings, 1500 (more than a message), 10;
+ * the first closes after the first part.  Before, the dump counted the
+ * sockets done, and the one cut in two lost the rest of its bindings.
+ */
+TEST(dump_goes_on_after_close)
+{
+	int fd[3][3], order[3] = { 0, 1, 2 }, n[3] = { 10, MANY_SAS, 10 };
+	unsigned long ino[3];
+	struct esptcp_sa sa;
+	struct tgenl g;
+	struct stat st;
+	int i, j, spi = 0x1000, sas = 0;
+	FILE *p;
+
+	ASSERT_EQ(0, unshare(CLONE_NEWNET));
+	ASSERT_EQ(0, lo_up());
+	p = popen("ip -batch -", "w");
+	ASSERT_NE(NULL, p);
+	for (i = 0; i < MANY_SAS + 20; i++)
+		fprintf(p, "xfrm state add src 127.0.0.1 dst 127.0.0.1 proto esp spi 0x%x mode transport enc cipher_null \"\"\n",
+			0x1000 + i);
+	ASSERT_EQ(0, pclose(p));
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, make_pair(AF_INET, &fd[i][0], &fd[i][1], &fd[i][2]));
+		ASSERT_EQ(0, fstat(fd[i][2], &st));
+		ino[i] = st.st_ino;
+	}
+	/* the dump's order is the inode numbers': attach in it too */
+	for (i = 0; i < 3; i++)
+		for (j = i + 1; j < 3; j++)
+			if (ino[order[j]] < ino[order[i]]) {
+				int t = order[i];
+
+				order[i] = order[j];
+				order[j] = t;
+			}
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, attach(fd[order[i]][2]));
+		for (j = 0; j < n[i]; j++) {
+			sa_in(&sa, spi++);
+			ASSERT_EQ(0, setsockopt(fd[order[i]][2], SOL_ESPTCP, ESPTCP_SO_BIND,
+						&sa, sizeof(sa)));
+		}
+	}
+	ASSERT_EQ(0, tgenl_open(&g));
+	EXPECT_LE(0, tgenl_dump_between(&g, close_between, &fd[order[0]][2], &sas));
+	TH_LOG("bindings dumped with the first socket closed after the first part: %d", sas);
+	EXPECT_EQ(n[0] + n[1] + n[2], sas);
+	tgenl_close(&g);
+}
+
 TEST_HARNESS_MAIN
