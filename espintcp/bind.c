@@ -80,18 +80,39 @@ static void esptcp_key_set(struct esptcp_key *k, u16 family, const void *daddr,
 }
 
 /*
- * Would xfrm have picked this binding's state for a packet that leaves
- * with @mark?  xfrm picks the state by the mark of the policy the packet
- * matched; when the state's mask is no wider than the policy's (as every
- * IKE daemon installs them, and `ip xfrm` by default), the packet's own
- * mark matches the state's.  Bits the state's output mark (XFRMA_SET_MARK)
- * overwrote say nothing and are left out.
+ * What the mark of a state's packets shows once xfrm has built them: xfrm
+ * picks the state by the mark of the policy the packet matched, and when
+ * the state's mask is no wider than the policy's (as IKE daemons and `ip
+ * xfrm` install them) the packet's mark matches the state's; then the
+ * state's output mark (XFRMA_SET_MARK) overwrites the bits of its mask.
  */
+static void esptcp_out_mark(struct esptcp_binding *b, const struct xfrm_state *x)
+{
+	const struct xfrm_mark *s = &x->props.smark;
+	u32 keep = x->mark.m & ~s->m;
+
+	b->out.m = keep | s->m;
+	b->out.v = (x->mark.v & keep) | (s->v & s->m);
+}
+
+/* Is a packet that leaves with @mark one of @b's state's? */
 static bool esptcp_mark_match(const struct esptcp_binding *b, u32 mark)
 {
-	u32 m = b->mark.m & ~b->smark_mask;
+	return !((mark ^ b->out.v) & b->out.m);
+}
 
-	return (mark & m) == (b->mark.v & m);
+/* Could one packet be either's?  Then the hook cannot tell them apart. */
+static bool esptcp_marks_overlap(const struct esptcp_binding *a,
+				 const struct esptcp_binding *b)
+{
+	return !((a->out.v ^ b->out.v) & a->out.m & b->out.m);
+}
+
+/* Do @a and @b name the same xfrm state? */
+static bool esptcp_same_state(const struct esptcp_binding *a,
+			      const struct esptcp_binding *b)
+{
+	return a->mark.v == b->mark.v && a->mark.m == b->mark.m;
 }
 
 /**
@@ -102,9 +123,9 @@ static bool esptcp_mark_match(const struct esptcp_binding *b, u32 mark)
  * @spi: its SPI
  * @mark: its mark
  *
- * States that share address and SPI differ in their marks: the one whose
- * mark the packet's matches is the packet's, the most specific when more
- * than one does.
+ * States that share address and SPI differ in their marks, and bind only
+ * when no packet mark could be both's (esptcp_sa_bind()): the one whose
+ * mark the packet's matches is the packet's.
  *
  * Context: RCU read side (the output hook).
  * Return: the binding, or NULL.
@@ -112,17 +133,16 @@ static bool esptcp_mark_match(const struct esptcp_binding *b, u32 mark)
 struct esptcp_binding *esptcp_binding_out(struct esptcp_net *en, u16 family,
 					  const void *daddr, __be32 spi, u32 mark)
 {
-	struct esptcp_binding *b, *best = NULL;
 	struct rhlist_head *list, *pos;
+	struct esptcp_binding *b;
 	struct esptcp_key k;
 
 	esptcp_key_set(&k, family, daddr, spi);
 	list = rhltable_lookup(&en->sa_out, &k, esptcp_sa_params);
 	rhl_for_each_entry_rcu(b, pos, list, hnode)
-		if (esptcp_mark_match(b, mark) &&
-		    (!best || hweight32(b->mark.m) > hweight32(best->mark.m)))
-			best = b;
-	return best;
+		if (esptcp_mark_match(b, mark))
+			return b;
+	return NULL;
 }
 
 /**
@@ -144,28 +164,61 @@ struct esptcp_binding *esptcp_binding_in(struct esptcp_sock *ctx, __be32 spi)
 }
 
 /*
- * The binding of the state @b names (same key, same mark), or with @b
- * NULL the one a request's @mark finds as xfrm_state_lookup() would.
+ * For bind: the binding of @b's state, if there is one, and in *@clash
+ * another that a packet or a frame could be taken for: outbound, one whose
+ * packets' marks overlap @b's; inbound, one with the same SPI on the same
+ * socket (the receive path tells them apart by SPI alone).
  */
-static struct esptcp_binding *esptcp_binding_find(struct esptcp_net *en, u8 dir,
-						  const struct esptcp_key *k,
+static struct esptcp_binding *esptcp_binding_find(struct esptcp_net *en,
 						  const struct esptcp_binding *b,
-						  u32 mark)
+						  struct esptcp_binding **clash)
 {
-	struct esptcp_binding *o;
+	struct esptcp_binding *o, *same = NULL;
 	struct rhlist_head *list, *pos;
 
 	lockdep_assert_held(&en->lock);
+	*clash = NULL;
 	/* the table's lookup wants RCU; en->lock keeps what it finds */
+	rcu_read_lock();
+	list = rhltable_lookup(esptcp_table(en, b->dir), &b->key, esptcp_sa_params);
+	rhl_for_each_entry_rcu(o, pos, list, hnode) {
+		if (esptcp_same_state(o, b))
+			same = o;
+		else if (b->dir == ESPTCP_DIR_OUT ? esptcp_marks_overlap(o, b)
+						  : o->ctx == b->ctx)
+			*clash = o;
+	}
+	rcu_read_unlock();
+	return same;
+}
+
+/*
+ * For unbind: the binding a request names, on @ctx unless that is NULL:
+ * the one with the request's mark as its state's, else the one that mark
+ * finds as xfrm_state_lookup() would.
+ */
+static struct esptcp_binding *esptcp_binding_req(struct esptcp_net *en, u8 dir,
+						 const struct esptcp_key *k,
+						 const struct esptcp_sock *ctx, u32 mark)
+{
+	struct esptcp_binding *o, *found = NULL;
+	struct rhlist_head *list, *pos;
+
+	lockdep_assert_held(&en->lock);
 	rcu_read_lock();
 	list = rhltable_lookup(esptcp_table(en, dir), k, esptcp_sa_params);
 	rhl_for_each_entry_rcu(o, pos, list, hnode) {
-		if (b ? o->mark.v == b->mark.v && o->mark.m == b->mark.m
-		      : (mark & o->mark.m) == o->mark.v)
+		if (ctx && o->ctx != ctx)
+			continue;
+		if (o->mark.v == mark) {
+			found = o;
 			break;
+		}
+		if (!found && (mark & o->mark.m) == o->mark.v)
+			found = o;
 	}
 	rcu_read_unlock();
-	return pos ? o : NULL;
+	return found;
 }
 
 /**
@@ -237,14 +290,16 @@ static struct esptcp_sock *esptcp_ctx_find(struct esptcp_net *en,
 }
 
 /*
- * Does a binding still rebuild the outer header its state has now?  An
- * XFRM_MSG_UPDSA or a migrate may have given the state a new source or new
- * NAT-T ports since the binding copied them.
+ * Does a binding still rebuild the outer header its state has now, and
+ * know its packets' mark?  An XFRM_MSG_UPDSA or a migrate may have given
+ * the state a new source, new NAT-T ports or a new output mark since the
+ * binding copied them.
  */
 static bool esptcp_binding_header_eq(const struct esptcp_binding *a,
 				     const struct esptcp_binding *b)
 {
 	return !memcmp(&a->saddr, &b->saddr, sizeof(a->saddr)) &&
+	       a->out.v == b->out.v && a->out.m == b->out.m &&
 	       a->encap_type == b->encap_type &&
 	       a->encap_sport == b->encap_sport &&
 	       a->encap_dport == b->encap_dport;
@@ -260,7 +315,9 @@ static bool esptcp_binding_header_eq(const struct esptcp_binding *a,
  * The binding is the state's that xfrm_state_lookup() finds with the
  * request's mark, and carries that state's mark: states that share
  * address and SPI and differ in their marks bind each on its own, and the
- * output hook tells their packets apart by the packet mark.
+ * output hook tells their packets apart by the packet mark.  Two whose
+ * packets one mark could match cannot both be bound (outbound), nor two
+ * with one SPI on one socket (inbound): -EEXIST.
  *
  * Binding again to the same socket refreshes the outer header the receive
  * path rebuilds from the state (its source address and NAT-T ports), so a
@@ -271,12 +328,12 @@ static bool esptcp_binding_header_eq(const struct esptcp_binding *a,
  * Return: 0; -ENOENT when xfrm has no such ESP state; -EOPNOTSUPP for an
  * encapsulation other than none or ESP-in-UDP, or an outbound state that
  * may use (software) ESP offload; -ENOTCONN once the socket
- * is closing; -ENOMEM.
+ * is closing; -EEXIST (above); -ENOMEM.
  */
 int esptcp_sa_bind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 ino,
 		   const struct esptcp_sa *req)
 {
-	struct esptcp_binding *b, *old;
+	struct esptcp_binding *b, *old, *clash;
 	struct net *net = read_pnet(&en->net);
 	struct xfrm_state *x;
 	struct rhltable *t;
@@ -311,7 +368,7 @@ int esptcp_sa_bind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 ino,
 	spin_lock_bh(&x->lock);
 	b->saddr = x->props.saddr;
 	b->mark = x->mark;
-	b->smark_mask = x->props.smark.m;
+	esptcp_out_mark(b, x);
 	if (x->encap) {
 		b->encap_type = x->encap->encap_type;
 		b->encap_sport = x->encap->encap_sport;
@@ -334,7 +391,11 @@ int esptcp_sa_bind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 ino,
 		goto unlock;
 	}
 	b->ctx = ctx;
-	old = esptcp_binding_find(en, b->dir, &b->key, b, 0);
+	old = esptcp_binding_find(en, b, &clash);
+	if (clash) {
+		err = -EEXIST;
+		goto unlock;
+	}
 	if (old && old->ctx == ctx && esptcp_binding_header_eq(old, b)) {
 		/* already here, with the state's header: nothing to do */
 		err = 0;
@@ -421,10 +482,13 @@ int esptcp_sa_unbind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 ino,
 	if (err)
 		return err;
 	mutex_lock(&en->lock);
-	if (!any)
+	if (!any) {
 		ctx = esptcp_ctx_find(en, ctx, ino);
-	b = esptcp_binding_find(en, req->dir, &k, NULL, req->mark);
-	if (!b || (!any && b->ctx != ctx))
+		b = ctx ? esptcp_binding_req(en, req->dir, &k, ctx, req->mark) : NULL;
+	} else {
+		b = esptcp_binding_req(en, req->dir, &k, NULL, req->mark);
+	}
+	if (!b)
 		err = -ENOENT;
 	else
 		esptcp_binding_unlink(en, b);

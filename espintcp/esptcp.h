@@ -45,7 +45,8 @@
 #define ESPTCP_REORDER		128	/* ESP packets one SA may hold back */
 #define ESPTCP_GAP_TIMEOUT	(HZ / 50 ?: 1)	/* wait for a missing one */
 #define ESPTCP_TX_VECS		96	/* iovec entries per TCP send, when busy */
-#define ESPTCP_TX_VECS_IDLE	8	/* and on the stack otherwise */
+/* and on the stack otherwise: one message of the most fragments, whole */
+#define ESPTCP_TX_VECS_IDLE	(MAX_SKB_FRAGS + 2)
 #define ESPTCP_RX_BACKLOG	256	/* ESP packets waiting for xfrm */
 #define ESPTCP_RX_BACKLOG_BYTES	SZ_1M	/* and their memory (truesize) */
 #define ESPTCP_MEM_FLOOR	SZ_16K	/* ESP a socket may queue under pressure */
@@ -101,9 +102,9 @@ struct esptcp_binding {
 	struct list_head snode;
 	struct esptcp_key key;
 	u8 dir;
-	/* the state's mark, and the bits of the packet mark it overwrites */
+	/* the state's mark; what its packets' mark shows after xfrm (out) */
 	struct xfrm_mark mark;
-	u32 smark_mask;
+	struct xfrm_mark out;
 	struct esptcp_sock *ctx;
 	/* inbound: the outer header xfrm expects for this state */
 	xfrm_address_t saddr;

@@ -301,30 +301,13 @@ void esptcp_shutdown(struct sock *sk, int how)
 /*
  * The large iovec, for a socket that has more queued than the one on the
  * stack describes.  Kept until close: a socket busy once is busy again.
- * Socket owned.
+ * Without it, the small one goes on doing, a message or a few at a time.
+ * Socket owned; a worker's allocation is charged to no one's cgroup.
  */
-static bool esptcp_tx_vec_alloc(struct esptcp_sock *ctx)
+static void esptcp_tx_vec_alloc(struct esptcp_sock *ctx)
 {
 	ctx->tx_vec = kmalloc_array(ESPTCP_TX_VECS, sizeof(*ctx->tx_vec),
-				    GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
-	return ctx->tx_vec;
-}
-
-/*
- * A head message no iovec can hold (never IKE: its messages are linear) is
- * dropped; none of it went out, as it never fitted.  Socket owned.
- */
-static void esptcp_tx_drop_head(struct esptcp_sock *ctx)
-{
-	struct sk_buff *skb;
-
-	spin_lock_bh(&ctx->tx_queue.lock);
-	skb = __skb_dequeue(&ctx->tx_queue);
-	if (skb)
-		esptcp_mem_uncharge(ctx, skb);
-	spin_unlock_bh(&ctx->tx_queue.lock);
-	if (skb)
-		esptcp_tx_drop(ctx, skb, ESPTCP_STAT_TX_DROP_NOMEM);
+				    GFP_NOWAIT | __GFP_NOWARN);
 }
 
 /**
@@ -333,9 +316,9 @@ static void esptcp_tx_drop_head(struct esptcp_sock *ctx)
  *
  * A message TCP took only part of stays at the head with @ctx->tx_off
  * set, and is finished before anything else goes out.  When TCP is full,
- * write_space kicks the work item again.  A few messages at a time are
- * described by an iovec on the stack; a socket with more queued gets a
- * large one of its own (esptcp_tx_vec_alloc()).
+ * write_space kicks the work item again.  An iovec on the stack describes
+ * a message or a few at a time (any message fits it whole); a socket with
+ * more queued gets a large one of its own (esptcp_tx_vec_alloc()).
  *
  * Context: process, socket lock owned.
  */
@@ -344,6 +327,7 @@ void esptcp_tx_flush(struct esptcp_sock *ctx)
 	struct kvec small[ESPTCP_TX_VECS_IDLE];
 	struct sock *sk = ctx->sk;
 
+	BUILD_BUG_ON(ESPTCP_TX_VECS < ESPTCP_TX_VECS_IDLE);
 	for (;;) {
 		unsigned int nv = 0, nmsg = 0, max = ESPTCP_TX_VECS_IDLE;
 		struct kvec *vec = small;
@@ -368,12 +352,6 @@ void esptcp_tx_flush(struct esptcp_sock *ctx)
 			spin_lock_bh(&ctx->tx_queue.lock);
 			skb = skb_peek_next(skb, &ctx->tx_queue);
 			spin_unlock_bh(&ctx->tx_queue.lock);
-		}
-		if (skb && !nmsg) {
-			/* a head message the small iovec cannot hold */
-			if (ctx->tx_vec || !esptcp_tx_vec_alloc(ctx))
-				esptcp_tx_drop_head(ctx);
-			continue;
 		}
 		/* more queued than the small iovec holds: the large one, next */
 		if (skb && nmsg < ESPTCP_TX_BATCH && !ctx->tx_vec)

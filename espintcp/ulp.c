@@ -54,6 +54,8 @@ static void esptcp_close(struct sock *sk, long timeout)
 	release_sock(sk);
 	esptcp_tx_stop(ctx);
 	esptcp_rx_done(ctx);
+	/* it queues nothing more: out of the share */
+	atomic_dec(&esptcp_nsocks);
 	/*
 	 * From here on the socket is plain TCP again; the ULP ops (and the
 	 * module reference that TCP holds for them) stay until the TCP
@@ -286,7 +288,7 @@ undo_claim:
 	return err;
 }
 
-/* attached sockets, in every namespace: the share of queue_mem_max */
+/* attached and not closed, in every namespace: the share of queue_mem_max */
 atomic_t esptcp_nsocks = ATOMIC_INIT(0);
 
 static void esptcp_free_rcu(struct rcu_head *head)
@@ -311,7 +313,6 @@ static void esptcp_release(struct sock *sk)
 	if (!ctx)
 		return;
 	rcu_assign_pointer(icsk->icsk_ulp_data, NULL);
-	atomic_dec(&esptcp_nsocks);
 	/* the output hook and the receive path may still hold it under RCU */
 	call_rcu(&ctx->rcu, esptcp_free_rcu);
 }

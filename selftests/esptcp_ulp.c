@@ -573,6 +573,16 @@ TEST(marked_states_share_spi)
 	EXPECT_EQ(8, tx_esp(s));
 	EXPECT_EQ(5, tx_esp(s2));
 
+	/* a state whose packets' marks overlap a bound one's cannot be bound */
+	p = popen("ip -batch -", "w");
+	ASSERT_NE(NULL, p);
+	fprintf(p, "xfrm state add src 10.9.0.1 dst 10.9.0.2 proto esp spi 0x3000 mode transport enc cipher_null \"\" mark 0 mask 0xf0\n");
+	ASSERT_EQ(0, pclose(p));
+	sa.mark = 0;
+	ASSERT_EQ(-1, setsockopt(s2, SOL_ESPTCP, ESPTCP_SO_BIND, &sa, sizeof(sa)));
+	EXPECT_EQ(EEXIST, errno);
+	sa.mark = 2;
+
 	/* unbinding one leaves the other */
 	ASSERT_EQ(0, setsockopt(s2, SOL_ESPTCP, ESPTCP_SO_UNBIND, &sa, sizeof(sa)));
 	ASSERT_EQ(-1, setsockopt(s2, SOL_ESPTCP, ESPTCP_SO_UNBIND, &sa, sizeof(sa)));
@@ -581,6 +591,34 @@ TEST(marked_states_share_spi)
 	EXPECT_EQ(10, tx_esp(s));
 	sa.mark = 1;
 	EXPECT_EQ(0, setsockopt(s, SOL_ESPTCP, ESPTCP_SO_UNBIND, &sa, sizeof(sa)));
+
+	/*
+	 * With output marks that set the states' own bits (strongSwan's
+	 * mark_out=%unique, set_mark_out=%same), each still gets its own.
+	 */
+	p = popen("ip -batch -", "w");
+	ASSERT_NE(NULL, p);
+	fprintf(p, "xfrm policy flush\n");
+	for (int m = 5; m <= 6; m++) {
+		fprintf(p, "xfrm state add src 10.9.0.1 dst 10.9.0.2 proto esp spi 0x3100 mode transport enc cipher_null \"\" mark %d output-mark %d\n",
+			m, m);
+		fprintf(p, "xfrm policy add src 10.9.0.1 dst 10.9.0.2 proto udp dport 9 dir out mark %d tmpl src 10.9.0.1 dst 10.9.0.2 proto esp mode transport\n",
+			m);
+	}
+	ASSERT_EQ(0, pclose(p));
+	sa_in(&sa, 0x3100);
+	inet_pton(AF_INET, "10.9.0.2", sa.daddr);
+	sa.dir = ESPTCP_DIR_OUT;
+	sa.mark = 5;
+	ASSERT_EQ(0, setsockopt(s, SOL_ESPTCP, ESPTCP_SO_BIND, &sa, sizeof(sa)));
+	sa.mark = 6;
+	ASSERT_EQ(0, setsockopt(s2, SOL_ESPTCP, ESPTCP_SO_BIND, &sa, sizeof(sa)));
+	marked_packets(5, 4);
+	EXPECT_EQ(14, tx_esp(s));
+	EXPECT_EQ(5, tx_esp(s2));
+	marked_packets(6, 4);
+	EXPECT_EQ(14, tx_esp(s));
+	EXPECT_EQ(9, tx_esp(s2));
 }
 
 /* kB of slab and per-CPU memory in use, from /proc/meminfo */
