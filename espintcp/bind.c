@@ -167,7 +167,8 @@ struct esptcp_binding *esptcp_binding_in(struct esptcp_sock *ctx, __be32 spi)
  * For bind: the binding of @b's state, if there is one, and in *@clash
  * another that a packet or a frame could be taken for: outbound, one whose
  * packets' marks overlap @b's; inbound, one with the same SPI on the same
- * socket (the receive path tells them apart by SPI alone).
+ * socket, whatever its address (the receive path tells them apart by SPI
+ * alone).
  */
 static struct esptcp_binding *esptcp_binding_find(struct esptcp_net *en,
 						  const struct esptcp_binding *b,
@@ -184,11 +185,17 @@ static struct esptcp_binding *esptcp_binding_find(struct esptcp_net *en,
 	rhl_for_each_entry_rcu(o, pos, list, hnode) {
 		if (esptcp_same_state(o, b))
 			same = o;
-		else if (b->dir == ESPTCP_DIR_OUT ? esptcp_marks_overlap(o, b)
-						  : o->ctx == b->ctx)
+		else if (b->dir == ESPTCP_DIR_OUT && esptcp_marks_overlap(o, b))
 			*clash = o;
 	}
 	rcu_read_unlock();
+	if (b->dir == ESPTCP_DIR_IN && !*clash) {
+		list_for_each_entry(o, &b->ctx->bindings, snode)
+			if (o->dir == ESPTCP_DIR_IN && o->key.spi == b->key.spi && o != same) {
+				*clash = o;
+				break;
+			}
+	}
 	return same;
 }
 
@@ -267,10 +274,10 @@ static void esptcp_binding_retire(struct esptcp_binding *b)
 static void esptcp_binding_unlink(struct esptcp_net *en, struct esptcp_binding *b)
 {
 	lockdep_assert_held(&en->lock);
-	WRITE_ONCE(en->gen, en->gen + 1);
 	/* cannot fail: the binding is in the table */
 	rhltable_remove(esptcp_table(en, b->dir), &b->hnode, esptcp_sa_params);
 	list_del_rcu(&b->snode);
+	esptcp_net_changed(en);
 	if (b->dir == ESPTCP_DIR_OUT)
 		atomic_dec(&en->n_out);
 	esptcp_binding_retire(b);
@@ -410,7 +417,6 @@ int esptcp_sa_bind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 ino,
 	err = rhltable_insert(t, &b->hnode, esptcp_sa_params);
 	if (err)
 		goto unlock;
-	WRITE_ONCE(en->gen, en->gen + 1);
 	if (old) {
 		bool synced;
 		u32 next;
@@ -447,6 +453,7 @@ int esptcp_sa_bind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 ino,
 			atomic_inc(&en->n_out);
 		list_add_tail_rcu(&b->snode, &ctx->bindings);
 	}
+	esptcp_net_changed(en);
 	mutex_unlock(&en->lock);
 	return 0;
 
@@ -514,6 +521,6 @@ void esptcp_unbind_all(struct esptcp_sock *ctx)
 	list_for_each_entry_safe(b, tmp, &ctx->bindings, snode)
 		esptcp_binding_unlink(en, b);
 	xa_erase(&en->socks, ctx->ino);
-	WRITE_ONCE(en->gen, en->gen + 1);
+	esptcp_net_changed(en);
 	mutex_unlock(&en->lock);
 }

@@ -45,8 +45,7 @@
 #define ESPTCP_REORDER		128	/* ESP packets one SA may hold back */
 #define ESPTCP_GAP_TIMEOUT	(HZ / 50 ?: 1)	/* wait for a missing one */
 #define ESPTCP_TX_VECS		96	/* iovec entries per TCP send, when busy */
-/* and on the stack otherwise: one message of the most fragments, whole */
-#define ESPTCP_TX_VECS_IDLE	(MAX_SKB_FRAGS + 2)
+#define ESPTCP_TX_VECS_IDLE	8	/* and on the stack otherwise */
 #define ESPTCP_RX_BACKLOG	256	/* ESP packets waiting for xfrm */
 #define ESPTCP_RX_BACKLOG_BYTES	SZ_1M	/* and their memory (truesize) */
 #define ESPTCP_MEM_FLOOR	SZ_16K	/* ESP a socket may queue under pressure */
@@ -81,7 +80,7 @@ struct esptcp_net {
 	struct esptcp_stats __percpu *stats;
 	struct nf_hook_ops hooks[2];
 	bool hooks_on;		/* registered (first outbound binding); under lock */
-	u32 gen;		/* bumped by every change a dump shows; under lock */
+	u32 gen;		/* esptcp_net_changed(); never 0 */
 };
 
 /*
@@ -152,6 +151,11 @@ struct esptcp_binding {
  * @rx_dead: no more ESP input (under @rx_esp's lock)
  * @bindings: SAs bound to this socket (RCU; writers hold esptcp_net.lock)
  * @ino: the socket inode number, the socket's name in netlink
+ * @family: AF_INET (a v4-mapped IPv6 socket too) or AF_INET6
+ * @lport: local port, network order
+ * @rport: remote port
+ * @laddr: local address
+ * @raddr: remote address
  * @stats: per-socket counters (atomic: a few bytes, not one set per CPU)
  * @closed: close has started (under esptcp_net.lock)
  * @rcu: frees the state after readers are done
@@ -182,6 +186,12 @@ struct esptcp_sock {
 	bool rx_dead;
 	struct list_head bindings;
 	u64 ino;
+	/* the connection, as dumps show it: fixed once attached */
+	u16 family;
+	__be16 lport;
+	__be16 rport;
+	xfrm_address_t laddr;
+	xfrm_address_t raddr;
 	atomic64_t stats[ESPTCP_STAT_MAX];
 	bool closed;
 	struct rcu_head rcu;
@@ -207,6 +217,21 @@ struct esptcp_rx_cb {
 static inline struct esptcp_sock *esptcp_sk(const struct sock *sk)
 {
 	return (__force struct esptcp_sock *)inet_csk(sk)->icsk_ulp_data;
+}
+
+/*
+ * A change a dump shows (attach, close, bind, unbind) is published: a
+ * dump that read the generation before it sees it changed (and says so,
+ * NLM_F_DUMP_INTR); one that reads it after sees the change.  Writers hold
+ * esptcp_net.lock; dumps read it under RCU with smp_load_acquire().  0
+ * would turn the check off (netlink takes it for "no sequence").
+ */
+static inline void esptcp_net_changed(struct esptcp_net *en)
+{
+	u32 gen = en->gen + 1;
+
+	/* pairs with the dump's smp_load_acquire(): the change comes first */
+	smp_store_release(&en->gen, gen ?: 1);
 }
 
 static inline void esptcp_count(struct esptcp_sock *ctx, enum esptcp_stat s, u64 n)

@@ -67,6 +67,7 @@ static int __net_init esptcp_pernet_init(struct net *net)
 	write_pnet(&en->net, net);
 	mutex_init(&en->lock);
 	xa_init(&en->socks);
+	en->gen = 1;
 	atomic_set(&en->n_out, 0);
 	en->stats = alloc_percpu(struct esptcp_stats);
 	if (!en->stats)

@@ -223,36 +223,22 @@ static int esptcp_nl_put_sa(struct sk_buff *msg, const struct esptcp_binding *b)
  */
 static int esptcp_nl_put_sock(struct sk_buff *msg, struct esptcp_sock *ctx, long *skip)
 {
-	struct sock *sk = ctx->sk;
-	struct inet_sock *inet = inet_sk(sk);
+	/* the copies attach made: the socket itself may be gone under RCU */
+	int alen = ctx->family == AF_INET ? 4 : 16;
 	struct esptcp_binding *b;
 	u64 c[ESPTCP_STAT_MAX];
 	struct nlattr *nest;
-	bool v4 = sk->sk_family == AF_INET;
 	long i = 0, put = 0;
 
-#if IS_ENABLED(CONFIG_IPV6)
-	if (!v4 && ipv6_addr_v4mapped(&sk->sk_v6_daddr))
-		v4 = true;
-#endif
 	nest = nla_nest_start(msg, ESPTCP_A_SOCK);
 	if (!nest ||
 	    nla_put_u64_64bit(msg, ESPTCP_SOCK_A_INO, ctx->ino, ESPTCP_SOCK_A_PAD) ||
-	    nla_put_u16(msg, ESPTCP_SOCK_A_FAMILY, v4 ? AF_INET : AF_INET6) ||
-	    nla_put_u16(msg, ESPTCP_SOCK_A_LPORT, ntohs(inet->inet_sport)) ||
-	    nla_put_u16(msg, ESPTCP_SOCK_A_RPORT, ntohs(inet->inet_dport)))
+	    nla_put_u16(msg, ESPTCP_SOCK_A_FAMILY, ctx->family) ||
+	    nla_put_u16(msg, ESPTCP_SOCK_A_LPORT, ntohs(ctx->lport)) ||
+	    nla_put_u16(msg, ESPTCP_SOCK_A_RPORT, ntohs(ctx->rport)) ||
+	    nla_put(msg, ESPTCP_SOCK_A_LOCAL, alen, &ctx->laddr) ||
+	    nla_put(msg, ESPTCP_SOCK_A_REMOTE, alen, &ctx->raddr))
 		return -EMSGSIZE;
-	if (v4) {
-		if (nla_put_in_addr(msg, ESPTCP_SOCK_A_LOCAL, inet->inet_saddr) ||
-		    nla_put_in_addr(msg, ESPTCP_SOCK_A_REMOTE, inet->inet_daddr))
-			return -EMSGSIZE;
-#if IS_ENABLED(CONFIG_IPV6)
-	} else {
-		if (nla_put_in6_addr(msg, ESPTCP_SOCK_A_LOCAL, &sk->sk_v6_rcv_saddr) ||
-		    nla_put_in6_addr(msg, ESPTCP_SOCK_A_REMOTE, &sk->sk_v6_daddr))
-			return -EMSGSIZE;
-#endif
-	}
 	if (!*skip) {
 		esptcp_sock_stats(ctx, c);
 		if (esptcp_nl_put_stats(msg, ESPTCP_SOCK_A_STATS, c) ||
@@ -295,10 +281,11 @@ static int esptcp_nl_dump_socks(struct sk_buff *skb, struct netlink_callback *cb
 
 	if (!esptcp_nl_capable(cb->skb, net))
 		return -EPERM;
+	/* pairs with esptcp_net_changed(): the change is seen with its number */
+	cb->seq = smp_load_acquire(&en->gen);
 	if (cb->args[3])
 		return 0;
 	rcu_read_lock();
-	cb->seq = READ_ONCE(en->gen);
 	xa_for_each_start(&en->socks, ino, ctx, cb->args[0]) {
 		/* args[] are unsigned long wide, as inode numbers are */
 		if (cb->args[1] && (unsigned long)cb->args[2] != ino)

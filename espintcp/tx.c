@@ -301,13 +301,33 @@ void esptcp_shutdown(struct sock *sk, int how)
 /*
  * The large iovec, for a socket that has more queued than the one on the
  * stack describes.  Kept until close: a socket busy once is busy again.
- * Without it, the small one goes on doing, a message or a few at a time.
- * Socket owned; a worker's allocation is charged to no one's cgroup.
+ * A worker's allocation is charged to no one's cgroup; one this small
+ * fails only when the system is out of memory.  Socket owned.
  */
-static void esptcp_tx_vec_alloc(struct esptcp_sock *ctx)
+static bool esptcp_tx_vec_alloc(struct esptcp_sock *ctx)
 {
 	ctx->tx_vec = kmalloc_array(ESPTCP_TX_VECS, sizeof(*ctx->tx_vec),
-				    GFP_NOWAIT | __GFP_NOWARN);
+				    GFP_KERNEL | __GFP_NOWARN);
+	return ctx->tx_vec;
+}
+
+/*
+ * A head message the small iovec cannot hold, without memory for the
+ * large one, is dropped: never IKE (its messages are linear), and none of
+ * it went out, as it never fitted.  Socket owned.
+ */
+static void esptcp_tx_drop_head(struct esptcp_sock *ctx)
+{
+	struct sk_buff *skb;
+
+	WARN_ON_ONCE(ctx->tx_off);
+	spin_lock_bh(&ctx->tx_queue.lock);
+	skb = __skb_dequeue(&ctx->tx_queue);
+	if (skb)
+		esptcp_mem_uncharge(ctx, skb);
+	spin_unlock_bh(&ctx->tx_queue.lock);
+	if (skb)
+		esptcp_tx_drop(ctx, skb, ESPTCP_STAT_TX_DROP_NOMEM);
 }
 
 /**
@@ -317,8 +337,8 @@ static void esptcp_tx_vec_alloc(struct esptcp_sock *ctx)
  * A message TCP took only part of stays at the head with @ctx->tx_off
  * set, and is finished before anything else goes out.  When TCP is full,
  * write_space kicks the work item again.  An iovec on the stack describes
- * a message or a few at a time (any message fits it whole); a socket with
- * more queued gets a large one of its own (esptcp_tx_vec_alloc()).
+ * a message or a few at a time; a socket with more queued, or a message
+ * with more fragments, gets a large one of its own (esptcp_tx_vec_alloc()).
  *
  * Context: process, socket lock owned.
  */
@@ -327,7 +347,8 @@ void esptcp_tx_flush(struct esptcp_sock *ctx)
 	struct kvec small[ESPTCP_TX_VECS_IDLE];
 	struct sock *sk = ctx->sk;
 
-	BUILD_BUG_ON(ESPTCP_TX_VECS < ESPTCP_TX_VECS_IDLE);
+	/* the large one holds any one message whole */
+	BUILD_BUG_ON(MAX_SKB_FRAGS + 2 > ESPTCP_TX_VECS);
 	for (;;) {
 		unsigned int nv = 0, nmsg = 0, max = ESPTCP_TX_VECS_IDLE;
 		struct kvec *vec = small;
@@ -352,6 +373,12 @@ void esptcp_tx_flush(struct esptcp_sock *ctx)
 			spin_lock_bh(&ctx->tx_queue.lock);
 			skb = skb_peek_next(skb, &ctx->tx_queue);
 			spin_unlock_bh(&ctx->tx_queue.lock);
+		}
+		if (skb && !nmsg) {
+			/* a head message the small iovec cannot hold */
+			if (ctx->tx_vec || !esptcp_tx_vec_alloc(ctx))
+				esptcp_tx_drop_head(ctx);
+			continue;
 		}
 		/* more queued than the small iovec holds: the large one, next */
 		if (skb && nmsg < ESPTCP_TX_BATCH && !ctx->tx_vec)

@@ -207,6 +207,31 @@ bool esptcp_capable(const struct net *net)
 }
 
 /*
+ * What dumps show of the connection, copied now: it cannot change once
+ * attached (disconnect is refused), and a dump reads it under RCU, when
+ * the socket itself may already be freed and reused.
+ */
+static void esptcp_name(struct esptcp_sock *ctx, const struct sock *sk)
+{
+	const struct inet_sock *inet = inet_sk(sk);
+
+	ctx->lport = inet->inet_sport;
+	ctx->rport = inet->inet_dport;
+#if IS_ENABLED(CONFIG_IPV6)
+	if (sk->sk_family == AF_INET6 && !ipv6_addr_v4mapped(&sk->sk_v6_daddr)) {
+		ctx->family = AF_INET6;
+		ctx->laddr.in6 = sk->sk_v6_rcv_saddr;
+		ctx->raddr.in6 = sk->sk_v6_daddr;
+		return;
+	}
+#endif
+	/* a v4-mapped IPv6 socket has its IPv4 addresses here too */
+	ctx->family = AF_INET;
+	ctx->laddr.a4 = inet->inet_saddr;
+	ctx->raddr.a4 = inet->inet_daddr;
+}
+
+/*
  * Context: process, from setsockopt(TCP_ULP), socket lock held.
  */
 static int esptcp_init(struct sock *sk)
@@ -252,12 +277,18 @@ static int esptcp_init(struct sock *sk)
 	ctx->sk = sk;
 	ctx->en = esptcp_net(sock_net(sk));
 	ctx->ino = sock_i_ino(sk);
+	esptcp_name(ctx, sk);
 	ctx->saved_prot = sk->sk_prot;
 	ctx->saved_ops = sk->sk_socket->ops;
 	INIT_LIST_HEAD(&ctx->bindings);
 	esptcp_tx_init(ctx);
-	/* its place in the index, taken now: nothing can fail once it runs */
+	/*
+	 * Its place in the index, taken now: nothing can fail once it runs.
+	 * Inode numbers wrap: one an attached socket still has is refused.
+	 */
 	err = xa_insert(&ctx->en->socks, ctx->ino, NULL, GFP_KERNEL_ACCOUNT);
+	if (err == -EBUSY)
+		err = -ENOTUNIQ;
 	if (err)
 		goto undo_claim;
 
@@ -274,8 +305,8 @@ static int esptcp_init(struct sock *sk)
 	}
 	mutex_lock(&ctx->en->lock);
 	/* into the place taken: no allocation, cannot fail */
-	xa_store(&ctx->en->socks, ctx->ino, ctx, GFP_KERNEL_ACCOUNT);
-	WRITE_ONCE(ctx->en->gen, ctx->en->gen + 1);
+	WARN_ON_ONCE(xa_is_err(xa_store(&ctx->en->socks, ctx->ino, ctx, GFP_KERNEL_ACCOUNT)));
+	esptcp_net_changed(ctx->en);
 	mutex_unlock(&ctx->en->lock);
 	atomic_inc(&esptcp_nsocks);
 	return 0;

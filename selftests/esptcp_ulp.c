@@ -29,6 +29,7 @@
 
 #include "kselftest_harness.h"
 #include "esptcp_genl.h"
+#include "esptcp_tnet.h"
 
 #ifndef TCP_ULP
 #define TCP_ULP 31
@@ -219,19 +220,6 @@ static int write_param(const char *v)
 	return write_file(PARAM, v, false);
 }
 
-static int lo_up(void)
-{
-	struct ifreq ifr = { .ifr_name = "lo" };
-	int fd = socket(AF_INET, SOCK_DGRAM, 0), rc;
-
-	if (fd < 0)
-		return -1;
-	rc = ioctl(fd, SIOCGIFFLAGS, &ifr);
-	ifr.ifr_flags |= IFF_UP;
-	rc = rc ?: ioctl(fd, SIOCSIFFLAGS, &ifr);
-	close(fd);
-	return rc;
-}
 
 /* child: in a new user+net namespace, attach and exit with its errno */
 static int userns_child(int family)
@@ -241,7 +229,7 @@ static int userns_child(int family)
 	if (unshare(CLONE_NEWUSER | CLONE_NEWNET))
 		return 20;
 	/* lo starts down in a new netns; no exec here, it would drop caps */
-	if (lo_up())
+	if (tnet_lo_up())
 		return 21;
 	if (make_pair(family, &l, &c, &s))
 		return 22;
@@ -340,7 +328,7 @@ static int netns_states(int n, int *l, int *c, int *s)
 	FILE *p;
 	int i;
 
-	if (unshare(CLONE_NEWNET) || lo_up())
+	if (unshare(CLONE_NEWNET) || tnet_lo_up())
 		return -1;
 	p = popen("ip -batch -", "w");
 	if (!p)
@@ -389,6 +377,29 @@ TEST(sa_pad_refused)
 	ASSERT_EQ(EINVAL, errno);
 	big.tail = 0;
 	ASSERT_EQ(0, setsockopt(s, SOL_ESPTCP, ESPTCP_SO_UNBIND, &big, sizeof(big)));
+}
+
+/*
+ * The receive path tells a socket's inbound SAs apart by SPI alone: two
+ * with one SPI (for two destinations) cannot both be bound to one socket.
+ * Before, the second bound, and its frames were taken for the first's.
+ */
+TEST(inbound_spi_once_per_socket)
+{
+	struct esptcp_sa sa;
+	int l, c, s, l2, c2, s2;
+
+	ASSERT_EQ(0, netns_states(1, &l, &c, &s));
+	ASSERT_EQ(0, system("ip addr add 127.0.0.2/8 dev lo 2>/dev/null; ip xfrm state add src 127.0.0.1 dst 127.0.0.2 proto esp spi 0x1000 mode transport enc cipher_null \"\""));
+	sa_in(&sa, 0x1000);
+	ASSERT_EQ(0, setsockopt(s, SOL_ESPTCP, ESPTCP_SO_BIND, &sa, sizeof(sa)));
+	inet_pton(AF_INET, "127.0.0.2", sa.daddr);
+	ASSERT_EQ(-1, setsockopt(s, SOL_ESPTCP, ESPTCP_SO_BIND, &sa, sizeof(sa)));
+	EXPECT_EQ(EEXIST, errno);
+	/* on another socket it may */
+	ASSERT_EQ(0, make_pair(AF_INET, &l2, &c2, &s2));
+	ASSERT_EQ(0, attach(s2));
+	EXPECT_EQ(0, setsockopt(s2, SOL_ESPTCP, ESPTCP_SO_BIND, &sa, sizeof(sa)));
 }
 
 /* the encapsulation is the xfrm state's: a request that sets it is refused */
@@ -609,34 +620,21 @@ TEST(marked_states_share_spi)
 	sa_in(&sa, 0x3100);
 	inet_pton(AF_INET, "10.9.0.2", sa.daddr);
 	sa.dir = ESPTCP_DIR_OUT;
-	sa.mark = 5;
-	ASSERT_EQ(0, setsockopt(s, SOL_ESPTCP, ESPTCP_SO_BIND, &sa, sizeof(sa)));
-	sa.mark = 6;
-	ASSERT_EQ(0, setsockopt(s2, SOL_ESPTCP, ESPTCP_SO_BIND, &sa, sizeof(sa)));
-	marked_packets(5, 4);
-	EXPECT_EQ(14, tx_esp(s));
-	EXPECT_EQ(5, tx_esp(s2));
-	marked_packets(6, 4);
-	EXPECT_EQ(14, tx_esp(s));
-	EXPECT_EQ(9, tx_esp(s2));
+	for (int m = 5; m <= 6; m++) {
+		sa.mark = m;
+		ASSERT_EQ(0, setsockopt(m == 5 ? s : s2, SOL_ESPTCP, ESPTCP_SO_BIND, &sa, sizeof(sa)));
+	}
+	/* 4 packets of each mark: into its own state's stream, each */
+	{
+		long was[2] = { tx_esp(s), tx_esp(s2) };
+
+		marked_packets(5, 4);
+		marked_packets(6, 4);
+		EXPECT_EQ(was[0] + 4, tx_esp(s));
+		EXPECT_EQ(was[1] + 4, tx_esp(s2));
+	}
 }
 
-/* kB of slab and per-CPU memory in use, from /proc/meminfo */
-static long kernel_kb(void)
-{
-	char line[128];
-	long kb, total = 0;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if ((sscanf(line, "Slab: %ld kB", &kb) == 1 ||
-		     sscanf(line, "Percpu: %ld kB", &kb) == 1))
-			total += kb;
-	fclose(f);
-	return total;
-}
 
 /*
  * What esptcp itself costs per connected peer (its socket state, an
@@ -659,7 +657,7 @@ TEST(memory_per_peer)
 
 	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &rl));
 	ASSERT_EQ(0, unshare(CLONE_NEWNET));
-	ASSERT_EQ(0, lo_up());
+	ASSERT_EQ(0, tnet_lo_up());
 	p = popen("ip -batch -", "w");
 	ASSERT_NE(NULL, p);
 	for (i = 0; i < 2 * PEERS; i++)
@@ -671,7 +669,7 @@ TEST(memory_per_peer)
 	/* what the kernel frees lazily settles first */
 	system("sync; echo 2 > /proc/sys/vm/drop_caches");
 	usleep(500 * 1000);
-	before = kernel_kb();
+	before = tnet_kernel_kb();
 	for (i = 0; i < PEERS; i++) {
 		int s = fds[i][2];
 
@@ -683,7 +681,7 @@ TEST(memory_per_peer)
 		ASSERT_EQ(0, setsockopt(s, SOL_ESPTCP, ESPTCP_SO_BIND, &sa, sizeof(sa)));
 	}
 	usleep(500 * 1000);
-	after = kernel_kb();
+	after = tnet_kernel_kb();
 	per_peer = (after - before) * 1024 / PEERS;
 	TH_LOG("%d peers attached and bound: %ld kB more slab and per-CPU memory, %ld bytes a peer (%ld CPUs)",
 	       PEERS, after - before, per_peer, sysconf(_SC_NPROCESSORS_ONLN));
@@ -780,7 +778,7 @@ TEST(stalled_peers_bounded)
 
 	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &rl));
 	ASSERT_EQ(0, unshare(CLONE_NEWNET));
-	ASSERT_EQ(0, lo_up());
+	ASSERT_EQ(0, tnet_lo_up());
 	p = fopen(MEM_MAX_PARAM, "r");
 	ASSERT_NE(NULL, p) TH_LOG("no %s: this module has no global limit", MEM_MAX_PARAM);
 	ASSERT_NE(NULL, fgets(old, sizeof(old), p));
@@ -917,7 +915,7 @@ TEST(dump_goes_on_after_close)
 	FILE *p;
 
 	ASSERT_EQ(0, unshare(CLONE_NEWNET));
-	ASSERT_EQ(0, lo_up());
+	ASSERT_EQ(0, tnet_lo_up());
 	p = popen("ip -batch -", "w");
 	ASSERT_NE(NULL, p);
 	for (i = 0; i < MANY_SAS + 20; i++)
