@@ -441,10 +441,14 @@ t_return_half() {
 	block_udp
 	n1 ping -c 20 -i 0.1 -W 1 -I "$IN1" "$IN2" >/dev/null || true
 	wait_for 100 grep -q "now on TCP" "$_tmp/r.out"
-	unblock
-	nr nft add table inet esptcp_block
-	nr nft add chain inet esptcp_block filt '{ type filter hook forward priority 0; }'
-	nr nft add rule inet esptcp_block filt ip saddr "$IP2" meta l4proto '{ udp, esp }' drop
+	# both ways blocked to one way blocked in one transaction: between
+	# two commands, UDP would work both ways for a moment, and a check
+	# answered then starts a move the one-way block cuts in half
+	echo "# [nr] nft: UDP and ESP from $IP2 only dropped from now on"
+	ip netns exec $NSR nft -f - <<-EOF
+	flush chain inet esptcp_block filt
+	add rule inet esptcp_block filt ip saddr $IP2 meta l4proto { udp, esp } drop
+	EOF
 	wait_for 100 eval '[ "$(stat_i return_failed)" -ge 1 ]'
 	# past the dpd-timeout of the first check sent again over TCP
 	sleep 10
