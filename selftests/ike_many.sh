@@ -160,6 +160,11 @@ dialup_client() {
 	eval "C$1_PID=$!"
 }
 
+# rss_kb PID: the resident memory of a process, kB
+rss_kb() {
+	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
 # vip_of I: the virtual address client I has on its lo (none: empty)
 vip_of() {
 	ip -n esptcp-c$1 -4 -o addr show dev lo | awk '$4 != "127.0.0.1/8" { sub(/\/.*/, "", $4); print $4 }'
@@ -168,14 +173,19 @@ vip_of() {
 # N road warriors against one dial-up conn over TCP: each its own address
 # from the pool, all distinct, all ping from it
 t_dialup() {
-	local n=$1 i ok=0 addrs
+	local n=$1 i ok=0 addrs rss0 rss1
 	clients_up "$n"
 	dialup_gw 10.3.0.0/24
+	rss0=$(rss_kb "$GW_PID")
 	for i in $(seq 1 "$n"); do
 		dialup_client "$i" tcp
 	done
 	wait_for 1500 all_up "$n" ||
 		{ tail -n 30 "$_tmp/gw.out"; tail -n 5 "$_tmp"/c1.log; false; }
+	# what an IKE SA costs the helper (with its CHILD_SA, lease and TCP link)
+	rss1=$(rss_kb "$GW_PID")
+	echo "# gateway helper RSS: $rss0 kB alone, $rss1 kB with $n IKE SAs:" \
+		"$(((rss1 - rss0) * 1024 / n)) bytes an IKE SA"
 	for i in $(seq 1 "$n"); do
 		wait_for 50 grep -q "virtual address .* on lo" "$_tmp/c$i.log"
 	done
