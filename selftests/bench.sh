@@ -23,12 +23,17 @@
 #               move back to UDP (pings lost); the gateway's sockets and
 #               kernel memory per standby connection (failover_bench.sh;
 #               lossy_s=N shortens the lossy run)
+#   scale       the module at 1,000 and 10,000 peers (esptcp_scale.c): time
+#               and kernel memory to attach and bind them (an inbound and
+#               an outbound SA each), `esptcp show` over them, and one SA's
+#               packet rate into its stream with their outbound SAs bound
+#               and unbound, in turns (ratio); scale_peers=A,B sets the counts
 #
 # Each row is shown as a ratio to upstream espintcp, when the kernel has it,
 # and to ESP-in-UDP.  Writes $OUT/bench.json (one object per row) and the
 # table to $OUT/bench.txt; progress lines go to fd 3, the harness's results.
 # Arguments (make bench BENCH_ARGS="..."): runs=N (rounds), secs=N and cases=A,B (of
-# tcp, esptcp, espintcp, esp-udp, esp, failover) for a quick try;
+# tcp, esptcp, espintcp, esp-udp, esp, failover, scale) for a quick try;
 # profile also records a cpu-clock profile (perf, software events) of one
 # null-cipher, 1-stream throughput run per tunnel, in $OUT/profile-CASE.txt;
 # profile=gcm the same with AES-GCM, in $OUT/profile-CASE-gcm.txt.
@@ -44,13 +49,15 @@ LOSS=${BENCH_LOSS:-1%}
 DELAY=${BENCH_DELAY:-5ms}
 PROFILE=0
 PROFILE_CIPHER=null
-CASES=" tcp esptcp espintcp esp-udp esp failover "
+CASES=" tcp esptcp espintcp esp-udp esp failover scale "
+SCALE_PEERS="1000 10000"
 for a in "$@"; do	# BENCH_ARGS="runs=1 secs=1 profile"
 	case $a in
 	runs=*) RUNS=${a#*=} ;;
 	secs=*) SECS=${a#*=} LOSSY_SECS=${a#*=} ;;
 	cases=*) CASES=" ${a#*=} " && CASES=${CASES//,/ } ;;
 	lossy_s=*) export FAILOVER_LOSSY_S=${a#*=} ;;
+	scale_peers=*) SCALE_PEERS=${a#*=} && SCALE_PEERS=${SCALE_PEERS//,/ } ;;
 	profile) PROFILE=1 ;;
 	profile=null | profile=gcm) PROFILE=1 PROFILE_CIPHER=${a#*=} ;;
 	*) echo "bench: unknown argument $a" >&2; exit 2 ;;
@@ -271,6 +278,13 @@ if want failover; then
 		echo "# bench: failover: $(tail -n 1 "$_tmp/failover.err")" >&3
 	grep '^# bench' "$_tmp/failover.err" >&3 || true
 fi
+if want scale; then
+	stop_all
+	# shellcheck disable=SC2086 # the counts, one argument each
+	ESPTCP=$ESPTCP "$TBIN/esptcp_scale" $SCALE_PEERS >"$OUT/scale.rows" 2>"$_tmp/scale.err" ||
+		echo "# bench: scale: $(tail -n 1 "$_tmp/scale.err")" >&3
+	sed 's/^/# bench: scale: /' "$OUT/scale.rows" >&3
+fi
 echo "# bench: all cases in $((SECONDS - t_bench)) s" >&3
 
 python3 - "$rows" "$OUT" "$(uname -r)" "${FLAVOUR:-}" "$have_upstream" \
@@ -338,11 +352,15 @@ for test, title in tests:
                      f" {r['min']:>8.1f} {r['max']:>8.1f} {f(r['ratio_espintcp']):>10}"
                      f" {g(r['ratio_espintcp_range']):>11}"
                      f" {f(r['ratio_esp_udp']):>9} {g(r['ratio_esp_udp_range']):>11}")
-fo = []
-try:
-    fo = [json.loads(x) for x in open(f"{out}/failover.rows") if x.startswith("{")]
-except OSError:
-    pass
+def json_rows(name):
+    """The JSON objects, one a line, of a case's rows file (none if it did not run)."""
+    try:
+        return [json.loads(x) for x in open(f"{out}/{name}") if x.startswith("{")]
+    except OSError:
+        return []
+
+
+fo = json_rows("failover.rows")
 if fo:
     lines += ["", "failover: 20 ms ping through an IKE tunnel (udp-fallback-tcp); default and "
               "no-standby: UDP blocked on the router mid-ping; lossy-1%: no block, 1% loss "
@@ -360,6 +378,26 @@ if fo:
         lines.append(f"  {r['settings']:<17} {f(r['outage_s']):>10} {r['lost_pings']:>10}"
                      f" {r['pings']:>6}  {notes}")
 res += fo
+def scale_line(r):
+    """One row of the scale case as a line of the table."""
+    n = f"  {r['peers']:>6} peers:"
+    if r["test"] == "bringup":
+        return (f"{n} up in {r['seconds']:.2f} s ({r['per_second']:.0f}/s), "
+                f"{r['kernel_kb']} kB kernel memory, {r['bytes_per_peer']} bytes a peer")
+    if r["test"] == "dump":
+        return f"{n} esptcp show -j in {r['seconds']:.2f} s"
+    pps = {k: "/".join(f"{v:.0f}" for v in r[k]) for k in ("pps_n", "pps_0")}
+    return f"{n} {pps['pps_n']} pps bound vs {pps['pps_0']} unbound: ratio {r['ratio']:.3f}"
+
+
+sc = json_rows("scale.rows")
+for r in sc:
+    r["kernel"] = flavour or kver
+if sc:
+    lines += ["", "scale: the module's side of N TCP-carried tunnels (attach, an inbound and "
+              "an outbound SA each); one SA's 64-byte packet rate into its stream with the N "
+              "peers' outbound SAs bound and unbound, 3 turns each"] + [scale_line(r) for r in sc]
+res += sc
 lines.append("")
 nruns = max((len(r["runs"]) for r in res if "runs" in r), default=0)
 lines.append(f"kernel {kver} ({flavour or 'unnamed'}); medians of {nruns} rounds, "
