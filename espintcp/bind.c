@@ -430,10 +430,12 @@ int esptcp_sa_bind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 ino,
 		 */
 		rhltable_remove(t, &old->hnode, esptcp_sa_params);
 		/* a refresh on the same socket: the receive path always finds one */
-		if (old->ctx == ctx)
+		if (old->ctx == ctx) {
 			list_replace_rcu(&old->snode, &b->snode);
-		else
+		} else {
 			list_del_rcu(&old->snode);
+			list_add_tail_rcu(&b->snode, &ctx->bindings);
+		}
 		esptcp_binding_retire(old);
 		spin_lock_bh(&old->lock);
 		synced = old->synced;
@@ -445,8 +447,6 @@ int esptcp_sa_bind(struct esptcp_net *en, struct esptcp_sock *ctx, u64 ino,
 			b->next_seq = next;
 		}
 		spin_unlock_bh(&b->lock);
-		if (old->ctx != ctx)
-			list_add_tail_rcu(&b->snode, &ctx->bindings);
 		kfree_rcu(old, rcu);
 	} else {
 		if (b->dir == ESPTCP_DIR_OUT)

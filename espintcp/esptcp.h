@@ -220,18 +220,17 @@ static inline struct esptcp_sock *esptcp_sk(const struct sock *sk)
 }
 
 /*
- * A change a dump shows (attach, close, bind, unbind) is published: a
- * dump that read the generation before it sees it changed (and says so,
- * NLM_F_DUMP_INTR); one that reads it after sees the change.  Writers hold
- * esptcp_net.lock; dumps read it under RCU with smp_load_acquire().  0
- * would turn the check off (netlink takes it for "no sequence").
+ * A change a dump shows (attach, close, bind, unbind) bumps the
+ * generation, under esptcp_net.lock.  Each part of a dump reads it under
+ * that lock too, so a change is wholly before or after the read: a change
+ * that overlapped a part shows as a new generation at the next part, or at
+ * the dump's end (NLM_F_DUMP_INTR).  0 would turn the check off (netlink
+ * takes it for "no sequence").
  */
 static inline void esptcp_net_changed(struct esptcp_net *en)
 {
-	u32 gen = en->gen + 1;
-
-	/* pairs with the dump's smp_load_acquire(): the change comes first */
-	smp_store_release(&en->gen, gen ?: 1);
+	lockdep_assert_held(&en->lock);
+	en->gen = en->gen + 1 ?: 1;
 }
 
 static inline void esptcp_count(struct esptcp_sock *ctx, enum esptcp_stat s, u64 n)

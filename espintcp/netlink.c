@@ -263,7 +263,8 @@ static int esptcp_nl_put_sock(struct sk_buff *msg, struct esptcp_sock *ctx, long
 }
 
 /*
- * Sockets in inode number order, under RCU: a dump never holds up a bind.
+ * Sockets in inode number order, under RCU: a dump holds up a bind only
+ * while it reads the generation.
  * cb->args[0]: the inode number to go on from; [1]: the bindings of that
  * socket already sent, [2]: its inode number (a socket gone meanwhile
  * starts the next one over); [3]: set once the last possible one is out.
@@ -281,8 +282,10 @@ static int esptcp_nl_dump_socks(struct sk_buff *skb, struct netlink_callback *cb
 
 	if (!esptcp_nl_capable(cb->skb, net))
 		return -EPERM;
-	/* pairs with esptcp_net_changed(): the change is seen with its number */
-	cb->seq = smp_load_acquire(&en->gen);
+	/* a change in progress ends first (esptcp_net_changed()) */
+	mutex_lock(&en->lock);
+	cb->seq = en->gen;
+	mutex_unlock(&en->lock);
 	if (cb->args[3])
 		return 0;
 	rcu_read_lock();
