@@ -209,7 +209,18 @@ built() {
 	local key
 	key=$( (echo "$srcver"; cat "${frags[@]}") | sha256sum | cut -c1-16)
 	local out=$cache/kbuild/$flavour-$key
-	[ -e "$out/.done" ] || kbuild "$src" "$out" "$out" "${frags[@]}"
+	if [ ! -e "$out/.done" ]; then
+		# the build has a lock of its own: the other kernels' fetches go
+		# on meanwhile (CI builds this one in the background, .ci/run)
+		mkdir -p "$cache/kbuild"
+		exec 7>"$out.lock"
+		flock -u 8
+		if ! flock -n 7; then
+			log "waiting for the $flavour kernel being built in $out"
+			flock 7
+		fi
+		[ -e "$out/.done" ] || kbuild "$src" "$out" "$out" "${frags[@]}"
+	fi
 	local kver
 	kver=$(cat "$out/include/config/kernel.release")
 	echo "FLAVOUR=$flavour"
