@@ -197,6 +197,16 @@ t_dialup() {
 	echo "# $ok of $n clients got a reply from their virtual address"
 	[ "$ok" -eq "$n" ]
 	[ "$(ip netns exec $NS2 "$ESPTCP" show | grep -c '^  lease 10.3.0.')" -eq "$n" ]
+	# idle, the gateway's SAs cost its timer passes nothing until their DPD
+	# or rekey is due (a scan of all of them each 100 ms tick: 10 a second each)
+	local v0 v1 t0
+	v0=$(helper_stat "$GW_PID" "$_tmp/gw.out" timer_visits)
+	t0=$(date +%s%N)
+	sleep 3
+	v1=$(helper_stat "$GW_PID" "$_tmp/gw.out" timer_visits)
+	t0=$((($(date +%s%N) - t0) / 1000000))
+	echo "# gateway timer visits with $n idle IKE SAs: $((v1 - v0)) in $t0 ms"
+	[ $(((v1 - v0) * 1000)) -lt $((n * t0)) ]
 }
 
 # the seed's pool of 5 and 6 clients over UDP: the sixth is refused with

@@ -5,8 +5,8 @@
  * ike_keys.c (vectors computed independently with Python's hmac), key
  * agreement in each group, SK payload round trips that must fail when a
  * byte changes, parser refusals, and tables for the choices of
- * ike_select.c and the selector lists of ike_conf.c.  Built from the
- * userspace sources.
+ * ike_select.c and the selector lists of ike_conf.c, and the SAs' timer
+ * heap.  Built from the userspace sources.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -22,6 +22,7 @@
 #include "../userspace/ike_cert.h"
 #include "../userspace/ike_eap.h"
 #include "../userspace/ike_radius.h"
+#include "../userspace/ike_timer.h"
 #include <openssl/hmac.h>
 #include <sys/stat.h>
 #include <openssl/evp.h>
@@ -1662,6 +1663,161 @@ TEST(eap_conf)
 	EXPECT_EQ(0, load_conf(lines, &conf));
 	ike_conf_free(&conf);
 	unlink(path);
+}
+
+/* ---- the SAs' timer heap (ike_timer.c) ---- */
+
+struct utimer {
+	struct ike_timer t;
+	uint64_t when;		/* what next() says after a visit */
+	unsigned int visits;
+	uint64_t last_pass;
+};
+
+#define NTIMERS 10000
+static struct utimer *ut;
+static struct ike_timers uth;
+static uint64_t ut_last_due;
+static bool ut_order_ok;
+/* what a visit does besides counting: delete, touch or add a timer */
+static struct utimer *ut_del_self, *ut_del_other, *ut_touch_self, *ut_add;
+
+static void ut_visit(struct ike_timer *t)
+{
+	struct utimer *u = ike_timer_owner(t, struct utimer, t);
+
+	if (t->due < ut_last_due)
+		ut_order_ok = false;
+	ut_last_due = t->due;
+	if (u->last_pass == uth.pass)
+		ut_order_ok = false;	/* twice in one pass */
+	u->last_pass = uth.pass;
+	u->visits++;
+	if (u == ut_del_self) {
+		if (ut_del_other)
+			ike_timer_del(&uth, &ut_del_other->t);
+		ike_timer_del(&uth, t);
+	}
+	if (u == ut_touch_self)
+		ike_timer_touch(&uth, t);
+	if (ut_add && u != ut_add && ut_add->t.idx == IKE_TIMER_OUT)
+		ike_timer_add(&uth, &ut_add->t, 0);
+}
+
+static uint64_t ut_next(const struct ike_timer *t)
+{
+	return ike_timer_owner(t, const struct utimer, t)->when;
+}
+
+/* the heap's order holds: every parent due no later than its children */
+static bool ut_heap_ok(void)
+{
+	for (uint32_t i = 1; i < uth.n; i++)
+		if (uth.heap[(i - 1) / 2]->due > uth.heap[i]->due || uth.heap[i]->idx != i)
+			return false;
+	return true;
+}
+
+static unsigned int ut_pass(uint64_t now)
+{
+	uint64_t before = uth.visits;
+
+	ut_last_due = 0;
+	ut_order_ok = true;
+	ike_timers_run(&uth, now, ut_visit, ut_next);
+	return (unsigned int)(uth.visits - before);
+}
+
+/*
+ * 10,000 SAs' timers: a pass visits the due ones only, earliest first,
+ * each once, and puts them back at the time their owner says; a touch is
+ * visited at the next pass; a visit may delete itself or another, touch
+ * itself, or add one.
+ */
+TEST(timer_heap)
+{
+	unsigned int due = 0, i;
+
+	ut = calloc(NTIMERS + 1, sizeof(*ut));
+	ASSERT_NE(NULL, ut);
+	srandom(7);
+	for (i = 0; i < NTIMERS; i++) {
+		ut[i].t.idx = IKE_TIMER_OUT;
+		/* half due by 500 s, half after 1,000 s: the passes between see none */
+		ASSERT_EQ(0, ike_timer_add(&uth, &ut[i].t, (i % 2 ? 1000 : 1000000) +
+					   (uint64_t)(random() % 499000)));
+		ut[i].when = UINT64_MAX;
+	}
+	ASSERT_TRUE(ut_heap_ok());
+	/* nothing due: no visit at all */
+	EXPECT_EQ(0, ut_pass(999));
+	EXPECT_EQ(0, ut_pass(999));
+	for (i = 0; i < NTIMERS; i++)
+		due += ut[i].t.due <= 500000;
+	/* the due ones, once each, in order; back at "never" */
+	EXPECT_EQ(due, ut_pass(500000));
+	EXPECT_TRUE(ut_order_ok);
+	EXPECT_TRUE(ut_heap_ok());
+	for (i = 0; i < NTIMERS; i++)
+		if (ut[i].visits != (ut[i].t.due == UINT64_MAX))
+			break;
+	EXPECT_EQ(NTIMERS, i);
+	EXPECT_EQ(0, ut_pass(500001));
+	/* a touch: visited at the next pass, once */
+	ike_timer_touch(&uth, &ut[5].t);
+	ike_timer_touch(&uth, &ut[6].t);
+	ut[6].when = 600000;
+	EXPECT_EQ(2, ut_pass(500002));
+	EXPECT_EQ(600000, ut[6].t.due);
+	/* lowered: visited by then */
+	ike_timer_lower(&uth, &ut[6].t, 510000);
+	EXPECT_EQ(0, ut_pass(509999));
+	EXPECT_EQ(1, ut_pass(510000));
+	/* a visit touching itself is not visited again in its pass */
+	ut_touch_self = &ut[6];
+	ut[6].when = 0;		/* what a busy SA's owner would say: at once */
+	ike_timer_touch(&uth, &ut[6].t);
+	EXPECT_EQ(1, ut_pass(520000));
+	EXPECT_TRUE(ut_order_ok);
+	EXPECT_EQ(520001, ut[6].t.due);
+	ut_touch_self = NULL;
+	ut[6].when = UINT64_MAX;
+	ike_timer_set(&uth, &ut[6].t, UINT64_MAX);
+	/* deleting itself and another due one in a visit: neither is visited after */
+	ut_del_self = &ut[7];
+	ut_del_other = &ut[8];
+	ike_timer_set(&uth, &ut[7].t, 1);
+	ike_timer_set(&uth, &ut[8].t, 2);
+	ike_timer_touch(&uth, &ut[9].t);
+	ut[7].visits = ut[8].visits = ut[9].visits = 0;
+	EXPECT_EQ(2, ut_pass(530000));
+	EXPECT_EQ(1, ut[7].visits);
+	EXPECT_EQ(0, ut[8].visits);
+	EXPECT_EQ(1, ut[9].visits);
+	EXPECT_EQ(IKE_TIMER_OUT, ut[7].t.idx);
+	EXPECT_EQ(IKE_TIMER_OUT, ut[8].t.idx);
+	EXPECT_EQ(NTIMERS - 2, uth.n);
+	EXPECT_TRUE(ut_heap_ok());
+	ut_del_self = ut_del_other = NULL;
+	/* one added at 0 during a pass is visited in it */
+	ut_add = &ut[NTIMERS];
+	ut_add->t.idx = IKE_TIMER_OUT;
+	ut_add->when = UINT64_MAX;
+	ike_timer_touch(&uth, &ut[10].t);
+	EXPECT_EQ(2, ut_pass(540000));
+	EXPECT_EQ(1, ut_add->visits);
+	ut_add = NULL;
+	/* the rest, all at once: each visited once, and nothing due after */
+	due = 0;
+	for (i = 0; i < uth.n; i++)
+		due += uth.heap[i]->due != UINT64_MAX;
+	EXPECT_LT(NTIMERS / 4, due);
+	EXPECT_EQ(due, ut_pass(UINT64_MAX - 1));
+	EXPECT_TRUE(ut_order_ok);
+	EXPECT_EQ(UINT64_MAX, ike_timers_next(&uth));
+	EXPECT_TRUE(ut_heap_ok());
+	ike_timers_free(&uth);
+	free(ut);
 }
 
 TEST_HARNESS_MAIN

@@ -132,6 +132,7 @@ static void one_reply(struct ike_daemon *d, const uint8_t *p, size_t n,
 		    ike_ss_port(&sa->conf->radius) != ike_ss_port(from))
 			continue;
 		r = &sa->eap->rad;
+		ike_sa_touch(sa);
 		if (ike_radius_reply(p, n, r->auth, IKE_BYTES(sa->conf->radius_secret,
 							    sa->conf->radius_secret_len), &rep)) {
 			ike_wipe(&rep, sizeof(rep));

@@ -228,8 +228,7 @@ static struct ike_sa *successor(struct ike_sa *old, bool we_started, uint64_t sp
 	err = ike_skeyseed_rekey(old->suite.prf, IKE_BYTES(old->keys.sk_d, old->keys.prf_len),
 				 IKE_BYTES(gir, glen), IKE_BYTES(ni, nilen), IKE_BYTES(nr, nrlen),
 				 skeyseed);
-	sa->spi_i = spi_i;
-	sa->spi_r = spi_r;
+	ike_sa_set_spis(sa, spi_i, spi_r);
 	sa->suite = *suite;
 	memcpy(sa->ni, ni, nilen);
 	sa->ni_len = nilen;
@@ -265,6 +264,7 @@ static struct ike_sa *successor(struct ike_sa *old, bool we_started, uint64_t sp
 	sa->rekey_at = ike_rekey_time(sa, sa->conf->ike_rekey_s);
 	old->state = SA_DELETING;
 	old->expire_at = old->d->now + 30000;
+	ike_sa_touch(old);
 	old->d->st.ike_rekeyed++;
 	ike_log(sa, "IKE SA rekeyed; new SPIs %016llx_i %016llx_r",
 		(unsigned long long)spi_i, (unsigned long long)spi_r);
@@ -623,6 +623,7 @@ void ike_rekey_ike_response(struct ike_sa *sa, const struct ike_msg *m)
 			take_children(theirs, nsa);
 			nsa->state = SA_DELETING;
 			nsa->expire_at = ike_now(nsa) + 30000;
+			ike_sa_touch(nsa);
 			ike_info_delete(nsa, PROTO_IKE, NULL, 0, REQ_DELETE_IKE);
 			return;
 		}
@@ -631,6 +632,7 @@ void ike_rekey_ike_response(struct ike_sa *sa, const struct ike_msg *m)
 		take_children(nsa, theirs);
 		theirs->state = SA_DELETING;
 		theirs->expire_at = ike_now(theirs) + 30000;
+		ike_sa_touch(theirs);
 	}
 	ike_info_delete(sa, PROTO_IKE, NULL, 0, REQ_DELETE_IKE);
 }

@@ -26,7 +26,7 @@
 #include "ike_sa.h"
 #include "rtnl.h"
 
-#define TICK_MS			100
+#define TICK_MS			IKE_POLL_MS
 
 static char status_path[256];
 
@@ -238,6 +238,7 @@ static const struct {
 	STAT(radius_timeouts), STAT(moves_quiet), STAT(moves_esp), STAT(moves_unanswered),
 	STAT(moves_standby), STAT(return_checks), STAT(return_failed), STAT(flap_holddowns),
 	STAT(standby_up), STAT(standby_lost), STAT(standby_refused), STAT(standby_open),
+	STAT(timer_visits),
 };
 
 /* SIGUSR1 and exit: one line, "esptcp: stats NAME VALUE ..." */
@@ -254,29 +255,34 @@ static void print_stats(const struct ike_daemon *d)
 static void rekey_now(struct ike_daemon *d)
 {
 	fprintf(stderr, "esptcp: rekeying every CHILD_SA now\n");
-	for (struct ike_sa *sa = d->sas; sa; sa = sa->next)
-		if (sa->state == SA_ESTABLISHED)
-			for (struct ike_child *c = sa->children; c; c = c->next)
-				if (c->rekey_at != UINT64_MAX)
-					c->rekey_at = d->now;
+	for (struct ike_sa *sa = d->sas; sa; sa = sa->next) {
+		if (sa->state != SA_ESTABLISHED)
+			continue;
+		for (struct ike_child *c = sa->children; c; c = c->next)
+			if (c->rekey_at != UINT64_MAX)
+				c->rekey_at = d->now;
+		ike_sa_touch(sa);
+	}
+}
+
+static void visit_sa(struct ike_timer *t)
+{
+	ike_sa_timers(ike_timer_owner(t, struct ike_sa, timer));
+}
+
+static uint64_t sa_due(const struct ike_timer *t)
+{
+	return ike_sa_next_due(ike_timer_owner(t, const struct ike_sa, timer));
 }
 
 static void run_timers(struct ike_daemon *d)
 {
-	struct ike_sa *sa;
-
 	ike_links_close_due(d);
-	/* an SA's timers may free it and others: mark the visited, rescan */
-	d->tick++;
+	/* the SAs that are due, each once; their timers may free them and others */
 	d->wake_at = UINT64_MAX;
-	for (;;) {
-		for (sa = d->sas; sa && sa->tick == d->tick; sa = sa->next)
-			;
-		if (!sa)
-			break;
-		sa->tick = d->tick;
-		ike_sa_timers(sa);
-	}
+	ike_timers_run(&d->timers, d->now, visit_sa, sa_due);
+	d->st.timer_visits = d->timers.visits;
+	ike_wake_at(d, ike_timers_next(&d->timers));
 	/* after the SAs: a fallback to TCP starts in the pass that decided it */
 	for (size_t i = 0; i < d->conf->nconns; i++) {
 		if (d->restart_at[i] && d->now >= d->restart_at[i]) {
@@ -525,6 +531,8 @@ int esptcp_ike_main(int argc, char **argv)
 	if (n > 0)
 		fprintf(stderr, "esptcp: removed %d leftover states and policies\n", n);
 	ike_links_free(&d);
+	ike_timers_free(&d.timers);
+	ike_sa_table_free(&d);
 	if (d.nl)
 		esptcp_nl_close(d.nl);
 	xfrm_close(d.xfrm);

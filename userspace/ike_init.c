@@ -77,7 +77,7 @@ struct ike_sa *ike_sa_initiate(struct ike_daemon *d, const struct ike_conn_conf 
 
 	if (!sa)
 		return NULL;
-	sa->spi_i = ike_new_spi();
+	ike_sa_set_spis(sa, ike_new_spi(), 0);
 	sa->group = c->ike[0].dh;
 	sa->ni_len = IKE_NONCE_LEN;
 	if (!sa->spi_i || ike_random(sa->ni, sa->ni_len)) {
@@ -193,7 +193,7 @@ void ike_init_response(struct ike_sa *sa, const struct ike_msg *m)
 		ike_sa_die(sa, "the responder chose a proposal we did not offer", true);
 		return;
 	}
-	sa->spi_r = m->hdr.spi_r;
+	ike_sa_set_spis(sa, sa->spi_i, m->hdr.spi_r);
 	memcpy(sa->nr, nr->data, nr->len);
 	sa->nr_len = nr->len;
 	if (derive_keys(sa, ke->data + 4, ke->len - 4)) {
@@ -486,8 +486,7 @@ void ike_init_request(struct ike_daemon *d, struct ike_link *link, const struct 
 	sa->state = SA_HALF_OPEN;
 	d->half_open++;
 	sa->half_counted = true;
-	sa->spi_i = m->hdr.spi_i;
-	sa->spi_r = ike_new_spi();
+	ike_sa_set_spis(sa, m->hdr.spi_i, ike_new_spi());
 	sa->suite = suite;
 	sa->group = suite.dh;
 	memcpy(sa->ni, ni->data, ni->len);

@@ -246,7 +246,7 @@ static void switch_path(struct ike_sa *sa, struct ike_link *link, const struct i
 	}
 	/* ended at the next timer pass: the callers still use it */
 	if (moved && ike_vip_moved(sa))
-		sa->die_why = "the virtual address's routes cannot follow the move";
+		ike_sa_set_dying(sa, "the virtual address's routes cannot follow the move");
 	if (sa->state == SA_ESTABLISHED && (moved || was_tcp != (link->type == TRANSPORT_TCP)))
 		for (struct ike_child *c = sa->children; c; c = c->next)
 			if (c->announced)
@@ -386,6 +386,7 @@ void ike_mob_mapping(struct ike_daemon *d, const struct xfrm_mapping *m)
 	if (!link)
 		return;
 	d->st.nat_mappings++;
+	ike_sa_touch(sa);
 	ike_mob_switch(sa, link, NULL);
 	ike_link_put(d, link);
 }
@@ -575,7 +576,7 @@ static void esp_watch(struct ike_sa *sa, uint64_t t)
 	bool any = false, was_idle;
 
 	if (t < sa->mob.esp_check_at) {
-		ike_wake(sa->d, sa->mob.esp_check_at);
+		ike_wake(sa, sa->mob.esp_check_at);
 		return;
 	}
 	step = step < 10 ? 10 : step > 250 ? 250 : step;
@@ -596,7 +597,7 @@ static void esp_watch(struct ike_sa *sa, uint64_t t)
 	sa->mob.esp_idle = t - sa->mob.esp_out_at >= 1000 && !sa->mob.esp_stall_since;
 	if (sa->mob.esp_idle)
 		sa->mob.esp_check_at = t + ESP_IDLE_LOOK_MS;
-	ike_wake(sa->d, sa->mob.esp_check_at);
+	ike_wake(sa, sa->mob.esp_check_at);
 	if (in != sa->mob.esp_in || out == sa->mob.esp_out) {
 		/* something came in, or nothing went out: no evidence of a dead path */
 		if (in != sa->mob.esp_in) {
@@ -629,7 +630,7 @@ static void esp_watch(struct ike_sa *sa, uint64_t t)
 		sa->d->st.quiet_checks++;
 		sa->mob.esp_probe = true;
 		ike_info_dpd(sa);
-		ike_wake(sa->d, t + check_rto(sa) / 2);
+		ike_wake(sa, t + check_rto(sa) / 2);
 	}
 }
 
@@ -790,7 +791,7 @@ static void overlap_tick(struct ike_sa *sa, uint64_t t)
 	if (t >= sa->mob.overlap_until)
 		overlap_end(sa);
 	else
-		ike_wake(sa->d, sa->mob.overlap_until);
+		ike_wake(sa, sa->mob.overlap_until);
 }
 
 /*
@@ -815,7 +816,7 @@ static bool check_tick(struct ike_sa *sa, uint64_t t)
 		sa->req.tries++;
 		ike_link_send(sa->d, sa->link, sa->req.msg.p, sa->req.msg.len);
 	}
-	ike_wake(sa->d, sa->req.sent + (sa->req.tries == 1 ? rto / 2 : rto));
+	ike_wake(sa, sa->req.sent + (sa->req.tries == 1 ? rto / 2 : rto));
 	return true;
 }
 
@@ -892,7 +893,7 @@ bool ike_mob_timers(struct ike_sa *sa, uint64_t t)
 	if (sa->cvip.got && t >= sa->mob.route_check_at && !sa->mob.moving) {
 		sa->mob.route_check_at = t + 1000;
 		if (ike_vip_follow(sa))
-			sa->die_why = "the virtual address's routes cannot follow the new next hop";
+			ike_sa_set_dying(sa, "the virtual address's routes cannot follow the new next hop");
 	}
 	if (addr_check(sa, t))
 		return true;

@@ -69,6 +69,7 @@ void ike_send_request_via(struct ike_sa *sa, enum req_kind kind, struct ike_buf 
 	sa->req.next_tx = ike_now(sa) + RETRANSMIT_BASE_MS;
 	sa->req.deadline = 0;
 	sa->next_req++;
+	ike_sa_touch(sa);
 	ike_link_send(sa->d, via, b->p, b->len);
 }
 

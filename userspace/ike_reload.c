@@ -173,9 +173,11 @@ int ike_reload(struct ike_daemon *d, const char *path)
 	for (size_t i = 0; i < old->nconns; i++)
 		gone += map[i] < 0;
 	/* everything that points at a conn points at its new self */
-	for (struct ike_sa *sa = d->sas; sa; sa = sa->next)
+	for (struct ike_sa *sa = d->sas; sa; sa = sa->next) {
 		if (sa->conf)
 			sa->conf = &nc.conns[map[sa->conf - old->conns]];
+		ike_sa_touch(sa);	/* its conn's times may have changed */
+	}
 	for (struct ike_link *l = d->links; l; l = l->next)
 		if (l->conn)
 			l->conn = map[l->conn - old->conns] >= 0 ?

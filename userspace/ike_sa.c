@@ -14,13 +14,115 @@
 #include "ike_cert.h"
 #include "ike_sa.h"
 
+/*
+ * The SAs by our own SPI, chained in a table that doubles with them: a
+ * message finds its SA in O(1) among thousands.  Our SPIs are random
+ * (ike_new_spi()), so a peer cannot crowd a bucket.
+ */
+static uint64_t our_spi(const struct ike_sa *sa)
+{
+	return sa->initiator ? sa->spi_i : sa->spi_r;
+}
+
+static uint32_t spi_bucket(uint64_t spi, uint32_t buckets)
+{
+	return (uint32_t)(spi ^ (spi >> 32)) & (buckets - 1);
+}
+
+static void spi_unhash(struct ike_sa *sa)
+{
+	struct ike_daemon *d = sa->d;
+	struct ike_sa **p;
+
+	if (!sa->spi_hashed)
+		return;
+	for (p = &d->spi_tab[spi_bucket(our_spi(sa), d->spi_buckets)]; *p; p = &(*p)->spi_next) {
+		if (*p == sa) {
+			*p = sa->spi_next;
+			break;
+		}
+	}
+	sa->spi_hashed = false;
+	d->spi_n--;
+}
+
+/* twice the buckets; with no memory for it, the chains grow instead */
+static void spi_grow(struct ike_daemon *d)
+{
+	uint32_t nb = d->spi_buckets ? d->spi_buckets * 2 : 64;
+	struct ike_sa **t;
+
+	if (nb < d->spi_buckets)
+		return;
+	t = calloc(nb, sizeof(*t));
+	if (!t)
+		return;
+	for (uint32_t i = 0; i < d->spi_buckets; i++) {
+		while (d->spi_tab[i]) {
+			struct ike_sa *sa = d->spi_tab[i];
+			uint32_t b = spi_bucket(our_spi(sa), nb);
+
+			d->spi_tab[i] = sa->spi_next;
+			sa->spi_next = t[b];
+			t[b] = sa;
+		}
+	}
+	free(d->spi_tab);
+	d->spi_tab = t;
+	d->spi_buckets = nb;
+}
+
+/* an SA's SPIs, and its place in the table by ours */
+void ike_sa_set_spis(struct ike_sa *sa, uint64_t spi_i, uint64_t spi_r)
+{
+	struct ike_daemon *d = sa->d;
+	uint32_t b;
+
+	spi_unhash(sa);
+	sa->spi_i = spi_i;
+	sa->spi_r = spi_r;
+	if (!our_spi(sa))
+		return;
+	if (d->spi_n >= d->spi_buckets)
+		spi_grow(d);
+	if (!d->spi_buckets)
+		return;		/* no table at all: ike_sa_find() walks the list */
+	b = spi_bucket(our_spi(sa), d->spi_buckets);
+	sa->spi_next = d->spi_tab[b];
+	d->spi_tab[b] = sa;
+	sa->spi_hashed = true;
+	d->spi_n++;
+}
+
+static bool is_ours(const struct ike_sa *sa, uint64_t ours, bool we_initiated)
+{
+	return sa->state != SA_DEAD && sa->initiator == we_initiated &&
+	       (we_initiated ? sa->spi_i : sa->spi_r) == ours;
+}
+
 struct ike_sa *ike_sa_find(struct ike_daemon *d, uint64_t ours, bool we_initiated)
 {
-	for (struct ike_sa *sa = d->sas; sa; sa = sa->next)
-		if (sa->state != SA_DEAD && sa->initiator == we_initiated &&
-		    (we_initiated ? sa->spi_i : sa->spi_r) == ours)
-			return sa;
+	struct ike_sa *sa;
+
+	if (d->spi_buckets) {
+		for (sa = d->spi_tab[spi_bucket(ours, d->spi_buckets)]; sa; sa = sa->spi_next)
+			if (is_ours(sa, ours, we_initiated))
+				return sa;
+	}
+	/* no memory for the table's first buckets: none is hashed */
+	if (!d->spi_buckets)
+		for (sa = d->sas; sa; sa = sa->next)
+			if (is_ours(sa, ours, we_initiated))
+				return sa;
 	return NULL;
+}
+
+void ike_sa_table_free(struct ike_daemon *d)
+{
+	free(d->spi_tab);
+	d->spi_tab = NULL;
+	d->spi_buckets = 0;
+	d->spi_n = 0;
 }
 
 /* a random non-zero IKE SPI, or 0 when the random generator fails */
@@ -50,6 +152,12 @@ struct ike_sa *ike_sa_new(struct ike_daemon *d, const struct ike_conn_conf *c,
 	sa->created = d->now;
 	sa->last_rx = d->now;
 	sa->expire_at = d->now + (uint64_t)d->conf->half_open_timeout_s * 1000;
+	sa->timer.idx = IKE_TIMER_OUT;
+	if (ike_timer_add(&d->timers, &sa->timer, 0)) {
+		ike_link_put(d, link);
+		free(sa);
+		return NULL;
+	}
 	sa->next = d->sas;
 	d->sas = sa;
 	return sa;
@@ -73,6 +181,8 @@ void ike_sa_free(struct ike_sa *sa)
 				 (uint64_t)sa->conf->lease_grace_s * 1000);
 		ike_leases_changed(d);
 	}
+	ike_timer_del(&d->timers, &sa->timer);
+	spi_unhash(sa);
 	for (struct ike_sa **p = &d->sas; *p; p = &(*p)->next) {
 		if (*p == sa) {
 			*p = sa->next;
@@ -163,6 +273,7 @@ void ike_sa_fail(struct ike_sa *sa, const char *why)
 	sa->dh = NULL;
 	sa->state = SA_FAILED;
 	sa->expire_at = d->now + FAILED_LINGER_MS;
+	ike_sa_touch(sa);
 }
 
 /* a change of transport, logged once with its reason and shown by esptcp show */
@@ -170,6 +281,7 @@ void ike_sa_transition(struct ike_sa *sa, const char *why)
 {
 	snprintf(sa->why, sizeof(sa->why), "%s", why);
 	sa->since = (uint64_t)time(NULL);
+	ike_sa_touch(sa);
 	ike_log(sa, "%s", why);
 	ike_status_changed(sa->d);
 }
@@ -182,6 +294,7 @@ void ike_sa_established(struct ike_sa *sa)
 		sa->d->half_open--;
 	sa->half_counted = false;
 	sa->state = SA_ESTABLISHED;
+	ike_sa_touch(sa);
 	sa->link->authed = true;
 	sa->rekey_at = ike_rekey_time(sa, sa->conf->ike_rekey_s);
 	sa->d->st.sa_established++;

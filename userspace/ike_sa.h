@@ -24,8 +24,12 @@
 #include "ike_pool.h"
 #include "ike_reqid.h"
 #include "ike_radius.h"
+#include "ike_timer.h"
 
 struct rtnl;
+
+/* the loop's tick: an SA's timers without an exact time are polled this often */
+#define IKE_POLL_MS	100
 
 struct esptcp_nl;
 struct ike_daemon;
@@ -341,7 +345,9 @@ struct ike_sa {
 	const struct ike_conn_conf *conf;
 	bool initiator;
 	enum sa_state state;
-	uint64_t spi_i, spi_r;
+	uint64_t spi_i, spi_r;		/* set with ike_sa_set_spis() */
+	struct ike_sa *spi_next;	/* in d->spi_tab by our SPI, when hashed */
+	bool spi_hashed;
 	struct ike_suite suite;
 	struct ike_keys keys;
 	bool have_keys;
@@ -388,7 +394,7 @@ struct ike_sa {
 	bool half_counted;		/* counted in d->half_open */
 	uint64_t since;			/* wall clock of the last transition */
 	char why[96];			/* and its reason */
-	uint64_t tick;			/* the event loop's timer pass */
+	struct ike_timer timer;		/* in d->timers from new to free */
 	uint64_t created, last_rx, dpd_at, rekey_at, expire_at;
 };
 
@@ -423,6 +429,8 @@ void ike_vip_remove(struct ike_sa *sa);
 static inline uint64_t ike_now(const struct ike_sa *sa);
 
 struct ike_sa *ike_sa_find(struct ike_daemon *d, uint64_t ours, bool we_initiated);
+void ike_sa_set_spis(struct ike_sa *sa, uint64_t spi_i, uint64_t spi_r);
+void ike_sa_table_free(struct ike_daemon *d);
 uint64_t ike_new_spi(void);
 struct ike_sa *ike_sa_new(struct ike_daemon *d, const struct ike_conn_conf *c,
 			  struct ike_link *link, bool initiator);
@@ -545,6 +553,7 @@ void ike_input(struct ike_daemon *d, struct ike_link *link, const uint8_t *msg, 
 /* ike_capture.c */
 void ike_capture(const struct ike_msg *m);
 void ike_sa_timers(struct ike_sa *sa);
+uint64_t ike_sa_next_due(const struct ike_sa *sa);
 void ike_sa_shutdown(struct ike_sa *sa);
 
 /* ---- ike_log.c ---- */
@@ -569,6 +578,7 @@ struct ike_stats {
 	uint64_t frag_sent, frag_received;
 	uint64_t radius_replies, radius_bad, radius_timeouts;
 	uint64_t moves_quiet, moves_esp, moves_unanswered, moves_standby;
+	uint64_t timer_visits;		/* SAs whose timers a pass ran */
 	uint64_t return_checks, return_failed, flap_holddowns;
 	uint64_t standby_up, standby_lost, standby_refused, standby_open;
 };
@@ -585,6 +595,8 @@ struct ike_daemon {
 	struct ike_sock *radius[2];	/* our RADIUS sockets, IPv4 and IPv6 (ike_aaa.c) */
 	uint8_t radius_id;		/* the next Access-Request's identifier */
 	struct ike_sa *sas;
+	struct ike_sa **spi_tab;	/* the SAs by our SPI (ike_sa_find()) */
+	uint32_t spi_buckets, spi_n;	/* a power of two; how many are in */
 	uint8_t cookie_secret[32], cookie_prev[32];
 	uint64_t cookie_at;		/* when cookie_secret was made */
 	unsigned int init_fails;	/* recent failed IKE_SA_INITs (toward COOKIE mode) */
@@ -593,8 +605,8 @@ struct ike_daemon {
 	unsigned int half_open;
 	struct ike_stats st;
 	uint64_t now;			/* ms, monotonic */
-	uint64_t tick;
-	uint64_t wake_at;		/* an SA's timers want to run by then (ike_wake()) */
+	struct ike_timers timers;	/* every SA's, by when it is due (ike_timer.c) */
+	uint64_t wake_at;		/* the loop wants a pass by then (ike_wake()) */
 	uint64_t log_window, log_count;	/* rate limit for bad input */
 	bool verbose;
 	bool stopping;
@@ -623,11 +635,35 @@ static inline uint64_t ike_now(const struct ike_sa *sa)
 	return sa->d->now;
 }
 
-/* an SA's timers want to run at @at, sooner than the loop's tick */
-static inline void ike_wake(struct ike_daemon *d, uint64_t at)
+/* the loop wants a pass by @at */
+static inline void ike_wake_at(struct ike_daemon *d, uint64_t at)
 {
 	if (at < d->wake_at)
 		d->wake_at = at;
+}
+
+/* an SA's timers want to run at @at, sooner than they would */
+static inline void ike_wake(struct ike_sa *sa, uint64_t at)
+{
+	ike_wake_at(sa->d, at);
+	ike_timer_lower(&sa->d->timers, &sa->timer, at);
+}
+
+/*
+ * The SA's state changed outside its timers (a message, a link event,
+ * another SA's doing): its timers run at the next pass, and it is due
+ * again when ike_sa_next_due() says.
+ */
+static inline void ike_sa_touch(struct ike_sa *sa)
+{
+	ike_timer_touch(&sa->d->timers, &sa->timer);
+}
+
+/* ended at the next timer pass: its callers still use it */
+static inline void ike_sa_set_dying(struct ike_sa *sa, const char *why)
+{
+	sa->die_why = why;
+	ike_sa_touch(sa);
 }
 
 /* something `esptcp show` prints changed */

@@ -117,6 +117,7 @@ void ike_input(struct ike_daemon *d, struct ike_link *link, const uint8_t *msg, 
 			return;
 		}
 		sa->last_rx = d->now;
+		ike_sa_touch(sa);
 		ike_init_response(sa, &m);
 		return;
 	}
@@ -129,6 +130,7 @@ void ike_input(struct ike_daemon *d, struct ike_link *link, const uint8_t *msg, 
 		return;
 	}
 	sa->reply_via = NULL;
+	ike_sa_touch(sa);
 	if (response ? (sa->req.kind == REQ_NONE || m.hdr.msgid + 1 != sa->next_req) :
 	    m.hdr.msgid != sa->peer_next) {
 		if (!response && m.hdr.msgid + 1 == sa->peer_next && sa->have_last_resp) {
@@ -364,6 +366,41 @@ void ike_sa_timers(struct ike_sa *sa)
 		ike_info_dpd(sa);
 }
 
+/**
+ * ike_sa_next_due() - when ike_sa_timers() can next have something to do
+ * @sa: the SA, just visited
+ *
+ * Exact for the SA a gateway holds thousands of: a responder's, established
+ * on a working link, no request of ours out, nothing pending; there it is
+ * the first of its rekeys, its DPD and its NAT keepalive.  Anything else
+ * (a handshake, a request out, an initiator's path checks) is polled each
+ * tick, as it always was, or sooner where it asked (ike_wake()); a change
+ * from outside its timers touches it (ike_sa_touch()).
+ *
+ * Return: a time in ms, on the loop's clock.
+ */
+uint64_t ike_sa_next_due(const struct ike_sa *sa)
+{
+	const struct ike_conn_conf *c = sa->conf;
+	const struct ike_link *l = sa->link;
+	uint64_t t = ike_now(sa), due;
+
+	if (sa->die_why || (sa->eap && sa->eap->rad.pending) || sa->state != SA_ESTABLISHED ||
+	    c->initiator || l->stage != LINK_READY || sa->req.kind != REQ_NONE || sa->mob.overlap)
+		return t + IKE_POLL_MS;
+	due = sa->rekey_at;
+	for (const struct ike_child *ch = sa->children; ch; ch = ch->next)
+		if (ch->rekey_at < due)
+			due = ch->rekey_at;
+	if (c->dpd_s && sa->last_rx + (uint64_t)c->dpd_s * 1000 < due)
+		due = sa->last_rx + (uint64_t)c->dpd_s * 1000;
+	/* nat_keepalive() sets the first one at the first visit */
+	if (c->keepalive_s && l->type == TRANSPORT_UDP && l->marker && sa->nat_here &&
+	    (sa->mob.keepalive_at ? sa->mob.keepalive_at : t) < due)
+		due = sa->mob.keepalive_at ? sa->mob.keepalive_at : t;
+	return due;
+}
+
 /* on exit: tell the peer, remove what we installed */
 void ike_sa_shutdown(struct ike_sa *sa)
 {
@@ -382,6 +419,8 @@ void ike_sa_shutdown(struct ike_sa *sa)
 static void link_ready(struct ike_daemon *d, struct ike_link *l)
 {
 	for (struct ike_sa *sa = d->sas; sa; sa = sa->next) {
+		if (sa->mob.moving == l || sa->mob.standby == l || sa->link == l)
+			ike_sa_touch(sa);
 		if (sa->mob.moving == l) {
 			ike_mob_connected(sa, l);
 			return;
@@ -403,6 +442,8 @@ static void link_down(struct ike_daemon *d, struct ike_link *l, const char *why)
 {
 again:
 	for (struct ike_sa *sa = d->sas; sa; sa = sa->next) {
+		if (sa->mob.moving == l || sa->mob.standby == l || sa->link == l)
+			ike_sa_touch(sa);
 		if (sa->mob.moving == l) {
 			ike_mob_connect_failed(sa, why);
 			goto again;

@@ -376,7 +376,7 @@ void ike_vip_child_up(struct ike_sa *sa, const struct ike_child *c)
 		return;
 	/* ended at the next timer pass: the child's installer goes on with it */
 	if (routes_on(sa, &c->rts, &what))
-		sa->die_why = "the virtual address's routes cannot be installed";
+		ike_sa_set_dying(sa, "the virtual address's routes cannot be installed");
 }
 
 /**
