@@ -160,6 +160,7 @@ struct ike_sa *ike_sa_new(struct ike_daemon *d, const struct ike_conn_conf *c,
 	}
 	sa->next = d->sas;
 	d->sas = sa;
+	d->nsas++;
 	return sa;
 }
 
@@ -186,6 +187,7 @@ void ike_sa_free(struct ike_sa *sa)
 	for (struct ike_sa **p = &d->sas; *p; p = &(*p)->next) {
 		if (*p == sa) {
 			*p = sa->next;
+			d->nsas--;
 			break;
 		}
 	}

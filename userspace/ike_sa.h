@@ -610,7 +610,9 @@ struct ike_daemon {
 	uint64_t log_window, log_count;	/* rate limit for bad input */
 	bool verbose;
 	bool stopping;
-	bool status_dirty;		/* the status file is rewritten after this batch */
+	bool status_dirty;		/* the status file is rewritten after this batch, */
+	uint64_t status_written;	/* or later with many SAs (ike_daemon.c) */
+	unsigned int nsas;		/* in d->sas */
 	bool leases_dirty;		/* the lease file is behind (ike_leases.c) */
 	uint64_t leases_saved_at;
 	bool pools_any;			/* a conn leases addresses: */
