@@ -1680,7 +1680,7 @@ static struct ike_timers uth;
 static uint64_t ut_last_due;
 static bool ut_order_ok;
 /* what a visit does besides counting: delete, touch or add a timer */
-static struct utimer *ut_del_self, *ut_del_other, *ut_touch_self, *ut_add;
+static struct utimer *ut_del_self, *ut_del_other, *ut_touch_self, *ut_add, *ut_ask;
 
 static void ut_visit(struct ike_timer *t)
 {
@@ -1700,6 +1700,8 @@ static void ut_visit(struct ike_timer *t)
 	}
 	if (u == ut_touch_self)
 		ike_timer_touch(&uth, t);
+	if (u == ut_ask)
+		ike_timer_lower(&uth, t, uth.now + 10);
 	if (ut_add && u != ut_add && ut_add->t.idx == IKE_TIMER_OUT)
 		ike_timer_add(&uth, &ut_add->t, 0);
 }
@@ -1780,7 +1782,20 @@ TEST(timer_heap)
 	EXPECT_EQ(1, ut_pass(520000));
 	EXPECT_TRUE(ut_order_ok);
 	EXPECT_EQ(520001, ut[6].t.due);
+	/* ... nor does it change the time its owner gives after it */
+	ut[6].when = 525000;
+	EXPECT_EQ(1, ut_pass(520001));
+	EXPECT_EQ(525000, ut[6].t.due);
 	ut_touch_self = NULL;
+	/* a visit asking to be woken sooner than its owner's time gets it */
+	ut_ask = &ut[6];
+	ut[6].when = 600000;
+	EXPECT_EQ(1, ut_pass(525000));
+	EXPECT_EQ(525010, ut[6].t.due);
+	ut_ask = NULL;
+	/* asked once: the next visit goes back to its owner's time */
+	EXPECT_EQ(1, ut_pass(525010));
+	EXPECT_EQ(600000, ut[6].t.due);
 	ut[6].when = UINT64_MAX;
 	ike_timer_set(&uth, &ut[6].t, UINT64_MAX);
 	/* deleting itself and another due one in a visit: neither is visited after */

@@ -621,6 +621,7 @@ void ike_rekey_ike_response(struct ike_sa *sa, const struct ike_msg *m)
 			/* we lost: our new IKE SA is redundant; the peer deletes the old one */
 			ike_log(nsa, "IKE rekey collision: this SA is redundant; deleting it");
 			take_children(theirs, nsa);
+			ike_sa_touch(theirs);
 			nsa->state = SA_DELETING;
 			nsa->expire_at = ike_now(nsa) + 30000;
 			ike_sa_touch(nsa);

@@ -69,6 +69,19 @@ static void spi_grow(struct ike_daemon *d)
 	}
 	free(d->spi_tab);
 	d->spi_tab = t;
+	/* the first table: the SAs set while there was none go in too */
+	if (!d->spi_buckets) {
+		d->spi_buckets = nb;
+		for (struct ike_sa *sa = d->sas; sa; sa = sa->next) {
+			if (sa->spi_hashed || !our_spi(sa))
+				continue;
+			sa->spi_next = t[spi_bucket(our_spi(sa), nb)];
+			t[spi_bucket(our_spi(sa), nb)] = sa;
+			sa->spi_hashed = true;
+			d->spi_n++;
+		}
+		return;
+	}
 	d->spi_buckets = nb;
 }
 
@@ -85,8 +98,9 @@ void ike_sa_set_spis(struct ike_sa *sa, uint64_t spi_i, uint64_t spi_r)
 		return;
 	if (d->spi_n >= d->spi_buckets)
 		spi_grow(d);
-	if (!d->spi_buckets)
-		return;		/* no table at all: ike_sa_find() walks the list */
+	/* no table at all (ike_sa_find() walks the list), or the first took it in */
+	if (!d->spi_buckets || sa->spi_hashed)
+		return;
 	b = spi_bucket(our_spi(sa), d->spi_buckets);
 	sa->spi_next = d->spi_tab[b];
 	d->spi_tab[b] = sa;

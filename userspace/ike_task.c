@@ -385,7 +385,9 @@ uint64_t ike_sa_next_due(const struct ike_sa *sa)
 	const struct ike_link *l = sa->link;
 	uint64_t t = ike_now(sa), due;
 
-	if (sa->die_why || (sa->eap && sa->eap->rad.pending) || sa->state != SA_ESTABLISHED ||
+	if (sa->die_why)
+		return t;	/* ended at once */
+	if ((sa->eap && sa->eap->rad.pending) || sa->state != SA_ESTABLISHED ||
 	    c->initiator || l->stage != LINK_READY || sa->req.kind != REQ_NONE || sa->mob.overlap)
 		return t + IKE_POLL_MS;
 	due = sa->rekey_at;
@@ -398,7 +400,8 @@ uint64_t ike_sa_next_due(const struct ike_sa *sa)
 	if (c->keepalive_s && l->type == TRANSPORT_UDP && l->marker && sa->nat_here &&
 	    (sa->mob.keepalive_at ? sa->mob.keepalive_at : t) < due)
 		due = sa->mob.keepalive_at ? sa->mob.keepalive_at : t;
-	return due;
+	/* due and not done (a DPD that could not be sealed): tried each tick */
+	return due > t ? due : t + IKE_POLL_MS;
 }
 
 /* on exit: tell the peer, remove what we installed */

@@ -88,6 +88,7 @@ int ike_timer_add(struct ike_timers *h, struct ike_timer *t, uint64_t due)
 	}
 	t->due = due;
 	t->pass = 0;
+	t->asked = UINT64_MAX;
 	place(h, h->n++, t);
 	sift_up(h, t->idx);
 	return 0;
@@ -119,19 +120,30 @@ void ike_timer_set(struct ike_timers *h, struct ike_timer *t, uint64_t due)
 	fix(h, t);
 }
 
-/* visit it by @due at the latest */
+/*
+ * Visit it by @due at the latest.  Asked during its own visit, that is
+ * kept for when the visit ends (its due is then set again).
+ */
 void ike_timer_lower(struct ike_timers *h, struct ike_timer *t, uint64_t due)
 {
+	if (h->visiting == t) {
+		if (due < t->asked)
+			t->asked = due;
+		return;
+	}
 	if (due < t->due)
 		ike_timer_set(h, t, due);
 }
 
 /*
  * Its owner's state changed outside a visit: visit it at the next pass, or
- * in this one if the pass running has not visited it yet.
+ * in this one if the pass running has not visited it yet.  During its own
+ * visit nothing: the time its owner gives after it sees the change.
  */
 void ike_timer_touch(struct ike_timers *h, struct ike_timer *t)
 {
+	if (h->visiting == t)
+		return;
 	if (h->running && t->pass == h->pass)
 		ike_timer_lower(h, t, h->now + 1);
 	else
@@ -152,8 +164,9 @@ uint64_t ike_timers_next(const struct ike_timers *h)
  *	add timers, and touch or move any of them
  * @next: after a visit the timer is still there: when it is due again
  *
- * A timer visited in this pass goes back no earlier than @now + 1, so a
- * pass ends; timers added during the pass at 0 are visited in it.
+ * After a visit the timer is due at the sooner of @next's time and what
+ * the visit asked for (ike_timer_lower()), but no earlier than @now + 1,
+ * so a pass ends; timers added during the pass at 0 are visited in it.
  */
 void ike_timers_run(struct ike_timers *h, uint64_t now, void (*visit)(struct ike_timer *t),
 		    uint64_t (*next)(const struct ike_timer *t))
@@ -171,6 +184,9 @@ void ike_timers_run(struct ike_timers *h, uint64_t now, void (*visit)(struct ike
 		if (h->visiting == t) {
 			uint64_t due = next(t);
 
+			if (t->asked < due)
+				due = t->asked;
+			t->asked = UINT64_MAX;
 			ike_timer_set(h, t, due > now ? due : now + 1);
 		}
 		h->visiting = NULL;

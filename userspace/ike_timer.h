@@ -20,6 +20,7 @@
 struct ike_timer {
 	uint64_t due;		/* ms: visit at or after this */
 	uint64_t pass;		/* the last pass that visited it */
+	uint64_t asked;		/* during its visit: the soonest asked for */
 	uint32_t idx;		/* its place in the heap, or IKE_TIMER_OUT */
 };
 
