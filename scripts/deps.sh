@@ -15,7 +15,7 @@ pkgs=(
 	build-essential bc bison flex cpio kmod xz-utils rsync python3
 	libelf-dev libssl-dev libmnl-dev dwarves sparse pkg-config
 	linux-source-6.1 qemu-system-x86 busybox-static
-	iproute2 iperf3 iputils-ping nftables tcpdump procps
+	iproute2 iperf3 iputils-ping nftables tcpdump procps ipvsadm
 	gnuplot-nox linux-perf clang libclang-rt-14-dev
 	libreswan libnss3-tools mmdebstrap
 	libcap2 libgmp10 libsystemd0 libssl3 libip4tc2

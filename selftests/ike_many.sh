@@ -97,27 +97,6 @@ t_many() {
 	[ "$socks" -eq "$n" ]
 }
 
-# clients_up N: namespaces esptcp-c1..cN, client i at 10.77.i.1 behind nr,
-# a veth and a /24 each (no bridge: not every test kernel has one)
-clients_up() {
-	local i
-	echo "# $1 clients: namespaces esptcp-c1..c$1, client i at 10.77.i.1 behind nr"
-	# batches: under TCG every exec of ip costs (100 clients: 800 of them)
-	for i in $(seq 1 "$1"); do
-		echo "netns add esptcp-c$i"
-	done | ip -batch -
-	for i in $(seq 1 "$1"); do
-		echo "link add cv$i type veth peer name eth0 netns esptcp-c$i"
-		echo "addr add 10.77.$i.254/24 dev cv$i"
-		echo "link set cv$i up"
-	done | ip -n $NSR -batch -
-	for i in $(seq 1 "$1"); do
-		printf '%s\n' "link set lo up" "addr add 10.77.$i.1/24 dev eth0" \
-			"link set eth0 up" "route add default via 10.77.$i.254" |
-			ip -n esptcp-c$i -batch -
-	done
-}
-
 # dialup_gw POOL [GLOBAL-LINE]: the dial-up gateway: one conn for every
 # client (remote-id = *@example.org, one group PSK), a pool of POOL, the
 # split list $IN2
@@ -261,17 +240,6 @@ t_pool5() {
 		[ "$(vip_of "$i")" = "${before[i]}" ]
 	done
 	[ -z "$(vip_of 6)" ]
-}
-
-many_down() {
-	local i
-	for i in $(seq 1 "$1"); do
-		ip netns pids esptcp-c$i 2>/dev/null | xargs -r kill 2>/dev/null || true
-	done
-	stop_all
-	for i in $(seq 1 "$1"); do
-		ip netns del esptcp-c$i 2>/dev/null || true
-	done
 }
 
 esptcp_load

@@ -206,6 +206,39 @@ wait_for() {
 	done
 }
 
+# clients_up N: namespaces esptcp-c1..cN, client i at 10.77.i.1 behind nr,
+# a veth and a /24 each (no bridge: not every test kernel has one)
+clients_up() {
+	local i
+	echo "# $1 clients: namespaces esptcp-c1..c$1, client i at 10.77.i.1 behind nr"
+	# batches: under TCG every exec of ip costs (100 clients: 800 of them)
+	for i in $(seq 1 "$1"); do
+		echo "netns add esptcp-c$i"
+	done | ip -batch -
+	for i in $(seq 1 "$1"); do
+		echo "link add cv$i type veth peer name eth0 netns esptcp-c$i"
+		echo "addr add 10.77.$i.254/24 dev cv$i"
+		echo "link set cv$i up"
+	done | ip -n $NSR -batch -
+	for i in $(seq 1 "$1"); do
+		printf '%s\n' "link set lo up" "addr add 10.77.$i.1/24 dev eth0" \
+			"link set eth0 up" "route add default via 10.77.$i.254" |
+			ip -n esptcp-c$i -batch -
+	done
+}
+
+# many_down N: the clients of clients_up gone, with what runs in them
+many_down() {
+	local i
+	for i in $(seq 1 "$1"); do
+		ip netns pids esptcp-c$i 2>/dev/null | xargs -r kill 2>/dev/null || true
+	done
+	stop_all
+	for i in $(seq 1 "$1"); do
+		ip netns del esptcp-c$i 2>/dev/null || true
+	done
+}
+
 esptcp_load() {
 	grep -q '^esptcp ' /proc/modules || pp insmod "$KO"
 }
