@@ -8,6 +8,7 @@
  * ike_task.c through the link callbacks.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stddef.h>
 #include <getopt.h>
 #include <signal.h>
@@ -255,7 +256,8 @@ static void print_stats(const struct ike_daemon *d)
 	for (size_t i = 0; i < ARRAY_SIZE(stat_fields); i++)
 		fprintf(stderr, " %s %llu", stat_fields[i].name,
 			*(const unsigned long long *)((const char *)&d->st + stat_fields[i].off));
-	fputc('\n', stderr);
+	/* the heap in use: what the SAs, links and leases cost, without RSS's slack */
+	fprintf(stderr, " heap_bytes %zu\n", mallinfo2().uordblks);
 }
 
 /* SIGUSR2: every established SA rekeys its CHILD_SAs at the next timer pass */

@@ -44,7 +44,7 @@ void ike_link_put(struct ike_daemon *d, struct ike_link *l)
 	/* only the loop's reference left: no SA uses the connection any more */
 	if (l->refs == 2 && l->type == TRANSPORT_TCP && l->authed && l->stage == LINK_READY &&
 	    !l->closing)
-		l->closing = "no IKE SA uses it any more";
+		ike_link_close_soon(d, l, "no IKE SA uses it any more");
 	if (--l->refs > 0)
 		return;
 	for (struct ike_link **p = &d->links; *p; p = &(*p)->next) {
@@ -350,7 +350,7 @@ struct ike_link *ike_tcp_connect(struct ike_daemon *d, const struct ike_conn_con
 	l->port_idx = idx;
 	getsockname(fd, (struct sockaddr *)&l->local, &len);
 	l->peer = peer;
-	l->deadline = d->now + CONNECT_TIMEOUT_MS;
+	ike_link_deadline(d, l, d->now + CONNECT_TIMEOUT_MS);
 	return l;
 }
 
@@ -426,7 +426,7 @@ static void tcp_accept(struct ike_daemon *d, struct ike_sock *o)
 	d->st.tcp_accepted++;
 	l->peer = peer;
 	getsockname(fd, (struct sockaddr *)&l->local, &llen);
-	l->deadline = d->now + PREFIX_TIMEOUT_MS;
+	ike_link_deadline(d, l, d->now + PREFIX_TIMEOUT_MS);
 }
 
 static void tcp_prefix(struct ike_daemon *d, struct ike_link *l)
@@ -456,7 +456,7 @@ static void tcp_prefix(struct ike_daemon *d, struct ike_link *l)
 		return;
 	}
 	l->stage = LINK_READY;
-	l->deadline = d->now + (uint64_t)d->conf->half_open_timeout_s * 1000;
+	ike_link_deadline(d, l, d->now + (uint64_t)d->conf->half_open_timeout_s * 1000);
 }
 
 static void tcp_readable(struct ike_daemon *d, struct ike_link *l)
@@ -596,25 +596,43 @@ void ike_sock_event(struct ike_daemon *d, struct ike_sock *o)
 		udp_readable(d, o);
 }
 
-/* connections to close after the event batch, or past their deadline */
+/*
+ * Connections to close after the event batch, or past their deadline.  The
+ * links are walked only when one was marked (ike_link_close_soon()) or the
+ * first deadline has come (ike_link_deadline()), not at every pass: a
+ * gateway's thousands of authenticated connections have none.
+ */
 void ike_links_close_due(struct ike_daemon *d)
 {
+	uint64_t next = UINT64_MAX;
 	struct ike_link *l, *ln;
 
+	if (d->now < d->links_check_at)
+		return;
+	d->links_check_at = UINT64_MAX;	/* what closing sets again is kept */
 	for (l = d->links; l; l = ln) {
 		ln = l->next;
 		if (l->type == TRANSPORT_TCP && l->stage != LINK_DEAD && l->closing) {
 			ike_link_close(d, l, l->closing);
 			ln = d->links;
+			next = UINT64_MAX;
 			continue;
 		}
 		if (l->type != TRANSPORT_TCP || l->stage == LINK_DEAD || l->authed ||
-		    !l->deadline || d->now < l->deadline)
+		    !l->deadline)
 			continue;
+		if (d->now < l->deadline) {
+			if (l->deadline < next)
+				next = l->deadline;
+			continue;
+		}
 		ike_link_close(d, l, l->stage == LINK_CONNECTING ? "connect timed out" :
 			       "no authenticated IKE in time");
 		ln = d->links;	/* restart: the list may have changed */
+		next = UINT64_MAX;
 	}
+	if (next < d->links_check_at)
+		d->links_check_at = next;
 }
 
 /* at exit: every socket and link, whoever still refers to them */

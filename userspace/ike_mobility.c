@@ -747,7 +747,7 @@ static bool addr_check(struct ike_sa *sa, uint64_t t)
 		 */
 		if (sa->conf->local_any && !sa->link->closing &&
 		    !ike_addr_present(&sa->link->local)) {
-			sa->link->closing = "our address is gone";
+			ike_link_close_soon(sa->d, sa->link, "our address is gone");
 			return true;
 		}
 		return false;
@@ -847,7 +847,7 @@ bool ike_mob_timers(struct ike_sa *sa, uint64_t t)
 		sa->mob.standby_move_at = 0;
 		sa->req.deadline = 0;
 		if (!sa->link->closing)
-			sa->link->closing = "no answer over the standby connection";
+			ike_link_close_soon(sa->d, sa->link, "no answer over the standby connection");
 		return true;
 	}
 	ike_standby_tick(sa, t);

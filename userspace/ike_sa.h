@@ -607,6 +607,7 @@ struct ike_daemon {
 	uint64_t now;			/* ms, monotonic */
 	struct ike_timers timers;	/* every SA's, by when it is due (ike_timer.c) */
 	uint64_t wake_at;		/* the loop wants a pass by then (ike_wake()) */
+	uint64_t links_check_at;	/* no link to close before then (ike_link.c) */
 	uint64_t log_window, log_count;	/* rate limit for bad input */
 	bool verbose;
 	bool stopping;
@@ -666,6 +667,24 @@ static inline void ike_sa_set_dying(struct ike_sa *sa, const char *why)
 {
 	sa->die_why = why;
 	ike_sa_touch(sa);
+}
+
+/*
+ * Close @l after this event batch, for @why; ike_links_close_due() looks
+ * at the links only when one is to close or a deadline has come.
+ */
+static inline void ike_link_close_soon(struct ike_daemon *d, struct ike_link *l, const char *why)
+{
+	l->closing = why;
+	d->links_check_at = 0;
+}
+
+/* a link's deadline: ike_links_close_due() looks by then */
+static inline void ike_link_deadline(struct ike_daemon *d, struct ike_link *l, uint64_t at)
+{
+	l->deadline = at;
+	if (at < d->links_check_at)
+		d->links_check_at = at;
 }
 
 /* something `esptcp show` prints changed */

@@ -106,7 +106,7 @@ void ike_standby_drop(struct ike_sa *sa, const char *why)
 	 */
 	if (l->stage != LINK_DEAD && !l->closing && l != sa->link && l->refs <= 2) {
 		l->conn = NULL;
-		l->closing = why;
+		ike_link_close_soon(sa->d, l, why);
 	}
 	ike_link_put(sa->d, l);
 	ike_status_changed(sa->d);
@@ -285,7 +285,7 @@ bool ike_standby_offer(struct ike_sa *sa, struct ike_link *link, const struct ik
 				esptcp_addr_str(&link->peer, a, sizeof(a)), sa->conf->standby ?
 				"standby-max reached" : "tcp-standby = no");
 		if (!link->closing)
-			link->closing = "standby connection refused";
+			ike_link_close_soon(sa->d, link, "standby connection refused");
 		return true;
 	}
 	ike_standby_drop(sa, "replaced by a new standby connection");

@@ -438,7 +438,7 @@ static void link_ready(struct ike_daemon *d, struct ike_link *l)
 		}
 	}
 	/* the SA it was opened for is gone: closed after this event batch */
-	l->closing = "no IKE SA waits for it";
+	ike_link_close_soon(d, l, "no IKE SA waits for it");
 }
 
 static void link_down(struct ike_daemon *d, struct ike_link *l, const char *why)
