@@ -121,24 +121,6 @@ dialup_gw() {
 	wait_for 50 grep -q "running" "$_tmp/gw.out"
 }
 
-# dialup_client I TRANSPORT: road warrior c$I@example.org, vip = yes
-dialup_client() {
-	cat >"$_tmp/c$1.conf" <<-EOC
-	[conn gw]
-	role = initiator
-	transport = $2
-	local = 10.77.$1.1
-	remote = $IP2
-	local-id = c$1@example.org
-	remote-id = @gw.example
-	psk = "the dial-up group's psk"
-	vip = yes
-	EOC
-	ip netns exec esptcp-c$1 "$ESPTCP" ike -v "$_tmp/c$1.conf" >"$_tmp/c$1.log" 2>&1 &
-	pids+=($!)
-	eval "C$1_PID=$!"
-}
-
 # rss_kb PID: the resident memory of a process, kB
 rss_kb() {
 	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"

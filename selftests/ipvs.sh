@@ -90,27 +90,6 @@ gw_start() {
 	wait_for 50 grep -q "running" "$_tmp/g$1.out"
 }
 
-# client_start I TRANSPORT: road warrior c$I@example.org to the service's address
-client_start() {
-	cat >"$_tmp/c$1.conf" <<-EOC
-	[conn gw]
-	role = initiator
-	transport = $2
-	local = 10.77.$1.1
-	remote = $VIP
-	local-id = c$1@example.org
-	remote-id = @gw.example
-	psk = "the dial-up group's psk"
-	vip = yes
-	remote-ts = $IN/32
-	dpd = 2
-	dpd-timeout = 6
-	retry = 1
-	EOC
-	ip netns exec esptcp-c$1 "$ESPTCP" ike -v "$_tmp/c$1.conf" >"$_tmp/c$1.log" 2>&1 &
-	pids+=($!)
-}
-
 installed() { # installed G: CHILD_SAs gateway G installed so far
 	grep -c "CHILD_SA installed" "$_tmp/g$1.out" 2>/dev/null || true
 }
@@ -155,7 +134,9 @@ t_ipvs() {
 	gw_start 2
 	clients_up "$NC"
 	for i in $(seq 1 "$NC"); do
-		client_start "$i" "$([ $((i % 2)) -eq 0 ] && echo tcp || echo udp)"
+		# $IP2 is the service's address; DPD every 2 s, given up after 6
+		dialup_client "$i" "$([ $((i % 2)) -eq 0 ] && echo tcp || echo udp)" \
+			"$(printf '%s\n' "remote-ts = $IN/32" "dpd = 2" "dpd-timeout = 6" "retry = 1")"
 	done
 	wait_for 1500 sh -c "[ \$((\$(grep -c 'CHILD_SA installed' '$_tmp/g1.out') + \
 		\$(grep -c 'CHILD_SA installed' '$_tmp/g2.out'))) -ge $NC ]" ||

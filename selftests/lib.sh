@@ -227,6 +227,26 @@ clients_up() {
 	done
 }
 
+# dialup_client I TRANSPORT [LINES]: road warrior c$I@example.org, vip = yes,
+# to the dial-up gateway at $IP2 (LINES: more of its conn, one a line)
+dialup_client() {
+	cat >"$_tmp/c$1.conf" <<-EOC
+	[conn gw]
+	role = initiator
+	transport = $2
+	local = 10.77.$1.1
+	remote = $IP2
+	local-id = c$1@example.org
+	remote-id = @gw.example
+	psk = "the dial-up group's psk"
+	vip = yes
+	${3:-}
+	EOC
+	ip netns exec esptcp-c$1 "$ESPTCP" ike -v "$_tmp/c$1.conf" >"$_tmp/c$1.log" 2>&1 &
+	pids+=($!)
+	eval "C$1_PID=$!"
+}
+
 # many_down N: the clients of clients_up gone, with what runs in them
 many_down() {
 	local i

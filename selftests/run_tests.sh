@@ -30,7 +30,8 @@ run_test() {
 	if declare -F "$1" >/dev/null; then
 		"$@" >"$log" 2>&1 || rc=$?
 	else
-		timeout "${ESPTCP_TEST_TIMEOUT:-600}" "$@" >"$log" 2>&1 || rc=$?
+		# a safety net: the strongSwan suite alone takes ~10 min on a slow day
+		timeout "${ESPTCP_TEST_TIMEOUT:-1200}" "$@" >"$log" 2>&1 || rc=$?
 	fi
 	cat "$log" >&2
 	echo "=== $name: took $((SECONDS - t0)) s" >&2
