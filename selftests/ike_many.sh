@@ -153,7 +153,7 @@ t_dialup() {
 	echo "# gateway helper RSS: $rss0 kB alone, $rss1 kB with $n IKE SAs:" \
 		"$(((rss1 - rss0) * 1024 / n)) bytes an IKE SA"
 	# (ASan's allocator is not glibc's: its heap_bytes say nothing)
-	[ "$heap1" -gt 0 ] &&
+	[ "$heap1" -gt 0 ] && [ "$n" -gt 1 ] &&
 		echo "# gateway helper heap in use: $heap0 bytes with 1 IKE SA, $heap1 with $n:" \
 			"$(((heap1 - heap0) / (n - 1))) bytes an IKE SA"
 	for i in $(seq 1 "$n"); do

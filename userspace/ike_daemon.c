@@ -252,12 +252,14 @@ static const struct {
 /* SIGUSR1 and exit: one line, "esptcp: stats NAME VALUE ..." */
 static void print_stats(const struct ike_daemon *d)
 {
+	struct mallinfo2 mi = mallinfo2();
+
 	fputs("esptcp: stats", stderr);
 	for (size_t i = 0; i < ARRAY_SIZE(stat_fields); i++)
 		fprintf(stderr, " %s %llu", stat_fields[i].name,
 			*(const unsigned long long *)((const char *)&d->st + stat_fields[i].off));
 	/* the heap in use: what the SAs, links and leases cost, without RSS's slack */
-	fprintf(stderr, " heap_bytes %zu\n", mallinfo2().uordblks);
+	fprintf(stderr, " heap_bytes %zu\n", mi.uordblks + mi.hblkhd);
 }
 
 /* SIGUSR2: every established SA rekeys its CHILD_SAs at the next timer pass */

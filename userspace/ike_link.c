@@ -616,6 +616,7 @@ void ike_links_close_due(struct ike_daemon *d)
 			ike_link_close(d, l, l->closing);
 			ln = d->links;
 			next = UINT64_MAX;
+			d->links_check_at = UINT64_MAX;	/* the walk sees them all again */
 			continue;
 		}
 		if (l->type != TRANSPORT_TCP || l->stage == LINK_DEAD || l->authed ||
@@ -630,6 +631,7 @@ void ike_links_close_due(struct ike_daemon *d)
 			       "no authenticated IKE in time");
 		ln = d->links;	/* restart: the list may have changed */
 		next = UINT64_MAX;
+		d->links_check_at = UINT64_MAX;
 	}
 	if (next < d->links_check_at)
 		d->links_check_at = next;
