@@ -51,11 +51,18 @@ conf() {
 
 # the router drops UDP and ESP between the peers: only TCP gets through;
 # it counts the TCP handshakes (SYNs) it forwards from then on (syns_since_block)
+# (in one transaction: a client that moves within the ~0.5 s one nft
+# command takes under TCG must not send its SYN between the drop and the count)
 block_udp() {
-	nr nft add table inet esptcp_block
-	nr nft add chain inet esptcp_block filt '{ type filter hook forward priority 0; }'
-	nr nft add rule inet esptcp_block filt meta l4proto '{ udp, esp }' drop
-	nr nft add rule inet esptcp_block filt tcp flags syn counter
+	nr nft -f - <<-'EOF'
+	table inet esptcp_block {
+		chain filt {
+			type filter hook forward priority 0;
+			meta l4proto { udp, esp } drop
+			tcp flags syn counter
+		}
+	}
+	EOF
 }
 
 syns_since_block() {
