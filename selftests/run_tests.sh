@@ -123,13 +123,13 @@ all=(selftest esptcp_ulp esptcp_ike ike_unit ulp datapath rebind fuzz_kernel tea
 # teardown before faults: a socket whose FIN a fault made TCP drop stays
 # (6.1's tcp_send_fin() gives up), and with it the module's reference.
 # What each tier runs (README, "What each kernel runs"): kernel leaves out
-# the helper at scale and ike_unit (the helper's unit tests: userspace
-# only, the same binary on every kernel); debug also the suites of ss
-# output, strongSwan (UDP only: its cases never reach the module) and
-# failover; smoke keeps the module's own suites; boot loads the module and
-# runs its C tests
+# the helper at scale (ike_many, ipvs), ike_unit (the helper's unit tests:
+# userspace only, the same binary on every kernel) and strongSwan (UDP
+# only: its cases never reach the module); debug also the suites of ss
+# output and failover; smoke keeps the module's own suites; boot loads the
+# module and runs its C tests
 case ${TIER:-full} in
-kernel) all=(selftest esptcp_ulp esptcp_ike ulp datapath rebind fuzz_kernel teardown faults interop ike strongswan auth libreswan failover) ;;
+kernel) all=(selftest esptcp_ulp esptcp_ike ulp datapath rebind fuzz_kernel teardown faults interop ike auth libreswan failover) ;;
 debug) all=(selftest esptcp_ulp esptcp_ike datapath rebind fuzz_kernel teardown faults interop ike libreswan) ;;
 smoke) all=(selftest esptcp_ulp esptcp_ike ulp datapath rebind fuzz_kernel ike) ;;
 boot) all=(selftest esptcp_ulp esptcp_ike) ;;
