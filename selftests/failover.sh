@@ -567,10 +567,12 @@ t_rw_roam() {
 	n1 ping -c 2 -i 0.2 -W 2 "$IN2"
 	# MOBIKE: the host's new address is on another subnet, behind another
 	# next hop
+	# (the new next hop before the old address goes: the move then sees
+	# the route it will have, whichever step it follows under TCG)
 	nr ip addr add "$RW_NET.254/24" dev r1
 	n1 ip addr add "$RW_NET.1/24" dev v1
-	n1 ip addr del "$IP1/24" dev v1
 	n1 ip route replace default via "$RW_NET.254"
+	n1 ip addr del "$IP1/24" dev v1
 	wait_for 150 grep -q "moved to our new address $RW_NET.1" "$_tmp/i.out"
 	# the move put the routes in again, not the look at the next hop
 	[ "$(grep -c "the route to the gateway changed" "$_tmp/i.out")" = 1 ]
