@@ -250,13 +250,14 @@ dialup_client() {
 # many_down N: the clients of clients_up gone, with what runs in them
 many_down() {
 	local i
+	# batches, as clients_up (-force: past a namespace already gone)
 	for i in $(seq 1 "$1"); do
-		ip netns pids esptcp-c$i 2>/dev/null | xargs -r kill 2>/dev/null || true
-	done
+		echo "netns pids esptcp-c$i"
+	done | ip -force -batch - 2>/dev/null | xargs -r kill 2>/dev/null || true
 	stop_all
 	for i in $(seq 1 "$1"); do
-		ip netns del esptcp-c$i 2>/dev/null || true
-	done
+		echo "netns del esptcp-c$i"
+	done | ip -force -batch - 2>/dev/null || true
 }
 
 esptcp_load() {

@@ -51,6 +51,11 @@ run_test() {
 			if [ "$status" = "not ok" ]; then
 				printf '%s\n' "${since[@]}" | grep -m 3 '^# FAILED' | sed 's/^/#   /' || true
 				printf '%s\n' "${since[@]: -30}" | sed 's/^/#   /'
+				# a C test's own lines may come before its neighbours'
+				# result lines (stdout is buffered, stderr is not)
+				[ -n "$(printf '%s' "${since[*]}" | tr -d '[:space:]')" ] ||
+					grep -F -- "${desc##*.}" "$log" | grep -v '^ok ' | tail -n 30 |
+					sed 's/^/#   /' || true
 			fi
 			since=()
 		else
