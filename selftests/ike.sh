@@ -352,6 +352,43 @@ PY
 	ike $NS1 i "$_tmp/i.conf"
 	up i || { show_logs; false; }
 	n1 ping -c 2 -i 0.3 -W 2 -I "$T1" "$T2"
+	kill "$PID_i"
+	wait "$PID_i" || true
+	silent_responder
+}
+
+# The other way: our initiator, and a responder that takes TCP and never
+# answers.  Each attempt's connection goes after half-open-timeout with
+# its SA (it used to stay open for good: one more at every retry).
+silent_responder() {
+	local tries n
+	echo "# [n2] a TCP responder on port 4600 that never answers"
+	ip netns exec $NS2 python3 -c '
+import socket, sys, time
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind((sys.argv[1], 4600))
+l.listen(64)
+l.settimeout(1)
+held = []
+end = time.time() + 60
+while time.time() < end:
+    try:
+        held.append(l.accept()[0])
+    except socket.timeout:
+        pass
+' "$IP2" &
+	pids+=($!)
+	conf "$_tmp/s.conf" initiator 4 transport=tcp port=4600 retry=1 global.half-open-timeout=2
+	wait_for 25 sh -c "ip netns exec $NS2 ss -Htln | grep -q ':4600 '"
+	ike $NS1 s "$_tmp/s.conf"
+	wait_for 50 grep -q "running" "$_tmp/s.out"
+	sleep 12
+	tries=$(count s "starting again")
+	n=$(ip netns exec $NS1 ss -Htn state established "( dport = :4600 )" | wc -l)
+	echo "# silent responder: $tries attempts, $n TCP connections to it still open"
+	[ "$tries" -ge 3 ]
+	[ "$n" -le 1 ]
 }
 
 # before AUTH an SA moves only by the float from 500 to 4500, from the

@@ -372,7 +372,12 @@ static void tcp_connected(struct ike_daemon *d, struct ike_link *l)
 	}
 	epoll_ctl(d->epfd, EPOLL_CTL_MOD, l->fd, &ev);
 	l->stage = LINK_READY;
-	l->deadline = 0;
+	/*
+	 * As an accepted one: closed unless an SA on it authenticates in
+	 * time.  A responder that takes connections and never answers would
+	 * otherwise keep one open for good at every retry.
+	 */
+	ike_link_deadline(d, l, d->now + (uint64_t)d->conf->half_open_timeout_s * 1000);
 	d->link_ops->ready(d, l);
 }
 
