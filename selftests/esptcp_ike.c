@@ -676,15 +676,22 @@ TEST(eof_after_reader_fell_behind)
 {
 	struct frame_writer w = { .count = 1500 };
 	unsigned char out[1000], in[1100];
-	int sfd, got = 0;
+	int sfd, got = 0, i;
 	pthread_t t;
 	ssize_t n;
 
 	ASSERT_EQ(0, make_pair(AF_INET, &w.fd, &sfd));
 	ASSERT_EQ(0, attach(sfd));
 	ASSERT_EQ(0, pthread_create(&t, NULL, write_frames, &w));
-	/* the parser pauses, TCP fills, the writer blocks */
-	usleep(300000);
+	/*
+	 * The parser pauses, TCP fills, the writer blocks.  Wait for the
+	 * pause itself: on a slow kernel (KASAN under TCG) a fixed sleep was
+	 * at times too short for the queue to fill.
+	 */
+	for (i = 0; i < 1000 && !stat_of(sfd, ESPTCP_STAT_RX_IKE_PAUSED); i++)
+		usleep(10000);
+	ASSERT_GT(stat_of(sfd, ESPTCP_STAT_RX_IKE_PAUSED), 0);
+	usleep(100000);
 	for (;;) {
 		ASSERT_TRUE(readable(sfd, 5000));
 		n = recv(sfd, in, sizeof(in), 0);
