@@ -361,7 +361,7 @@ PY
 # answers.  Each attempt's connection goes after half-open-timeout with
 # its SA (it used to stay open for good: one more at every retry).
 silent_responder() {
-	local tries n
+	local tries n closed
 	echo "# [n2] a TCP responder on port 4600 that never answers"
 	ip netns exec $NS2 python3 -c '
 import socket, sys, time
@@ -386,9 +386,12 @@ while time.time() < end:
 	sleep 12
 	tries=$(count s "starting again")
 	n=$(ip netns exec $NS1 ss -Htn state established "( dport = :4600 )" | wc -l)
-	echo "# silent responder: $tries attempts, $n TCP connections to it still open"
+	# reached the listener and closed by us (it never closes one)
+	closed=$(ip netns exec $NS2 ss -Htn state close-wait "( sport = :4600 )" | wc -l)
+	echo "# silent responder: $tries attempts, $n TCP connections to it still open, $closed closed by us"
 	[ "$tries" -ge 3 ]
 	[ "$n" -le 1 ]
+	[ "$closed" -ge 2 ]
 }
 
 # before AUTH an SA moves only by the float from 500 to 4500, from the

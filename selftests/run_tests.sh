@@ -51,11 +51,12 @@ run_test() {
 			if [ "$status" = "not ok" ]; then
 				printf '%s\n' "${since[@]}" | grep -m 3 '^# FAILED' | sed 's/^/#   /' || true
 				printf '%s\n' "${since[@]: -30}" | sed 's/^/#   /'
-				# a C test's own lines may come before its neighbours'
-				# result lines (stdout is buffered, stderr is not)
-				[ -n "$(printf '%s' "${since[*]}" | tr -d '[:space:]')" ] ||
-					grep -F -- "${desc##*.}" "$log" | grep -v '^ok ' | tail -n 30 |
-					sed 's/^/#   /' || true
+				# nothing since the last result line: a C test's own
+				# lines, by its name (fixture.variant.test)
+				if [ -z "$(printf '%s' "${since[*]}" | tr -d '[:space:]')" ] &&
+				   [[ $desc =~ ^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)+$ ]]; then
+					grep -F -- ":${desc##*.}:" "$log" | tail -n 30 | sed 's/^/#   /' || true
+				fi
 			fi
 			since=()
 		else
