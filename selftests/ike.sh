@@ -383,7 +383,8 @@ while time.time() < end:
 	wait_for 25 sh -c "ip netns exec $NS2 ss -Htln | grep -q ':4600 '"
 	ike $NS1 s "$_tmp/s.conf"
 	wait_for 50 grep -q "running" "$_tmp/s.out"
-	sleep 12
+	# four attempts (about 3 s each), however slow the machine
+	wait_for 150 sh -c "[ \$(grep -c 'starting again' '$_tmp/s.out') -ge 4 ]"
 	tries=$(count s "starting again")
 	n=$(ip netns exec $NS1 ss -Htn state established "( dport = :4600 )" | wc -l)
 	# reached the listener and closed by us (it never closes one)

@@ -354,6 +354,12 @@ struct ike_link *ike_tcp_connect(struct ike_daemon *d, const struct ike_conn_con
 	return l;
 }
 
+/* a ready connection is closed unless an SA on it authenticates in time */
+static void half_open_deadline(struct ike_daemon *d, struct ike_link *l)
+{
+	ike_link_deadline(d, l, d->now + (uint64_t)d->conf->half_open_timeout_s * 1000);
+}
+
 static void tcp_connected(struct ike_daemon *d, struct ike_link *l)
 {
 	static const char prefix[] = "IKETCP";
@@ -373,11 +379,10 @@ static void tcp_connected(struct ike_daemon *d, struct ike_link *l)
 	epoll_ctl(d->epfd, EPOLL_CTL_MOD, l->fd, &ev);
 	l->stage = LINK_READY;
 	/*
-	 * As an accepted one: closed unless an SA on it authenticates in
-	 * time.  A responder that takes connections and never answers would
-	 * otherwise keep one open for good at every retry.
+	 * As an accepted one: a responder that takes connections and never
+	 * answers would otherwise keep one open for good at every retry.
 	 */
-	ike_link_deadline(d, l, d->now + (uint64_t)d->conf->half_open_timeout_s * 1000);
+	half_open_deadline(d, l);
 	d->link_ops->ready(d, l);
 }
 
@@ -461,7 +466,7 @@ static void tcp_prefix(struct ike_daemon *d, struct ike_link *l)
 		return;
 	}
 	l->stage = LINK_READY;
-	ike_link_deadline(d, l, d->now + (uint64_t)d->conf->half_open_timeout_s * 1000);
+	half_open_deadline(d, l);
 }
 
 static void tcp_readable(struct ike_daemon *d, struct ike_link *l)
