@@ -73,19 +73,26 @@ mine_dump() {
 case_cleanup_with() {
 	local rc=$?
 	set +e
+	trap - ERR
+	# the logs as the failure left them, before the undoing adds to them
+	case_dump $rc
 	"$@"
 	(exit $rc)
-	case_cleanup
+	_case_dumped=1 case_cleanup
+}
+
+case_dump() { # case_dump RC: the peers' and our logs, when the case failed
+	if [ "$1" -ne 0 ] && [ "$1" -ne 4 ]; then
+		peers_dump 40
+		mine_dump
+	fi
 }
 
 case_cleanup() {
 	local rc=$?
 	set +e
 	trap - ERR
-	if [ $rc -ne 0 ] && [ $rc -ne 4 ]; then
-		peers_dump 40
-		mine_dump
-	fi
+	[ -n "${_case_dumped:-}" ] || case_dump $rc
 	peers_stop_all
 	tunnel_down
 	exit $rc

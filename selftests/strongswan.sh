@@ -312,6 +312,47 @@ t_mobike_roam() {
 	[ "$(mine_stat moved_address)" -ge 1 ]
 }
 
+# strongSwan's address changes while one of its exchanges is on the way
+# (RFC 4555, RFC 7296 2.11): the answer to the old address is lost, and
+# strongSwan sends its retransmission from the new one; it must be answered
+# there (a copy of the same answer), or strongSwan gives the IKE SA up.  The
+# answer to the old address is dropped on purpose, so that the race is
+# certain instead of the rare timing it is on a real host.
+race_back() {
+	ip netns exec $NS1 nft delete table inet esptcp_race 2>/dev/null || true
+	roam_back
+}
+
+t_mobike_race() {
+	local spis1 spis2
+	trap 'case_cleanup_with race_back' EXIT
+	inner_addrs 4
+	swan_to_mine ""
+	peers_ping n1 2
+	spis1=$(spis $NS2)
+	# our IKE answers to the old address are lost from now on
+	n1 nft add table inet esptcp_race
+	n1 nft add chain inet esptcp_race in '{ type filter hook input priority 0; }'
+	n1 nft add rule inet esptcp_race in ip daddr "$O1" udp sport 4500 drop
+	n1 sysctl -qw net.ipv4.conf.v1.promote_secondaries=1
+	# a second address: strongSwan tells us (its address list) from the old one
+	n1 ip addr add "$ROAM/24" dev v1
+	wait_for 150 grep -q "sending address list update" "$_tmp/swan1.out"
+	sleep 1
+	# the old address goes before our answer got through
+	n1 ip addr del "$O1/24" dev v1
+	n1 ip route replace default via 192.0.2.254
+	wait_for 150 grep -q "the peer moved to $ROAM" "$_tmp/mine.out"
+	grep -E "moved|now on" "$_tmp/mine.out" | sed 's/^/# /'
+	roamed $NS2 "$O2" "$ROAM"
+	peers_ping n1 3
+	spis2=$(spis $NS2)
+	echo "# SPIs $spis1-> $spis2"
+	[ "$spis1" = "$spis2" ]
+	echo "# retransmissions answered at another address: $(mine_stat rx_retransmits_moved)"
+	[ "$(mine_stat rx_retransmits_moved)" -ge 1 ]
+}
+
 # strongSwan behind a NAT whose mapping changes while the tunnel is idle
 # (RFC 7296 2.23): its next ESP comes from a new port; the kernel reports
 # the mapping and the SAs and the IKE SA follow, with the same SPIs, without
@@ -810,7 +851,7 @@ debug_subset="foreign-ts"
 helper_only="swan-gcm-ecp256 we-cbc-modp2048 we-gcm-x25519 swan-gcm-x25519
 	we-chacha-ecp384 swan-chacha-ecp384 we-cbc384-modp3072 swan-cbc384-modp3072
 	rekey-we dpd-swan dpd-we new-child two-clients shared-listener retransmit-error invalid-ke
-	ike-collision we-encap
+	ike-collision we-encap mobike-race
 	split-we vip vip-client vip-hostile"
 
 esptcp_load
@@ -840,6 +881,8 @@ t_case_subset dpd-we "our DPD is answered; a dead strongSwan is noticed within d
 t_case_subset new-child "an IKE SA without a CHILD_SA accepts a new one from strongSwan" t_new_child
 t_case_subset mobike-roam "MOBIKE: strongSwan changes its address; the SAs follow with the same SPIs" \
 	t_mobike_roam
+t_case_subset mobike-race "MOBIKE: strongSwan's retransmission from its new address is answered there" \
+	t_mobike_race
 t_case_subset mobike-we "MOBIKE: our host changes its address; strongSwan and our SAs follow" \
 	t_mobike_we
 t_case_subset nat-rebind "NAT rebinding seen in ESP: the SAs follow strongSwan's new port" \

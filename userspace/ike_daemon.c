@@ -234,7 +234,7 @@ static const struct {
 	size_t off;
 } stat_fields[] = {
 	STAT(rx_msgs), STAT(tx_msgs), STAT(rx_bad), STAT(rx_bad_icv), STAT(rx_unknown_spi),
-	STAT(rx_retransmits), STAT(rx_wrong_path), STAT(auth_failed), STAT(half_open_dropped),
+	STAT(rx_retransmits), STAT(rx_retransmits_moved), STAT(rx_wrong_path), STAT(auth_failed), STAT(half_open_dropped),
 	STAT(cookies_sent), STAT(invalid_ke_sent), STAT(sa_established), STAT(child_installed),
 	STAT(child_rekeyed), STAT(ike_rekeyed), STAT(dpd_dead), STAT(tcp_accepted), STAT(tcp_rejected),
 	STAT(fallback_connects), STAT(moved_to_tcp), STAT(moved_to_udp), STAT(tcp_reconnects),

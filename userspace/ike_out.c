@@ -81,6 +81,7 @@ void ike_send_response(struct ike_sa *sa, struct ike_buf *b)
 	sa->last_resp = *b;
 	sa->have_last_resp = true;
 	sa->last_resp_elsewhere = via != sa->link;
+	sa->resp_moved_sends = 0;
 	sa->peer_next++;
 	sa->reply_via = NULL;
 	ike_link_send(sa->d, via, b->p, b->len);

@@ -198,6 +198,7 @@ enum req_kind {
 
 #define RETRANSMIT_BASE_MS	1000	/* UDP: first retransmission, doubling */
 #define INIT_TRIES_MAX		3	/* IKE_SA_INIT after COOKIE or INVALID_KE */
+#define IKE_RESP_MOVED_MAX	8	/* copies of an answer to a MOBIKE peer's new address */
 #define FAILED_LINGER_MS	10000	/* a refused SA answers retransmissions this long */
 
 /* our one outstanding request (window size 1) and what its exchange keeps */
@@ -384,6 +385,7 @@ struct ike_sa {
 	struct ike_buf last_resp;	/* for a retransmitted request */
 	bool have_last_resp;
 	bool last_resp_elsewhere;	/* it went on another path than the SA's */
+	uint8_t resp_moved_sends;	/* its copies to a MOBIKE peer's new address */
 	uint8_t last_req_hash[32];	/* the request last_resp answers */
 	struct ike_req req;
 
@@ -566,7 +568,8 @@ const char *ike_ts_set_str(const struct ike_ts_set *set, char *buf, size_t len);
 
 /* every field is a counter printed by its name (ike_daemon.c) */
 struct ike_stats {
-	uint64_t rx_msgs, tx_msgs, rx_bad, rx_bad_icv, rx_unknown_spi, rx_retransmits, rx_wrong_path;
+	uint64_t rx_msgs, tx_msgs, rx_bad, rx_bad_icv, rx_unknown_spi, rx_retransmits, rx_wrong_path,
+		 rx_retransmits_moved;
 	uint64_t auth_failed, half_open_dropped, cookies_sent, invalid_ke_sent;
 	uint64_t sa_established, child_installed, child_rekeyed, ike_rekeyed;
 	uint64_t dpd_dead, tcp_accepted, tcp_rejected, ts_refused;

@@ -143,17 +143,26 @@ void ike_input(struct ike_daemon *d, struct ike_link *link, const uint8_t *msg, 
 			uint8_t h[32];
 
 			d->st.rx_retransmits++;
-			/*
-			 * Over UDP only to the peer's address: a copy sent from
-			 * elsewhere must not reflect the answer (a fragmented one
-			 * is many datagrams) to someone else.
-			 */
-			if (((link->type == TRANSPORT_UDP &&
-			      ike_ss_same_addr(&link->peer, &sa->link->peer)) ||
-			     (link->type == TRANSPORT_TCP &&
-			      (link != sa->link || sa->last_resp_elsewhere))) &&
-			    !ike_sha256(m.raw, m.raw_len, h) && ike_memeq(h, sa->last_req_hash, 32))
+			if (ike_sha256(m.raw, m.raw_len, h) || !ike_memeq(h, sa->last_req_hash, 32))
+				return;
+			if (link->type == TRANSPORT_TCP) {
+				if (link != sa->link || sa->last_resp_elsewhere)
+					ike_link_send(d, link, sa->last_resp.p, sa->last_resp.len);
+			} else if (ike_ss_same_addr(&link->peer, &sa->link->peer)) {
 				ike_link_send(d, link, sa->last_resp.p, sa->last_resp.len);
+			} else if (sa->mobike && sa->resp_moved_sends < IKE_RESP_MOVED_MAX) {
+				/*
+				 * A MOBIKE peer whose address went while the
+				 * answer was on its way retransmits from its new
+				 * one (RFC 4555), and the answer goes where the
+				 * request came from (RFC 7296 2.11).  Anyone who
+				 * saw the request could send a copy from a forged
+				 * address: so a few times per answer only.
+				 */
+				sa->resp_moved_sends++;
+				d->st.rx_retransmits_moved++;
+				ike_link_send(d, link, sa->last_resp.p, sa->last_resp.len);
+			}
 		}
 		return;
 	}
