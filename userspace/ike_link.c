@@ -84,26 +84,48 @@ static int send_one(struct ike_daemon *d, struct ike_link *l, const uint8_t *msg
 	return 0;
 }
 
+/* the length of the first datagram in @msg: its IKE header's, or all of it */
+static size_t first_datagram(const uint8_t *msg, size_t len)
+{
+	size_t one;
+
+	if (len <= IKE_HDR_LEN)
+		return len;
+	one = (size_t)msg[24] << 24 | (size_t)msg[25] << 16 | (size_t)msg[26] << 8 | msg[27];
+	return one < IKE_HDR_LEN || one >= len ? len : one;
+}
+
 /*
  * One message, or several back to back: the fragments of one (RFC 7383),
  * each a datagram (a frame over TCP) of its own, as its header's length says.
  */
 int ike_link_send(struct ike_daemon *d, struct ike_link *l, const uint8_t *msg, size_t len)
 {
-	while (len > IKE_HDR_LEN) {
-		size_t one = (size_t)msg[24] << 24 | (size_t)msg[25] << 16 |
-			     (size_t)msg[26] << 8 | msg[27];
-		int err;
+	int err;
 
-		if (one < IKE_HDR_LEN || one >= len)
-			break;
+	do {
+		size_t one = first_datagram(msg, len);
+
 		err = send_one(d, l, msg, one);
-		if (err)
-			return err;
 		msg += one;
 		len -= one;
-	}
-	return send_one(d, l, msg, len);
+	} while (!err && len);
+	return err;
+}
+
+/* how many datagrams ike_link_send() makes of @msg */
+unsigned int ike_link_datagrams(const uint8_t *msg, size_t len)
+{
+	unsigned int n = 0;
+
+	do {
+		size_t one = first_datagram(msg, len);
+
+		n++;
+		msg += one;
+		len -= one;
+	} while (len);
+	return n;
 }
 
 /* bytes as they are, without a non-ESP marker: a UDP NAT keepalive */

@@ -88,6 +88,7 @@ struct ike_link_ops {
 void ike_link_get(struct ike_link *l);
 void ike_link_put(struct ike_daemon *d, struct ike_link *l);
 int ike_link_send(struct ike_daemon *d, struct ike_link *l, const uint8_t *msg, size_t len);
+unsigned int ike_link_datagrams(const uint8_t *msg, size_t len);
 int ike_link_send_raw(struct ike_daemon *d, const struct ike_link *l, const uint8_t *p,
 		      size_t len);
 int ike_route_source(const struct sockaddr_storage *peer, struct sockaddr_storage *src);
@@ -198,7 +199,7 @@ enum req_kind {
 
 #define RETRANSMIT_BASE_MS	1000	/* UDP: first retransmission, doubling */
 #define INIT_TRIES_MAX		3	/* IKE_SA_INIT after COOKIE or INVALID_KE */
-#define IKE_RESP_MOVED_MAX	8	/* copies of an answer to a MOBIKE peer's new address */
+#define IKE_RESP_MOVED_MAX	8	/* datagrams of an answer to a MOBIKE peer's new address */
 #define FAILED_LINGER_MS	10000	/* a refused SA answers retransmissions this long */
 
 /* our one outstanding request (window size 1) and what its exchange keeps */
@@ -385,7 +386,7 @@ struct ike_sa {
 	struct ike_buf last_resp;	/* for a retransmitted request */
 	bool have_last_resp;
 	bool last_resp_elsewhere;	/* it went on another path than the SA's */
-	uint8_t resp_moved_sends;	/* its copies to a MOBIKE peer's new address */
+	uint8_t resp_moved_sends;	/* its datagrams to a MOBIKE peer's new address */
 	uint8_t last_req_hash[32];	/* the request last_resp answers */
 	struct ike_req req;
 

@@ -150,16 +150,23 @@ void ike_input(struct ike_daemon *d, struct ike_link *link, const uint8_t *msg, 
 					ike_link_send(d, link, sa->last_resp.p, sa->last_resp.len);
 			} else if (ike_ss_same_addr(&link->peer, &sa->link->peer)) {
 				ike_link_send(d, link, sa->last_resp.p, sa->last_resp.len);
-			} else if (sa->mobike && sa->resp_moved_sends < IKE_RESP_MOVED_MAX) {
+			} else if (sa->mobike) {
 				/*
 				 * A MOBIKE peer whose address went while the
 				 * answer was on its way retransmits from its new
 				 * one (RFC 4555), and the answer goes where the
 				 * request came from (RFC 7296 2.11).  Anyone who
 				 * saw the request could send a copy from a forged
-				 * address: so a few times per answer only.
+				 * address (one fragment of it is enough): so a
+				 * few datagrams per answer only, all fragments
+				 * of a fragmented one counted.
 				 */
-				sa->resp_moved_sends++;
+				unsigned int n = ike_link_datagrams(sa->last_resp.p,
+								    sa->last_resp.len);
+
+				if (sa->resp_moved_sends + n > IKE_RESP_MOVED_MAX)
+					return;
+				sa->resp_moved_sends += n;
 				d->st.rx_retransmits_moved++;
 				ike_link_send(d, link, sa->last_resp.p, sa->last_resp.len);
 			}
