@@ -473,6 +473,7 @@ struct ike_creds;
 #define IKE_DEFAULT_ESP	"aes128gcm16, aes256gcm16, aes128-sha256, aes256-sha256, chacha20poly1305"
 
 #define IKE_MAX_PORTS	4	/* TCP ports of a conn (port = 4500, 443) */
+#define IKE_MAX_INSTANCES	60000	/* a load generator conn's IKE SAs */
 
 struct ike_conn_conf {
 	char name[64];
@@ -519,6 +520,15 @@ struct ike_conn_conf {
 	unsigned int ike_rekey_s, child_rekey_s;
 	unsigned int dpd_s, dpd_timeout_s;
 	unsigned int retry_s;		/* initiator: back-off base to restart */
+	/*
+	 * A load generator's: this many IKE SAs of the conn at once, each an
+	 * instance with its own identity (%u in local-id: its number) and
+	 * connection, started at start_rate a second (0: all at once);
+	 * install = no keeps their CHILD_SAs out of the kernel
+	 */
+	unsigned int instances;
+	unsigned int start_rate;
+	bool install;
 	bool encap_force;		/* UDP: ESP in UDP even without NAT */
 	bool tunnel;			/* else transport mode */
 	/* udp-fallback-tcp */

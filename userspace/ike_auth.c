@@ -23,11 +23,21 @@ void ike_id_body(uint8_t type, const char *id, size_t len, struct ike_buf *b)
 	ike_put(b, id, len);
 }
 
-/* our identity: configured, or our outer address */
+/* our identity: configured (a load generator's instance: %u, its number), or our outer address */
 static void local_id(const struct ike_sa *sa, struct ike_buf *b)
 {
 	const struct ike_conn_conf *c = sa->conf;
+	const char *pct = sa->instance ? memmem(c->local_id, c->local_id_len, "%u", 2) : NULL;
 
+	if (pct) {
+		size_t head = (size_t)(pct - c->local_id);
+		char id[sizeof(c->local_id) + 12];
+		int n = snprintf(id, sizeof(id), "%.*s%u%.*s", (int)head, c->local_id,
+				 sa->instance, (int)(c->local_id_len - head - 2), pct + 2);
+
+		ike_id_body(c->local_id_type, id, n > 0 && (size_t)n < sizeof(id) ? (size_t)n : 0, b);
+		return;
+	}
 	if (c->local_id_len) {
 		ike_id_body(c->local_id_type, c->local_id, c->local_id_len, b);
 		return;
@@ -181,8 +191,7 @@ int ike_auth_start(struct ike_sa *sa)
 		ike_log(sa, "all 65535 reqids of the range are in use");
 		return -ENOSPC;
 	}
-	err = xfrm_alloc_spi(sa->d->xfrm, sa->link->local.ss_family, ike_ss_addr(&sa->link->peer),
-			     ike_ss_addr(&sa->link->local), p->reqid, &p->spi_in);
+	err = ike_child_spi(sa, p->reqid, &p->spi_in);
 	if (err) {
 		ike_log(sa, "allocating an SPI failed: %s", strerror(-err));
 		return err;
@@ -215,7 +224,9 @@ int ike_auth_start(struct ike_sa *sa)
 		ike_buf_free(&o.b);
 		return err;
 	}
-	ike_pl_notify(&o.c, 0, NULL, 0, N_INITIAL_CONTACT, NULL, 0);
+	/* not from a load generator's instance: its siblings may share its identity */
+	if (!sa->instance)
+		ike_pl_notify(&o.c, 0, NULL, 0, N_INITIAL_CONTACT, NULL, 0);
 	if (c->mobike)
 		ike_pl_notify(&o.c, 0, NULL, 0, N_MOBIKE_SUPPORTED, NULL, 0);
 	/*
@@ -385,7 +396,7 @@ static void finish_initiator(struct ike_sa *sa, const struct ike_msg *m)
 		return;
 	}
 	ike_wipe(&x, sizeof(x));
-	if (sa->cvip.got && ike_vip_install(sa, &c->rts))
+	if (sa->cvip.got && sa->conf->install && ike_vip_install(sa, &c->rts))
 		ike_sa_die(sa, "installing the virtual address failed", true);
 }
 

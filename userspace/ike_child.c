@@ -14,6 +14,12 @@
 #include "ike_sa.h"
 
 /* a free reqid of the helper's range (ike_reqid.c), or 0 when all are in use */
+/* the kernel holds this SA's children (not a load generator's install = no) */
+static bool in_kernel(const struct ike_sa *sa)
+{
+	return sa->conf->install;
+}
+
 uint32_t ike_reqid_new(struct ike_daemon *d)
 {
 	return ike_reqid_take(d->reqids);
@@ -211,6 +217,13 @@ void ike_child_remove(struct ike_sa *sa, struct ike_child *c, bool policies)
 	struct xfrm_child x = { 0 };
 	char b1[16], b2[16];
 
+	if (!in_kernel(sa)) {
+		if (c->installed)
+			ike_log(sa, "CHILD_SA removed, in 0x%08x out 0x%08x (not in the kernel)",
+				ntohl(c->spi_in), ntohl(c->spi_out));
+		reqid_release(sa->d, c->reqid, c);
+		return;
+	}
 	ike_child_xfrm(sa, c, &x);
 	if (c->installed && policies)
 		ike_vip_child_gone(sa, c);
@@ -246,6 +259,42 @@ void ike_child_unlink(struct ike_sa *sa, struct ike_child *c)
 }
 
 /*
+ * Our inbound SPI for a child: reserved in the kernel, or (install = no)
+ * random, above the range RFC 4303 reserves.  Network order.
+ */
+int ike_child_spi(struct ike_sa *sa, uint32_t reqid, uint32_t *spi)
+{
+	uint32_t r = 0;
+
+	if (in_kernel(sa))
+		return xfrm_alloc_spi(sa->d->xfrm, sa->link->local.ss_family,
+				      ike_ss_addr(&sa->link->peer), ike_ss_addr(&sa->link->local),
+				      reqid, spi);
+	while (r < 256)
+		if (ike_random((uint8_t *)&r, sizeof(r)))
+			return -EIO;
+	*spi = htonl(r);
+	return 0;
+}
+
+/* install = no: the child is negotiated and kept, the kernel never sees it */
+static int install_nothing(struct ike_sa *sa, struct ike_child *c)
+{
+	c->installed = true;
+	ike_log(sa, "CHILD_SA negotiated, in 0x%08x out 0x%08x (install = no: not in the kernel)",
+		ntohl(c->spi_in), ntohl(c->spi_out));
+	sa->d->st.child_installed++;
+	c->rekey_at = ike_rekey_time(sa, sa->conf->child_rekey_s);
+	c->announced = true;
+	if (sa->req.pending.spi_in == c->spi_in) {
+		sa->req.pending.spi_in = 0;
+		sa->req.pending.reqid = 0;
+	}
+	ike_status_changed(sa->d);
+	return 0;
+}
+
+/*
  * Install the states, bind them to the TCP connection in the module, and
  * only then the policies: traffic never meets a state esptcp does not carry.
  */
@@ -254,6 +303,8 @@ int ike_child_install(struct ike_sa *sa, struct ike_child *c, struct xfrm_child 
 {
 	int err;
 
+	if (!in_kernel(sa))
+		return install_nothing(sa, c);
 	ike_child_xfrm(sa, c, x);
 	err = xfrm_add_states(sa->d->xfrm, x);
 	if (err) {
@@ -315,7 +366,7 @@ void ike_child_drop_pending(struct ike_sa *sa)
 
 	for (struct ike_child *c = sa->children; c; c = c->next)
 		installed |= p->spi_in && c->spi_in == p->spi_in;
-	if (!installed && p->spi_in && sa->link)
+	if (!installed && p->spi_in && sa->link && in_kernel(sa))
 		xfrm_del_state(sa->d->xfrm, sa->link->local.ss_family,
 			       ike_ss_addr(&sa->link->local), p->spi_in);
 	if (p->reqid)
@@ -374,6 +425,8 @@ int ike_child_bind(struct ike_daemon *d, struct ike_sa *sa, struct ike_child *c)
 	struct esptcp_sa in, out;
 	int err;
 
+	if (!in_kernel(sa))
+		return 0;
 	if (!d->nl)
 		return -ENOTSUP;
 	child_sas(sa, c, &in, &out);
@@ -397,7 +450,7 @@ int ike_child_unbind(struct ike_daemon *d, struct ike_sa *sa, struct ike_child *
 	struct esptcp_sa in, out;
 	int err;
 
-	if (!d->nl)
+	if (!d->nl || !in_kernel(sa))
 		return 0;
 	child_sas(sa, c, &in, &out);
 	err = esptcp_nl_sa_unbind(d->nl, NULL, inbound ? &in : &out);
@@ -412,6 +465,8 @@ int ike_child_counts(struct ike_sa *sa, const struct ike_child *c, struct xfrm_c
 	struct xfrm_child x = { 0 };
 	int err;
 
+	if (!in_kernel(sa))
+		return -ENOENT;
 	ike_child_xfrm(sa, c, &x);
 	err = xfrm_state_counts(sa->d->xfrm, x.family, x.local, c->spi_in, in);
 	if (!err)

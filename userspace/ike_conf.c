@@ -493,6 +493,8 @@ static void conn_defaults(struct ike_conn_conf *c, const char *name)
 	c->dpd_timeout_s = 90;
 	c->fragment_size = 1280;
 	c->retry_s = 2;
+	c->instances = 1;
+	c->install = true;
 	c->tunnel = true;
 	c->remote_any = true;
 	c->fallback_ms = 2000;
@@ -681,6 +683,16 @@ static int conn_key(struct ike_conn_conf *c, const char *k, const char *v)
 		return parse_duration(v, &c->dpd_timeout_s);
 	} else if (!strcmp(k, "retry")) {
 		return parse_duration(v, &c->retry_s);
+	} else if (!strcmp(k, "instances")) {
+		if (parse_uint(v, IKE_MAX_INSTANCES, &u) || !u)
+			return -EINVAL;
+		c->instances = u;
+	} else if (!strcmp(k, "start-rate")) {
+		if (parse_uint(v, 1000000, &u))
+			return -EINVAL;
+		c->start_rate = u;
+	} else if (!strcmp(k, "install")) {
+		return parse_yes_no(v, &c->install);
 	} else if (!strcmp(k, "fallback-timeout")) {
 		return parse_ms(v, &c->fallback_ms);
 	} else if (!strcmp(k, "udp-timeout")) {
@@ -866,6 +878,17 @@ static int check_conn(const char *path, struct ike_conn_conf *c)
 	}
 	if (c->local_any)
 		c->local.ss_family = c->remote.ss_family;
+	if ((c->instances > 1 || !c->install) && !c->initiator) {
+		fprintf(stderr, "esptcp: %s: [conn %s]: instances and install = no are for an"
+			" initiator (a load generator)\n", path, c->name);
+		return -EINVAL;
+	}
+	if (c->instances > 1 && (c->local_any || c->updown[0] ||
+				 (c->vip && c->install) || c->transport == TRANSPORT_FALLBACK)) {
+		fprintf(stderr, "esptcp: %s: [conn %s]: instances > 1 needs a fixed local, transport"
+			" udp or tcp, and no updown; vip = yes with install = no\n", path, c->name);
+		return -EINVAL;
+	}
 	if (c->vip && (!c->initiator || !c->tunnel || c->local_ts.n)) {
 		fprintf(stderr, "esptcp: %s: [conn %s]: vip = yes is for an initiator in tunnel mode,"
 			" without local-ts (its selector is the address it gets)\n", path, c->name);

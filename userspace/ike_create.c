@@ -121,8 +121,7 @@ void ike_rekey_child_start(struct ike_sa *sa, struct ike_child *old, uint16_t gr
 	p->reqid = old->reqid;
 	/* PFS when asked for, or when our first suite names a group */
 	p->suite.dh = group ? group : c->esp[0].dh;
-	err = xfrm_alloc_spi(sa->d->xfrm, sa->link->local.ss_family, ike_ss_addr(&sa->link->peer),
-			     ike_ss_addr(&sa->link->local), p->reqid, &p->spi_in);
+	err = ike_child_spi(sa, p->reqid, &p->spi_in);
 	if (err) {
 		old->rekey_at = ike_now(sa) + REKEY_RETRY_MS;
 		return;

@@ -39,49 +39,62 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void conn_start_tcp(struct ike_daemon *d, const struct ike_conn_conf *c)
+static void conn_start_tcp(struct ike_daemon *d, const struct ike_conn_conf *c, uint32_t instance)
 {
 	struct ike_link *l = ike_tcp_connect(d, c);
 	struct ike_sa *sa;
 
 	if (!l) {
-		ike_conn_restart(d, c, d->nl ? c->retry_s : 30, false);
+		ike_conn_restart(d, c, instance, d->nl ? c->retry_s : 30, false);
 		return;
 	}
 	sa = ike_sa_initiate(d, c, l);
 	if (!sa)
 		ike_link_close(d, l, "out of memory");
+	else
+		sa->instance = instance;
 }
 
-static void conn_start(struct ike_daemon *d, const struct ike_conn_conf *c)
+/**
+ * ike_conn_start() - start an initiator conn's IKE SA
+ * @d: the daemon
+ * @c: the conn
+ * @instance: a load generator's instance (1..instances), or 0
+ * @tcp: over TCP whatever the conn's transport (a fallback)
+ *
+ * On failure the conn (or the instance) starts again after its retry time.
+ */
+void ike_conn_start(struct ike_daemon *d, const struct ike_conn_conf *c, uint32_t instance,
+		    bool tcp)
 {
 	struct sockaddr_storage local = c->local, peer = c->remote;
 	struct ike_link *l;
 	struct ike_sa *sa;
 
-	if (c->transport == TRANSPORT_TCP) {
-		conn_start_tcp(d, c);
+	if (tcp || c->transport == TRANSPORT_TCP) {
+		conn_start_tcp(d, c, instance);
 		return;
 	}
 	if (c->local_any && ike_route_source(&c->remote, &local)) {
 		fprintf(stderr, "esptcp[%s]: no route to the responder; trying again in %u s\n",
 			c->name, c->retry_s);
-		ike_conn_restart(d, c, c->retry_s, false);
+		ike_conn_restart(d, c, instance, c->retry_s, false);
 		return;
 	}
 	ike_ss_set_port(&local, c->udp_port);
 	ike_ss_set_port(&peer, c->udp_port);
 	l = ike_udp_link(d, &local, &peer, c->udp_port == 4500);
 	if (!l) {
-		ike_conn_restart(d, c, c->retry_s, false);
+		ike_conn_restart(d, c, instance, c->retry_s, false);
 		return;
 	}
 	sa = ike_sa_initiate(d, c, l);
 	ike_link_put(d, l);
 	if (!sa) {
-		ike_conn_restart(d, c, c->retry_s, false);
+		ike_conn_restart(d, c, instance, c->retry_s, false);
 		return;
 	}
+	sa->instance = instance;
 	if (c->transport == TRANSPORT_FALLBACK)
 		sa->mob.fallback_at = d->now + c->fallback_ms;
 	ike_sa_start(sa);
@@ -298,12 +311,10 @@ static void run_timers(struct ike_daemon *d)
 	for (size_t i = 0; i < d->conf->nconns; i++) {
 		if (d->restart_at[i] && d->now >= d->restart_at[i]) {
 			d->restart_at[i] = 0;
-			if (d->restart_tcp[i])
-				conn_start_tcp(d, &d->conf->conns[i]);
-			else
-				conn_start(d, &d->conf->conns[i]);
+			ike_conn_start(d, &d->conf->conns[i], 0, d->restart_tcp[i]);
 		}
 	}
+	ike_instances_run(d);
 }
 
 static void usage(void)
@@ -471,8 +482,12 @@ int esptcp_ike_main(int argc, char **argv)
 		return 1;
 	}
 	for (size_t i = 0; i < conf.nconns; i++)
-		if (conf.conns[i].initiator)
+		if (conf.conns[i].initiator && conf.conns[i].instances == 1)
 			d.restart_at[i] = d.now;
+	if (ike_instances_init(&d)) {
+		fprintf(stderr, "esptcp: out of memory for the instances\n");
+		return 1;
+	}
 	if (mkdir(conf.status_dir, 0755) == 0 || errno == EEXIST)
 		snprintf(status_path, sizeof(status_path), "%s/ike-%d.status", conf.status_dir,
 			 (int)getpid());
@@ -549,6 +564,7 @@ int esptcp_ike_main(int argc, char **argv)
 	if (n > 0)
 		fprintf(stderr, "esptcp: removed %d leftover states and policies\n", n);
 	ike_links_free(&d);
+	ike_instances_free(&d);
 	ike_timers_free(&d.timers);
 	ike_sa_table_free(&d);
 	if (d.nl)

@@ -149,8 +149,7 @@ uint16_t ike_child_respond(struct ike_sa *sa, const struct ike_msg *m, enum ike_
 	if (!p.reqid)
 		return N_TEMPORARY_FAILURE;
 	x.suite = p.suite;
-	rc = xfrm_alloc_spi(sa->d->xfrm, sa->link->local.ss_family, ike_ss_addr(&sa->link->peer),
-			    ike_ss_addr(&sa->link->local), p.reqid, &p.spi_in);
+	rc = ike_child_spi(sa, p.reqid, &p.spi_in);
 	if (!rc)
 		rc = ike_child_keys(sa, false, gir, glen, ni, nilen, nr, nrlen, &x);
 	if (!rc) {

@@ -93,6 +93,13 @@ static const char *needs_restart(const struct ike_conf *old, const struct ike_co
 		return "ulp";
 	if (strcmp(old->status_dir, nc->status_dir))
 		return "status-dir";
+	/* a load generator's instances time their starts by conn (ike_instances.c) */
+	for (size_t i = 0; i < old->nconns; i++)
+		if (old->conns[i].instances > 1)
+			return "a conn with instances";
+	for (size_t i = 0; i < nc->nconns; i++)
+		if (nc->conns[i].instances > 1)
+			return "a conn with instances";
 	return NULL;
 }
 

@@ -239,6 +239,7 @@ void ike_sa_die(struct ike_sa *sa, const char *why, bool restart)
 	const struct ike_conn_conf *c = sa->conf;
 	struct ike_daemon *d = sa->d;
 	bool initiator = c && c->initiator;
+	uint32_t instance = sa->instance;
 
 	ike_log(sa, "IKE SA down: %s", why);
 	ike_child_drop_pending(sa);
@@ -246,7 +247,7 @@ void ike_sa_die(struct ike_sa *sa, const char *why, bool restart)
 	sa->state = SA_DEAD;
 	ike_sa_free(sa);
 	if (restart && initiator && !d->stopping)
-		ike_conn_restart(d, c, c->retry_s, false);
+		ike_conn_restart(d, c, instance, c->retry_s, false);
 }
 
 /* the identity the peer proved (its ID payload's body) */
@@ -332,14 +333,21 @@ void ike_sa_established(struct ike_sa *sa)
 	ike_status_changed(sa->d);
 }
 
-/* an initiator conn starts again in delay_s (over TCP at once when asked) */
-void ike_conn_restart(struct ike_daemon *d, const struct ike_conn_conf *c, unsigned int delay_s,
-		      bool tcp)
+/*
+ * An initiator conn starts again in delay_s (over TCP at once when asked);
+ * a load generator's @instance on its own.
+ */
+void ike_conn_restart(struct ike_daemon *d, const struct ike_conn_conf *c, uint32_t instance,
+		      unsigned int delay_s, bool tcp)
 {
 	size_t i = (size_t)(c - d->conf->conns);
 
 	if (i >= d->conf->nconns)
 		return;
+	if (instance) {
+		ike_instance_restart(d, c, instance, delay_s, tcp);
+		return;
+	}
 	d->restart_at[i] = d->now + (uint64_t)delay_s * 1000;
 	d->restart_tcp[i] = tcp;
 	if (delay_s)

@@ -156,6 +156,7 @@ int ike_child_keys(struct ike_sa *sa, bool we_started, const uint8_t *gir, size_
 		   struct xfrm_child *x);
 void ike_child_xfrm(struct ike_sa *sa, const struct ike_child *c, struct xfrm_child *x);
 struct ike_child *ike_child_add(struct ike_sa *sa, const struct ike_child *tmpl);
+int ike_child_spi(struct ike_sa *sa, uint32_t reqid, uint32_t *spi);
 int ike_child_install(struct ike_sa *sa, struct ike_child *c, struct xfrm_child *x,
 		      enum ike_child_pol policies);
 uint16_t ike_child_ts_check(struct ike_sa *sa, const struct ike_ts_set *lts,
@@ -345,6 +346,7 @@ struct ike_sa {
 	struct ike_sa *next;
 	struct ike_daemon *d;
 	const struct ike_conn_conf *conf;
+	uint32_t instance;		/* a load generator's: 1..instances; else 0 */
 	bool initiator;
 	enum sa_state state;
 	uint64_t spi_i, spi_r;		/* set with ike_sa_set_spis() */
@@ -444,8 +446,21 @@ void ike_sa_transition(struct ike_sa *sa, const char *why);
 void ike_sa_set_peer_id(struct ike_sa *sa, const struct ike_pl *id);
 bool ike_sa_same_peer(const struct ike_sa *a, const struct ike_sa *b);
 void ike_sa_established(struct ike_sa *sa);
-void ike_conn_restart(struct ike_daemon *d, const struct ike_conn_conf *c, unsigned int delay_s,
-		      bool tcp);
+void ike_conn_restart(struct ike_daemon *d, const struct ike_conn_conf *c, uint32_t instance,
+		      unsigned int delay_s, bool tcp);
+
+/* ---- ike_daemon.c ---- */
+
+void ike_conn_start(struct ike_daemon *d, const struct ike_conn_conf *c, uint32_t instance,
+		    bool tcp);
+
+/* ---- ike_instances.c ---- */
+
+int ike_instances_init(struct ike_daemon *d);
+void ike_instance_restart(struct ike_daemon *d, const struct ike_conn_conf *c, uint32_t num,
+			  unsigned int delay_s, bool tcp);
+void ike_instances_run(struct ike_daemon *d);
+void ike_instances_free(struct ike_daemon *d);
 
 /* ---- ike_negotiate.c ---- */
 
@@ -634,6 +649,9 @@ struct ike_daemon {
 	/* initiators waiting to (re)start: conn index -> when, and over TCP at once */
 	uint64_t *restart_at;
 	bool *restart_tcp;
+	/* a load generator's instances, a start timer each (ike_instances.c) */
+	struct ike_instance **inst;	/* per conn; NULL for a conn of one */
+	struct ike_timers starts;
 	unsigned int *tcp_port_at;	/* conn index -> the TCP port to try next */
 };
 

@@ -315,12 +315,13 @@ void ike_sa_timers(struct ike_sa *sa)
 		if (sa->state == SA_INIT_SENT && sa->mob.fallback_at && t >= sa->mob.fallback_at) {
 			const struct ike_conn_conf *fc = sa->conf;
 			struct ike_daemon *d = sa->d;
+			uint32_t instance = sa->instance;
 
 			ike_log(sa, "no answer over UDP in %u ms: trying TCP", fc->fallback_ms);
 			d->st.fallback_connects++;
 			sa->state = SA_DEAD;
 			ike_sa_free(sa);
-			ike_conn_restart(d, fc, 0, true);
+			ike_conn_restart(d, fc, instance, 0, true);
 			return;
 		}
 		if (t >= sa->expire_at) {

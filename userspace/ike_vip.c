@@ -459,6 +459,8 @@ void ike_vip_remove(struct ike_sa *sa)
 {
 	if (!sa->cvip.got)
 		return;
-	uninstall(sa);
+	/* install = no: the address was only logged */
+	if (sa->conf->install)
+		uninstall(sa);
 	sa->cvip.got = false;
 }
