@@ -867,6 +867,46 @@ TEST(vip_client_conf)
 			       "updown = updown.sh\n", &conf));
 }
 
+/* a load generator's conn: instances, start-rate, install = no */
+TEST(instances_conf)
+{
+	struct ike_conf conf;
+	const struct ike_conn_conf *c;
+
+	ASSERT_EQ(0, load_conf("role = initiator\nremote = 192.0.2.1\ntransport = tcp\n"
+			       "local-id = @c%u.example\nvip = yes\ninstances = 1000\n"
+			       "start-rate = 200\ninstall = no\n", &conf));
+	c = &conf.conns[0];
+	EXPECT_EQ(1000u, c->instances);
+	EXPECT_EQ(200u, c->start_rate);
+	EXPECT_FALSE(c->install);
+	ike_conf_free(&conf);
+	/* the defaults: one, at once, installed */
+	ASSERT_EQ(0, load_conf("role = initiator\nremote = 192.0.2.1\n"
+			       "local-ts = 10.1.0.1/32\nremote-ts = 10.2.0.0/16\n", &conf));
+	c = &conf.conns[0];
+	EXPECT_EQ(1u, c->instances);
+	EXPECT_EQ(0u, c->start_rate);
+	EXPECT_TRUE(c->install);
+	ike_conf_free(&conf);
+	/* a responder's; the fallback transport; with updown; a vip installed; bad counts */
+	EXPECT_NE(0, load_conf("local-ts = 10.1.0.0/16\nremote-ts = 10.2.0.0/16\n"
+			       "instances = 10\n", &conf));
+	EXPECT_NE(0, load_conf("local-ts = 10.1.0.0/16\nremote-ts = 10.2.0.0/16\n"
+			       "install = no\n", &conf));
+	EXPECT_NE(0, load_conf("role = initiator\nremote = 192.0.2.1\nvip = yes\n"
+			       "instances = 10\ninstall = no\n", &conf));
+	EXPECT_NE(0, load_conf("role = initiator\nremote = 192.0.2.1\nvip = yes\n"
+			       "transport = udp\ninstances = 10\ninstall = no\n"
+			       "updown = /bin/true\n", &conf));
+	EXPECT_NE(0, load_conf("role = initiator\nremote = 192.0.2.1\nvip = yes\n"
+			       "transport = udp\ninstances = 10\n", &conf));
+	EXPECT_NE(0, load_conf("role = initiator\nremote = 192.0.2.1\nvip = yes\n"
+			       "transport = udp\ninstances = 0\n", &conf));
+	EXPECT_NE(0, load_conf("role = initiator\nremote = 192.0.2.1\nvip = yes\n"
+			       "transport = udp\ninstances = 60001\n", &conf));
+}
+
 TEST(ts_lists_in_conf)
 {
 	struct ike_conf conf;
