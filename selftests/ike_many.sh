@@ -11,6 +11,8 @@ trap 'many_down $((N > D ? N : D)) >/dev/null 2>&1; stop_all; topo_down; rm -rf 
 # a conn per client (N), and one dial-up conn for all of them (D)
 N=${ESPTCP_MANY:-10}
 D=${ESPTCP_DIALUP:-100}
+# a load generator's instances (t_loadgen)
+L=${ESPTCP_LOADGEN:-200}
 
 installed() { # installed LOG: CHILD_SAs installed so far
 	grep -c "CHILD_SA installed" "$1" || true
@@ -179,6 +181,56 @@ t_dialup() {
 	[ $(((v1 - v0) * 1000)) -lt $((n * t0)) ]
 }
 
+# One load generator (instances = L, install = no) against the dial-up
+# gateway from one address, over TRANSPORT: L IKE SAs, each its own
+# identity and (TCP) connection, each a distinct address from the pool;
+# the generator's kernel holds nothing; when it stops, its DELETEs take
+# every SA and lease off the gateway.  Prints the rate it reached.
+t_loadgen() {
+	local l=$1 tr=$2 t0 t1 socks leases
+	dialup_gw 10.4.0.0/20 "half-open-per-source = $l"
+	cat >"$_tmp/lg.conf" <<-EOC
+	[conn gw]
+	role = initiator
+	transport = $tr
+	local = $IP1
+	remote = $IP2
+	local-id = c%u@example.org
+	remote-id = @gw.example
+	psk = "the dial-up group's psk"
+	vip = yes
+	instances = $l
+	install = no
+	EOC
+	t0=$(date +%s%N)
+	echo "# [n1] esptcp ike lg.conf & ($l instances over $tr)"
+	ip netns exec $NS1 "$ESPTCP" ike "$_tmp/lg.conf" >"$_tmp/lg.out" 2>&1 &
+	LG_PID=$!
+	pids+=($!)
+	wait_for 1500 all_up "$l" ||
+		{ tail -n 30 "$_tmp/gw.out"; tail -n 5 "$_tmp/lg.out"; false; }
+	t1=$((($(date +%s%N) - t0) / 1000000))
+	echo "# $l tunnels up in $t1 ms: $((l * 1000 / (t1 ? t1 : 1))) a second"
+	[ "$(grep -c "CHILD_SA negotiated.*install = no" "$_tmp/lg.out")" -eq "$l" ]
+	[ "$(grep -o "peer c[0-9]*@example.org" "$_tmp/gw.out" | sort -u | wc -l)" -eq "$l" ]
+	leases=$(ip netns exec $NS2 "$ESPTCP" show | grep '^  lease 10\.4\..* since ' |
+		awk '{print $2}' | sort -u | wc -l)
+	socks=$(ip netns exec $NS2 "$ESPTCP" show | grep -c "^socket ino" || true)
+	echo "# gateway: $leases distinct leases, $socks esptcp sockets"
+	[ "$leases" -eq "$l" ]
+	if [ "$tr" = tcp ]; then [ "$socks" -eq "$l" ]; else [ "$socks" -eq 0 ]; fi
+	# nothing in the generator's kernel: no states, policies or addresses
+	[ -z "$(ip -n $NS1 xfrm state)" ]
+	[ -z "$(ip -n $NS1 xfrm policy)" ]
+	[ -z "$(ip -n $NS1 -4 -o addr show dev lo | grep -v 127.0.0.1)" ]
+	kill "$LG_PID"
+	wait "$LG_PID" || true
+	# (their leases stay the identities', released: "kept")
+	wait_for 300 sh -c "! ip netns exec $NS2 \"$ESPTCP\" show | grep -q '^  lease 10\.4\..* since '"
+	wait_for 100 sh -c "[ -z \"\$(ip -n $NS2 xfrm state)\" ]"
+	echo "# the generator stopped: the gateway's $l SAs and their states gone"
+}
+
 # the seed's pool of 5 and 6 clients over UDP: the sixth is refused with
 # INTERNAL_ADDRESS_FAILURE and the others carry on; a client that comes
 # back gets its own address again
@@ -244,4 +296,12 @@ t_ran && many_down "$D" >/dev/null 2>&1
 t_ran && topo_up >/dev/null
 t_case_subset pool5 "a pool of 5 and 6 clients: the sixth refused, a returning client's address kept" \
 	t_pool5
+t_ran && many_down 6 >/dev/null 2>&1
+t_ran && topo_up >/dev/null
+t_case_subset loadgen_tcp "a load generator's $L instances over TCP against the dial-up gateway: distinct leases, nothing installed on its side, all gone when it stops" \
+	t_loadgen "$L" tcp
+t_ran && stop_all >/dev/null 2>&1
+t_ran && topo_up >/dev/null
+t_case_subset loadgen_udp "a load generator's $L instances over UDP from one socket against the dial-up gateway" \
+	t_loadgen "$L" udp
 t_done
