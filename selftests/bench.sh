@@ -28,12 +28,15 @@
 #               an outbound SA each), `esptcp show` over them, and one SA's
 #               packet rate into its stream with their outbound SAs bound
 #               and unbound, in turns (ratio); scale_peers=A,B sets the counts
+#   handshakes  IKE handshakes a second completed by esptcp ike and by
+#               strongSwan's charon as a dial-up gateway, PSK and ECDSA
+#               (handshake_bench.sh: one load generator, 500 instances)
 #
 # Each row is shown as a ratio to upstream espintcp, when the kernel has it,
 # and to ESP-in-UDP.  Writes $OUT/bench.json (one object per row) and the
 # table to $OUT/bench.txt; progress lines go to fd 3, the harness's results.
 # Arguments (make bench BENCH_ARGS="..."): runs=N (rounds), secs=N and cases=A,B (of
-# tcp, esptcp, espintcp, esp-udp, esp, failover, scale) for a quick try;
+# tcp, esptcp, espintcp, esp-udp, esp, failover, scale, handshakes) for a quick try;
 # profile also records a cpu-clock profile (perf, software events) of one
 # null-cipher, 1-stream throughput run per tunnel, in $OUT/profile-CASE.txt;
 # profile=gcm the same with AES-GCM, in $OUT/profile-CASE-gcm.txt.
@@ -49,7 +52,7 @@ LOSS=${BENCH_LOSS:-1%}
 DELAY=${BENCH_DELAY:-5ms}
 PROFILE=0
 PROFILE_CIPHER=null
-CASES=" tcp esptcp espintcp esp-udp esp failover scale "
+CASES=" tcp esptcp espintcp esp-udp esp failover scale handshakes "
 SCALE_PEERS="1000 10000"
 for a in "$@"; do	# BENCH_ARGS="runs=1 secs=1 profile"
 	case $a in
@@ -278,6 +281,12 @@ if want failover; then
 		echo "# bench: failover: $(tail -n 1 "$_tmp/failover.err")" >&3
 	grep '^# bench' "$_tmp/failover.err" >&3 || true
 fi
+if want handshakes; then
+	stop_all
+	bash "$(dirname "$0")/handshake_bench.sh" >"$OUT/handshakes.rows" 2>"$_tmp/hs.err" ||
+		echo "# bench: handshakes: $(tail -n 1 "$_tmp/hs.err")" >&3
+	grep '^# bench' "$_tmp/hs.err" >&3 || true
+fi
 if want scale; then
 	stop_all
 	# shellcheck disable=SC2086 # the counts, one argument each
@@ -398,6 +407,28 @@ if sc:
               "an outbound SA each); one SA's 64-byte packet rate into its stream with the N "
               "peers' outbound SAs bound and unbound, 3 turns each"] + [scale_line(r) for r in sc]
 res += sc
+hs = json_rows("handshakes.rows")
+if hs:
+    lines += ["", "handshakes: IKE_SA_INIT + IKE_AUTH a second completed by the responder "
+              "(UDP, one load generator, install = no; the gateway's auth, clients by PSK); "
+              "median over rounds, and esptcp/charon taken within each round"]
+    for auth in ("psk", "ecdsa"):
+        per = {}
+        for r in hs:
+            if r["auth"] == auth and r["per_s"]:
+                per.setdefault(r["round"], {})[r["responder"]] = r["per_s"]
+        ours = [v["esptcp"] for v in per.values() if "esptcp" in v]
+        theirs = [v["charon"] for v in per.values() if "charon" in v]
+        ratios = [v["esptcp"] / v["charon"] for v in per.values() if len(v) == 2]
+        if not ours and not theirs:
+            continue
+        med = lambda xs: f"{statistics.median(xs):.0f}/s" if xs else "-"
+        ratio = f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})" \
+            if ratios else "-"
+        lines.append(f"  {auth:<6} esptcp {med(ours)}, charon {med(theirs)}: ratio {ratio}")
+    for r in hs:
+        r["kernel"] = flavour or kver
+res += hs
 lines.append("")
 nruns = max((len(r["runs"]) for r in res if "runs" in r), default=0)
 lines.append(f"kernel {kver} ({flavour or 'unnamed'}); medians of {nruns} rounds, "

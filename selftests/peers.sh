@@ -236,12 +236,17 @@ swan_start() { # swan_start NS DIR [roadwarrior]
 	mkdir -p "$dir/run" "$dir/conns" "$dir/secrets" "$dir/pools"
 	echo "$ns" >"$dir/ns"
 	log=$(_peers_log "$dir")
+	# PEERS_SWAN_CHARON: more lines for charon's section (a benchmark's
+	# limits); PEERS_SWAN_QUIET=1: only errors in the log
+	local lv=2 lv_default=1
+	[ "${PEERS_SWAN_QUIET:-0}" = 1 ] && lv=-1 lv_default=-1
 	cat >"$dir/strongswan.conf" <<EOF
 charon {
 	load_modular = no
 	load = $plugins
 	install_routes = $install
 	install_virtual_ip = $install
+	${PEERS_SWAN_CHARON:-}
 	plugins {
 		resolve {
 			file = $dir/resolv.conf
@@ -254,10 +259,10 @@ charon {
 		peers {
 			path = $log
 			time_format = %T
-			default = 1
-			ike = 2
-			knl = 2
-			cfg = 2
+			default = $lv_default
+			ike = $lv
+			knl = $lv
+			cfg = $lv
 			flush_line = yes
 			append = yes
 		}
