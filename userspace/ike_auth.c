@@ -27,7 +27,10 @@ void ike_id_body(uint8_t type, const char *id, size_t len, struct ike_buf *b)
 static void local_id(const struct ike_sa *sa, struct ike_buf *b)
 {
 	const struct ike_conn_conf *c = sa->conf;
-	const char *pct = sa->instance ? memmem(c->local_id, c->local_id_len, "%u", 2) : NULL;
+	bool text = c->local_id_type == ID_FQDN || c->local_id_type == ID_RFC822_ADDR ||
+		    c->local_id_type == ID_KEY_ID;
+	const char *pct = sa->instance && text ? memmem(c->local_id, c->local_id_len, "%u", 2) :
+			  NULL;
 
 	if (pct) {
 		size_t head = (size_t)(pct - c->local_id);

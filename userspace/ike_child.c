@@ -17,7 +17,7 @@
 /* the kernel holds this SA's children (not a load generator's install = no) */
 static bool in_kernel(const struct ike_sa *sa)
 {
-	return sa->conf->install;
+	return !sa->conf || sa->conf->install;
 }
 
 uint32_t ike_reqid_new(struct ike_daemon *d)
