@@ -224,6 +224,7 @@ static struct ike_sa *successor(struct ike_sa *old, bool we_started, uint64_t sp
 	sa = ike_sa_new(old->d, old->conf, old->link, we_started);
 	if (!sa)
 		return NULL;
+	sa->instance = old->instance;
 	err = ike_skeyseed_rekey(old->suite.prf, IKE_BYTES(old->keys.sk_d, old->keys.prf_len),
 				 IKE_BYTES(gir, glen), IKE_BYTES(ni, nilen), IKE_BYTES(nr, nrlen),
 				 skeyseed);
