@@ -90,7 +90,7 @@ ours() {
 # charon AUTH: strongSwan's charon as the gateway in n2
 charon() {
 	local -a kv=(local="$IP2" remote=%any lid=gw.example rid=%any lts="$IN2/32"
-		     rts=0.0.0.0/0 pools=lgpool)
+		     rts=0.0.0.0/0 pools=lgpool psk="$PSK")
 	[ "$1" = ecdsa ] && kv+=(lauth=pubkey rauth=psk cert="$P/gw.pem" key="$P/gw.key")
 	rm -rf "$_tmp/swan"
 	PEERS_SWAN_QUIET=1 PEERS_SWAN_CHARON="block_threshold = $((N * 2))
@@ -98,8 +98,8 @@ charon() {
 	init_limit_half_open = 0" swan_start $NS2 "$_tmp/swan" || return 1
 	swan_pool "$_tmp/swan" lgpool "$POOL" >/dev/null
 	swan_conf "$_tmp/swan" gw "${kv[@]}" >/dev/null
-	# the clients' PSK whoever they are (and, with a certificate, the key)
-	cat >>"$_tmp/swan/secrets/gw.conf" <<EOF
+	# with a certificate swan_conf writes the key alone: the clients' PSK too
+	[ "$1" = ecdsa ] && cat >>"$_tmp/swan/secrets/gw.conf" <<EOF
 ike-group {
 	id = gw.example
 	secret = "$PSK"
