@@ -283,9 +283,9 @@ if want failover; then
 fi
 if want handshakes; then
 	stop_all
-	bash "$(dirname "$0")/handshake_bench.sh" >"$OUT/handshakes.rows" 2>"$_tmp/hs.err" ||
-		echo "# bench: handshakes: $(tail -n 1 "$_tmp/hs.err")" >&3
-	grep '^# bench' "$_tmp/hs.err" >&3 || true
+	bash "$(dirname "$0")/handshake_bench.sh" >"$OUT/handshakes.rows" 2>"$OUT/handshakes.log" ||
+		echo "# bench: handshakes: $(tail -n 1 "$OUT/handshakes.log")" >&3
+	grep "^# bench" "$OUT/handshakes.log" >&3 || true
 fi
 if want scale; then
 	stop_all

@@ -90,7 +90,7 @@ ours() {
 # charon AUTH: strongSwan's charon as the gateway in n2
 charon() {
 	local -a kv=(local="$IP2" remote=%any lid=gw.example rid=%any lts="$IN2/32"
-		     rts=0.0.0.0/0 pools=lgpool psk="$PSK")
+		     rts=dynamic pools=lgpool psk="$PSK")
 	[ "$1" = ecdsa ] && kv+=(lauth=pubkey rauth=psk cert="$P/gw.pem" key="$P/gw.key")
 	rm -rf "$_tmp/swan"
 	PEERS_SWAN_QUIET=1 PEERS_SWAN_CHARON="block_threshold = $((N * 2))
@@ -116,9 +116,17 @@ run() {
 	if [ "$who" = esptcp ]; then ours "$auth"; else charon "$auth" || return 1; fi
 	t0=$(date +%s%N)
 	generator "$auth"
-	wait_for 3000 sh -c "[ \$(grep -c 'CHILD_SA negotiated' '$_tmp/lg.out') -ge $N ]" || true
+	wait_for $((N + 300)) sh -c "[ \$(grep -c 'CHILD_SA negotiated' '$_tmp/lg.out') -ge $N ]" || true
 	ms=$((($(date +%s%N) - t0) / 1000000))
 	got=$(negotiated)
+	if [ "$got" -lt "$N" ]; then
+		# why not all: the ends of both logs
+		echo "# bench: handshakes: $who $auth: only $got of $N; the generator's log:" >&2
+		tail -n 20 "$_tmp/lg.out" | sed 's/^/#   /' >&2
+		echo "# the responder's log:" >&2
+		tail -n 40 "$([ "$who" = esptcp ] && echo "$_tmp/gw.out" || cat "$_tmp/swan/log")" |
+			sed 's/^/#   /' >&2
+	fi
 	kill "$LG_PID" 2>/dev/null || true
 	wait "$LG_PID" 2>/dev/null || true
 	peers_stop_all >/dev/null 2>&1 || true
