@@ -18,6 +18,12 @@ installed() { # installed LOG: CHILD_SAs installed so far
 	grep -c "CHILD_SA installed" "$1" || true
 }
 
+tcpext() { # tcpext NS NAME: a TcpExt counter of the namespace (/proc/net/netstat)
+	ip netns exec "$1" awk -v k="$2" '$1 == "TcpExt:" {
+		if (!h) { for (i = 2; i <= NF; i++) n[i] = $i; h = 1; next }
+		for (i = 2; i <= NF; i++) if (n[i] == k) print $i }' /proc/net/netstat
+}
+
 all_up() { # all_up N: the gateway has N CHILD_SAs; progress every 10th try
 	local got
 	got=$(installed "$_tmp/gw.out")
@@ -187,8 +193,9 @@ t_dialup() {
 # the generator's kernel holds nothing; when it stops, its DELETEs take
 # every SA and lease off the gateway.  Prints the rate it reached.
 t_loadgen() {
-	local l=$1 tr=$2 t0 t1 socks leases
+	local l=$1 tr=$2 t0 t1 socks leases over0 over
 	dialup_gw 10.4.0.0/20 "half-open-per-source = $l"
+	over0=$(tcpext $NS2 ListenOverflows)
 	cat >"$_tmp/lg.conf" <<-EOC
 	[conn gw]
 	role = initiator
@@ -211,6 +218,11 @@ t_loadgen() {
 		{ tail -n 30 "$_tmp/gw.out"; tail -n 5 "$_tmp/lg.out"; false; }
 	t1=$((($(date +%s%N) - t0) / 1000000))
 	echo "# $l tunnels up in $t1 ms: $((l * 1000 / (t1 ? t1 : 1))) a second"
+	# the gateway took the burst of connections without dropping any
+	# (no listen queue overflow, so no SYN retransmitted a second later)
+	over=$(($(tcpext $NS2 ListenOverflows) - over0))
+	echo "# gateway's listen queue overflowed $over times"
+	[ "$over" -eq 0 ]
 	[ "$(grep -c "CHILD_SA negotiated.*install = no" "$_tmp/lg.out")" -eq "$l" ]
 	[ "$(grep -o "peer c[0-9]*@example.org" "$_tmp/gw.out" | sort -u | wc -l)" -eq "$l" ]
 	leases=$(ip netns exec $NS2 "$ESPTCP" show | grep '^  lease 10\.4\..* since ' |

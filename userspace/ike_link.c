@@ -21,6 +21,7 @@
 #include "ike_sa.h"
 
 #define PREFIX_TIMEOUT_MS	10000
+#define ACCEPT_BURST		32	/* connections accepted a wakeup */
 #define CONNECT_TIMEOUT_MS	5000
 
 #ifndef UDP_ENCAP
@@ -425,7 +426,8 @@ static unsigned int unauthenticated_links(struct ike_daemon *d,
 	return n;
 }
 
-static void tcp_accept(struct ike_daemon *d, struct ike_sock *o)
+/* one connection from the listener's queue; false when it is empty */
+static bool tcp_accept_one(struct ike_daemon *d, struct ike_sock *o)
 {
 	struct sockaddr_storage peer;
 	socklen_t plen = sizeof(peer), llen = sizeof(peer);
@@ -435,7 +437,7 @@ static void tcp_accept(struct ike_daemon *d, struct ike_sock *o)
 
 	fd = accept4(o->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
-		return;
+		return false;
 	if (unauthenticated_links(d, &peer, &same) >= d->conf->half_open_max ||
 	    same >= d->conf->half_open_per_source) {
 		char buf[64];
@@ -448,17 +450,30 @@ static void tcp_accept(struct ike_daemon *d, struct ike_sock *o)
 				esptcp_addr_str(&peer, buf, sizeof(buf)),
 				same >= d->conf->half_open_per_source ? " from this address" : "");
 		close(fd);
-		return;
+		return true;
 	}
 	l = tcp_link_new(d, fd, LINK_PREFIX);
 	if (!l) {
 		close(fd);
-		return;
+		return true;
 	}
 	d->st.tcp_accepted++;
 	l->peer = peer;
 	getsockname(fd, (struct sockaddr *)&l->local, &llen);
 	ike_link_deadline(d, l, d->now + PREFIX_TIMEOUT_MS);
+	return true;
+}
+
+/*
+ * Several a wakeup: a burst of clients (a gateway's restart, a load
+ * generator) would otherwise wait one loop pass each, and the queue
+ * overflow into SYN retransmissions of a second and more; a bound keeps
+ * the loop's other work going.
+ */
+static void tcp_accept(struct ike_daemon *d, struct ike_sock *o)
+{
+	for (int i = 0; i < ACCEPT_BURST && tcp_accept_one(d, o); i++)
+		;
 }
 
 static void tcp_prefix(struct ike_daemon *d, struct ike_link *l)
@@ -591,7 +606,7 @@ static int listen_tcp(struct ike_daemon *d, struct sockaddr_storage *a, uint16_t
 		return -1;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)a, ike_ss_len(a)) < 0 || listen(fd, 64) < 0 ||
+	if (bind(fd, (struct sockaddr *)a, ike_ss_len(a)) < 0 || listen(fd, SOMAXCONN) < 0 ||
 	    ep_add(d, fd, o, EPOLLIN)) {
 		fprintf(stderr, "esptcp: TCP %s: %s\n", esptcp_addr_str(a, buf, sizeof(buf)),
 			strerror(errno));
