@@ -30,13 +30,19 @@
 #               and unbound, in turns (ratio); scale_peers=A,B sets the counts
 #   handshakes  IKE handshakes a second completed by esptcp ike and by
 #               strongSwan's charon as a dial-up gateway, PSK and ECDSA
-#               (handshake_bench.sh: one load generator, 500 instances)
+#               (handshake_bench.sh: one load generator, 500 instances;
+#               handshakes=N sets the count)
+#   tunnels     time and memory to bring up 1,000 and 10,000 TCP-carried
+#               tunnels through IKE against esptcp ike as a dial-up gateway
+#               (tunnels_bench.sh: one load generator); tunnels=A,B sets
+#               the counts
 #
 # Each row is shown as a ratio to upstream espintcp, when the kernel has it,
 # and to ESP-in-UDP.  Writes $OUT/bench.json (one object per row) and the
 # table to $OUT/bench.txt; progress lines go to fd 3, the harness's results.
 # Arguments (make bench BENCH_ARGS="..."): runs=N (rounds), secs=N and cases=A,B (of
-# tcp, esptcp, espintcp, esp-udp, esp, failover, scale, handshakes) for a quick try;
+# tcp, esptcp, espintcp, esp-udp, esp, failover, scale, handshakes, tunnels) for a
+# quick try;
 # profile also records a cpu-clock profile (perf, software events) of one
 # null-cipher, 1-stream throughput run per tunnel, in $OUT/profile-CASE.txt;
 # profile=gcm the same with AES-GCM, in $OUT/profile-CASE-gcm.txt.
@@ -52,7 +58,7 @@ LOSS=${BENCH_LOSS:-1%}
 DELAY=${BENCH_DELAY:-5ms}
 PROFILE=0
 PROFILE_CIPHER=null
-CASES=" tcp esptcp espintcp esp-udp esp failover scale handshakes "
+CASES=" tcp esptcp espintcp esp-udp esp failover scale handshakes tunnels "
 SCALE_PEERS="1000 10000"
 for a in "$@"; do	# BENCH_ARGS="runs=1 secs=1 profile"
 	case $a in
@@ -61,6 +67,8 @@ for a in "$@"; do	# BENCH_ARGS="runs=1 secs=1 profile"
 	cases=*) CASES=" ${a#*=} " && CASES=${CASES//,/ } ;;
 	lossy_s=*) export FAILOVER_LOSSY_S=${a#*=} ;;
 	scale_peers=*) SCALE_PEERS=${a#*=} && SCALE_PEERS=${SCALE_PEERS//,/ } ;;
+	handshakes=*) export HANDSHAKES=${a#*=} ;;
+	tunnels=*) TUNNELS=${a#*=} && export TUNNELS=${TUNNELS//,/ } ;;
 	profile) PROFILE=1 ;;
 	profile=null | profile=gcm) PROFILE=1 PROFILE_CIPHER=${a#*=} ;;
 	*) echo "bench: unknown argument $a" >&2; exit 2 ;;
@@ -287,6 +295,12 @@ if want handshakes; then
 		echo "# bench: handshakes: $(tail -n 1 "$OUT/handshakes.log")" >&3
 	grep "^# bench" "$OUT/handshakes.log" >&3 || true
 fi
+if want tunnels; then
+	stop_all
+	bash "$(dirname "$0")/tunnels_bench.sh" >"$OUT/tunnels.rows" 2>"$OUT/tunnels.log" ||
+		echo "# bench: tunnels: $(tail -n 1 "$OUT/tunnels.log")" >&3
+	grep "^# bench" "$OUT/tunnels.log" >&3 || true
+fi
 if want scale; then
 	stop_all
 	# shellcheck disable=SC2086 # the counts, one argument each
@@ -429,6 +443,18 @@ if hs:
     for r in hs:
         r["kernel"] = flavour or kver
 res += hs
+tu = json_rows("tunnels.rows")
+if tu:
+    lines += ["", "tunnels: TCP-carried tunnels brought up through IKE against esptcp ike as a "
+              "dial-up gateway (one load generator over TCP, install = no); kernel memory "
+              "is both ends of each connection (one kernel)"]
+    for r in tu:
+        rate = f"{r['done'] * 1000 / r['ms']:.0f}/s" if r["ms"] else "-"
+        lines.append(f"  {r['n']:>6}: {r['done']} up in {r['ms'] / 1000:.1f} s ({rate}); "
+                     f"kernel {r['kernel_kb']} kB, {r['kernel_b_per_tunnel']} B a tunnel; "
+                     f"gateway {r['gw_b_per_sa']} B resident an IKE SA")
+        r["kernel"] = flavour or kver
+res += tu
 lines.append("")
 nruns = max((len(r["runs"]) for r in res if "runs" in r), default=0)
 lines.append(f"kernel {kver} ({flavour or 'unnamed'}); medians of {nruns} rounds, "

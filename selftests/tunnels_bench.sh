@@ -1,0 +1,108 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# The tunnel figures for make bench (case "scale", what "tunnels"): the
+# time and the memory to bring up N TCP-carried tunnels through IKE, for
+# each N in TUNNELS (1000 10000).  esptcp ike is a dial-up gateway in n2
+# with a pool: it installs each client's CHILD_SA (two states, the
+# client's policies) and binds it to the client's own TCP connection.  The
+# clients are one load generator in n1 (instances = N over TCP, install =
+# no), so n1's kernel holds their connections and nothing else.
+#
+# A row: the time from the generator's start to the gateway's Nth
+# CHILD_SA; the kernel's memory for them (the growth of Slab + Percpu +
+# page tables in /proc/meminfo, both ends of each connection: it is one
+# kernel) and per tunnel; the gateway's and the generator's resident
+# memory, and the growth of the gateway's per IKE SA.  Prints one JSON object per line on stdout; progress
+# to stderr.
+. "$(dirname "$0")/lib.sh"
+trap 'stop_all; topo_down; rm -rf "$_tmp"' EXIT
+
+KERNEL_NAME=${FLAVOUR:-unknown}
+COUNTS=${TUNNELS:-1000 10000}
+PSK="tunnels bench group key 0123456789"
+
+kmem_kb() { # the kernel's own allocations that grow with tunnels, kB
+	awk '/^(Slab|Percpu|PageTables|KernelStack):/ { s += $2 } END { print s }' /proc/meminfo
+}
+
+rss_kb() {
+	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+installed() {
+	grep -c "CHILD_SA installed" "$_tmp/gw.out" || true
+}
+
+# run N: one row
+run() {
+	local n=$1 k0 k1 g0 t0 ms got gw lg
+	topo_up >/dev/null
+	n2 ip addr replace "$IN2/32" dev lo >/dev/null
+	cat >"$_tmp/gw.conf" <<-EOC
+	[global]
+	half-open-per-source = $n
+	half-open-max = $n
+	cookie-threshold = $n
+	[conn dialup]
+	role = responder
+	local = $IP2
+	local-id = @gw.example
+	remote-id = *@example.org
+	psk = "$PSK"
+	local-ts = $IN2/32
+	pool = 10.64.0.0/16
+	EOC
+	cat >"$_tmp/lg.conf" <<-EOC
+	[conn lg]
+	role = initiator
+	transport = tcp
+	local = $IP1
+	remote = $IP2
+	local-id = c%u@example.org
+	remote-id = @gw.example
+	psk = "$PSK"
+	vip = yes
+	remote-ts = $IN2/32
+	instances = $n
+	install = no
+	EOC
+	ip netns exec $NS2 "$ESPTCP" ike "$_tmp/gw.conf" >"$_tmp/gw.out" 2>&1 &
+	GW_PID=$!
+	pids+=($!)
+	wait_for 50 grep -q "running" "$_tmp/gw.out"
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	k0=$(kmem_kb)
+	g0=$(rss_kb "$GW_PID")
+	t0=$(date +%s%N)
+	ip netns exec $NS1 "$ESPTCP" ike "$_tmp/lg.conf" >"$_tmp/lg.out" 2>&1 &
+	LG_PID=$!
+	pids+=($!)
+	# about 20 a second under TCG, and a margin
+	wait_for $((n / 2 + 300)) sh -c "[ \$(grep -c 'CHILD_SA installed' '$_tmp/gw.out') -ge $n ]" ||
+		true
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	got=$(installed)
+	sleep 2
+	k1=$(kmem_kb)
+	gw=$(rss_kb "$GW_PID")
+	lg=$(rss_kb "$LG_PID")
+	echo "# bench: tunnels: $got of $n in $ms ms; kernel +$((k1 - k0)) kB;" \
+		"gateway $gw kB, generator $lg kB resident" >&2
+	if [ "$got" -lt "$n" ]; then
+		echo "# the gateway's log:" >&2
+		tail -n 20 "$_tmp/gw.out" | sed 's/^/#   /' >&2
+		echo "# the generator's log:" >&2
+		tail -n 10 "$_tmp/lg.out" | sed 's/^/#   /' >&2
+	fi
+	printf '{"case": "scale", "what": "tunnels", "kernel": "%s", "n": %d, "done": %d, "ms": %d, "kernel_kb": %d, "kernel_b_per_tunnel": %d, "gw_rss_kb": %d, "lg_rss_kb": %d, "gw_b_per_sa": %d}\n' \
+		"$KERNEL_NAME" "$n" "$got" "$ms" "$((k1 - k0))" "$(((k1 - k0) * 1024 / (got ? got : 1)))" \
+		"$gw" "$lg" "$(((gw - g0) * 1024 / (got ? got : 1)))"
+	stop_all >/dev/null 2>&1
+	topo_down >/dev/null 2>&1 || true
+}
+
+esptcp_load
+for n in $COUNTS; do
+	run "$n"
+done
