@@ -277,13 +277,9 @@ int ike_child_spi(struct ike_sa *sa, uint32_t reqid, uint32_t *spi)
 	return 0;
 }
 
-/* install = no: the child is negotiated and kept, the kernel never sees it */
-static int install_nothing(struct ike_sa *sa, struct ike_child *c)
+/* a child is up: its rekey is due, and the pending one it was is done */
+static int child_up(struct ike_sa *sa, struct ike_child *c)
 {
-	c->installed = true;
-	ike_log(sa, "CHILD_SA negotiated, in 0x%08x out 0x%08x (install = no: not in the kernel)",
-		ntohl(c->spi_in), ntohl(c->spi_out));
-	sa->d->st.child_installed++;
 	c->rekey_at = ike_rekey_time(sa, sa->conf->child_rekey_s);
 	c->announced = true;
 	if (sa->req.pending.spi_in == c->spi_in) {
@@ -292,6 +288,16 @@ static int install_nothing(struct ike_sa *sa, struct ike_child *c)
 	}
 	ike_status_changed(sa->d);
 	return 0;
+}
+
+/* install = no: the child is negotiated and kept, the kernel never sees it */
+static int install_nothing(struct ike_sa *sa, struct ike_child *c)
+{
+	c->installed = true;
+	ike_log(sa, "CHILD_SA negotiated, in 0x%08x out 0x%08x (install = no: not in the kernel)",
+		ntohl(c->spi_in), ntohl(c->spi_out));
+	sa->d->st.child_installed++;
+	return child_up(sa, c);
 }
 
 /*
@@ -343,19 +349,12 @@ int ike_child_install(struct ike_sa *sa, struct ike_child *c, struct xfrm_child 
 			ike_ts_set_str(&c->rts, r, sizeof(r)));
 	}
 	sa->d->st.child_installed++;
-	c->rekey_at = ike_rekey_time(sa, sa->conf->child_rekey_s);
 	/* a rekey's successor is its predecessor's tunnel: no second "up" */
 	if (policies != POL_NONE) {
 		ike_vip_child_up(sa, c);
 		ike_updown(sa, c, "up");
 	}
-	c->announced = true;
-	if (sa->req.pending.spi_in == c->spi_in) {
-		sa->req.pending.spi_in = 0;
-		sa->req.pending.reqid = 0;
-	}
-	ike_status_changed(sa->d);
-	return 0;
+	return child_up(sa, c);
 }
 
 /* a child that never came: remove its larval state, give back its reqid */
