@@ -41,6 +41,48 @@ stty -F /dev/ttyS1 raw -echo 2>/dev/null
 exec 3>/dev/ttyS1
 echo "# guest: $FLAVOUR kernel $(uname -r), mode $MODE, tier $TIER" >&3
 
+# Static keys on the packet path, held on for the whole run.  A key that
+# goes from 0 to 1 or back is patched into code every CPU runs (int3, then
+# the new bytes), and under TCG a CPU has run the stale int3 after the
+# patch was done: "Oops: int3" in __ip_local_out() on Debian 13's 6.12
+# when the last namespace's output hooks went (the test had just ended).
+# The tests make and drop namespaces, netfilter hooks and UDP
+# encapsulation sockets hundreds of times, each a patch of the hot path
+# when no other user holds the key; with these holders no test patches
+# one.  What the module registers is unchanged (its hooks are per
+# namespace: esptcp_ulp counts their runs).
+pin_keys() {
+	local h
+	if command -v nft >/dev/null; then
+		{
+			echo "table inet esptcp_keys {"
+			for h in prerouting input forward output postrouting; do
+				echo "chain $h { type filter hook $h priority 0; policy accept; }"
+			done
+			echo "}"
+			echo "table netdev esptcp_keys {"
+			echo "chain in { type filter hook ingress device lo priority 0; policy accept; }"
+			echo "}"
+		} | nft -f - || echo "# guest: netfilter keys not pinned (nft failed)" >&3
+	else
+		echo "# guest: netfilter keys not pinned (no nft)" >&3
+	fi
+	# UDP_ENCAP (100) = UDP_ENCAP_ESPINUDP (2) on a v4 and a v6 socket
+	python3 -c '
+import signal, socket
+s = [socket.socket(f, socket.SOCK_DGRAM) for f in (socket.AF_INET, socket.AF_INET6)]
+for x in s:
+    x.setsockopt(socket.IPPROTO_UDP, 100, 2)
+print("ready", flush=True)
+signal.pause()' >/run/keys.ready 2>&1 &
+	for h in 1 2 3 4 5 6 7 8 9 10; do
+		grep -q ready /run/keys.ready && return
+		sleep 0.5
+	done
+	echo "# guest: UDP encapsulation keys not pinned: $(head -c 300 /run/keys.ready)" >&3
+}
+pin_keys
+
 case $MODE in
 check) bash "$REPO/selftests/run_tests.sh" >&3 2>/dev/console 3>&- ;;
 demo) bash "$REPO/selftests/demo.sh" >&3 2>&1 ;;
