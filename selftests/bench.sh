@@ -27,7 +27,9 @@
 #               and kernel memory to attach and bind them (an inbound and
 #               an outbound SA each), `esptcp show` over them, and one SA's
 #               packet rate into its stream with their outbound SAs bound
-#               and unbound, in turns (ratio); scale_peers=A,B sets the counts
+#               and unbound, in turns (ratio); scale_peers=A,B sets the counts;
+#               and the aggregate packet rate, out and in, of 100 active
+#               peers against one (scale_active=K sets the 100; 0: not run)
 #   handshakes  IKE handshakes a second completed by esptcp ike and by
 #               strongSwan's charon as a dial-up gateway, PSK and ECDSA
 #               (handshake_bench.sh: one load generator, 500 instances;
@@ -60,6 +62,7 @@ PROFILE=0
 PROFILE_CIPHER=null
 CASES=" tcp esptcp espintcp esp-udp esp failover scale handshakes tunnels "
 SCALE_PEERS="1000 10000"
+SCALE_ACTIVE=100
 for a in "$@"; do	# BENCH_ARGS="runs=1 secs=1 profile"
 	case $a in
 	runs=*) RUNS=${a#*=} ;;
@@ -67,6 +70,7 @@ for a in "$@"; do	# BENCH_ARGS="runs=1 secs=1 profile"
 	cases=*) CASES=" ${a#*=} " && CASES=${CASES//,/ } ;;
 	lossy_s=*) export FAILOVER_LOSSY_S=${a#*=} ;;
 	scale_peers=*) SCALE_PEERS=${a#*=} && SCALE_PEERS=${SCALE_PEERS//,/ } ;;
+	scale_active=*) SCALE_ACTIVE=${a#*=} ;;
 	handshakes=*) export HANDSHAKES=${a#*=} ;;
 	tunnels=*) TUNNELS=${a#*=} && export TUNNELS=${TUNNELS//,/ } ;;
 	profile) PROFILE=1 ;;
@@ -303,8 +307,10 @@ if want tunnels; then
 fi
 if want scale; then
 	stop_all
+	[ "$SCALE_ACTIVE" != 0 ] || SCALE_ACTIVE=
 	# shellcheck disable=SC2086 # the counts, one argument each
-	ESPTCP=$ESPTCP "$TBIN/esptcp_scale" $SCALE_PEERS >"$OUT/scale.rows" 2>"$_tmp/scale.err" ||
+	ESPTCP=$ESPTCP "$TBIN/esptcp_scale" $SCALE_PEERS ${SCALE_ACTIVE:+active=$SCALE_ACTIVE} \
+		>"$OUT/scale.rows" 2>"$_tmp/scale.err" ||
 		echo "# bench: scale: $(tail -n 1 "$_tmp/scale.err")" >&3
 	sed 's/^/# bench: scale: /' "$OUT/scale.rows" >&3
 fi
@@ -409,6 +415,11 @@ def scale_line(r):
                 f"{r['kernel_kb']} kB kernel memory, {r['bytes_per_peer']} bytes a peer")
     if r["test"] == "dump":
         return f"{n} esptcp show -j in {r['seconds']:.2f} s"
+    if r["test"] == "active":
+        d = lambda k: "/".join(f"{v:.0f}" for v in r[k])
+        return (f"{n} all active: out {d('out_pps_k')} pps vs {d('out_pps_1')} with one "
+                f"active: ratio {r['out_ratio']:.3f}; in {d('in_pps_k')} vs {d('in_pps_1')}: "
+                f"ratio {r['in_ratio']:.3f}")
     pps = {k: "/".join(f"{v:.0f}" for v in r[k]) for k in ("pps_n", "pps_0")}
     return f"{n} {pps['pps_n']} pps bound vs {pps['pps_0']} unbound: ratio {r['ratio']:.3f}"
 
@@ -419,7 +430,9 @@ for r in sc:
 if sc:
     lines += ["", "scale: the module's side of N TCP-carried tunnels (attach, an inbound and "
               "an outbound SA each); one SA's 64-byte packet rate into its stream with the N "
-              "peers' outbound SAs bound and unbound, 3 turns each"] + [scale_line(r) for r in sc]
+              "peers' outbound SAs bound and unbound, 3 turns each; with K peers all active, "
+              "the aggregate packet rate out (one sender) and in (one writer) against one "
+              "peer active, 3 turns each"] + [scale_line(r) for r in sc]
 res += sc
 hs = json_rows("handshakes.rows")
 if hs:
