@@ -22,6 +22,7 @@
 
 #define PREFIX_TIMEOUT_MS	10000
 #define ACCEPT_BURST		32	/* connections accepted a wakeup */
+#define UDP_RCVBUF		(4 << 20)	/* an IKE socket's receive buffer */
 #define CONNECT_TIMEOUT_MS	5000
 
 #ifndef UDP_ENCAP
@@ -145,13 +146,23 @@ int ike_link_send_raw(struct ike_daemon *d, const struct ike_link *l, const uint
 static int udp_socket(struct ike_daemon *d, const struct sockaddr_storage *local, bool natt)
 {
 	int fd = socket(local->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	int one = 1, encap = UDP_ENCAP_ESPINUDP;
+	int one = 1, encap = UDP_ENCAP_ESPINUDP, rcvbuf = UDP_RCVBUF;
 	char buf[64];
 	struct ike_sock *o;
 
 	if (fd < 0)
 		return -1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/*
+	 * Room for a burst: thousands of clients coming back at once (the
+	 * gateway restarted, a network came back) would overflow the default
+	 * (about a hundred datagrams), and each one lost costs its client a
+	 * retransmission a second or more later.  FORCE as root passes
+	 * net.core.rmem_max; without the capability the plain option is capped
+	 * by it.
+	 */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	if (bind(fd, (const struct sockaddr *)local, ike_ss_len(local)) < 0 ||
 	    esptcp_set_bypass(fd, local->ss_family) ||
 	    (natt && setsockopt(fd, IPPROTO_UDP, UDP_ENCAP, &encap, sizeof(encap)) < 0)) {
