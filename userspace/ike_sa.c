@@ -182,6 +182,9 @@ void ike_sa_free(struct ike_sa *sa)
 {
 	struct ike_daemon *d = sa->d;
 
+	/* whatever path ends an opening instance's SA, its slot is free */
+	if (sa->instance && sa->initiator)
+		ike_instance_settled(d, sa->conf, sa->instance);
 	ike_child_drop_pending(sa);
 	ike_frag_reset(&sa->rx_frags[0]);
 	ike_frag_reset(&sa->rx_frags[1]);
@@ -310,6 +313,8 @@ void ike_sa_established(struct ike_sa *sa)
 	if (sa->half_counted && sa->d->half_open)
 		sa->d->half_open--;
 	sa->half_counted = false;
+	if (sa->instance && sa->initiator)
+		ike_instance_settled(sa->d, sa->conf, sa->instance);
 	sa->state = SA_ESTABLISHED;
 	ike_sa_touch(sa);
 	sa->link->authed = true;

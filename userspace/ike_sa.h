@@ -460,6 +460,7 @@ int ike_instances_init(struct ike_daemon *d);
 void ike_instance_restart(struct ike_daemon *d, const struct ike_conn_conf *c, uint32_t num,
 			  unsigned int delay_s, bool tcp);
 void ike_instances_run(struct ike_daemon *d);
+void ike_instance_settled(struct ike_daemon *d, const struct ike_conn_conf *c, uint32_t num);
 void ike_instances_free(struct ike_daemon *d);
 
 /* ---- ike_negotiate.c ---- */
@@ -652,6 +653,7 @@ struct ike_daemon {
 	/* a load generator's instances, a start timer each (ike_instances.c) */
 	struct ike_instance **inst;	/* per conn; NULL for a conn of one */
 	struct ike_timers starts;
+	unsigned int inst_opening;	/* instances started, not up yet */
 	unsigned int *tcp_port_at;	/* conn index -> the TCP port to try next */
 };
 
