@@ -488,6 +488,10 @@ int esptcp_ike_main(int argc, char **argv)
 		fprintf(stderr, "esptcp: out of memory for the instances\n");
 		return 1;
 	}
+	if (ike_random((uint8_t *)&d.tab_seed, sizeof(d.tab_seed))) {
+		fprintf(stderr, "esptcp: no randomness for the SA table\n");
+		return 1;
+	}
 	if (mkdir(conf.status_dir, 0755) == 0 || errno == EEXIST)
 		snprintf(status_path, sizeof(status_path), "%s/ike-%d.status", conf.status_dir,
 			 (int)getpid());

@@ -342,6 +342,18 @@ struct ike_frags {
 	size_t len[IKE_MAX_FRAGS];
 };
 
+/* the tables of SAs by SPI (ike_sa.c) */
+enum ike_sa_tab_kind {
+	IKE_TAB_OURS,		/* by our SPI */
+	IKE_TAB_PEER,		/* a responder's, by its peer's */
+	IKE_TAB_KINDS,
+};
+
+struct ike_sa_tab {
+	struct ike_sa **b;	/* nb buckets, a power of two */
+	uint32_t nb, n;		/* and how many SAs are in */
+};
+
 struct ike_sa {
 	struct ike_sa *next;
 	struct ike_daemon *d;
@@ -350,8 +362,8 @@ struct ike_sa {
 	bool initiator;
 	enum sa_state state;
 	uint64_t spi_i, spi_r;		/* set with ike_sa_set_spis() */
-	struct ike_sa *spi_next;	/* in d->spi_tab by our SPI, when hashed */
-	bool spi_hashed;
+	struct ike_sa *tab_next[IKE_TAB_KINDS];	/* in d->tab[], when hashed */
+	bool tab_hashed[IKE_TAB_KINDS];
 	struct ike_suite suite;
 	struct ike_keys keys;
 	bool have_keys;
@@ -397,6 +409,8 @@ struct ike_sa {
 	struct ike_mob mob;
 
 	bool half_counted;		/* counted in d->half_open */
+	/* in d->unauth: a responder's, from IKE_SA_INIT until up or freed */
+	struct ike_sa *unauth_next, **unauth_pprev;
 	uint64_t since;			/* wall clock of the last transition */
 	char why[96];			/* and its reason */
 	struct ike_timer timer;		/* in d->timers from new to free */
@@ -434,6 +448,9 @@ void ike_vip_remove(struct ike_sa *sa);
 static inline uint64_t ike_now(const struct ike_sa *sa);
 
 struct ike_sa *ike_sa_find(struct ike_daemon *d, uint64_t ours, bool we_initiated);
+struct ike_sa *ike_sa_find_responder(struct ike_daemon *d, uint64_t spi_i,
+				     const struct sockaddr_storage *peer);
+void ike_sa_unauth_add(struct ike_sa *sa);
 void ike_sa_set_spis(struct ike_sa *sa, uint64_t spi_i, uint64_t spi_r);
 void ike_sa_table_free(struct ike_daemon *d);
 uint64_t ike_new_spi(void);
@@ -615,8 +632,11 @@ struct ike_daemon {
 	struct ike_sock *radius[2];	/* our RADIUS sockets, IPv4 and IPv6 (ike_aaa.c) */
 	uint8_t radius_id;		/* the next Access-Request's identifier */
 	struct ike_sa *sas;
-	struct ike_sa **spi_tab;	/* the SAs by our SPI (ike_sa_find()) */
-	uint32_t spi_buckets, spi_n;	/* a power of two; how many are in */
+	/* the SAs by our SPI (ike_sa_find()), a responder's by its peer's */
+	struct ike_sa_tab tab[IKE_TAB_KINDS];
+	/* a responder's SAs not yet up, refused ones lingering among them */
+	struct ike_sa *unauth;
+	uint64_t tab_seed;		/* keys the peer's SPIs' buckets */
 	uint8_t cookie_secret[32], cookie_prev[32];
 	uint64_t cookie_at;		/* when cookie_secret was made */
 	unsigned int init_fails;	/* recent failed IKE_SA_INITs (toward COOKIE mode) */
