@@ -260,7 +260,7 @@ static struct ike_sa *successor(struct ike_sa *old, bool we_started, uint64_t sp
 	memcpy(sa->why, old->why, sizeof(sa->why));
 	take_children(sa, old);
 	sa->state = SA_ESTABLISHED;
-	sa->link->authed = true;
+	ike_link_authed(sa->link);
 	sa->rekey_at = ike_rekey_time(sa, sa->conf->ike_rekey_s);
 	old->state = SA_DELETING;
 	old->expire_at = old->d->now + 30000;

@@ -446,6 +446,11 @@ int esptcp_ike_main(int argc, char **argv)
 		if (!d.nl)
 			fprintf(stderr, "esptcp: the esptcp module is not loaded: no TCP\n");
 	}
+	/* keys the buckets of the tables whose keys peers choose (ike_sa.c, ike_link.c) */
+	if (ike_random((uint8_t *)&d.tab_seed, sizeof(d.tab_seed))) {
+		fprintf(stderr, "esptcp: no randomness for the tables\n");
+		return 1;
+	}
 	d.epfd = epoll_create1(EPOLL_CLOEXEC);
 	d.xfrm_map = xfrm_open_mappings();
 	if (d.xfrm_map) {
@@ -486,10 +491,6 @@ int esptcp_ike_main(int argc, char **argv)
 			d.restart_at[i] = d.now;
 	if (ike_instances_init(&d)) {
 		fprintf(stderr, "esptcp: out of memory for the instances\n");
-		return 1;
-	}
-	if (ike_random((uint8_t *)&d.tab_seed, sizeof(d.tab_seed))) {
-		fprintf(stderr, "esptcp: no randomness for the SA table\n");
 		return 1;
 	}
 	if (mkdir(conf.status_dir, 0755) == 0 || errno == EEXIST)

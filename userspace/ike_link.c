@@ -41,6 +41,115 @@ void ike_link_get(struct ike_link *l)
 	l->refs++;
 }
 
+static void links_add(struct ike_daemon *d, struct ike_link *l)
+{
+	l->next = d->links;
+	if (d->links)
+		d->links->pprev = &l->next;
+	d->links = l;
+	l->pprev = &d->links;
+}
+
+static void links_del(struct ike_link *l)
+{
+	*l->pprev = l->next;
+	if (l->next)
+		l->next->pprev = l->pprev;
+}
+
+/* a TCP connection nothing has authenticated on yet */
+static void unauth_add(struct ike_daemon *d, struct ike_link *l)
+{
+	l->un_next = d->unauth_links;
+	if (d->unauth_links)
+		d->unauth_links->un_pprev = &l->un_next;
+	d->unauth_links = l;
+	l->un_pprev = &d->unauth_links;
+}
+
+static void unauth_del(struct ike_link *l)
+{
+	if (!l->un_pprev)
+		return;
+	*l->un_pprev = l->un_next;
+	if (l->un_next)
+		l->un_next->un_pprev = l->un_pprev;
+	l->un_next = NULL;
+	l->un_pprev = NULL;
+}
+
+/* an authenticated message arrived on @l */
+void ike_link_authed(struct ike_link *l)
+{
+	l->authed = true;
+	unauth_del(l);
+}
+
+/*
+ * The UDP links by socket and peer, chained in buckets that double with
+ * them: each datagram finds its link in O(1) among thousands of peers.
+ * The hash is keyed with the daemon's random seed.
+ */
+static uint32_t udp_bucket(const struct ike_daemon *d, int fd, const struct sockaddr_storage *peer,
+			   uint32_t nb)
+{
+	const uint8_t *a = ike_ss_addr(peer);
+	size_t alen = peer->ss_family == AF_INET6 ? 16 : 4;
+	uint64_t h = d->tab_seed ^ (uint64_t)(unsigned int)fd;
+	uint16_t port = ike_ss_port(peer);
+
+	for (size_t i = 0; i < alen; i++)
+		h = (h ^ a[i]) * 0x100000001b3ull;
+	h = (h ^ port) * 0x9e3779b97f4a7c15ull;
+	return (uint32_t)(h >> 32) & (nb - 1);
+}
+
+static void udp_insert(struct ike_daemon *d, struct ike_link **tab, uint32_t nb,
+		       struct ike_link *l)
+{
+	uint32_t b = udp_bucket(d, l->fd, &l->peer, nb);
+
+	l->udp_next = tab[b];
+	tab[b] = l;
+}
+
+static void udp_hash(struct ike_daemon *d, struct ike_link *l)
+{
+	if (d->udp_n >= d->udp_nb) {
+		uint32_t nb = d->udp_nb ? d->udp_nb * 2 : 64;
+		struct ike_link **t = nb > d->udp_nb ? calloc(nb, sizeof(*t)) : NULL;
+
+		/* with no memory for more buckets, the chains grow instead */
+		if (t) {
+			for (uint32_t i = 0; i < d->udp_nb; i++) {
+				while (d->udp_tab[i]) {
+					struct ike_link *o = d->udp_tab[i];
+
+					d->udp_tab[i] = o->udp_next;
+					udp_insert(d, t, nb, o);
+				}
+			}
+			free(d->udp_tab);
+			d->udp_tab = t;
+			d->udp_nb = nb;
+		}
+	}
+	udp_insert(d, d->udp_tab, d->udp_nb, l);
+	d->udp_n++;
+}
+
+static void udp_unhash(struct ike_daemon *d, struct ike_link *l)
+{
+	for (struct ike_link **p = &d->udp_tab[udp_bucket(d, l->fd, &l->peer, d->udp_nb)]; *p;
+	     p = &(*p)->udp_next) {
+		if (*p == l) {
+			*p = l->udp_next;
+			d->udp_n--;
+			return;
+		}
+	}
+}
+
 void ike_link_put(struct ike_daemon *d, struct ike_link *l)
 {
 	/* only the loop's reference left: no SA uses the connection any more */
@@ -49,12 +158,10 @@ void ike_link_put(struct ike_daemon *d, struct ike_link *l)
 		ike_link_close_soon(d, l, "no IKE SA uses it any more");
 	if (--l->refs > 0)
 		return;
-	for (struct ike_link **p = &d->links; *p; p = &(*p)->next) {
-		if (*p == l) {
-			*p = l->next;
-			break;
-		}
-	}
+	links_del(l);
+	unauth_del(l);
+	if (l->type == TRANSPORT_UDP)
+		udp_unhash(d, l);
 	if (l->type == TRANSPORT_TCP && l->fd >= 0)
 		close(l->fd);
 	free(l);
@@ -213,10 +320,12 @@ struct ike_link *ike_udp_link(struct ike_daemon *d, const struct sockaddr_storag
 		o = find_udp(d, local);
 	if (!o)
 		return NULL;
-	for (l = d->links; l; l = l->next) {
-		if (l->type == TRANSPORT_UDP && l->fd == o->fd && ike_ss_equal(&l->peer, peer)) {
-			l->refs++;
-			return l;
+	if (d->udp_nb) {
+		for (l = d->udp_tab[udp_bucket(d, o->fd, peer, d->udp_nb)]; l; l = l->udp_next) {
+			if (l->fd == o->fd && ike_ss_equal(&l->peer, peer)) {
+				l->refs++;
+				return l;
+			}
 		}
 	}
 	l = calloc(1, sizeof(*l));
@@ -230,8 +339,12 @@ struct ike_link *ike_udp_link(struct ike_daemon *d, const struct sockaddr_storag
 	l->marker = natt;
 	l->local = o->local;
 	l->peer = *peer;
-	l->next = d->links;
-	d->links = l;
+	udp_hash(d, l);
+	if (!d->udp_nb) {
+		free(l);
+		return NULL;
+	}
+	links_add(d, l);
 	return l;
 }
 
@@ -299,8 +412,8 @@ static struct ike_link *tcp_link_new(struct ike_daemon *d, int fd, enum link_sta
 		free(l);
 		return NULL;
 	}
-	l->next = d->links;
-	d->links = l;
+	links_add(d, l);
+	unauth_add(d, l);
 	return l;
 }
 
@@ -328,6 +441,7 @@ void ike_link_close(struct ike_daemon *d, struct ike_link *l, const char *why)
 			esptcp_addr_str(&l->peer, buf, sizeof(buf)), why);
 	}
 	l->stage = LINK_DEAD;
+	unauth_del(l);
 	l->dead_since = d->now;
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, l->fd, NULL);
 	close(l->fd);
@@ -428,7 +542,7 @@ static unsigned int unauthenticated_links(struct ike_daemon *d,
 	unsigned int n = 0;
 
 	*same = 0;
-	for (struct ike_link *l = d->links; l; l = l->next) {
+	for (struct ike_link *l = d->unauth_links; l; l = l->un_next) {
 		if (l->type != TRANSPORT_TCP || l->stage == LINK_DEAD || l->authed)
 			continue;
 		n++;
@@ -706,6 +820,10 @@ void ike_links_free(struct ike_daemon *d)
 			close(l->fd);
 		free(l);
 	}
+	free(d->udp_tab);
+	d->udp_tab = NULL;
+	d->udp_nb = d->udp_n = 0;
+	d->unauth_links = NULL;
 	while (d->socks) {
 		struct ike_sock *o = d->socks;
 

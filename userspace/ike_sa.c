@@ -405,7 +405,7 @@ void ike_sa_established(struct ike_sa *sa)
 		ike_instance_settled(sa->d, sa->conf, sa->instance);
 	sa->state = SA_ESTABLISHED;
 	ike_sa_touch(sa);
-	sa->link->authed = true;
+	ike_link_authed(sa->link);
 	sa->rekey_at = ike_rekey_time(sa, sa->conf->ike_rekey_s);
 	sa->d->st.sa_established++;
 	ike_id_text(sa->peer_id[0], sa->peer_id + 4, sa->peer_id_len > 4 ? sa->peer_id_len - 4 : 0,

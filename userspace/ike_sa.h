@@ -59,7 +59,10 @@ struct ike_sock {
 /* how messages reach a peer: a TCP connection of ours, or a shared UDP socket */
 struct ike_link {
 	int kind;		/* first: OBJ_LINK */
-	struct ike_link *next;
+	struct ike_link *next, **pprev;	/* in d->links */
+	struct ike_link *udp_next;	/* UDP: in d->udp_tab by socket and peer */
+	/* TCP, until authenticated or closed: in d->unauth_links */
+	struct ike_link *un_next, **un_pprev;
 	int refs;
 	enum ike_transport type;
 	enum link_stage stage;
@@ -86,6 +89,7 @@ struct ike_link_ops {
 };
 
 void ike_link_get(struct ike_link *l);
+void ike_link_authed(struct ike_link *l);
 void ike_link_put(struct ike_daemon *d, struct ike_link *l);
 int ike_link_send(struct ike_daemon *d, struct ike_link *l, const uint8_t *msg, size_t len);
 unsigned int ike_link_datagrams(const uint8_t *msg, size_t len);
@@ -628,6 +632,9 @@ struct ike_daemon {
 	int epfd;
 	const struct ike_link_ops *link_ops;
 	struct ike_link *links;
+	struct ike_link **udp_tab;	/* the UDP links by socket and peer */
+	uint32_t udp_nb, udp_n;		/* a power of two; how many are in */
+	struct ike_link *unauth_links;	/* TCP, not yet authenticated */
 	struct ike_sock *socks;
 	struct ike_sock *radius[2];	/* our RADIUS sockets, IPv4 and IPv6 (ike_aaa.c) */
 	uint8_t radius_id;		/* the next Access-Request's identifier */
