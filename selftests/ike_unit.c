@@ -720,6 +720,44 @@ static int load_ts_conf(const char *lts, const char *rts, struct ike_conf *conf)
 	return load_conf(lines, conf);
 }
 
+/*
+ * The pool's index by identity through 3,000 identities over 1,000
+ * addresses: every lease goes to other identities twice (grace 0), and
+ * each identity of the last round still finds its own, those before it none.
+ */
+TEST(pool_index)
+{
+	const uint8_t first[4] = { 10, 0, 0, 0 }, last[4] = { 10, 0, 3, 231 };
+	static uint8_t mine[1000][16];
+	struct ike_pool p;
+	uint8_t a[16];
+	char id[16];
+	int n;
+
+	ASSERT_EQ(0, ike_pool_init(&p, AF_INET, first, last));
+	ASSERT_EQ(1000u, p.size);
+	for (int r = 0; r < 3; r++) {
+		for (int i = 0; i < 1000; i++) {
+			n = snprintf(id, sizeof(id), "u%d", r * 1000 + i);
+			ASSERT_EQ(0, ike_pool_acquire(&p, ID_RFC822_ADDR, id, (size_t)n,
+						      1000 + (uint64_t)r, mine[i]));
+			if (r < 2)
+				ASSERT_EQ(0, ike_pool_release(&p, mine[i], 1000 + (uint64_t)r, 0));
+		}
+	}
+	for (int i = 0; i < 1000; i++) {
+		n = snprintf(id, sizeof(id), "u%d", 2000 + i);
+		ASSERT_EQ(0, ike_pool_acquire(&p, ID_RFC822_ADDR, id, (size_t)n, 5000, a));
+		ASSERT_EQ(0, memcmp(a, mine[i], 4));
+		EXPECT_EQ(2u, ike_pool_lease(&p, a)->users);
+	}
+	for (int i = 0; i < 2000; i += 97) {
+		n = snprintf(id, sizeof(id), "u%d", i);
+		EXPECT_EQ(-ENOSPC, ike_pool_acquire(&p, ID_RFC822_ADDR, id, (size_t)n, 5000, a));
+	}
+	ike_pool_free(&p);
+}
+
 TEST(pool_in_conf)
 {
 	struct ike_conf conf;

@@ -156,6 +156,128 @@ static void policies_release(struct ike_sa *sa, struct ike_child *gone, struct x
 	}
 }
 
+#define TS_HOST_BUCKETS	(1u << 14)
+
+/* the one host a selector covers, any ports and protocol aside; or NULL */
+static const uint8_t *ts_host(const struct ike_ts *ts)
+{
+	size_t alen = ts->family == AF_INET ? 4 : 16;
+
+	return memcmp(ts->start, ts->end, alen) ? NULL : ts->start;
+}
+
+static uint32_t ts_bucket(const struct ike_daemon *d, uint8_t family, const uint8_t *a)
+{
+	size_t alen = family == AF_INET ? 4 : 16;
+	uint64_t h = d->tab_seed ^ family;
+
+	for (size_t i = 0; i < alen; i++)
+		h = (h ^ a[i]) * 0x100000001b3ull;
+	return (uint32_t)(h >> 32) & (TS_HOST_BUCKETS - 1);
+}
+
+/* an installed child goes in the index by its peer's side */
+static void ts_index_add(struct ike_daemon *d, struct ike_child *c)
+{
+	struct ike_child **head = &d->ts_wide;
+
+	if (c->ts_pprev)
+		return;
+	if (c->rts.n == 1 && ts_host(&c->rts.ts[0])) {
+		if (!d->ts_hosts)
+			d->ts_hosts = calloc(TS_HOST_BUCKETS, sizeof(*d->ts_hosts));
+		/* without the buckets, the list holds it: slower, as correct */
+		if (d->ts_hosts)
+			head = &d->ts_hosts[ts_bucket(d, c->rts.ts[0].family, c->rts.ts[0].start)];
+	}
+	c->ts_next = *head;
+	if (*head)
+		(*head)->ts_pprev = &c->ts_next;
+	*head = c;
+	c->ts_pprev = head;
+}
+
+static void ts_index_del(struct ike_child *c)
+{
+	if (!c->ts_pprev)
+		return;
+	*c->ts_pprev = c->ts_next;
+	if (c->ts_next)
+		c->ts_next->ts_pprev = c->ts_pprev;
+	c->ts_next = NULL;
+	c->ts_pprev = NULL;
+}
+
+void ike_ts_index_free(struct ike_daemon *d)
+{
+	free(d->ts_hosts);
+	d->ts_hosts = NULL;
+	d->ts_wide = NULL;
+}
+
+/* a child struct goes: out of the index first */
+void ike_child_free(struct ike_sa *sa, struct ike_child *c)
+{
+	(void)sa;
+	ts_index_del(c);
+	free(c);
+}
+
+/* an IKE rekey gave @to its predecessor's children: they are its now */
+void ike_children_moved(struct ike_sa *to)
+{
+	for (struct ike_child *c = to->children; c; c = c->next)
+		c->sa = to;
+}
+
+/*
+ * One installed child against the new selectors: 0 when it does not
+ * overlap them or is the same peer's (then *pol says to replace), else the
+ * SA that holds them.
+ */
+static struct ike_sa *ts_conflict(struct ike_sa *sa, const struct ike_child *c,
+				  const struct ike_ts_set *lts, const struct ike_ts_set *rts,
+				  enum ike_child_pol *pol)
+{
+	struct ike_sa *h = c->sa;
+
+	if (h == sa || h->state == SA_DEAD || !c->installed ||
+	    !ike_ts_set_overlap(&c->lts, lts) || !ike_ts_set_overlap(&c->rts, rts))
+		return NULL;
+	if (!ike_sa_same_peer(h, sa))
+		return h;
+	*pol = POL_REPLACE;
+	return NULL;
+}
+
+/* every installed child, for a peer selector wider than one host */
+static struct ike_sa *ts_walk_all(struct ike_sa *sa, const struct ike_ts_set *lts,
+				  const struct ike_ts_set *rts, enum ike_child_pol *pol)
+{
+	for (struct ike_sa *h = sa->d->sas; h; h = h->next) {
+		for (struct ike_child *c = h->children; c; c = c->next) {
+			struct ike_sa *o = ts_conflict(sa, c, lts, rts, pol);
+
+			if (o)
+				return o;
+		}
+	}
+	return NULL;
+}
+
+static struct ike_sa *ts_walk_list(struct ike_sa *sa, struct ike_child *c,
+				   const struct ike_ts_set *lts, const struct ike_ts_set *rts,
+				   enum ike_child_pol *pol)
+{
+	for (; c; c = c->ts_next) {
+		struct ike_sa *o = ts_conflict(sa, c, lts, rts, pol);
+
+		if (o)
+			return o;
+	}
+	return NULL;
+}
+
 /**
  * ike_child_ts_check() - may this SA's new CHILD_SA have these selectors?
  * @sa: the SA
@@ -166,7 +288,9 @@ static void policies_release(struct ike_sa *sa, struct ike_child *gone, struct x
  * Selectors belong to one peer: another peer's CHILD_SA that overlaps
  * them makes the answer TS_UNACCEPTABLE.  The same peer (a new IKE SA of
  * the same conn and identity, such as a client that came back without
- * INITIAL_CONTACT) takes them over.
+ * INITIAL_CONTACT) takes them over.  When the peer's selectors are hosts
+ * (a virtual address), only the children indexed by those hosts and those
+ * with wider selectors can overlap them; otherwise every child is seen.
  *
  * Return: 0, or the notify type to refuse with.
  */
@@ -174,31 +298,30 @@ uint16_t ike_child_ts_check(struct ike_sa *sa, const struct ike_ts_set *lts,
 			    const struct ike_ts_set *rts,
 			    enum ike_child_pol *pol)
 {
+	struct ike_daemon *d = sa->d;
+	bool hosts = rts->n > 0;
 	struct ike_sa *o = NULL;
 
-	/* every holder counts: one of another peer's is enough to refuse */
 	*pol = POL_EXCL;
-	for (struct ike_sa *h = sa->d->sas; h; h = h->next) {
-		if (h == sa || h->state == SA_DEAD)
-			continue;
-		for (struct ike_child *c = h->children; c; c = c->next) {
-			if (!c->installed || !ike_ts_set_overlap(&c->lts, lts) ||
-			    !ike_ts_set_overlap(&c->rts, rts))
-				continue;
-			if (!ike_sa_same_peer(h, sa)) {
-				o = h;
-				goto refuse;
-			}
-			*pol = POL_REPLACE;
-		}
+	for (unsigned int i = 0; i < rts->n && hosts; i++)
+		hosts = ts_host(&rts->ts[i]) != NULL;
+	if (!hosts) {
+		o = ts_walk_all(sa, lts, rts, pol);
+	} else {
+		/* every installed child is indexed: by its host, or on the list */
+		o = ts_walk_list(sa, d->ts_wide, lts, rts, pol);
+		for (unsigned int i = 0; i < rts->n && !o && d->ts_hosts; i++)
+			o = ts_walk_list(sa, d->ts_hosts[ts_bucket(d, rts->ts[i].family,
+								   rts->ts[i].start)],
+					 lts, rts, pol);
 	}
-	return 0;
-refuse:
+	if (!o)
+		return 0;
 	*pol = POL_EXCL;
-	if (ike_log_bad(sa->d))
+	if (ike_log_bad(d))
 		ike_log(sa, "CHILD_SA refused: its selectors overlap another peer's SA %016llx",
 			(unsigned long long)(o->initiator ? o->spi_i : o->spi_r));
-	sa->d->st.ts_refused++;
+	d->st.ts_refused++;
 	return N_TS_UNACCEPTABLE;
 }
 
@@ -255,7 +378,7 @@ void ike_child_unlink(struct ike_sa *sa, struct ike_child *c)
 		sa->req.child = NULL;
 	if (sa->req.coll_old == c || sa->req.coll_new == c)
 		sa->req.coll_old = sa->req.coll_new = NULL;
-	free(c);
+	ike_child_free(sa, c);
 }
 
 /*
@@ -294,6 +417,7 @@ static int child_up(struct ike_sa *sa, struct ike_child *c)
 static int install_nothing(struct ike_sa *sa, struct ike_child *c)
 {
 	c->installed = true;
+	ts_index_add(sa->d, c);
 	ike_log(sa, "CHILD_SA negotiated, in 0x%08x out 0x%08x (install = no: not in the kernel)",
 		ntohl(c->spi_in), ntohl(c->spi_out));
 	sa->d->st.child_installed++;
@@ -319,6 +443,7 @@ int ike_child_install(struct ike_sa *sa, struct ike_child *c, struct xfrm_child 
 		return err;
 	}
 	c->installed = true;
+	ts_index_add(sa->d, c);
 	if (sa->link->type == TRANSPORT_TCP) {
 		err = ike_child_bind(sa->d, sa, c);
 		if (err) {
@@ -382,7 +507,7 @@ void ike_children_remove(struct ike_sa *sa)
 
 		sa->children = c->next;
 		ike_child_remove(sa, c, true);
-		free(c);
+		ike_child_free(sa, c);
 	}
 	sa->req.child = NULL;
 	sa->req.coll_old = sa->req.coll_new = NULL;
@@ -395,6 +520,9 @@ struct ike_child *ike_child_add(struct ike_sa *sa, const struct ike_child *tmpl)
 	if (!c)
 		return NULL;
 	*c = *tmpl;
+	c->sa = sa;
+	c->ts_next = NULL;
+	c->ts_pprev = NULL;
 	c->next = sa->children;
 	sa->children = c;
 	return c;

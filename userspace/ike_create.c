@@ -85,6 +85,7 @@ static void take_children(struct ike_sa *to, struct ike_sa *from)
 		end = &(*end)->next;
 	*end = from->children;
 	from->children = NULL;
+	ike_children_moved(to);
 	from->req.child = NULL;
 	/* and its virtual address, whose lease they depend on */
 	if (from->has_vip && !to->has_vip) {

@@ -572,6 +572,7 @@ int esptcp_ike_main(int argc, char **argv)
 	ike_instances_free(&d);
 	ike_timers_free(&d.timers);
 	ike_sa_table_free(&d);
+	ike_ts_index_free(&d);
 	if (d.nl)
 		esptcp_nl_close(d.nl);
 	xfrm_close(d.xfrm);

@@ -304,7 +304,7 @@ void ike_sa_free(struct ike_sa *sa)
 		struct ike_child *c = sa->children;
 
 		sa->children = c->next;
-		free(c);
+		ike_child_free(sa, c);
 	}
 	ike_dh_free(sa->dh);
 	ike_dh_free(sa->req.dh);

@@ -137,6 +137,9 @@ struct ike_vip_rule {
 
 struct ike_child {
 	struct ike_child *next;
+	struct ike_sa *sa;		/* whose it is (ike_child_add(), an IKE rekey) */
+	/* installed: in d->ts_hosts by its peer's host, or on d->ts_wide */
+	struct ike_child *ts_next, **ts_pprev;
 	uint32_t spi_in, spi_out;	/* network order */
 	uint32_t reqid;
 	struct ike_suite suite;
@@ -160,6 +163,9 @@ int ike_child_keys(struct ike_sa *sa, bool we_started, const uint8_t *gir, size_
 		   struct xfrm_child *x);
 void ike_child_xfrm(struct ike_sa *sa, const struct ike_child *c, struct xfrm_child *x);
 struct ike_child *ike_child_add(struct ike_sa *sa, const struct ike_child *tmpl);
+void ike_child_free(struct ike_sa *sa, struct ike_child *c);
+void ike_children_moved(struct ike_sa *to);
+void ike_ts_index_free(struct ike_daemon *d);
 int ike_child_spi(struct ike_sa *sa, uint32_t reqid, uint32_t *spi);
 int ike_child_install(struct ike_sa *sa, struct ike_child *c, struct xfrm_child *x,
 		      enum ike_child_pol policies);
@@ -635,6 +641,13 @@ struct ike_daemon {
 	struct ike_link **udp_tab;	/* the UDP links by socket and peer */
 	uint32_t udp_nb, udp_n;		/* a power of two; how many are in */
 	struct ike_link *unauth_links;	/* TCP, not yet authenticated */
+	/*
+	 * The installed CHILD_SAs by their peer's side (ike_child_ts_check()):
+	 * those whose peer selector is one host by that host, the others on a
+	 * list; a dial-up gateway's are nearly all one virtual address each
+	 */
+	struct ike_child **ts_hosts;	/* TS_HOST_BUCKETS, on first use */
+	struct ike_child *ts_wide;
 	struct ike_sock *socks;
 	struct ike_sock *radius[2];	/* our RADIUS sockets, IPv4 and IPv6 (ike_aaa.c) */
 	uint8_t radius_id;		/* the next Access-Request's identifier */
