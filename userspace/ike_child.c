@@ -168,12 +168,10 @@ static const uint8_t *ts_host(const struct ike_ts *ts)
 
 static uint32_t ts_bucket(const struct ike_daemon *d, uint8_t family, const uint8_t *a)
 {
-	size_t alen = family == AF_INET ? 4 : 16;
-	uint64_t h = d->tab_seed ^ family;
+	uint8_t k[17] = { family };
 
-	for (size_t i = 0; i < alen; i++)
-		h = (h ^ a[i]) * 0x100000001b3ull;
-	return (uint32_t)(h >> 32) & (TS_HOST_BUCKETS - 1);
+	memcpy(k + 1, a, family == AF_INET ? 4 : 16);
+	return (uint32_t)ike_sip(d->sip, k, sizeof(k)) & (TS_HOST_BUCKETS - 1);
 }
 
 /* an installed child goes in the index by its peer's side */

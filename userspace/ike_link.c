@@ -88,20 +88,21 @@ void ike_link_authed(struct ike_link *l)
 /*
  * The UDP links by socket and peer, chained in buckets that double with
  * them: each datagram finds its link in O(1) among thousands of peers.
- * The hash is keyed with the daemon's random seed.
+ * The peer's address and port are its choice: SipHash under a key of ours.
  */
 static uint32_t udp_bucket(const struct ike_daemon *d, int fd, const struct sockaddr_storage *peer,
 			   uint32_t nb)
 {
-	const uint8_t *a = ike_ss_addr(peer);
-	size_t alen = peer->ss_family == AF_INET6 ? 16 : 4;
-	uint64_t h = d->tab_seed ^ (uint64_t)(unsigned int)fd;
-	uint16_t port = ike_ss_port(peer);
+	struct {
+		int fd;
+		uint16_t port;
+		uint8_t family;
+		uint8_t addr[16];
+	} __attribute__((packed)) k = { .fd = fd, .port = ike_ss_port(peer),
+					.family = (uint8_t)peer->ss_family };
 
-	for (size_t i = 0; i < alen; i++)
-		h = (h ^ a[i]) * 0x100000001b3ull;
-	h = (h ^ port) * 0x9e3779b97f4a7c15ull;
-	return (uint32_t)(h >> 32) & (nb - 1);
+	memcpy(k.addr, ike_ss_addr(peer), ike_ss_alen(peer));
+	return (uint32_t)ike_sip(d->sip, &k, sizeof(k)) & (nb - 1);
 }
 
 static void udp_insert(struct ike_daemon *d, struct ike_link **tab, uint32_t nb,
@@ -113,7 +114,7 @@ static void udp_insert(struct ike_daemon *d, struct ike_link **tab, uint32_t nb,
 	tab[b] = l;
 }
 
-static void udp_hash(struct ike_daemon *d, struct ike_link *l)
+static int udp_hash(struct ike_daemon *d, struct ike_link *l)
 {
 	if (d->udp_n >= d->udp_nb) {
 		uint32_t nb = d->udp_nb ? d->udp_nb * 2 : 64;
@@ -134,8 +135,12 @@ static void udp_hash(struct ike_daemon *d, struct ike_link *l)
 			d->udp_nb = nb;
 		}
 	}
+	/* no table at all yet, and no memory for one */
+	if (!d->udp_nb)
+		return -ENOMEM;
 	udp_insert(d, d->udp_tab, d->udp_nb, l);
 	d->udp_n++;
+	return 0;
 }
 
 static void udp_unhash(struct ike_daemon *d, struct ike_link *l)
@@ -339,8 +344,7 @@ struct ike_link *ike_udp_link(struct ike_daemon *d, const struct sockaddr_storag
 	l->marker = natt;
 	l->local = o->local;
 	l->peer = *peer;
-	udp_hash(d, l);
-	if (!d->udp_nb) {
+	if (udp_hash(d, l)) {
 		free(l);
 		return NULL;
 	}

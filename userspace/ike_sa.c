@@ -20,7 +20,8 @@
  * random, ike_new_spi(), so a peer cannot crowd a bucket), and a
  * responder's by its peer's (an IKE_SA_INIT that is a retransmission finds
  * its SA without a walk of all of them; the peer's SPI is its choice, so
- * a bucket is checked against the address too, and the hash is keyed).
+ * a bucket is checked against the address too, and the hash is SipHash
+ * under a key of ours).
  */
 static uint64_t tab_key(const struct ike_sa *sa, enum ike_sa_tab_kind t)
 {
@@ -32,10 +33,10 @@ static uint64_t tab_key(const struct ike_sa *sa, enum ike_sa_tab_kind t)
 static uint32_t tab_bucket(const struct ike_daemon *d, enum ike_sa_tab_kind t, uint64_t spi,
 			   uint32_t buckets)
 {
+	/* ours are random already; a peer's is its choice */
 	if (t == IKE_TAB_PEER)
-		spi ^= d->tab_seed;
-	spi *= 0x9e3779b97f4a7c15ull;
-	return (uint32_t)(spi >> 32) & (buckets - 1);
+		return (uint32_t)ike_sip(d->sip, &spi, sizeof(spi)) & (buckets - 1);
+	return (uint32_t)((spi * 0x9e3779b97f4a7c15ull) >> 32) & (buckets - 1);
 }
 
 static void tab_unhash(struct ike_sa *sa, enum ike_sa_tab_kind t)
@@ -267,9 +268,11 @@ void ike_sa_free(struct ike_sa *sa)
 {
 	struct ike_daemon *d = sa->d;
 
-	/* whatever path ends an opening instance's SA, its slot is free */
-	if (sa->instance && sa->initiator)
+	/* whatever path ends an opening instance's attempt, its slot is free */
+	if (sa->inst_slot) {
+		sa->inst_slot = false;
 		ike_instance_settled(d, sa->conf, sa->instance);
+	}
 	ike_child_drop_pending(sa);
 	ike_frag_reset(&sa->rx_frags[0]);
 	ike_frag_reset(&sa->rx_frags[1]);
@@ -401,8 +404,10 @@ void ike_sa_established(struct ike_sa *sa)
 		sa->d->half_open--;
 	sa->half_counted = false;
 	unauth_del(sa);
-	if (sa->instance && sa->initiator)
+	if (sa->inst_slot) {
+		sa->inst_slot = false;
 		ike_instance_settled(sa->d, sa->conf, sa->instance);
+	}
 	sa->state = SA_ESTABLISHED;
 	ike_sa_touch(sa);
 	ike_link_authed(sa->link);

@@ -419,6 +419,7 @@ struct ike_sa {
 	struct ike_mob mob;
 
 	bool half_counted;		/* counted in d->half_open */
+	bool inst_slot;			/* its instance's attempt: holds a slot of the window */
 	/* in d->unauth: a responder's, from IKE_SA_INIT until up or freed */
 	struct ike_sa *unauth_next, **unauth_pprev;
 	uint64_t since;			/* wall clock of the last transition */
@@ -656,7 +657,7 @@ struct ike_daemon {
 	struct ike_sa_tab tab[IKE_TAB_KINDS];
 	/* a responder's SAs not yet up, refused ones lingering among them */
 	struct ike_sa *unauth;
-	uint64_t tab_seed;		/* keys the peer's SPIs' buckets */
+	struct ike_sip *sip;		/* the keyed hash of those tables' buckets */
 	uint8_t cookie_secret[32], cookie_prev[32];
 	uint64_t cookie_at;		/* when cookie_secret was made */
 	unsigned int init_fails;	/* recent failed IKE_SA_INITs (toward COOKIE mode) */
