@@ -339,6 +339,7 @@ static void ike_rekey_request(struct ike_sa *sa, const struct ike_msg *m,
 	if (sa->req.kind == REQ_REKEY_IKE) {
 		/* both sides rekey: ours decides when its answer comes (2.8.2) */
 		sa->req.coll_ike = nsa;
+		nsa->coll_named = true;
 		lowest(ni->data, ni->len, nr, sizeof(nr), sa->req.coll_low, &sa->req.coll_low_len);
 		sa->d->st.rekey_collisions++;
 		ike_log(sa, "the peer rekeys the IKE SA while we do too");

@@ -259,7 +259,10 @@ struct ike_sa *ike_sa_new(struct ike_daemon *d, const struct ike_conn_conf *c,
 		return NULL;
 	}
 	sa->next = d->sas;
+	if (d->sas)
+		d->sas->pprev = &sa->next;
 	d->sas = sa;
+	sa->pprev = &d->sas;
 	d->nsas++;
 	return sa;
 }
@@ -291,16 +294,14 @@ void ike_sa_free(struct ike_sa *sa)
 	tab_unhash(sa, IKE_TAB_OURS);
 	tab_unhash(sa, IKE_TAB_PEER);
 	unauth_del(sa);
-	for (struct ike_sa **p = &d->sas; *p; p = &(*p)->next) {
-		if (*p == sa) {
-			*p = sa->next;
-			d->nsas--;
-			break;
-		}
-	}
+	*sa->pprev = sa->next;
+	if (sa->next)
+		sa->next->pprev = sa->pprev;
+	d->nsas--;
 	if (sa->half_counted && d->half_open)
 		d->half_open--;
-	for (struct ike_sa *o = d->sas; o; o = o->next)
+	/* only an SA another one's collision named can be named still */
+	for (struct ike_sa *o = sa->coll_named ? d->sas : NULL; o; o = o->next)
 		if (o->req.coll_ike == sa)
 			o->req.coll_ike = NULL;
 	while (sa->children) {

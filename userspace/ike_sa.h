@@ -365,7 +365,7 @@ struct ike_sa_tab {
 };
 
 struct ike_sa {
-	struct ike_sa *next;
+	struct ike_sa *next, **pprev;	/* in d->sas */
 	struct ike_daemon *d;
 	const struct ike_conn_conf *conf;
 	uint32_t instance;		/* a load generator's: 1..instances; else 0 */
@@ -420,6 +420,7 @@ struct ike_sa {
 
 	bool half_counted;		/* counted in d->half_open */
 	bool inst_slot;			/* its instance's attempt: holds a slot of the window */
+	bool coll_named;		/* another SA's req.coll_ike has named it */
 	/* in d->unauth: a responder's, from IKE_SA_INIT until up or freed */
 	struct ike_sa *unauth_next, **unauth_pprev;
 	uint64_t since;			/* wall clock of the last transition */
