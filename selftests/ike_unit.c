@@ -906,6 +906,22 @@ TEST(vip_client_conf)
 }
 
 /* a load generator's conn: instances, start-rate, install = no */
+/* a rekey time of 0 is refused: it would rekey again at once, without end */
+TEST(rekey_zero_conf)
+{
+	struct ike_conf conf;
+
+	EXPECT_NE(0, load_conf("local-ts = 10.1.0.0/16\nremote-ts = 10.2.0.0/16\n"
+			       "child-rekey = 0\n", &conf));
+	EXPECT_NE(0, load_conf("local-ts = 10.1.0.0/16\nremote-ts = 10.2.0.0/16\n"
+			       "ike-rekey = 0s\n", &conf));
+	ASSERT_EQ(0, load_conf("local-ts = 10.1.0.0/16\nremote-ts = 10.2.0.0/16\n"
+			       "child-rekey = 1\nike-rekey = 2m\n", &conf));
+	EXPECT_EQ(1u, conf.conns[0].child_rekey_s);
+	EXPECT_EQ(120u, conf.conns[0].ike_rekey_s);
+	ike_conf_free(&conf);
+}
+
 TEST(instances_conf)
 {
 	struct ike_conf conf;
