@@ -23,6 +23,7 @@
 #include "../userspace/ike_eap.h"
 #include "../userspace/ike_radius.h"
 #include "../userspace/ike_timer.h"
+#include "../userspace/ike_htab.h"
 #include <openssl/hmac.h>
 #include <sys/stat.h>
 #include <openssl/evp.h>
@@ -1830,6 +1831,59 @@ static unsigned int ut_pass(uint64_t now)
  * visited at the next pass; a visit may delete itself or another, touch
  * itself, or add one.
  */
+/*
+ * The intrusive hash table through 10,000 entries, half of them taken out
+ * again, with hashes that share a bucket on purpose: each is found in its
+ * bucket, the ones taken out are not, and the count follows.
+ */
+struct htab_item {
+	struct ike_hnode node;
+	uint32_t key;
+};
+
+static struct htab_item *htab_find(struct ike_htab *t, struct htab_item *v, uint32_t key)
+{
+	struct ike_hnode *e;
+	uint64_t h = key % 7 == 0 ? 42 : (uint64_t)key * 0x9e3779b97f4a7c15ull;
+
+	(void)v;
+	ike_htab_for_each(e, t, h) {
+		struct htab_item *it = ike_hnode_owner(e, struct htab_item, node);
+
+		if (it->key == key)
+			return it;
+	}
+	return NULL;
+}
+
+TEST(htab)
+{
+	static struct htab_item v[10000];
+	struct ike_htab t = { 0 };
+
+	EXPECT_EQ(NULL, ike_htab_first(&t, 1));
+	for (uint32_t i = 0; i < 10000; i++) {
+		uint64_t h = i % 7 == 0 ? 42 : (uint64_t)i * 0x9e3779b97f4a7c15ull;
+
+		v[i].key = i;
+		ASSERT_EQ(0, ike_htab_add(&t, &v[i].node, h));
+	}
+	EXPECT_EQ(10000u, t.n);
+	EXPECT_LE(10000u, t.nb);
+	for (uint32_t i = 0; i < 10000; i += 2)
+		ike_htab_del(&t, &v[i].node);
+	/* twice is once */
+	ike_htab_del(&t, &v[0].node);
+	EXPECT_EQ(5000u, t.n);
+	for (uint32_t i = 0; i < 10000; i++) {
+		struct htab_item *want = i % 2 ? &v[i] : NULL;
+
+		ASSERT_EQ(want, htab_find(&t, v, i));
+	}
+	ike_htab_free(&t);
+	EXPECT_EQ(0u, t.n);
+}
+
 TEST(timer_heap)
 {
 	unsigned int due = 0, i;

@@ -156,8 +156,6 @@ static void policies_release(struct ike_sa *sa, struct ike_child *gone, struct x
 	}
 }
 
-#define TS_HOST_BUCKETS	(1u << 14)
-
 /* the one host a selector covers, any ports and protocol aside; or NULL */
 static const uint8_t *ts_host(const struct ike_ts *ts)
 {
@@ -166,58 +164,53 @@ static const uint8_t *ts_host(const struct ike_ts *ts)
 	return memcmp(ts->start, ts->end, alen) ? NULL : ts->start;
 }
 
-static uint32_t ts_bucket(const struct ike_daemon *d, uint8_t family, const uint8_t *a)
+static uint64_t ts_hash(const struct ike_daemon *d, uint8_t family, const uint8_t *a)
 {
 	uint8_t k[17] = { family };
 
 	memcpy(k + 1, a, family == AF_INET ? 4 : 16);
-	return (uint32_t)ike_sip(d->sip, k, sizeof(k)) & (TS_HOST_BUCKETS - 1);
+	return ike_sip(d->sip, k, sizeof(k));
 }
 
 /* an installed child goes in the index by its peer's side */
 static void ts_index_add(struct ike_daemon *d, struct ike_child *c)
 {
-	struct ike_child **head = &d->ts_wide;
-
-	if (c->ts_pprev)
+	if (c->ts_node.pprev || c->ts_wide_pprev)
 		return;
-	if (c->rts.n == 1 && ts_host(&c->rts.ts[0])) {
-		if (!d->ts_hosts)
-			d->ts_hosts = calloc(TS_HOST_BUCKETS, sizeof(*d->ts_hosts));
-		/* without the buckets, the list holds it: slower, as correct */
-		if (d->ts_hosts)
-			head = &d->ts_hosts[ts_bucket(d, c->rts.ts[0].family, c->rts.ts[0].start)];
-	}
-	c->ts_next = *head;
-	if (*head)
-		(*head)->ts_pprev = &c->ts_next;
-	*head = c;
-	c->ts_pprev = head;
+	/* without memory for the table, the list holds it: slower, as correct */
+	if (c->rts.n == 1 && ts_host(&c->rts.ts[0]) &&
+	    !ike_htab_add(&d->ts_hosts, &c->ts_node,
+			  ts_hash(d, c->rts.ts[0].family, c->rts.ts[0].start)))
+		return;
+	c->ts_wide_next = d->ts_wide;
+	if (d->ts_wide)
+		d->ts_wide->ts_wide_pprev = &c->ts_wide_next;
+	d->ts_wide = c;
+	c->ts_wide_pprev = &d->ts_wide;
 }
 
-static void ts_index_del(struct ike_child *c)
+static void ts_index_del(struct ike_daemon *d, struct ike_child *c)
 {
-	if (!c->ts_pprev)
+	ike_htab_del(&d->ts_hosts, &c->ts_node);
+	if (!c->ts_wide_pprev)
 		return;
-	*c->ts_pprev = c->ts_next;
-	if (c->ts_next)
-		c->ts_next->ts_pprev = c->ts_pprev;
-	c->ts_next = NULL;
-	c->ts_pprev = NULL;
+	*c->ts_wide_pprev = c->ts_wide_next;
+	if (c->ts_wide_next)
+		c->ts_wide_next->ts_wide_pprev = c->ts_wide_pprev;
+	c->ts_wide_next = NULL;
+	c->ts_wide_pprev = NULL;
 }
 
 void ike_ts_index_free(struct ike_daemon *d)
 {
-	free(d->ts_hosts);
-	d->ts_hosts = NULL;
+	ike_htab_free(&d->ts_hosts);
 	d->ts_wide = NULL;
 }
 
 /* a child struct goes: out of the index first */
 void ike_child_free(struct ike_sa *sa, struct ike_child *c)
 {
-	(void)sa;
-	ts_index_del(c);
+	ts_index_del(sa->d, c);
 	free(c);
 }
 
@@ -263,12 +256,28 @@ static struct ike_sa *ts_walk_all(struct ike_sa *sa, const struct ike_ts_set *lt
 	return NULL;
 }
 
-static struct ike_sa *ts_walk_list(struct ike_sa *sa, struct ike_child *c,
+static struct ike_sa *ts_walk_wide(struct ike_sa *sa, const struct ike_ts_set *lts,
+				   const struct ike_ts_set *rts, enum ike_child_pol *pol)
+{
+	for (struct ike_child *c = sa->d->ts_wide; c; c = c->ts_wide_next) {
+		struct ike_sa *o = ts_conflict(sa, c, lts, rts, pol);
+
+		if (o)
+			return o;
+	}
+	return NULL;
+}
+
+/* the children indexed by the host of @ts */
+static struct ike_sa *ts_walk_host(struct ike_sa *sa, const struct ike_ts *ts,
 				   const struct ike_ts_set *lts, const struct ike_ts_set *rts,
 				   enum ike_child_pol *pol)
 {
-	for (; c; c = c->ts_next) {
-		struct ike_sa *o = ts_conflict(sa, c, lts, rts, pol);
+	struct ike_hnode *e;
+
+	ike_htab_for_each(e, &sa->d->ts_hosts, ts_hash(sa->d, ts->family, ts->start)) {
+		struct ike_sa *o = ts_conflict(sa, ike_hnode_owner(e, struct ike_child, ts_node),
+					       lts, rts, pol);
 
 		if (o)
 			return o;
@@ -307,11 +316,9 @@ uint16_t ike_child_ts_check(struct ike_sa *sa, const struct ike_ts_set *lts,
 		o = ts_walk_all(sa, lts, rts, pol);
 	} else {
 		/* every installed child is indexed: by its host, or on the list */
-		o = ts_walk_list(sa, d->ts_wide, lts, rts, pol);
-		for (unsigned int i = 0; i < rts->n && !o && d->ts_hosts; i++)
-			o = ts_walk_list(sa, d->ts_hosts[ts_bucket(d, rts->ts[i].family,
-								   rts->ts[i].start)],
-					 lts, rts, pol);
+		o = ts_walk_wide(sa, lts, rts, pol);
+		for (unsigned int i = 0; i < rts->n && !o; i++)
+			o = ts_walk_host(sa, &rts->ts[i], lts, rts, pol);
 	}
 	if (!o)
 		return 0;
@@ -519,8 +526,9 @@ struct ike_child *ike_child_add(struct ike_sa *sa, const struct ike_child *tmpl)
 		return NULL;
 	*c = *tmpl;
 	c->sa = sa;
-	c->ts_next = NULL;
-	c->ts_pprev = NULL;
+	c->ts_node = (struct ike_hnode){ 0 };
+	c->ts_wide_next = NULL;
+	c->ts_wide_pprev = NULL;
 	c->next = sa->children;
 	sa->children = c;
 	return c;

@@ -261,6 +261,7 @@ static struct ike_sa *successor(struct ike_sa *old, bool we_started, uint64_t sp
 	memcpy(sa->why, old->why, sizeof(sa->why));
 	take_children(sa, old);
 	sa->state = SA_ESTABLISHED;
+	ike_sa_peer_index(sa);
 	ike_link_authed(sa->link);
 	sa->rekey_at = ike_rekey_time(sa, sa->conf->ike_rekey_s);
 	old->state = SA_DELETING;

@@ -90,8 +90,7 @@ void ike_link_authed(struct ike_link *l)
  * them: each datagram finds its link in O(1) among thousands of peers.
  * The peer's address and port are its choice: SipHash under a key of ours.
  */
-static uint32_t udp_bucket(const struct ike_daemon *d, int fd, const struct sockaddr_storage *peer,
-			   uint32_t nb)
+static uint64_t udp_hash(const struct ike_daemon *d, int fd, const struct sockaddr_storage *peer)
 {
 	struct {
 		int fd;
@@ -102,57 +101,7 @@ static uint32_t udp_bucket(const struct ike_daemon *d, int fd, const struct sock
 					.family = (uint8_t)peer->ss_family };
 
 	memcpy(k.addr, ike_ss_addr(peer), ike_ss_alen(peer));
-	return (uint32_t)ike_sip(d->sip, &k, sizeof(k)) & (nb - 1);
-}
-
-static void udp_insert(struct ike_daemon *d, struct ike_link **tab, uint32_t nb,
-		       struct ike_link *l)
-{
-	uint32_t b = udp_bucket(d, l->fd, &l->peer, nb);
-
-	l->udp_next = tab[b];
-	tab[b] = l;
-}
-
-static int udp_hash(struct ike_daemon *d, struct ike_link *l)
-{
-	if (d->udp_n >= d->udp_nb) {
-		uint32_t nb = d->udp_nb ? d->udp_nb * 2 : 64;
-		struct ike_link **t = nb > d->udp_nb ? calloc(nb, sizeof(*t)) : NULL;
-
-		/* with no memory for more buckets, the chains grow instead */
-		if (t) {
-			for (uint32_t i = 0; i < d->udp_nb; i++) {
-				while (d->udp_tab[i]) {
-					struct ike_link *o = d->udp_tab[i];
-
-					d->udp_tab[i] = o->udp_next;
-					udp_insert(d, t, nb, o);
-				}
-			}
-			free(d->udp_tab);
-			d->udp_tab = t;
-			d->udp_nb = nb;
-		}
-	}
-	/* no table at all yet, and no memory for one */
-	if (!d->udp_nb)
-		return -ENOMEM;
-	udp_insert(d, d->udp_tab, d->udp_nb, l);
-	d->udp_n++;
-	return 0;
-}
-
-static void udp_unhash(struct ike_daemon *d, struct ike_link *l)
-{
-	for (struct ike_link **p = &d->udp_tab[udp_bucket(d, l->fd, &l->peer, d->udp_nb)]; *p;
-	     p = &(*p)->udp_next) {
-		if (*p == l) {
-			*p = l->udp_next;
-			d->udp_n--;
-			return;
-		}
-	}
+	return ike_sip(d->sip, &k, sizeof(k));
 }
 
 void ike_link_put(struct ike_daemon *d, struct ike_link *l)
@@ -165,8 +114,7 @@ void ike_link_put(struct ike_daemon *d, struct ike_link *l)
 		return;
 	links_del(l);
 	unauth_del(l);
-	if (l->type == TRANSPORT_UDP)
-		udp_unhash(d, l);
+	ike_htab_del(&d->udp_links, &l->udp_node);
 	if (l->type == TRANSPORT_TCP && l->fd >= 0)
 		close(l->fd);
 	free(l);
@@ -319,18 +267,20 @@ struct ike_link *ike_udp_link(struct ike_daemon *d, const struct sockaddr_storag
 			      const struct sockaddr_storage *peer, bool natt)
 {
 	struct ike_sock *o = find_udp(d, local);
+	struct ike_hnode *e;
 	struct ike_link *l;
+	uint64_t h;
 
 	if (!o && udp_socket(d, local, natt) >= 0)
 		o = find_udp(d, local);
 	if (!o)
 		return NULL;
-	if (d->udp_nb) {
-		for (l = d->udp_tab[udp_bucket(d, o->fd, peer, d->udp_nb)]; l; l = l->udp_next) {
-			if (l->fd == o->fd && ike_ss_equal(&l->peer, peer)) {
-				l->refs++;
-				return l;
-			}
+	h = udp_hash(d, o->fd, peer);
+	ike_htab_for_each(e, &d->udp_links, h) {
+		l = ike_hnode_owner(e, struct ike_link, udp_node);
+		if (l->fd == o->fd && ike_ss_equal(&l->peer, peer)) {
+			l->refs++;
+			return l;
 		}
 	}
 	l = calloc(1, sizeof(*l));
@@ -344,7 +294,7 @@ struct ike_link *ike_udp_link(struct ike_daemon *d, const struct sockaddr_storag
 	l->marker = natt;
 	l->local = o->local;
 	l->peer = *peer;
-	if (udp_hash(d, l)) {
+	if (ike_htab_add(&d->udp_links, &l->udp_node, h)) {
 		free(l);
 		return NULL;
 	}
@@ -824,9 +774,7 @@ void ike_links_free(struct ike_daemon *d)
 			close(l->fd);
 		free(l);
 	}
-	free(d->udp_tab);
-	d->udp_tab = NULL;
-	d->udp_nb = d->udp_n = 0;
+	ike_htab_free(&d->udp_links);
 	d->unauth_links = NULL;
 	while (d->socks) {
 		struct ike_sock *o = d->socks;

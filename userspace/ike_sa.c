@@ -219,6 +219,7 @@ static void unauth_del(struct ike_sa *sa)
 
 void ike_sa_table_free(struct ike_daemon *d)
 {
+	ike_htab_free(&d->peers);
 	for (int t = 0; t < IKE_TAB_KINDS; t++) {
 		free(d->tab[t].b);
 		d->tab[t] = (struct ike_sa_tab){ 0 };
@@ -293,6 +294,7 @@ void ike_sa_free(struct ike_sa *sa)
 	ike_timer_del(&d->timers, &sa->timer);
 	tab_unhash(sa, IKE_TAB_OURS);
 	tab_unhash(sa, IKE_TAB_PEER);
+	ike_htab_del(&d->peers, &sa->peer_node);
 	unauth_del(sa);
 	*sa->pprev = sa->next;
 	if (sa->next)
@@ -365,6 +367,26 @@ bool ike_sa_same_peer(const struct ike_sa *a, const struct ike_sa *b)
 	return true;
 }
 
+/* a responder's SAs by conn and authenticated identity (ike_sa_same_peer()) */
+uint64_t ike_sa_peer_hash(const struct ike_sa *sa)
+{
+	uint8_t k[sizeof(void *) + sizeof(sa->peer_id)];
+	const void *conf = sa->conf;
+
+	memcpy(k, &conf, sizeof(conf));
+	memcpy(k + sizeof(conf), sa->peer_id, sa->peer_id_len);
+	return ike_sip(sa->d->sip, k, sizeof(conf) + sa->peer_id_len);
+}
+
+/* an established responder's SA, found by its peer's INITIAL_CONTACT */
+void ike_sa_peer_index(struct ike_sa *sa)
+{
+	if (!sa->conf || sa->conf->initiator || !sa->peer_id_len || sa->peer_node.pprev)
+		return;
+	/* without memory for the table, INITIAL_CONTACT misses it: DPD ends it */
+	ike_htab_add(&sa->d->peers, &sa->peer_node, ike_sa_peer_hash(sa));
+}
+
 /*
  * A responder refused the peer in IKE_AUTH: nothing stays installed and
  * the half-open slot is free, but the SA answers a retransmission of the
@@ -410,6 +432,7 @@ void ike_sa_established(struct ike_sa *sa)
 		ike_instance_settled(sa->d, sa->conf, sa->instance);
 	}
 	sa->state = SA_ESTABLISHED;
+	ike_sa_peer_index(sa);
 	ike_sa_touch(sa);
 	ike_link_authed(sa->link);
 	sa->rekey_at = ike_rekey_time(sa, sa->conf->ike_rekey_s);

@@ -25,6 +25,7 @@
 #include "ike_reqid.h"
 #include "ike_radius.h"
 #include "ike_timer.h"
+#include "ike_htab.h"
 
 struct rtnl;
 
@@ -60,7 +61,7 @@ struct ike_sock {
 struct ike_link {
 	int kind;		/* first: OBJ_LINK */
 	struct ike_link *next, **pprev;	/* in d->links */
-	struct ike_link *udp_next;	/* UDP: in d->udp_tab by socket and peer */
+	struct ike_hnode udp_node;	/* UDP: in d->udp_links by socket and peer */
 	/* TCP, until authenticated or closed: in d->unauth_links */
 	struct ike_link *un_next, **un_pprev;
 	int refs;
@@ -139,7 +140,8 @@ struct ike_child {
 	struct ike_child *next;
 	struct ike_sa *sa;		/* whose it is (ike_child_add(), an IKE rekey) */
 	/* installed: in d->ts_hosts by its peer's host, or on d->ts_wide */
-	struct ike_child *ts_next, **ts_pprev;
+	struct ike_hnode ts_node;
+	struct ike_child *ts_wide_next, **ts_wide_pprev;
 	uint32_t spi_in, spi_out;	/* network order */
 	uint32_t reqid;
 	struct ike_suite suite;
@@ -421,6 +423,7 @@ struct ike_sa {
 	bool half_counted;		/* counted in d->half_open */
 	bool inst_slot;			/* its instance's attempt: holds a slot of the window */
 	bool coll_named;		/* another SA's req.coll_ike has named it */
+	struct ike_hnode peer_node;	/* established responder's: in d->peers */
 	/* in d->unauth: a responder's, from IKE_SA_INIT until up or freed */
 	struct ike_sa *unauth_next, **unauth_pprev;
 	uint64_t since;			/* wall clock of the last transition */
@@ -463,6 +466,8 @@ struct ike_sa *ike_sa_find(struct ike_daemon *d, uint64_t ours, bool we_initiate
 struct ike_sa *ike_sa_find_responder(struct ike_daemon *d, uint64_t spi_i,
 				     const struct sockaddr_storage *peer);
 void ike_sa_unauth_add(struct ike_sa *sa);
+uint64_t ike_sa_peer_hash(const struct ike_sa *sa);
+void ike_sa_peer_index(struct ike_sa *sa);
 void ike_sa_set_spis(struct ike_sa *sa, uint64_t spi_i, uint64_t spi_r);
 void ike_sa_table_free(struct ike_daemon *d);
 uint64_t ike_new_spi(void);
@@ -640,15 +645,15 @@ struct ike_daemon {
 	int epfd;
 	const struct ike_link_ops *link_ops;
 	struct ike_link *links;
-	struct ike_link **udp_tab;	/* the UDP links by socket and peer */
-	uint32_t udp_nb, udp_n;		/* a power of two; how many are in */
+	struct ike_htab udp_links;	/* the UDP links by socket and peer */
+	struct ike_htab peers;		/* established responder SAs by conn and identity */
 	struct ike_link *unauth_links;	/* TCP, not yet authenticated */
 	/*
 	 * The installed CHILD_SAs by their peer's side (ike_child_ts_check()):
 	 * those whose peer selector is one host by that host, the others on a
 	 * list; a dial-up gateway's are nearly all one virtual address each
 	 */
-	struct ike_child **ts_hosts;	/* TS_HOST_BUCKETS, on first use */
+	struct ike_htab ts_hosts;
 	struct ike_child *ts_wide;
 	struct ike_sock *socks;
 	struct ike_sock *radius[2];	/* our RADIUS sockets, IPv4 and IPv6 (ike_aaa.c) */
