@@ -175,30 +175,25 @@ static uint64_t ts_hash(const struct ike_daemon *d, uint8_t family, const uint8_
 /* an installed child goes in the index by its peer's side */
 static void ts_index_add(struct ike_daemon *d, struct ike_child *c)
 {
-	if (c->ts_node.pprev || c->ts_wide_pprev)
+	if (c->ts_node.pprev)
 		return;
 	/* without memory for the table, the list holds it: slower, as correct */
+	c->ts_wide = true;
 	if (c->rts.n == 1 && ts_host(&c->rts.ts[0]) &&
 	    !ike_htab_add(&d->ts_hosts, &c->ts_node,
-			  ts_hash(d, c->rts.ts[0].family, c->rts.ts[0].start)))
+			  ts_hash(d, c->rts.ts[0].family, c->rts.ts[0].start))) {
+		c->ts_wide = false;
 		return;
-	c->ts_wide_next = d->ts_wide;
-	if (d->ts_wide)
-		d->ts_wide->ts_wide_pprev = &c->ts_wide_next;
-	d->ts_wide = c;
-	c->ts_wide_pprev = &d->ts_wide;
+	}
+	ike_hlist_add(&d->ts_wide, &c->ts_node);
 }
 
 static void ts_index_del(struct ike_daemon *d, struct ike_child *c)
 {
-	ike_htab_del(&d->ts_hosts, &c->ts_node);
-	if (!c->ts_wide_pprev)
-		return;
-	*c->ts_wide_pprev = c->ts_wide_next;
-	if (c->ts_wide_next)
-		c->ts_wide_next->ts_wide_pprev = c->ts_wide_pprev;
-	c->ts_wide_next = NULL;
-	c->ts_wide_pprev = NULL;
+	if (c->ts_wide)
+		ike_hlist_del(&c->ts_node);
+	else
+		ike_htab_del(&d->ts_hosts, &c->ts_node);
 }
 
 void ike_ts_index_free(struct ike_daemon *d)
@@ -259,8 +254,9 @@ static struct ike_sa *ts_walk_all(struct ike_sa *sa, const struct ike_ts_set *lt
 static struct ike_sa *ts_walk_wide(struct ike_sa *sa, const struct ike_ts_set *lts,
 				   const struct ike_ts_set *rts, enum ike_child_pol *pol)
 {
-	for (struct ike_child *c = sa->d->ts_wide; c; c = c->ts_wide_next) {
-		struct ike_sa *o = ts_conflict(sa, c, lts, rts, pol);
+	for (struct ike_hnode *e = sa->d->ts_wide; e; e = e->next) {
+		struct ike_sa *o = ts_conflict(sa, ike_hnode_owner(e, struct ike_child, ts_node),
+					       lts, rts, pol);
 
 		if (o)
 			return o;
@@ -527,8 +523,7 @@ struct ike_child *ike_child_add(struct ike_sa *sa, const struct ike_child *tmpl)
 	*c = *tmpl;
 	c->sa = sa;
 	c->ts_node = (struct ike_hnode){ 0 };
-	c->ts_wide_next = NULL;
-	c->ts_wide_pprev = NULL;
+	c->ts_wide = false;
 	c->next = sa->children;
 	sa->children = c;
 	return c;

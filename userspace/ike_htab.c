@@ -10,13 +10,7 @@
 
 static void insert(struct ike_hnode **b, uint32_t nb, struct ike_hnode *e)
 {
-	struct ike_hnode **head = &b[e->hash & (nb - 1)];
-
-	e->next = *head;
-	if (*head)
-		(*head)->pprev = &e->next;
-	*head = e;
-	e->pprev = head;
+	ike_hlist_add(&b[e->hash & (nb - 1)], e);
 }
 
 /* twice the buckets, or -ENOMEM */
@@ -66,14 +60,8 @@ int ike_htab_add(struct ike_htab *t, struct ike_hnode *e, uint64_t hash)
 /* take an entry out of its table; one in none is left alone */
 void ike_htab_del(struct ike_htab *t, struct ike_hnode *e)
 {
-	if (!e->pprev)
-		return;
-	*e->pprev = e->next;
-	if (e->next)
-		e->next->pprev = e->pprev;
-	e->next = NULL;
-	e->pprev = NULL;
-	t->n--;
+	if (ike_hlist_del(e))
+		t->n--;
 }
 
 /* the first entry of @hash's bucket, or NULL */

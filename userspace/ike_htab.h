@@ -22,6 +22,29 @@ struct ike_htab {
 	uint32_t nb, n;
 };
 
+/* a list of hnodes (a bucket, or a list of its own): in at the head, out in O(1) */
+static inline void ike_hlist_add(struct ike_hnode **head, struct ike_hnode *e)
+{
+	e->next = *head;
+	if (*head)
+		(*head)->pprev = &e->next;
+	*head = e;
+	e->pprev = head;
+}
+
+/* out of its list; false when it was in none */
+static inline int ike_hlist_del(struct ike_hnode *e)
+{
+	if (!e->pprev)
+		return 0;
+	*e->pprev = e->next;
+	if (e->next)
+		e->next->pprev = e->pprev;
+	e->next = NULL;
+	e->pprev = NULL;
+	return 1;
+}
+
 int ike_htab_add(struct ike_htab *t, struct ike_hnode *e, uint64_t hash);
 void ike_htab_del(struct ike_htab *t, struct ike_hnode *e);
 struct ike_hnode *ike_htab_first(const struct ike_htab *t, uint64_t hash);

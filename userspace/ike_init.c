@@ -311,7 +311,9 @@ static unsigned int half_open_from(struct ike_daemon *d, const struct ike_link *
 	unsigned int n = 0;
 
 	*on_link = false;
-	for (struct ike_sa *sa = d->unauth; sa; sa = sa->unauth_next) {
+	for (struct ike_hnode *e = d->unauth; e; e = e->next) {
+		const struct ike_sa *sa = ike_hnode_owner(e, struct ike_sa, unauth_node);
+
 		if (sa->state != SA_HALF_OPEN && sa->state != SA_FAILED)
 			continue;
 		n += ike_ss_same_addr(&sa->init_peer, &link->peer);

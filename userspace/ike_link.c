@@ -57,32 +57,11 @@ static void links_del(struct ike_link *l)
 		l->next->pprev = l->pprev;
 }
 
-/* a TCP connection nothing has authenticated on yet */
-static void unauth_add(struct ike_daemon *d, struct ike_link *l)
-{
-	l->un_next = d->unauth_links;
-	if (d->unauth_links)
-		d->unauth_links->un_pprev = &l->un_next;
-	d->unauth_links = l;
-	l->un_pprev = &d->unauth_links;
-}
-
-static void unauth_del(struct ike_link *l)
-{
-	if (!l->un_pprev)
-		return;
-	*l->un_pprev = l->un_next;
-	if (l->un_next)
-		l->un_next->un_pprev = l->un_pprev;
-	l->un_next = NULL;
-	l->un_pprev = NULL;
-}
-
-/* an authenticated message arrived on @l */
+/* an authenticated message arrived on @l: it leaves d->unauth_links */
 void ike_link_authed(struct ike_link *l)
 {
 	l->authed = true;
-	unauth_del(l);
+	ike_hlist_del(&l->unauth_node);
 }
 
 /*
@@ -113,7 +92,7 @@ void ike_link_put(struct ike_daemon *d, struct ike_link *l)
 	if (--l->refs > 0)
 		return;
 	links_del(l);
-	unauth_del(l);
+	ike_hlist_del(&l->unauth_node);
 	ike_htab_del(&d->udp_links, &l->udp_node);
 	if (l->type == TRANSPORT_TCP && l->fd >= 0)
 		close(l->fd);
@@ -367,7 +346,8 @@ static struct ike_link *tcp_link_new(struct ike_daemon *d, int fd, enum link_sta
 		return NULL;
 	}
 	links_add(d, l);
-	unauth_add(d, l);
+	/* a TCP connection nothing has authenticated on yet */
+	ike_hlist_add(&d->unauth_links, &l->unauth_node);
 	return l;
 }
 
@@ -395,7 +375,7 @@ void ike_link_close(struct ike_daemon *d, struct ike_link *l, const char *why)
 			esptcp_addr_str(&l->peer, buf, sizeof(buf)), why);
 	}
 	l->stage = LINK_DEAD;
-	unauth_del(l);
+	ike_hlist_del(&l->unauth_node);
 	l->dead_since = d->now;
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, l->fd, NULL);
 	close(l->fd);
@@ -496,7 +476,9 @@ static unsigned int unauthenticated_links(struct ike_daemon *d,
 	unsigned int n = 0;
 
 	*same = 0;
-	for (struct ike_link *l = d->unauth_links; l; l = l->un_next) {
+	for (struct ike_hnode *e = d->unauth_links; e; e = e->next) {
+		struct ike_link *l = ike_hnode_owner(e, struct ike_link, unauth_node);
+
 		if (l->type != TRANSPORT_TCP || l->stage == LINK_DEAD || l->authed)
 			continue;
 		n++;

@@ -195,26 +195,8 @@ struct ike_sa *ike_sa_find_responder(struct ike_daemon *d, uint64_t spi_i,
  */
 void ike_sa_unauth_add(struct ike_sa *sa)
 {
-	struct ike_daemon *d = sa->d;
-
-	if (sa->unauth_pprev)
-		return;
-	sa->unauth_next = d->unauth;
-	if (d->unauth)
-		d->unauth->unauth_pprev = &sa->unauth_next;
-	d->unauth = sa;
-	sa->unauth_pprev = &d->unauth;
-}
-
-static void unauth_del(struct ike_sa *sa)
-{
-	if (!sa->unauth_pprev)
-		return;
-	*sa->unauth_pprev = sa->unauth_next;
-	if (sa->unauth_next)
-		sa->unauth_next->unauth_pprev = sa->unauth_pprev;
-	sa->unauth_next = NULL;
-	sa->unauth_pprev = NULL;
+	if (!sa->unauth_node.pprev)
+		ike_hlist_add(&sa->d->unauth, &sa->unauth_node);
 }
 
 void ike_sa_table_free(struct ike_daemon *d)
@@ -295,7 +277,7 @@ void ike_sa_free(struct ike_sa *sa)
 	tab_unhash(sa, IKE_TAB_OURS);
 	tab_unhash(sa, IKE_TAB_PEER);
 	ike_htab_del(&d->peers, &sa->peer_node);
-	unauth_del(sa);
+	ike_hlist_del(&sa->unauth_node);
 	*sa->pprev = sa->next;
 	if (sa->next)
 		sa->next->pprev = sa->pprev;
@@ -426,7 +408,7 @@ void ike_sa_established(struct ike_sa *sa)
 	if (sa->half_counted && sa->d->half_open)
 		sa->d->half_open--;
 	sa->half_counted = false;
-	unauth_del(sa);
+	ike_hlist_del(&sa->unauth_node);
 	if (sa->inst_slot) {
 		sa->inst_slot = false;
 		ike_instance_settled(sa->d, sa->conf, sa->instance);

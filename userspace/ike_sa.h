@@ -62,8 +62,7 @@ struct ike_link {
 	int kind;		/* first: OBJ_LINK */
 	struct ike_link *next, **pprev;	/* in d->links */
 	struct ike_hnode udp_node;	/* UDP: in d->udp_links by socket and peer */
-	/* TCP, until authenticated or closed: in d->unauth_links */
-	struct ike_link *un_next, **un_pprev;
+	struct ike_hnode unauth_node;	/* TCP, until authenticated or closed */
 	int refs;
 	enum ike_transport type;
 	enum link_stage stage;
@@ -141,7 +140,7 @@ struct ike_child {
 	struct ike_sa *sa;		/* whose it is (ike_child_add(), an IKE rekey) */
 	/* installed: in d->ts_hosts by its peer's host, or on d->ts_wide */
 	struct ike_hnode ts_node;
-	struct ike_child *ts_wide_next, **ts_wide_pprev;
+	bool ts_wide;			/* ts_node is on d->ts_wide, not in d->ts_hosts */
 	uint32_t spi_in, spi_out;	/* network order */
 	uint32_t reqid;
 	struct ike_suite suite;
@@ -425,7 +424,7 @@ struct ike_sa {
 	bool coll_named;		/* another SA's req.coll_ike has named it */
 	struct ike_hnode peer_node;	/* established responder's: in d->peers */
 	/* in d->unauth: a responder's, from IKE_SA_INIT until up or freed */
-	struct ike_sa *unauth_next, **unauth_pprev;
+	struct ike_hnode unauth_node;
 	uint64_t since;			/* wall clock of the last transition */
 	char why[96];			/* and its reason */
 	struct ike_timer timer;		/* in d->timers from new to free */
@@ -647,14 +646,14 @@ struct ike_daemon {
 	struct ike_link *links;
 	struct ike_htab udp_links;	/* the UDP links by socket and peer */
 	struct ike_htab peers;		/* established responder SAs by conn and identity */
-	struct ike_link *unauth_links;	/* TCP, not yet authenticated */
+	struct ike_hnode *unauth_links;	/* TCP links not yet authenticated */
 	/*
 	 * The installed CHILD_SAs by their peer's side (ike_child_ts_check()):
 	 * those whose peer selector is one host by that host, the others on a
 	 * list; a dial-up gateway's are nearly all one virtual address each
 	 */
 	struct ike_htab ts_hosts;
-	struct ike_child *ts_wide;
+	struct ike_hnode *ts_wide;
 	struct ike_sock *socks;
 	struct ike_sock *radius[2];	/* our RADIUS sockets, IPv4 and IPv6 (ike_aaa.c) */
 	uint8_t radius_id;		/* the next Access-Request's identifier */
@@ -662,7 +661,7 @@ struct ike_daemon {
 	/* the SAs by our SPI (ike_sa_find()), a responder's by its peer's */
 	struct ike_sa_tab tab[IKE_TAB_KINDS];
 	/* a responder's SAs not yet up, refused ones lingering among them */
-	struct ike_sa *unauth;
+	struct ike_hnode *unauth;
 	struct ike_sip *sip;		/* the keyed hash of those tables' buckets */
 	uint8_t cookie_secret[32], cookie_prev[32];
 	uint64_t cookie_at;		/* when cookie_secret was made */
