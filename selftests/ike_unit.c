@@ -23,6 +23,7 @@
 #include "../userspace/ike_eap.h"
 #include "../userspace/ike_radius.h"
 #include "../userspace/ike_timer.h"
+#include "../userspace/ike_htab.h"
 #include <openssl/hmac.h>
 #include <sys/stat.h>
 #include <openssl/evp.h>
@@ -720,6 +721,44 @@ static int load_ts_conf(const char *lts, const char *rts, struct ike_conf *conf)
 	return load_conf(lines, conf);
 }
 
+/*
+ * The pool's index by identity through 3,000 identities over 1,000
+ * addresses: every lease goes to other identities twice (grace 0), and
+ * each identity of the last round still finds its own, those before it none.
+ */
+TEST(pool_index)
+{
+	const uint8_t first[4] = { 10, 0, 0, 0 }, last[4] = { 10, 0, 3, 231 };
+	static uint8_t mine[1000][16];
+	struct ike_pool p;
+	uint8_t a[16];
+	char id[16];
+	int n;
+
+	ASSERT_EQ(0, ike_pool_init(&p, AF_INET, first, last));
+	ASSERT_EQ(1000u, p.size);
+	for (int r = 0; r < 3; r++) {
+		for (int i = 0; i < 1000; i++) {
+			n = snprintf(id, sizeof(id), "u%d", r * 1000 + i);
+			ASSERT_EQ(0, ike_pool_acquire(&p, ID_RFC822_ADDR, id, (size_t)n,
+						      1000 + (uint64_t)r, mine[i]));
+			if (r < 2)
+				ASSERT_EQ(0, ike_pool_release(&p, mine[i], 1000 + (uint64_t)r, 0));
+		}
+	}
+	for (int i = 0; i < 1000; i++) {
+		n = snprintf(id, sizeof(id), "u%d", 2000 + i);
+		ASSERT_EQ(0, ike_pool_acquire(&p, ID_RFC822_ADDR, id, (size_t)n, 5000, a));
+		ASSERT_EQ(0, memcmp(a, mine[i], 4));
+		EXPECT_EQ(2u, ike_pool_lease(&p, a)->users);
+	}
+	for (int i = 0; i < 2000; i += 97) {
+		n = snprintf(id, sizeof(id), "u%d", i);
+		EXPECT_EQ(-ENOSPC, ike_pool_acquire(&p, ID_RFC822_ADDR, id, (size_t)n, 5000, a));
+	}
+	ike_pool_free(&p);
+}
+
 TEST(pool_in_conf)
 {
 	struct ike_conf conf;
@@ -868,6 +907,22 @@ TEST(vip_client_conf)
 }
 
 /* a load generator's conn: instances, start-rate, install = no */
+/* a rekey time of 0 is refused: it would rekey again at once, without end */
+TEST(rekey_zero_conf)
+{
+	struct ike_conf conf;
+
+	EXPECT_NE(0, load_conf("local-ts = 10.1.0.0/16\nremote-ts = 10.2.0.0/16\n"
+			       "child-rekey = 0\n", &conf));
+	EXPECT_NE(0, load_conf("local-ts = 10.1.0.0/16\nremote-ts = 10.2.0.0/16\n"
+			       "ike-rekey = 0s\n", &conf));
+	ASSERT_EQ(0, load_conf("local-ts = 10.1.0.0/16\nremote-ts = 10.2.0.0/16\n"
+			       "child-rekey = 1\nike-rekey = 2m\n", &conf));
+	EXPECT_EQ(1u, conf.conns[0].child_rekey_s);
+	EXPECT_EQ(120u, conf.conns[0].ike_rekey_s);
+	ike_conf_free(&conf);
+}
+
 TEST(instances_conf)
 {
 	struct ike_conf conf;
@@ -1776,6 +1831,59 @@ static unsigned int ut_pass(uint64_t now)
  * visited at the next pass; a visit may delete itself or another, touch
  * itself, or add one.
  */
+/*
+ * The intrusive hash table through 10,000 entries, half of them taken out
+ * again, with hashes that share a bucket on purpose: each is found in its
+ * bucket, the ones taken out are not, and the count follows.
+ */
+struct htab_item {
+	struct ike_hnode node;
+	uint32_t key;
+};
+
+static struct htab_item *htab_find(struct ike_htab *t, struct htab_item *v, uint32_t key)
+{
+	struct ike_hnode *e;
+	uint64_t h = key % 7 == 0 ? 42 : (uint64_t)key * 0x9e3779b97f4a7c15ull;
+
+	(void)v;
+	ike_htab_for_each(e, t, h) {
+		struct htab_item *it = ike_hnode_owner(e, struct htab_item, node);
+
+		if (it->key == key)
+			return it;
+	}
+	return NULL;
+}
+
+TEST(htab)
+{
+	static struct htab_item v[10000];
+	struct ike_htab t = { 0 };
+
+	EXPECT_EQ(NULL, ike_htab_first(&t, 1));
+	for (uint32_t i = 0; i < 10000; i++) {
+		uint64_t h = i % 7 == 0 ? 42 : (uint64_t)i * 0x9e3779b97f4a7c15ull;
+
+		v[i].key = i;
+		ASSERT_EQ(0, ike_htab_add(&t, &v[i].node, h));
+	}
+	EXPECT_EQ(10000u, t.n);
+	EXPECT_LE(10000u, t.nb);
+	for (uint32_t i = 0; i < 10000; i += 2)
+		ike_htab_del(&t, &v[i].node);
+	/* twice is once */
+	ike_htab_del(&t, &v[0].node);
+	EXPECT_EQ(5000u, t.n);
+	for (uint32_t i = 0; i < 10000; i++) {
+		struct htab_item *want = i % 2 ? &v[i] : NULL;
+
+		ASSERT_EQ(want, htab_find(&t, v, i));
+	}
+	ike_htab_free(&t);
+	EXPECT_EQ(0u, t.n);
+}
+
 TEST(timer_heap)
 {
 	unsigned int due = 0, i;

@@ -33,6 +33,16 @@ installed() {
 	grep -c "CHILD_SA installed" "$_tmp/gw.out" || true
 }
 
+exec 4>&2	# progress past wait_for, which silences what it runs
+all_up() { # all_up N T0: the gateway has N; its progress every 50th try
+	local got
+	got=$(installed)
+	_tries=$((${_tries:-0} + 1))
+	[ $((_tries % 50)) -eq 0 ] &&
+		echo "# bench: tunnels: $got of $1 after $((($(date +%s%N) - $2) / 1000000000)) s" >&4
+	[ "$got" -ge "$1" ]
+}
+
 # run N: one row
 run() {
 	local n=$1 k0 k1 g0 t0 ms got gw lg
@@ -79,8 +89,8 @@ run() {
 	LG_PID=$!
 	pids+=($!)
 	# about 20 a second under TCG, and a margin
-	wait_for $((n / 2 + 300)) sh -c "[ \$(grep -c 'CHILD_SA installed' '$_tmp/gw.out') -ge $n ]" ||
-		true
+	_tries=0
+	wait_for $((n / 2 + 300)) all_up "$n" "$t0" || true
 	ms=$((($(date +%s%N) - t0) / 1000000))
 	got=$(installed)
 	sleep 2

@@ -395,6 +395,10 @@ struct ike_keys {
 };
 
 int ike_random(void *buf, size_t len);
+struct ike_sip;
+struct ike_sip *ike_sip_new(void);
+uint64_t ike_sip(struct ike_sip *s, const void *p, size_t len);
+void ike_sip_free(struct ike_sip *s);
 size_t ike_prf_len(uint16_t prf);
 int ike_prf(uint16_t prf, const void *key, size_t klen, const void *data, size_t len,
 	    uint8_t *out);

@@ -437,14 +437,17 @@ static const struct ike_conn_conf *conn_by_id(struct ike_sa *sa, const struct ik
  */
 static void drop_stale(struct ike_sa *sa)
 {
-	struct ike_sa *o, *next;
+	uint64_t h = ike_sa_peer_hash(sa);
+	struct ike_hnode *e;
 
-	for (o = sa->d->sas; o; o = next) {
-		next = o->next;
+again:
+	ike_htab_for_each(e, &sa->d->peers, h) {
+		struct ike_sa *o = ike_hnode_owner(e, struct ike_sa, peer_node);
+
 		if (o != sa && !o->conf->initiator && o->state == SA_ESTABLISHED &&
 		    ike_sa_same_peer(o, sa)) {
 			ike_sa_die(o, "replaced after the peer's INITIAL_CONTACT", false);
-			next = sa->d->sas;	/* the list changed */
+			goto again;	/* the bucket changed */
 		}
 	}
 }

@@ -156,6 +156,131 @@ static void policies_release(struct ike_sa *sa, struct ike_child *gone, struct x
 	}
 }
 
+/* the one host a selector covers, any ports and protocol aside; or NULL */
+static const uint8_t *ts_host(const struct ike_ts *ts)
+{
+	size_t alen = ts->family == AF_INET ? 4 : 16;
+
+	return memcmp(ts->start, ts->end, alen) ? NULL : ts->start;
+}
+
+static uint64_t ts_hash(const struct ike_daemon *d, uint8_t family, const uint8_t *a)
+{
+	uint8_t k[17] = { family };
+
+	memcpy(k + 1, a, family == AF_INET ? 4 : 16);
+	return ike_sip(d->sip, k, sizeof(k));
+}
+
+/* an installed child goes in the index by its peer's side */
+static void ts_index_add(struct ike_daemon *d, struct ike_child *c)
+{
+	if (c->ts_node.pprev)
+		return;
+	/* without memory for the table, the list holds it: slower, as correct */
+	c->ts_wide = true;
+	if (c->rts.n == 1 && ts_host(&c->rts.ts[0]) &&
+	    !ike_htab_add(&d->ts_hosts, &c->ts_node,
+			  ts_hash(d, c->rts.ts[0].family, c->rts.ts[0].start))) {
+		c->ts_wide = false;
+		return;
+	}
+	ike_hlist_add(&d->ts_wide, &c->ts_node);
+}
+
+static void ts_index_del(struct ike_daemon *d, struct ike_child *c)
+{
+	if (c->ts_wide)
+		ike_hlist_del(&c->ts_node);
+	else
+		ike_htab_del(&d->ts_hosts, &c->ts_node);
+}
+
+void ike_ts_index_free(struct ike_daemon *d)
+{
+	ike_htab_free(&d->ts_hosts);
+	d->ts_wide = NULL;
+}
+
+/* a child struct goes: out of the index first */
+void ike_child_free(struct ike_sa *sa, struct ike_child *c)
+{
+	ts_index_del(sa->d, c);
+	free(c);
+}
+
+/* an IKE rekey gave @to its predecessor's children: they are its now */
+void ike_children_moved(struct ike_sa *to)
+{
+	for (struct ike_child *c = to->children; c; c = c->next)
+		c->sa = to;
+}
+
+/*
+ * One installed child against the new selectors: 0 when it does not
+ * overlap them or is the same peer's (then *pol says to replace), else the
+ * SA that holds them.
+ */
+static struct ike_sa *ts_conflict(struct ike_sa *sa, const struct ike_child *c,
+				  const struct ike_ts_set *lts, const struct ike_ts_set *rts,
+				  enum ike_child_pol *pol)
+{
+	struct ike_sa *h = c->sa;
+
+	if (h == sa || h->state == SA_DEAD || !c->installed ||
+	    !ike_ts_set_overlap(&c->lts, lts) || !ike_ts_set_overlap(&c->rts, rts))
+		return NULL;
+	if (!ike_sa_same_peer(h, sa))
+		return h;
+	*pol = POL_REPLACE;
+	return NULL;
+}
+
+/* every installed child, for a peer selector wider than one host */
+static struct ike_sa *ts_walk_all(struct ike_sa *sa, const struct ike_ts_set *lts,
+				  const struct ike_ts_set *rts, enum ike_child_pol *pol)
+{
+	for (struct ike_sa *h = sa->d->sas; h; h = h->next) {
+		for (struct ike_child *c = h->children; c; c = c->next) {
+			struct ike_sa *o = ts_conflict(sa, c, lts, rts, pol);
+
+			if (o)
+				return o;
+		}
+	}
+	return NULL;
+}
+
+static struct ike_sa *ts_walk_wide(struct ike_sa *sa, const struct ike_ts_set *lts,
+				   const struct ike_ts_set *rts, enum ike_child_pol *pol)
+{
+	for (struct ike_hnode *e = sa->d->ts_wide; e; e = e->next) {
+		struct ike_sa *o = ts_conflict(sa, ike_hnode_owner(e, struct ike_child, ts_node),
+					       lts, rts, pol);
+
+		if (o)
+			return o;
+	}
+	return NULL;
+}
+
+/* the children indexed by the host of @ts */
+static struct ike_sa *ts_walk_host(struct ike_sa *sa, const struct ike_ts *ts,
+				   const struct ike_ts_set *lts, const struct ike_ts_set *rts,
+				   enum ike_child_pol *pol)
+{
+	struct ike_hnode *e;
+
+	ike_htab_for_each(e, &sa->d->ts_hosts, ts_hash(sa->d, ts->family, ts->start)) {
+		struct ike_sa *o = ts_conflict(sa, ike_hnode_owner(e, struct ike_child, ts_node),
+					       lts, rts, pol);
+
+		if (o)
+			return o;
+	}
+	return NULL;
+}
+
 /**
  * ike_child_ts_check() - may this SA's new CHILD_SA have these selectors?
  * @sa: the SA
@@ -166,7 +291,9 @@ static void policies_release(struct ike_sa *sa, struct ike_child *gone, struct x
  * Selectors belong to one peer: another peer's CHILD_SA that overlaps
  * them makes the answer TS_UNACCEPTABLE.  The same peer (a new IKE SA of
  * the same conn and identity, such as a client that came back without
- * INITIAL_CONTACT) takes them over.
+ * INITIAL_CONTACT) takes them over.  When the peer's selectors are hosts
+ * (a virtual address), only the children indexed by those hosts and those
+ * with wider selectors can overlap them; otherwise every child is seen.
  *
  * Return: 0, or the notify type to refuse with.
  */
@@ -174,31 +301,28 @@ uint16_t ike_child_ts_check(struct ike_sa *sa, const struct ike_ts_set *lts,
 			    const struct ike_ts_set *rts,
 			    enum ike_child_pol *pol)
 {
+	struct ike_daemon *d = sa->d;
+	bool hosts = rts->n > 0;
 	struct ike_sa *o = NULL;
 
-	/* every holder counts: one of another peer's is enough to refuse */
 	*pol = POL_EXCL;
-	for (struct ike_sa *h = sa->d->sas; h; h = h->next) {
-		if (h == sa || h->state == SA_DEAD)
-			continue;
-		for (struct ike_child *c = h->children; c; c = c->next) {
-			if (!c->installed || !ike_ts_set_overlap(&c->lts, lts) ||
-			    !ike_ts_set_overlap(&c->rts, rts))
-				continue;
-			if (!ike_sa_same_peer(h, sa)) {
-				o = h;
-				goto refuse;
-			}
-			*pol = POL_REPLACE;
-		}
+	for (unsigned int i = 0; i < rts->n && hosts; i++)
+		hosts = ts_host(&rts->ts[i]) != NULL;
+	if (!hosts) {
+		o = ts_walk_all(sa, lts, rts, pol);
+	} else {
+		/* every installed child is indexed: by its host, or on the list */
+		o = ts_walk_wide(sa, lts, rts, pol);
+		for (unsigned int i = 0; i < rts->n && !o; i++)
+			o = ts_walk_host(sa, &rts->ts[i], lts, rts, pol);
 	}
-	return 0;
-refuse:
+	if (!o)
+		return 0;
 	*pol = POL_EXCL;
-	if (ike_log_bad(sa->d))
+	if (ike_log_bad(d))
 		ike_log(sa, "CHILD_SA refused: its selectors overlap another peer's SA %016llx",
 			(unsigned long long)(o->initiator ? o->spi_i : o->spi_r));
-	sa->d->st.ts_refused++;
+	d->st.ts_refused++;
 	return N_TS_UNACCEPTABLE;
 }
 
@@ -255,7 +379,7 @@ void ike_child_unlink(struct ike_sa *sa, struct ike_child *c)
 		sa->req.child = NULL;
 	if (sa->req.coll_old == c || sa->req.coll_new == c)
 		sa->req.coll_old = sa->req.coll_new = NULL;
-	free(c);
+	ike_child_free(sa, c);
 }
 
 /*
@@ -294,6 +418,7 @@ static int child_up(struct ike_sa *sa, struct ike_child *c)
 static int install_nothing(struct ike_sa *sa, struct ike_child *c)
 {
 	c->installed = true;
+	ts_index_add(sa->d, c);
 	ike_log(sa, "CHILD_SA negotiated, in 0x%08x out 0x%08x (install = no: not in the kernel)",
 		ntohl(c->spi_in), ntohl(c->spi_out));
 	sa->d->st.child_installed++;
@@ -319,6 +444,7 @@ int ike_child_install(struct ike_sa *sa, struct ike_child *c, struct xfrm_child 
 		return err;
 	}
 	c->installed = true;
+	ts_index_add(sa->d, c);
 	if (sa->link->type == TRANSPORT_TCP) {
 		err = ike_child_bind(sa->d, sa, c);
 		if (err) {
@@ -382,7 +508,7 @@ void ike_children_remove(struct ike_sa *sa)
 
 		sa->children = c->next;
 		ike_child_remove(sa, c, true);
-		free(c);
+		ike_child_free(sa, c);
 	}
 	sa->req.child = NULL;
 	sa->req.coll_old = sa->req.coll_new = NULL;
@@ -395,6 +521,9 @@ struct ike_child *ike_child_add(struct ike_sa *sa, const struct ike_child *tmpl)
 	if (!c)
 		return NULL;
 	*c = *tmpl;
+	c->sa = sa;
+	c->ts_node = (struct ike_hnode){ 0 };
+	c->ts_wide = false;
 	c->next = sa->children;
 	sa->children = c;
 	return c;

@@ -878,6 +878,12 @@ static int check_conn(const char *path, struct ike_conn_conf *c)
 	}
 	if (c->local_any)
 		c->local.ss_family = c->remote.ss_family;
+	if (!c->ike_rekey_s || !c->child_rekey_s) {
+		/* 0 would be due at once, again and again: a rekey storm */
+		fprintf(stderr, "esptcp: %s: [conn %s]: ike-rekey and child-rekey are at least"
+			" 1 s\n", path, c->name);
+		return -EINVAL;
+	}
 	if ((c->instances > 1 || !c->install) && !c->initiator) {
 		fprintf(stderr, "esptcp: %s: [conn %s]: instances and install = no are for an"
 			" initiator (a load generator)\n", path, c->name);

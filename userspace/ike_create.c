@@ -85,6 +85,7 @@ static void take_children(struct ike_sa *to, struct ike_sa *from)
 		end = &(*end)->next;
 	*end = from->children;
 	from->children = NULL;
+	ike_children_moved(to);
 	from->req.child = NULL;
 	/* and its virtual address, whose lease they depend on */
 	if (from->has_vip && !to->has_vip) {
@@ -260,7 +261,8 @@ static struct ike_sa *successor(struct ike_sa *old, bool we_started, uint64_t sp
 	memcpy(sa->why, old->why, sizeof(sa->why));
 	take_children(sa, old);
 	sa->state = SA_ESTABLISHED;
-	sa->link->authed = true;
+	ike_sa_peer_index(sa);
+	ike_link_authed(sa->link);
 	sa->rekey_at = ike_rekey_time(sa, sa->conf->ike_rekey_s);
 	old->state = SA_DELETING;
 	old->expire_at = old->d->now + 30000;
@@ -338,6 +340,7 @@ static void ike_rekey_request(struct ike_sa *sa, const struct ike_msg *m,
 	if (sa->req.kind == REQ_REKEY_IKE) {
 		/* both sides rekey: ours decides when its answer comes (2.8.2) */
 		sa->req.coll_ike = nsa;
+		nsa->coll_named = true;
 		lowest(ni->data, ni->len, nr, sizeof(nr), sa->req.coll_low, &sa->req.coll_low_len);
 		sa->d->st.rekey_collisions++;
 		ike_log(sa, "the peer rekeys the IKE SA while we do too");

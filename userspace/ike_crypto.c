@@ -761,6 +761,64 @@ bool ike_memeq(const void *a, const void *b, size_t len)
 	return CRYPTO_memcmp(a, b, len) == 0;
 }
 
+/*
+ * SipHash-2-4 under a random key of the helper's own (OpenSSL's SIPHASH
+ * MAC), for the buckets of tables whose keys a peer chooses (its SPI, its
+ * address and port, the selectors it proposes): without the key it cannot
+ * aim them at one bucket.
+ */
+struct ike_sip {
+	EVP_MAC *mac;
+	EVP_MAC_CTX *ctx;
+	uint8_t key[16];
+};
+
+struct ike_sip *ike_sip_new(void)
+{
+	struct ike_sip *s = calloc(1, sizeof(*s));
+	size_t size = 8;
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &size),
+		OSSL_PARAM_construct_end(),
+	};
+
+	if (!s)
+		return NULL;
+	s->mac = EVP_MAC_fetch(NULL, "SIPHASH", NULL);
+	s->ctx = s->mac ? EVP_MAC_CTX_new(s->mac) : NULL;
+	if (!s->ctx || ike_random(s->key, sizeof(s->key)) ||
+	    EVP_MAC_CTX_set_params(s->ctx, params) != 1) {
+		ike_sip_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* the keyed hash of @p; 0 only if OpenSSL fails, a bucket like any other */
+uint64_t ike_sip(struct ike_sip *s, const void *p, size_t len)
+{
+	uint8_t out[8];
+	uint64_t h = 0;
+	size_t olen = 0;
+
+	if (EVP_MAC_init(s->ctx, s->key, sizeof(s->key), NULL) != 1 ||
+	    EVP_MAC_update(s->ctx, p, len) != 1 ||
+	    EVP_MAC_final(s->ctx, out, &olen, sizeof(out)) != 1 || olen != sizeof(out))
+		return 0;
+	memcpy(&h, out, sizeof(h));
+	return h;
+}
+
+void ike_sip_free(struct ike_sip *s)
+{
+	if (!s)
+		return;
+	EVP_MAC_CTX_free(s->ctx);
+	EVP_MAC_free(s->mac);
+	OPENSSL_cleanse(s->key, sizeof(s->key));
+	free(s);
+}
+
 int ike_sha256(const void *p, size_t len, uint8_t out[32])
 {
 	unsigned int olen;

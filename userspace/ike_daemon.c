@@ -49,10 +49,13 @@ static void conn_start_tcp(struct ike_daemon *d, const struct ike_conn_conf *c, 
 		return;
 	}
 	sa = ike_sa_initiate(d, c, l);
-	if (!sa)
+	if (!sa) {
 		ike_link_close(d, l, "out of memory");
-	else
-		sa->instance = instance;
+		ike_conn_restart(d, c, instance, c->retry_s, false);
+		return;
+	}
+	sa->instance = instance;
+	sa->inst_slot = instance != 0;
 }
 
 /**
@@ -95,6 +98,7 @@ void ike_conn_start(struct ike_daemon *d, const struct ike_conn_conf *c, uint32_
 		return;
 	}
 	sa->instance = instance;
+	sa->inst_slot = instance != 0;
 	if (c->transport == TRANSPORT_FALLBACK)
 		sa->mob.fallback_at = d->now + c->fallback_ms;
 	ike_sa_start(sa);
@@ -446,6 +450,12 @@ int esptcp_ike_main(int argc, char **argv)
 		if (!d.nl)
 			fprintf(stderr, "esptcp: the esptcp module is not loaded: no TCP\n");
 	}
+	/* the buckets of the tables whose keys peers choose (ike_sa.c, ike_link.c, ike_child.c) */
+	d.sip = ike_sip_new();
+	if (!d.sip) {
+		fprintf(stderr, "esptcp: no SipHash from OpenSSL for the tables\n");
+		return 1;
+	}
 	d.epfd = epoll_create1(EPOLL_CLOEXEC);
 	d.xfrm_map = xfrm_open_mappings();
 	if (d.xfrm_map) {
@@ -567,6 +577,8 @@ int esptcp_ike_main(int argc, char **argv)
 	ike_instances_free(&d);
 	ike_timers_free(&d.timers);
 	ike_sa_table_free(&d);
+	ike_ts_index_free(&d);
+	ike_sip_free(d.sip);
 	if (d.nl)
 		esptcp_nl_close(d.nl);
 	xfrm_close(d.xfrm);

@@ -311,7 +311,9 @@ static unsigned int half_open_from(struct ike_daemon *d, const struct ike_link *
 	unsigned int n = 0;
 
 	*on_link = false;
-	for (struct ike_sa *sa = d->sas; sa; sa = sa->next) {
+	for (struct ike_hnode *e = d->unauth; e; e = e->next) {
+		const struct ike_sa *sa = ike_hnode_owner(e, struct ike_sa, unauth_node);
+
 		if (sa->state != SA_HALF_OPEN && sa->state != SA_FAILED)
 			continue;
 		n += ike_ss_same_addr(&sa->init_peer, &link->peer);
@@ -401,16 +403,13 @@ void ike_init_request(struct ike_daemon *d, struct ike_link *link, const struct 
 	char abuf[64];
 
 	/* a retransmission of a request we answered: answer again (UDP only) */
-	for (sa = d->sas; sa; sa = sa->next) {
-		if (!sa->initiator && sa->spi_i == m->hdr.spi_i &&
-		    ike_ss_same_addr(&sa->init_peer, &link->peer)) {
-			if (sa->state == SA_HALF_OPEN && link->type == TRANSPORT_UDP &&
-			    sa->init_req.len == m->raw_len &&
-			    !memcmp(sa->init_req.p, m->raw, m->raw_len))
-				ike_link_send(d, link, sa->init_resp.p, sa->init_resp.len);
-			d->st.rx_retransmits++;
-			return;
-		}
+	sa = ike_sa_find_responder(d, m->hdr.spi_i, &link->peer);
+	if (sa) {
+		if (sa->state == SA_HALF_OPEN && link->type == TRANSPORT_UDP &&
+		    sa->init_req.len == m->raw_len && !memcmp(sa->init_req.p, m->raw, m->raw_len))
+			ike_link_send(d, link, sa->init_resp.p, sa->init_resp.len);
+		d->st.rx_retransmits++;
+		return;
 	}
 	if (!sapl || !ke || !ni || ke->len < 4 || ni->len < 16 || ni->len > 256 ||
 	    ike_parse_sa(sapl, props, &n)) {
@@ -486,6 +485,7 @@ void ike_init_request(struct ike_daemon *d, struct ike_link *link, const struct 
 	sa->state = SA_HALF_OPEN;
 	d->half_open++;
 	sa->half_counted = true;
+	ike_sa_unauth_add(sa);
 	ike_sa_set_spis(sa, m->hdr.spi_i, ike_new_spi());
 	sa->suite = suite;
 	sa->group = suite.dh;

@@ -15,13 +15,49 @@
 
 /* starts in one pass at most: the loop answers the SAs already up meanwhile */
 #define STARTS_PER_PASS	64
+/*
+ * Instances between their start and their IKE SA's establishment at most:
+ * a generator that sent all its IKE_SA_INITs at once would overflow the
+ * responder's socket and time its own retransmissions, not the responder
+ */
+#define OPENING_MAX	128
 
 struct ike_instance {
 	struct ike_timer timer;
 	const struct ike_conn_conf *c;
 	uint32_t num;		/* 1..c->instances */
 	bool tcp;		/* start over TCP whatever the conn's transport */
+	bool opening;		/* started, its IKE SA not up yet */
 };
+
+static struct ike_instance *instance_of(struct ike_daemon *d, const struct ike_conn_conf *c,
+					uint32_t num)
+{
+	size_t i = (size_t)(c - d->conf->conns);
+
+	if (!d->inst || i >= d->conf->nconns || !d->inst[i] || !num || num > c->instances)
+		return NULL;
+	return &d->inst[i][num - 1];
+}
+
+/* an instance no longer opening: its slot goes to the next one due */
+static void opened(struct ike_daemon *d, struct ike_instance *in)
+{
+	if (!in->opening)
+		return;
+	in->opening = false;
+	d->inst_opening--;
+	ike_wake_at(d, d->now);
+}
+
+/* instance @num of @c has its IKE SA up, or its SA went: no longer opening */
+void ike_instance_settled(struct ike_daemon *d, const struct ike_conn_conf *c, uint32_t num)
+{
+	struct ike_instance *in = instance_of(d, c, num);
+
+	if (in)
+		opened(d, in);
+}
 
 /**
  * ike_instances_init() - every instance of the load generator's conns, due
@@ -70,12 +106,11 @@ int ike_instances_init(struct ike_daemon *d)
 void ike_instance_restart(struct ike_daemon *d, const struct ike_conn_conf *c, uint32_t num,
 			  unsigned int delay_s, bool tcp)
 {
-	size_t i = (size_t)(c - d->conf->conns);
-	struct ike_instance *in;
+	struct ike_instance *in = instance_of(d, c, num);
 
-	if (!d->inst || i >= d->conf->nconns || !d->inst[i] || !num || num > c->instances)
+	if (!in)
 		return;
-	in = &d->inst[i][num - 1];
+	opened(d, in);
 	in->tcp = tcp;
 	if (in->timer.idx == IKE_TIMER_OUT)
 		ike_timer_add(&d->starts, &in->timer, d->now + (uint64_t)delay_s * 1000);
@@ -92,7 +127,12 @@ void ike_instances_run(struct ike_daemon *d)
 
 		if (t->due > d->now)
 			break;
+		/* a full window: opened() wakes the loop for the next */
+		if (d->inst_opening >= OPENING_MAX)
+			return;
 		ike_timer_del(&d->starts, t);
+		in->opening = true;
+		d->inst_opening++;
 		ike_conn_start(d, in->c, in->num, in->tcp);
 	}
 	if (d->starts.n)

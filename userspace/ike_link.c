@@ -22,6 +22,7 @@
 
 #define PREFIX_TIMEOUT_MS	10000
 #define ACCEPT_BURST		32	/* connections accepted a wakeup */
+#define UDP_RCVBUF		(4 << 20)	/* an IKE socket's receive buffer */
 #define CONNECT_TIMEOUT_MS	5000
 
 #ifndef UDP_ENCAP
@@ -40,6 +41,48 @@ void ike_link_get(struct ike_link *l)
 	l->refs++;
 }
 
+static void links_add(struct ike_daemon *d, struct ike_link *l)
+{
+	l->next = d->links;
+	if (d->links)
+		d->links->pprev = &l->next;
+	d->links = l;
+	l->pprev = &d->links;
+}
+
+static void links_del(struct ike_link *l)
+{
+	*l->pprev = l->next;
+	if (l->next)
+		l->next->pprev = l->pprev;
+}
+
+/* an authenticated message arrived on @l: it leaves d->unauth_links */
+void ike_link_authed(struct ike_link *l)
+{
+	l->authed = true;
+	ike_hlist_del(&l->unauth_node);
+}
+
+/*
+ * The UDP links by socket and peer, chained in buckets that double with
+ * them: each datagram finds its link in O(1) among thousands of peers.
+ * The peer's address and port are its choice: SipHash under a key of ours.
+ */
+static uint64_t udp_hash(const struct ike_daemon *d, int fd, const struct sockaddr_storage *peer)
+{
+	struct {
+		int fd;
+		uint16_t port;
+		uint8_t family;
+		uint8_t addr[16];
+	} __attribute__((packed)) k = { .fd = fd, .port = ike_ss_port(peer),
+					.family = (uint8_t)peer->ss_family };
+
+	memcpy(k.addr, ike_ss_addr(peer), ike_ss_alen(peer));
+	return ike_sip(d->sip, &k, sizeof(k));
+}
+
 void ike_link_put(struct ike_daemon *d, struct ike_link *l)
 {
 	/* only the loop's reference left: no SA uses the connection any more */
@@ -48,12 +91,9 @@ void ike_link_put(struct ike_daemon *d, struct ike_link *l)
 		ike_link_close_soon(d, l, "no IKE SA uses it any more");
 	if (--l->refs > 0)
 		return;
-	for (struct ike_link **p = &d->links; *p; p = &(*p)->next) {
-		if (*p == l) {
-			*p = l->next;
-			break;
-		}
-	}
+	links_del(l);
+	ike_hlist_del(&l->unauth_node);
+	ike_htab_del(&d->udp_links, &l->udp_node);
 	if (l->type == TRANSPORT_TCP && l->fd >= 0)
 		close(l->fd);
 	free(l);
@@ -145,13 +185,23 @@ int ike_link_send_raw(struct ike_daemon *d, const struct ike_link *l, const uint
 static int udp_socket(struct ike_daemon *d, const struct sockaddr_storage *local, bool natt)
 {
 	int fd = socket(local->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	int one = 1, encap = UDP_ENCAP_ESPINUDP;
+	int one = 1, encap = UDP_ENCAP_ESPINUDP, rcvbuf = UDP_RCVBUF;
 	char buf[64];
 	struct ike_sock *o;
 
 	if (fd < 0)
 		return -1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/*
+	 * Room for a burst: thousands of clients coming back at once (the
+	 * gateway restarted, a network came back) would overflow the default
+	 * (about a hundred datagrams), and each one lost costs its client a
+	 * retransmission a second or more later.  FORCE as root passes
+	 * net.core.rmem_max; without the capability the plain option is capped
+	 * by it.
+	 */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	if (bind(fd, (const struct sockaddr *)local, ike_ss_len(local)) < 0 ||
 	    esptcp_set_bypass(fd, local->ss_family) ||
 	    (natt && setsockopt(fd, IPPROTO_UDP, UDP_ENCAP, &encap, sizeof(encap)) < 0)) {
@@ -196,14 +246,18 @@ struct ike_link *ike_udp_link(struct ike_daemon *d, const struct sockaddr_storag
 			      const struct sockaddr_storage *peer, bool natt)
 {
 	struct ike_sock *o = find_udp(d, local);
+	struct ike_hnode *e;
 	struct ike_link *l;
+	uint64_t h;
 
 	if (!o && udp_socket(d, local, natt) >= 0)
 		o = find_udp(d, local);
 	if (!o)
 		return NULL;
-	for (l = d->links; l; l = l->next) {
-		if (l->type == TRANSPORT_UDP && l->fd == o->fd && ike_ss_equal(&l->peer, peer)) {
+	h = udp_hash(d, o->fd, peer);
+	ike_htab_for_each(e, &d->udp_links, h) {
+		l = ike_hnode_owner(e, struct ike_link, udp_node);
+		if (l->fd == o->fd && ike_ss_equal(&l->peer, peer)) {
 			l->refs++;
 			return l;
 		}
@@ -219,8 +273,11 @@ struct ike_link *ike_udp_link(struct ike_daemon *d, const struct sockaddr_storag
 	l->marker = natt;
 	l->local = o->local;
 	l->peer = *peer;
-	l->next = d->links;
-	d->links = l;
+	if (ike_htab_add(&d->udp_links, &l->udp_node, h)) {
+		free(l);
+		return NULL;
+	}
+	links_add(d, l);
 	return l;
 }
 
@@ -288,8 +345,9 @@ static struct ike_link *tcp_link_new(struct ike_daemon *d, int fd, enum link_sta
 		free(l);
 		return NULL;
 	}
-	l->next = d->links;
-	d->links = l;
+	links_add(d, l);
+	/* a TCP connection nothing has authenticated on yet */
+	ike_hlist_add(&d->unauth_links, &l->unauth_node);
 	return l;
 }
 
@@ -317,6 +375,7 @@ void ike_link_close(struct ike_daemon *d, struct ike_link *l, const char *why)
 			esptcp_addr_str(&l->peer, buf, sizeof(buf)), why);
 	}
 	l->stage = LINK_DEAD;
+	ike_hlist_del(&l->unauth_node);
 	l->dead_since = d->now;
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, l->fd, NULL);
 	close(l->fd);
@@ -417,7 +476,9 @@ static unsigned int unauthenticated_links(struct ike_daemon *d,
 	unsigned int n = 0;
 
 	*same = 0;
-	for (struct ike_link *l = d->links; l; l = l->next) {
+	for (struct ike_hnode *e = d->unauth_links; e; e = e->next) {
+		struct ike_link *l = ike_hnode_owner(e, struct ike_link, unauth_node);
+
 		if (l->type != TRANSPORT_TCP || l->stage == LINK_DEAD || l->authed)
 			continue;
 		n++;
@@ -695,6 +756,8 @@ void ike_links_free(struct ike_daemon *d)
 			close(l->fd);
 		free(l);
 	}
+	ike_htab_free(&d->udp_links);
+	d->unauth_links = NULL;
 	while (d->socks) {
 		struct ike_sock *o = d->socks;
 

@@ -218,7 +218,7 @@ static void switch_path(struct ike_sa *sa, struct ike_link *link, const struct i
 	sa->mob.esp_stall_since = 0;
 	sa->mob.esp_gap_ms = 0;
 	sa->mob.esp_probe = false;
-	link->authed = true;
+	ike_link_authed(link);
 	for (struct ike_child *c = sa->children; c; c = c->next) {
 		if (!c->installed)
 			continue;

@@ -57,12 +57,18 @@ int ike_pool_init(struct ike_pool *p, int family, const uint8_t *first, const ui
 	hi = low32(last, len);
 	if (hi < lo || hi - lo >= IKE_POOL_MAX)
 		return -EINVAL;
-	p->leases = calloc(hi - lo + 1, sizeof(*p->leases));
-	if (!p->leases)
+	p->size = hi - lo + 1;
+	for (p->id_buckets = 1; p->id_buckets < p->size; p->id_buckets *= 2)
+		;
+	p->leases = calloc(p->size, sizeof(*p->leases));
+	p->by_id = calloc(p->id_buckets, sizeof(*p->by_id));
+	p->id_next = calloc(p->size, sizeof(*p->id_next));
+	if (!p->leases || !p->by_id || !p->id_next) {
+		ike_pool_free(p);
 		return -ENOMEM;
+	}
 	p->family = family;
 	memcpy(p->start, first, len);
-	p->size = hi - lo + 1;
 	return 0;
 }
 
@@ -71,6 +77,8 @@ void ike_pool_free(struct ike_pool *p)
 	for (uint32_t i = 0; p->leases && i < p->size; i++)
 		free(p->leases[i].id);
 	free(p->leases);
+	free(p->by_id);
+	free(p->id_next);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -84,6 +92,51 @@ void ike_pool_addr(const struct ike_pool *p, uint32_t i, uint8_t *addr)
 static bool held_by(const struct ike_lease *l, uint8_t id_type, const void *id, size_t idlen)
 {
 	return l->id && l->id_type == id_type && l->idlen == idlen && !memcmp(l->id, id, idlen);
+}
+
+static uint32_t id_bucket(const struct ike_pool *p, uint8_t id_type, const void *id, size_t idlen)
+{
+	const uint8_t *b = id;
+	uint64_t h = 0xcbf29ce484222325ull ^ id_type;
+
+	for (size_t i = 0; i < idlen; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return (uint32_t)(h ^ h >> 32) & (p->id_buckets - 1);
+}
+
+/* the lease @l takes an identity (@copy, the pool's own): indexed by it */
+static void set_id(struct ike_pool *p, struct ike_lease *l, uint8_t id_type, uint8_t *copy,
+		   size_t idlen)
+{
+	uint32_t n = (uint32_t)(l - p->leases), b;
+
+	if (l->id) {
+		/* the identity it held before leaves its chain */
+		b = id_bucket(p, l->id_type, l->id, l->idlen);
+		for (uint32_t *x = &p->by_id[b]; *x; x = &p->id_next[*x - 1]) {
+			if (*x - 1 == n) {
+				*x = p->id_next[n];
+				break;
+			}
+		}
+		free(l->id);
+	}
+	l->id = copy;
+	l->idlen = idlen;
+	l->id_type = id_type;
+	b = id_bucket(p, id_type, copy, idlen);
+	p->id_next[n] = p->by_id[b];
+	p->by_id[b] = n + 1;
+}
+
+/* the lease an identity holds or held, or NULL */
+static struct ike_lease *lease_of(const struct ike_pool *p, uint8_t id_type, const void *id,
+				  size_t idlen)
+{
+	for (uint32_t x = p->by_id[id_bucket(p, id_type, id, idlen)]; x; x = p->id_next[x - 1])
+		if (held_by(&p->leases[x - 1], id_type, id, idlen))
+			return &p->leases[x - 1];
+	return NULL;
 }
 
 /**
@@ -109,17 +162,17 @@ int ike_pool_acquire(struct ike_pool *p, uint8_t id_type, const void *id, size_t
 	struct ike_lease *best = NULL, *l;
 	uint8_t *copy;
 
-	for (uint32_t i = 0; i < p->size; i++) {
-		l = &p->leases[i];
-		if (held_by(l, id_type, id, idlen)) {
-			l->users++;
-			ike_pool_addr(p, i, addr);
-			return 0;
-		}
+	l = lease_of(p, id_type, id, idlen);
+	if (l) {
+		l->users++;
+		ike_pool_addr(p, (uint32_t)(l - p->leases), addr);
+		return 0;
 	}
-	for (uint32_t i = 0; i < p->size && !best; i++)
-		if (!p->leases[i].id)
-			best = &p->leases[i];
+	/* an identity never goes from a lease but for another's: fresh only grows */
+	while (p->fresh < p->size && p->leases[p->fresh].id)
+		p->fresh++;
+	if (p->fresh < p->size)
+		best = &p->leases[p->fresh];
 	/* none left that was never leased: the grace period that ended first */
 	for (uint32_t i = 0; i < p->size && !(best && !best->id); i++) {
 		l = &p->leases[i];
@@ -132,10 +185,7 @@ int ike_pool_acquire(struct ike_pool *p, uint8_t id_type, const void *id, size_t
 	if (!copy)
 		return -ENOMEM;
 	memcpy(copy, id, idlen);
-	free(best->id);
-	best->id = copy;
-	best->idlen = idlen;
-	best->id_type = id_type;
+	set_id(p, best, id_type, copy, idlen);
 	best->users = 1;
 	best->free_at = 0;
 	best->since = now;
@@ -170,8 +220,8 @@ int ike_pool_restore(struct ike_pool *p, const uint8_t *addr, uint8_t id_type, c
 	if (!copy)
 		return -ENOMEM;
 	memcpy(copy, id, idlen);
-	*l = (struct ike_lease){ .id = copy, .idlen = idlen, .id_type = id_type,
-				 .free_at = free_at, .since = since };
+	*l = (struct ike_lease){ .free_at = free_at, .since = since };
+	set_id(p, l, id_type, copy, idlen);
 	return 0;
 }
 

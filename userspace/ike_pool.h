@@ -29,6 +29,10 @@ struct ike_pool {
 	uint8_t start[16];	/* the first address */
 	uint32_t size;
 	struct ike_lease *leases;
+	/* the leases by identity: chains of lease numbers + 1 (0 ends one) */
+	uint32_t *by_id, *id_next;
+	uint32_t id_buckets;	/* a power of two, at least size */
+	uint32_t fresh;		/* no lease before it was never leased */
 };
 
 int ike_pool_init(struct ike_pool *p, int family, const uint8_t *first, const uint8_t *last);

@@ -15,97 +15,119 @@
 #include "ike_sa.h"
 
 /*
- * The SAs by our own SPI, chained in a table that doubles with them: a
- * message finds its SA in O(1) among thousands.  Our SPIs are random
- * (ike_new_spi()), so a peer cannot crowd a bucket.
+ * The SAs by SPI, in two tables chained in buckets that double with them:
+ * by our own SPI (a message finds its SA in O(1) among thousands; ours are
+ * random, ike_new_spi(), so a peer cannot crowd a bucket), and a
+ * responder's by its peer's (an IKE_SA_INIT that is a retransmission finds
+ * its SA without a walk of all of them; the peer's SPI is its choice, so
+ * a bucket is checked against the address too, and the hash is SipHash
+ * under a key of ours).
  */
-static uint64_t our_spi(const struct ike_sa *sa)
+static uint64_t tab_key(const struct ike_sa *sa, enum ike_sa_tab_kind t)
 {
-	return sa->initiator ? sa->spi_i : sa->spi_r;
+	if (t == IKE_TAB_OURS)
+		return sa->initiator ? sa->spi_i : sa->spi_r;
+	return sa->initiator ? 0 : sa->spi_i;
 }
 
-static uint32_t spi_bucket(uint64_t spi, uint32_t buckets)
+static uint32_t tab_bucket(const struct ike_daemon *d, enum ike_sa_tab_kind t, uint64_t spi,
+			   uint32_t buckets)
 {
-	return (uint32_t)(spi ^ (spi >> 32)) & (buckets - 1);
+	/* ours are random already; a peer's is its choice */
+	if (t == IKE_TAB_PEER)
+		return (uint32_t)ike_sip(d->sip, &spi, sizeof(spi)) & (buckets - 1);
+	return (uint32_t)((spi * 0x9e3779b97f4a7c15ull) >> 32) & (buckets - 1);
 }
 
-static void spi_unhash(struct ike_sa *sa)
+static void tab_unhash(struct ike_sa *sa, enum ike_sa_tab_kind t)
 {
-	struct ike_daemon *d = sa->d;
+	struct ike_sa_tab *tab = &sa->d->tab[t];
 	struct ike_sa **p;
 
-	if (!sa->spi_hashed)
+	if (!sa->tab_hashed[t])
 		return;
-	for (p = &d->spi_tab[spi_bucket(our_spi(sa), d->spi_buckets)]; *p; p = &(*p)->spi_next) {
+	for (p = &tab->b[tab_bucket(sa->d, t, tab_key(sa, t), tab->nb)]; *p;
+	     p = &(*p)->tab_next[t]) {
 		if (*p == sa) {
-			*p = sa->spi_next;
+			*p = sa->tab_next[t];
 			break;
 		}
 	}
-	sa->spi_hashed = false;
-	d->spi_n--;
+	sa->tab_hashed[t] = false;
+	tab->n--;
+}
+
+static void tab_insert(struct ike_daemon *d, enum ike_sa_tab_kind t, struct ike_sa **b,
+		       uint32_t nb, struct ike_sa *sa)
+{
+	uint32_t i = tab_bucket(d, t, tab_key(sa, t), nb);
+
+	sa->tab_next[t] = b[i];
+	b[i] = sa;
 }
 
 /* twice the buckets; with no memory for it, the chains grow instead */
-static void spi_grow(struct ike_daemon *d)
+static void tab_grow(struct ike_daemon *d, enum ike_sa_tab_kind t)
 {
-	uint32_t nb = d->spi_buckets ? d->spi_buckets * 2 : 64;
-	struct ike_sa **t;
+	struct ike_sa_tab *tab = &d->tab[t];
+	uint32_t nb = tab->nb ? tab->nb * 2 : 64;
+	struct ike_sa **b;
 
-	if (nb < d->spi_buckets)
+	if (nb < tab->nb)
 		return;
-	t = calloc(nb, sizeof(*t));
-	if (!t)
+	b = calloc(nb, sizeof(*b));
+	if (!b)
 		return;
-	for (uint32_t i = 0; i < d->spi_buckets; i++) {
-		while (d->spi_tab[i]) {
-			struct ike_sa *sa = d->spi_tab[i];
-			uint32_t b = spi_bucket(our_spi(sa), nb);
+	for (uint32_t i = 0; i < tab->nb; i++) {
+		while (tab->b[i]) {
+			struct ike_sa *sa = tab->b[i];
 
-			d->spi_tab[i] = sa->spi_next;
-			sa->spi_next = t[b];
-			t[b] = sa;
+			tab->b[i] = sa->tab_next[t];
+			tab_insert(d, t, b, nb, sa);
 		}
 	}
-	free(d->spi_tab);
-	d->spi_tab = t;
+	free(tab->b);
+	tab->b = b;
 	/* the first table: the SAs set while there was none go in too */
-	if (!d->spi_buckets) {
-		d->spi_buckets = nb;
+	if (!tab->nb) {
+		tab->nb = nb;
 		for (struct ike_sa *sa = d->sas; sa; sa = sa->next) {
-			if (sa->spi_hashed || !our_spi(sa))
+			if (sa->tab_hashed[t] || !tab_key(sa, t))
 				continue;
-			sa->spi_next = t[spi_bucket(our_spi(sa), nb)];
-			t[spi_bucket(our_spi(sa), nb)] = sa;
-			sa->spi_hashed = true;
-			d->spi_n++;
+			tab_insert(d, t, b, nb, sa);
+			sa->tab_hashed[t] = true;
+			tab->n++;
 		}
 		return;
 	}
-	d->spi_buckets = nb;
+	tab->nb = nb;
 }
 
-/* an SA's SPIs, and its place in the table by ours */
+static void tab_hash(struct ike_sa *sa, enum ike_sa_tab_kind t)
+{
+	struct ike_sa_tab *tab = &sa->d->tab[t];
+
+	if (!tab_key(sa, t))
+		return;
+	if (tab->n >= tab->nb)
+		tab_grow(sa->d, t);
+	/* no table at all (the finders walk the list), or the first took it in */
+	if (!tab->nb || sa->tab_hashed[t])
+		return;
+	tab_insert(sa->d, t, tab->b, tab->nb, sa);
+	sa->tab_hashed[t] = true;
+	tab->n++;
+}
+
+/* an SA's SPIs, and its places in the tables */
 void ike_sa_set_spis(struct ike_sa *sa, uint64_t spi_i, uint64_t spi_r)
 {
-	struct ike_daemon *d = sa->d;
-	uint32_t b;
-
-	spi_unhash(sa);
+	tab_unhash(sa, IKE_TAB_OURS);
+	tab_unhash(sa, IKE_TAB_PEER);
 	sa->spi_i = spi_i;
 	sa->spi_r = spi_r;
-	if (!our_spi(sa))
-		return;
-	if (d->spi_n >= d->spi_buckets)
-		spi_grow(d);
-	/* no table at all (ike_sa_find() walks the list), or the first took it in */
-	if (!d->spi_buckets || sa->spi_hashed)
-		return;
-	b = spi_bucket(our_spi(sa), d->spi_buckets);
-	sa->spi_next = d->spi_tab[b];
-	d->spi_tab[b] = sa;
-	sa->spi_hashed = true;
-	d->spi_n++;
+	tab_hash(sa, IKE_TAB_OURS);
+	tab_hash(sa, IKE_TAB_PEER);
 }
 
 static bool is_ours(const struct ike_sa *sa, uint64_t ours, bool we_initiated)
@@ -116,27 +138,74 @@ static bool is_ours(const struct ike_sa *sa, uint64_t ours, bool we_initiated)
 
 struct ike_sa *ike_sa_find(struct ike_daemon *d, uint64_t ours, bool we_initiated)
 {
+	const struct ike_sa_tab *tab = &d->tab[IKE_TAB_OURS];
 	struct ike_sa *sa;
 
-	if (d->spi_buckets) {
-		for (sa = d->spi_tab[spi_bucket(ours, d->spi_buckets)]; sa; sa = sa->spi_next)
+	if (tab->nb) {
+		for (sa = tab->b[tab_bucket(d, IKE_TAB_OURS, ours, tab->nb)]; sa;
+		     sa = sa->tab_next[IKE_TAB_OURS])
 			if (is_ours(sa, ours, we_initiated))
 				return sa;
+		return NULL;
 	}
 	/* no memory for the table's first buckets: none is hashed */
-	if (!d->spi_buckets)
-		for (sa = d->sas; sa; sa = sa->next)
-			if (is_ours(sa, ours, we_initiated))
-				return sa;
+	for (sa = d->sas; sa; sa = sa->next)
+		if (is_ours(sa, ours, we_initiated))
+			return sa;
 	return NULL;
+}
+
+static bool is_from(const struct ike_sa *sa, uint64_t spi_i, const struct sockaddr_storage *peer)
+{
+	return !sa->initiator && sa->spi_i == spi_i && ike_ss_same_addr(&sa->init_peer, peer);
+}
+
+/**
+ * ike_sa_find_responder() - the SA we answered @peer's IKE_SA_INIT with
+ * @d: the daemon
+ * @spi_i: the peer's SPI
+ * @peer: where the IKE_SA_INIT comes from
+ *
+ * Return: the responder's SA of that SPI that IKE_SA_INIT made from that
+ * address (in any state), or NULL.
+ */
+struct ike_sa *ike_sa_find_responder(struct ike_daemon *d, uint64_t spi_i,
+				     const struct sockaddr_storage *peer)
+{
+	const struct ike_sa_tab *tab = &d->tab[IKE_TAB_PEER];
+	struct ike_sa *sa;
+
+	if (tab->nb) {
+		for (sa = tab->b[tab_bucket(d, IKE_TAB_PEER, spi_i, tab->nb)]; sa;
+		     sa = sa->tab_next[IKE_TAB_PEER])
+			if (is_from(sa, spi_i, peer))
+				return sa;
+		return NULL;
+	}
+	for (sa = d->sas; sa; sa = sa->next)
+		if (is_from(sa, spi_i, peer))
+			return sa;
+	return NULL;
+}
+
+/*
+ * A responder's SA from its IKE_SA_INIT until it is up or freed: the
+ * per-source limits walk these (half-open-max and the refused ones of the
+ * last seconds), not every SA.
+ */
+void ike_sa_unauth_add(struct ike_sa *sa)
+{
+	if (!sa->unauth_node.pprev)
+		ike_hlist_add(&sa->d->unauth, &sa->unauth_node);
 }
 
 void ike_sa_table_free(struct ike_daemon *d)
 {
-	free(d->spi_tab);
-	d->spi_tab = NULL;
-	d->spi_buckets = 0;
-	d->spi_n = 0;
+	ike_htab_free(&d->peers);
+	for (int t = 0; t < IKE_TAB_KINDS; t++) {
+		free(d->tab[t].b);
+		d->tab[t] = (struct ike_sa_tab){ 0 };
+	}
 }
 
 /* a random non-zero IKE SPI, or 0 when the random generator fails */
@@ -173,7 +242,10 @@ struct ike_sa *ike_sa_new(struct ike_daemon *d, const struct ike_conn_conf *c,
 		return NULL;
 	}
 	sa->next = d->sas;
+	if (d->sas)
+		d->sas->pprev = &sa->next;
 	d->sas = sa;
+	sa->pprev = &d->sas;
 	d->nsas++;
 	return sa;
 }
@@ -182,6 +254,11 @@ void ike_sa_free(struct ike_sa *sa)
 {
 	struct ike_daemon *d = sa->d;
 
+	/* whatever path ends an opening instance's attempt, its slot is free */
+	if (sa->inst_slot) {
+		sa->inst_slot = false;
+		ike_instance_settled(d, sa->conf, sa->instance);
+	}
 	ike_child_drop_pending(sa);
 	ike_frag_reset(&sa->rx_frags[0]);
 	ike_frag_reset(&sa->rx_frags[1]);
@@ -197,24 +274,25 @@ void ike_sa_free(struct ike_sa *sa)
 		ike_leases_changed(d);
 	}
 	ike_timer_del(&d->timers, &sa->timer);
-	spi_unhash(sa);
-	for (struct ike_sa **p = &d->sas; *p; p = &(*p)->next) {
-		if (*p == sa) {
-			*p = sa->next;
-			d->nsas--;
-			break;
-		}
-	}
+	tab_unhash(sa, IKE_TAB_OURS);
+	tab_unhash(sa, IKE_TAB_PEER);
+	ike_htab_del(&d->peers, &sa->peer_node);
+	ike_hlist_del(&sa->unauth_node);
+	*sa->pprev = sa->next;
+	if (sa->next)
+		sa->next->pprev = sa->pprev;
+	d->nsas--;
 	if (sa->half_counted && d->half_open)
 		d->half_open--;
-	for (struct ike_sa *o = d->sas; o; o = o->next)
+	/* only an SA another one's collision named can be named still */
+	for (struct ike_sa *o = sa->coll_named ? d->sas : NULL; o; o = o->next)
 		if (o->req.coll_ike == sa)
 			o->req.coll_ike = NULL;
 	while (sa->children) {
 		struct ike_child *c = sa->children;
 
 		sa->children = c->next;
-		free(c);
+		ike_child_free(sa, c);
 	}
 	ike_dh_free(sa->dh);
 	ike_dh_free(sa->req.dh);
@@ -271,6 +349,26 @@ bool ike_sa_same_peer(const struct ike_sa *a, const struct ike_sa *b)
 	return true;
 }
 
+/* a responder's SAs by conn and authenticated identity (ike_sa_same_peer()) */
+uint64_t ike_sa_peer_hash(const struct ike_sa *sa)
+{
+	uint8_t k[sizeof(void *) + sizeof(sa->peer_id)];
+	const void *conf = sa->conf;
+
+	memcpy(k, &conf, sizeof(conf));
+	memcpy(k + sizeof(conf), sa->peer_id, sa->peer_id_len);
+	return ike_sip(sa->d->sip, k, sizeof(conf) + sa->peer_id_len);
+}
+
+/* an established responder's SA, found by its peer's INITIAL_CONTACT */
+void ike_sa_peer_index(struct ike_sa *sa)
+{
+	if (!sa->conf || sa->conf->initiator || !sa->peer_id_len || sa->peer_node.pprev)
+		return;
+	/* without memory for the table, INITIAL_CONTACT misses it: DPD ends it */
+	ike_htab_add(&sa->d->peers, &sa->peer_node, ike_sa_peer_hash(sa));
+}
+
 /*
  * A responder refused the peer in IKE_AUTH: nothing stays installed and
  * the half-open slot is free, but the SA answers a retransmission of the
@@ -310,9 +408,15 @@ void ike_sa_established(struct ike_sa *sa)
 	if (sa->half_counted && sa->d->half_open)
 		sa->d->half_open--;
 	sa->half_counted = false;
+	ike_hlist_del(&sa->unauth_node);
+	if (sa->inst_slot) {
+		sa->inst_slot = false;
+		ike_instance_settled(sa->d, sa->conf, sa->instance);
+	}
 	sa->state = SA_ESTABLISHED;
+	ike_sa_peer_index(sa);
 	ike_sa_touch(sa);
-	sa->link->authed = true;
+	ike_link_authed(sa->link);
 	sa->rekey_at = ike_rekey_time(sa, sa->conf->ike_rekey_s);
 	sa->d->st.sa_established++;
 	ike_id_text(sa->peer_id[0], sa->peer_id + 4, sa->peer_id_len > 4 ? sa->peer_id_len - 4 : 0,

@@ -25,6 +25,7 @@
 #include "ike_reqid.h"
 #include "ike_radius.h"
 #include "ike_timer.h"
+#include "ike_htab.h"
 
 struct rtnl;
 
@@ -59,7 +60,9 @@ struct ike_sock {
 /* how messages reach a peer: a TCP connection of ours, or a shared UDP socket */
 struct ike_link {
 	int kind;		/* first: OBJ_LINK */
-	struct ike_link *next;
+	struct ike_link *next, **pprev;	/* in d->links */
+	struct ike_hnode udp_node;	/* UDP: in d->udp_links by socket and peer */
+	struct ike_hnode unauth_node;	/* TCP, until authenticated or closed */
 	int refs;
 	enum ike_transport type;
 	enum link_stage stage;
@@ -86,6 +89,7 @@ struct ike_link_ops {
 };
 
 void ike_link_get(struct ike_link *l);
+void ike_link_authed(struct ike_link *l);
 void ike_link_put(struct ike_daemon *d, struct ike_link *l);
 int ike_link_send(struct ike_daemon *d, struct ike_link *l, const uint8_t *msg, size_t len);
 unsigned int ike_link_datagrams(const uint8_t *msg, size_t len);
@@ -133,6 +137,10 @@ struct ike_vip_rule {
 
 struct ike_child {
 	struct ike_child *next;
+	struct ike_sa *sa;		/* whose it is (ike_child_add(), an IKE rekey) */
+	/* installed: in d->ts_hosts by its peer's host, or on d->ts_wide */
+	struct ike_hnode ts_node;
+	bool ts_wide;			/* ts_node is on d->ts_wide, not in d->ts_hosts */
 	uint32_t spi_in, spi_out;	/* network order */
 	uint32_t reqid;
 	struct ike_suite suite;
@@ -156,6 +164,9 @@ int ike_child_keys(struct ike_sa *sa, bool we_started, const uint8_t *gir, size_
 		   struct xfrm_child *x);
 void ike_child_xfrm(struct ike_sa *sa, const struct ike_child *c, struct xfrm_child *x);
 struct ike_child *ike_child_add(struct ike_sa *sa, const struct ike_child *tmpl);
+void ike_child_free(struct ike_sa *sa, struct ike_child *c);
+void ike_children_moved(struct ike_sa *to);
+void ike_ts_index_free(struct ike_daemon *d);
 int ike_child_spi(struct ike_sa *sa, uint32_t reqid, uint32_t *spi);
 int ike_child_install(struct ike_sa *sa, struct ike_child *c, struct xfrm_child *x,
 		      enum ike_child_pol policies);
@@ -342,16 +353,28 @@ struct ike_frags {
 	size_t len[IKE_MAX_FRAGS];
 };
 
+/* the tables of SAs by SPI (ike_sa.c) */
+enum ike_sa_tab_kind {
+	IKE_TAB_OURS,		/* by our SPI */
+	IKE_TAB_PEER,		/* a responder's, by its peer's */
+	IKE_TAB_KINDS,
+};
+
+struct ike_sa_tab {
+	struct ike_sa **b;	/* nb buckets, a power of two */
+	uint32_t nb, n;		/* and how many SAs are in */
+};
+
 struct ike_sa {
-	struct ike_sa *next;
+	struct ike_sa *next, **pprev;	/* in d->sas */
 	struct ike_daemon *d;
 	const struct ike_conn_conf *conf;
 	uint32_t instance;		/* a load generator's: 1..instances; else 0 */
 	bool initiator;
 	enum sa_state state;
 	uint64_t spi_i, spi_r;		/* set with ike_sa_set_spis() */
-	struct ike_sa *spi_next;	/* in d->spi_tab by our SPI, when hashed */
-	bool spi_hashed;
+	struct ike_sa *tab_next[IKE_TAB_KINDS];	/* in d->tab[], when hashed */
+	bool tab_hashed[IKE_TAB_KINDS];
 	struct ike_suite suite;
 	struct ike_keys keys;
 	bool have_keys;
@@ -397,6 +420,11 @@ struct ike_sa {
 	struct ike_mob mob;
 
 	bool half_counted;		/* counted in d->half_open */
+	bool inst_slot;			/* its instance's attempt: holds a slot of the window */
+	bool coll_named;		/* another SA's req.coll_ike has named it */
+	struct ike_hnode peer_node;	/* established responder's: in d->peers */
+	/* in d->unauth: a responder's, from IKE_SA_INIT until up or freed */
+	struct ike_hnode unauth_node;
 	uint64_t since;			/* wall clock of the last transition */
 	char why[96];			/* and its reason */
 	struct ike_timer timer;		/* in d->timers from new to free */
@@ -434,6 +462,11 @@ void ike_vip_remove(struct ike_sa *sa);
 static inline uint64_t ike_now(const struct ike_sa *sa);
 
 struct ike_sa *ike_sa_find(struct ike_daemon *d, uint64_t ours, bool we_initiated);
+struct ike_sa *ike_sa_find_responder(struct ike_daemon *d, uint64_t spi_i,
+				     const struct sockaddr_storage *peer);
+void ike_sa_unauth_add(struct ike_sa *sa);
+uint64_t ike_sa_peer_hash(const struct ike_sa *sa);
+void ike_sa_peer_index(struct ike_sa *sa);
 void ike_sa_set_spis(struct ike_sa *sa, uint64_t spi_i, uint64_t spi_r);
 void ike_sa_table_free(struct ike_daemon *d);
 uint64_t ike_new_spi(void);
@@ -460,6 +493,7 @@ int ike_instances_init(struct ike_daemon *d);
 void ike_instance_restart(struct ike_daemon *d, const struct ike_conn_conf *c, uint32_t num,
 			  unsigned int delay_s, bool tcp);
 void ike_instances_run(struct ike_daemon *d);
+void ike_instance_settled(struct ike_daemon *d, const struct ike_conn_conf *c, uint32_t num);
 void ike_instances_free(struct ike_daemon *d);
 
 /* ---- ike_negotiate.c ---- */
@@ -610,12 +644,25 @@ struct ike_daemon {
 	int epfd;
 	const struct ike_link_ops *link_ops;
 	struct ike_link *links;
+	struct ike_htab udp_links;	/* the UDP links by socket and peer */
+	struct ike_htab peers;		/* established responder SAs by conn and identity */
+	struct ike_hnode *unauth_links;	/* TCP links not yet authenticated */
+	/*
+	 * The installed CHILD_SAs by their peer's side (ike_child_ts_check()):
+	 * those whose peer selector is one host by that host, the others on a
+	 * list; a dial-up gateway's are nearly all one virtual address each
+	 */
+	struct ike_htab ts_hosts;
+	struct ike_hnode *ts_wide;
 	struct ike_sock *socks;
 	struct ike_sock *radius[2];	/* our RADIUS sockets, IPv4 and IPv6 (ike_aaa.c) */
 	uint8_t radius_id;		/* the next Access-Request's identifier */
 	struct ike_sa *sas;
-	struct ike_sa **spi_tab;	/* the SAs by our SPI (ike_sa_find()) */
-	uint32_t spi_buckets, spi_n;	/* a power of two; how many are in */
+	/* the SAs by our SPI (ike_sa_find()), a responder's by its peer's */
+	struct ike_sa_tab tab[IKE_TAB_KINDS];
+	/* a responder's SAs not yet up, refused ones lingering among them */
+	struct ike_hnode *unauth;
+	struct ike_sip *sip;		/* the keyed hash of those tables' buckets */
 	uint8_t cookie_secret[32], cookie_prev[32];
 	uint64_t cookie_at;		/* when cookie_secret was made */
 	unsigned int init_fails;	/* recent failed IKE_SA_INITs (toward COOKIE mode) */
@@ -652,6 +699,7 @@ struct ike_daemon {
 	/* a load generator's instances, a start timer each (ike_instances.c) */
 	struct ike_instance **inst;	/* per conn; NULL for a conn of one */
 	struct ike_timers starts;
+	unsigned int inst_opening;	/* instances started, not up yet */
 	unsigned int *tcp_port_at;	/* conn index -> the TCP port to try next */
 };
 

@@ -227,7 +227,7 @@ void ike_standby_answered(struct ike_sa *sa, const struct ike_msg *m)
 	}
 	sa->mob.standby_ok = true;
 	sa->mob.standby_fails = 0;
-	sa->mob.standby->authed = true;
+	ike_link_authed(sa->mob.standby);
 	sa->d->st.standby_up++;
 	ike_log(sa, "standby TCP connection ready (from %s)",
 		esptcp_addr_str(&sa->mob.standby->local, a, sizeof(a)));
@@ -290,7 +290,7 @@ bool ike_standby_offer(struct ike_sa *sa, struct ike_link *link, const struct ik
 	}
 	ike_standby_drop(sa, "replaced by a new standby connection");
 	standby_set(sa, link, true);
-	link->authed = true;
+	ike_link_authed(link);
 	sa->mob.standby_ack = true;
 	d->st.standby_up++;
 	ike_log(sa, "standby TCP connection from %s kept",
