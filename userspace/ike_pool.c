@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "ike.h"
 #include "ike_pool.h"
 
 static size_t alen(const struct ike_pool *p)
@@ -63,7 +64,9 @@ int ike_pool_init(struct ike_pool *p, int family, const uint8_t *first, const ui
 	p->leases = calloc(p->size, sizeof(*p->leases));
 	p->by_id = calloc(p->id_buckets, sizeof(*p->by_id));
 	p->id_next = calloc(p->size, sizeof(*p->id_next));
-	if (!p->leases || !p->by_id || !p->id_next) {
+	/* identities are the peers' choice: their buckets under a key of ours */
+	p->sip = ike_sip_new();
+	if (!p->leases || !p->by_id || !p->id_next || !p->sip) {
 		ike_pool_free(p);
 		return -ENOMEM;
 	}
@@ -79,6 +82,7 @@ void ike_pool_free(struct ike_pool *p)
 	free(p->leases);
 	free(p->by_id);
 	free(p->id_next);
+	ike_sip_free(p->sip);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -96,11 +100,8 @@ static bool held_by(const struct ike_lease *l, uint8_t id_type, const void *id, 
 
 static uint32_t id_bucket(const struct ike_pool *p, uint8_t id_type, const void *id, size_t idlen)
 {
-	const uint8_t *b = id;
-	uint64_t h = 0xcbf29ce484222325ull ^ id_type;
+	uint64_t h = ike_sip(p->sip, id, idlen) ^ id_type;
 
-	for (size_t i = 0; i < idlen; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
 	return (uint32_t)(h ^ h >> 32) & (p->id_buckets - 1);
 }
 

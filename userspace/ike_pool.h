@@ -24,6 +24,8 @@ struct ike_lease {
 	uint64_t since;		/* ms: when it was leased to its identity */
 };
 
+struct ike_sip;
+
 struct ike_pool {
 	int family;		/* AF_INET or AF_INET6 */
 	uint8_t start[16];	/* the first address */
@@ -32,6 +34,7 @@ struct ike_pool {
 	/* the leases by identity: chains of lease numbers + 1 (0 ends one) */
 	uint32_t *by_id, *id_next;
 	uint32_t id_buckets;	/* a power of two, at least size */
+	struct ike_sip *sip;	/* the buckets' hash, under a key of the pool's */
 	uint32_t fresh;		/* no lease before it was never leased */
 };
 
