@@ -491,8 +491,10 @@ t_restart() {
 # SIGHUP: the responder's file gains a conn for a second client on a new
 # TCP port (4600), and later loses the first conn.  Through the first
 # reload the first tunnel keeps its SPIs and a ping running across it loses
-# nothing; the second client comes up on the new port; the second reload
-# takes the first tunnel down (DELETE) and leaves the second up.
+# nothing; the second client comes up on the new port; the first client,
+# restarted, replaces its SA from before the reload (INITIAL_CONTACT); the
+# second reload takes the first tunnel down (DELETE) and leaves the second
+# up.
 t_reload() {
 	local s1 lost
 	start 4 tcp
@@ -546,12 +548,18 @@ t_reload() {
 	[ "$lost" = 0 ]
 	[ "$(ip -n $NS1 xfrm state | awk '/proto esp spi/ {print $4}' | sort | tr '\n' ' ')" != "" ]
 	ip -n $NS1 xfrm state | grep -q "spi $(echo "$s1" | cut -d' ' -f1)"
+	# the first client restarts: its INITIAL_CONTACT finds the SA it had
+	# from before the reload (which moved it to the reloaded conn)
+	pp kill -KILL "$PID_i"
+	ike $NS1 i3 "$_tmp/i.conf"
+	up i3 || { show_logs; false; }
+	wait_for 50 grep -q "replaced after the peer's INITIAL_CONTACT" "$_tmp/r.out"
 	# the first conn goes: its tunnel with it, the second stays
 	{ sed -n '/^\[conn second\]/,$p' "$_tmp/r.conf"; } >"$_tmp/r.second"
 	cp "$_tmp/r.second" "$_tmp/r.conf"
 	pp kill -HUP "$PID_r"
 	wait_for 50 grep -q "reloaded .*: 1 conn (0 new, 1 gone)" "$_tmp/r.out"
-	wait_for 50 grep -q "the peer deleted the IKE SA" "$_tmp/i.out"
+	wait_for 50 grep -q "the peer deleted the IKE SA" "$_tmp/i3.out"
 	n1 ping -c 2 -i 0.3 -W 2 -I 203.0.113.21 "$T2"
 	# a configuration that does not load changes nothing
 	echo "this is not a key" >>"$_tmp/r.conf"

@@ -226,6 +226,8 @@ static struct ike_sa *successor(struct ike_sa *old, bool we_started, uint64_t sp
 	if (!sa)
 		return NULL;
 	sa->instance = old->instance;
+	/* before its SPIs file it: the address its IKE_SA_INIT came from */
+	sa->init_peer = old->init_peer;
 	err = ike_skeyseed_rekey(old->suite.prf, IKE_BYTES(old->keys.sk_d, old->keys.prf_len),
 				 IKE_BYTES(gir, glen), IKE_BYTES(ni, nilen), IKE_BYTES(nr, nrlen),
 				 skeyseed);
@@ -245,7 +247,6 @@ static struct ike_sa *successor(struct ike_sa *old, bool we_started, uint64_t sp
 		return NULL;
 	}
 	sa->have_keys = true;
-	sa->init_peer = old->init_peer;
 	memcpy(sa->peer_id, old->peer_id, sizeof(sa->peer_id));
 	sa->peer_id_len = old->peer_id_len;
 	/* who logged in, for show and updown, and what IKE_SA_INIT agreed */

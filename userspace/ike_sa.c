@@ -20,8 +20,9 @@
  * random, ike_new_spi(), so a peer cannot crowd a bucket), and a
  * responder's by its peer's (an IKE_SA_INIT that is a retransmission finds
  * its SA without a walk of all of them; the peer's SPI is its choice, so
- * a bucket is checked against the address too, and the hash is SipHash
- * under a key of ours).
+ * the hash is SipHash under a key of ours, of the SPI and the address the
+ * IKE_SA_INIT came from, which a bucket is checked against too).  An SA
+ * keeps the hash it was filed under: it leaves the bucket it is in.
  */
 static uint64_t tab_key(const struct ike_sa *sa, enum ike_sa_tab_kind t)
 {
@@ -30,13 +31,26 @@ static uint64_t tab_key(const struct ike_sa *sa, enum ike_sa_tab_kind t)
 	return sa->initiator ? 0 : sa->spi_i;
 }
 
-static uint32_t tab_bucket(const struct ike_daemon *d, enum ike_sa_tab_kind t, uint64_t spi,
-			   uint32_t buckets)
+/* ours are random already: spread; a peer's SPI is its choice: keyed, with its address */
+static uint64_t tab_hashval(const struct ike_daemon *d, enum ike_sa_tab_kind t, uint64_t spi,
+			    const struct sockaddr_storage *peer)
 {
-	/* ours are random already; a peer's is its choice */
-	if (t == IKE_TAB_PEER)
-		return (uint32_t)ike_sip(d->sip, &spi, sizeof(spi)) & (buckets - 1);
-	return (uint32_t)((spi * 0x9e3779b97f4a7c15ull) >> 32) & (buckets - 1);
+	struct {
+		uint64_t spi;
+		uint8_t family;
+		uint8_t addr[16];
+	} __attribute__((packed)) k = { .spi = spi };
+
+	if (t == IKE_TAB_OURS)
+		return (spi * 0x9e3779b97f4a7c15ull) >> 32;
+	k.family = (uint8_t)peer->ss_family;
+	memcpy(k.addr, ike_ss_addr(peer), ike_ss_alen(peer));
+	return ike_sip(d->sip, &k, sizeof(k));
+}
+
+static uint32_t tab_bucket(uint64_t h, uint32_t buckets)
+{
+	return (uint32_t)h & (buckets - 1);
 }
 
 static void tab_unhash(struct ike_sa *sa, enum ike_sa_tab_kind t)
@@ -46,8 +60,7 @@ static void tab_unhash(struct ike_sa *sa, enum ike_sa_tab_kind t)
 
 	if (!sa->tab_hashed[t])
 		return;
-	for (p = &tab->b[tab_bucket(sa->d, t, tab_key(sa, t), tab->nb)]; *p;
-	     p = &(*p)->tab_next[t]) {
+	for (p = &tab->b[tab_bucket(sa->tab_h[t], tab->nb)]; *p; p = &(*p)->tab_next[t]) {
 		if (*p == sa) {
 			*p = sa->tab_next[t];
 			break;
@@ -57,10 +70,9 @@ static void tab_unhash(struct ike_sa *sa, enum ike_sa_tab_kind t)
 	tab->n--;
 }
 
-static void tab_insert(struct ike_daemon *d, enum ike_sa_tab_kind t, struct ike_sa **b,
-		       uint32_t nb, struct ike_sa *sa)
+static void tab_insert(enum ike_sa_tab_kind t, struct ike_sa **b, uint32_t nb, struct ike_sa *sa)
 {
-	uint32_t i = tab_bucket(d, t, tab_key(sa, t), nb);
+	uint32_t i = tab_bucket(sa->tab_h[t], nb);
 
 	sa->tab_next[t] = b[i];
 	b[i] = sa;
@@ -83,7 +95,7 @@ static void tab_grow(struct ike_daemon *d, enum ike_sa_tab_kind t)
 			struct ike_sa *sa = tab->b[i];
 
 			tab->b[i] = sa->tab_next[t];
-			tab_insert(d, t, b, nb, sa);
+			tab_insert(t, b, nb, sa);
 		}
 	}
 	free(tab->b);
@@ -94,7 +106,8 @@ static void tab_grow(struct ike_daemon *d, enum ike_sa_tab_kind t)
 		for (struct ike_sa *sa = d->sas; sa; sa = sa->next) {
 			if (sa->tab_hashed[t] || !tab_key(sa, t))
 				continue;
-			tab_insert(d, t, b, nb, sa);
+			sa->tab_h[t] = tab_hashval(d, t, tab_key(sa, t), &sa->init_peer);
+			tab_insert(t, b, nb, sa);
 			sa->tab_hashed[t] = true;
 			tab->n++;
 		}
@@ -114,7 +127,8 @@ static void tab_hash(struct ike_sa *sa, enum ike_sa_tab_kind t)
 	/* no table at all (the finders walk the list), or the first took it in */
 	if (!tab->nb || sa->tab_hashed[t])
 		return;
-	tab_insert(sa->d, t, tab->b, tab->nb, sa);
+	sa->tab_h[t] = tab_hashval(sa->d, t, tab_key(sa, t), &sa->init_peer);
+	tab_insert(t, tab->b, tab->nb, sa);
 	sa->tab_hashed[t] = true;
 	tab->n++;
 }
@@ -142,7 +156,7 @@ struct ike_sa *ike_sa_find(struct ike_daemon *d, uint64_t ours, bool we_initiate
 	struct ike_sa *sa;
 
 	if (tab->nb) {
-		for (sa = tab->b[tab_bucket(d, IKE_TAB_OURS, ours, tab->nb)]; sa;
+		for (sa = tab->b[tab_bucket(tab_hashval(d, IKE_TAB_OURS, ours, NULL), tab->nb)]; sa;
 		     sa = sa->tab_next[IKE_TAB_OURS])
 			if (is_ours(sa, ours, we_initiated))
 				return sa;
@@ -176,7 +190,7 @@ struct ike_sa *ike_sa_find_responder(struct ike_daemon *d, uint64_t spi_i,
 	struct ike_sa *sa;
 
 	if (tab->nb) {
-		for (sa = tab->b[tab_bucket(d, IKE_TAB_PEER, spi_i, tab->nb)]; sa;
+		for (sa = tab->b[tab_bucket(tab_hashval(d, IKE_TAB_PEER, spi_i, peer), tab->nb)]; sa;
 		     sa = sa->tab_next[IKE_TAB_PEER])
 			if (is_from(sa, spi_i, peer))
 				return sa;
@@ -349,15 +363,29 @@ bool ike_sa_same_peer(const struct ike_sa *a, const struct ike_sa *b)
 	return true;
 }
 
-/* a responder's SAs by conn and authenticated identity (ike_sa_same_peer()) */
+/*
+ * A responder's SAs by conn and authenticated identity (ike_sa_same_peer()).
+ * The conn by its name, which a reload keeps (it moves the SAs to the new
+ * conn of that name): by its address, the SAs up before a reload would sit
+ * in buckets nothing looks in any more.  An address identity with its
+ * address, as ike_sa_same_peer() compares them: NATed clients that all
+ * name one private address do not share a bucket.
+ */
 uint64_t ike_sa_peer_hash(const struct ike_sa *sa)
 {
-	uint8_t k[sizeof(void *) + sizeof(sa->peer_id)];
-	const void *conf = sa->conf;
+	uint8_t k[sizeof(sa->conf->name) + sizeof(sa->peer_id) + 17];
+	size_t n = strnlen(sa->conf->name, sizeof(sa->conf->name));
 
-	memcpy(k, &conf, sizeof(conf));
-	memcpy(k + sizeof(conf), sa->peer_id, sa->peer_id_len);
-	return ike_sip(sa->d->sip, k, sizeof(conf) + sa->peer_id_len);
+	memcpy(k, sa->conf->name, n);
+	k[n++] = 0;
+	memcpy(k + n, sa->peer_id, sa->peer_id_len);
+	n += sa->peer_id_len;
+	if (sa->peer_id_len && (sa->peer_id[0] == ID_IPV4_ADDR || sa->peer_id[0] == ID_IPV6_ADDR)) {
+		k[n++] = (uint8_t)sa->init_peer.ss_family;
+		memcpy(k + n, ike_ss_addr(&sa->init_peer), ike_ss_alen(&sa->init_peer));
+		n += ike_ss_alen(&sa->init_peer);
+	}
+	return ike_sip(sa->d->sip, k, n);
 }
 
 /* an established responder's SA, found by its peer's INITIAL_CONTACT */

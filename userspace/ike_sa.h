@@ -375,6 +375,7 @@ struct ike_sa {
 	uint64_t spi_i, spi_r;		/* set with ike_sa_set_spis() */
 	struct ike_sa *tab_next[IKE_TAB_KINDS];	/* in d->tab[], when hashed */
 	bool tab_hashed[IKE_TAB_KINDS];
+	uint64_t tab_h[IKE_TAB_KINDS];	/* the hash it is filed under there */
 	struct ike_suite suite;
 	struct ike_keys keys;
 	bool have_keys;
