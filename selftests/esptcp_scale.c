@@ -24,6 +24,8 @@
  *             the rates and the ratios of their sums
  *
  * Usage: esptcp_scale N... [active=K]   One JSON object per row on stdout.
+ * ESPTCP_SCALE_PKTS sets the packets of each rate measurement (20,000):
+ * selftests/scale.sh runs it with fewer on the debug kernel.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -53,7 +55,7 @@
 #define TCP_ULP 31
 #endif
 
-#define RATE_PKTS 20000
+static int rate_pkts = 20000;
 #define TURNS 3
 
 static double now_s(void)
@@ -130,7 +132,7 @@ static double rate(int s)
 	int sent = 0;
 
 	t0 = now_s();
-	for (int i = 0; i < RATE_PKTS; i++)
+	for (int i = 0; i < rate_pkts; i++)
 		sent += sendto(u, buf, sizeof(buf), 0, (void *)&a, sizeof(a)) > 0;
 	/* until the stream has them all, or they stop coming */
 	for (uint64_t last = UINT64_MAX; (done = tx_esp(s) - base) < (uint64_t)sent;) {
@@ -312,7 +314,7 @@ static double active_out(const struct active *a, int busy)
 	double t0;
 
 	t0 = now_s();
-	for (int i = 0; i < RATE_PKTS; i++) {
+	for (int i = 0; i < rate_pkts; i++) {
 		d.sin_port = htons(ACT_DPORT + i % busy);
 		sent += sendto(u, buf, sizeof(buf), 0, (void *)&d, sizeof(d)) > 0;
 	}
@@ -350,7 +352,7 @@ static double active_in(struct active *a, int busy)
 	double t0;
 
 	t0 = now_s();
-	for (int i = 0; sent < RATE_PKTS; i++) {
+	for (int i = 0; sent < rate_pkts; i++) {
 		int p = i % busy;
 
 		for (int j = 0; j < ACT_BATCH; j++)
@@ -433,7 +435,11 @@ static int active_run(int k)
 
 int main(int argc, char **argv)
 {
+	const char *pkts = getenv("ESPTCP_SCALE_PKTS");
 	int rc = 0;
+
+	if (pkts && atoi(pkts) > 0)
+		rate_pkts = atoi(pkts);
 
 	for (int i = 1; i < argc; i++) {
 		pid_t pid = fork();

@@ -125,7 +125,7 @@ echo "TAP version 13"
 [ -w /sys/kernel/debug/kmemleak ] && echo clear >/sys/kernel/debug/kmemleak
 
 # opt-in: peers (the IKE peer fixtures; ~75 s on stock, ~8 min on debug)
-all=(selftest esptcp_ulp esptcp_ike ike_unit ulp datapath rebind fuzz_kernel teardown faults interop ike ike_many ipvs strongswan auth libreswan failover)
+all=(selftest esptcp_ulp esptcp_ike ike_unit ulp datapath rebind scale fuzz_kernel teardown faults interop ike ike_many ipvs strongswan auth libreswan failover)
 # teardown before faults: a socket whose FIN a fault made TCP drop stays
 # (6.1's tcp_send_fin() gives up), and with it the module's reference.
 # What each tier runs (README, "What each kernel runs"): kernel leaves out
@@ -135,8 +135,8 @@ all=(selftest esptcp_ulp esptcp_ike ike_unit ulp datapath rebind fuzz_kernel tea
 # output and failover; smoke keeps the module's own suites; boot loads the
 # module and runs its C tests
 case ${TIER:-full} in
-kernel) all=(selftest esptcp_ulp esptcp_ike ulp datapath rebind fuzz_kernel teardown faults interop ike auth libreswan failover) ;;
-debug) all=(selftest esptcp_ulp esptcp_ike datapath rebind fuzz_kernel teardown faults interop ike libreswan) ;;
+kernel) all=(selftest esptcp_ulp esptcp_ike ulp datapath rebind scale fuzz_kernel teardown faults interop ike auth libreswan failover) ;;
+debug) all=(selftest esptcp_ulp esptcp_ike datapath rebind scale fuzz_kernel teardown faults interop ike libreswan) ;;
 smoke) all=(selftest esptcp_ulp esptcp_ike ulp datapath rebind fuzz_kernel ike) ;;
 boot) all=(selftest esptcp_ulp esptcp_ike) ;;
 esac
