@@ -56,6 +56,7 @@ static void conn_start_tcp(struct ike_daemon *d, const struct ike_conn_conf *c, 
 	}
 	sa->instance = instance;
 	sa->inst_slot = instance != 0;
+	ike_link_opened_for(l, sa);
 }
 
 /**

@@ -93,6 +93,7 @@ void ike_link_put(struct ike_daemon *d, struct ike_link *l)
 		return;
 	links_del(l);
 	ike_hlist_del(&l->unauth_node);
+	ike_hlist_del(&l->close_node);
 	ike_htab_del(&d->udp_links, &l->udp_node);
 	if (l->type == TRANSPORT_TCP && l->fd >= 0)
 		close(l->fd);
@@ -705,28 +706,32 @@ void ike_sock_event(struct ike_daemon *d, struct ike_sock *o)
 }
 
 /*
- * Connections to close after the event batch, or past their deadline.  The
- * links are walked only when one was marked (ike_link_close_soon()) or the
- * first deadline has come (ike_link_deadline()), not at every pass: a
- * gateway's thousands of authenticated connections have none.
+ * Connections to close after the event batch, or past their deadline.  Only
+ * when one was marked (ike_link_close_soon()) or the first deadline has
+ * come (ike_link_deadline()), not at every pass; and then only the marked
+ * ones and the unauthenticated ones, the only links with a deadline: a
+ * gateway's thousands of authenticated connections are not walked.
  */
 void ike_links_close_due(struct ike_daemon *d)
 {
 	uint64_t next = UINT64_MAX;
-	struct ike_link *l, *ln;
+	struct ike_hnode *e;
 
 	if (d->now < d->links_check_at)
 		return;
 	d->links_check_at = UINT64_MAX;	/* what closing sets again is kept */
-	for (l = d->links; l; l = ln) {
-		ln = l->next;
-		if (l->type == TRANSPORT_TCP && l->stage != LINK_DEAD && l->closing) {
+again:
+	/* closing one may mark or free others: from the head each time */
+	while ((e = d->closing_links)) {
+		struct ike_link *l = ike_hnode_owner(e, struct ike_link, close_node);
+
+		ike_hlist_del(e);
+		if (l->type == TRANSPORT_TCP && l->stage != LINK_DEAD && l->closing)
 			ike_link_close(d, l, l->closing);
-			ln = d->links;
-			next = UINT64_MAX;
-			d->links_check_at = UINT64_MAX;	/* the walk sees them all again */
-			continue;
-		}
+	}
+	for (e = d->unauth_links; e; e = e->next) {
+		struct ike_link *l = ike_hnode_owner(e, struct ike_link, unauth_node);
+
 		if (l->type != TRANSPORT_TCP || l->stage == LINK_DEAD || l->authed ||
 		    !l->deadline)
 			continue;
@@ -737,9 +742,10 @@ void ike_links_close_due(struct ike_daemon *d)
 		}
 		ike_link_close(d, l, l->stage == LINK_CONNECTING ? "connect timed out" :
 			       "no authenticated IKE in time");
-		ln = d->links;	/* restart: the list may have changed */
+		/* the lists may have changed: both again, from the head */
 		next = UINT64_MAX;
 		d->links_check_at = UINT64_MAX;
+		goto again;
 	}
 	if (next < d->links_check_at)
 		d->links_check_at = next;
@@ -758,6 +764,7 @@ void ike_links_free(struct ike_daemon *d)
 	}
 	ike_htab_free(&d->udp_links);
 	d->unauth_links = NULL;
+	d->closing_links = NULL;
 	while (d->socks) {
 		struct ike_sock *o = d->socks;
 

@@ -452,6 +452,7 @@ static void move_to_tcp(struct ike_sa *sa, const char *why, uint64_t *reason)
 		(*reason)++;
 	ike_link_get(l);
 	sa->mob.moving = l;
+	ike_link_opened_for(l, sa);
 	if (sa->link->type == TRANSPORT_UDP) {
 		snprintf(msg, sizeof(msg), "moving to TCP: %s", why);
 		ike_sa_transition(sa, msg);

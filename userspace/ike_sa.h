@@ -63,6 +63,7 @@ struct ike_link {
 	struct ike_link *next, **pprev;	/* in d->links */
 	struct ike_hnode udp_node;	/* UDP: in d->udp_links by socket and peer */
 	struct ike_hnode unauth_node;	/* TCP, until authenticated or closed */
+	struct ike_hnode close_node;	/* in d->closing_links while closing is set */
 	int refs;
 	enum ike_transport type;
 	enum link_stage stage;
@@ -75,7 +76,9 @@ struct ike_link {
 	bool authed;		/* an authenticated message arrived on it */
 	const char *closing;	/* close it after this event batch, for this reason */
 	const struct ike_conn_conf *conn;	/* ours: the conn it connects for, */
-	unsigned int port_idx;			/* to which of its TCP ports */
+	unsigned int port_idx;			/* to which of its TCP ports, */
+	uint64_t opener_spi;			/* and the SA (our SPI) it is for: */
+	bool opener_initiator;			/* the layer above's, opaque here */
 };
 
 /* how a link reports to the layer above; it never looks at SAs itself */
@@ -648,6 +651,7 @@ struct ike_daemon {
 	struct ike_htab udp_links;	/* the UDP links by socket and peer */
 	struct ike_htab peers;		/* established responder SAs by conn and identity */
 	struct ike_hnode *unauth_links;	/* TCP links not yet authenticated */
+	struct ike_hnode *closing_links;	/* links marked to close after the batch */
 	/*
 	 * The installed CHILD_SAs by their peer's side (ike_child_ts_check()):
 	 * those whose peer selector is one host by that host, the others on a
@@ -747,7 +751,16 @@ static inline void ike_sa_set_dying(struct ike_sa *sa, const char *why)
 static inline void ike_link_close_soon(struct ike_daemon *d, struct ike_link *l, const char *why)
 {
 	l->closing = why;
+	if (!l->close_node.pprev)
+		ike_hlist_add(&d->closing_links, &l->close_node);
 	d->links_check_at = 0;
+}
+
+/* @l is opened for @sa: link_ready() finds it first */
+static inline void ike_link_opened_for(struct ike_link *l, const struct ike_sa *sa)
+{
+	l->opener_spi = sa->initiator ? sa->spi_i : sa->spi_r;
+	l->opener_initiator = sa->initiator;
 }
 
 /* a link's deadline: ike_links_close_due() looks by then */

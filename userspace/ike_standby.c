@@ -192,6 +192,7 @@ void ike_standby_tick(struct ike_sa *sa, uint64_t t)
 			return;
 		}
 		standby_set(sa, l, false);
+		ike_link_opened_for(l, sa);
 		return;
 	}
 	if (!sa->mob.standby_ok && l->stage == LINK_READY && sa->req.kind == REQ_NONE)

@@ -436,24 +436,41 @@ void ike_sa_shutdown(struct ike_sa *sa)
 
 /* ---- what links report ---- */
 
+/* a connection of ours is up: true when @sa waited for it */
+static bool ready_for(struct ike_sa *sa, struct ike_link *l)
+{
+	if (sa->mob.moving == l || sa->mob.standby == l || sa->link == l)
+		ike_sa_touch(sa);
+	if (sa->mob.moving == l) {
+		ike_mob_connected(sa, l);
+		return true;
+	}
+	if (sa->mob.standby == l) {
+		ike_standby_ready(sa, l);
+		return true;
+	}
+	if (sa->link == l && sa->state == SA_INIT_SENT && sa->req.kind == REQ_NONE) {
+		ike_sa_start(sa);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The SA the connection was opened for first, found by its SPI in O(1): a
+ * load generator opens thousands.  Any other SA only when that one does not
+ * wait for it any more (an IKE rekey moved what it waited for, say).
+ */
 static void link_ready(struct ike_daemon *d, struct ike_link *l)
 {
-	for (struct ike_sa *sa = d->sas; sa; sa = sa->next) {
-		if (sa->mob.moving == l || sa->mob.standby == l || sa->link == l)
-			ike_sa_touch(sa);
-		if (sa->mob.moving == l) {
-			ike_mob_connected(sa, l);
+	struct ike_sa *sa = l->opener_spi ? ike_sa_find(d, l->opener_spi, l->opener_initiator) :
+					    NULL;
+
+	if (sa && ready_for(sa, l))
+		return;
+	for (sa = d->sas; sa; sa = sa->next)
+		if (ready_for(sa, l))
 			return;
-		}
-		if (sa->mob.standby == l) {
-			ike_standby_ready(sa, l);
-			return;
-		}
-		if (sa->link == l && sa->state == SA_INIT_SENT && sa->req.kind == REQ_NONE) {
-			ike_sa_start(sa);
-			return;
-		}
-	}
 	/* the SA it was opened for is gone: closed after this event batch */
 	ike_link_close_soon(d, l, "no IKE SA waits for it");
 }
