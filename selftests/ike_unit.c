@@ -1884,6 +1884,40 @@ TEST(htab)
 	EXPECT_EQ(0u, t.n);
 }
 
+/*
+ * The keyed bucket hash, SipHash and its fallback where SIPHASH is not
+ * offered (HMAC-SHA-256): the same input the same value, 1,000 inputs that
+ * differ in one bit spread over 1,024 buckets, and another key another value.
+ */
+TEST(keyed_hash)
+{
+	static const char *const macs[] = { "SIPHASH", "HMAC" };
+
+	for (size_t m = 0; m < 2; m++) {
+		struct ike_sip *a = ike_sip_new_mac(macs[m]), *b = ike_sip_new_mac(macs[m]);
+		static uint8_t seen[1024];
+		unsigned int used = 0;
+		uint32_t x = 7;
+
+		ASSERT_NE(NULL, a);
+		ASSERT_NE(NULL, b);
+		EXPECT_EQ(ike_sip(a, &x, sizeof(x)), ike_sip(a, &x, sizeof(x)));
+		EXPECT_NE(ike_sip(a, &x, sizeof(x)), ike_sip(b, &x, sizeof(x)));
+		memset(seen, 0, sizeof(seen));
+		for (x = 0; x < 1000; x++) {
+			uint32_t k = x << 8;	/* the low byte the same for all */
+
+			seen[ike_sip(a, &k, sizeof(k)) & 1023] = 1;
+		}
+		for (size_t i = 0; i < sizeof(seen); i++)
+			used += seen[i];
+		TH_LOG("%s: 1,000 keys in %u of 1,024 buckets", macs[m], used);
+		EXPECT_LE(550u, used);	/* uniform: ~635 */
+		ike_sip_free(a);
+		ike_sip_free(b);
+	}
+}
+
 TEST(timer_heap)
 {
 	unsigned int due = 0, i;

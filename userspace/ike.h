@@ -397,6 +397,7 @@ struct ike_keys {
 int ike_random(void *buf, size_t len);
 struct ike_sip;
 struct ike_sip *ike_sip_new(void);
+struct ike_sip *ike_sip_new_mac(const char *mac);
 uint64_t ike_sip(struct ike_sip *s, const void *p, size_t len);
 void ike_sip_free(struct ike_sip *s);
 size_t ike_prf_len(uint16_t prf);

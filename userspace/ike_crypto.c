@@ -765,7 +765,8 @@ bool ike_memeq(const void *a, const void *b, size_t len)
  * SipHash-2-4 under a random key of the helper's own (OpenSSL's SIPHASH
  * MAC), for the buckets of tables whose keys a peer chooses (its SPI, its
  * address and port, the selectors it proposes): without the key it cannot
- * aim them at one bucket.
+ * aim them at one bucket.  Where SIPHASH is not offered (a FIPS-only
+ * provider), HMAC-SHA-256 under the same kind of key, slower but as keyed.
  */
 struct ike_sip {
 	EVP_MAC *mac;
@@ -773,37 +774,59 @@ struct ike_sip {
 	uint8_t key[16];
 };
 
-struct ike_sip *ike_sip_new(void)
+static EVP_MAC_CTX *sip_ctx(struct ike_sip *s, const char *mac, const OSSL_PARAM *params)
+{
+	s->mac = EVP_MAC_fetch(NULL, mac, NULL);
+	s->ctx = s->mac ? EVP_MAC_CTX_new(s->mac) : NULL;
+	if (s->ctx && EVP_MAC_CTX_set_params(s->ctx, params) == 1)
+		return s->ctx;
+	EVP_MAC_CTX_free(s->ctx);
+	EVP_MAC_free(s->mac);
+	s->ctx = NULL;
+	s->mac = NULL;
+	return NULL;
+}
+
+/* a keyed hash by @mac, "SIPHASH" or "HMAC" (SHA-256); NULL if it cannot be had */
+struct ike_sip *ike_sip_new_mac(const char *mac)
 {
 	struct ike_sip *s = calloc(1, sizeof(*s));
+	char sha256[] = "SHA256";
 	size_t size = 8;
-	OSSL_PARAM params[] = {
+	OSSL_PARAM sip[] = {
 		OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &size),
+		OSSL_PARAM_construct_end(),
+	};
+	OSSL_PARAM hmac[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, sha256, 0),
 		OSSL_PARAM_construct_end(),
 	};
 
 	if (!s)
 		return NULL;
-	s->mac = EVP_MAC_fetch(NULL, "SIPHASH", NULL);
-	s->ctx = s->mac ? EVP_MAC_CTX_new(s->mac) : NULL;
-	if (!s->ctx || ike_random(s->key, sizeof(s->key)) ||
-	    EVP_MAC_CTX_set_params(s->ctx, params) != 1) {
+	if (!sip_ctx(s, mac, strcmp(mac, "HMAC") ? sip : hmac) ||
+	    ike_random(s->key, sizeof(s->key))) {
 		ike_sip_free(s);
 		return NULL;
 	}
 	return s;
 }
 
+struct ike_sip *ike_sip_new(void)
+{
+	return ike_sip_new_mac("SIPHASH") ?: ike_sip_new_mac("HMAC");
+}
+
 /* the keyed hash of @p; 0 only if OpenSSL fails, a bucket like any other */
 uint64_t ike_sip(struct ike_sip *s, const void *p, size_t len)
 {
-	uint8_t out[8];
+	uint8_t out[EVP_MAX_MD_SIZE];
 	uint64_t h = 0;
 	size_t olen = 0;
 
 	if (EVP_MAC_init(s->ctx, s->key, sizeof(s->key), NULL) != 1 ||
 	    EVP_MAC_update(s->ctx, p, len) != 1 ||
-	    EVP_MAC_final(s->ctx, out, &olen, sizeof(out)) != 1 || olen != sizeof(out))
+	    EVP_MAC_final(s->ctx, out, &olen, sizeof(out)) != 1 || olen < sizeof(h))
 		return 0;
 	memcpy(&h, out, sizeof(h));
 	return h;
