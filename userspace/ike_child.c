@@ -30,16 +30,47 @@ void ike_reqid_free(struct ike_daemon *d, uint32_t reqid)
 	ike_reqid_give(d->reqids, reqid);
 }
 
+/*
+ * The child structs by reqid: a rekey's twin and a reqid's last holder
+ * are found without a walk of every SA's children.  Reqids are ours.
+ */
+static uint64_t reqid_hash(uint32_t reqid)
+{
+	return ((uint64_t)reqid * 0x9e3779b97f4a7c15ull) >> 20;
+}
+
+/* a child other than @gone with @gone's reqid, installed if @installed */
+static bool reqid_held(struct ike_daemon *d, uint32_t reqid, const struct ike_child *gone,
+		       bool installed)
+{
+	struct ike_hnode *e;
+
+	if (d->child_reqids_missed) {
+		/* a child without room in the index: all of them, as before it */
+		for (struct ike_sa *sa = d->sas; sa; sa = sa->next)
+			for (struct ike_child *c = sa->children; c; c = c->next)
+				if (c != gone && c->reqid == reqid && (c->installed || !installed))
+					return true;
+		return false;
+	}
+	ike_htab_for_each(e, &d->child_reqids, reqid_hash(reqid)) {
+		const struct ike_child *c = ike_hnode_owner(e, struct ike_child, rq_node);
+
+		if (c != gone && c->reqid == reqid && (c->installed || !installed))
+			return true;
+	}
+	return false;
+}
+
 /* a reqid goes back when no child of any SA, nor a pending one, has it */
 static void reqid_release(struct ike_daemon *d, uint32_t reqid, const struct ike_child *gone)
 {
-	for (struct ike_sa *sa = d->sas; sa; sa = sa->next) {
+	if (reqid_held(d, reqid, gone, false))
+		return;
+	/* the exchanges in flight: an SA's own field, not indexed */
+	for (struct ike_sa *sa = d->sas; sa; sa = sa->next)
 		if (sa->req.pending.reqid == reqid && &sa->req.pending != gone)
 			return;
-		for (struct ike_child *c = sa->children; c; c = c->next)
-			if (c != gone && c->reqid == reqid)
-				return;
-	}
 	ike_reqid_free(d, reqid);
 }
 
@@ -106,56 +137,6 @@ static bool holds_pair(const struct ike_child *c, const struct ike_ts *l, const 
 	return *k >= 0 && *m >= 0;
 }
 
-/*
- * Policies are keyed by selectors, one triple for each pair of a local and
- * a remote selector.  When a child goes, each of its pairs that another
- * installed child holds too stays: as it is for its rekeyed twin (same
- * reqid), pointed back at itself for the SA of the same peer that took it
- * over; every other pair is deleted.  Pair by pair, so a child whose
- * selectors only partly match another's never takes the other's away.
- */
-static void policies_release(struct ike_sa *sa, struct ike_child *gone, struct xfrm_child *x)
-{
-	for (unsigned int i = 0; i < gone->lts.n; i++) {
-		for (unsigned int j = 0; j < gone->rts.n; j++) {
-			const struct ike_ts *l = &gone->lts.ts[i], *r = &gone->rts.ts[j];
-			struct ike_sa *ho = NULL;
-			struct ike_child *h = NULL;
-			bool twin = false;
-			int k, m, hk = 0, hm = 0;
-
-			for (struct ike_sa *o = sa->d->sas; o && !twin; o = o->next) {
-				for (struct ike_child *c = o->children; c && !twin; c = c->next) {
-					if (c == gone || !c->installed || !holds_pair(c, l, r, &k, &m))
-						continue;
-					twin = c->reqid == gone->reqid;
-					if (!h || twin) {
-						ho = o;
-						h = c;
-						hk = k;
-						hm = m;
-					}
-				}
-			}
-			if (twin)
-				continue;
-			if (h) {
-				struct xfrm_child ox = { 0 };
-
-				ike_child_xfrm(ho, h, &ox);
-				if (xfrm_pair_add(sa->d->xfrm, &ox, (unsigned int)hk, (unsigned int)hm,
-						  true))
-					ike_log(ho, "taking back the policies of its CHILD_SA failed");
-				else
-					ike_log(ho, "its CHILD_SA carries the selectors again");
-				ike_wipe(&ox, sizeof(ox));
-				continue;
-			}
-			xfrm_pair_del(sa->d->xfrm, x, i, j);
-		}
-	}
-}
-
 /* the one host a selector covers, any ports and protocol aside; or NULL */
 static const uint8_t *ts_host(const struct ike_ts *ts)
 {
@@ -200,12 +181,17 @@ void ike_ts_index_free(struct ike_daemon *d)
 {
 	ike_htab_free(&d->ts_hosts);
 	d->ts_wide = NULL;
+	ike_htab_free(&d->child_reqids);
 }
 
-/* a child struct goes: out of the index first */
+/* a child struct goes: out of the indexes first */
 void ike_child_free(struct ike_sa *sa, struct ike_child *c)
 {
 	ts_index_del(sa->d, c);
+	if (c->rq_node.pprev)
+		ike_htab_del(&sa->d->child_reqids, &c->rq_node);
+	else
+		sa->d->child_reqids_missed--;
 	free(c);
 }
 
@@ -326,14 +312,89 @@ uint16_t ike_child_ts_check(struct ike_sa *sa, const struct ike_ts_set *lts,
 	return N_TS_UNACCEPTABLE;
 }
 
+/* who else holds a pair of selectors, when a child goes (policies_release()) */
+struct pair_holder {
+	const struct ike_child *gone;
+	const struct ike_ts *l, *r;
+	struct ike_child *h;	/* the first holder, or its twin */
+	int hk, hm;		/* the pair's indexes in h */
+	bool twin;		/* h has gone's reqid: it is its rekey */
+};
+
+static bool pair_held(struct pair_holder *w, struct ike_child *c)
+{
+	int k, m;
+
+	if (c == w->gone || !c->installed || !holds_pair(c, w->l, w->r, &k, &m))
+		return false;
+	w->twin = c->reqid == w->gone->reqid;
+	if (!w->h || w->twin) {
+		w->h = c;
+		w->hk = k;
+		w->hm = m;
+	}
+	return w->twin;
+}
+
+/*
+ * The installed children that can hold @w's pair: a child holds the peer
+ * selector r only if r is among its own, so it is indexed by r's host when
+ * r is one host and that is its only peer selector, else on the wide list.
+ */
+static void pair_holders(struct ike_daemon *d, struct pair_holder *w)
+{
+	struct ike_hnode *e;
+
+	/* every installed child is indexed (ts_index_add()) */
+	for (e = d->ts_wide; e; e = e->next)
+		if (pair_held(w, ike_hnode_owner(e, struct ike_child, ts_node)))
+			return;
+	if (!ts_host(w->r))
+		return;
+	ike_htab_for_each(e, &d->ts_hosts, ts_hash(d, w->r->family, w->r->start))
+		if (pair_held(w, ike_hnode_owner(e, struct ike_child, ts_node)))
+			return;
+}
+
+/*
+ * Policies are keyed by selectors, one triple for each pair of a local and
+ * a remote selector.  When a child goes, each of its pairs that another
+ * installed child holds too stays: as it is for its rekeyed twin (same
+ * reqid), pointed back at itself for the SA of the same peer that took it
+ * over; every other pair is deleted.  Pair by pair, so a child whose
+ * selectors only partly match another's never takes the other's away.
+ */
+static void policies_release(struct ike_sa *sa, struct ike_child *gone, struct xfrm_child *x)
+{
+	for (unsigned int i = 0; i < gone->lts.n; i++) {
+		for (unsigned int j = 0; j < gone->rts.n; j++) {
+			struct pair_holder w = { .gone = gone, .l = &gone->lts.ts[i],
+						 .r = &gone->rts.ts[j] };
+
+			pair_holders(sa->d, &w);
+			if (w.twin)
+				continue;
+			if (w.h) {
+				struct xfrm_child ox = { 0 };
+
+				ike_child_xfrm(w.h->sa, w.h, &ox);
+				if (xfrm_pair_add(sa->d->xfrm, &ox, (unsigned int)w.hk,
+						  (unsigned int)w.hm, true))
+					ike_log(w.h->sa, "taking back the policies of its CHILD_SA failed");
+				else
+					ike_log(w.h->sa, "its CHILD_SA carries the selectors again");
+				ike_wipe(&ox, sizeof(ox));
+				continue;
+			}
+			xfrm_pair_del(sa->d->xfrm, x, i, j);
+		}
+	}
+}
+
 /* a rekey's successor (or predecessor) still in place: the tunnel is not going down */
 static bool has_twin(const struct ike_sa *sa, const struct ike_child *c)
 {
-	for (const struct ike_sa *o = sa->d->sas; o; o = o->next)
-		for (const struct ike_child *t = o->children; t; t = t->next)
-			if (t != c && t->installed && t->reqid == c->reqid)
-				return true;
-	return false;
+	return reqid_held(sa->d, c->reqid, c, true);
 }
 
 void ike_child_remove(struct ike_sa *sa, struct ike_child *c, bool policies)
@@ -524,6 +585,9 @@ struct ike_child *ike_child_add(struct ike_sa *sa, const struct ike_child *tmpl)
 	c->sa = sa;
 	c->ts_node = (struct ike_hnode){ 0 };
 	c->ts_wide = false;
+	c->rq_node = (struct ike_hnode){ 0 };
+	if (ike_htab_add(&sa->d->child_reqids, &c->rq_node, reqid_hash(c->reqid)))
+		sa->d->child_reqids_missed++;
 	c->next = sa->children;
 	sa->children = c;
 	return c;

@@ -144,6 +144,7 @@ struct ike_child {
 	/* installed: in d->ts_hosts by its peer's host, or on d->ts_wide */
 	struct ike_hnode ts_node;
 	bool ts_wide;			/* ts_node is on d->ts_wide, not in d->ts_hosts */
+	struct ike_hnode rq_node;	/* in d->child_reqids by reqid (ike_child_add()) */
 	uint32_t spi_in, spi_out;	/* network order */
 	uint32_t reqid;
 	struct ike_suite suite;
@@ -658,6 +659,9 @@ struct ike_daemon {
 	 * list; a dial-up gateway's are nearly all one virtual address each
 	 */
 	struct ike_htab ts_hosts;
+	/* every child struct by its reqid; those that found no room are counted */
+	struct ike_htab child_reqids;
+	unsigned int child_reqids_missed;
 	struct ike_hnode *ts_wide;
 	struct ike_sock *socks;
 	struct ike_sock *radius[2];	/* our RADIUS sockets, IPv4 and IPv6 (ike_aaa.c) */
