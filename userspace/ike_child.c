@@ -316,7 +316,7 @@ uint16_t ike_child_ts_check(struct ike_sa *sa, const struct ike_ts_set *lts,
 struct pair_holder {
 	const struct ike_child *gone;
 	const struct ike_ts *l, *r;
-	struct ike_child *h;	/* the first holder, or its twin */
+	struct ike_child *h;	/* its twin, or the newest SA's holder */
 	int hk, hm;		/* the pair's indexes in h */
 	bool twin;		/* h has gone's reqid: it is its rekey */
 };
@@ -328,7 +328,8 @@ static bool pair_held(struct pair_holder *w, struct ike_child *c)
 	if (c == w->gone || !c->installed || !holds_pair(c, w->l, w->r, &k, &m))
 		return false;
 	w->twin = c->reqid == w->gone->reqid;
-	if (!w->h || w->twin) {
+	/* else the newest SA's, which the walk of d->sas (newest first) found first */
+	if (!w->h || w->twin || c->sa->created > w->h->sa->created) {
 		w->h = c;
 		w->hk = k;
 		w->hm = m;

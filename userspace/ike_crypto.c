@@ -11,6 +11,7 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/dh.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
@@ -776,7 +777,10 @@ struct ike_sip {
 
 static EVP_MAC_CTX *sip_ctx(struct ike_sip *s, const char *mac, const OSSL_PARAM *params)
 {
+	/* a MAC the providers do not offer leaves no error for later reports */
+	ERR_set_mark();
 	s->mac = EVP_MAC_fetch(NULL, mac, NULL);
+	ERR_pop_to_mark();
 	s->ctx = s->mac ? EVP_MAC_CTX_new(s->mac) : NULL;
 	if (s->ctx && EVP_MAC_CTX_set_params(s->ctx, params) == 1)
 		return s->ctx;

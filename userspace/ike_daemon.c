@@ -454,7 +454,7 @@ int esptcp_ike_main(int argc, char **argv)
 	/* the buckets of the tables whose keys peers choose (ike_sa.c, ike_link.c, ike_child.c) */
 	d.sip = ike_sip_new();
 	if (!d.sip) {
-		fprintf(stderr, "esptcp: no SipHash from OpenSSL for the tables\n");
+		fprintf(stderr, "esptcp: neither SipHash nor HMAC-SHA-256 from OpenSSL for the tables\n");
 		return 1;
 	}
 	d.epfd = epoll_create1(EPOLL_CLOEXEC);
