@@ -526,6 +526,94 @@ TEST(cp_payload)
 	EXPECT_EQ(9, got.ip4[3]);
 }
 
+/*
+ * An exhausted pool reuses the lease whose grace period ended first, the
+ * lower address of two that ended together: the free heap against a scan
+ * of every lease, over random acquires, releases, holds and restores.
+ */
+static int pool_expected(const struct ike_pool *p, const char *id, uint64_t now)
+{
+	int best = -1;
+
+	for (uint32_t i = 0; i < p->size; i++) {
+		const struct ike_lease *l = &p->leases[i];
+
+		if (l->id && l->idlen == strlen(id) && !memcmp(l->id, id, l->idlen))
+			return (int)i;
+	}
+	for (uint32_t i = 0; i < p->size; i++)
+		if (!p->leases[i].id)
+			return (int)i;
+	for (uint32_t i = 0; i < p->size; i++) {
+		const struct ike_lease *l = &p->leases[i];
+
+		if (!l->users && l->free_at <= now &&
+		    (best < 0 || l->free_at < p->leases[best].free_at))
+			best = (int)i;
+	}
+	return best;
+}
+
+TEST(address_pool_reuse_order)
+{
+	const uint8_t first[4] = { 10, 9, 0, 0 }, last[4] = { 10, 9, 0, 47 };
+	uint8_t a[16];
+	uint64_t now = 1000;
+	unsigned int seed = 15;
+	struct ike_pool p;
+	char id[16];
+
+	ASSERT_EQ(0, ike_pool_init(&p, AF_INET, first, last));
+	for (int op = 0; op < 20000; op++) {
+		unsigned int r = (unsigned int)rand_r(&seed);
+		uint32_t i = r / 7 % p.size;
+		int want;
+
+		now += r % 50;
+		ike_pool_addr(&p, i, a);
+		switch (r % 4) {
+		case 0:	/* a release with a grace of its own: heap order differs from release order */
+			if (p.leases[i].users)
+				ASSERT_EQ(0, ike_pool_release(&p, a, now, r / 3 % 3000));
+			break;
+		case 1:	/* a reloaded conn's hold of a lease that has an identity */
+			if (p.leases[i].id && !p.leases[i].users && r % 3 == 0)
+				ASSERT_EQ(0, ike_pool_hold(&p, a, ID_FQDN, p.leases[i].id,
+							   p.leases[i].idlen, now));
+			break;
+		default:
+			snprintf(id, sizeof(id), "c%u", r / 11 % 200);
+			want = pool_expected(&p, id, now);
+			if (want < 0) {
+				ASSERT_EQ(-ENOSPC, ike_pool_acquire(&p, ID_FQDN, id, strlen(id), now, a));
+				break;
+			}
+			ASSERT_EQ(0, ike_pool_acquire(&p, ID_FQDN, id, strlen(id), now, a));
+			ASSERT_EQ((uint32_t)want, (uint32_t)a[3]);
+		}
+	}
+	ike_pool_free(&p);
+
+	/* restored leases in any order come back by their grace's end */
+	ASSERT_EQ(0, ike_pool_init(&p, AF_INET, first, last));
+	for (uint32_t i = 0; i < p.size; i++) {
+		ike_pool_addr(&p, i, a);
+		snprintf(id, sizeof(id), "r%u", i);
+		ASSERT_EQ(0, ike_pool_restore(&p, a, ID_FQDN, id, strlen(id), 0,
+					      1000 + (i * 37) % 13));
+	}
+	for (uint32_t k = 0; k < p.size; k++) {
+		int want;
+
+		snprintf(id, sizeof(id), "n%u", k);
+		want = pool_expected(&p, id, 2000);
+		ASSERT_EQ(0, ike_pool_acquire(&p, ID_FQDN, id, strlen(id), 2000, a));
+		ASSERT_EQ((uint32_t)want, (uint32_t)a[3]);
+	}
+	EXPECT_EQ(-ENOSPC, ike_pool_acquire(&p, ID_FQDN, "late", 4, 2000, a));
+	ike_pool_free(&p);
+}
+
 TEST(address_pool)
 {
 	/* the seed's pool: 192.168.111.1 to .5 */

@@ -64,9 +64,10 @@ int ike_pool_init(struct ike_pool *p, int family, const uint8_t *first, const ui
 	p->leases = calloc(p->size, sizeof(*p->leases));
 	p->by_id = calloc(p->id_buckets, sizeof(*p->by_id));
 	p->id_next = calloc(p->size, sizeof(*p->id_next));
+	p->free_heap = calloc(p->size, sizeof(*p->free_heap));
 	/* identities are the peers' choice: their buckets under a key of ours */
 	p->sip = ike_sip_new();
-	if (!p->leases || !p->by_id || !p->id_next || !p->sip) {
+	if (!p->leases || !p->by_id || !p->id_next || !p->free_heap || !p->sip) {
 		ike_pool_free(p);
 		return -ENOMEM;
 	}
@@ -82,6 +83,7 @@ void ike_pool_free(struct ike_pool *p)
 	free(p->leases);
 	free(p->by_id);
 	free(p->id_next);
+	free(p->free_heap);
 	ike_sip_free(p->sip);
 	memset(p, 0, sizeof(*p));
 }
@@ -130,6 +132,71 @@ static void set_id(struct ike_pool *p, struct ike_lease *l, uint8_t id_type, uin
 	p->by_id[b] = n + 1;
 }
 
+/*
+ * The free heap: the leases no SA uses, the one whose grace period ends
+ * first on top (the lower address of two that end together), so that an
+ * exhausted pool finds the one to reuse without a scan of every lease.
+ */
+static bool free_before(const struct ike_pool *p, uint32_t a, uint32_t b)
+{
+	const struct ike_lease *x = &p->leases[a], *y = &p->leases[b];
+
+	return x->free_at < y->free_at || (x->free_at == y->free_at && a < b);
+}
+
+static void free_place(struct ike_pool *p, uint32_t at, uint32_t n)
+{
+	p->free_heap[at] = n;
+	p->leases[n].heap_at = at + 1;
+}
+
+/* the lease at place @at goes up or down to where it belongs */
+static void free_fix(struct ike_pool *p, uint32_t at)
+{
+	uint32_t n = p->free_heap[at];
+
+	while (at && free_before(p, n, p->free_heap[(at - 1) / 2])) {
+		free_place(p, at, p->free_heap[(at - 1) / 2]);
+		at = (at - 1) / 2;
+	}
+	for (;;) {
+		uint32_t c = 2 * at + 1;
+
+		if (c >= p->nfree)
+			break;
+		if (c + 1 < p->nfree && free_before(p, p->free_heap[c + 1], p->free_heap[c]))
+			c++;
+		if (!free_before(p, p->free_heap[c], n))
+			break;
+		free_place(p, at, p->free_heap[c]);
+		at = c;
+	}
+	free_place(p, at, n);
+}
+
+/* no SA uses @l now: it waits for its grace period's end */
+static void free_add(struct ike_pool *p, struct ike_lease *l)
+{
+	if (l->heap_at)
+		return;
+	free_place(p, p->nfree++, (uint32_t)(l - p->leases));
+	free_fix(p, p->nfree - 1);
+}
+
+/* an SA uses @l again */
+static void free_del(struct ike_pool *p, struct ike_lease *l)
+{
+	uint32_t at = l->heap_at;
+
+	if (!at)
+		return;
+	l->heap_at = 0;
+	if (at - 1 == --p->nfree)
+		return;
+	free_place(p, at - 1, p->free_heap[p->nfree]);
+	free_fix(p, at - 1);
+}
+
 /* the lease an identity holds or held, or NULL */
 static struct ike_lease *lease_of(const struct ike_pool *p, uint8_t id_type, const void *id,
 				  size_t idlen)
@@ -165,6 +232,7 @@ int ike_pool_acquire(struct ike_pool *p, uint8_t id_type, const void *id, size_t
 
 	l = lease_of(p, id_type, id, idlen);
 	if (l) {
+		free_del(p, l);
 		l->users++;
 		ike_pool_addr(p, (uint32_t)(l - p->leases), addr);
 		return 0;
@@ -175,17 +243,15 @@ int ike_pool_acquire(struct ike_pool *p, uint8_t id_type, const void *id, size_t
 	if (p->fresh < p->size)
 		best = &p->leases[p->fresh];
 	/* none left that was never leased: the grace period that ended first */
-	for (uint32_t i = 0; i < p->size && !(best && !best->id); i++) {
-		l = &p->leases[i];
-		if (!l->users && l->free_at <= now && (!best || l->free_at < best->free_at))
-			best = l;
-	}
+	if (!best && p->nfree && p->leases[p->free_heap[0]].free_at <= now)
+		best = &p->leases[p->free_heap[0]];
 	if (!best)
 		return -ENOSPC;
 	copy = malloc(idlen ? idlen : 1);
 	if (!copy)
 		return -ENOMEM;
 	memcpy(copy, id, idlen);
+	free_del(p, best);
 	set_id(p, best, id_type, copy, idlen);
 	best->users = 1;
 	best->free_at = 0;
@@ -223,6 +289,7 @@ int ike_pool_restore(struct ike_pool *p, const uint8_t *addr, uint8_t id_type, c
 	memcpy(copy, id, idlen);
 	*l = (struct ike_lease){ .free_at = free_at, .since = since };
 	set_id(p, l, id_type, copy, idlen);
+	free_add(p, l);
 	return 0;
 }
 
@@ -255,6 +322,7 @@ int ike_pool_hold(struct ike_pool *p, const uint8_t *addr, uint8_t id_type, cons
 		if (err)
 			return err;
 	}
+	free_del(p, l);
 	l->users++;
 	l->free_at = 0;
 	return 0;
@@ -294,7 +362,9 @@ int ike_pool_release(struct ike_pool *p, const uint8_t *addr, uint64_t now, uint
 
 	if (!l || !l->id || !l->users)
 		return -ENOENT;
-	if (--l->users == 0)
+	if (--l->users == 0) {
 		l->free_at = now + grace_ms;
+		free_add(p, l);
+	}
 	return 0;
 }

@@ -22,6 +22,7 @@ struct ike_lease {
 	unsigned int users;	/* IKE SAs using it now */
 	uint64_t free_at;	/* ms: when its grace period ends (users == 0) */
 	uint64_t since;		/* ms: when it was leased to its identity */
+	uint32_t heap_at;	/* its place in the pool's free heap + 1; 0: not in it */
 };
 
 struct ike_sip;
@@ -36,6 +37,9 @@ struct ike_pool {
 	uint32_t id_buckets;	/* a power of two, at least size */
 	struct ike_sip *sip;	/* the buckets' hash, under a key of the pool's */
 	uint32_t fresh;		/* no lease before it was never leased */
+	/* the leases no SA uses, by when their grace period ends: numbers */
+	uint32_t *free_heap;
+	uint32_t nfree;
 };
 
 int ike_pool_init(struct ike_pool *p, int family, const uint8_t *first, const uint8_t *last);
