@@ -62,6 +62,37 @@ static bool reqid_held(struct ike_daemon *d, uint32_t reqid, const struct ike_ch
 	return false;
 }
 
+/**
+ * ike_child_installed_find() - the installed child with our SPI @spi_in and @reqid
+ * @d: the daemon
+ * @spi_in: the inbound SPI, network order
+ * @reqid: its reqid
+ *
+ * Found through the reqid index, not a walk of every SA's children.
+ *
+ * Context: the event loop.
+ * Return: the child (its SA is c->sa), or NULL.
+ */
+struct ike_child *ike_child_installed_find(struct ike_daemon *d, uint32_t spi_in, uint32_t reqid)
+{
+	struct ike_hnode *e;
+
+	if (d->child_reqids_missed) {
+		for (struct ike_sa *sa = d->sas; sa; sa = sa->next)
+			for (struct ike_child *c = sa->children; c; c = c->next)
+				if (c->installed && c->spi_in == spi_in && c->reqid == reqid)
+					return c;
+		return NULL;
+	}
+	ike_htab_for_each(e, &d->child_reqids, reqid_hash(reqid)) {
+		struct ike_child *c = ike_hnode_owner(e, struct ike_child, rq_node);
+
+		if (c->installed && c->spi_in == spi_in && c->reqid == reqid)
+			return c;
+	}
+	return NULL;
+}
+
 /* a reqid goes back when no child of any SA, nor a pending one, has it */
 static void reqid_release(struct ike_daemon *d, uint32_t reqid, const struct ike_child *gone)
 {

@@ -362,17 +362,10 @@ bool ike_mob_may_move(const struct ike_sa *sa, const struct ike_link *link,
 void ike_mob_mapping(struct ike_daemon *d, const struct xfrm_mapping *m)
 {
 	struct sockaddr_storage peer;
-	struct ike_child *c = NULL;
+	struct ike_child *c = ike_child_installed_find(d, m->spi, m->reqid);
+	struct ike_sa *sa = c ? c->sa : NULL;
 	struct ike_link *link;
-	struct ike_sa *sa;
 
-	for (sa = d->sas; sa; sa = sa->next) {
-		for (c = sa->children; c; c = c->next)
-			if (c->installed && c->spi_in == m->spi && c->reqid == m->reqid)
-				break;
-		if (c)
-			break;
-	}
 	if (!sa || sa->state != SA_ESTABLISHED || sa->link->type != TRANSPORT_UDP ||
 	    !sa->link->marker || !sa->nat_there || sa->nat_here ||
 	    sa->link->peer.ss_family != m->family)

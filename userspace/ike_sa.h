@@ -181,6 +181,7 @@ void ike_child_remove(struct ike_sa *sa, struct ike_child *c, bool policies);
 void ike_child_unlink(struct ike_sa *sa, struct ike_child *c);
 void ike_children_remove(struct ike_sa *sa);
 void ike_child_drop_pending(struct ike_sa *sa);
+struct ike_child *ike_child_installed_find(struct ike_daemon *d, uint32_t spi_in, uint32_t reqid);
 int ike_child_bind(struct ike_daemon *d, struct ike_sa *sa, struct ike_child *c);
 int ike_child_unbind(struct ike_daemon *d, struct ike_sa *sa, struct ike_child *c, bool inbound);
 bool ike_child_esp_in_udp(const struct ike_sa *sa);
