@@ -630,6 +630,18 @@ struct xfrm_counts {
 int xfrm_state_counts(struct xfrm_nl *x, int family, const uint8_t *daddr, uint32_t spi,
 		      struct xfrm_counts *counts);
 
+/* a state of a dump: where it goes, its SPI and reqid, what it processed */
+struct xfrm_state_seen {
+	int family;
+	uint8_t daddr[16];
+	uint32_t spi;		/* network order */
+	uint32_t reqid;
+	struct xfrm_counts c;
+};
+
+int xfrm_states_counts(struct xfrm_nl *x, uint32_t reqid_base, uint32_t reqid_mask,
+		       void (*cb)(const struct xfrm_state_seen *st, void *data), void *data);
+
 /* ---- ike_daemon.c ---- */
 
 int esptcp_ike_main(int argc, char **argv);

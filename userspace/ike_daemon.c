@@ -139,16 +139,15 @@ static unsigned long long wall_of(const struct ike_daemon *d, uint64_t ms)
 static void status_lease(FILE *f, struct ike_sa *sa)
 {
 	struct ike_pool *p = &sa->d->pools[sa->conf - sa->d->conf->conns];
-	struct xfrm_counts in, out;
 	const struct ike_lease *l = ike_pool_lease(p, sa->vip);
 	unsigned long long bin = 0, bout = 0;
 	char addr[INET6_ADDRSTRLEN] = "?", id[200];
 
-	for (const struct ike_child *c = sa->children; c; c = c->next)
-		if (!ike_child_counts(sa, c, &in, &out)) {
-			bin += in.bytes;
-			bout += out.bytes;
-		}
+	/* as last read: every STATUS_LEASE_MS, and for `esptcp show` */
+	for (const struct ike_child *c = sa->children; c; c = c->next) {
+		bin += c->bytes_in;
+		bout += c->bytes_out;
+	}
 	inet_ntop(p->family, sa->vip, addr, sizeof(addr));
 	ike_id_text(sa->peer_id[0], sa->peer_id + 4, sa->peer_id_len - 4, id, sizeof(id));
 	fprintf(f, "lease %s to %s since %llu bytes in %llu out %llu\n", addr, id,
@@ -192,6 +191,13 @@ static void status_write(struct ike_daemon *d)
 
 	if (!status_path[0])
 		return;
+	if (d->counts_due) {
+		int err = ike_children_counts_read(d);
+
+		d->counts_due = false;
+		if (err)
+			fprintf(stderr, "esptcp: reading the CHILD_SAs' bytes: %s\n", strerror(-err));
+	}
 	n = readlink("/proc/self/ns/net", ns, sizeof(ns) - 1);
 	ns[n > 0 ? n : 0] = 0;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", status_path);
@@ -522,6 +528,7 @@ int esptcp_ike_main(int argc, char **argv)
 				if (si.ssi_signo == SIGUSR1) {
 					/* and `esptcp show` gets fresh lease bytes */
 					print_stats(&d);
+					d.counts_due = d.pools_any;
 					d.status_dirty = true;
 				} else if (si.ssi_signo == SIGUSR2) {
 					rekey_now(&d);
@@ -548,6 +555,7 @@ int esptcp_ike_main(int argc, char **argv)
 		ike_leases_tick(&d, false);
 		if (d.pools_any && d.now >= d.status_at) {
 			d.status_at = d.now + STATUS_LEASE_MS;
+			d.counts_due = true;
 			d.status_dirty = true;
 		}
 		if (d.status_dirty) {

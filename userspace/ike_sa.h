@@ -152,6 +152,8 @@ struct ike_child {
 	uint64_t rekey_at;
 	bool installed;
 	bool announced;			/* the updown script heard it come up */
+	/* its states' bytes when last read (ike_children_counts_read()) */
+	uint64_t bytes_in, bytes_out;
 };
 
 /* how a new CHILD_SA's policies go in */
@@ -187,6 +189,7 @@ int ike_child_unbind(struct ike_daemon *d, struct ike_sa *sa, struct ike_child *
 bool ike_child_esp_in_udp(const struct ike_sa *sa);
 int ike_child_counts(struct ike_sa *sa, const struct ike_child *c, struct xfrm_counts *in,
 		     struct xfrm_counts *out);
+int ike_children_counts_read(struct ike_daemon *d);
 
 /* ---- ike_sa.c ---- */
 
@@ -694,6 +697,7 @@ struct ike_daemon {
 	uint64_t leases_saved_at;
 	bool pools_any;			/* a conn leases addresses: */
 	uint64_t status_at;		/* then every STATUS_LEASE_MS too, for bytes */
+	bool counts_due;		/* the children's bytes are read at the next write */
 	struct ike_pool *pools;		/* conn index -> its address pool (pool_set) */
 	struct rtnl *rtnl;		/* a client's virtual addresses and routes */
 	/* updown scripts: one running, the others waiting their turn */
