@@ -73,6 +73,7 @@ for a in "$@"; do	# BENCH_ARGS="runs=1 secs=1 profile"
 	scale_active=*) SCALE_ACTIVE=${a#*=} ;;
 	handshakes=*) export HANDSHAKES=${a#*=} ;;
 	tunnels=*) TUNNELS=${a#*=} && export TUNNELS=${TUNNELS//,/ } ;;
+	tunnels_perf=*) export TUNNELS_PERF=${a#*=} ;;
 	profile) PROFILE=1 ;;
 	profile=null | profile=gcm) PROFILE=1 PROFILE_CIPHER=${a#*=} ;;
 	*) echo "bench: unknown argument $a" >&2; exit 2 ;;

@@ -38,14 +38,46 @@ installed() {
 # of 4,096, where 10,000 stopped at 4,083 tunnels.  (A systemd service has
 # a hard limit of 524,288 on Debian 12 and 13.)
 ulimit -Hn 1048576 2>/dev/null || ulimit -Hn 65536
+cpu_s() { # the CPU seconds process $1 has used, user and system
+	awk -v hz="$(getconf CLK_TCK)" '{ printf "%d", ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null
+}
+
+busy_s() { # the kernel's and everyone's: CPU seconds in system and softirq, all CPUs
+	awk -v hz="$(getconf CLK_TCK)" '/^cpu / { printf "%d", ($4 + $7 + $8) / hz }' /proc/stat
+}
+
 exec 4>&2	# progress past wait_for, which silences what it runs
 all_up() { # all_up N T0: the gateway has N; its progress every 50th try
 	local got
 	got=$(installed)
 	_tries=$((${_tries:-0} + 1))
 	[ $((_tries % 50)) -eq 0 ] &&
-		echo "# bench: tunnels: $got of $1 after $((($(date +%s%N) - $2) / 1000000000)) s" >&4
+		echo "# bench: tunnels: $got of $1 after $((($(date +%s%N) - $2) / 1000000000)) s;" \
+			"CPU s: gateway $(cpu_s "$GW_PID"), generator $(cpu_s "$LG_PID")," \
+			"system+irq $(($(busy_s) - _busy0))" >&4
+	if [ -n "${TUNNELS_PERF:-}" ] && [ "$got" -ge "$TUNNELS_PERF" ] && [ -z "${_perf:-}" ]; then
+		_perf=1
+		profile "$got" &
+	fi
 	[ "$got" -ge "$1" ]
+}
+
+# profile N: with tunnels_perf=N, where the CPU goes for 20 s once N are up
+profile() {
+	if ! command -v perf >/dev/null; then
+		echo "# bench: tunnels: no profile: perf is not installed" >&4
+		return
+	fi
+	perf record -q -a -g -o "$_tmp/perf.data" -- sleep 20 >/dev/null 2>&1
+	{
+		echo "# bench: tunnels: the profile from $1 up, 20 s, by process:"
+		perf report -q -i "$_tmp/perf.data" --stdio --no-children --sort comm,dso \
+			-g none --percent-limit 1 2>/dev/null | head -n 20 | sed 's/^/#   /'
+		echo "# bench: tunnels: the helpers' own, with their callers:"
+		perf report -q -i "$_tmp/perf.data" --stdio --no-children --comms esptcp \
+			--sort dso,sym -g caller,0.5,callee,function,percent --percent-limit 1.5 \
+			2>/dev/null | grep -v '^$' | head -n 150 | sed 's/^/#   /'
+	} >&4
 }
 
 # run N: one row
@@ -89,6 +121,7 @@ run() {
 	echo 3 >/proc/sys/vm/drop_caches
 	k0=$(kmem_kb)
 	g0=$(rss_kb "$GW_PID")
+	_busy0=$(busy_s)
 	t0=$(date +%s%N)
 	ip netns exec $NS1 "$ESPTCP" ike "$_tmp/lg.conf" >"$_tmp/lg.out" 2>&1 &
 	LG_PID=$!
