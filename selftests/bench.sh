@@ -37,7 +37,8 @@
 #   tunnels     time and memory to bring up 1,000 and 10,000 TCP-carried
 #               tunnels through IKE against esptcp ike as a dial-up gateway
 #               (tunnels_bench.sh: one load generator); tunnels=A,B sets
-#               the counts
+#               the counts; tunnels_perf=N prints a 20-s system-wide perf
+#               profile taken once N tunnels are up, to tunnels.log
 #
 # Each row is shown as a ratio to upstream espintcp, when the kernel has it,
 # and to ESP-in-UDP.  Writes $OUT/bench.json (one object per row) and the
@@ -463,8 +464,10 @@ if tu:
               "dial-up gateway (one load generator over TCP, install = no); kernel memory "
               "is both ends of each connection (one kernel)"]
     for r in tu:
-        rate = f"{r['done'] * 1000 / r['ms']:.0f}/s" if r["ms"] else "-"
-        lines.append(f"  {r['n']:>6}: {r['done']} up in {r['ms'] / 1000:.1f} s ({rate}); "
+        rate = f"{min(r['done'], r['n']) * 1000 / r['ms']:.0f}/s" if r["ms"] else "-"
+        up = r.get("up", r["done"])
+        lines.append(f"  {r['n']:>6}: {r['done']} installs in {r['ms'] / 1000:.1f} s ({rate}), "
+                     f"{up} up at the end; "
                      f"kernel {r['kernel_kb']} kB, {r['kernel_b_per_tunnel']} B a tunnel; "
                      f"gateway {r['gw_b_per_sa']} B resident an IKE SA")
         r["kernel"] = flavour or kver
