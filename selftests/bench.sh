@@ -467,7 +467,7 @@ if tu:
         rate = f"{min(r['done'], r['n']) * 1000 / r['ms']:.0f}/s" if r["ms"] else "-"
         up = r.get("up", r["done"])
         lines.append(f"  {r['n']:>6}: {r['done']} installs in {r['ms'] / 1000:.1f} s ({rate}), "
-                     f"{up} up at the end; "
+                     f"{up} clients up at the end; "
                      f"kernel {r['kernel_kb']} kB, {r['kernel_b_per_tunnel']} B a tunnel; "
                      f"gateway {r['gw_b_per_sa']} B resident an IKE SA")
         r["kernel"] = flavour or kver
