@@ -526,7 +526,7 @@ int esptcp_ike_main(int argc, char **argv)
 				if (read(sigobj.fd, &si, sizeof(si)) != sizeof(si))
 					continue;
 				if (si.ssi_signo == SIGUSR1) {
-					/* and `esptcp show` gets fresh lease bytes */
+					/* and the status file gets fresh lease bytes */
 					print_stats(&d);
 					d.counts_due = d.pools_any;
 					d.status_dirty = true;

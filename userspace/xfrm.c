@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <netinet/in.h>
 #include <linux/netlink.h>
 #include <linux/xfrm.h>
@@ -157,20 +158,39 @@ static struct nlmsghdr *msg_start(struct xfrm_nl *x, void *buf, uint16_t type, u
 }
 
 /* send one request and run cb on each reply until the ack or the dump ends */
+/*
+ * What is left of a dump that failed part way, read and dropped: the next
+ * request on the socket must not take it for its answer.  Reading with
+ * MSG_DONTWAIT lets the kernel fill the rest until its end.
+ */
+static void xfrm_drain(struct xfrm_nl *x, char *buf, size_t len)
+{
+	while (recv(mnl_socket_get_fd(x->sock), buf, len, MSG_DONTWAIT) > 0)
+		;
+}
+
 static int xfrm_talk(struct xfrm_nl *x, struct nlmsghdr *nlh, xfrm_cb cb, void *data)
 {
 	char buf[32768];
-	int ret;
+	int ret, err = 0;
 
 	if (mnl_socket_sendto(x->sock, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
 	do {
 		ret = (int)mnl_socket_recvfrom(x->sock, buf, sizeof(buf));
-		if (ret < 0)
-			return -errno;
+		if (ret < 0) {
+			err = -errno;
+			break;
+		}
 		ret = mnl_cb_run(buf, (size_t)ret, nlh->nlmsg_seq, x->portid, cb, data);
+		if (ret < 0)
+			err = -errno;
 	} while (ret > 0);
-	return ret < 0 ? -errno : 0;
+	if (err && (nlh->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP)
+		xfrm_drain(x, buf, sizeof(buf));
+	/* a dump or a GETSA answer carries states' keys, other daemons' too */
+	ike_wipe(buf, sizeof(buf));
+	return err;
 }
 
 static void put_addr(xfrm_address_t *a, int family, const uint8_t *src)
