@@ -134,8 +134,13 @@ run() {
 	# an install a client made twice (an instance that started over, and
 	# instances send no INITIAL_CONTACT) is one tunnel: the distinct
 	# clients with a CHILD_SA in the gateway's status file
-	kill -USR1 "$GW_PID" 2>/dev/null || true
+	kill -USR1 "$GW_PID" "$LG_PID" 2>/dev/null || true
 	sleep 3
+	# their counters, timer_visits among them: where a helper's time goes
+	echo "# bench: tunnels: gateway $(grep 'esptcp: stats' "$_tmp/gw.out" | tail -n 1 |
+		grep -oE '(timer_visits|heap_bytes) [0-9]+' | tr '\n' ' ')" >&2
+	echo "# bench: tunnels: generator $(grep 'esptcp: stats' "$_tmp/lg.out" | tail -n 1 |
+		grep -oE '(timer_visits|heap_bytes) [0-9]+' | tr '\n' ' ')" >&2
 	up=$(grep -E '^ike dialup .* children [1-9]' "/run/esptcp/ike-$GW_PID.status" |
 		awk '{ for (i = 1; i < NF; i++) if ($i == "peer") { print $(i + 1); break } }' |
 		sort -u | wc -l)
