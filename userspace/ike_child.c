@@ -39,27 +39,56 @@ static uint64_t reqid_hash(uint32_t reqid)
 	return ((uint64_t)reqid * 0x9e3779b97f4a7c15ull) >> 20;
 }
 
-/* a child other than @gone with @gone's reqid, installed if @installed */
-static bool reqid_held(struct ike_daemon *d, uint32_t reqid, const struct ike_child *gone,
-		       bool installed)
+/*
+ * The first child with @reqid that @want accepts: through the reqid index,
+ * or a walk of every SA's children while one found no room in it.
+ */
+static struct ike_child *reqid_find(struct ike_daemon *d, uint32_t reqid,
+				    bool (*want)(struct ike_child *c, const void *arg),
+				    const void *arg)
 {
 	struct ike_hnode *e;
 
 	if (d->child_reqids_missed) {
-		/* a child without room in the index: all of them, as before it */
 		for (struct ike_sa *sa = d->sas; sa; sa = sa->next)
 			for (struct ike_child *c = sa->children; c; c = c->next)
-				if (c != gone && c->reqid == reqid && (c->installed || !installed))
-					return true;
-		return false;
+				if (c->reqid == reqid && want(c, arg))
+					return c;
+		return NULL;
 	}
 	ike_htab_for_each(e, &d->child_reqids, reqid_hash(reqid)) {
-		const struct ike_child *c = ike_hnode_owner(e, struct ike_child, rq_node);
+		struct ike_child *c = ike_hnode_owner(e, struct ike_child, rq_node);
 
-		if (c != gone && c->reqid == reqid && (c->installed || !installed))
-			return true;
+		if (c->reqid == reqid && want(c, arg))
+			return c;
 	}
-	return false;
+	return NULL;
+}
+
+struct held_arg {
+	const struct ike_child *gone;
+	bool installed;
+};
+
+static bool holds(struct ike_child *c, const void *arg)
+{
+	const struct held_arg *h = arg;
+
+	return c != h->gone && (c->installed || !h->installed);
+}
+
+/* a child other than @gone with @gone's reqid, installed if @installed */
+static bool reqid_held(struct ike_daemon *d, uint32_t reqid, const struct ike_child *gone,
+		       bool installed)
+{
+	struct held_arg h = { .gone = gone, .installed = installed };
+
+	return reqid_find(d, reqid, holds, &h);
+}
+
+static bool installed_spi_in(struct ike_child *c, const void *arg)
+{
+	return c->installed && c->spi_in == *(const uint32_t *)arg;
 }
 
 /**
@@ -75,22 +104,7 @@ static bool reqid_held(struct ike_daemon *d, uint32_t reqid, const struct ike_ch
  */
 struct ike_child *ike_child_installed_find(struct ike_daemon *d, uint32_t spi_in, uint32_t reqid)
 {
-	struct ike_hnode *e;
-
-	if (d->child_reqids_missed) {
-		for (struct ike_sa *sa = d->sas; sa; sa = sa->next)
-			for (struct ike_child *c = sa->children; c; c = c->next)
-				if (c->installed && c->spi_in == spi_in && c->reqid == reqid)
-					return c;
-		return NULL;
-	}
-	ike_htab_for_each(e, &d->child_reqids, reqid_hash(reqid)) {
-		struct ike_child *c = ike_hnode_owner(e, struct ike_child, rq_node);
-
-		if (c->installed && c->spi_in == spi_in && c->reqid == reqid)
-			return c;
-	}
-	return NULL;
+	return reqid_find(d, reqid, installed_spi_in, &spi_in);
 }
 
 /* a reqid goes back when no child of any SA, nor a pending one, has it */
@@ -698,35 +712,26 @@ int ike_child_counts(struct ike_sa *sa, const struct ike_child *c, struct xfrm_c
 	return err;
 }
 
-/* @st is @c's inbound or outbound state: its bytes are @c's */
-static void count_one(struct ike_child *c, const struct xfrm_state_seen *st)
+/* @st is @c's inbound or outbound state: its bytes are @c's; every child of the reqid is seen */
+static bool count_one(struct ike_child *c, const void *arg)
 {
+	const struct xfrm_state_seen *st = arg;
 	const struct ike_link *l = c->sa ? c->sa->link : NULL;
 	size_t alen = st->family == AF_INET ? 4 : 16;
 
-	if (!c->installed || c->reqid != st->reqid || !l || !in_kernel(c->sa) ||
-	    l->local.ss_family != st->family)
-		return;
+	if (!c->installed || !l || !in_kernel(c->sa) || l->local.ss_family != st->family)
+		return false;
 	if (st->spi == c->spi_in && !memcmp(ike_ss_addr(&l->local), st->daddr, alen))
 		c->bytes_in = st->c.bytes;
 	else if (st->spi == c->spi_out && !memcmp(ike_ss_addr(&l->peer), st->daddr, alen))
 		c->bytes_out = st->c.bytes;
+	return false;
 }
 
 /* a state of the dump: the bytes of the child whose inbound or outbound it is */
 static void counts_seen(const struct xfrm_state_seen *st, void *data)
 {
-	struct ike_daemon *d = data;
-	struct ike_hnode *e;
-
-	if (d->child_reqids_missed) {
-		for (struct ike_sa *sa = d->sas; sa; sa = sa->next)
-			for (struct ike_child *c = sa->children; c; c = c->next)
-				count_one(c, st);
-		return;
-	}
-	ike_htab_for_each(e, &d->child_reqids, reqid_hash(st->reqid))
-		count_one(ike_hnode_owner(e, struct ike_child, rq_node), st);
+	reqid_find(data, st->reqid, count_one, st);
 }
 
 /**
