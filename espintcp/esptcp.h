@@ -16,7 +16,9 @@
  * under it), esptcp_net.lock (mutex; bind/unbind and the socket index's
  * writers; dumps read the index and the bindings under RCU),
  * esptcp_binding.lock (ESP order, BH), esptcp_sock.tx_queue.lock (the send
- * queue, BH).  Nothing takes the socket lock under esptcp_net.lock.
+ * queue, BH).  Nothing takes the socket lock under esptcp_net.lock.  On
+ * receive: the socket spinlock (the parser runs under it or owns the
+ * socket), then esptcp_sock.rx_esp.lock (BH).
  */
 #ifndef _ESPTCP_H
 #define _ESPTCP_H
@@ -149,6 +151,10 @@ struct esptcp_binding {
  * @rx_work: hands @rx_esp to xfrm, on another CPU than the parser's
  * @rx_bytes: memory (truesize) in @rx_esp (under its lock)
  * @rx_dead: no more ESP input (under @rx_esp's lock)
+ * @rx_owed: TCP has data for the parser that came while the socket was
+ *	owned: the owner's release queues @parse_work (socket spinlock, or
+ *	the owner)
+ * @parse_work: parses for a socket that was owned, once it is not
  * @bindings: SAs bound to this socket (RCU; writers hold esptcp_net.lock)
  * @ino: the socket inode number, the socket's name in netlink
  * @family: AF_INET (a v4-mapped IPv6 socket too) or AF_INET6
@@ -184,6 +190,8 @@ struct esptcp_sock {
 	struct work_struct rx_work;
 	unsigned int rx_bytes;
 	bool rx_dead;
+	bool rx_owed;
+	struct work_struct parse_work;
 	struct list_head bindings;
 	u64 ino;
 	/* the connection, as dumps show it: fixed once attached */
@@ -288,6 +296,7 @@ void esptcp_steer_net_exit(struct net *net);
 /* rx.c */
 int esptcp_rx_start(struct esptcp_sock *ctx);
 void esptcp_rx_stop(struct esptcp_sock *ctx);
+void esptcp_release_cb(struct sock *sk);
 void esptcp_rx_done(struct esptcp_sock *ctx);
 int esptcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags);
 __poll_t esptcp_poll(struct file *file, struct socket *sock,

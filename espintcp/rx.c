@@ -3,14 +3,19 @@
  * esptcp: receive - the stream cut into RFC 9329 messages.
  *
  * A strparser on the socket reads the 2-byte length and hands over whole
- * messages, from TCP's data_ready (softirq, socket spinlock held) or from
- * its work item (process, socket owned).  IKE messages wait in a queue for
- * recv().  ESP frames are accepted only for inbound SAs bound to this
- * socket; each is copied into a fresh skb the module owns - never handing
- * xfrm pages it does not own, since ESP decrypts in place and the stream's
- * pages may be page cache spliced in by a local sender - behind an outer
- * header rebuilt from the bound state, and given to xfrm with the state's
- * encapsulation type from a work item on the next CPU.
+ * messages, from TCP's data_ready (softirq, socket spinlock held) or, for
+ * data that came while the socket was owned, from a work item of the
+ * socket's own that the owner's release queues on its CPU
+ * (esptcp_release_cb()); not from strparser's work item, which runs on
+ * kstrp, one ordered queue for every parser in the system (only a pass
+ * that failed to allocate, and the timer of SO_RCVTIMEO, still run there).
+ * IKE messages wait in a queue for recv().  ESP frames are accepted only
+ * for inbound SAs bound to this socket; each is copied into a fresh skb the
+ * module owns - never handing xfrm pages it does not own, since ESP
+ * decrypts in place and the stream's pages may be page cache spliced in by
+ * a local sender - behind an outer header rebuilt from the bound state, and
+ * given to xfrm with the state's encapsulation type from a work item on the
+ * next CPU.
  */
 #include <linux/ip.h>
 #include <linux/ipv6.h>
@@ -127,6 +132,23 @@ static void esptcp_abort(struct strparser *strp, int err)
 }
 
 /*
+ * RFC 9329 has no urgent data, but a peer or a middlebox can set URG, and
+ * tcp_read_sock() stops at the urgent byte for good, the parser with it.
+ * The byte is the stream's like any other: forget the mark, as
+ * SO_OOBINLINE would for a reader.  Socket spinlock held in softirq, or
+ * owned: tcp_read_sock() cannot run meanwhile.
+ */
+static void esptcp_urg_inline(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+
+	if (unlikely(READ_ONCE(tp->urg_data))) {
+		WRITE_ONCE(tp->urg_data, 0);
+		tcp_fast_path_check(sk);
+	}
+}
+
+/*
  * IKE messages unread, in truesize, before the parser waits for recv():
  * two of the largest, whatever the (larger) receive buffer.
  */
@@ -153,16 +175,73 @@ static void esptcp_rx_maybe_pause(struct esptcp_sock *ctx, enum esptcp_stat why)
 	}
 }
 
+/*
+ * TCP holds data for the parser: parse it now, or, while the socket is
+ * owned, once the owner has let go of it (esptcp_release_cb()).  Socket
+ * spinlock held (softirq), or owned by the caller.
+ */
+static void esptcp_rx_ready(struct esptcp_sock *ctx)
+{
+	struct sock *sk = ctx->sk;
+
+	esptcp_urg_inline(sk);
+	esptcp_window_fit(sk);
+	if (sock_owned_by_user_nocheck(sk))
+		WRITE_ONCE(ctx->rx_owed, true);
+	else
+		strp_data_ready(&ctx->strp);
+}
+
+/*
+ * Parse what TCP holds, from process context without the socket lock: at
+ * once if nobody owns the socket, else once its owner lets go.  The
+ * socket spinlock orders this with the owner's esptcp_release_cb().
+ */
+static void esptcp_rx_kick(struct esptcp_sock *ctx)
+{
+	struct sock *sk = ctx->sk;
+
+	local_bh_disable();
+	bh_lock_sock(sk);
+	esptcp_rx_ready(ctx);
+	bh_unlock_sock(sk);
+	local_bh_enable();
+}
+
+/*
+ * A pass for recv(), after whoever owns the socket: false when the socket
+ * had to be owned to wait for that, and the pass is owed to the release.
+ */
+static bool esptcp_rx_pass(struct esptcp_sock *ctx)
+{
+	struct sock *sk = ctx->sk;
+	bool slow = lock_sock_fast(sk);
+
+	esptcp_rx_ready(ctx);
+	unlock_sock_fast(sk, slow);
+	return !slow;
+}
+
+static void esptcp_parse_work(struct work_struct *work)
+{
+	esptcp_rx_kick(container_of(work, struct esptcp_sock, parse_work));
+}
+
 /* Resume the parser once neither queue holds it back. */
 static void esptcp_rx_resume(struct esptcp_sock *ctx)
 {
+	bool go = false;
+
 	spin_lock_bh(&ctx->rx_esp.lock);
 	/* under the lock, so a pause decided meanwhile is not undone */
 	if (ctx->strp.paused && !ctx->rx_dead && !esptcp_rx_full(ctx)) {
 		esptcp_rcvbuf_fit(ctx->sk);
-		strp_unpause(&ctx->strp);
+		WRITE_ONCE(ctx->strp.paused, 0);
+		go = true;
 	}
 	spin_unlock_bh(&ctx->rx_esp.lock);
+	if (go)
+		esptcp_rx_kick(ctx);
 }
 
 static void esptcp_rx_ike(struct esptcp_sock *ctx, struct sk_buff *skb,
@@ -389,29 +468,43 @@ static void esptcp_rcv(struct strparser *strp, struct sk_buff *skb)
 }
 
 /*
- * RFC 9329 has no urgent data, but a peer or a middlebox can set URG, and
- * tcp_read_sock() stops at the urgent byte for good, the parser with it.
- * The byte is the stream's like any other: forget the mark, as
- * SO_OOBINLINE would for a reader.  Socket spinlock held in softirq, or
- * owned: tcp_read_sock() cannot run meanwhile.
+ * Socket spinlock held in softirq, or owned: from the backlog at release,
+ * or from TCP's receive path under a send.  For an owned socket
+ * strp_data_ready() would queue its pass on kstrp, the single ordered
+ * queue of all the system's parsers, where two-way traffic (every send
+ * owns the socket) would serialize every connection's receive.
  */
-static void esptcp_urg_inline(struct sock *sk)
+static void esptcp_data_ready(struct sock *sk)
 {
-	struct tcp_sock *tp = tcp_sk(sk);
-
-	if (unlikely(READ_ONCE(tp->urg_data))) {
-		WRITE_ONCE(tp->urg_data, 0);
-		tcp_fast_path_check(sk);
-	}
+	esptcp_rx_ready(esptcp_sk(sk));
 }
 
-static void esptcp_data_ready(struct sock *sk)
+/**
+ * esptcp_release_cb() - TCP's release callback, and the parse owed
+ * @sk: the socket
+ *
+ * Data that came while the socket was owned is parsed by the socket's
+ * parse work, queued here on this CPU: where the owner ran and TCP
+ * processed the backlog, and where the work, queued behind the owner on
+ * the module's per-CPU queue, finds the socket free.  (strparser cannot
+ * parse for the owner itself: it hands an owned socket's pass to kstrp.)
+ * A paused parser is owed nothing: esptcp_rx_resume() parses.
+ *
+ * Context: release_sock() (or, from 6.7, a backlog flush in a send): the
+ * socket's spinlock held, bottom halves off; owned by the caller, or just
+ * no longer (tcp_release_cb() may end the ownership early).
+ */
+void esptcp_release_cb(struct sock *sk)
 {
 	struct esptcp_sock *ctx = esptcp_sk(sk);
 
-	esptcp_urg_inline(sk);
-	esptcp_window_fit(sk);
-	strp_data_ready(&ctx->strp);
+	if (ctx->saved_prot->release_cb)
+		ctx->saved_prot->release_cb(sk);
+	if (!READ_ONCE(ctx->rx_owed))
+		return;
+	WRITE_ONCE(ctx->rx_owed, false);
+	if (!READ_ONCE(ctx->strp.stopped) && !READ_ONCE(ctx->strp.paused))
+		queue_work_on(smp_processor_id(), esptcp_wq, &ctx->parse_work);
 }
 
 static void esptcp_write_space(struct sock *sk)
@@ -432,7 +525,8 @@ static const struct strp_callbacks esptcp_strp_cb = {
  * esptcp_rx_start() - start parsing the stream and take over the callbacks
  * @ctx: the socket
  *
- * Anything the peer sent before the attach is parsed at once.
+ * Anything the peer sent before the attach is parsed once the attach
+ * releases the socket.
  *
  * Context: process, attach, socket locked.
  * Return: 0 or a negative errno.
@@ -446,6 +540,7 @@ int esptcp_rx_start(struct esptcp_sock *ctx)
 	skb_queue_head_init(&ctx->rx_esp);
 	INIT_WORK(&ctx->abort_work, esptcp_abort_work);
 	INIT_WORK(&ctx->rx_work, esptcp_rx_work);
+	INIT_WORK(&ctx->parse_work, esptcp_parse_work);
 	err = strp_init(&ctx->strp, sk, &esptcp_strp_cb);
 	if (err)
 		return err;
@@ -458,9 +553,8 @@ int esptcp_rx_start(struct esptcp_sock *ctx)
 	write_unlock_bh(&sk->sk_callback_lock);
 
 	sock_set_flag(sk, SOCK_URGINLINE);
-	esptcp_urg_inline(sk);
-	esptcp_window_fit(sk);
-	strp_check_rcv(&ctx->strp);
+	/* what came before the attach: parsed once the attach lets go */
+	esptcp_rx_ready(ctx);
 	return 0;
 }
 
@@ -493,8 +587,9 @@ void esptcp_rx_stop(struct esptcp_sock *ctx)
  */
 void esptcp_rx_done(struct esptcp_sock *ctx)
 {
-	/* first: the work may unpause the parser, which queues its work */
+	/* first: the work may unpause the parser, which parses or queues */
 	disable_work_sync(&ctx->rx_work);
+	disable_work_sync(&ctx->parse_work);
 	skb_queue_purge(&ctx->rx_esp);
 	strp_done(&ctx->strp);
 	if (disable_work_sync(&ctx->abort_work))
@@ -631,11 +726,11 @@ int esptcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags)
 			 */
 			if (drained || inq == last_inq)
 				return 0;
-			last_inq = inq;
 			flush_work(&ctx->rx_work);
 			esptcp_rx_resume(ctx);
-			strp_check_rcv(&ctx->strp);
-			flush_work(&ctx->strp.work);
+			/* only a pass that ran counts: an owed one may not have yet */
+			if (esptcp_rx_pass(ctx))
+				last_inq = inq;
 			continue;
 		}
 		if (!timeo)

@@ -147,6 +147,7 @@ static void esptcp_build_tables(struct proto *prot, const struct proto *base_pro
 #endif
 	prot->setsockopt = esptcp_setsockopt;
 	prot->getsockopt = esptcp_getsockopt;
+	prot->release_cb = esptcp_release_cb;
 
 	*ops = *base_ops;
 	ops->poll = esptcp_poll;
