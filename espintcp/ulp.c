@@ -117,6 +117,9 @@ static int esptcp_getsockopt(struct sock *sk, int level, int optname,
 	u64 c[ESPTCP_STAT_MAX];
 	int len;
 
+	/* it would take stream bytes from under the parser */
+	if (level == SOL_TCP && optname == TCP_ZEROCOPY_RECEIVE)
+		return -EOPNOTSUPP;
 	if (level != SOL_ESPTCP)
 		return ctx->saved_prot->getsockopt(sk, level, optname, optval, optlen);
 	if (optname != ESPTCP_SO_STATS)
@@ -151,8 +154,13 @@ static void esptcp_build_tables(struct proto *prot, const struct proto *base_pro
 
 	*ops = *base_ops;
 	ops->poll = esptcp_poll;
-	/* everything written goes through esptcp_sendmsg(), read through recvmsg */
+	/*
+	 * everything written goes through esptcp_sendmsg(), read through
+	 * recvmsg: no splice, no zero-copy receive (its mapping and its
+	 * getsockopt would take bytes from under the parser)
+	 */
 	ops->splice_read = NULL;
+	ops->mmap = sock_no_mmap;
 	ops->sendmsg_locked = NULL;
 #ifdef ESPTCP_HAVE_SENDPAGE
 	prot->sendpage = NULL;

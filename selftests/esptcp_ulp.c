@@ -18,6 +18,7 @@
 #include <netinet/tcp.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -37,6 +38,10 @@
 #ifndef AF_KCM
 #define AF_KCM 41
 #endif
+#ifndef TCP_ZEROCOPY_RECEIVE
+#define TCP_ZEROCOPY_RECEIVE 35
+#endif
+
 #define ULP "esptcp"
 #define PARAM "/sys/module/esptcp/parameters/allow_netns_admin"
 
@@ -287,6 +292,28 @@ static int kcm_attach(int fd, int *kfd)
 	rc = ioctl(*kfd, SIOCKCMATTACH, &at) ? errno : 0;
 	close(at.bpf_fd);
 	return rc;
+}
+
+/*
+ * TCP's zero-copy receive maps the stream's pages and moves past them, out
+ * from under the parser: its mapping and its getsockopt are refused.
+ * Before, both went to TCP.
+ */
+TEST_F(pair, zerocopy_receive_refused)
+{
+	uint64_t zc[8] = { 0 };	/* struct tcp_zerocopy_receive, zeroed */
+	socklen_t len = sizeof(zc);
+	void *map;
+
+	ASSERT_EQ(0, attach(self->sfd));
+	map = mmap(NULL, 65536, PROT_READ, MAP_SHARED, self->sfd, 0);
+	EXPECT_EQ(MAP_FAILED, map);
+	if (map != MAP_FAILED)
+		munmap(map, 65536);
+	else
+		EXPECT_EQ(ENODEV, errno);
+	EXPECT_EQ(-1, getsockopt(self->sfd, IPPROTO_TCP, TCP_ZEROCOPY_RECEIVE, zc, &len));
+	EXPECT_EQ(EOPNOTSUPP, errno);
 }
 
 /*
