@@ -28,7 +28,7 @@
 #               an outbound SA each), `esptcp show` over them, and one SA's
 #               packet rate into its stream with their outbound SAs bound
 #               and unbound, in turns (ratio); scale_peers=A,B sets the counts;
-#               and the aggregate packet rate, out and in, of 100 active
+#               and the aggregate packet rate, out, in and both at once, of 100 active
 #               peers against one (scale_active=K sets the 100; 0: not run)
 #   handshakes  IKE handshakes a second completed by esptcp ike and by
 #               strongSwan's charon as a dial-up gateway, PSK and ECDSA
@@ -421,7 +421,9 @@ def scale_line(r):
         d = lambda k: "/".join(f"{v:.0f}" for v in r[k])
         return (f"{n} all active: out {d('out_pps_k')} pps vs {d('out_pps_1')} with one "
                 f"active: ratio {r['out_ratio']:.3f}; in {d('in_pps_k')} vs {d('in_pps_1')}: "
-                f"ratio {r['in_ratio']:.3f}")
+                f"ratio {r['in_ratio']:.3f}"
+                + (f"; both {d('both_pps_k')} vs {d('both_pps_1')}: ratio {r['both_ratio']:.3f}"
+                   if "both_ratio" in r else ""))
     pps = {k: "/".join(f"{v:.0f}" for v in r[k]) for k in ("pps_n", "pps_0")}
     return f"{n} {pps['pps_n']} pps bound vs {pps['pps_0']} unbound: ratio {r['ratio']:.3f}"
 
@@ -433,8 +435,8 @@ if sc:
     lines += ["", "scale: the module's side of N TCP-carried tunnels (attach, an inbound and "
               "an outbound SA each); one SA's 64-byte packet rate into its stream with the N "
               "peers' outbound SAs bound and unbound, 3 turns each; with K peers all active, "
-              "the aggregate packet rate out (one sender) and in (one writer) against one "
-              "peer active, 3 turns each"] + [scale_line(r) for r in sc]
+              "the aggregate packet rate out (one sender), in (one writer) and both at once "
+              "against one peer active, 3 turns each"] + [scale_line(r) for r in sc]
 res += sc
 hs = json_rows("handshakes.rows")
 if hs:

@@ -20,8 +20,9 @@
  *             out, 64-byte datagrams from one sender to K SAs in turn
  *             (one xfrm policy each) into K streams; in, ESP frames written
  *             by one writer into the far ends of K connections in turn,
- *             parsed by the module and handed to xfrm; 3 turns of each,
- *             the rates and the ratios of their sums
+ *             parsed by the module and handed to xfrm; both, the two at
+ *             once (every send owns a socket the writer's frames come
+ *             to); 3 turns of each, the rates and the ratios of their sums
  *
  * Usage: esptcp_scale N... [active=K]   One JSON object per row on stdout.
  * ESPTCP_SCALE_PKTS sets the packets of each rate measurement (20,000):
@@ -365,10 +366,43 @@ static double active_in(struct active *a, int busy)
 	return done / (now_s() - t0);
 }
 
+struct both {
+	struct active *a;
+	int busy;
+	double pps;
+};
+
+static void *both_out(void *arg)
+{
+	struct both *b = arg;
+
+	b->pps = active_out(b->a, b->busy);
+	return NULL;
+}
+
+/* both: out and in at once; the sum of their packets a second */
+static double active_both(struct active *a, int busy)
+{
+	struct both b = { .a = a, .busy = busy };
+	pthread_t th;
+	double in;
+
+	if (pthread_create(&th, NULL, both_out, &b))
+		return 0;
+	in = active_in(a, busy);
+	pthread_join(th, NULL);
+	return b.pps + in;
+}
+
+static double sum3(const double *v)
+{
+	return v[0] + v[1] + v[2];
+}
+
 static int active_run(int k)
 {
 	struct active a = { .k = k };
-	double o1[TURNS], ok[TURNS], i1[TURNS], ik[TURNS];
+	double o1[TURNS], ok[TURNS], i1[TURNS], ik[TURNS], b1[TURNS], bk[TURNS];
 	pthread_t th;
 	FILE *p;
 	int i;
@@ -419,16 +453,18 @@ static int active_run(int k)
 		ok[i] = active_out(&a, k);
 		i1[i] = active_in(&a, 1);
 		ik[i] = active_in(&a, k);
+		b1[i] = active_both(&a, 1);
+		bk[i] = active_both(&a, k);
 	}
 	draining = false;
 	pthread_join(th, NULL);
 	printf("{\"case\": \"scale\", \"test\": \"active\", \"peers\": %d, "
 	       "\"out_pps_1\": [%.0f, %.0f, %.0f], \"out_pps_k\": [%.0f, %.0f, %.0f], \"out_ratio\": %.3f, "
-	       "\"in_pps_1\": [%.0f, %.0f, %.0f], \"in_pps_k\": [%.0f, %.0f, %.0f], \"in_ratio\": %.3f}\n",
-	       k, o1[0], o1[1], o1[2], ok[0], ok[1], ok[2],
-	       (ok[0] + ok[1] + ok[2]) / (o1[0] + o1[1] + o1[2]),
-	       i1[0], i1[1], i1[2], ik[0], ik[1], ik[2],
-	       (ik[0] + ik[1] + ik[2]) / (i1[0] + i1[1] + i1[2]));
+	       "\"in_pps_1\": [%.0f, %.0f, %.0f], \"in_pps_k\": [%.0f, %.0f, %.0f], \"in_ratio\": %.3f, "
+	       "\"both_pps_1\": [%.0f, %.0f, %.0f], \"both_pps_k\": [%.0f, %.0f, %.0f], \"both_ratio\": %.3f}\n",
+	       k, o1[0], o1[1], o1[2], ok[0], ok[1], ok[2], sum3(ok) / sum3(o1),
+	       i1[0], i1[1], i1[2], ik[0], ik[1], ik[2], sum3(ik) / sum3(i1),
+	       b1[0], b1[1], b1[2], bk[0], bk[1], bk[2], sum3(bk) / sum3(b1));
 	fflush(stdout);
 	return 0;
 }
