@@ -726,6 +726,9 @@ int esptcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags)
 			 */
 			if (drained || inq == last_inq)
 				return 0;
+			/* a local SHUT_RD with the peer still sending: no end */
+			if (signal_pending(current))
+				return sock_intr_errno(timeo);
 			flush_work(&ctx->rx_work);
 			esptcp_rx_resume(ctx);
 			/* only a pass that ran counts: an owed one may not have yet */
