@@ -143,8 +143,8 @@ t_own_parse() {
 	done
 	echo "# n1 esp tx $tx0 -> $(stat_of $NS1 tx_esp_pkts), rx $rx0 -> $(stat_of $NS1 rx_esp_pkts)"
 	echo "# strparser's work item (kstrp) ran ${hits:-?} times; the module's parse work $own"
-	[ $(($(stat_of $NS1 rx_esp_pkts) - rx0)) -ge 200 ]
-	[ $(($(stat_of $NS1 tx_esp_pkts) - tx0)) -ge 200 ]
+	[ $(($(stat_of $NS1 rx_esp_pkts) - rx0)) -ge 100 ]
+	[ $(($(stat_of $NS1 tx_esp_pkts) - tx0)) -ge 100 ]
 	[ "$hits" = 0 ]
 	# the owed parses did happen, in the module's work
 	[ "$own" = none ] || [ "$own" -gt 0 ]
