@@ -936,6 +936,35 @@ bool ike_mob_timers(struct ike_sa *sa, uint64_t t)
 	return false;
 }
 
+/**
+ * ike_mob_next_due() - when an initiator's transport duties next fall due
+ * @sa: an established initiator's SA on a ready link, no request of ours out
+ * @due: the earliest time found so far, lowered to this file's own
+ *
+ * Exact only where nothing moves: a TCP connection its conn never leaves
+ * (not transport = fallback), no move, standby, probe, resync or overlap.
+ * There ike_mob_timers() does no more than look at our address (local =
+ * %any) and at a virtual address's next hop, each once a second; a load
+ * generator's thousands of initiators are such SAs.
+ *
+ * Context: ike_sa_next_due(), after a visit.
+ * Return: false when the SA is to be polled each tick instead.
+ */
+bool ike_mob_next_due(const struct ike_sa *sa, uint64_t *due)
+{
+	const struct ike_mob *m = &sa->mob;
+
+	if (sa->link->type != TRANSPORT_TCP || sa->conf->transport == TRANSPORT_FALLBACK ||
+	    m->moving || m->standby || m->standby_move_at || m->probe || m->resync_needed ||
+	    m->overlap)
+		return false;
+	if (sa->conf->local_any && m->addr_check_at < *due)
+		*due = m->addr_check_at;
+	if (ike_vip_may_follow(sa) && m->route_check_at < *due)
+		*due = m->route_check_at;
+	return true;
+}
+
 /* an SA going away: what this file holds for it */
 void ike_mob_free(struct ike_sa *sa)
 {

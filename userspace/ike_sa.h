@@ -465,6 +465,7 @@ int ike_vip_install(struct ike_sa *sa, const struct ike_ts_set *rts);
 void ike_vip_child_gone(struct ike_sa *sa, const struct ike_child *c);
 void ike_vip_child_up(struct ike_sa *sa, const struct ike_child *c);
 int ike_vip_moved(struct ike_sa *sa);
+bool ike_vip_may_follow(const struct ike_sa *sa);
 int ike_vip_follow(struct ike_sa *sa);
 void ike_vip_remove(struct ike_sa *sa);
 
@@ -590,6 +591,7 @@ void ike_mob_link_down(struct ike_sa *sa);
 void ike_mob_connected(struct ike_sa *sa, struct ike_link *l);
 void ike_mob_connect_failed(struct ike_sa *sa, const char *why);
 bool ike_mob_timers(struct ike_sa *sa, uint64_t t);
+bool ike_mob_next_due(const struct ike_sa *sa, uint64_t *due);
 void ike_mob_rtt(struct ike_sa *sa, uint64_t sample);
 void ike_mob_free(struct ike_sa *sa);
 void ike_mob_inherit(struct ike_sa *sa, struct ike_sa *old);

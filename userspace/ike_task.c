@@ -389,10 +389,12 @@ void ike_sa_timers(struct ike_sa *sa)
  *
  * Exact for the SA a gateway holds thousands of: a responder's, established
  * on a working link, no request of ours out, nothing pending; there it is
- * the first of its rekeys, its DPD and its NAT keepalive.  Anything else
- * (a handshake, a request out, an initiator's path checks) is polled each
- * tick, as it always was, or sooner where it asked (ike_wake()); a change
- * from outside its timers touches it (ike_sa_touch()).
+ * the first of its rekeys, its DPD and its NAT keepalive.  Exact too for
+ * a load generator's initiators on TCP alone, whose path checks are
+ * once-a-second looks (ike_mob_next_due()).  Anything else (a handshake, a
+ * request out, an initiator that can move) is polled each tick, as it
+ * always was, or sooner where it asked (ike_wake()); a change from outside
+ * its timers touches it (ike_sa_touch()).
  *
  * Return: a time in ms, on the loop's clock.
  */
@@ -405,9 +407,11 @@ uint64_t ike_sa_next_due(const struct ike_sa *sa)
 	if (sa->die_why)
 		return t;	/* ended at once */
 	if ((sa->eap && sa->eap->rad.pending) || sa->state != SA_ESTABLISHED ||
-	    c->initiator || l->stage != LINK_READY || sa->req.kind != REQ_NONE || sa->mob.overlap)
+	    l->stage != LINK_READY || sa->req.kind != REQ_NONE || sa->mob.overlap)
 		return t + IKE_POLL_MS;
 	due = sa->rekey_at;
+	if (c->initiator && !ike_mob_next_due(sa, &due))
+		return t + IKE_POLL_MS;
 	for (const struct ike_child *ch = sa->children; ch; ch = ch->next)
 		if (ch->rekey_at < due)
 			due = ch->rekey_at;

@@ -424,6 +424,20 @@ int ike_vip_moved(struct ike_sa *sa)
 }
 
 /**
+ * ike_vip_may_follow() - whether ike_vip_follow() has routes to look after
+ * @sa: the SA
+ *
+ * Return: true when the SA put in an address and routes of its own, and the
+ * gateway has no route of ours.
+ */
+bool ike_vip_may_follow(const struct ike_sa *sa)
+{
+	const struct ike_vip *v = &sa->cvip;
+
+	return v->got && v->addr_added && v->routes.n && !v->peer_route;
+}
+
+/**
  * ike_vip_follow() - routing changed under the tunnel: the routes follow
  * @sa: the SA
  *
@@ -441,7 +455,7 @@ int ike_vip_follow(struct ike_sa *sa)
 	struct ike_vip *v = &sa->cvip;
 	struct rtnl_route via;
 
-	if (!v->got || !v->addr_added || !v->routes.n || v->peer_route)
+	if (!ike_vip_may_follow(sa))
 		return 0;
 	if (rtnl_route_get(sa->d->rtnl, v->family, v->peer, &via) ||
 	    (via.oif == v->oif && via.has_gw == v->has_gw && !memcmp(via.gw, v->gw, sizeof(v->gw))))
