@@ -67,12 +67,16 @@ pin_keys() {
 	else
 		echo "# guest: netfilter keys not pinned (no nft)" >&3
 	fi
-	# UDP_ENCAP (100) = UDP_ENCAP_ESPINUDP (2) on a v4 and a v6 socket
+	# UDP_ENCAP (100) = UDP_ENCAP_ESPINUDP (2) on a v4 and a v6 socket;
+	# SO_TIMESTAMP (29) holds the receive path's netstamp key, which every
+	# ping flipped (the same oops in __netif_receive_skb_core() on 7.3,
+	# from the send work's softirq, as teardown started)
 	python3 -c '
 import signal, socket
 s = [socket.socket(f, socket.SOCK_DGRAM) for f in (socket.AF_INET, socket.AF_INET6)]
 for x in s:
     x.setsockopt(socket.IPPROTO_UDP, 100, 2)
+s[0].setsockopt(socket.SOL_SOCKET, 29, 1)  # SO_TIMESTAMP
 print("ready", flush=True)
 signal.pause()' >/run/keys.ready 2>&1 &
 	for h in 1 2 3 4 5 6 7 8 9 10; do
