@@ -9,6 +9,7 @@
 #include <linux/timer.h>
 #include <linux/uio.h>
 #include <linux/workqueue.h>
+#include <net/sock.h>
 
 #ifdef ESPTCP_HAVE_LINUX_UNALIGNED
 #include <linux/unaligned.h>
@@ -50,6 +51,13 @@
 #define ESPTCP_WQ_PERCPU WQ_PERCPU
 #else
 #define ESPTCP_WQ_PERCPU 0
+#endif
+
+/* sk_forward_alloc_add() (6.6) writes the field with WRITE_ONCE() */
+#ifdef ESPTCP_HAVE_FWD_ALLOC_ADD
+#define esptcp_fwd_alloc_add(sk, v) sk_forward_alloc_add(sk, v)
+#else
+#define esptcp_fwd_alloc_add(sk, v) ((sk)->sk_forward_alloc += (v))
 #endif
 
 #endif /* _ESPTCP_COMPAT_H */

@@ -137,6 +137,12 @@ struct esptcp_binding {
  * @tx_queue: framed messages (ESP and IKE) waiting for TCP, in order
  * @queued: memory (truesize) of the ESP in @tx_queue and held back for
  *	sequence order, against tx_queue_bytes and queue_mem_max
+ * @mem_lock: guards @mem_fwd and @mem_debt
+ * @mem_fwd: bytes charged to the carrier for queued ESP that left: a
+ *	reserve for the next packets, given back by the send work
+ * @mem_debt: bytes of queued ESP not charged to the carrier yet
+ * @mem_refused: the carrier could not be charged: no ESP is queued until
+ *	it can (written under the socket lock)
  * @tx_dead: no more sending (under @tx_queue's lock)
  * @tx_fin: shutdown(SHUT_WR) was called: nothing more is queued, and TCP's
  *	FIN goes once the queue is empty (under @tx_queue's lock)
@@ -178,6 +184,10 @@ struct esptcp_sock {
 	atomic_t ike_bytes;
 	struct sk_buff_head tx_queue;
 	atomic_t queued;
+	spinlock_t mem_lock;
+	int mem_fwd;
+	int mem_debt;
+	bool mem_refused;
 	bool tx_dead;
 	bool tx_fin;
 	bool tx_fin_sent;
@@ -278,6 +288,7 @@ void esptcp_sa_from_key(const struct esptcp_binding *b, struct esptcp_sa *sa);
 /* tx.c */
 void esptcp_tx_init(struct esptcp_sock *ctx);
 long esptcp_queued_mem(void);
+void esptcp_mem_release(struct esptcp_sock *ctx);
 bool esptcp_tx_enqueue(struct esptcp_sock *ctx, struct sk_buff *skb, bool ike);
 void esptcp_tx_kick(struct esptcp_sock *ctx);
 void esptcp_tx_flush(struct esptcp_sock *ctx);

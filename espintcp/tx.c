@@ -39,6 +39,7 @@ void esptcp_tx_init(struct esptcp_sock *ctx)
 {
 	skb_queue_head_init(&ctx->tx_queue);
 	INIT_WORK(&ctx->tx_work, esptcp_tx_work);
+	spin_lock_init(&ctx->mem_lock);
 }
 
 /* queued ESP of every socket (truesize), against esptcp_queue_mem_max */
@@ -53,6 +54,106 @@ static atomic_long_t esptcp_queued = ATOMIC_LONG_INIT(0);
 long esptcp_queued_mem(void)
 {
 	return atomic_long_read(&esptcp_queued);
+}
+
+/*
+ * The carrier pays for the ESP that waits to go into it, as for its own
+ * buffers: its protocol's memory (tcp_mem, /proc/net/sockstat) and its
+ * memory cgroup.  Both are charged through the socket's forward
+ * allocation, which only its owner may touch, and the output hook cannot
+ * own it.  So the hook takes from a reserve of the socket's own
+ * (@mem_fwd) or, past it, runs up a debt (@mem_debt), and the send work,
+ * which owns the socket and is queued with every packet, settles: charges
+ * the debt, and gives back what the reserve holds once packets left.  A
+ * socket whose debt could not be charged (tcp_mem's hard limit, or its
+ * cgroup's) queues no ESP until a later settlement succeeds: the charge
+ * runs behind by what arrived between two runs of the work, which
+ * tx_queue_bytes bounds.
+ */
+static bool esptcp_carrier_charge(struct esptcp_sock *ctx, int size)
+{
+	bool ok;
+
+	spin_lock_bh(&ctx->mem_lock);
+	ok = !ctx->mem_refused;
+	if (ok && ctx->mem_fwd >= size) {
+		ctx->mem_fwd -= size;
+	} else if (ok) {
+		ctx->mem_debt += size - ctx->mem_fwd;
+		ctx->mem_fwd = 0;
+	}
+	spin_unlock_bh(&ctx->mem_lock);
+	return ok;
+}
+
+/* what was never charged is forgotten first */
+static void esptcp_carrier_uncharge(struct esptcp_sock *ctx, int size)
+{
+	int d;
+
+	spin_lock_bh(&ctx->mem_lock);
+	d = min(ctx->mem_debt, size);
+	ctx->mem_debt -= d;
+	ctx->mem_fwd += size - d;
+	spin_unlock_bh(&ctx->mem_lock);
+}
+
+/*
+ * Settle with the carrier: its forward allocation pays the debt (charging
+ * whole pages to its protocol and cgroup as needed) and takes back the
+ * reserve, which TCP's own reclaim returns.  SK_MEM_RECV: a refused
+ * SK_MEM_SEND would shrink the send buffer.  Socket owned.
+ */
+static void esptcp_carrier_settle(struct esptcp_sock *ctx)
+{
+	struct sock *sk = ctx->sk;
+	int debt, fwd;
+
+	spin_lock_bh(&ctx->mem_lock);
+	debt = ctx->mem_debt;
+	fwd = ctx->mem_fwd;
+	ctx->mem_fwd = 0;
+	spin_unlock_bh(&ctx->mem_lock);
+	if (fwd) {
+		esptcp_fwd_alloc_add(sk, fwd);
+		sk_mem_reclaim(sk);
+	}
+	if (!debt && !ctx->mem_refused)
+		return;
+	if (debt > sk->sk_forward_alloc && !__sk_mem_schedule(sk, debt, SK_MEM_RECV)) {
+		spin_lock_bh(&ctx->mem_lock);
+		ctx->mem_refused = true;
+		spin_unlock_bh(&ctx->mem_lock);
+		return;
+	}
+	esptcp_fwd_alloc_add(sk, -debt);
+	/*
+	 * Meanwhile the hook ran up more debt, and packets that left paid
+	 * some off (esptcp_carrier_uncharge()): what is left over of the
+	 * payment is the reserve's.
+	 */
+	spin_lock_bh(&ctx->mem_lock);
+	ctx->mem_debt -= debt;
+	if (ctx->mem_debt < 0) {
+		ctx->mem_fwd -= ctx->mem_debt;
+		ctx->mem_debt = 0;
+	}
+	ctx->mem_refused = false;
+	spin_unlock_bh(&ctx->mem_lock);
+}
+
+/**
+ * esptcp_mem_release() - give the carrier back the last of its charge
+ * @ctx: the socket, whose ESP was all sent or dropped
+ *
+ * Context: the socket's destruction (TCP's destroy, which reclaims its
+ * forward allocation right after).
+ */
+void esptcp_mem_release(struct esptcp_sock *ctx)
+{
+	WARN_ON_ONCE(atomic_read(&ctx->queued) || ctx->mem_debt);
+	esptcp_fwd_alloc_add(ctx->sk, ctx->mem_fwd);
+	ctx->mem_fwd = 0;
 }
 
 /*
@@ -77,6 +178,8 @@ static bool esptcp_mem_charge(struct esptcp_sock *ctx, const struct sk_buff *skb
 		if (mine > max_t(long, share, ESPTCP_MEM_FLOOR))
 			return false;
 	}
+	if (!esptcp_carrier_charge(ctx, skb->truesize))
+		return false;
 	atomic_add(skb->truesize, &ctx->queued);
 	atomic_long_add(skb->truesize, &esptcp_queued);
 	return true;
@@ -89,6 +192,7 @@ static void esptcp_mem_uncharge(struct esptcp_sock *ctx, const struct sk_buff *s
 		return;
 	atomic_sub(skb->truesize, &ctx->queued);
 	atomic_long_sub(skb->truesize, &esptcp_queued);
+	esptcp_carrier_uncharge(ctx, skb->truesize);
 }
 
 static void esptcp_tx_drop(struct esptcp_sock *ctx, struct sk_buff *skb,
@@ -422,6 +526,7 @@ static void esptcp_tx_work(struct work_struct *work)
 
 	lock_sock(sk);
 	esptcp_tx_flush(ctx);
+	esptcp_carrier_settle(ctx);
 	release_sock(sk);
 }
 
@@ -486,6 +591,7 @@ void esptcp_tx_stop(struct esptcp_sock *ctx)
 	disable_work_sync(&ctx->tx_work);
 	lock_sock(ctx->sk);
 	esptcp_tx_last(ctx);
+	esptcp_carrier_settle(ctx);
 	release_sock(ctx->sk);
 	esptcp_tx_fail(ctx);
 }

@@ -352,6 +352,7 @@ static void esptcp_release(struct sock *sk)
 
 	if (!ctx)
 		return;
+	esptcp_mem_release(ctx);
 	rcu_assign_pointer(icsk->icsk_ulp_data, NULL);
 	/* the output hook and the receive path may still hold it under RCU */
 	call_rcu(&ctx->rcu, esptcp_free_rcu);
