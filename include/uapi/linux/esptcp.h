@@ -88,7 +88,7 @@ enum esptcp_stat {
 	ESPTCP_STAT_RX_IKE_PAUSED,	/* parser paused: sk_rcvbuf of IKE unread */
 	ESPTCP_STAT_RX_DROP_NOMEM,
 	ESPTCP_STAT_RX_BAD_LENGTH,	/* length 0 or 1: the connection ends */
-	ESPTCP_STAT_TX_DROP_QUEUE,	/* ESP dropped, send queue full */
+	ESPTCP_STAT_TX_DROP_QUEUE,	/* ESP dropped: queue or memory limits */
 	ESPTCP_STAT_TX_DROP_CLOSED,	/* ESP dropped, connection gone */
 	ESPTCP_STAT_TX_DROP_NOMEM,
 	ESPTCP_STAT_TX_DROP_TOO_BIG,	/* ESP packet over ESPTCP_MAX_MSG */
