@@ -53,7 +53,12 @@
 #define ESPTCP_WQ_PERCPU 0
 #endif
 
-/* sk_forward_alloc_add() (6.6) writes the field with WRITE_ONCE() */
+/* sk_under_memory_pressure() moved to its own header (6.10) */
+#ifdef ESPTCP_HAVE_PROTO_MEMORY_H
+#include <net/proto_memory.h>
+#endif
+
+/* sk_forward_alloc_add() writes the field with WRITE_ONCE() */
 #ifdef ESPTCP_HAVE_FWD_ALLOC_ADD
 #define esptcp_fwd_alloc_add(sk, v) sk_forward_alloc_add(sk, v)
 #else

@@ -141,8 +141,8 @@ struct esptcp_binding {
  * @mem_fwd: bytes charged to the carrier for queued ESP that left: a
  *	reserve for the next packets, given back by the send work
  * @mem_debt: bytes of queued ESP not charged to the carrier yet
- * @mem_refused: the carrier could not be charged: no ESP is queued until
- *	it can (written under the socket lock)
+ * @mem_refused: the carrier could not be charged: no ESP is queued while
+ *	a debt is left
  * @tx_dead: no more sending (under @tx_queue's lock)
  * @tx_fin: shutdown(SHUT_WR) was called: nothing more is queued, and TCP's
  *	FIN goes once the queue is empty (under @tx_queue's lock)

@@ -95,6 +95,9 @@ static void esptcp_carrier_uncharge(struct esptcp_sock *ctx, int size)
 	d = min(ctx->mem_debt, size);
 	ctx->mem_debt -= d;
 	ctx->mem_fwd += size - d;
+	/* nothing uncharged left: the next packet may try (and queue the work) */
+	if (!ctx->mem_debt)
+		ctx->mem_refused = false;
 	spin_unlock_bh(&ctx->mem_lock);
 }
 
@@ -102,11 +105,17 @@ static void esptcp_carrier_uncharge(struct esptcp_sock *ctx, int size)
  * Settle with the carrier: its forward allocation pays the debt (charging
  * whole pages to its protocol and cgroup as needed) and takes back the
  * reserve, which TCP's own reclaim returns.  SK_MEM_RECV: a refused
- * SK_MEM_SEND would shrink the send buffer.  Socket owned.
+ * SK_MEM_SEND would shrink the send buffer.  With BH off, as TCP's receive
+ * path charges: no reclaim or OOM kill in the carrier's cgroup for ESP;
+ * such a charge may go past memory.max, so a carrier under memory pressure
+ * (its protocol's or its cgroup's) is refused as well.  A refusal lasts
+ * while a debt does: ESP that leaves pays it off (esptcp_carrier_uncharge())
+ * and lifts it.  Socket owned.
  */
 static void esptcp_carrier_settle(struct esptcp_sock *ctx)
 {
 	struct sock *sk = ctx->sk;
+	bool paid = true;
 	int debt, fwd;
 
 	spin_lock_bh(&ctx->mem_lock);
@@ -118,27 +127,29 @@ static void esptcp_carrier_settle(struct esptcp_sock *ctx)
 		esptcp_fwd_alloc_add(sk, fwd);
 		sk_mem_reclaim(sk);
 	}
-	if (!debt && !ctx->mem_refused)
+	if (!debt)
 		return;
-	if (debt > sk->sk_forward_alloc && !__sk_mem_schedule(sk, debt, SK_MEM_RECV)) {
-		spin_lock_bh(&ctx->mem_lock);
-		ctx->mem_refused = true;
-		spin_unlock_bh(&ctx->mem_lock);
-		return;
+	if (debt > sk->sk_forward_alloc) {
+		local_bh_disable();
+		paid = !sk_under_memory_pressure(sk) &&
+		       __sk_mem_schedule(sk, debt, SK_MEM_RECV);
+		local_bh_enable();
 	}
-	esptcp_fwd_alloc_add(sk, -debt);
-	/*
-	 * Meanwhile the hook ran up more debt, and packets that left paid
-	 * some off (esptcp_carrier_uncharge()): what is left over of the
-	 * payment is the reserve's.
-	 */
+	if (paid)
+		esptcp_fwd_alloc_add(sk, -debt);
 	spin_lock_bh(&ctx->mem_lock);
-	ctx->mem_debt -= debt;
-	if (ctx->mem_debt < 0) {
-		ctx->mem_fwd -= ctx->mem_debt;
-		ctx->mem_debt = 0;
+	if (paid) {
+		/*
+		 * Meanwhile the hook ran up more debt, and ESP that left paid
+		 * some off: what is left over of the payment is the reserve's.
+		 */
+		ctx->mem_debt -= debt;
+		if (ctx->mem_debt < 0) {
+			ctx->mem_fwd -= ctx->mem_debt;
+			ctx->mem_debt = 0;
+		}
 	}
-	ctx->mem_refused = false;
+	ctx->mem_refused = ctx->mem_debt > 0;
 	spin_unlock_bh(&ctx->mem_lock);
 }
 
@@ -151,9 +162,13 @@ static void esptcp_carrier_settle(struct esptcp_sock *ctx)
  */
 void esptcp_mem_release(struct esptcp_sock *ctx)
 {
-	WARN_ON_ONCE(atomic_read(&ctx->queued) || ctx->mem_debt);
-	esptcp_fwd_alloc_add(ctx->sk, ctx->mem_fwd);
+	int queued = atomic_read(&ctx->queued);
+
+	/* all of what was taken, whatever went wrong */
+	WARN_ON_ONCE(queued || ctx->mem_debt);
+	esptcp_fwd_alloc_add(ctx->sk, ctx->mem_fwd + queued - ctx->mem_debt);
 	ctx->mem_fwd = 0;
+	ctx->mem_debt = 0;
 }
 
 /*
@@ -171,7 +186,9 @@ static bool esptcp_mem_charge(struct esptcp_sock *ctx, const struct sk_buff *skb
 	long mine = atomic_read(&ctx->queued) + skb->truesize;
 	long share;
 
-	if (mine > READ_ONCE(esptcp_tx_queue_bytes) || all > max)
+	/* int counters: a parameter set absurdly high still fits them */
+	if (mine > min_t(unsigned int, READ_ONCE(esptcp_tx_queue_bytes), INT_MAX / 4) ||
+	    all > max)
 		return false;
 	if (all > max / 2) {
 		share = max / 2 / max(atomic_read(&esptcp_nsocks), 1);
