@@ -137,7 +137,7 @@ struct esptcp_binding {
  * @tx_queue: framed messages (ESP and IKE) waiting for TCP, in order
  * @queued: memory (truesize) of the ESP in @tx_queue and held back for
  *	sequence order, against tx_queue_bytes and queue_mem_max
- * @mem_lock: guards @mem_fwd and @mem_debt
+ * @mem_lock: guards @mem_fwd, @mem_debt and @mem_refused
  * @mem_fwd: bytes charged to the carrier for queued ESP that left: a
  *	reserve for the next packets, given back by the send work
  * @mem_debt: bytes of queued ESP not charged to the carrier yet
@@ -184,7 +184,7 @@ struct esptcp_sock {
 	atomic_t ike_bytes;
 	struct sk_buff_head tx_queue;
 	atomic_t queued;
-	spinlock_t mem_lock;
+	spinlock_t mem_lock;	/* guards mem_fwd, mem_debt, mem_refused */
 	int mem_fwd;
 	int mem_debt;
 	bool mem_refused;
