@@ -958,6 +958,93 @@ TEST(stalled_peers_bounded)
 }
 
 /*
+ * TCP under memory pressure (tcp_mem set to a page): a carrier whose peer
+ * does not read cannot pay for the ESP it queues, and refuses more
+ * (tx_drop_queue); once the pressure is gone and its peer reads, the
+ * refusal lifts and ESP flows again.  Before, queued ESP was never charged
+ * to the carrier and nothing was refused here (0 of 60); nor was it by a
+ * first version of the charge, which relied on __sk_mem_schedule() alone:
+ * SK_MEM_RECV grants a socket whose receive queue is empty its minimum
+ * even past the hard limit.
+ */
+#define TCP_MEM "/proc/sys/net/ipv4/tcp_mem"
+
+TEST(carrier_pressure_refuses)
+{
+	int small = 4096, l, c, s, i, got = 0, mem;
+	char old[128] = "", buf[4096];
+	uint64_t drops, drops2;
+	struct esptcp_sa sa;
+	long sent0, sent;
+	ssize_t n;
+	FILE *p;
+
+	/* tcp_mem is the initial namespace's alone: opened before leaving it */
+	mem = open(TCP_MEM, O_RDWR);
+	ASSERT_LE(0, mem);
+	n = pread(mem, old, sizeof(old) - 1, 0);
+	ASSERT_LT(0, n);
+	old[n] = 0;
+	ASSERT_EQ(0, unshare(CLONE_NEWNET));
+	ASSERT_EQ(0, tnet_lo_up());
+	p = popen("ip -batch -", "w");
+	ASSERT_NE(NULL, p);
+	fprintf(p, "link add v0 type veth peer name v1\naddr add 10.9.0.1/24 dev v0\n"
+		   "link set v0 up\nlink set v1 up\n"
+		   "xfrm state add src 10.9.0.1 dst 10.9.0.2 proto esp spi 0x5000 reqid 1 mode transport enc cipher_null \"\"\n"
+		   "xfrm policy add src 10.9.0.1 dst 10.9.0.2 proto udp dport 11000 dir out tmpl src 10.9.0.1 dst 10.9.0.2 proto esp reqid 1 mode transport\n");
+	ASSERT_EQ(0, pclose(p));
+	pair_rcvbuf = small;
+	ASSERT_EQ(0, make_pair(AF_INET, &l, &c, &s));
+	pair_rcvbuf = 0;
+	setsockopt(s, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	ASSERT_EQ(0, attach(s));
+	sa_in(&sa, 0x5000);
+	inet_pton(AF_INET, "10.9.0.2", sa.daddr);
+	sa.dir = ESPTCP_DIR_OUT;
+	ASSERT_EQ(0, setsockopt(s, SOL_ESPTCP, ESPTCP_SO_BIND, &sa, sizeof(sa)));
+	/* TCP over its hard limit: every charge of the carrier is refused */
+	ASSERT_EQ(5, pwrite(mem, "1 1 1", 5, 0));
+	for (i = 0; i < 6; i++) {
+		datagrams(11000, 10);
+		usleep(50 * 1000);
+	}
+	drops = stat_of(s, ESPTCP_STAT_TX_DROP_QUEUE);
+	pwrite(mem, old, strlen(old), 0);
+	close(mem);
+	TH_LOG("under pressure: %" PRIu64 " of 60 ESP packets refused", drops);
+	EXPECT_LT(0, drops);
+	/* the peer reads: the queue drains, and with it the debt */
+	fcntl(c, F_SETFL, O_NONBLOCK);
+	for (i = 0; i < 50; i++) {
+		for (ssize_t r; (r = read(c, buf, sizeof(buf))) > 0;)
+			got += r;
+		usleep(100 * 1000);
+		if ((long)stat_of(s, ESPTCP_STAT_TX_ESP_PKTS) + (long)drops >= 60)
+			break;
+	}
+	sent0 = tx_esp(s);
+	drops2 = stat_of(s, ESPTCP_STAT_TX_DROP_QUEUE);
+	/* and ESP goes again */
+	for (i = 0; i < 5; i++) {
+		datagrams(11000, 2);
+		usleep(50 * 1000);
+		for (ssize_t r; (r = read(c, buf, sizeof(buf))) > 0;)
+			got += r;
+	}
+	for (i = 0; i < 20 && (sent = tx_esp(s)) < sent0 + 10; i++)
+		for (ssize_t r; (r = read(c, buf, sizeof(buf))) > 0;)
+			got += r;
+	TH_LOG("after: %ld of 10 more sent, %" PRIu64 " more refused; %d bytes read",
+	       sent - sent0, stat_of(s, ESPTCP_STAT_TX_DROP_QUEUE) - drops2, got);
+	EXPECT_EQ(sent0 + 10, sent);
+	EXPECT_EQ(drops2, stat_of(s, ESPTCP_STAT_TX_DROP_QUEUE));
+	close(s);
+	close(c);
+	close(l);
+}
+
+/*
  * A socket whose bindings do not fit one dump message goes on in the next
  * ones: every binding is dumped, by the family and by `esptcp show`.
  * Before, the dump ended there, silently, without the socket.
