@@ -65,10 +65,10 @@ long esptcp_queued_mem(void)
  * (@mem_fwd) or, past it, runs up a debt (@mem_debt), and the send work,
  * which owns the socket and is queued with every packet, settles: charges
  * the debt, and gives back what the reserve holds once packets left.  A
- * socket whose debt could not be charged (tcp_mem's hard limit, or its
- * cgroup's) queues no ESP until a later settlement succeeds: the charge
- * runs behind by what arrived between two runs of the work, which
- * tx_queue_bytes bounds.
+ * socket whose debt could not be charged (memory pressure, or tcp_mem's
+ * hard limit) queues no ESP while that debt lasts (esptcp_carrier_settle()).
+ * The charge runs behind by what arrived between two runs of the work,
+ * which tx_queue_bytes bounds.
  */
 static bool esptcp_carrier_charge(struct esptcp_sock *ctx, int size)
 {
